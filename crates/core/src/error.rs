@@ -1,0 +1,71 @@
+//! Errors of the core vocabulary.
+
+/// Invalid names, spaces, mixtures or schedules. Each variant says what to change.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CoreError {
+    /// A field or domain name that is empty or uses characters outside `[a-z0-9_-]`.
+    #[error("invalid {what} name `{name}`: use lowercase letters, digits, `_` or `-`")]
+    InvalidName {
+        /// `field` or `domain`.
+        what: &'static str,
+        /// The offending name.
+        name: String,
+    },
+    /// A domain space with no domains.
+    #[error("a domain space needs at least one domain")]
+    EmptySpace,
+    /// The same domain named twice in a space.
+    #[error("domain `{0}` appears twice in the domain space")]
+    DuplicateDomain(String),
+    /// A name that is not a domain of the space.
+    #[error("unknown domain `{name}`; the space has: {known}")]
+    UnknownDomain {
+        /// The name asked for.
+        name: String,
+        /// The domains the space does have, comma separated.
+        known: String,
+    },
+    /// A weight vector of the wrong length.
+    #[error("mixture has {got} weights but the domain space has {expected} domains")]
+    WrongLength {
+        /// Number of domains in the space.
+        expected: usize,
+        /// Number of weights given.
+        got: usize,
+    },
+    /// A weight that is NaN or infinite.
+    #[error("weight of domain `{domain}` is {value}: weights must be finite")]
+    NonFinite {
+        /// The domain.
+        domain: String,
+        /// The value as given.
+        value: f64,
+    },
+    /// A negative weight.
+    #[error("weight of domain `{domain}` is {value}: weights must be ≥ 0")]
+    Negative {
+        /// The domain.
+        domain: String,
+        /// The value as given.
+        value: f64,
+    },
+    /// Weights that do not sum to one.
+    #[error("weights sum to {sum}, not 1 (tolerance {tolerance:e}): normalise them")]
+    NotNormalised {
+        /// The sum found.
+        sum: f64,
+        /// The tolerance allowed.
+        tolerance: f64,
+    },
+    /// A mixture over one space used with another.
+    #[error("mixture belongs to domain space {got}, expected {expected}")]
+    SpaceMismatch {
+        /// Fingerprint of the expected space.
+        expected: String,
+        /// Fingerprint of the mixture's space.
+        got: String,
+    },
+    /// A schedule without stages, or with a stage of zero tokens.
+    #[error("invalid schedule: {0}")]
+    InvalidSchedule(String),
+}

@@ -1,0 +1,18 @@
+//! The shared vocabulary of mixagent: fields, domains, domain spaces, mixtures and schedules.
+//!
+//! A [`Mixture`] can only be built as a valid simplex over a known [`DomainSpace`]; every
+//! other crate takes these types instead of raw vectors, so an unnormalised or misnamed weight
+//! vector cannot travel far.
+
+mod domain;
+mod error;
+mod field;
+mod mixture;
+mod schedule;
+pub mod seed;
+
+pub use domain::{Domain, DomainId, DomainSpace};
+pub use error::CoreError;
+pub use field::Field;
+pub use mixture::{Mixture, MixtureSpec, SIMPLEX_TOLERANCE};
+pub use schedule::{Schedule, ScheduleSpec, Stage, StageSpec};
