@@ -8,6 +8,7 @@ mod atomic;
 mod error;
 mod manifest;
 mod shard;
+pub mod synthetic;
 
 pub use atomic::{write_atomic, AtomicFile};
 pub use error::ShardError;

