@@ -1,1 +1,54 @@
-fn main() {}
+//! `mixagent`: the command-line entry point. A thin dispatcher; the work lives in the crates.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Learned data mixing for continual pre-training.
+#[derive(Parser)]
+#[command(name = "mixagent", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn raw corpora into domain-labelled token shards and a manifest.
+    Prepare(commands::prepare::Args),
+    /// Inspect a prepared corpus.
+    Corpus {
+        #[command(subcommand)]
+        command: commands::corpus::Command,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: commands::bench::Command,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MIXAGENT_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Prepare(args) => commands::prepare::run(args),
+        Command::Corpus { command } => commands::corpus::run(command),
+        Command::Bench { command } => commands::bench::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

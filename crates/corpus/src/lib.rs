@@ -2,6 +2,16 @@
 //! memory-mappable token shards plus a manifest (DESIGN §2, §5).
 
 mod error;
+mod cluster;
+mod config;
+mod docs;
+mod prepare;
 pub mod sources;
+mod tokenizer;
 
 pub use error::CorpusError;
+pub use cluster::kmeans;
+pub use config::{apply_override, default_cache_dir, PrepareConfig, SourceConfig};
+pub use docs::{clean_and_cap, clean_text, is_heldout, LabelledDoc};
+pub use tokenizer::{CorpusTokenizer, EOS_TOKEN};
+pub use prepare::prepare;

@@ -10,6 +10,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::CorpusError;
 
+mod bigbench;
+mod brown;
+mod champ;
+mod code;
+mod common;
+mod detok;
+mod dictd;
+mod mathematics;
+mod python_doc;
+mod shakespeare;
+mod wordnet;
+
 /// One document read from a raw source, before cleaning, dedup and splitting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawDoc {
@@ -52,7 +64,23 @@ pub enum BuiltinSource {
 }
 
 /// Reads one built-in source from `raw_root`.
+///
+/// A missing raw folder or file gives [`CorpusError::MissingSource`] (hint: run
+/// `scripts/setup.sh`); unparseable content gives [`CorpusError::Malformed`] naming the file.
 pub fn read_builtin(kind: BuiltinSource, raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    let _ = (kind, raw_root);
-    todo!("filled in by the source readers")
+    match kind {
+        BuiltinSource::Brown => brown::read(raw_root),
+        BuiltinSource::Gcide => dictd::read(raw_root, dictd::Dict::Gcide),
+        BuiltinSource::Foldoc => dictd::read(raw_root, dictd::Dict::Foldoc),
+        BuiltinSource::PythonDoc => python_doc::read(raw_root),
+        BuiltinSource::Wordnet => wordnet::read(raw_root),
+        BuiltinSource::Shakespeare => shakespeare::read(raw_root),
+        BuiltinSource::Vitaminc => bigbench::read_vitaminc(raw_root),
+        BuiltinSource::MathematicsDataset => mathematics::read(raw_root),
+        BuiltinSource::Champ => champ::read(raw_root),
+        BuiltinSource::UnitConversion => bigbench::read_unit_conversion(raw_root),
+        BuiltinSource::PythonStdlib => code::read(raw_root, code::Code::PythonStdlib),
+        BuiltinSource::RustCrates => code::read(raw_root, code::Code::RustCrates),
+        BuiltinSource::CHeaders => code::read(raw_root, code::Code::CHeaders),
+    }
 }

@@ -1,0 +1,143 @@
+//! Unsupervised domains: hashed n-gram features and spherical k-means (as CLIMB does at scale
+//! with embeddings). Deterministic for a seed.
+
+use mixagent_core::seed::{derive, mix64};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Feature dimensions (hashed word unigrams and bigrams).
+const DIMS: usize = 1 << 12;
+
+/// Sparse, L2-normalised feature vector: (dimension, value), sorted by dimension.
+type Sparse = Vec<(u32, f32)>;
+
+/// Hashed word unigram + bigram counts, log-scaled and weighted by inverse document frequency,
+/// then L2-normalised.
+fn features(docs: &[String]) -> Vec<Sparse> {
+    let raw: Vec<Vec<(u32, f32)>> = docs
+        .iter()
+        .map(|d| {
+            let mut counts = std::collections::BTreeMap::<u32, f32>::new();
+            let words: Vec<u64> = d
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(|w| w.to_lowercase().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)))
+                .collect();
+            for (i, &w) in words.iter().enumerate() {
+                *counts.entry((mix64(w) % DIMS as u64) as u32).or_default() += 1.0;
+                if let Some(&next) = words.get(i + 1) {
+                    *counts.entry((mix64(w ^ mix64(next)) % DIMS as u64) as u32).or_default() += 1.0;
+                }
+            }
+            counts.into_iter().map(|(k, c)| (k, 1.0 + c.ln())).collect()
+        })
+        .collect();
+    let mut df = vec![0f32; DIMS];
+    for v in &raw {
+        for &(k, _) in v {
+            df[k as usize] += 1.0;
+        }
+    }
+    let n = docs.len() as f32;
+    raw.into_iter()
+        .map(|v| {
+            let mut v: Sparse = v.into_iter().map(|(k, x)| (k, x * (n / (1.0 + df[k as usize])).ln().max(0.0))).collect();
+            let norm = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                v.iter_mut().for_each(|(_, x)| *x /= norm);
+            }
+            v
+        })
+        .collect()
+}
+
+fn dot(s: &Sparse, dense: &[f32]) -> f32 {
+    s.iter().map(|&(k, x)| x * dense[k as usize]).sum()
+}
+
+/// Assigns each document to one of `k` clusters (spherical k-means, k-means++ seeding,
+/// at most 50 Lloyd iterations). Returns one cluster index per document. Fewer documents than
+/// `k` give one cluster per document.
+pub fn kmeans(docs: &[String], k: usize, seed: u64) -> Vec<usize> {
+    if docs.is_empty() {
+        return Vec::new();
+    }
+    let k = k.clamp(1, docs.len());
+    let x = features(docs);
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "cluster.init", k as u64));
+    // k-means++ on cosine distance 1 - <x, c>.
+    let mut centroids: Vec<Vec<f32>> = Vec::with_capacity(k);
+    let dense = |s: &Sparse| {
+        let mut d = vec![0f32; DIMS];
+        s.iter().for_each(|&(i, v)| d[i as usize] = v);
+        d
+    };
+    centroids.push(dense(&x[rng.gen_range(0..x.len())]));
+    let mut best = vec![f32::MAX; x.len()];
+    while centroids.len() < k {
+        let last = centroids.last().expect("one centroid");
+        for (b, xi) in best.iter_mut().zip(&x) {
+            *b = b.min((1.0 - dot(xi, last)).max(0.0));
+        }
+        let total: f32 = best.iter().sum();
+        let pick = if total <= 0.0 {
+            rng.gen_range(0..x.len())
+        } else {
+            let mut t = rng.gen::<f32>() * total;
+            best.iter().position(|&b| {
+                t -= b;
+                t <= 0.0
+            })
+            .unwrap_or(x.len() - 1)
+        };
+        centroids.push(dense(&x[pick]));
+    }
+    let mut assign = vec![usize::MAX; x.len()];
+    for _ in 0..50 {
+        let mut changed = false;
+        for (a, xi) in assign.iter_mut().zip(&x) {
+            let c = (0..k)
+                .max_by(|&p, &q| dot(xi, &centroids[p]).total_cmp(&dot(xi, &centroids[q])).then(q.cmp(&p)))
+                .expect("k ≥ 1");
+            changed |= *a != c;
+            *a = c;
+        }
+        if !changed {
+            break;
+        }
+        for (c, centroid) in centroids.iter_mut().enumerate() {
+            centroid.iter_mut().for_each(|v| *v = 0.0);
+            for (xi, _) in x.iter().zip(&assign).filter(|(_, &a)| a == c) {
+                xi.iter().for_each(|&(i, v)| centroid[i as usize] += v);
+            }
+            let norm = centroid.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                centroid.iter_mut().for_each(|v| *v /= norm);
+            }
+        }
+    }
+    assign
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separates_two_obvious_topics() {
+        let math = ["Solve 3*x + 4 = 10 for x.", "Calculate the derivative of x squared plus 7 x.", "What is 12 divided by 4 plus x?", "Let x be 5. Solve for y in y = 2x + 3."];
+        let cook = ["Whisk the eggs with sugar and butter.", "Bake the bread in a hot oven with butter.", "Stir the soup and add salt and pepper.", "Chop the onions and fry them in butter."];
+        let mut docs = Vec::new();
+        for i in 0..10 {
+            docs.push(format!("{} {}", math[i % 4], math[(i + 1) % 4]));
+            docs.push(format!("{} {}", cook[i % 4], cook[(i + 2) % 4]));
+        }
+        let a = kmeans(&docs, 2, 7);
+        for i in 0..10 {
+            assert_eq!(a[2 * i], a[0], "math doc {i}");
+            assert_eq!(a[2 * i + 1], a[1], "cooking doc {i}");
+        }
+        assert_ne!(a[0], a[1]);
+        assert_eq!(kmeans(&docs, 2, 7), a, "deterministic");
+    }
+}

@@ -1,0 +1,246 @@
+//! The `prepare` configuration: typed, validated, unknown keys rejected.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sources::BuiltinSource;
+use crate::CorpusError;
+
+/// What `mixagent prepare` reads and how it splits and tokenizes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrepareConfig {
+    /// Root seed for the held-out split, document caps, clustering and shard order.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Fraction of each domain's documents held out (0 < f < 1).
+    #[serde(default = "default_heldout")]
+    pub heldout_fraction: f64,
+    /// BPE vocabulary size (special tokens included).
+    #[serde(default = "default_vocab")]
+    pub vocab_size: u32,
+    /// Documents shorter than this many characters after cleaning are dropped.
+    #[serde(default = "default_min_chars")]
+    pub min_doc_chars: usize,
+    /// Cap on each domain's text, in bytes; documents beyond it (in seeded order) are dropped.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes_per_domain: u64,
+    /// Bytes of each domain's training text fed to the BPE trainer.
+    #[serde(default = "default_tokenizer_sample")]
+    pub tokenizer_sample_bytes_per_domain: u64,
+    /// Use this tokenizer file instead of training one (its fingerprint goes in the manifest).
+    #[serde(default)]
+    pub tokenizer: Option<PathBuf>,
+    /// Folder of the built-in raw sources; default `$MIXAGENT_CACHE/raw` or
+    /// `~/.cache/mixagent/raw` (where `scripts/setup.sh` puts them).
+    #[serde(default)]
+    pub raw_dir: Option<PathBuf>,
+    /// The sources, each giving one or more domains of one field.
+    #[serde(rename = "source")]
+    pub sources: Vec<SourceConfig>,
+}
+
+/// One input of the corpus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// A built-in source fetched by `scripts/setup.sh`.
+    Builtin {
+        /// Which one.
+        source: BuiltinSource,
+        /// The field its domains belong to.
+        field: String,
+        /// Keep only these of its domains (all if absent).
+        #[serde(default)]
+        domains: Option<Vec<String>>,
+    },
+    /// A user's JSONL file: one object per line with `text`, `domain` and `field`
+    /// (`domain` and `field` may be given here instead, as defaults).
+    Jsonl {
+        /// The file.
+        path: PathBuf,
+        /// Field for lines without one.
+        #[serde(default)]
+        field: Option<String>,
+        /// Domain for lines without one.
+        #[serde(default)]
+        domain: Option<String>,
+    },
+    /// A folder with one sub-folder per domain; every file in a sub-folder is a document.
+    Folders {
+        /// The folder.
+        path: PathBuf,
+        /// The field of all its domains.
+        field: String,
+    },
+    /// Unlabelled text (a folder of files or a JSONL with `text`) split into `k` domains by
+    /// k-means over hashed n-gram features; domains are named `<prefix>_c<i>`.
+    Cluster {
+        /// A folder of text files or a `.jsonl` file.
+        path: PathBuf,
+        /// The field of the resulting domains.
+        field: String,
+        /// Number of domains.
+        k: usize,
+        /// Domain name prefix.
+        prefix: String,
+    },
+}
+
+fn default_seed() -> u64 {
+    20_250_721
+}
+fn default_heldout() -> f64 {
+    0.05
+}
+fn default_vocab() -> u32 {
+    2048
+}
+fn default_min_chars() -> usize {
+    64
+}
+fn default_max_bytes() -> u64 {
+    4_000_000
+}
+fn default_tokenizer_sample() -> u64 {
+    400_000
+}
+
+impl PrepareConfig {
+    /// Parses a TOML config, applies `--set key=value` overrides, checks it, and resolves
+    /// relative paths against the config file's folder.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, CorpusError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CorpusError::io(path, e))?;
+        let bad = |message: String| CorpusError::Config { path: path.into(), message };
+        let mut value: toml::Value = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        for o in overrides {
+            apply_override(&mut value, o).map_err(&bad)?;
+        }
+        let mut cfg: PrepareConfig = value.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        cfg.validate().map_err(&bad)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        Ok(cfg)
+    }
+
+    /// Range checks that serde cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.heldout_fraction > 0.0 && self.heldout_fraction < 1.0) {
+            return Err(format!("heldout_fraction = {}: must be in (0, 1)", self.heldout_fraction));
+        }
+        if !(260..=1 << 20).contains(&self.vocab_size) {
+            return Err(format!("vocab_size = {}: must be in 260..=1048576 (256 bytes + specials)", self.vocab_size));
+        }
+        if self.sources.is_empty() {
+            return Err("no [[source]] given".into());
+        }
+        for s in &self.sources {
+            if let SourceConfig::Cluster { k, .. } = s {
+                if *k < 1 || *k > 256 {
+                    return Err(format!("cluster source: k = {k} must be in 1..=256"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(p) = self.tokenizer.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.raw_dir.as_mut() {
+            fix(p);
+        }
+        for s in &mut self.sources {
+            match s {
+                SourceConfig::Builtin { .. } => {}
+                SourceConfig::Jsonl { path, .. } | SourceConfig::Folders { path, .. } | SourceConfig::Cluster { path, .. } => fix(path),
+            }
+        }
+    }
+
+    /// The raw folder of the built-in sources.
+    pub fn raw_root(&self) -> PathBuf {
+        if let Some(p) = &self.raw_dir {
+            return p.clone();
+        }
+        default_cache_dir().join("raw")
+    }
+}
+
+/// `$MIXAGENT_CACHE`, else `$HOME/.cache/mixagent`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("MIXAGENT_CACHE") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("mixagent")
+}
+
+/// Applies one `a.b.c=value` override to a TOML tree. The value is parsed as a TOML literal
+/// (`3`, `0.5`, `true`, `"x"`, `[1, 2]`) and taken as a plain string if that fails. Unknown
+/// keys are caught later by `deny_unknown_fields`.
+pub fn apply_override(root: &mut toml::Value, spec: &str) -> Result<(), String> {
+    let (key, raw) = spec.split_once('=').ok_or_else(|| format!("--set `{spec}`: expected key=value"))?;
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut node = root;
+    for (i, part) in parts.iter().enumerate() {
+        let table = node.as_table_mut().ok_or_else(|| format!("--set `{key}`: `{}` is not a table", parts[..i].join(".")))?;
+        if i + 1 == parts.len() {
+            table.insert(part.to_string(), value);
+            return Ok(());
+        }
+        node = table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+    Err(format!("--set `{spec}`: empty key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn parses_sources_and_resolves_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "vocab_size = 1000\n[[source]]\ntype = \"jsonl\"\npath = \"docs.jsonl\"\n\
+             [[source]]\ntype = \"builtin\"\nsource = \"brown\"\nfield = \"general\"\n",
+        );
+        let c = PrepareConfig::load(&p, &["heldout_fraction=0.2".into()]).unwrap();
+        assert_eq!(c.vocab_size, 1000);
+        assert_eq!(c.heldout_fraction, 0.2);
+        assert!(matches!(&c.sources[0], SourceConfig::Jsonl { path, .. } if path == &dir.path().join("docs.jsonl")));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = "[[source]]\ntype = \"folders\"\npath = \"x\"\nfield = \"general\"\n";
+        let p = write(dir.path(), &format!("vocab_sise = 10\n{src}"));
+        assert!(PrepareConfig::load(&p, &[]).unwrap_err().to_string().contains("vocab_sise"));
+        let p = write(dir.path(), &format!("{src}colour = 1\n"));
+        assert!(PrepareConfig::load(&p, &[]).unwrap_err().to_string().contains("colour"));
+        let p = write(dir.path(), src);
+        let e = PrepareConfig::load(&p, &["heldout_fraction=1.5".into()]).unwrap_err().to_string();
+        assert!(e.contains("heldout_fraction") && e.contains("c.toml"), "{e}");
+        assert!(PrepareConfig::load(&p, &["nope.deeper=1".into()]).is_err());
+        assert!(PrepareConfig::load(&p, &["seed".into()]).unwrap_err().to_string().contains("key=value"));
+    }
+}

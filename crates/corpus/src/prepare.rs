@@ -1,0 +1,287 @@
+//! `mixagent prepare`: raw sources → labelled, cleaned documents → held-out split → BPE
+//! tokenizer → token shards and manifest, all written into a staging folder that is renamed
+//! into place only when complete (so a killed run leaves no half-written corpus).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mixagent_core::{Domain, Field};
+use mixagent_shard::{write_atomic, DomainEntry, Manifest, ShardWriter, SplitStats, TokenizerInfo, MANIFEST_VERSION};
+
+use crate::docs::{read_folders, read_jsonl, read_unlabelled};
+use crate::sources::read_builtin;
+use crate::{clean_and_cap, is_heldout, kmeans, CorpusError, CorpusTokenizer, LabelledDoc, PrepareConfig, SourceConfig};
+
+/// A shard file is closed and a new one started past this many tokens.
+const MAX_SHARD_TOKENS: u64 = 1 << 26;
+/// Documents encoded per call to the tokenizer (bounds memory, keeps both cores busy).
+const ENCODE_CHUNK: usize = 512;
+
+/// Runs the whole preparation into `out`. An existing `out` is an error unless `force`.
+pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest, CorpusError> {
+    if out.exists() && !force {
+        return Err(CorpusError::OutputExists { path: out.into() });
+    }
+    let t0 = Instant::now();
+    let docs = gather(cfg)?;
+    let declared = domain_fields(&docs)?;
+    let n_raw = docs.len();
+    let docs = clean_and_cap(docs, cfg.min_doc_chars, cfg.max_bytes_per_domain, cfg.seed);
+    tracing::info!(raw = n_raw, kept = docs.len(), secs = t0.elapsed().as_secs_f32(), "documents read and cleaned");
+
+    let mut by_domain: HashMap<&str, (Vec<&LabelledDoc>, Vec<&LabelledDoc>)> = HashMap::new();
+    for d in &docs {
+        let slot = by_domain.entry(d.domain.as_str()).or_default();
+        if is_heldout(&d.text, cfg.heldout_fraction, cfg.seed) {
+            slot.1.push(d);
+        } else {
+            slot.0.push(d);
+        }
+    }
+    for (name, _) in &declared {
+        let (train, held) = by_domain.entry(name.as_str()).or_default();
+        if train.is_empty() && held.is_empty() {
+            return Err(CorpusError::EmptyDomain {
+                domain: name.clone(),
+                hint: format!("all its documents are shorter than min_doc_chars = {} or duplicates; lower min_doc_chars or drop the domain", cfg.min_doc_chars),
+            });
+        }
+        // Every domain needs training text, and held-out text when it has two documents.
+        if train.is_empty() {
+            train.push(held.pop().expect("non-empty"));
+        } else if held.is_empty() && train.len() > 1 {
+            held.push(train.pop().expect("non-empty"));
+        }
+    }
+
+    let tokenizer = match &cfg.tokenizer {
+        Some(path) => CorpusTokenizer::load(path)?,
+        None => {
+            let t = Instant::now();
+            let sample = tokenizer_sample(&declared, &by_domain, cfg.tokenizer_sample_bytes_per_domain);
+            let tk = CorpusTokenizer::train(sample.into_iter(), cfg.vocab_size)?;
+            tracing::info!(vocab = tk.vocab_size(), secs = t.elapsed().as_secs_f32(), "tokenizer trained");
+            tk
+        }
+    };
+
+    let staging = staging_dir(out);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
+    tokenizer.save(&staging.join("tokenizer.json"))?;
+    let fp = u64::from_str_radix(&tokenizer.fingerprint, 16).expect("hex fingerprint");
+
+    let mut entries = Vec::with_capacity(declared.len());
+    for (name, field) in &declared {
+        let t = Instant::now();
+        let (train, held) = &by_domain[name.as_str()];
+        let folder = staging.join(name);
+        std::fs::create_dir_all(&folder).map_err(|e| CorpusError::io(&folder, e))?;
+        let train_stats = write_split(&staging, name, "train", train, &tokenizer, fp)?;
+        let held_stats = write_split(&staging, name, "heldout", held, &tokenizer, fp)?;
+        write_heldout_text(&folder.join("heldout.jsonl"), held)?;
+        let mut sources: Vec<String> = train.iter().chain(held).map(|d| d.source.clone()).collect();
+        sources.sort();
+        sources.dedup();
+        tracing::info!(domain = %name, docs = train_stats.docs, tokens = train_stats.tokens, secs = t.elapsed().as_secs_f32(), "domain written");
+        entries.push(DomainEntry { name: name.clone(), field: field.clone(), sources, train: train_stats, heldout: held_stats });
+    }
+    let manifest = Manifest {
+        format_version: MANIFEST_VERSION,
+        created_by: format!("mixagent {}", env!("CARGO_PKG_VERSION")),
+        seed: cfg.seed,
+        heldout_fraction: cfg.heldout_fraction,
+        tokenizer: TokenizerInfo {
+            file: "tokenizer.json".into(),
+            fingerprint: tokenizer.fingerprint.clone(),
+            vocab_size: tokenizer.vocab_size(),
+            eos_id: tokenizer.eos_id,
+        },
+        domains: entries,
+    };
+    manifest.save(&staging)?;
+    let resolved = toml::to_string(cfg).map_err(|e| CorpusError::Config { path: out.into(), message: e.to_string() })?;
+    write_atomic(staging.join("prepare.toml"), resolved.as_bytes())?;
+    swap_into_place(&staging, out)?;
+    tracing::info!(secs = t0.elapsed().as_secs_f32(), out = %out.display(), "corpus prepared");
+    Ok(manifest)
+}
+
+/// Reads every configured source into labelled documents.
+fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
+    let mut docs = Vec::new();
+    for source in &cfg.sources {
+        let t = Instant::now();
+        let before = docs.len();
+        match source {
+            SourceConfig::Builtin { source, field, domains } => {
+                let raw = read_builtin(*source, &cfg.raw_root())?;
+                let name = serde_json::to_value(source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                if let Some(keep) = domains {
+                    let have: Vec<&str> = {
+                        let mut v: Vec<&str> = raw.iter().map(|d| d.domain.as_str()).collect();
+                        v.sort_unstable();
+                        v.dedup();
+                        v
+                    };
+                    if let Some(missing) = keep.iter().find(|k| !have.contains(&k.as_str())) {
+                        return Err(CorpusError::Config {
+                            path: PathBuf::from(format!("[[source]] {name}")),
+                            message: format!("domain `{missing}` is not produced by this source (it has: {})", have.join(", ")),
+                        });
+                    }
+                }
+                docs.extend(raw.into_iter().filter(|d| domains.as_ref().is_none_or(|k| k.contains(&d.domain))).map(|d| LabelledDoc {
+                    field: field.clone(),
+                    domain: d.domain,
+                    source: name.clone(),
+                    text: d.text,
+                }));
+            }
+            SourceConfig::Jsonl { path, field, domain } => docs.extend(read_jsonl(path, field.as_deref(), domain.as_deref())?),
+            SourceConfig::Folders { path, field } => docs.extend(read_folders(path, field)?),
+            SourceConfig::Cluster { path, field, k, prefix } => {
+                let texts = read_unlabelled(path)?;
+                let assign = kmeans(&texts, *k, cfg.seed);
+                docs.extend(texts.into_iter().zip(assign).map(|(text, c)| LabelledDoc {
+                    field: field.clone(),
+                    domain: format!("{prefix}_c{c}"),
+                    source: format!("cluster:{}", path.display()),
+                    text,
+                }));
+            }
+        }
+        tracing::info!(docs = docs.len() - before, secs = t.elapsed().as_secs_f32(), "read source {:?}", source_label(source));
+    }
+    Ok(docs)
+}
+
+fn source_label(s: &SourceConfig) -> String {
+    match s {
+        SourceConfig::Builtin { source, .. } => format!("{source:?}"),
+        SourceConfig::Jsonl { path, .. } | SourceConfig::Folders { path, .. } | SourceConfig::Cluster { path, .. } => path.display().to_string(),
+    }
+}
+
+/// The domains in order of first appearance, each with its (single) field, validated.
+fn domain_fields(docs: &[LabelledDoc]) -> Result<Vec<(String, Field)>, CorpusError> {
+    let mut out: Vec<(String, Field)> = Vec::new();
+    for d in docs {
+        match out.iter().find(|(n, _)| *n == d.domain) {
+            Some((_, f)) if f.as_str() != d.field => {
+                return Err(CorpusError::Config {
+                    path: PathBuf::from(&d.source),
+                    message: format!("domain `{}` is given in two fields, `{f}` and `{}`; a domain belongs to one field", d.domain, d.field),
+                })
+            }
+            Some(_) => {}
+            None => {
+                let field = Field::new(d.field.clone())?;
+                Domain::new(d.domain.clone(), field.clone())?;
+                out.push((d.domain.clone(), field));
+            }
+        }
+    }
+    // Group by field (fields in order of first appearance) so spaces list source domains first.
+    let fields: Vec<Field> = out.iter().fold(Vec::new(), |mut v, (_, f)| {
+        if !v.contains(f) {
+            v.push(f.clone());
+        }
+        v
+    });
+    out.sort_by_key(|(_, f)| fields.iter().position(|x| x == f));
+    Ok(out)
+}
+
+/// Up to `cap` bytes of training text per domain, for the BPE trainer.
+fn tokenizer_sample<'a>(
+    declared: &[(String, Field)],
+    by_domain: &HashMap<&str, (Vec<&'a LabelledDoc>, Vec<&'a LabelledDoc>)>,
+    cap: u64,
+) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for (name, _) in declared {
+        let mut bytes = 0;
+        for d in &by_domain[name.as_str()].0 {
+            if bytes >= cap {
+                break;
+            }
+            bytes += d.text.len() as u64;
+            out.push(d.text.as_str());
+        }
+    }
+    out
+}
+
+/// Encodes one split of one domain into `<domain>/<split>-NNNNN.bin` shards.
+fn write_split(root: &Path, domain: &str, split: &str, docs: &[&LabelledDoc], tk: &CorpusTokenizer, fp: u64) -> Result<SplitStats, CorpusError> {
+    let mut stats = SplitStats::default();
+    let vocab = tk.vocab_size();
+    let mut writer: Option<ShardWriter> = None;
+    let mut doc_tokens = Vec::new();
+    for chunk in docs.chunks(ENCODE_CHUNK) {
+        let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
+        for (ids, text) in tk.encode_batch(&texts)?.into_iter().zip(&texts) {
+            if writer.as_ref().is_some_and(|w| w.n_tokens() >= MAX_SHARD_TOKENS) {
+                writer.take().expect("checked").finish()?;
+            }
+            let w = match writer.as_mut() {
+                Some(w) => w,
+                None => {
+                    let rel = format!("{domain}/{split}-{:05}.bin", stats.shards.len());
+                    stats.shards.push(rel.clone());
+                    writer.insert(ShardWriter::create(root.join(&rel), vocab, fp)?)
+                }
+            };
+            doc_tokens.clear();
+            doc_tokens.extend_from_slice(&ids);
+            doc_tokens.push(tk.eos_id);
+            w.push_doc(&doc_tokens)?;
+            stats.docs += 1;
+            stats.tokens += doc_tokens.len() as u64;
+            stats.bytes += text.len() as u64;
+        }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    Ok(stats)
+}
+
+/// The held-out documents as JSONL (`text`), for building evaluation items later.
+fn write_heldout_text(path: &Path, docs: &[&LabelledDoc]) -> Result<(), CorpusError> {
+    let mut buf = Vec::new();
+    for d in docs {
+        serde_json::to_writer(&mut buf, &serde_json::json!({ "text": d.text })).expect("json");
+        buf.push(b'\n');
+    }
+    Ok(write_atomic(path, &buf)?)
+}
+
+fn staging_dir(out: &Path) -> PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "corpus".into());
+    out.with_file_name(format!(".{name}.partial"))
+}
+
+/// Renames the finished staging folder to `out`, replacing an old `out` only after the new one
+/// is complete.
+fn swap_into_place(staging: &Path, out: &Path) -> Result<(), CorpusError> {
+    if out.exists() {
+        let old = out.with_file_name(format!(".{}.old", out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| CorpusError::io(&old, e))?;
+        }
+        std::fs::rename(out, &old).map_err(|e| CorpusError::io(out, e))?;
+        std::fs::rename(staging, out).map_err(|e| CorpusError::io(out, e))?;
+        std::fs::remove_dir_all(&old).map_err(|e| CorpusError::io(&old, e))?;
+    } else {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| CorpusError::io(parent, e))?;
+        }
+        std::fs::rename(staging, out).map_err(|e| CorpusError::io(out, e))?;
+    }
+    Ok(())
+}
