@@ -116,7 +116,11 @@ def run_module(module, opts):
             "--out", out,
         ]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout)
+            # The library picks variable names by iterating over sets of strings, whose order
+            # follows Python's per-process hash seed: fix it, or names change run to run.
+            env = dict(os.environ, PYTHONHASHSEED="0")
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout,
+                                  env=env)
             if proc.returncode == 0 and os.path.exists(out):
                 return module, f"ok (attempt {attempt + 1})", time.monotonic() - start
             tail = (proc.stderr or proc.stdout).strip().splitlines()

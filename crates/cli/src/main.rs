@@ -37,6 +37,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("MIXAGENT_LOG").unwrap_or_else(|_| "info".into()),
         )
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .compact()
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -12,7 +12,8 @@ const DIMS: usize = 1 << 12;
 type Sparse = Vec<(u32, f32)>;
 
 /// Hashed word unigram + bigram counts, log-scaled and weighted by inverse document frequency,
-/// then L2-normalised.
+/// then L2-normalised. Numbers are skipped and features seen in a single document get no
+/// weight: both are near-unique identifiers that would make every document its own topic.
 fn features(docs: &[String]) -> Vec<Sparse> {
     let raw: Vec<Vec<(u32, f32)>> = docs
         .iter()
@@ -20,7 +21,7 @@ fn features(docs: &[String]) -> Vec<Sparse> {
             let mut counts = std::collections::BTreeMap::<u32, f32>::new();
             let words: Vec<u64> = d
                 .split(|c: char| !c.is_alphanumeric())
-                .filter(|w| !w.is_empty())
+                .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
                 .map(|w| w.to_lowercase().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)))
                 .collect();
             for (i, &w) in words.iter().enumerate() {
@@ -41,7 +42,10 @@ fn features(docs: &[String]) -> Vec<Sparse> {
     let n = docs.len() as f32;
     raw.into_iter()
         .map(|v| {
-            let mut v: Sparse = v.into_iter().map(|(k, x)| (k, x * (n / (1.0 + df[k as usize])).ln().max(0.0))).collect();
+            let mut v: Sparse = v.into_iter().map(|(k, x)| {
+                let df = df[k as usize];
+                (k, if df < 2.0 { 0.0 } else { x * (n / df).ln().max(0.0) })
+            }).collect();
             let norm = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
             if norm > 0.0 {
                 v.iter_mut().for_each(|(_, x)| *x /= norm);

@@ -28,9 +28,9 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
     let declared = domain_fields(&docs)?;
     let n_raw = docs.len();
     let docs = clean_and_cap(docs, cfg.min_doc_chars, cfg.max_bytes_per_domain, cfg.seed);
-    tracing::info!(raw = n_raw, kept = docs.len(), secs = t0.elapsed().as_secs_f32(), "documents read and cleaned");
+    tracing::info!(raw = n_raw, kept = docs.len(), secs = format!("{:.1}", t0.elapsed().as_secs_f32()), "documents read and cleaned");
 
-    let mut by_domain: HashMap<&str, (Vec<&LabelledDoc>, Vec<&LabelledDoc>)> = HashMap::new();
+    let mut by_domain: Splits<'_> = HashMap::new();
     for d in &docs {
         let slot = by_domain.entry(d.domain.as_str()).or_default();
         if is_heldout(&d.text, cfg.heldout_fraction, cfg.seed) {
@@ -61,7 +61,7 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
             let t = Instant::now();
             let sample = tokenizer_sample(&declared, &by_domain, cfg.tokenizer_sample_bytes_per_domain);
             let tk = CorpusTokenizer::train(sample.into_iter(), cfg.vocab_size)?;
-            tracing::info!(vocab = tk.vocab_size(), secs = t.elapsed().as_secs_f32(), "tokenizer trained");
+            tracing::info!(vocab = tk.vocab_size(), secs = format!("{:.2}", t.elapsed().as_secs_f32()), "tokenizer trained");
             tk
         }
     };
@@ -71,22 +71,47 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         std::fs::remove_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
+    let written = write_corpus(cfg, &declared, &by_domain, &tokenizer, &staging).and_then(|m| {
+        swap_into_place(&staging, out)?;
+        Ok(m)
+    });
+    if written.is_err() {
+        // Leave nothing half-written behind: the output folder never appeared.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    let manifest = written?;
+    tracing::info!(secs = format!("{:.1}", t0.elapsed().as_secs_f32()), out = %out.display(), "corpus prepared");
+    Ok(manifest)
+}
+
+type Splits<'a> = HashMap<&'a str, (Vec<&'a LabelledDoc>, Vec<&'a LabelledDoc>)>;
+
+/// Writes the tokenizer, every domain's shards and held-out text, and the manifest into
+/// `staging`.
+fn write_corpus(
+    cfg: &PrepareConfig,
+    declared: &[(String, Field)],
+    by_domain: &Splits<'_>,
+    tokenizer: &CorpusTokenizer,
+    staging: &Path,
+) -> Result<Manifest, CorpusError> {
+    let out = staging;
     tokenizer.save(&staging.join("tokenizer.json"))?;
     let fp = u64::from_str_radix(&tokenizer.fingerprint, 16).expect("hex fingerprint");
 
     let mut entries = Vec::with_capacity(declared.len());
-    for (name, field) in &declared {
+    for (name, field) in declared {
         let t = Instant::now();
         let (train, held) = &by_domain[name.as_str()];
         let folder = staging.join(name);
         std::fs::create_dir_all(&folder).map_err(|e| CorpusError::io(&folder, e))?;
-        let train_stats = write_split(&staging, name, "train", train, &tokenizer, fp)?;
-        let held_stats = write_split(&staging, name, "heldout", held, &tokenizer, fp)?;
+        let train_stats = write_split(staging, name, "train", train, tokenizer, fp)?;
+        let held_stats = write_split(staging, name, "heldout", held, tokenizer, fp)?;
         write_heldout_text(&folder.join("heldout.jsonl"), held)?;
         let mut sources: Vec<String> = train.iter().chain(held).map(|d| d.source.clone()).collect();
         sources.sort();
         sources.dedup();
-        tracing::info!(domain = %name, docs = train_stats.docs, tokens = train_stats.tokens, secs = t.elapsed().as_secs_f32(), "domain written");
+        tracing::info!(domain = %name, docs = train_stats.docs, tokens = train_stats.tokens, secs = format!("{:.2}", t.elapsed().as_secs_f32()), "domain written");
         entries.push(DomainEntry { name: name.clone(), field: field.clone(), sources, train: train_stats, heldout: held_stats });
     }
     let manifest = Manifest {
@@ -102,11 +127,10 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         },
         domains: entries,
     };
-    manifest.save(&staging)?;
     let resolved = toml::to_string(cfg).map_err(|e| CorpusError::Config { path: out.into(), message: e.to_string() })?;
     write_atomic(staging.join("prepare.toml"), resolved.as_bytes())?;
-    swap_into_place(&staging, out)?;
-    tracing::info!(secs = t0.elapsed().as_secs_f32(), out = %out.display(), "corpus prepared");
+    // The manifest is written last: a folder without one is never a corpus.
+    manifest.save(staging)?;
     Ok(manifest)
 }
 
@@ -146,7 +170,10 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
             SourceConfig::Cluster { path, field, k, prefix } => {
                 let texts = read_unlabelled(path)?;
                 let assign = kmeans(&texts, *k, cfg.seed);
-                docs.extend(texts.into_iter().zip(assign).map(|(text, c)| LabelledDoc {
+                // Cluster order, so domains are listed `_c0`, `_c1`, … in the manifest.
+                let mut labelled: Vec<(usize, String)> = assign.into_iter().zip(texts).collect();
+                labelled.sort_by_key(|(c, _)| *c);
+                docs.extend(labelled.into_iter().map(|(c, text)| LabelledDoc {
                     field: field.clone(),
                     domain: format!("{prefix}_c{c}"),
                     source: format!("cluster:{}", path.display()),
@@ -154,7 +181,7 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
                 }));
             }
         }
-        tracing::info!(docs = docs.len() - before, secs = t.elapsed().as_secs_f32(), "read source {:?}", source_label(source));
+        tracing::info!(docs = docs.len() - before, secs = format!("{:.2}", t.elapsed().as_secs_f32()), "read source {:?}", source_label(source));
     }
     Ok(docs)
 }
@@ -199,7 +226,7 @@ fn domain_fields(docs: &[LabelledDoc]) -> Result<Vec<(String, Field)>, CorpusErr
 /// Up to `cap` bytes of training text per domain, for the BPE trainer.
 fn tokenizer_sample<'a>(
     declared: &[(String, Field)],
-    by_domain: &HashMap<&str, (Vec<&'a LabelledDoc>, Vec<&'a LabelledDoc>)>,
+    by_domain: &Splits<'a>,
     cap: u64,
 ) -> Vec<&'a str> {
     let mut out = Vec::new();

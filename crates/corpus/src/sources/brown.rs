@@ -54,9 +54,22 @@ fn untag_text(tagged: &str) -> String {
             }
             continue;
         }
+        if is_headline(line) {
+            // Headlines share a block with the first sentence under them; keep them apart.
+            if !current.is_empty() {
+                paragraphs.push(detokenize(current.drain(..)));
+            }
+            paragraphs.push(detokenize(line.split_whitespace().map(strip_tag)));
+            continue;
+        }
         current.extend(line.split_whitespace().map(strip_tag));
     }
     paragraphs.join("\n\n")
+}
+
+/// A line whose every token is tagged as part of a headline (`Merger/nn-hl`).
+fn is_headline(line: &str) -> bool {
+    line.split_whitespace().all(|t| t.rsplit_once('/').is_some_and(|(_, tag)| tag.ends_with("-hl")))
 }
 
 /// `word/tag` → `word`. Words may contain `/` themselves (`1/2/cd`), so split at the last one.
@@ -76,6 +89,12 @@ mod tests {
             untag_text(tagged),
             "The jury said, \"no evidence\". It didn't cost 1/2.\n\nNew paragraph."
         );
+    }
+
+    #[test]
+    fn headlines_are_their_own_paragraphs() {
+        let tagged = "\tEnd/nn ./.\n\n\nMerger/nn-hl proposed/vbn-hl \nHowever/wrb ,/, no/at ./.\n";
+        assert_eq!(untag_text(tagged), "End.\n\nMerger proposed\n\nHowever, no.");
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub(crate) fn detokenize<'a>(tokens: impl IntoIterator<Item = &'a str>) -> Strin
             _ if is_clitic(token) => (token, Glue::Left),
             _ => (token, Glue::Free),
         };
+        // `Jr./np ./.`: the abbreviation's period already ends the sentence.
+        if token == "." && out.ends_with('.') {
+            continue;
+        }
         if !out.is_empty() && glue != Glue::Left && !glue_next {
             out.push(' ');
         }
@@ -66,6 +70,7 @@ mod tests {
     #[test]
     fn attaches_clitics_money_and_percent() {
         assert_eq!(detok("it does n't cost $ 5 , Bob 's 50 %"), "it doesn't cost $5, Bob's 50%");
+        assert_eq!(detok("won by Ivan Allen Jr. ."), "won by Ivan Allen Jr.");
     }
 
     #[test]

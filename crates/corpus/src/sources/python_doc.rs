@@ -27,13 +27,13 @@ pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
 enum Directive {
     /// Drop it with its whole indented block (index entries, toctrees, metadata).
     Drop,
-    /// Keep the block; write this label instead of the directive line.
+    /// Keep the block; write this label (then the arguments) instead of the directive line.
     Label(&'static str),
-    /// Keep the block; the directive line says nothing (`code-block:: python`, `only:: html`).
+    /// Keep the block; the directive line says nothing (`only:: html`, `glossary::`).
     Silent,
     /// Keep the block, and the block is literal text (code).
     Literal,
-    /// Keep the arguments as text (function signatures, rubric titles).
+    /// Keep the arguments as text (function signatures, titles).
     Args,
 }
 
@@ -46,8 +46,7 @@ fn classify(name: &str) -> Directive {
         | "audit-event-table" | "program" => Directive::Drop,
         "versionadded" => Directive::Label("New in version"),
         "versionchanged" => Directive::Label("Changed in version"),
-        "deprecated" => Directive::Label("Deprecated since version"),
-        "deprecated-removed" => Directive::Label("Deprecated since version"),
+        "deprecated" | "deprecated-removed" => Directive::Label("Deprecated since version"),
         "note" => Directive::Label("Note:"),
         "warning" => Directive::Label("Warning:"),
         "seealso" => Directive::Label("See also:"),
@@ -58,15 +57,29 @@ fn classify(name: &str) -> Directive {
         "availability" => Directive::Label("Availability:"),
         "code-block" | "code" | "sourcecode" | "doctest" | "testcode" | "testoutput"
         | "productionlist" | "parsed-literal" => Directive::Literal,
-        // `glossary`: its body is the terms and definitions, keep them.
-        "only" | "ifconfig" | "container" | "compound" | "centered" | "topic" | "sidebar"
-        | "list-table" | "csv-table" | "table" | "hlist" | "glossary" => Directive::Silent,
+        // `glossary`: its body is the terms and their definitions, keep them.
+        "only" | "ifconfig" | "container" | "compound" | "hlist" | "glossary" => Directive::Silent,
         _ => Directive::Args,
     }
 }
 
-/// `.. name:: args` → `(name, args)`; `None` for comments, targets (`.. _label:`) and
-/// substitution definitions (`.. |x| replace:: y`).
+/// The text that replaces a `Label` directive line, as Sphinx renders it.
+fn label_line(label: &str, name: &str, args: &str) -> String {
+    match (name, args.split_once(' ')) {
+        ("deprecated-removed", Some((since, removed))) => {
+            format!("{label} {since}, will be removed in version {}:", removed.trim())
+        }
+        ("versionadded", _) => format!("{label} {args}."),
+        (_, _) if name.starts_with("version") || name.starts_with("deprecated") => {
+            format!("{label} {args}:")
+        }
+        _ if args.is_empty() => label.to_string(),
+        _ => format!("{label} {args}"),
+    }
+}
+
+/// `.. name:: args` → `(name, args)`; `None` for comments, targets (`.. _label:`),
+/// footnotes (`.. [#] text`) and substitution definitions (`.. |x| replace:: y`).
 fn parse_directive(trimmed: &str) -> Option<(&str, &str)> {
     let rest = trimmed.strip_prefix(".. ")?;
     let (name, args) = rest.split_once("::")?;
@@ -79,6 +92,23 @@ fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
+/// Where a line's text starts: after the marker on a list item's first line (`* `, `#. `,
+/// `12. `), since a literal block inside the item is indented relative to that.
+fn text_indent(line: &str) -> usize {
+    let trimmed = line.trim_start();
+    let marker = if ["* ", "- ", "+ "].iter().any(|m| trimmed.starts_with(m)) {
+        2
+    } else {
+        let digits = trimmed.bytes().take_while(|b| b.is_ascii_digit() || *b == b'#').count();
+        if digits > 0 && trimmed[digits..].starts_with(". ") {
+            digits + 2
+        } else {
+            0
+        }
+    };
+    indent_of(line) + marker
+}
+
 /// A line made of one repeated punctuation character: a section under/overline or transition.
 fn is_rule(trimmed: &str) -> bool {
     let mut chars = trimmed.chars();
@@ -86,20 +116,37 @@ fn is_rule(trimmed: &str) -> bool {
     trimmed.len() >= 3 && "=-~^\"'`#*+<>_:.".contains(first) && chars.all(|c| c == first)
 }
 
-/// Light reST → text cleaning, line by line.
+/// A directive option line such as `:synopsis: ...` or `:noindex:`.
+fn is_option(trimmed: &str) -> bool {
+    trimmed
+        .strip_prefix(':')
+        .and_then(|r| r.split_once(':'))
+        .is_some_and(|(name, _)| !name.is_empty() && !name.contains(' ') && !name.contains('`'))
+}
+
+/// One output line. Prose gets inline cleaning a paragraph at a time, because roles such as
+/// ``:term:`binary file objects <file object>` `` often wrap across lines; code is verbatim.
+enum Out {
+    Prose(String),
+    Code(String),
+    Blank,
+}
+
+/// Light reST → text cleaning.
 fn clean_rst(text: &str) -> String {
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<Out> = Vec::new();
     let mut skip_deeper_than: Option<usize> = None; // dropping a block indented below this
     let mut options_deeper_than: Option<usize> = None; // directive options may follow
     let mut literal_deeper_than: Option<usize> = None; // inside a literal (code) block
-    let mut pending_literal: Option<usize> = None; // last paragraph ended with `::`
+    let mut pending_literal: Option<usize> = None; // a literal block may start next
 
     for line in text.lines() {
-        let trimmed = line.trim();
+        let line = line.trim_end();
+        let trimmed = line.trim_start();
         let indent = indent_of(line);
         if trimmed.is_empty() {
             if skip_deeper_than.is_none() {
-                out.push(String::new());
+                out.push(Out::Blank);
             }
             continue;
         }
@@ -122,15 +169,15 @@ fn clean_rst(text: &str) -> String {
         }
         if let Some(level) = literal_deeper_than {
             if indent > level {
-                out.push(line.trim_end().to_string()); // code: verbatim
+                out.push(Out::Code(line.to_string()));
                 continue;
             }
             literal_deeper_than = None;
         }
 
-        if trimmed.starts_with("..") && (trimmed == ".." || trimmed.starts_with(".. ")) {
+        if trimmed == ".." || trimmed.starts_with(".. ") {
             let Some((name, args)) = parse_directive(trimmed) else {
-                skip_deeper_than = Some(indent); // comment, target or substitution
+                skip_deeper_than = Some(indent); // comment, target, footnote or substitution
                 continue;
             };
             let pad = &line[..indent];
@@ -140,20 +187,12 @@ fn clean_rst(text: &str) -> String {
                     continue;
                 }
                 Directive::Label(label) => {
-                    let args = clean_inline(args);
-                    out.push(if args.is_empty() {
-                        format!("{pad}{label}")
-                    } else {
-                        format!("{pad}{label} {args}")
-                    });
+                    out.push(Out::Prose(format!("{pad}{}", label_line(label, name, args))));
                 }
                 Directive::Literal => pending_literal = Some(indent),
                 Directive::Silent => {}
-                Directive::Args => {
-                    if !args.is_empty() {
-                        out.push(format!("{pad}{}", clean_inline(args)));
-                    }
-                }
+                Directive::Args if args.is_empty() => {}
+                Directive::Args => out.push(Out::Prose(format!("{pad}{args}"))),
             }
             options_deeper_than = Some(indent);
             continue;
@@ -163,42 +202,63 @@ fn clean_rst(text: &str) -> String {
         }
         // Interactive sessions are code even without a `::` introduction.
         if trimmed.starts_with(">>>") {
-            out.push(line.trim_end().to_string());
+            out.push(Out::Code(line.to_string()));
             continue;
         }
-        let cleaned = clean_inline(line.trim_end());
-        let Some(before) = cleaned.strip_suffix("::") else {
-            out.push(cleaned);
+        let Some(before) = line.strip_suffix("::") else {
+            out.push(Out::Prose(line.to_string()));
             continue;
         };
         // A paragraph ending in `::` introduces a literal block; reST renders `Example::` as
         // `Example:`, `text ::` as `text` and a lone `::` as nothing.
-        pending_literal = Some(indent);
+        pending_literal = Some(text_indent(line));
         if before.trim().is_empty() {
             continue;
         }
-        out.push(if before.ends_with(char::is_whitespace) {
+        out.push(Out::Prose(if before.ends_with(char::is_whitespace) {
             before.trim_end().to_string()
         } else {
             format!("{before}:")
-        });
+        }));
     }
-    squeeze_blank_lines(&out.join("\n"))
+    squeeze_blank_lines(&render(out))
 }
 
-/// A directive option line such as `:synopsis: ...` or `:noindex:`.
-fn is_option(trimmed: &str) -> bool {
-    trimmed
-        .strip_prefix(':')
-        .and_then(|r| r.split_once(':'))
-        .is_some_and(|(name, _)| !name.is_empty() && !name.contains(' ') && !name.contains('`'))
+/// Joins the output lines, cleaning the inline markup of each prose paragraph as a whole.
+fn render(lines: Vec<Out>) -> String {
+    let mut text = String::new();
+    let mut paragraph: Vec<String> = Vec::new();
+    let flush = |paragraph: &mut Vec<String>, text: &mut String| {
+        if !paragraph.is_empty() {
+            text.push_str(&clean_inline(&paragraph.join("\n")));
+            text.push('\n');
+            paragraph.clear();
+        }
+    };
+    for line in lines {
+        match line {
+            Out::Prose(line) => paragraph.push(line),
+            Out::Code(line) => {
+                flush(&mut paragraph, &mut text);
+                text.push_str(&line);
+                text.push('\n');
+            }
+            Out::Blank => {
+                flush(&mut paragraph, &mut text);
+                text.push('\n');
+            }
+        }
+    }
+    flush(&mut paragraph, &mut text);
+    text
 }
 
 /// Inline markup → text: ``` ``code`` ``` → `code`, `:func:`~os.path.join`` → `join`,
-/// `` `text <url>`_ `` → `text`, `**bold**` → `bold`.
-fn clean_inline(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
+/// `:pep:`8`` → `PEP 8`, `` `text <url>`_ `` → `text`, `**bold**` → `bold`, footnote
+/// references (`[#]_`) dropped.
+fn clean_inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("``") {
             if let Some(end) = after.find("``") {
@@ -206,8 +266,15 @@ fn clean_inline(line: &str) -> String {
                 rest = &after[end + 2..];
                 continue;
             }
-        } else if let Some((content, after)) = role(rest) {
-            out.push_str(&interpreted(content));
+        } else if let Some((name, content, after)) = role(rest) {
+            let shown = interpreted(content);
+            match name.rsplit(':').next() {
+                Some("pep") if !content.contains('<') => out.push_str(&format!("PEP {shown}")),
+                Some("rfc") if !content.contains('<') => out.push_str(&format!("RFC {shown}")),
+                Some("issue") => out.push_str(&format!("bpo-{shown}")),
+                Some("gh") => out.push_str(&format!("gh-{shown}")),
+                _ => out.push_str(&shown),
+            }
             rest = after;
             continue;
         } else if let Some(after) = rest.strip_prefix('`') {
@@ -222,6 +289,10 @@ fn clean_inline(line: &str) -> String {
                 rest = &after[end + 2..];
                 continue;
             }
+        } else if let Some(after) = footnote_ref(rest) {
+            out.truncate(out.trim_end_matches(' ').len());
+            rest = if out.ends_with('\n') { after.trim_start_matches(' ') } else { after };
+            continue;
         }
         let c = rest.chars().next().unwrap_or(' ');
         out.push(c);
@@ -230,8 +301,17 @@ fn clean_inline(line: &str) -> String {
     out
 }
 
-/// `:role:`content`` at the start of `s` → `(content, rest after the closing backtick)`.
-fn role(s: &str) -> Option<(&str, &str)> {
+/// `[#]_`, `[1]_` or `[#name]_` at the start of `s` → the rest after it.
+fn footnote_ref(s: &str) -> Option<&str> {
+    let body = s.strip_prefix('[')?;
+    let end = body.find("]_")?;
+    let label = &body[..end];
+    let ok = end <= 24 && label.chars().all(|c| c.is_ascii_alphanumeric() || "#-_".contains(c));
+    ok.then(|| &body[end + 2..])
+}
+
+/// `:role:`content`` at the start of `s` → `(role, content, rest after the closing backtick)`.
+fn role(s: &str) -> Option<(&str, &str, &str)> {
     let body = s.strip_prefix(':')?;
     let tick = body.find(":`")?;
     let name = &body[..tick];
@@ -244,16 +324,18 @@ fn role(s: &str) -> Option<(&str, &str)> {
     }
     let after = &body[tick + 2..];
     let end = after.find('`')?;
-    Some((&after[..end], &after[end + 1..]))
+    Some((name, &after[..end], &after[end + 1..]))
 }
 
 /// The text Sphinx would show for interpreted content: `title <target>` → `title`,
 /// `~a.b.c` → `c`, `!name` → `name`.
 fn interpreted(content: &str) -> String {
     let content = content.trim();
-    if let Some(title) = content.strip_suffix('>').and_then(|c| c.rsplit_once(" <")).map(|(t, _)| t)
-    {
-        return title.trim().to_string();
+    if let Some(open) = content.strip_suffix('>').and_then(|c| c.rfind('<')) {
+        let title = &content[..open];
+        if title.ends_with(char::is_whitespace) && !title.trim().is_empty() {
+            return title.trim().to_string();
+        }
     }
     if let Some(path) = content.strip_prefix('~') {
         return path.rsplit('.').next().unwrap_or(path).to_string();
@@ -304,7 +386,10 @@ Some *text* follows::
    Return a path.
 
    .. versionchanged:: 3.6
-      Accepts a :term:`path-like object`.
+      Accepts a :term:`path-like
+      object <path-like>`.
+
+   .. deprecated-removed:: 3.11 3.13
 
 .. note::
 
@@ -328,8 +413,11 @@ abspath(path)
 
    Return a path.
 
-   Changed in version 3.6
-      Accepts a path-like object.
+   Changed in version 3.6:
+      Accepts a path-like
+      object.
+
+   Deprecated since version 3.11, will be removed in version 3.13:
 
 Note:
 
@@ -340,6 +428,16 @@ Note:
 >>> 1 + 1
 2";
         assert_eq!(clean_rst(rst), expected);
+    }
+
+    #[test]
+    fn literal_blocks_in_list_items() {
+        let rst =
+            "* Use :func:`getattr`::\n\n     getattr(foo, 'bar')()\n\n  Note :func:`getattr`.\n";
+        assert_eq!(
+            clean_rst(rst),
+            "* Use getattr:\n\n     getattr(foo, 'bar')()\n\n  Note getattr."
+        );
     }
 
     #[test]

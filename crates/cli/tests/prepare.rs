@@ -1,0 +1,201 @@
+//! CLI tests of `prepare` and `corpus stats` on the real binary: a small fixture corpus
+//! (JSONL, per-domain folders, unlabelled text clustered into domains), every bad input of the
+//! foundation issue, and the real `smoke` corpus when the raw sources are installed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+fn mixagent() -> Command {
+    let mut c = Command::cargo_bin("mixagent").unwrap();
+    c.env("MIXAGENT_LOG", "warn");
+    c
+}
+
+/// Sentences that differ between domains so BPE and k-means have something to find.
+fn sentence(topic: &str, i: usize) -> String {
+    match topic {
+        "news" => format!(
+            "The council met on day {i} and the mayor said the budget for road number {i} would rise."
+        ),
+        "recipes" => format!(
+            "Whisk {i} eggs with butter and sugar, then bake the cake for {} minutes in a hot oven.",
+            i % 50 + 10
+        ),
+        "algebra" => format!("Question: Solve {i}*x + {} = {} for x.\nAnswer: 3", i % 7, i * 3 + i % 7),
+        _ => format!("def f_{i}(x):\n    return x * {i} + {}\n", i % 11),
+    }
+}
+
+/// A fixture with a JSONL source (two general domains), a folder source (math) and an
+/// unlabelled folder clustered into two code domains.
+fn fixture(dir: &Path) -> PathBuf {
+    let mut jsonl = String::new();
+    for i in 0..60 {
+        for topic in ["news", "recipes"] {
+            let text: String = (0..4).map(|j| sentence(topic, i * 4 + j) + " ").collect();
+            let line = serde_json::json!({"text": text, "domain": topic, "field": "general"});
+            jsonl.push_str(&line.to_string());
+            jsonl.push('\n');
+        }
+    }
+    fs::write(dir.join("general.jsonl"), jsonl).unwrap();
+    let alg = dir.join("math/algebra");
+    fs::create_dir_all(&alg).unwrap();
+    for i in 0..40 {
+        let text: String = (0..5).map(|j| sentence("algebra", i * 5 + j) + "\n").collect();
+        fs::write(alg.join(format!("{i:03}.txt")), text).unwrap();
+    }
+    let code = dir.join("unlabelled");
+    fs::create_dir_all(&code).unwrap();
+    for i in 0..40 {
+        let text: String = if i % 2 == 0 {
+            (0..5).map(|j| sentence("code", i * 5 + j)).collect()
+        } else {
+            (0..5)
+                .map(|j| {
+                    format!("fn g_{}(x: u32) -> u32 {{\n    x.wrapping_mul({j}) // rust\n}}\n", i * 5 + j)
+                })
+                .collect()
+        };
+        fs::write(code.join(format!("{i:03}.txt")), text).unwrap();
+    }
+    let cfg = dir.join("fixture.toml");
+    fs::write(
+        &cfg,
+        "seed = 7\nheldout_fraction = 0.1\nvocab_size = 400\nmin_doc_chars = 20\n\
+         [[source]]\ntype = \"jsonl\"\npath = \"general.jsonl\"\n\
+         [[source]]\ntype = \"folders\"\npath = \"math\"\nfield = \"math\"\n\
+         [[source]]\ntype = \"cluster\"\npath = \"unlabelled\"\nfield = \"code\"\nk = 2\nprefix = \"code\"\n",
+    )
+    .unwrap();
+    cfg
+}
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn stats(corpus: &Path) -> assert_cmd::assert::Assert {
+    mixagent().args(["corpus", "stats", "--corpus"]).arg(corpus).assert()
+}
+
+#[test]
+fn prepare_fixture_then_stats_and_bad_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = fixture(tmp.path());
+    let out = tmp.path().join("corpus");
+    let prepare = |out: &Path, extra: &[&str]| {
+        mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(out).args(extra).assert()
+    };
+    prepare(&out, &[]).success().stdout(
+        contains("news")
+            .and(contains("recipes"))
+            .and(contains("algebra"))
+            .and(contains("code_c0"))
+            .and(contains("code_c1")),
+    );
+    let m = manifest(&out);
+    let domains = m["domains"].as_array().unwrap();
+    let names: Vec<&str> = domains.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["news", "recipes", "algebra", "code_c0", "code_c1"]);
+    for d in domains {
+        assert!(d["train"]["tokens"].as_u64().unwrap() > 0, "{d}");
+        assert!(d["heldout"]["docs"].as_u64().unwrap() > 0, "{d}");
+    }
+    // k-means put the Python and the Rust files into different domains.
+    let docs = |d: &serde_json::Value| {
+        d["train"]["docs"].as_u64().unwrap() + d["heldout"]["docs"].as_u64().unwrap()
+    };
+    assert_eq!([docs(&domains[3]), docs(&domains[4])], [20, 20]);
+    stats(&out).success().stdout(contains("[all]"));
+
+    // Same config, same seed: byte-identical manifest and shards.
+    let again = tmp.path().join("again");
+    prepare(&again, &[]).success();
+    let same = |rel: &str| fs::read(out.join(rel)).unwrap() == fs::read(again.join(rel)).unwrap();
+    assert!(same("manifest.json") && same("news/train-00000.bin") && same("tokenizer.json"));
+
+    // An existing output folder is kept unless --force.
+    prepare(&out, &[]).failure().stderr(contains("--force"));
+
+    // Unknown config keys, at the top and inside a source.
+    prepare(&tmp.path().join("x"), &["--set", "vocab_sise=3"]).failure().stderr(contains("vocab_sise"));
+    let bad = tmp.path().join("bad.toml");
+    fs::write(&bad, "[[source]]\ntype = \"builtin\"\nsource = \"brown\"\nfield = \"general\"\nraw = 1\n")
+        .unwrap();
+    mixagent().args(["prepare", "--config"]).arg(&bad).assert().failure().stderr(contains("raw"));
+
+    // An empty domain after cleaning names the domain, and leaves no output behind.
+    let tiny = tmp.path().join("tiny.jsonl");
+    fs::write(&tiny, "{\"text\":\"short\",\"domain\":\"stub\",\"field\":\"general\"}\n").unwrap();
+    let empty = tmp.path().join("empty.toml");
+    fs::write(&empty, "[[source]]\ntype = \"jsonl\"\npath = \"tiny.jsonl\"\n").unwrap();
+    let e = tmp.path().join("e");
+    mixagent()
+        .args(["prepare", "--config"])
+        .arg(&empty)
+        .arg("--out")
+        .arg(&e)
+        .assert()
+        .failure()
+        .stderr(contains("`stub`"));
+    assert!(!e.exists() && !tmp.path().join(".e.partial").exists());
+
+    // A truncated shard, a flipped byte, a shard of another tokenizer: stats names the file.
+    let shard = out.join("recipes/train-00000.bin");
+    let good = fs::read(&shard).unwrap();
+    fs::write(&shard, &good[..good.len() - 5]).unwrap();
+    stats(&out).failure().stderr(contains("recipes/train-00000.bin").and(contains("truncated")));
+    let mut flipped = good.clone();
+    flipped[100] ^= 0xff;
+    fs::write(&shard, &flipped).unwrap();
+    stats(&out).failure().stderr(contains("checksum"));
+    let other = tmp.path().join("other");
+    prepare(&other, &["--set", "vocab_size=300"]).success();
+    fs::copy(other.join("recipes/train-00000.bin"), &shard).unwrap();
+    stats(&out).failure().stderr(contains("tokenizer fingerprint"));
+
+    // A manifest of another format version.
+    let text = fs::read_to_string(again.join("manifest.json"))
+        .unwrap()
+        .replace("\"format_version\": 1", "\"format_version\": 7");
+    fs::write(again.join("manifest.json"), text).unwrap();
+    stats(&again).failure().stderr(contains("format version 7"));
+}
+
+#[test]
+fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
+    let raw = std::env::var_os("MIXAGENT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/mixagent"))
+        .join("raw");
+    if !raw.join("brown").exists() {
+        assert!(
+            std::env::var_os("MIXAGENT_REQUIRE_DATA").is_none(),
+            "raw corpora missing at {}: run scripts/setup.sh",
+            raw.display()
+        );
+        eprintln!("skipped: raw corpora not installed at {} (run scripts/setup.sh)", raw.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("smoke");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
+    mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(&out).assert().success();
+    let m = manifest(&out);
+    let domains = m["domains"].as_array().unwrap();
+    let count = |f: &str| domains.iter().filter(|d| d["field"] == f).count();
+    assert!(count("general") >= 8, "general: {}", count("general"));
+    assert!(count("math") >= 6, "math: {}", count("math"));
+    assert!(count("code") >= 4, "code: {}", count("code"));
+    for d in domains {
+        let bytes = d["train"]["bytes"].as_f64().unwrap();
+        let tokens = d["train"]["tokens"].as_f64().unwrap();
+        // A trained BPE compresses every domain: between 1.3 and 8 bytes per token.
+        assert!((1.3..8.0).contains(&(bytes / tokens)), "{}: {} bytes/token", d["name"], bytes / tokens);
+    }
+}
