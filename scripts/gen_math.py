@@ -68,6 +68,29 @@ def patch_numpy_ints():
     polynomials.diophantine_solve_linear_2d = solve_ints
 
 
+def patch_entity_hash():
+    """Makes the order of statements in composed questions reproducible.
+
+    `composition.expand_entities` shuffles a list built from a *set* of `Entity` objects,
+    whose default hash is their memory address, so the same seed gave different questions
+    from run to run. Hashing by creation order keeps the set order fixed; `Entity` equality
+    stays identity, so the hash remains consistent with it.
+    """
+    import itertools
+
+    from mathematics_dataset.util import composition
+
+    counter = itertools.count()
+    init = composition.Entity.__init__
+
+    def init_numbered(self, *a, **kw):
+        self._mixagent_seq = next(counter)
+        init(self, *a, **kw)
+
+    composition.Entity.__init__ = init_numbered
+    composition.Entity.__hash__ = lambda self: self._mixagent_seq
+
+
 def worker(args):
     """Generates one module into args.out (written to a temp name, then renamed)."""
     import random
@@ -76,6 +99,7 @@ def worker(args):
 
     generate, modules = load_modules(args.regime)
     patch_numpy_ints()
+    patch_entity_hash()
     if args.module not in modules:
         raise SystemExit(f"unknown module {args.module!r}")
     module = modules[args.module]

@@ -90,7 +90,7 @@ impl Mixture {
 
     /// Errors unless the mixture is over `space` (same fingerprint).
     pub fn check_space(&self, space: &DomainSpace) -> Result<(), CoreError> {
-        if self.space.as_ref() == space {
+        if std::ptr::eq(self.space.as_ref(), space) || self.space.as_ref() == space {
             return Ok(());
         }
         Err(CoreError::SpaceMismatch { expected: space.fingerprint(), got: self.space.fingerprint() })

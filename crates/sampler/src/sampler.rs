@@ -58,6 +58,7 @@ pub struct Sampler {
     /// Reused per-step buffers: effective corpus-domain weights and each row's domain.
     effective: Vec<f64>,
     rows: Vec<u16>,
+    plan: Vec<(usize, usize, usize)>,
 }
 
 impl Sampler {
@@ -113,6 +114,7 @@ impl Sampler {
         Ok(Sampler {
             effective: vec![0.0; domains.len()],
             rows: vec![0; cfg.batch_size],
+            plan: Vec::with_capacity(cfg.batch_size),
             fingerprint: m.tokenizer.fingerprint.clone(),
             cfg,
             space,
@@ -167,8 +169,10 @@ impl Sampler {
         }
         self.allocate_rows(mixture);
         let (seq_len, window) = (self.cfg.seq_len, self.cfg.seq_len + 1);
-        for (row, chunk) in out.chunks_exact_mut(window).enumerate() {
-            let d = self.rows[row] as usize;
+        // Pass 1: advance the cursors and plan every row's (domain, shard, start).
+        self.plan.clear();
+        for &d in &self.rows {
+            let d = d as usize;
             let cursor = &mut self.cursors[d];
             let windows = &mut self.domains[d];
             windows.ensure_epoch(self.cfg.seed, cursor.epoch, seq_len);
@@ -186,10 +190,18 @@ impl Sampler {
                 }
             }
             let (shard, start) = windows.locate(cursor.position, seq_len);
-            windows.shards[shard].copy_to(start, chunk);
+            self.plan.push((d, shard, start));
             cursor.position += 1;
             cursor.windows += 1;
             cursor.tokens += seq_len as u64;
+        }
+        // Pass 2: copy, prefetching the next row's window (the only cache misses on this path).
+        for (row, chunk) in out.chunks_exact_mut(window).enumerate() {
+            if let Some(&(d, shard, start)) = self.plan.get(row + 1) {
+                self.domains[d].shards[shard].prefetch(start, window);
+            }
+            let (d, shard, start) = self.plan[row];
+            self.domains[d].shards[shard].copy_to(start, chunk);
         }
         self.step += 1;
         Ok(())

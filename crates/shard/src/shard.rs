@@ -241,6 +241,27 @@ impl Shard {
         }
     }
 
+    /// Hints the CPU to pull tokens `start..start + len` into cache (for the row after the one
+    /// being copied: random windows are the sampler's only cache misses).
+    #[inline]
+    pub fn prefetch(&self, start: usize, len: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let tb = self.header.token_bytes as usize;
+            let bytes = &self.map[HEADER_BYTES + start * tb..HEADER_BYTES + (start + len) * tb];
+            for line in bytes.chunks(64) {
+                // SAFETY: a prefetch is only a hint; it cannot fault and reads no memory into
+                // Rust values. SSE is part of the x86_64 baseline.
+                #[allow(unsafe_code)]
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast());
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (start, len);
+    }
+
     /// All tokens, widened to `u32` (allocates; for tests and tools, not the hot path).
     pub fn to_vec(&self) -> Vec<u32> {
         let mut v = vec![0u32; self.len()];
