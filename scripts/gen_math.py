@@ -15,6 +15,10 @@ crash must cost one module, not the whole run. Each module is retried up to 3 ti
 different (but fixed) seed, and a module that still fails is reported and skipped. Finished
 modules are written atomically and skipped on a re-run, so an interrupted run resumes.
 
+Deterministic: the same seed and count give byte-identical files, in any order and with any
+number of jobs (each worker fixes PYTHONHASHSEED and two small patches below remove the
+library's dependence on memory addresses and on numpy integer types).
+
 Environment: MIXAGENT_MATH_PER_MODULE (default 300), MIXAGENT_MATH_SEED (default 1234),
 MIXAGENT_MATH_JOBS (default 2), MIXAGENT_MATH_TIMEOUT_S (default 180 per attempt).
 """
@@ -112,7 +116,7 @@ def worker(args):
         except Exception as e:  # noqa: BLE001 - sympy raises many kinds at random
             errors += 1
             if errors > max(3, MAX_SAMPLE_ERROR_SHARE * args.count):
-                raise SystemExit(f"{args.module}: {errors} samples failed, last: {e!r}")
+                raise SystemExit(f"{args.module}: {errors} samples failed, last: {e!r}") from e
             continue
         # The format is line-based, so a stray newline would shift every later pair.
         lines.append(str(problem.question).replace("\n", " "))
@@ -134,17 +138,27 @@ def run_module(module, opts):
     last = ""
     for attempt in range(ATTEMPTS):
         cmd = [
-            sys.executable, os.path.abspath(__file__), "--worker",
-            "--module", module, "--regime", opts.regime,
-            "--count", str(opts.count), "--seed", str(module_seed(opts.seed, module, attempt)),
-            "--out", out,
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            "--module",
+            module,
+            "--regime",
+            opts.regime,
+            "--count",
+            str(opts.count),
+            "--seed",
+            str(module_seed(opts.seed, module, attempt)),
+            "--out",
+            out,
         ]
         try:
             # The library picks variable names by iterating over sets of strings, whose order
             # follows Python's per-process hash seed: fix it, or names change run to run.
             env = dict(os.environ, PYTHONHASHSEED="0")
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=opts.timeout,
-                                  env=env)
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=opts.timeout, env=env
+            )
             if proc.returncode == 0 and os.path.exists(out):
                 return module, f"ok (attempt {attempt + 1})", time.monotonic() - start
             tail = (proc.stderr or proc.stdout).strip().splitlines()
@@ -161,12 +175,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--regime", default=os.environ.get("MIXAGENT_MATH_REGIME", "train-easy"))
-    p.add_argument("--count", type=int,
-                   default=int(os.environ.get("MIXAGENT_MATH_PER_MODULE", "300")))
+    p.add_argument(
+        "--count", type=int, default=int(os.environ.get("MIXAGENT_MATH_PER_MODULE", "300"))
+    )
     p.add_argument("--seed", type=int, default=int(os.environ.get("MIXAGENT_MATH_SEED", "1234")))
     p.add_argument("--jobs", type=int, default=int(os.environ.get("MIXAGENT_MATH_JOBS", "2")))
-    p.add_argument("--timeout", type=float,
-                   default=float(os.environ.get("MIXAGENT_MATH_TIMEOUT_S", "180")))
+    p.add_argument(
+        "--timeout", type=float, default=float(os.environ.get("MIXAGENT_MATH_TIMEOUT_S", "180"))
+    )
     p.add_argument("--only", default="", help="comma-separated module names (for debugging)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--module", help=argparse.SUPPRESS)
@@ -189,8 +205,11 @@ def main():
             if status.startswith("FAILED"):
                 failed.append(module)
     total = time.monotonic() - start
-    print(f"  math: {len(names) - len(failed)}/{len(names)} modules in {total:.0f} s"
-          + (f"; skipped: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    print(
+        f"  math: {len(names) - len(failed)}/{len(names)} modules in {total:.0f} s"
+        + (f"; skipped: {', '.join(failed)}" if failed else ""),
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #
 #   MIXAGENT_CACHE            cache folder (default ~/.cache/mixagent)
 #   MIXAGENT_MATH_PER_MODULE  mathematics_dataset examples per module (default 300)
+#   MIXAGENT_MATH_SEED        its seed (default 1234); see scripts/gen_math.py for the rest
 #
 # To redo one step, delete its output folder (printed in its summary line) and re-run.
 set -Eeuo pipefail
@@ -20,10 +21,10 @@ CACHE="${MIXAGENT_CACHE:-$HOME/.cache/mixagent}"
 mkdir -p "$CACHE"
 CACHE="$(cd "$CACHE" && pwd)" # absolute: steps cd elsewhere and copy into it
 RAW="$CACHE/raw"
-CARGO_DIR="${CARGO_HOME:-$HOME/.cargo}"
 WORK="$CACHE/.work.$$" # scratch for unpacked packages; removed on exit
 STEP="start"
 STEP_OUT=""
+STEP_RESUME=""
 
 log() { echo "setup: $*" >&2; }
 
@@ -32,7 +33,11 @@ on_error() {
     [[ $BASHPID == "$$" ]] || return 0
     log "FAILED in step '$STEP' (exit $1, line $2)."
     log "Fix the cause above, then re-run scripts/setup.sh: finished steps are skipped and"
-    log "this one starts over${STEP_OUT:+ (its partial output ${STEP_OUT}.tmp is discarded)}."
+    if [[ -n $STEP_RESUME ]]; then
+        log "this one resumes from ${STEP_OUT}.tmp."
+    else
+        log "this one starts over${STEP_OUT:+ (its partial output ${STEP_OUT}.tmp is discarded)}."
+    fi
 }
 trap 'on_error $? $LINENO' ERR
 trap 'rm -rf "$WORK"' EXIT
@@ -44,7 +49,7 @@ secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a
 # TMP survives a failed run so that FUNCTION can continue where it stopped.
 run_step() {
     local name=$1 out=$2 fn=$3 resume=${4:-}
-    STEP=$name STEP_OUT=$out
+    STEP=$name STEP_OUT=$out STEP_RESUME=$resume
     if [[ -e $out ]]; then
         log "$name: cached ($out)"
         return
@@ -193,17 +198,24 @@ step_python_stdlib() {
 }
 
 step_rust_crates() {
-    local src
+    local manifest="$REPO/Cargo.toml" dir
     # Downloads the workspace's dependencies into the cargo registry (no-op when cached).
-    cargo fetch --quiet --manifest-path "$REPO/Cargo.toml" >&2 ||
-        { log "cargo fetch failed: check that $REPO/Cargo.toml builds"; return 1; }
-    for src in "$CARGO_DIR"/registry/src/*/; do
+    cargo fetch --quiet --manifest-path "$manifest" >&2 ||
+        { log "cargo fetch failed: check that $manifest resolves"; return 1; }
+    # Exactly the workspace's resolved dependencies (all platforms), not whatever else the
+    # registry holds, so the corpus follows Cargo.lock.
+    cargo metadata --quiet --offline --format-version 1 --manifest-path "$manifest" |
+        python3 -c 'import json, os, sys
+for p in json.load(sys.stdin)["packages"]:
+    if (p.get("source") or "").startswith("registry+"):
+        print(os.path.dirname(p["manifest_path"]))' | sort >"$WORK/crates.txt"
+    while read -r dir; do
         # windows*/winapi* are huge generated bindings, not representative Rust code.
-        (cd "$src" && find . -mindepth 2 -type f -name '*.rs' ! -size +200000c \
-            ! -path './windows*' ! -path './winapi*' -print0 | sort -z |
-            xargs -0 -r cp --parents -t "$1")
-    done
-    [[ -n $(ls -A "$1") ]] || { log "no crate sources under $CARGO_DIR/registry/src"; return 1; }
+        case $(basename "$dir") in windows* | winapi*) continue ;; esac
+        (cd "$(dirname "$dir")" && find "$(basename "$dir")" -type f -name '*.rs' \
+            ! -size +200000c -print0 | sort -z | xargs -0 -r cp --parents -t "$1")
+    done <"$WORK/crates.txt"
+    [[ -n $(ls -A "$1") ]] || { log "no crate sources found for $manifest"; return 1; }
 }
 
 step_c_headers() {
@@ -223,6 +235,12 @@ step_venv_math() {
 }
 
 step_math() {
+    # The folder is resumed after a failure; files from other settings must not be mixed in.
+    local params="per_module=${MIXAGENT_MATH_PER_MODULE:-300} seed=${MIXAGENT_MATH_SEED:-1234}"
+    if [[ -f $1/params.txt && $(<"$1/params.txt") != "$params" ]]; then
+        rm -f "$1"/*.txt
+    fi
+    echo "$params" >"$1/params.txt"
     "$VENV/bin/python" "$REPO/scripts/gen_math.py" --out "$1"
 }
 
@@ -247,7 +265,7 @@ main() {
     run_step rust-crates "$RAW/rust-crates" step_rust_crates
     run_step c-headers "$RAW/c-headers" step_c_headers
 
-    STEP=venv-math STEP_OUT=""
+    STEP=venv-math STEP_OUT="" STEP_RESUME=""
     if "$VENV/bin/python" -c "import mathematics_dataset" 2>/dev/null; then
         log "venv-math: cached ($VENV)"
     else
@@ -257,7 +275,7 @@ main() {
     fi
     run_step mathematics_dataset "$RAW/mathematics_dataset" step_math resume
 
-    STEP=links STEP_OUT=""
+    STEP=links STEP_OUT="" STEP_RESUME=""
     mkdir -p "$REPO/.deps"
     local name
     for name in libtorch raw; do

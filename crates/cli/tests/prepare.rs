@@ -57,7 +57,10 @@ fn fixture(dir: &Path) -> PathBuf {
         } else {
             (0..5)
                 .map(|j| {
-                    format!("fn g_{}(x: u32) -> u32 {{\n    x.wrapping_mul({j}) // rust\n}}\n", i * 5 + j)
+                    format!(
+                        "fn g_{}(x: u32) -> u32 {{\n    x.wrapping_mul({j}) // rust\n}}\n",
+                        i * 5 + j
+                    )
                 })
                 .collect()
         };
@@ -89,7 +92,13 @@ fn prepare_fixture_then_stats_and_bad_inputs() {
     let cfg = fixture(tmp.path());
     let out = tmp.path().join("corpus");
     let prepare = |out: &Path, extra: &[&str]| {
-        mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(out).args(extra).assert()
+        mixagent()
+            .args(["prepare", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .assert()
     };
     prepare(&out, &[]).success().stdout(
         contains("news")
@@ -123,10 +132,15 @@ fn prepare_fixture_then_stats_and_bad_inputs() {
     prepare(&out, &[]).failure().stderr(contains("--force"));
 
     // Unknown config keys, at the top and inside a source.
-    prepare(&tmp.path().join("x"), &["--set", "vocab_sise=3"]).failure().stderr(contains("vocab_sise"));
+    prepare(&tmp.path().join("x"), &["--set", "vocab_sise=3"])
+        .failure()
+        .stderr(contains("vocab_sise"));
     let bad = tmp.path().join("bad.toml");
-    fs::write(&bad, "[[source]]\ntype = \"builtin\"\nsource = \"brown\"\nfield = \"general\"\nraw = 1\n")
-        .unwrap();
+    fs::write(
+        &bad,
+        "[[source]]\ntype = \"builtin\"\nsource = \"brown\"\nfield = \"general\"\nraw = 1\n",
+    )
+    .unwrap();
     mixagent().args(["prepare", "--config"]).arg(&bad).assert().failure().stderr(contains("raw"));
 
     // An empty domain after cleaning names the domain, and leaves no output behind.
@@ -196,6 +210,11 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
         let bytes = d["train"]["bytes"].as_f64().unwrap();
         let tokens = d["train"]["tokens"].as_f64().unwrap();
         // A trained BPE compresses every domain: between 1.3 and 8 bytes per token.
-        assert!((1.3..8.0).contains(&(bytes / tokens)), "{}: {} bytes/token", d["name"], bytes / tokens);
+        assert!(
+            (1.3..8.0).contains(&(bytes / tokens)),
+            "{}: {} bytes/token",
+            d["name"],
+            bytes / tokens
+        );
     }
 }

@@ -79,7 +79,9 @@ impl DomainSpace {
 
     /// The sub-space of the domains whose field is one of `fields`, in the space's order.
     pub fn restrict_to_fields(&self, fields: &[Field]) -> Result<DomainSpace, CoreError> {
-        DomainSpace::new(self.domains.iter().filter(|d| fields.contains(&d.field)).cloned().collect())
+        DomainSpace::new(
+            self.domains.iter().filter(|d| fields.contains(&d.field)).cloned().collect(),
+        )
     }
 
     /// Number of domains.
@@ -181,14 +183,20 @@ mod tests {
     #[test]
     fn unknown_domain_lists_known_ones() {
         let err = space().id("code").unwrap_err().to_string();
-        assert!(err.contains("unknown domain `code`") && err.contains("brown, algebra, wiki"), "{err}");
+        assert!(
+            err.contains("unknown domain `code`") && err.contains("brown, algebra, wiki"),
+            "{err}"
+        );
     }
 
     #[test]
     fn duplicates_and_bad_names_are_rejected() {
         let g = Field::new("general").unwrap();
         let d = Domain::new("a", g.clone()).unwrap();
-        assert_eq!(DomainSpace::new(vec![d.clone(), d]), Err(CoreError::DuplicateDomain("a".into())));
+        assert_eq!(
+            DomainSpace::new(vec![d.clone(), d]),
+            Err(CoreError::DuplicateDomain("a".into()))
+        );
         assert!(Domain::new("Bad Name", g).is_err());
         assert!(Field::new("").is_err());
         assert_eq!(DomainSpace::new(vec![]), Err(CoreError::EmptySpace));

@@ -79,7 +79,8 @@ impl Mixture {
 
     /// Total weight per field, in the space's field order.
     pub fn field_shares(&self) -> Vec<(Field, f64)> {
-        let mut out: Vec<(Field, f64)> = self.space.fields().into_iter().map(|f| (f, 0.0)).collect();
+        let mut out: Vec<(Field, f64)> =
+            self.space.fields().into_iter().map(|f| (f, 0.0)).collect();
         for (d, w) in self.space.domains().iter().zip(&self.weights) {
             if let Some(slot) = out.iter_mut().find(|(f, _)| *f == d.field) {
                 slot.1 += w;
@@ -93,7 +94,10 @@ impl Mixture {
         if std::ptr::eq(self.space.as_ref(), space) || self.space.as_ref() == space {
             return Ok(());
         }
-        Err(CoreError::SpaceMismatch { expected: space.fingerprint(), got: self.space.fingerprint() })
+        Err(CoreError::SpaceMismatch {
+            expected: space.fingerprint(),
+            got: self.space.fingerprint(),
+        })
     }
 }
 
@@ -128,8 +132,10 @@ mod tests {
     fn space(n: usize) -> Arc<DomainSpace> {
         let f = Field::new("general").unwrap();
         Arc::new(
-            DomainSpace::new((0..n).map(|i| Domain::new(format!("d{i}"), f.clone()).unwrap()).collect())
-                .unwrap(),
+            DomainSpace::new(
+                (0..n).map(|i| Domain::new(format!("d{i}"), f.clone()).unwrap()).collect(),
+            )
+            .unwrap(),
         )
     }
 

@@ -147,6 +147,9 @@ mod tests {
         .unwrap();
         let e = Schedule::from_spec(space(), &spec).unwrap_err().to_string();
         assert!(e.contains("stage 1") && e.contains("nope"), "{e}");
-        assert!(toml::from_str::<ScheduleSpec>("[[stages]]\ntokens = 1\nweights = {}\nextra = 2\n").is_err());
+        assert!(toml::from_str::<ScheduleSpec>(
+            "[[stages]]\ntokens = 1\nweights = {}\nextra = 2\n"
+        )
+        .is_err());
     }
 }

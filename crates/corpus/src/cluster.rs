@@ -22,12 +22,17 @@ fn features(docs: &[String]) -> Vec<Sparse> {
             let words: Vec<u64> = d
                 .split(|c: char| !c.is_alphanumeric())
                 .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
-                .map(|w| w.to_lowercase().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)))
+                .map(|w| {
+                    w.to_lowercase().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                    })
+                })
                 .collect();
             for (i, &w) in words.iter().enumerate() {
                 *counts.entry((mix64(w) % DIMS as u64) as u32).or_default() += 1.0;
                 if let Some(&next) = words.get(i + 1) {
-                    *counts.entry((mix64(w ^ mix64(next)) % DIMS as u64) as u32).or_default() += 1.0;
+                    *counts.entry((mix64(w ^ mix64(next)) % DIMS as u64) as u32).or_default() +=
+                        1.0;
                 }
             }
             counts.into_iter().map(|(k, c)| (k, 1.0 + c.ln())).collect()
@@ -42,10 +47,13 @@ fn features(docs: &[String]) -> Vec<Sparse> {
     let n = docs.len() as f32;
     raw.into_iter()
         .map(|v| {
-            let mut v: Sparse = v.into_iter().map(|(k, x)| {
-                let df = df[k as usize];
-                (k, if df < 2.0 { 0.0 } else { x * (n / df).ln().max(0.0) })
-            }).collect();
+            let mut v: Sparse = v
+                .into_iter()
+                .map(|(k, x)| {
+                    let df = df[k as usize];
+                    (k, if df < 2.0 { 0.0 } else { x * (n / df).ln().max(0.0) })
+                })
+                .collect();
             let norm = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
             if norm > 0.0 {
                 v.iter_mut().for_each(|(_, x)| *x /= norm);
@@ -59,50 +67,75 @@ fn dot(s: &Sparse, dense: &[f32]) -> f32 {
     s.iter().map(|&(k, x)| x * dense[k as usize]).sum()
 }
 
-/// Assigns each document to one of `k` clusters (spherical k-means, k-means++ seeding,
-/// at most 50 Lloyd iterations). Returns one cluster index per document. Fewer documents than
-/// `k` give one cluster per document.
+/// Independent k-means++ starts; the run with the highest total similarity wins.
+const RESTARTS: u64 = 8;
+
+/// Assigns each document to one of `k` clusters (spherical k-means: k-means++ seeding, at most
+/// 50 Lloyd iterations, best of [`RESTARTS`] starts). Returns one cluster index per document.
+/// Fewer documents than `k` give one cluster per document.
 pub fn kmeans(docs: &[String], k: usize, seed: u64) -> Vec<usize> {
     if docs.is_empty() {
         return Vec::new();
     }
     let k = k.clamp(1, docs.len());
     let x = features(docs);
-    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "cluster.init", k as u64));
-    // k-means++ on cosine distance 1 - <x, c>.
-    let mut centroids: Vec<Vec<f32>> = Vec::with_capacity(k);
-    let dense = |s: &Sparse| {
-        let mut d = vec![0f32; DIMS];
-        s.iter().for_each(|&(i, v)| d[i as usize] = v);
-        d
-    };
-    centroids.push(dense(&x[rng.gen_range(0..x.len())]));
-    let mut best = vec![f32::MAX; x.len()];
+    let mut best: Option<(f32, Vec<usize>)> = None;
+    for restart in 0..RESTARTS {
+        let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "cluster.init", restart));
+        let (score, assign) = lloyd(&x, seeds(&x, k, &mut rng));
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, assign));
+        }
+    }
+    best.expect("at least one restart").1
+}
+
+fn dense(s: &Sparse) -> Vec<f32> {
+    let mut d = vec![0f32; DIMS];
+    s.iter().for_each(|&(i, v)| d[i as usize] = v);
+    d
+}
+
+/// k-means++ seeding on cosine distance `1 - <x, c>`.
+fn seeds(x: &[Sparse], k: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<f32>> {
+    let mut centroids = vec![dense(&x[rng.gen_range(0..x.len())])];
+    let mut nearest = vec![f32::MAX; x.len()];
     while centroids.len() < k {
         let last = centroids.last().expect("one centroid");
-        for (b, xi) in best.iter_mut().zip(&x) {
+        for (b, xi) in nearest.iter_mut().zip(x) {
             *b = b.min((1.0 - dot(xi, last)).max(0.0));
         }
-        let total: f32 = best.iter().sum();
+        let total: f32 = nearest.iter().sum();
         let pick = if total <= 0.0 {
             rng.gen_range(0..x.len())
         } else {
             let mut t = rng.gen::<f32>() * total;
-            best.iter().position(|&b| {
-                t -= b;
-                t <= 0.0
-            })
-            .unwrap_or(x.len() - 1)
+            nearest
+                .iter()
+                .position(|&b| {
+                    t -= b;
+                    t <= 0.0
+                })
+                .unwrap_or(x.len() - 1)
         };
         centroids.push(dense(&x[pick]));
     }
+    centroids
+}
+
+/// Lloyd iterations from `centroids`; returns (total similarity, assignment).
+fn lloyd(x: &[Sparse], mut centroids: Vec<Vec<f32>>) -> (f32, Vec<usize>) {
+    let k = centroids.len();
     let mut assign = vec![usize::MAX; x.len()];
+    let mut score = 0.0;
     for _ in 0..50 {
         let mut changed = false;
-        for (a, xi) in assign.iter_mut().zip(&x) {
-            let c = (0..k)
-                .max_by(|&p, &q| dot(xi, &centroids[p]).total_cmp(&dot(xi, &centroids[q])).then(q.cmp(&p)))
-                .expect("k ≥ 1");
+        score = 0.0;
+        for (a, xi) in assign.iter_mut().zip(x) {
+            let (c, sim) = (0..k)
+                .map(|c| (c, dot(xi, &centroids[c])))
+                .fold((0, f32::MIN), |best, cur| if cur.1 > best.1 { cur } else { best });
+            score += sim;
             changed |= *a != c;
             *a = c;
         }
@@ -120,7 +153,7 @@ pub fn kmeans(docs: &[String], k: usize, seed: u64) -> Vec<usize> {
             }
         }
     }
-    assign
+    (score, assign)
 }
 
 #[cfg(test)]
@@ -129,8 +162,18 @@ mod tests {
 
     #[test]
     fn separates_two_obvious_topics() {
-        let math = ["Solve 3*x + 4 = 10 for x.", "Calculate the derivative of x squared plus 7 x.", "What is 12 divided by 4 plus x?", "Let x be 5. Solve for y in y = 2x + 3."];
-        let cook = ["Whisk the eggs with sugar and butter.", "Bake the bread in a hot oven with butter.", "Stir the soup and add salt and pepper.", "Chop the onions and fry them in butter."];
+        let math = [
+            "Solve 3*x + 4 = 10 for x.",
+            "Calculate the derivative of x squared plus 7 x.",
+            "What is 12 divided by 4 plus x?",
+            "Let x be 5. Solve for y in y = 2x + 3.",
+        ];
+        let cook = [
+            "Whisk the eggs with sugar and butter.",
+            "Bake the bread in a hot oven with butter.",
+            "Stir the soup and add salt and pepper.",
+            "Chop the onions and fry them in butter.",
+        ];
         let mut docs = Vec::new();
         for i in 0..10 {
             docs.push(format!("{} {}", math[i % 4], math[(i + 1) % 4]));

@@ -117,7 +117,8 @@ impl PrepareConfig {
         for o in overrides {
             apply_override(&mut value, o).map_err(&bad)?;
         }
-        let mut cfg: PrepareConfig = value.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        let mut cfg: PrepareConfig =
+            value.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
         cfg.validate().map_err(&bad)?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve_paths(base);
@@ -130,7 +131,10 @@ impl PrepareConfig {
             return Err(format!("heldout_fraction = {}: must be in (0, 1)", self.heldout_fraction));
         }
         if !(260..=1 << 20).contains(&self.vocab_size) {
-            return Err(format!("vocab_size = {}: must be in 260..=1048576 (256 bytes + specials)", self.vocab_size));
+            return Err(format!(
+                "vocab_size = {}: must be in 260..=1048576 (256 bytes + specials)",
+                self.vocab_size
+            ));
         }
         if self.sources.is_empty() {
             return Err("no [[source]] given".into());
@@ -160,7 +164,9 @@ impl PrepareConfig {
         for s in &mut self.sources {
             match s {
                 SourceConfig::Builtin { .. } => {}
-                SourceConfig::Jsonl { path, .. } | SourceConfig::Folders { path, .. } | SourceConfig::Cluster { path, .. } => fix(path),
+                SourceConfig::Jsonl { path, .. }
+                | SourceConfig::Folders { path, .. }
+                | SourceConfig::Cluster { path, .. } => fix(path),
             }
         }
     }
@@ -187,7 +193,8 @@ pub fn default_cache_dir() -> PathBuf {
 /// (`3`, `0.5`, `true`, `"x"`, `[1, 2]`) and taken as a plain string if that fails. Unknown
 /// keys are caught later by `deny_unknown_fields`.
 pub fn apply_override(root: &mut toml::Value, spec: &str) -> Result<(), String> {
-    let (key, raw) = spec.split_once('=').ok_or_else(|| format!("--set `{spec}`: expected key=value"))?;
+    let (key, raw) =
+        spec.split_once('=').ok_or_else(|| format!("--set `{spec}`: expected key=value"))?;
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
@@ -195,12 +202,15 @@ pub fn apply_override(root: &mut toml::Value, spec: &str) -> Result<(), String> 
     let parts: Vec<&str> = key.trim().split('.').collect();
     let mut node = root;
     for (i, part) in parts.iter().enumerate() {
-        let table = node.as_table_mut().ok_or_else(|| format!("--set `{key}`: `{}` is not a table", parts[..i].join(".")))?;
+        let table = node
+            .as_table_mut()
+            .ok_or_else(|| format!("--set `{key}`: `{}` is not a table", parts[..i].join(".")))?;
         if i + 1 == parts.len() {
             table.insert(part.to_string(), value);
             return Ok(());
         }
-        node = table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node =
+            table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
     }
     Err(format!("--set `{spec}`: empty key"))
 }
@@ -226,7 +236,9 @@ mod tests {
         let c = PrepareConfig::load(&p, &["heldout_fraction=0.2".into()]).unwrap();
         assert_eq!(c.vocab_size, 1000);
         assert_eq!(c.heldout_fraction, 0.2);
-        assert!(matches!(&c.sources[0], SourceConfig::Jsonl { path, .. } if path == &dir.path().join("docs.jsonl")));
+        assert!(
+            matches!(&c.sources[0], SourceConfig::Jsonl { path, .. } if path == &dir.path().join("docs.jsonl"))
+        );
     }
 
     #[test]
@@ -241,6 +253,9 @@ mod tests {
         let e = PrepareConfig::load(&p, &["heldout_fraction=1.5".into()]).unwrap_err().to_string();
         assert!(e.contains("heldout_fraction") && e.contains("c.toml"), "{e}");
         assert!(PrepareConfig::load(&p, &["nope.deeper=1".into()]).is_err());
-        assert!(PrepareConfig::load(&p, &["seed".into()]).unwrap_err().to_string().contains("key=value"));
+        assert!(PrepareConfig::load(&p, &["seed".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("key=value"));
     }
 }

@@ -54,7 +54,12 @@ pub fn text_hash(text: &str) -> u64 {
 /// Cleans, drops short documents and exact duplicates (within a domain), and caps each domain
 /// at `max_bytes` by keeping documents in a seeded order that does not depend on input order.
 /// The result is sorted by (domain, seeded order), so it is deterministic.
-pub fn clean_and_cap(docs: Vec<LabelledDoc>, min_chars: usize, max_bytes: u64, seed: u64) -> Vec<LabelledDoc> {
+pub fn clean_and_cap(
+    docs: Vec<LabelledDoc>,
+    min_chars: usize,
+    max_bytes: u64,
+    seed: u64,
+) -> Vec<LabelledDoc> {
     let mut seen: HashSet<(String, u64)> = HashSet::new();
     let mut keyed: Vec<(String, u64, LabelledDoc)> = Vec::with_capacity(docs.len());
     for mut d in docs {
@@ -88,7 +93,8 @@ pub fn clean_and_cap(docs: Vec<LabelledDoc>, min_chars: usize, max_bytes: u64, s
 /// Whether a document is held out: a seeded hash of its content below `fraction`, so the split
 /// does not depend on reading order and a document never moves between splits across runs.
 pub fn is_heldout(text: &str, fraction: f64, seed: u64) -> bool {
-    let u = (mix64(text_hash(text) ^ derive(seed, "corpus.split", 0)) >> 11) as f64 / (1u64 << 53) as f64;
+    let u = (mix64(text_hash(text) ^ derive(seed, "corpus.split", 0)) >> 11) as f64
+        / (1u64 << 53) as f64;
     u < fraction
 }
 
@@ -103,19 +109,40 @@ struct JsonlLine {
 
 /// Reads a JSONL corpus; every line needs `text`, and `domain`/`field` unless defaults are
 /// given. A bad line is an error naming the file and line.
-pub fn read_jsonl(path: &Path, field: Option<&str>, domain: Option<&str>) -> Result<Vec<LabelledDoc>, CorpusError> {
+pub fn read_jsonl(
+    path: &Path,
+    field: Option<&str>,
+    domain: Option<&str>,
+) -> Result<Vec<LabelledDoc>, CorpusError> {
     let text = std::fs::read_to_string(path).map_err(|e| CorpusError::io(path, e))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let l: JsonlLine = serde_json::from_str(line)
-            .map_err(|e| CorpusError::malformed(path, format!("line {}: {e} (each line needs a JSON object with `text`, `domain`, `field`)", i + 1)))?;
-        let missing = |what: &str| CorpusError::malformed(path, format!("line {}: no `{what}` and no default `{what}` in the config", i + 1));
+        let l: JsonlLine = serde_json::from_str(line).map_err(|e| {
+            CorpusError::malformed(
+                path,
+                format!(
+                    "line {}: {e} (each line needs a JSON object with `text`, `domain`, `field`)",
+                    i + 1
+                ),
+            )
+        })?;
+        let missing = |what: &str| {
+            CorpusError::malformed(
+                path,
+                format!("line {}: no `{what}` and no default `{what}` in the config", i + 1),
+            )
+        };
         let domain = l.domain.or(domain.map(str::to_string)).ok_or_else(|| missing("domain"))?;
         let field = l.field.or(field.map(str::to_string)).ok_or_else(|| missing("field"))?;
-        out.push(LabelledDoc { field, domain, source: format!("jsonl:{}", path.display()), text: l.text });
+        out.push(LabelledDoc {
+            field,
+            domain,
+            source: format!("jsonl:{}", path.display()),
+            text: l.text,
+        });
     }
     Ok(out)
 }
@@ -130,8 +157,14 @@ pub fn read_folders(path: &Path, field: &str) -> Result<Vec<LabelledDoc>, Corpus
         let domain = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         for file in sorted_files(&dir)? {
             let text = std::fs::read(&file).map_err(|e| CorpusError::io(&file, e))?;
-            let text = String::from_utf8(text).map_err(|_| CorpusError::malformed(&file, "not UTF-8 text"))?;
-            out.push(LabelledDoc { field: field.into(), domain: domain.clone(), source: format!("folders:{}", path.display()), text });
+            let text = String::from_utf8(text)
+                .map_err(|_| CorpusError::malformed(&file, "not UTF-8 text"))?;
+            out.push(LabelledDoc {
+                field: field.into(),
+                domain: domain.clone(),
+                source: format!("folders:{}", path.display()),
+                text,
+            });
         }
     }
     Ok(out)
@@ -160,7 +193,10 @@ fn sorted_entries(path: &Path) -> Result<Vec<PathBuf>, CorpusError> {
 
 fn sorted_files(path: &Path) -> Result<Vec<PathBuf>, CorpusError> {
     if !path.is_dir() {
-        return Err(CorpusError::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "folder not found")));
+        return Err(CorpusError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "folder not found"),
+        ));
     }
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(path)
         .into_iter()
@@ -177,7 +213,12 @@ mod tests {
     use super::*;
 
     fn doc(domain: &str, text: &str) -> LabelledDoc {
-        LabelledDoc { field: "general".into(), domain: domain.into(), source: "t".into(), text: text.into() }
+        LabelledDoc {
+            field: "general".into(),
+            domain: domain.into(),
+            source: "t".into(),
+            text: text.into(),
+        }
     }
 
     #[test]
@@ -187,7 +228,13 @@ mod tests {
 
     #[test]
     fn dedup_min_length_and_cap() {
-        let docs = vec![doc("a", "same text here"), doc("a", "same text here"), doc("b", "same text here"), doc("a", "x"), doc("a", "another document")];
+        let docs = vec![
+            doc("a", "same text here"),
+            doc("a", "same text here"),
+            doc("b", "same text here"),
+            doc("a", "x"),
+            doc("a", "another document"),
+        ];
         let out = clean_and_cap(docs.clone(), 5, u64::MAX, 1);
         assert_eq!(out.iter().filter(|d| d.domain == "a").count(), 2);
         assert_eq!(out.iter().filter(|d| d.domain == "b").count(), 1);
@@ -212,7 +259,8 @@ mod tests {
     fn jsonl_errors_name_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.jsonl");
-        std::fs::write(&p, "{\"text\":\"a\",\"domain\":\"d\",\"field\":\"f\"}\n{\"text\": 3}\n").unwrap();
+        std::fs::write(&p, "{\"text\":\"a\",\"domain\":\"d\",\"field\":\"f\"}\n{\"text\": 3}\n")
+            .unwrap();
         let e = read_jsonl(&p, None, None).unwrap_err().to_string();
         assert!(e.contains("c.jsonl") && e.contains("line 2"), "{e}");
         std::fs::write(&p, "{\"text\":\"a\"}\n").unwrap();

@@ -1,17 +1,17 @@
 //! Corpus preparation: raw sources → cleaned, domain-labelled documents → BPE tokenizer →
 //! memory-mappable token shards plus a manifest (DESIGN §2, §5).
 
-mod error;
 mod cluster;
 mod config;
 mod docs;
+mod error;
 mod prepare;
 pub mod sources;
 mod tokenizer;
 
-pub use error::CorpusError;
 pub use cluster::kmeans;
 pub use config::{apply_override, default_cache_dir, PrepareConfig, SourceConfig};
 pub use docs::{clean_and_cap, clean_text, is_heldout, LabelledDoc};
-pub use tokenizer::{CorpusTokenizer, EOS_TOKEN};
+pub use error::CorpusError;
 pub use prepare::prepare;
+pub use tokenizer::{CorpusTokenizer, EOS_TOKEN};

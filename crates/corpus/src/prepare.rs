@@ -7,11 +7,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mixagent_core::{Domain, Field};
-use mixagent_shard::{write_atomic, DomainEntry, Manifest, ShardWriter, SplitStats, TokenizerInfo, MANIFEST_VERSION};
+use mixagent_shard::{
+    write_atomic, DomainEntry, Manifest, ShardWriter, SplitStats, TokenizerInfo, MANIFEST_VERSION,
+};
 
 use crate::docs::{read_folders, read_jsonl, read_unlabelled};
 use crate::sources::read_builtin;
-use crate::{clean_and_cap, is_heldout, kmeans, CorpusError, CorpusTokenizer, LabelledDoc, PrepareConfig, SourceConfig};
+use crate::{
+    clean_and_cap, is_heldout, kmeans, CorpusError, CorpusTokenizer, LabelledDoc, PrepareConfig,
+    SourceConfig,
+};
 
 /// A shard file is closed and a new one started past this many tokens.
 const MAX_SHARD_TOKENS: u64 = 1 << 26;
@@ -28,7 +33,12 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
     let declared = domain_fields(&docs)?;
     let n_raw = docs.len();
     let docs = clean_and_cap(docs, cfg.min_doc_chars, cfg.max_bytes_per_domain, cfg.seed);
-    tracing::info!(raw = n_raw, kept = docs.len(), secs = format!("{:.1}", t0.elapsed().as_secs_f32()), "documents read and cleaned");
+    tracing::info!(
+        raw = n_raw,
+        kept = docs.len(),
+        secs = format!("{:.1}", t0.elapsed().as_secs_f32()),
+        "documents read and cleaned"
+    );
 
     let mut by_domain: Splits<'_> = HashMap::new();
     for d in &docs {
@@ -59,9 +69,14 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         Some(path) => CorpusTokenizer::load(path)?,
         None => {
             let t = Instant::now();
-            let sample = tokenizer_sample(&declared, &by_domain, cfg.tokenizer_sample_bytes_per_domain);
+            let sample =
+                tokenizer_sample(&declared, &by_domain, cfg.tokenizer_sample_bytes_per_domain);
             let tk = CorpusTokenizer::train(sample.into_iter(), cfg.vocab_size)?;
-            tracing::info!(vocab = tk.vocab_size(), secs = format!("{:.2}", t.elapsed().as_secs_f32()), "tokenizer trained");
+            tracing::info!(
+                vocab = tk.vocab_size(),
+                secs = format!("{:.2}", t.elapsed().as_secs_f32()),
+                "tokenizer trained"
+            );
             tk
         }
     };
@@ -112,7 +127,13 @@ fn write_corpus(
         sources.sort();
         sources.dedup();
         tracing::info!(domain = %name, docs = train_stats.docs, tokens = train_stats.tokens, secs = format!("{:.2}", t.elapsed().as_secs_f32()), "domain written");
-        entries.push(DomainEntry { name: name.clone(), field: field.clone(), sources, train: train_stats, heldout: held_stats });
+        entries.push(DomainEntry {
+            name: name.clone(),
+            field: field.clone(),
+            sources,
+            train: train_stats,
+            heldout: held_stats,
+        });
     }
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,
@@ -127,7 +148,8 @@ fn write_corpus(
         },
         domains: entries,
     };
-    let resolved = toml::to_string(cfg).map_err(|e| CorpusError::Config { path: out.into(), message: e.to_string() })?;
+    let resolved = toml::to_string(cfg)
+        .map_err(|e| CorpusError::Config { path: out.into(), message: e.to_string() })?;
     write_atomic(staging.join("prepare.toml"), resolved.as_bytes())?;
     // The manifest is written last: a folder without one is never a corpus.
     manifest.save(staging)?;
@@ -143,7 +165,10 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
         match source {
             SourceConfig::Builtin { source, field, domains } => {
                 let raw = read_builtin(*source, &cfg.raw_root())?;
-                let name = serde_json::to_value(source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let name = serde_json::to_value(source)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
                 if let Some(keep) = domains {
                     let have: Vec<&str> = {
                         let mut v: Vec<&str> = raw.iter().map(|d| d.domain.as_str()).collect();
@@ -154,18 +179,27 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
                     if let Some(missing) = keep.iter().find(|k| !have.contains(&k.as_str())) {
                         return Err(CorpusError::Config {
                             path: PathBuf::from(format!("[[source]] {name}")),
-                            message: format!("domain `{missing}` is not produced by this source (it has: {})", have.join(", ")),
+                            message: format!(
+                                "domain `{missing}` is not produced by this source (it has: {})",
+                                have.join(", ")
+                            ),
                         });
                     }
                 }
-                docs.extend(raw.into_iter().filter(|d| domains.as_ref().is_none_or(|k| k.contains(&d.domain))).map(|d| LabelledDoc {
-                    field: field.clone(),
-                    domain: d.domain,
-                    source: name.clone(),
-                    text: d.text,
-                }));
+                docs.extend(
+                    raw.into_iter()
+                        .filter(|d| domains.as_ref().is_none_or(|k| k.contains(&d.domain)))
+                        .map(|d| LabelledDoc {
+                            field: field.clone(),
+                            domain: d.domain,
+                            source: name.clone(),
+                            text: d.text,
+                        }),
+                );
             }
-            SourceConfig::Jsonl { path, field, domain } => docs.extend(read_jsonl(path, field.as_deref(), domain.as_deref())?),
+            SourceConfig::Jsonl { path, field, domain } => {
+                docs.extend(read_jsonl(path, field.as_deref(), domain.as_deref())?)
+            }
             SourceConfig::Folders { path, field } => docs.extend(read_folders(path, field)?),
             SourceConfig::Cluster { path, field, k, prefix } => {
                 let texts = read_unlabelled(path)?;
@@ -181,7 +215,12 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
                 }));
             }
         }
-        tracing::info!(docs = docs.len() - before, secs = format!("{:.2}", t.elapsed().as_secs_f32()), "read source {:?}", source_label(source));
+        tracing::info!(
+            docs = docs.len() - before,
+            secs = format!("{:.2}", t.elapsed().as_secs_f32()),
+            "read source {:?}",
+            source_label(source)
+        );
     }
     Ok(docs)
 }
@@ -189,7 +228,9 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
 fn source_label(s: &SourceConfig) -> String {
     match s {
         SourceConfig::Builtin { source, .. } => format!("{source:?}"),
-        SourceConfig::Jsonl { path, .. } | SourceConfig::Folders { path, .. } | SourceConfig::Cluster { path, .. } => path.display().to_string(),
+        SourceConfig::Jsonl { path, .. }
+        | SourceConfig::Folders { path, .. }
+        | SourceConfig::Cluster { path, .. } => path.display().to_string(),
     }
 }
 
@@ -244,7 +285,14 @@ fn tokenizer_sample<'a>(
 }
 
 /// Encodes one split of one domain into `<domain>/<split>-NNNNN.bin` shards.
-fn write_split(root: &Path, domain: &str, split: &str, docs: &[&LabelledDoc], tk: &CorpusTokenizer, fp: u64) -> Result<SplitStats, CorpusError> {
+fn write_split(
+    root: &Path,
+    domain: &str,
+    split: &str,
+    docs: &[&LabelledDoc],
+    tk: &CorpusTokenizer,
+    fp: u64,
+) -> Result<SplitStats, CorpusError> {
     let mut stats = SplitStats::default();
     let vocab = tk.vocab_size();
     let mut writer: Option<ShardWriter> = None;
@@ -289,7 +337,10 @@ fn write_heldout_text(path: &Path, docs: &[&LabelledDoc]) -> Result<(), CorpusEr
 }
 
 fn staging_dir(out: &Path) -> PathBuf {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "corpus".into());
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "corpus".into());
     out.with_file_name(format!(".{name}.partial"))
 }
 
@@ -297,7 +348,10 @@ fn staging_dir(out: &Path) -> PathBuf {
 /// is complete.
 fn swap_into_place(staging: &Path, out: &Path) -> Result<(), CorpusError> {
     if out.exists() {
-        let old = out.with_file_name(format!(".{}.old", out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+        let old = out.with_file_name(format!(
+            ".{}.old",
+            out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        ));
         if old.exists() {
             std::fs::remove_dir_all(&old).map_err(|e| CorpusError::io(&old, e))?;
         }

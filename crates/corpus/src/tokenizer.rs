@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{
-    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper, Tokenizer,
-    TokenizerBuilder,
+    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper,
+    Tokenizer, TokenizerBuilder,
 };
 
 use crate::CorpusError;
@@ -29,10 +29,26 @@ pub struct CorpusTokenizer {
     json: String,
 }
 
+impl std::fmt::Debug for CorpusTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CorpusTokenizer")
+            .field("fingerprint", &self.fingerprint)
+            .field("vocab_size", &self.vocab_size())
+            .field("eos_id", &self.eos_id)
+            .finish()
+    }
+}
+
 impl CorpusTokenizer {
     /// Trains a byte-level BPE of `vocab_size` tokens on `texts`.
-    pub fn train<'a>(texts: impl Iterator<Item = &'a str> + Send, vocab_size: u32) -> Result<Self, CorpusError> {
-        let err = |e: tokenizers::Error| CorpusError::Tokenizer { path: "<training>".into(), message: e.to_string() };
+    pub fn train<'a>(
+        texts: impl Iterator<Item = &'a str> + Send,
+        vocab_size: u32,
+    ) -> Result<Self, CorpusError> {
+        let err = |e: tokenizers::Error| CorpusError::Tokenizer {
+            path: "<training>".into(),
+            message: e.to_string(),
+        };
         let mut trainer = BpeTrainerBuilder::new()
             .vocab_size(vocab_size as usize)
             .min_frequency(2)
@@ -40,14 +56,20 @@ impl CorpusTokenizer {
             .special_tokens(vec![AddedToken::from(EOS_TOKEN, true)])
             .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
             .build();
-        let mut tk = TokenizerBuilder::<BPE, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>::new()
-            .with_model(BPE::default())
-            .with_normalizer(None)
-            .with_pre_tokenizer(Some(ByteLevel::new(false, true, true).into()))
-            .with_post_processor(None)
-            .with_decoder(Some(ByteLevel::new(false, true, true).into()))
-            .build()
-            .map_err(err)?;
+        let mut tk = TokenizerBuilder::<
+            BPE,
+            NormalizerWrapper,
+            PreTokenizerWrapper,
+            PostProcessorWrapper,
+            DecoderWrapper,
+        >::new()
+        .with_model(BPE::default())
+        .with_normalizer(None)
+        .with_pre_tokenizer(Some(ByteLevel::new(false, true, true).into()))
+        .with_post_processor(None)
+        .with_decoder(Some(ByteLevel::new(false, true, true).into()))
+        .build()
+        .map_err(err)?;
         tk.train(&mut trainer, texts).map_err(err)?;
         let tokenizer = Tokenizer::from(tk);
         let json = tokenizer.to_string(false).map_err(err)?;
@@ -61,13 +83,16 @@ impl CorpusTokenizer {
     }
 
     fn from_json(json: String, path: &Path) -> Result<Self, CorpusError> {
-        let inner: Tokenizer = json.parse().map_err(|e: tokenizers::Error| CorpusError::Tokenizer {
-            path: path.into(),
-            message: format!("{e}: not a tokenizers JSON file"),
-        })?;
+        let inner: Tokenizer =
+            json.parse().map_err(|e: tokenizers::Error| CorpusError::Tokenizer {
+                path: path.into(),
+                message: format!("{e}: not a tokenizers JSON file"),
+            })?;
         let eos_id = inner.token_to_id(EOS_TOKEN).ok_or_else(|| CorpusError::Tokenizer {
             path: path.into(),
-            message: format!("has no `{EOS_TOKEN}` token; mixagent tokenizers need it as end-of-document"),
+            message: format!(
+                "has no `{EOS_TOKEN}` token; mixagent tokenizers need it as end-of-document"
+            ),
         })?;
         Ok(CorpusTokenizer { fingerprint: fingerprint(&json), eos_id, inner, json })
     }
@@ -84,16 +109,17 @@ impl CorpusTokenizer {
 
     /// Token ids of many texts (parallel inside `tokenizers`).
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, CorpusError> {
-        let enc = self.inner.encode_batch(texts.to_vec(), false).map_err(|e| CorpusError::Tokenizer {
-            path: "<encode>".into(),
-            message: e.to_string(),
+        let enc = self.inner.encode_batch(texts.to_vec(), false).map_err(|e| {
+            CorpusError::Tokenizer { path: "<encode>".into(), message: e.to_string() }
         })?;
         Ok(enc.into_iter().map(|e| e.get_ids().to_vec()).collect())
     }
 
     /// Text of token ids.
     pub fn decode(&self, ids: &[u32]) -> Result<String, CorpusError> {
-        self.inner.decode(ids, false).map_err(|e| CorpusError::Tokenizer { path: "<decode>".into(), message: e.to_string() })
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| CorpusError::Tokenizer { path: "<decode>".into(), message: e.to_string() })
     }
 }
 

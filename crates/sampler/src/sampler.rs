@@ -63,7 +63,11 @@ pub struct Sampler {
 
 impl Sampler {
     /// Opens the shards the space needs and starts at step 0.
-    pub fn new(corpus: &Corpus, space: Arc<DomainSpace>, cfg: SamplerConfig) -> Result<Self, SamplerError> {
+    pub fn new(
+        corpus: &Corpus,
+        space: Arc<DomainSpace>,
+        cfg: SamplerConfig,
+    ) -> Result<Self, SamplerError> {
         if cfg.batch_size == 0 || cfg.seq_len == 0 {
             return Err(SamplerError::Config("batch_size and seq_len must be ≥ 1".into()));
         }
@@ -71,11 +75,15 @@ impl Sampler {
         let mut domains: Vec<DomainWindows> = Vec::new();
         let mut members = Vec::with_capacity(space.len());
         for entry in space.domains() {
-            let corpus_domains: Vec<_> = if let Some(d) = m.domains.iter().find(|d| d.name == entry.name) {
-                vec![d]
-            } else {
-                m.domains.iter().filter(|d| d.field == entry.field && d.field.as_str() == entry.name).collect()
-            };
+            let corpus_domains: Vec<_> =
+                if let Some(d) = m.domains.iter().find(|d| d.name == entry.name) {
+                    vec![d]
+                } else {
+                    m.domains
+                        .iter()
+                        .filter(|d| d.field == entry.field && d.field.as_str() == entry.name)
+                        .collect()
+                };
             if corpus_domains.is_empty() || corpus_domains.iter().any(|d| d.field != entry.field) {
                 return Err(SamplerError::UnknownDomain {
                     name: entry.name.clone(),
@@ -90,7 +98,8 @@ impl Sampler {
                     Some(i) => i,
                     None => {
                         let shards = m.open_shards(&corpus.dir, d, Split::Train)?;
-                        let corpus_index = m.domains.iter().position(|x| x.name == d.name).unwrap_or(0) as u64;
+                        let corpus_index =
+                            m.domains.iter().position(|x| x.name == d.name).unwrap_or(0) as u64;
                         let w = DomainWindows::new(d.name.clone(), shards, corpus_index);
                         if w.windows_at_offset_zero(cfg.seq_len + 1) == 0 {
                             return Err(SamplerError::EmptyDomain {
@@ -109,7 +118,13 @@ impl Sampler {
         }
         let cursors = domains
             .iter()
-            .map(|d| DomainCursor { domain: d.name.clone(), epoch: 0, position: 0, windows: 0, tokens: 0 })
+            .map(|d| DomainCursor {
+                domain: d.name.clone(),
+                epoch: 0,
+                position: 0,
+                windows: 0,
+                tokens: 0,
+            })
             .collect();
         Ok(Sampler {
             effective: vec![0.0; domains.len()],
@@ -162,7 +177,11 @@ impl Sampler {
 
     /// Fills `out` (row-major `(B, T+1)`) with the batch of the current step under `mixture`,
     /// then advances the step and the cursors of the domains drawn from.
-    pub fn fill<T: TokenOut>(&mut self, mixture: &Mixture, out: &mut [T]) -> Result<(), SamplerError> {
+    pub fn fill<T: TokenOut>(
+        &mut self,
+        mixture: &Mixture,
+        out: &mut [T],
+    ) -> Result<(), SamplerError> {
         mixture.check_space(&self.space)?;
         if out.len() != self.buffer_len() {
             return Err(SamplerError::BufferSize { expected: self.buffer_len(), got: out.len() });
@@ -261,10 +280,16 @@ impl Sampler {
     pub fn restore(&mut self, state: &SamplerState) -> Result<(), SamplerError> {
         let mismatch = |what: String| Err(SamplerError::StateMismatch(what));
         if state.version != SAMPLER_STATE_VERSION {
-            return mismatch(format!("state version {}, expected {SAMPLER_STATE_VERSION}", state.version));
+            return mismatch(format!(
+                "state version {}, expected {SAMPLER_STATE_VERSION}",
+                state.version
+            ));
         }
         if state.seed != self.cfg.seed {
-            return mismatch(format!("seed {} in the state, {} in this run", state.seed, self.cfg.seed));
+            return mismatch(format!(
+                "seed {} in the state, {} in this run",
+                state.seed, self.cfg.seed
+            ));
         }
         if (state.seq_len, state.batch_size) != (self.cfg.seq_len, self.cfg.batch_size) {
             return mismatch(format!(
@@ -281,7 +306,11 @@ impl Sampler {
         let names: Vec<&str> = state.cursors.iter().map(|c| c.domain.as_str()).collect();
         let ours: Vec<&str> = self.corpus_domains().collect();
         if names != ours {
-            return mismatch(format!("domains [{}] in the state, [{}] in this run", names.join(", "), ours.join(", ")));
+            return mismatch(format!(
+                "domains [{}] in the state, [{}] in this run",
+                names.join(", "),
+                ours.join(", ")
+            ));
         }
         self.cursors = state.cursors.clone();
         self.step = state.step;

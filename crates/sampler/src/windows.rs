@@ -25,7 +25,15 @@ pub(crate) struct DomainWindows {
 
 impl DomainWindows {
     pub fn new(name: String, shards: Vec<Shard>, corpus_index: u64) -> Self {
-        DomainWindows { name, shards, corpus_index, epoch: None, starts: Vec::new(), offset: 0, order: Vec::new() }
+        DomainWindows {
+            name,
+            shards,
+            corpus_index,
+            epoch: None,
+            starts: Vec::new(),
+            offset: 0,
+            order: Vec::new(),
+        }
     }
 
     /// Windows of `window` tokens at stride `seq_len` available with offset 0 (the fewest an

@@ -12,7 +12,8 @@ const VOCAB: u32 = 400_000;
 const STRIDE: u32 = VOCAB / 4;
 
 fn corpus(dir: &std::path::Path, tokens: [usize; 4]) -> Corpus {
-    let doms = [("web", "general"), ("books", "general"), ("algebra", "math"), ("geometry", "math")];
+    let doms =
+        [("web", "general"), ("books", "general"), ("algebra", "math"), ("geometry", "math")];
     let domains: Vec<_> = doms
         .iter()
         .zip(tokens)
@@ -143,7 +144,10 @@ fn mixture_changes_never_drop_or_repeat_a_window_within_an_epoch() {
         }
         for (_, v) in by_class {
             let distinct: HashSet<_> = v.iter().collect();
-            assert!(v.len() - distinct.len() <= cursor.epoch as usize, "domain {d} repeated a window");
+            assert!(
+                v.len() - distinct.len() <= cursor.epoch as usize,
+                "domain {d} repeated a window"
+            );
         }
         assert_eq!(cursor.tokens, cursor.windows * 16);
     }
@@ -160,7 +164,7 @@ fn every_window_of_an_epoch_is_visited_once_before_the_next_epoch() {
     let mut buf = vec![0u32; s.buffer_len()];
     let mut starts = Vec::new();
     while s.cursors()[0].epoch == 0 {
-        let mix = if s.step() % 2 == 0 { &only_web } else { &half };
+        let mix = if s.step().is_multiple_of(2) { &only_web } else { &half };
         s.fill(mix, &mut buf).unwrap();
         for (row, &d) in buf.chunks(17).zip(s.row_domains()) {
             if d == 0 {
@@ -224,7 +228,9 @@ fn bad_inputs_are_named() {
         Err(SamplerError::EmptyDomain { domain, .. }) => assert_eq!(domain, "geometry"),
         other => panic!("expected EmptyDomain, got {:?}", other.err()),
     }
-    let sub = Arc::new(space.restrict_to_fields(&[mixagent_core::Field::new("general").unwrap()]).unwrap());
+    let sub = Arc::new(
+        space.restrict_to_fields(&[mixagent_core::Field::new("general").unwrap()]).unwrap(),
+    );
     let mut s = Sampler::new(&c, sub.clone(), cfg(1)).unwrap();
     let mut buf = vec![0u32; s.buffer_len()];
     let err = s.fill(&Mixture::uniform(space.clone()), &mut buf).unwrap_err();
@@ -233,7 +239,8 @@ fn bad_inputs_are_named() {
     assert!(matches!(err, SamplerError::BufferSize { .. }));
 
     let f = mixagent_core::Field::new("general").unwrap();
-    let ghost = Arc::new(DomainSpace::new(vec![mixagent_core::Domain::new("ghost", f).unwrap()]).unwrap());
+    let ghost =
+        Arc::new(DomainSpace::new(vec![mixagent_core::Domain::new("ghost", f).unwrap()]).unwrap());
     let err = Sampler::new(&c, ghost, cfg(1)).err().unwrap().to_string();
     assert!(err.contains("`ghost`") && err.contains("web, books"), "{err}");
 

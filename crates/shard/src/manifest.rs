@@ -49,8 +49,9 @@ pub struct TokenizerInfo {
 impl TokenizerInfo {
     /// The fingerprint as the `u64` stored in shard headers.
     pub fn fingerprint_u64(&self) -> Result<u64, String> {
-        u64::from_str_radix(&self.fingerprint, 16)
-            .map_err(|_| format!("tokenizer fingerprint `{}` is not 16 hex digits", self.fingerprint))
+        u64::from_str_radix(&self.fingerprint, 16).map_err(|_| {
+            format!("tokenizer fingerprint `{}` is not 16 hex digits", self.fingerprint)
+        })
     }
 }
 
@@ -125,7 +126,8 @@ impl Manifest {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ShardError::Manifest {
                     path: path.clone(),
-                    message: "not found: is this a corpus folder written by `mixagent prepare`?".into(),
+                    message: "not found: is this a corpus folder written by `mixagent prepare`?"
+                        .into(),
                 }
             } else {
                 ShardError::io(&path, e)
@@ -133,8 +135,8 @@ impl Manifest {
         })?;
         let bad = |message: String| ShardError::Manifest { path: path.clone(), message };
         // Read the version first so an old manifest gets a version error, not a field error.
-        let version: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(format!("{e}; re-run `mixagent prepare`")))?;
+        let version: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{e}; re-run `mixagent prepare`")))?;
         let found = version.get("format_version").and_then(|v| v.as_u64());
         if found != Some(u64::from(MANIFEST_VERSION)) {
             return Err(bad(format!(
@@ -180,11 +182,16 @@ impl Manifest {
 
     /// Opens and validates the shards of one domain's split, checking the tokenizer
     /// fingerprint and that the token count matches the manifest.
-    pub fn open_shards(&self, dir: &Path, entry: &DomainEntry, split: Split) -> Result<Vec<Shard>, ShardError> {
-        let fp = self.tokenizer.fingerprint_u64().map_err(|message| ShardError::Manifest {
-            path: Self::path_in(dir),
-            message,
-        })?;
+    pub fn open_shards(
+        &self,
+        dir: &Path,
+        entry: &DomainEntry,
+        split: Split,
+    ) -> Result<Vec<Shard>, ShardError> {
+        let fp = self
+            .tokenizer
+            .fingerprint_u64()
+            .map_err(|message| ShardError::Manifest { path: Self::path_in(dir), message })?;
         let stats = entry.split(split);
         let shards = stats
             .shards

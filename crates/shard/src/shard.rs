@@ -72,10 +72,17 @@ impl ShardHeader {
         let u64_at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().expect("8 bytes"));
         let version = u32_at(8);
         if version != SHARD_VERSION {
-            return Err(ShardError::Version { path: path.into(), found: version, expected: SHARD_VERSION });
+            return Err(ShardError::Version {
+                path: path.into(),
+                found: version,
+                expected: SHARD_VERSION,
+            });
         }
         if crc32fast::hash(&h[0..60]) != u32_at(60) {
-            return Err(ShardError::Corrupt { path: path.into(), what: "header checksum mismatch".into() });
+            return Err(ShardError::Corrupt {
+                path: path.into(),
+                what: "header checksum mismatch".into(),
+            });
         }
         let header = ShardHeader {
             token_bytes: u32_at(12),
@@ -148,7 +155,10 @@ impl std::fmt::Debug for Shard {
 impl Shard {
     /// Opens and validates a shard: magic, version, header checksum, size, payload checksum
     /// and, if given, the tokenizer fingerprint it must carry.
-    pub fn open(path: impl AsRef<Path>, expect_fingerprint: Option<u64>) -> Result<Self, ShardError> {
+    pub fn open(
+        path: impl AsRef<Path>,
+        expect_fingerprint: Option<u64>,
+    ) -> Result<Self, ShardError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| ShardError::io(path, e))?;
         // SAFETY: the map is read-only and shards are never modified in place: `prepare`
@@ -158,7 +168,11 @@ impl Shard {
         let header = ShardHeader::decode(path, &map)?;
         let expected = header.file_bytes();
         if expected != map.len() as u64 {
-            return Err(ShardError::Truncated { path: path.into(), expected, got: map.len() as u64 });
+            return Err(ShardError::Truncated {
+                path: path.into(),
+                expected,
+                got: map.len() as u64,
+            });
         }
         if let Some(fp) = expect_fingerprint {
             if fp != header.tokenizer_fingerprint {
@@ -170,7 +184,10 @@ impl Shard {
             }
         }
         if crc32fast::hash(&map[HEADER_BYTES..]) != header.payload_crc {
-            return Err(ShardError::Corrupt { path: path.into(), what: "payload checksum mismatch".into() });
+            return Err(ShardError::Corrupt {
+                path: path.into(),
+                what: "payload checksum mismatch".into(),
+            });
         }
         let shard = Shard { path: path.into(), header, map };
         shard.check_doc_index()?;
@@ -254,7 +271,9 @@ impl Shard {
                 // Rust values. SSE is part of the x86_64 baseline.
                 #[allow(unsafe_code)]
                 unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast());
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        line.as_ptr().cast(),
+                    );
                 }
             }
         }
@@ -281,7 +300,11 @@ pub struct ShardWriter {
 
 impl ShardWriter {
     /// Starts a shard at `path`; the token width is 2 bytes if `vocab_size` ≤ 65,536, else 4.
-    pub fn create(path: impl AsRef<Path>, vocab_size: u32, tokenizer_fingerprint: u64) -> Result<Self, ShardError> {
+    pub fn create(
+        path: impl AsRef<Path>,
+        vocab_size: u32,
+        tokenizer_fingerprint: u64,
+    ) -> Result<Self, ShardError> {
         let path = path.as_ref().to_path_buf();
         let mut file = AtomicFile::create(&path)?;
         file.writer().write_all(&[0u8; HEADER_BYTES]).map_err(|e| ShardError::io(&path, e))?;
@@ -294,7 +317,13 @@ impl ShardWriter {
             n_docs: 0,
             tokenizer_fingerprint,
         };
-        Ok(ShardWriter { file, path, header, crc: crc32fast::Hasher::new(), doc_starts: Vec::new() })
+        Ok(ShardWriter {
+            file,
+            path,
+            header,
+            crc: crc32fast::Hasher::new(),
+            doc_starts: Vec::new(),
+        })
     }
 
     /// Appends one document's tokens.
@@ -387,7 +416,10 @@ mod tests {
             let q = dir.path().join("bad.bin");
             fs::write(&q, bytes).unwrap();
             let e = Shard::open(&q, Some(0xfeed)).unwrap_err().to_string();
-            assert!(e.contains(want) && e.contains("bad.bin") && e.contains("mixagent prepare"), "{e}");
+            assert!(
+                e.contains(want) && e.contains("bad.bin") && e.contains("mixagent prepare"),
+                "{e}"
+            );
         };
         check(&good[..good.len() - 3], "truncated");
         check(&good[..10], "truncated");
@@ -406,7 +438,10 @@ mod tests {
 
         let e = Shard::open(&p, Some(0xbeef)).unwrap_err().to_string();
         assert!(e.contains("tokenizer fingerprint"), "{e}");
-        let e = ShardWriter::create(dir.path().join("t.bin"), 10, 0).unwrap().push_doc(&[11]).unwrap_err();
+        let e = ShardWriter::create(dir.path().join("t.bin"), 10, 0)
+            .unwrap()
+            .push_doc(&[11])
+            .unwrap_err();
         assert!(e.to_string().contains("token 11 outside"));
     }
 }

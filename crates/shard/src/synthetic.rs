@@ -6,7 +6,9 @@ use std::path::Path;
 
 use mixagent_core::Field;
 
-use crate::{DomainEntry, Manifest, ShardError, ShardWriter, SplitStats, TokenizerInfo, MANIFEST_VERSION};
+use crate::{
+    DomainEntry, Manifest, ShardError, ShardWriter, SplitStats, TokenizerInfo, MANIFEST_VERSION,
+};
 
 /// One synthetic domain: name, field and number of training tokens.
 #[derive(Debug, Clone)]
@@ -25,7 +27,11 @@ pub const SYNTHETIC_FINGERPRINT: &str = "00000000c0ffee00";
 /// Writes a corpus folder with one train and one held-out shard per domain and a manifest.
 /// Tokens are `d * stride + i % stride` with `stride = vocab_size / domains`, so a window's
 /// first token tells its domain and (for domains under `stride` tokens) its position.
-pub fn write_synthetic_corpus(dir: &Path, domains: &[SyntheticDomain], vocab_size: u32) -> Result<Manifest, ShardError> {
+pub fn write_synthetic_corpus(
+    dir: &Path,
+    domains: &[SyntheticDomain],
+    vocab_size: u32,
+) -> Result<Manifest, ShardError> {
     let fp = u64::from_str_radix(SYNTHETIC_FINGERPRINT, 16).expect("hex");
     let stride = vocab_size / domains.len().max(1) as u32;
     let mut entries = Vec::new();
@@ -40,16 +46,19 @@ pub fn write_synthetic_corpus(dir: &Path, domains: &[SyntheticDomain], vocab_siz
                 w.push_doc(doc)?;
             }
             let h = w.finish()?;
-            Ok(SplitStats { docs: h.n_docs, tokens: h.n_tokens, bytes: h.n_tokens * 4, shards: vec![rel] })
+            Ok(SplitStats {
+                docs: h.n_docs,
+                tokens: h.n_tokens,
+                bytes: h.n_tokens * 4,
+                shards: vec![rel],
+            })
         };
         let train = split("train", dom.tokens)?;
         let heldout = split("heldout", dom.tokens / 10)?;
         entries.push(DomainEntry {
             name: dom.name.clone(),
-            field: Field::new(dom.field.clone()).map_err(|e| ShardError::Manifest {
-                path: dir.into(),
-                message: e.to_string(),
-            })?,
+            field: Field::new(dom.field.clone())
+                .map_err(|e| ShardError::Manifest { path: dir.into(), message: e.to_string() })?,
             sources: vec!["synthetic".into()],
             train,
             heldout,
@@ -60,7 +69,12 @@ pub fn write_synthetic_corpus(dir: &Path, domains: &[SyntheticDomain], vocab_siz
         created_by: "mixagent synthetic fixture".into(),
         seed: 0,
         heldout_fraction: 0.1,
-        tokenizer: TokenizerInfo { file: "tokenizer.json".into(), fingerprint: SYNTHETIC_FINGERPRINT.into(), vocab_size, eos_id: 0 },
+        tokenizer: TokenizerInfo {
+            file: "tokenizer.json".into(),
+            fingerprint: SYNTHETIC_FINGERPRINT.into(),
+            vocab_size,
+            eos_id: 0,
+        },
         domains: entries,
     };
     manifest.save(dir)?;

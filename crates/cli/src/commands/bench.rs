@@ -56,7 +56,11 @@ fn sampler(a: SamplerArgs) -> anyhow::Result<()> {
         None => {
             _tmp = tempfile::tempdir()?;
             let domains: Vec<SyntheticDomain> = (0..8)
-                .map(|i| SyntheticDomain { name: format!("d{i}"), field: if i < 5 { "general".into() } else { "math".into() }, tokens: a.synthetic_tokens })
+                .map(|i| SyntheticDomain {
+                    name: format!("d{i}"),
+                    field: if i < 5 { "general".into() } else { "math".into() },
+                    tokens: a.synthetic_tokens,
+                })
                 .collect();
             write_synthetic_corpus(_tmp.path(), &domains, 32_768)?;
             Corpus::open(_tmp.path())?
@@ -66,7 +70,12 @@ fn sampler(a: SamplerArgs) -> anyhow::Result<()> {
     // A non-uniform mixture so every domain is read at a different rate.
     let raw: Vec<f64> = (0..space.len()).map(|i| 1.0 + i as f64).collect();
     let mix = Mixture::from_unnormalised(space.clone(), raw)?;
-    let cfg = SamplerConfig { batch_size: a.batch_size, seq_len: a.seq_len, seed: 1, max_epochs: u32::MAX };
+    let cfg = SamplerConfig {
+        batch_size: a.batch_size,
+        seq_len: a.seq_len,
+        seed: 1,
+        max_epochs: u32::MAX,
+    };
     let corpus_bytes: u64 = corpus.manifest.domains.iter().map(|d| d.train.tokens * 2).sum();
     println!(
         "corpus: {} domains, {:.1} M training tokens; batch {}×{}; {} steps × {} repeats",
@@ -77,7 +86,10 @@ fn sampler(a: SamplerArgs) -> anyhow::Result<()> {
         a.steps,
         a.repeats
     );
-    println!("{:<10} {:>14} {:>14} {:>14} {:>8}", "output", "sampler tok/s", "sampler GB/s", "memcpy GB/s", "ratio");
+    println!(
+        "{:<10} {:>14} {:>14} {:>14} {:>8}",
+        "output", "sampler tok/s", "sampler GB/s", "memcpy GB/s", "ratio"
+    );
     run_type::<u32>("u32", &corpus, &space, &mix, &cfg, &a, corpus_bytes)?;
     run_type::<i64>("i64", &corpus, &space, &mix, &cfg, &a, corpus_bytes)?;
     Ok(())
@@ -92,7 +104,8 @@ fn run_type<T: TokenOut>(
     a: &SamplerArgs,
     corpus_bytes: u64,
 ) -> anyhow::Result<()> {
-    let mut sampler = Sampler::new(corpus, space.clone(), cfg.clone()).context("building the sampler")?;
+    let mut sampler =
+        Sampler::new(corpus, space.clone(), cfg.clone()).context("building the sampler")?;
     let mut out = vec![T::default(); sampler.buffer_len()];
     let out_bytes = std::mem::size_of_val(out.as_slice());
     // memcpy reads from a source as large as the corpus's shards, so neither side runs from

@@ -26,10 +26,15 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = PrepareConfig::load(&args.config, &args.overrides)?;
     let out = args.out.unwrap_or_else(|| {
-        let stem = args.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "corpus".into());
+        let stem = args
+            .config
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "corpus".into());
         PathBuf::from("data").join(stem)
     });
-    let manifest = prepare(&cfg, &out, args.force).with_context(|| format!("prepare {}", args.config.display()))?;
+    let manifest = prepare(&cfg, &out, args.force)
+        .with_context(|| format!("prepare {}", args.config.display()))?;
     print!("{}", super::corpus::table(&manifest));
     println!("corpus written to {}", out.display());
     Ok(())
