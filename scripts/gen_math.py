@@ -19,7 +19,7 @@ Deterministic: the same seed and count give byte-identical files, in any order a
 number of jobs (each worker fixes PYTHONHASHSEED and two small patches below remove the
 library's dependence on memory addresses and on numpy integer types).
 
-Environment: MIXAGENT_MATH_PER_MODULE (default 300), MIXAGENT_MATH_SEED (default 1234),
+Environment: MIXAGENT_MATH_PER_MODULE (default 3000), MIXAGENT_MATH_SEED (default 1234),
 MIXAGENT_MATH_JOBS (default 2), MIXAGENT_MATH_TIMEOUT_S (default 180 per attempt).
 """
 
@@ -176,7 +176,7 @@ def main():
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--regime", default=os.environ.get("MIXAGENT_MATH_REGIME", "train-easy"))
     p.add_argument(
-        "--count", type=int, default=int(os.environ.get("MIXAGENT_MATH_PER_MODULE", "300"))
+        "--count", type=int, default=int(os.environ.get("MIXAGENT_MATH_PER_MODULE", "3000"))
     )
     p.add_argument("--seed", type=int, default=int(os.environ.get("MIXAGENT_MATH_SEED", "1234")))
     p.add_argument("--jobs", type=int, default=int(os.environ.get("MIXAGENT_MATH_JOBS", "2")))

@@ -9,7 +9,7 @@
 # stay in $CACHE/{wheels,pip,npm,deb} and are reused. Nothing is installed system-wide.
 #
 #   MIXAGENT_CACHE            cache folder (default ~/.cache/mixagent)
-#   MIXAGENT_MATH_PER_MODULE  mathematics_dataset examples per module (default 300)
+#   MIXAGENT_MATH_PER_MODULE  mathematics_dataset examples per module (default 3000)
 #   MIXAGENT_MATH_SEED        its seed (default 1234); see scripts/gen_math.py for the rest
 #
 # To redo one step, delete its output folder (printed in its summary line) and re-run.
@@ -229,14 +229,17 @@ step_venv_math() {
     whl=$(pip_get "$CACHE/pip" "mathematics_dataset-1.0.1-*.whl" mathematics-dataset==1.0.1)
     rm -rf "$VENV"
     python3 -m venv "$VENV"
-    # sympy 1.5.1 and numpy<1.24 are the last versions the library runs with (DESIGN §5).
+    # The library needs these old versions (DESIGN §5); newer sympy and numpy break it.
     "$VENV/bin/pip" install --quiet "sympy==1.5.1" "numpy<1.24" six absl-py mpmath >&2
     "$VENV/bin/pip" install --quiet --no-deps "$whl" >&2
 }
 
+MATH_PARAMS="per_module=${MIXAGENT_MATH_PER_MODULE:-3000} seed=${MIXAGENT_MATH_SEED:-1234}"
+export MIXAGENT_MATH_PER_MODULE="${MIXAGENT_MATH_PER_MODULE:-3000}"
+
 step_math() {
     # The folder is resumed after a failure; files from other settings must not be mixed in.
-    local params="per_module=${MIXAGENT_MATH_PER_MODULE:-300} seed=${MIXAGENT_MATH_SEED:-1234}"
+    local params=$MATH_PARAMS
     if [[ -f $1/params.txt && $(<"$1/params.txt") != "$params" ]]; then
         rm -f "$1"/*.txt
     fi
@@ -272,6 +275,12 @@ main() {
         local t=$EPOCHREALTIME
         step_venv_math
         log "venv-math: done in $(secs_since "$t") s ($VENV)"
+    fi
+    # A finished folder generated with other settings is regenerated, not silently reused.
+    local math_params="$RAW/mathematics_dataset/params.txt"
+    if [[ -f $math_params && $(<"$math_params") != "$MATH_PARAMS" ]]; then
+        log "mathematics_dataset: settings changed ($(<"$math_params") -> $MATH_PARAMS), regenerating"
+        rm -rf "$RAW/mathematics_dataset"
     fi
     run_step mathematics_dataset "$RAW/mathematics_dataset" step_math resume
 

@@ -19,6 +19,7 @@ mod detok;
 mod dictd;
 mod mathematics;
 mod python_doc;
+mod rst_inline;
 mod shakespeare;
 mod wordnet;
 
