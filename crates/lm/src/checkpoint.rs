@@ -1,0 +1,234 @@
+//! Checkpoints: a folder with `model.safetensors` (Hugging Face LLaMA tensor names),
+//! `config.json` (a Hugging Face `LlamaConfig` plus a `mixagent` block), and for resumable
+//! training `optimizer.safetensors` and `trainer.json`. Written into `<dir>.tmp` and renamed,
+//! so a checkpoint folder is always complete.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use mixagent_sampler::SamplerState;
+use mixagent_shard::write_atomic;
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::Tensor;
+
+use crate::{AdamW, LmError, ModelConfig, RunSpec};
+
+/// Version of the checkpoint layout.
+pub const CHECKPOINT_VERSION: u32 = 1;
+
+/// `trainer.json`: where training stood.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointMeta {
+    /// [`CHECKPOINT_VERSION`].
+    pub format_version: u32,
+    /// Optimizer steps completed.
+    pub step: u64,
+    /// Training tokens consumed.
+    pub tokens_seen: u64,
+    /// Tokenizer of the corpus the model was trained on.
+    pub tokenizer_fingerprint: String,
+    /// The sampler's cursors.
+    pub sampler: SamplerState,
+    /// AdamW's step count.
+    pub optimizer_step: u64,
+    /// AdamW's flat layout (name, offset, numel).
+    pub optimizer_layout: Vec<(String, i64, i64)>,
+    /// The run this checkpoint belongs to.
+    pub spec: RunSpec,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HfConfig {
+    architectures: Vec<String>,
+    model_type: String,
+    vocab_size: usize,
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    num_key_value_heads: usize,
+    max_position_embeddings: usize,
+    rms_norm_eps: f64,
+    rope_theta: f64,
+    tie_word_embeddings: bool,
+    hidden_act: String,
+    torch_dtype: String,
+    mixagent: MixagentBlock,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MixagentBlock {
+    format_version: u32,
+    model: ModelConfig,
+    tokenizer_fingerprint: String,
+}
+
+/// A loaded checkpoint's description (weights are copied into a `VarStore` separately).
+pub struct LoadedCheckpoint {
+    /// The checkpoint folder.
+    pub dir: PathBuf,
+    /// Model shape.
+    pub model: ModelConfig,
+    /// Tokenizer fingerprint the model was trained with.
+    pub tokenizer_fingerprint: String,
+    /// Trainer state, when the checkpoint has one.
+    pub meta: Option<CheckpointMeta>,
+}
+
+/// Writes a checkpoint folder atomically.
+pub fn save_checkpoint(
+    dir: &Path,
+    vs: &VarStore,
+    model: &ModelConfig,
+    tokenizer_fingerprint: &str,
+    opt: Option<&AdamW>,
+    meta: Option<&CheckpointMeta>,
+) -> Result<(), LmError> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.with_file_name(format!("{name}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| LmError::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| LmError::io(&tmp, e))?;
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    write_tensors(&tmp.join("model.safetensors"), &named)?;
+    let hf = HfConfig {
+        architectures: vec!["LlamaForCausalLM".into()],
+        model_type: "llama".into(),
+        vocab_size: model.vocab_size,
+        hidden_size: model.d_model,
+        intermediate_size: model.d_ff,
+        num_hidden_layers: model.n_layers,
+        num_attention_heads: model.n_heads,
+        num_key_value_heads: model.n_kv_heads,
+        max_position_embeddings: model.max_seq_len,
+        rms_norm_eps: model.norm_eps,
+        rope_theta: model.rope_theta,
+        tie_word_embeddings: model.tie_embeddings,
+        hidden_act: "silu".into(),
+        torch_dtype: "float32".into(),
+        mixagent: MixagentBlock {
+            format_version: CHECKPOINT_VERSION,
+            model: model.clone(),
+            tokenizer_fingerprint: tokenizer_fingerprint.into(),
+        },
+    };
+    write_json(&tmp.join("config.json"), &hf)?;
+    if let (Some(opt), Some(meta)) = (opt, meta) {
+        write_tensors(&tmp.join("optimizer.safetensors"), &opt.state().0)?;
+        write_json(&tmp.join("trainer.json"), meta)?;
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| LmError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| LmError::io(dir, e))
+}
+
+fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), LmError> {
+    let refs: Vec<(&str, Tensor)> =
+        named.iter().map(|(n, t)| (n.as_str(), t.to_device(tch::Device::Cpu).contiguous())).collect();
+    Tensor::write_safetensors(&refs, path)?;
+    std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| LmError::io(path, e))
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), LmError> {
+    let bytes = serde_json::to_vec_pretty(value).expect("serialisable");
+    write_atomic(path, &bytes).map_err(|e| LmError::checkpoint(path, e.to_string()))
+}
+
+/// Finds the checkpoint folder for `path`: a checkpoint folder itself, or a run folder whose
+/// `checkpoints/latest` names one.
+pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, LmError> {
+    if path.join("model.safetensors").exists() {
+        return Ok(path.to_path_buf());
+    }
+    let latest = path.join("checkpoints").join("latest");
+    if let Ok(name) = std::fs::read_to_string(&latest) {
+        let dir = path.join("checkpoints").join(name.trim());
+        if dir.join("model.safetensors").exists() {
+            return Ok(dir);
+        }
+        return Err(LmError::checkpoint(&dir, "named by checkpoints/latest but has no model.safetensors"));
+    }
+    Err(LmError::checkpoint(path, "no model.safetensors here and no checkpoints/latest: not a checkpoint or run folder"))
+}
+
+/// Reads a checkpoint's config (and trainer state, if any) and copies its weights into `vs`,
+/// whose variables must match by name and shape.
+pub fn load_checkpoint(path: &Path, vs: &mut VarStore, expect: &ModelConfig) -> Result<LoadedCheckpoint, LmError> {
+    let dir = resolve_checkpoint(path)?;
+    let cfg_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| LmError::io(&cfg_path, e))?;
+    let hf: HfConfig = serde_json::from_str(&text)
+        .map_err(|e| LmError::checkpoint(&cfg_path, format!("{e}; not a mixagent checkpoint config")))?;
+    if hf.mixagent.format_version != CHECKPOINT_VERSION {
+        return Err(LmError::checkpoint(
+            &cfg_path,
+            format!("format version {}, expected {CHECKPOINT_VERSION}", hf.mixagent.format_version),
+        ));
+    }
+    if &hf.mixagent.model != expect {
+        return Err(LmError::checkpoint(
+            &dir,
+            format!(
+                "model config differs from the one asked for (checkpoint: {}, asked: {}); use the checkpoint's preset and the corpus it was trained on",
+                describe(&hf.mixagent.model),
+                describe(expect)
+            ),
+        ));
+    }
+    let weights = read_tensors(&dir.join("model.safetensors"))?;
+    copy_into(vs, &weights, &dir.join("model.safetensors"))?;
+    let meta_path = dir.join("trainer.json");
+    let meta = if meta_path.exists() {
+        let text = std::fs::read_to_string(&meta_path).map_err(|e| LmError::io(&meta_path, e))?;
+        Some(serde_json::from_str(&text).map_err(|e| LmError::checkpoint(&meta_path, e.to_string()))?)
+    } else {
+        None
+    };
+    Ok(LoadedCheckpoint { dir, model: hf.mixagent.model, tokenizer_fingerprint: hf.mixagent.tokenizer_fingerprint, meta })
+}
+
+/// The model config stored in a checkpoint, without loading weights.
+pub fn read_model_config(path: &Path) -> Result<(ModelConfig, String), LmError> {
+    let dir = resolve_checkpoint(path)?;
+    let cfg_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| LmError::io(&cfg_path, e))?;
+    let hf: HfConfig = serde_json::from_str(&text).map_err(|e| LmError::checkpoint(&cfg_path, e.to_string()))?;
+    Ok((hf.mixagent.model, hf.mixagent.tokenizer_fingerprint))
+}
+
+fn describe(m: &ModelConfig) -> String {
+    format!("d={} layers={} heads={} ff={} vocab={}", m.d_model, m.n_layers, m.n_heads, m.d_ff, m.vocab_size)
+}
+
+/// Reads every tensor of a safetensors file.
+pub(crate) fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>, LmError> {
+    if !path.exists() {
+        return Err(LmError::checkpoint(path, "missing"));
+    }
+    let named = Tensor::read_safetensors(path)
+        .map_err(|e| LmError::checkpoint(path, format!("{e}: corrupt or truncated safetensors file")))?;
+    Ok(named.into_iter().collect())
+}
+
+/// Copies `weights` into the variables of `vs`; every variable must be present with its shape.
+fn copy_into(vs: &mut VarStore, weights: &HashMap<String, Tensor>, path: &Path) -> Result<(), LmError> {
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in vs.variables() {
+        let src = weights
+            .get(&name)
+            .ok_or_else(|| LmError::checkpoint(path, format!("tensor `{name}` is missing")))?;
+        if src.size() != var.size() {
+            return Err(LmError::checkpoint(
+                path,
+                format!("tensor `{name}` has shape {:?}, the model expects {:?}", src.size(), var.size()),
+            ));
+        }
+        var.copy_(src);
+    }
+    Ok(())
+}

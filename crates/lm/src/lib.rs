@@ -1,0 +1,18 @@
+//! LLaMA-style language models on libtorch (`tch`): the model, AdamW, learning-rate schedules,
+//! the stage-by-stage trainer and safetensors checkpoints (DESIGN §3, §6).
+
+mod checkpoint;
+mod config;
+mod error;
+mod lr;
+mod model;
+mod optim;
+mod trainer;
+
+pub use checkpoint::{load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, CheckpointMeta, LoadedCheckpoint};
+pub use config::{ModelConfig, PRESETS};
+pub use error::LmError;
+pub use lr::{LrSchedule, LrShape};
+pub use model::Llama;
+pub use optim::{AdamW, AdamWConfig};
+pub use trainer::{train, Device, RunSpec, SpaceSpec, StepReport, TrainConfig, TrainSummary};

@@ -1,0 +1,396 @@
+//! The training loop (one plain function, nanoGPT style): stage by stage through a
+//! [`Schedule`](mixagent_core::Schedule), batches from the sampler, AdamW, periodic atomic
+//! checkpoints with optimizer and sampler state, exact resume.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mixagent_core::{seed::derive, DomainSpace, Field, Schedule, ScheduleSpec};
+use mixagent_sampler::{Corpus, Sampler, SamplerConfig};
+use mixagent_shard::write_atomic;
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Kind, Tensor};
+
+use crate::checkpoint::read_tensors;
+use crate::{load_checkpoint, save_checkpoint, AdamW, AdamWConfig, CheckpointMeta, Llama, LmError, LrSchedule, LrShape, ModelConfig};
+
+/// Where tensors live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Device {
+    /// The CPU (libtorch's intra-op threads).
+    Cpu,
+    /// The first CUDA device.
+    Cuda,
+}
+
+impl Device {
+    /// The tch device; CUDA must be available.
+    pub fn to_tch(self) -> Result<tch::Device, LmError> {
+        match self {
+            Device::Cpu => Ok(tch::Device::Cpu),
+            Device::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
+            Device::Cuda => Err(LmError::Config(
+                "--device cuda: libtorch sees no CUDA device (or this build lacks the CUDA libraries)".into(),
+            )),
+        }
+    }
+}
+
+/// Which space the schedule's mixtures are over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceSpec {
+    /// `domains` (K-D: every domain of the fields) or `fields` (one entry per field).
+    pub level: String,
+    /// The fields included, in order (e.g. `["general", "math"]`).
+    pub fields: Vec<String>,
+}
+
+impl SpaceSpec {
+    /// Builds the space from a corpus manifest.
+    pub fn resolve(&self, corpus: &Corpus) -> Result<Arc<DomainSpace>, LmError> {
+        let fields = self.fields.iter().map(|f| Field::new(f.clone())).collect::<Result<Vec<_>, _>>()?;
+        let known = corpus.manifest.domain_space()?;
+        for f in &fields {
+            if !known.fields().contains(f) {
+                return Err(LmError::Config(format!(
+                    "field `{f}` is not in the corpus {} (it has: {})",
+                    corpus.dir.display(),
+                    known.fields().iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        let kd = known.restrict_to_fields(&fields)?;
+        match self.level.as_str() {
+            "domains" => Ok(Arc::new(kd)),
+            "fields" => Ok(Arc::new(kd.field_level())),
+            other => Err(LmError::Config(format!("space level `{other}`: use `domains` or `fields`"))),
+        }
+    }
+}
+
+/// Optimisation and bookkeeping settings of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Rows per micro-batch.
+    pub batch_size: usize,
+    /// Tokens per row.
+    pub seq_len: usize,
+    /// Micro-batches per optimizer step.
+    pub grad_accum: usize,
+    /// Peak learning rate.
+    pub peak_lr: f64,
+    /// Final learning rate as a fraction of the peak.
+    pub min_lr_ratio: f64,
+    /// Warmup steps.
+    pub warmup_steps: u64,
+    /// Decay shape.
+    pub lr_shape: LrShape,
+    /// AdamW.
+    pub adamw: AdamWConfig,
+    /// Root seed (init, sampler).
+    pub seed: u64,
+    /// Checkpoint every this many steps (and at the end).
+    pub checkpoint_every: u64,
+    /// Log a metrics line every this many steps.
+    pub log_every: u64,
+    /// Warn when a domain is repeated beyond this many epochs.
+    pub max_epochs: u32,
+}
+
+impl TrainConfig {
+    /// Defaults for the small CPU presets.
+    pub fn small(batch_size: usize, seq_len: usize) -> Self {
+        TrainConfig {
+            batch_size,
+            seq_len,
+            grad_accum: 1,
+            peak_lr: 3e-3,
+            min_lr_ratio: 0.1,
+            warmup_steps: 20,
+            lr_shape: LrShape::Cosine,
+            adamw: AdamWConfig::default(),
+            seed: 0,
+            checkpoint_every: 200,
+            log_every: 10,
+            max_epochs: 4,
+        }
+    }
+
+    /// Tokens consumed per optimizer step.
+    pub fn tokens_per_step(&self) -> u64 {
+        (self.batch_size * self.seq_len * self.grad_accum) as u64
+    }
+}
+
+/// Everything that defines a run; saved as `run.json` in its folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Model shape.
+    pub model: ModelConfig,
+    /// Optimisation.
+    pub train: TrainConfig,
+    /// The prepared corpus folder.
+    pub corpus: PathBuf,
+    /// The space of the schedule.
+    pub space: SpaceSpec,
+    /// Stages: tokens and mixtures.
+    pub schedule: ScheduleSpec,
+    /// Start from this checkpoint's weights (CPT); from scratch if absent.
+    pub init: Option<PathBuf>,
+    /// Device.
+    pub device: Device,
+}
+
+/// What the loop reports after every step.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// Steps done.
+    pub step: u64,
+    /// Steps in the run.
+    pub total_steps: u64,
+    /// Tokens consumed.
+    pub tokens_seen: u64,
+    /// Training loss of the step (mean over its tokens).
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Stage index.
+    pub stage: usize,
+    /// Per corpus domain mean loss since the previous metrics line (only on logging steps).
+    pub domain_losses: Option<Vec<(String, f64)>>,
+}
+
+/// Summary of a finished run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    /// Steps trained in this call (0 if the run was already complete).
+    pub steps_run: u64,
+    /// The final checkpoint.
+    pub checkpoint: PathBuf,
+    /// Losses of the steps trained in this call.
+    pub losses: Vec<f64>,
+    /// Whether `on_step` stopped the run early.
+    pub interrupted: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MetricsLine {
+    step: u64,
+    tokens: u64,
+    stage: usize,
+    lr: f64,
+    loss: f64,
+    domain_loss: std::collections::BTreeMap<String, f64>,
+}
+
+/// Trains (or resumes) the run `spec` in folder `out`, calling `on_step` after every step;
+/// `on_step` returning `false` stops at once without a checkpoint (as a crash would). A folder
+/// holding another run is an error; one holding this run resumes from its latest checkpoint,
+/// with results identical to an uninterrupted run.
+pub fn train(spec: &RunSpec, out: &Path, mut on_step: impl FnMut(&StepReport) -> bool) -> Result<TrainSummary, LmError> {
+    let device = spec.device.to_tch()?;
+    spec.model.validate()?;
+    if spec.train.seq_len > spec.model.max_seq_len {
+        return Err(LmError::Config(format!("seq_len {} exceeds the model's max_seq_len {}", spec.train.seq_len, spec.model.max_seq_len)));
+    }
+    let corpus = Corpus::open(&spec.corpus)?;
+    if corpus.manifest.tokenizer.vocab_size as usize != spec.model.vocab_size {
+        return Err(LmError::Config(format!(
+            "model vocab {} differs from the corpus tokenizer's {}",
+            spec.model.vocab_size, corpus.manifest.tokenizer.vocab_size
+        )));
+    }
+    let space = spec.space.resolve(&corpus)?;
+    let schedule = Schedule::from_spec(space.clone(), &spec.schedule)?;
+    let fingerprint = corpus.manifest.tokenizer.fingerprint.clone();
+    prepare_run_dir(out, spec)?;
+
+    tch::manual_seed(derive(spec.train.seed, "lm.init", 0) as i64);
+    let mut vs = VarStore::new(device);
+    let model = Llama::new(&vs.root(), &spec.model);
+    let sampler_cfg = SamplerConfig {
+        batch_size: spec.train.batch_size,
+        seq_len: spec.train.seq_len,
+        seed: derive(spec.train.seed, "lm.sampler", 0),
+        max_epochs: spec.train.max_epochs,
+    };
+    let mut sampler = Sampler::new(&corpus, space, sampler_cfg)?;
+    let mut opt = AdamW::new(vs.variables().into_iter().collect(), spec.train.adamw.clone());
+
+    let ckpt_root = out.join("checkpoints");
+    let mut start_step = 0;
+    let mut last_good = "none".to_string();
+    if let Ok(latest) = std::fs::read_to_string(ckpt_root.join("latest")) {
+        let dir = ckpt_root.join(latest.trim());
+        let loaded = load_checkpoint(&dir, &mut vs, &spec.model)?;
+        let meta = loaded.meta.ok_or_else(|| LmError::checkpoint(&dir, "has no trainer.json: cannot resume from it"))?;
+        let opt_state = read_tensors(&dir.join("optimizer.safetensors"))?;
+        opt.restore(&opt_state, meta.optimizer_step, &meta.optimizer_layout).map_err(|m| LmError::checkpoint(&dir, m))?;
+        sampler.restore(&meta.sampler)?;
+        start_step = meta.step;
+        last_good = dir.display().to_string();
+        truncate_metrics(&out.join("metrics.jsonl"), start_step)?;
+        tracing::info!(step = start_step, checkpoint = %dir.display(), "resuming");
+    } else if let Some(init) = &spec.init {
+        let loaded = load_checkpoint(init, &mut vs, &spec.model)?;
+        if loaded.tokenizer_fingerprint != fingerprint {
+            return Err(LmError::checkpoint(
+                &loaded.dir,
+                format!(
+                    "trained with tokenizer {}, but the corpus uses {}: continue on the corpus the base was trained on",
+                    loaded.tokenizer_fingerprint, fingerprint
+                ),
+            ));
+        }
+    }
+
+    let tps = spec.train.tokens_per_step();
+    let total_steps = schedule.total_tokens().div_ceil(tps);
+    let lr = LrSchedule {
+        peak: spec.train.peak_lr,
+        min_ratio: spec.train.min_lr_ratio,
+        warmup_steps: spec.train.warmup_steps.min(total_steps / 2),
+        total_steps,
+        shape: spec.train.lr_shape,
+    };
+    let names: Vec<String> = sampler.corpus_domains().map(str::to_string).collect();
+    let mut dom_sum = vec![0f64; names.len()];
+    let mut dom_rows = vec![0u64; names.len()];
+    let mut buf = vec![0i64; sampler.buffer_len()];
+    let (b, t1) = (spec.train.batch_size as i64, spec.train.seq_len as i64 + 1);
+    let mut losses = Vec::new();
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.join("metrics.jsonl"))
+        .map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
+
+    for step in start_step..total_steps {
+        let stage = schedule.stage_index_at(step * tps);
+        let mixture = &schedule.stages()[stage].mixture;
+        let mut step_loss = 0.0;
+        for _ in 0..spec.train.grad_accum {
+            sampler.fill(mixture, &mut buf)?;
+            let window = Tensor::from_slice(&buf).view([b, t1]).to_device(device);
+            let row_loss = model.token_losses(&window).mean_dim(1, false, Kind::Float); // (B)
+            let loss = row_loss.mean(Kind::Float) / spec.train.grad_accum as f64;
+            loss.backward();
+            let rows: Vec<f32> = Vec::try_from(row_loss.detach().to_device(tch::Device::Cpu))?;
+            for (&l, &d) in rows.iter().zip(sampler.row_domains()) {
+                dom_sum[d as usize] += f64::from(l);
+                dom_rows[d as usize] += 1;
+            }
+            step_loss += rows.iter().map(|&x| f64::from(x)).sum::<f64>() / rows.len() as f64;
+        }
+        let step_loss = step_loss / spec.train.grad_accum as f64;
+        if !step_loss.is_finite() {
+            return Err(LmError::NonFiniteLoss { step, loss: step_loss, last_good });
+        }
+        let lr_now = lr.at(step);
+        let _grad_norm = opt.step(lr_now);
+        opt.zero_grad();
+        losses.push(step_loss);
+        let done = step + 1;
+        let log_now = done % spec.train.log_every == 0 || done == total_steps;
+        let domain_losses = log_now.then(|| {
+            let out: Vec<(String, f64)> = names
+                .iter()
+                .zip(dom_sum.iter().zip(&dom_rows))
+                .filter(|(_, (_, &n))| n > 0)
+                .map(|(name, (&s, &n))| (name.clone(), s / n as f64))
+                .collect();
+            dom_sum.iter_mut().for_each(|s| *s = 0.0);
+            dom_rows.iter_mut().for_each(|n| *n = 0);
+            out
+        });
+        if let Some(dl) = &domain_losses {
+            let line = MetricsLine { step: done, tokens: done * tps, stage, lr: lr_now, loss: step_loss, domain_loss: dl.iter().cloned().collect() };
+            let mut text = serde_json::to_string(&line).expect("json");
+            text.push('\n');
+            metrics.write_all(text.as_bytes()).map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
+        }
+        let report = StepReport { step: done, total_steps, tokens_seen: done * tps, loss: step_loss, lr: lr_now, stage, domain_losses };
+        if !on_step(&report) {
+            return Ok(TrainSummary { steps_run: done - start_step, checkpoint: PathBuf::from(last_good), losses, interrupted: true });
+        }
+        if done % spec.train.checkpoint_every == 0 || done == total_steps {
+            metrics.flush().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
+            metrics.sync_all().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
+            last_good = checkpoint(&ckpt_root, &vs, spec, &fingerprint, &opt, &sampler, done, done * tps)?;
+        }
+    }
+    let checkpoint = crate::resolve_checkpoint(out)?;
+    Ok(TrainSummary { steps_run: total_steps.saturating_sub(start_step), checkpoint, losses, interrupted: false })
+}
+
+/// Writes `checkpoints/step-NNNNNNN`, points `checkpoints/latest` at it, removes older ones.
+#[allow(clippy::too_many_arguments)]
+fn checkpoint(
+    root: &Path,
+    vs: &VarStore,
+    spec: &RunSpec,
+    fingerprint: &str,
+    opt: &AdamW,
+    sampler: &Sampler,
+    step: u64,
+    tokens: u64,
+) -> Result<String, LmError> {
+    std::fs::create_dir_all(root).map_err(|e| LmError::io(root, e))?;
+    let name = format!("step-{step:07}");
+    let dir = root.join(&name);
+    let (_, opt_step, layout) = opt.state();
+    let meta = CheckpointMeta {
+        format_version: crate::checkpoint::CHECKPOINT_VERSION,
+        step,
+        tokens_seen: tokens,
+        tokenizer_fingerprint: fingerprint.into(),
+        sampler: sampler.state(),
+        optimizer_step: opt_step,
+        optimizer_layout: layout,
+        spec: spec.clone(),
+    };
+    save_checkpoint(&dir, vs, &spec.model, fingerprint, Some(opt), Some(&meta))?;
+    write_atomic(root.join("latest"), name.as_bytes()).map_err(|e| LmError::checkpoint(root, e.to_string()))?;
+    for entry in std::fs::read_dir(root).map_err(|e| LmError::io(root, e))?.flatten() {
+        let n = entry.file_name().to_string_lossy().into_owned();
+        if n.starts_with("step-") && n != name {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(dir.display().to_string())
+}
+
+/// Creates `out` with `run.json`, or checks that an existing `run.json` is this run.
+fn prepare_run_dir(out: &Path, spec: &RunSpec) -> Result<(), LmError> {
+    let path = out.join("run.json");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let existing: RunSpec = serde_json::from_str(&text)
+            .map_err(|e| LmError::checkpoint(&path, format!("{e}; not a mixagent run folder")))?;
+        if &existing != spec {
+            return Err(LmError::checkpoint(
+                out,
+                "holds a different run (its run.json differs from this command's settings): choose another --out, or delete the folder",
+            ));
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(out).map_err(|e| LmError::io(out, e))?;
+    write_atomic(&path, &serde_json::to_vec_pretty(spec).expect("json")).map_err(|e| LmError::checkpoint(&path, e.to_string()))
+}
+
+/// Drops metrics lines past `step` (written after the checkpoint a resume starts from).
+fn truncate_metrics(path: &Path, step: u64) -> Result<(), LmError> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let kept: String = text
+        .lines()
+        .filter(|l| serde_json::from_str::<MetricsLine>(l).is_ok_and(|m| m.step <= step))
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    write_atomic(path, kept.as_bytes()).map_err(|e| LmError::checkpoint(path, e.to_string()))
+}
