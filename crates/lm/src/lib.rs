@@ -13,6 +13,6 @@ pub use checkpoint::{load_checkpoint, read_model_config, resolve_checkpoint, sav
 pub use config::{ModelConfig, PRESETS};
 pub use error::LmError;
 pub use lr::{LrSchedule, LrShape};
-pub use model::Llama;
+pub use model::{with_seed, Llama};
 pub use optim::{AdamW, AdamWConfig};
 pub use trainer::{train, Device, RunSpec, SpaceSpec, StepReport, TrainConfig, TrainSummary};

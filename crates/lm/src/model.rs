@@ -37,6 +37,18 @@ pub struct Llama {
     sin: Tensor,
 }
 
+/// libtorch's default generator is process-global; this lock makes "seed, then initialise"
+/// atomic when several models are built concurrently (tests, parallel rollouts in one process).
+static RNG_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` with libtorch's global generator seeded to `seed`, holding a process-wide lock so
+/// no other seeded section can interleave.
+pub fn with_seed<R>(seed: u64, f: impl FnOnce() -> R) -> R {
+    let _guard = RNG_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(seed as i64);
+    f()
+}
+
 /// `(out, in)` weight with N(0, std²) init.
 fn weight(p: &Path, name: &str, out: usize, inp: usize, std: f64) -> Tensor {
     p.var(name, &[out as i64, inp as i64], Init::Randn { mean: 0.0, stdev: std })

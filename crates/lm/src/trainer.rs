@@ -211,9 +211,8 @@ pub fn train(spec: &RunSpec, out: &Path, mut on_step: impl FnMut(&StepReport) ->
     let fingerprint = corpus.manifest.tokenizer.fingerprint.clone();
     prepare_run_dir(out, spec)?;
 
-    tch::manual_seed(derive(spec.train.seed, "lm.init", 0) as i64);
     let mut vs = VarStore::new(device);
-    let model = Llama::new(&vs.root(), &spec.model);
+    let model = crate::model::with_seed(derive(spec.train.seed, "lm.init", 0), || Llama::new(&vs.root(), &spec.model));
     let sampler_cfg = SamplerConfig {
         batch_size: spec.train.batch_size,
         seq_len: spec.train.seq_len,

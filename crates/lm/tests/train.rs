@@ -50,11 +50,11 @@ fn setup() {
 #[test]
 fn overfits_one_batch() {
     setup();
-    tch::manual_seed(0);
     let vs = VarStore::new(tch::Device::Cpu);
     let cfg = ModelConfig::preset("smoke", VOCAB).unwrap();
-    let model = Llama::new(&vs.root(), &cfg);
-    let batch = Tensor::randint(VOCAB as i64, [4, 33], (Kind::Int64, tch::Device::Cpu));
+    let (model, batch) = mixagent_lm::with_seed(0, || {
+        (Llama::new(&vs.root(), &cfg), Tensor::randint(VOCAB as i64, [4, 33], (Kind::Int64, tch::Device::Cpu)))
+    });
     let mut opt = mixagent_lm::AdamW::new(vs.variables().into_iter().collect(), Default::default());
     let first = model.token_losses(&batch).mean(Kind::Float).double_value(&[]);
     assert!((first - (VOCAB as f64).ln()).abs() < 0.3, "initial loss {first} should be ≈ ln(vocab)");
