@@ -4,15 +4,15 @@
 # libtorch from, so `mixagent bench train` compares the Rust trainer with eager PyTorch on the
 # same kernels.
 #
-# Only what `import torch` needs on CPU is installed: the torch wheel (--no-deps, so none of the
-# multi-GB CUDA wheels it declares), the cudart and cupti wheels (libtorch_cuda.so NEEDS
-# libcudart and libcupti even on CPU; the other CUDA libraries are loaded lazily) and torch's
-# pure-Python dependencies. `import torch` still loads libtorch_cuda.so, which NEEDS cuBLAS, cuDNN,
-# cuFFT, cuSPARSE, NCCL, ... (about 3 GB of wheels); instead the script compiles empty stand-ins
-# for those (stub_cuda_libs below: same sonames and symbol versions, every function returns an
-# error code) into the venv's nvidia/cu13/lib, which is on libtorch's RPATH. They are never
-# called on CPU; a `--device cuda` run needs the real wheels (not provided by this script).
-# Needs `cc` and `nm`/`ldd` (the Rust toolchain's linker and binutils).
+# Only what `import torch` needs on CPU is installed: the torch wheel with --no-deps (none of the
+# ~3 GB of CUDA wheels it declares), the cudart and cupti wheels (libtorch_cpu.so NEEDS libcudart
+# and libcupti even on CPU), torch's pure-Python dependencies and numpy. `import torch` also
+# loads libtorch_cuda.so, which NEEDS cuBLAS, cuDNN, cuFFT, cuSPARSE, NCCL, NVSHMEM, ...; for
+# those the script compiles empty stand-ins (stub_cuda_libs below: the real sonames and symbol
+# versions, every function returns an error code) into the venv's nvidia/cu13/lib, which is on
+# libtorch's RPATH. Nothing calls them on CPU; `--device cuda` would need the real wheels, which
+# this script does not install. Needs `cc`, `nm`, `readelf` and `ldd` (the C toolchain that
+# the Rust build uses anyway).
 #
 # Idempotent: skipped in seconds when the venv already imports the right torch; otherwise the
 # venv is rebuilt from scratch. The wheels are taken from $CACHE/wheels (scripts/setup.sh puts
@@ -54,8 +54,7 @@ wheel() {
     if [[ -z $f ]]; then
         mkdir -p "$WHEELS"
         log "downloading $2 (pip)"
-        python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
-            --platform manylinux_2_28_x86_64 -d "$WHEELS" "$2" >&2
+        python3 -m pip download --quiet --no-deps -d "$WHEELS" "$2" >&2
         f=$(compgen -G "$WHEELS/$1" | sort | tail -n 1)
     fi
     echo "$f"

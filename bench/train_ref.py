@@ -241,6 +241,22 @@ def rss_mb():
     return None
 
 
+def busy_cpu_s():
+    """Seconds of CPU time all processes on the machine have used (Linux /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="smoke", choices=sorted(PRESETS))
@@ -288,6 +304,8 @@ def main():
     losses, times = [], []
     start = time.perf_counter()
     for step in range(args.steps):
+        if step == args.untimed:
+            timed_start = (time.perf_counter(), busy_cpu_s(), own_cpu_s())
         t0 = time.perf_counter()
         window = pool[step % len(pool)]
         opt.zero_grad(set_to_none=True)
@@ -299,6 +317,12 @@ def main():
         losses.append(loss.item())
         times.append(time.perf_counter() - t0)
     wall = time.perf_counter() - start
+    # Noise gauge: cores used by other processes while the timed steps ran.
+    t_end, busy_end, own_end = time.perf_counter(), busy_cpu_s(), own_cpu_s()
+    other_load = None
+    if busy_end is not None and timed_start[1] is not None:
+        other = (busy_end - timed_start[1]) - (own_end - timed_start[2])
+        other_load = max(0.0, other / (t_end - timed_start[0]))
 
     timed = times[args.untimed:]
     tokens = args.batch_size * seq_len
@@ -317,6 +341,8 @@ def main():
         "mean_step_ms": 1e3 * statistics.fmean(timed),
         "median_step_ms": 1e3 * median,
         "min_step_ms": 1e3 * min(timed),
+        "tokens_per_s_best": tokens / min(timed),
+        "other_cpu_load": other_load,
         "wall_s": wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_after_import_mb": rss_import,

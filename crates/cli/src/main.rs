@@ -18,6 +18,10 @@ struct Cli {
 enum Command {
     /// Turn raw corpora into domain-labelled token shards and a manifest.
     Prepare(commands::prepare::Args),
+    /// Train a base model on the source field only.
+    Pretrain(commands::train::PretrainArgs),
+    /// Continue a base model under a schedule of mixtures.
+    Cpt(commands::train::CptArgs),
     /// Inspect a prepared corpus.
     Corpus {
         #[command(subcommand)]
@@ -44,6 +48,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Prepare(args) => commands::prepare::run(args),
+        Command::Pretrain(args) => commands::train::pretrain(args),
+        Command::Cpt(args) => commands::train::cpt(args),
         Command::Corpus { command } => commands::corpus::run(command),
         Command::Bench { command } => commands::bench::run(command),
     };

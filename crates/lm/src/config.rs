@@ -109,12 +109,4 @@ impl ModelConfig {
         let embed = self.vocab_size * d;
         embed + if self.tie_embeddings { 0 } else { embed } + self.n_layers * layer + d
     }
-
-    /// Forward + backward FLOPs per training token (6·N for the matmuls plus attention).
-    pub fn train_flops_per_token(&self, seq_len: usize) -> f64 {
-        let matmul_params = self.n_params() - self.vocab_size * self.d_model * usize::from(!self.tie_embeddings)
-            + usize::from(self.tie_embeddings) * 0;
-        let attn = 2.0 * 2.0 * (self.n_layers * self.d_model) as f64 * seq_len as f64 / 2.0;
-        6.0 * matmul_params as f64 + 3.0 * attn
-    }
 }

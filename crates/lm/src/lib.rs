@@ -15,4 +15,4 @@ pub use error::LmError;
 pub use lr::{LrSchedule, LrShape};
 pub use model::{with_seed, Llama};
 pub use optim::{AdamW, AdamWConfig};
-pub use trainer::{train, Device, RunSpec, SpaceSpec, StepReport, TrainConfig, TrainSummary};
+pub use trainer::{micro_step, train, Device, RunSpec, SpaceSpec, StepReport, TrainConfig, TrainSummary};

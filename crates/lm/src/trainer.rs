@@ -277,10 +277,7 @@ pub fn train(spec: &RunSpec, out: &Path, mut on_step: impl FnMut(&StepReport) ->
         for _ in 0..spec.train.grad_accum {
             sampler.fill(mixture, &mut buf)?;
             let window = Tensor::from_slice(&buf).view([b, t1]).to_device(device);
-            let row_loss = model.token_losses(&window).mean_dim(1, false, Kind::Float); // (B)
-            let loss = row_loss.mean(Kind::Float) / spec.train.grad_accum as f64;
-            loss.backward();
-            let rows: Vec<f32> = Vec::try_from(row_loss.detach().to_device(tch::Device::Cpu))?;
+            let rows = micro_step(&model, &window, spec.train.grad_accum)?;
             for (&l, &d) in rows.iter().zip(sampler.row_domains()) {
                 dom_sum[d as usize] += f64::from(l);
                 dom_rows[d as usize] += 1;
@@ -326,6 +323,15 @@ pub fn train(spec: &RunSpec, out: &Path, mut on_step: impl FnMut(&StepReport) ->
     }
     let checkpoint = crate::resolve_checkpoint(out)?;
     Ok(TrainSummary { steps_run: total_steps.saturating_sub(start_step), checkpoint, losses, interrupted: false })
+}
+
+/// Forward and backward of one micro-batch `(B, T+1)`; gradients are scaled by `1/accum` so
+/// they sum to the step's mean. Returns each row's mean loss.
+pub fn micro_step(model: &Llama, window: &Tensor, accum: usize) -> Result<Vec<f32>, LmError> {
+    let row_loss = model.token_losses(window).mean_dim(1, false, Kind::Float); // (B)
+    let loss = row_loss.mean(Kind::Float) / accum as f64;
+    loss.backward();
+    Ok(Vec::try_from(row_loss.detach().to_device(tch::Device::Cpu))?)
 }
 
 /// Writes `checkpoints/step-NNNNNNN`, points `checkpoints/latest` at it, removes older ones.

@@ -178,3 +178,54 @@ fn nan_loss_stops_with_the_last_good_checkpoint() {
         other => panic!("expected a non-finite loss error, got {:?}", other.map(|s| s.losses)),
     }
 }
+
+/// Child half of `fresh_process_gives_identical_logits`: loads the checkpoint named by
+/// `MIXAGENT_CHILD_CKPT` and writes its logits to `MIXAGENT_CHILD_OUT`.
+#[test]
+#[ignore = "run as a child process by fresh_process_gives_identical_logits"]
+fn child_writes_logits() {
+    let (Ok(ckpt), Ok(out)) = (std::env::var("MIXAGENT_CHILD_CKPT"), std::env::var("MIXAGENT_CHILD_OUT")) else {
+        return;
+    };
+    let cfg = ModelConfig::preset("smoke", VOCAB).unwrap();
+    let mut vs = VarStore::new(tch::Device::Cpu);
+    let model = Llama::new(&vs.root(), &cfg);
+    load_checkpoint(Path::new(&ckpt), &mut vs, &cfg).unwrap();
+    let logits = tch::no_grad(|| model.forward(&probe_ids()));
+    logits.save(out).unwrap();
+}
+
+fn probe_ids() -> Tensor {
+    Tensor::from_slice(&[3i64, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]).view([2, 6])
+}
+
+#[test]
+fn fresh_process_gives_identical_logits() {
+    setup();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ModelConfig::preset("smoke", VOCAB).unwrap();
+    let vs = VarStore::new(tch::Device::Cpu);
+    let (model, batch) = mixagent_lm::with_seed(5, || {
+        (Llama::new(&vs.root(), &cfg), Tensor::randint(VOCAB as i64, [4, 17], (Kind::Int64, tch::Device::Cpu)))
+    });
+    let mut opt = mixagent_lm::AdamW::new(vs.variables().into_iter().collect(), Default::default());
+    for _ in 0..5 {
+        mixagent_lm::micro_step(&model, &batch, 1).unwrap();
+        let _ = opt.step(1e-2);
+        opt.zero_grad();
+    }
+    let ckpt = tmp.path().join("ckpt");
+    mixagent_lm::save_checkpoint(&ckpt, &vs, &cfg, "00000000c0ffee00", None, None).unwrap();
+    let in_memory = tch::no_grad(|| model.forward(&probe_ids()));
+
+    let out = tmp.path().join("logits.pt");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_writes_logits", "--ignored", "--test-threads", "1"])
+        .env("MIXAGENT_CHILD_CKPT", &ckpt)
+        .env("MIXAGENT_CHILD_OUT", &out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let fresh = Tensor::load(&out).unwrap();
+    assert!(fresh.equal(&in_memory), "logits differ after a reload in a fresh process");
+}

@@ -17,6 +17,11 @@ use mixagent_shard::TokenOut;
 pub enum Command {
     /// Sampler tokens/s vs memcpy bandwidth.
     Sampler(SamplerArgs),
+    /// Training tokens/s vs the PyTorch eager reference (bench/train_ref.py), side by side.
+    Train(super::bench_train::TrainArgs),
+    /// One timed training run in this process (what `bench train` spawns); prints JSON.
+    #[command(hide = true)]
+    TrainOne(super::bench_train::TrainOneArgs),
 }
 
 /// Arguments of `bench sampler`.
@@ -46,6 +51,8 @@ pub struct SamplerArgs {
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Sampler(a) => sampler(a),
+        Command::Train(a) => super::bench_train::train(a),
+        Command::TrainOne(a) => super::bench_train::train_one(a),
     }
 }
 

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_train;
 pub mod corpus;
 pub mod prepare;
+pub mod train;

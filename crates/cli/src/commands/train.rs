@@ -1,0 +1,240 @@
+//! `mixagent pretrain` (a base model on the source field) and `mixagent cpt --schedule`
+//! (continue a base under a schedule of mixtures), with a progress bar on stderr.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use mixagent_core::{ScheduleSpec, StageSpec};
+use mixagent_lm::{read_model_config, train, Device, ModelConfig, RunSpec, SpaceSpec, TrainConfig};
+use serde::Deserialize;
+
+/// Options shared by every command that trains.
+#[derive(clap::Args, Clone)]
+pub struct Runtime {
+    /// `cpu` or `cuda` (CUDA needs a CUDA build of libtorch and a GPU; untested here).
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    pub device: String,
+    /// libtorch intra-op threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl Runtime {
+    /// Applies the thread count and returns the device.
+    pub fn apply(&self) -> Device {
+        if let Some(n) = self.threads {
+            tch::set_num_threads(n as i32);
+        }
+        tch::set_num_interop_threads(1);
+        if self.device == "cuda" {
+            Device::Cuda
+        } else {
+            Device::Cpu
+        }
+    }
+}
+
+/// Optimisation options shared by `pretrain` and `cpt`.
+#[derive(clap::Args, Clone)]
+pub struct Optim {
+    /// Rows per batch.
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    /// Tokens per row [default: the model's max_seq_len].
+    #[arg(long)]
+    seq_len: Option<usize>,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    grad_accum: usize,
+    /// Peak learning rate [default: 3e-3 for pretrain, 1e-3 for cpt].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Warmup steps.
+    #[arg(long, default_value_t = 20)]
+    warmup_steps: u64,
+    /// Learning-rate shape after warmup: `cosine` or `wsd`.
+    #[arg(long, default_value = "cosine", value_parser = ["cosine", "wsd"])]
+    lr_shape: String,
+    /// Checkpoint every this many steps.
+    #[arg(long, default_value_t = 200)]
+    checkpoint_every: u64,
+    /// Root seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl Optim {
+    fn config(&self, model: &ModelConfig, default_lr: f64) -> TrainConfig {
+        let mut t = TrainConfig::small(self.batch_size, self.seq_len.unwrap_or(model.max_seq_len));
+        t.grad_accum = self.grad_accum;
+        t.peak_lr = self.lr.unwrap_or(default_lr);
+        t.warmup_steps = self.warmup_steps;
+        t.lr_shape = if self.lr_shape == "wsd" {
+            mixagent_lm::LrShape::Wsd { decay_fraction: 0.2 }
+        } else {
+            mixagent_lm::LrShape::Cosine
+        };
+        t.checkpoint_every = self.checkpoint_every;
+        t.seed = self.seed;
+        t
+    }
+}
+
+/// Arguments of `pretrain`.
+#[derive(clap::Args)]
+pub struct PretrainArgs {
+    /// The prepared corpus.
+    #[arg(long, default_value = "data/default")]
+    corpus: PathBuf,
+    /// Model preset (smoke, smoke-target, demo, demo-target, study, study-target, …).
+    #[arg(long, default_value = "demo")]
+    preset: String,
+    /// The source field the base model learns.
+    #[arg(long, default_value = "general")]
+    field: String,
+    /// Training tokens.
+    #[arg(long, default_value_t = 2_000_000)]
+    tokens: u64,
+    /// Run folder [default: runs/base-<preset>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    optim: Optim,
+    #[command(flatten)]
+    runtime: Runtime,
+}
+
+/// Arguments of `cpt`.
+#[derive(clap::Args)]
+pub struct CptArgs {
+    /// The base model: a run folder or a checkpoint folder.
+    #[arg(long)]
+    base: PathBuf,
+    /// The schedule (TOML): `[space]` (level = "fields" | "domains", fields = [...]) and
+    /// `[[stages]]` with `tokens` and `weights`.
+    #[arg(long)]
+    schedule: PathBuf,
+    /// The prepared corpus [default: the one the base was trained on].
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// Run folder [default: runs/cpt-<schedule file stem>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    optim: Optim,
+    #[command(flatten)]
+    runtime: Runtime,
+}
+
+/// A schedule file for `cpt`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleFile {
+    space: SpaceSpec,
+    stages: Vec<StageSpec>,
+}
+
+/// Runs `pretrain`.
+pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
+    let device = a.runtime.apply();
+    let corpus = mixagent_sampler::Corpus::open(&a.corpus)?;
+    let model = ModelConfig::preset(&a.preset, corpus.manifest.tokenizer.vocab_size as usize)?;
+    let spec = RunSpec {
+        train: a.optim.config(&model, 3e-3),
+        model,
+        corpus: a.corpus.clone(),
+        space: SpaceSpec { level: "fields".into(), fields: vec![a.field.clone()] },
+        schedule: ScheduleSpec {
+            stages: vec![StageSpec { tokens: a.tokens, weights: [(a.field.clone(), 1.0)].into() }],
+        },
+        init: None,
+        device,
+    };
+    let out = a.out.unwrap_or_else(|| PathBuf::from(format!("runs/base-{}", a.preset)));
+    run(&spec, &out)
+}
+
+/// Runs `cpt`.
+pub fn cpt(a: CptArgs) -> anyhow::Result<()> {
+    let device = a.runtime.apply();
+    let text = std::fs::read_to_string(&a.schedule).with_context(|| format!("reading {}", a.schedule.display()))?;
+    let file: ScheduleFile = toml::from_str(&text).with_context(|| format!("schedule {}", a.schedule.display()))?;
+    let (model, _) = read_model_config(&a.base)?;
+    let corpus = match a.corpus {
+        Some(c) => c,
+        None => base_corpus(&a.base)?,
+    };
+    let spec = RunSpec {
+        train: a.optim.config(&model, 1e-3),
+        model,
+        corpus,
+        space: file.space,
+        schedule: ScheduleSpec { stages: file.stages },
+        init: Some(a.base.clone()),
+        device,
+    };
+    let stem = a.schedule.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let out = a.out.unwrap_or_else(|| PathBuf::from(format!("runs/cpt-{stem}")));
+    run(&spec, &out)
+}
+
+/// The corpus recorded in a base run's `run.json` (the run folder, or the parent of its
+/// `checkpoints/` folder).
+fn base_corpus(base: &Path) -> anyhow::Result<PathBuf> {
+    let dir = mixagent_lm::resolve_checkpoint(base)?;
+    for candidate in [dir.join("trainer.json"), base.join("run.json")] {
+        if let Ok(text) = std::fs::read_to_string(&candidate) {
+            let v: serde_json::Value = serde_json::from_str(&text)?;
+            let corpus = v.get("spec").unwrap_or(&v).get("corpus").and_then(|c| c.as_str());
+            if let Some(c) = corpus {
+                return Ok(PathBuf::from(c));
+            }
+        }
+    }
+    bail!("{}: cannot tell which corpus the base was trained on; pass --corpus", base.display())
+}
+
+fn run(spec: &RunSpec, out: &Path) -> anyhow::Result<()> {
+    let tps = spec.train.tokens_per_step();
+    let total: u64 = spec.schedule.stages.iter().map(|s| s.tokens).sum::<u64>().div_ceil(tps);
+    eprintln!(
+        "training {} ({:.2}M params) on {} for {} steps × {} tokens → {}",
+        if spec.init.is_some() { "cpt" } else { "pretrain" },
+        spec.model.n_params() as f64 / 1e6,
+        spec.corpus.display(),
+        total,
+        tps,
+        out.display()
+    );
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
+    let start = Instant::now();
+    let mut first: Option<u64> = None;
+    let summary = train(spec, out, |r| {
+        let from = *first.get_or_insert(r.step - 1);
+        bar.set_position(r.step);
+        let rate = (r.step - from) as f64 * tps as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("loss {:.3}  lr {:.2e}  stage {}  {:.0} tok/s", r.loss, r.lr, r.stage, rate));
+        if bar.is_hidden() && (r.step % 50 == 0 || r.step == r.total_steps) {
+            tracing::info!(step = r.step, total = r.total_steps, loss = format!("{:.4}", r.loss), tok_per_s = format!("{rate:.0}"), "train");
+        }
+        true
+    })?;
+    bar.finish_and_clear();
+    let last = summary.losses.iter().rev().take(10).copied().collect::<Vec<_>>();
+    let tail = if last.is_empty() { f64::NAN } else { last.iter().sum::<f64>() / last.len() as f64 };
+    println!(
+        "{} steps in {:.1} s; final loss (mean of last {}) {:.4}; checkpoint {}",
+        summary.steps_run,
+        start.elapsed().as_secs_f64(),
+        last.len(),
+        tail,
+        summary.checkpoint.display()
+    );
+    Ok(())
+}
