@@ -118,7 +118,7 @@ pub fn save_checkpoint(
     };
     write_json(&tmp.join("config.json"), &hf)?;
     if let (Some(opt), Some(meta)) = (opt, meta) {
-        write_tensors(&tmp.join("optimizer.safetensors"), &opt.state().0)?;
+        write_tensors(&tmp.join("optimizer.safetensors"), &opt.state().tensors)?;
         write_json(&tmp.join("trainer.json"), meta)?;
     }
     if dir.exists() {
@@ -128,8 +128,10 @@ pub fn save_checkpoint(
 }
 
 fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), LmError> {
-    let refs: Vec<(&str, Tensor)> =
-        named.iter().map(|(n, t)| (n.as_str(), t.to_device(tch::Device::Cpu).contiguous())).collect();
+    let refs: Vec<(&str, Tensor)> = named
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.to_device(tch::Device::Cpu).contiguous()))
+        .collect();
     Tensor::write_safetensors(&refs, path)?;
     std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| LmError::io(path, e))
 }
@@ -151,19 +153,30 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, LmError> {
         if dir.join("model.safetensors").exists() {
             return Ok(dir);
         }
-        return Err(LmError::checkpoint(&dir, "named by checkpoints/latest but has no model.safetensors"));
+        return Err(LmError::checkpoint(
+            &dir,
+            "named by checkpoints/latest but has no model.safetensors",
+        ));
     }
-    Err(LmError::checkpoint(path, "no model.safetensors here and no checkpoints/latest: not a checkpoint or run folder"))
+    Err(LmError::checkpoint(
+        path,
+        "no model.safetensors here and no checkpoints/latest: not a checkpoint or run folder",
+    ))
 }
 
 /// Reads a checkpoint's config (and trainer state, if any) and copies its weights into `vs`,
 /// whose variables must match by name and shape.
-pub fn load_checkpoint(path: &Path, vs: &mut VarStore, expect: &ModelConfig) -> Result<LoadedCheckpoint, LmError> {
+pub fn load_checkpoint(
+    path: &Path,
+    vs: &mut VarStore,
+    expect: &ModelConfig,
+) -> Result<LoadedCheckpoint, LmError> {
     let dir = resolve_checkpoint(path)?;
     let cfg_path = dir.join("config.json");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| LmError::io(&cfg_path, e))?;
-    let hf: HfConfig = serde_json::from_str(&text)
-        .map_err(|e| LmError::checkpoint(&cfg_path, format!("{e}; not a mixagent checkpoint config")))?;
+    let hf: HfConfig = serde_json::from_str(&text).map_err(|e| {
+        LmError::checkpoint(&cfg_path, format!("{e}; not a mixagent checkpoint config"))
+    })?;
     if hf.mixagent.format_version != CHECKPOINT_VERSION {
         return Err(LmError::checkpoint(
             &cfg_path,
@@ -185,11 +198,19 @@ pub fn load_checkpoint(path: &Path, vs: &mut VarStore, expect: &ModelConfig) -> 
     let meta_path = dir.join("trainer.json");
     let meta = if meta_path.exists() {
         let text = std::fs::read_to_string(&meta_path).map_err(|e| LmError::io(&meta_path, e))?;
-        Some(serde_json::from_str(&text).map_err(|e| LmError::checkpoint(&meta_path, e.to_string()))?)
+        Some(
+            serde_json::from_str(&text)
+                .map_err(|e| LmError::checkpoint(&meta_path, e.to_string()))?,
+        )
     } else {
         None
     };
-    Ok(LoadedCheckpoint { dir, model: hf.mixagent.model, tokenizer_fingerprint: hf.mixagent.tokenizer_fingerprint, meta })
+    Ok(LoadedCheckpoint {
+        dir,
+        model: hf.mixagent.model,
+        tokenizer_fingerprint: hf.mixagent.tokenizer_fingerprint,
+        meta,
+    })
 }
 
 /// The model config stored in a checkpoint, without loading weights.
@@ -197,12 +218,16 @@ pub fn read_model_config(path: &Path) -> Result<(ModelConfig, String), LmError> 
     let dir = resolve_checkpoint(path)?;
     let cfg_path = dir.join("config.json");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| LmError::io(&cfg_path, e))?;
-    let hf: HfConfig = serde_json::from_str(&text).map_err(|e| LmError::checkpoint(&cfg_path, e.to_string()))?;
+    let hf: HfConfig =
+        serde_json::from_str(&text).map_err(|e| LmError::checkpoint(&cfg_path, e.to_string()))?;
     Ok((hf.mixagent.model, hf.mixagent.tokenizer_fingerprint))
 }
 
 fn describe(m: &ModelConfig) -> String {
-    format!("d={} layers={} heads={} ff={} vocab={}", m.d_model, m.n_layers, m.n_heads, m.d_ff, m.vocab_size)
+    format!(
+        "d={} layers={} heads={} ff={} vocab={}",
+        m.d_model, m.n_layers, m.n_heads, m.d_ff, m.vocab_size
+    )
 }
 
 /// Reads every tensor of a safetensors file.
@@ -210,13 +235,18 @@ pub(crate) fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>, LmErr
     if !path.exists() {
         return Err(LmError::checkpoint(path, "missing"));
     }
-    let named = Tensor::read_safetensors(path)
-        .map_err(|e| LmError::checkpoint(path, format!("{e}: corrupt or truncated safetensors file")))?;
+    let named = Tensor::read_safetensors(path).map_err(|e| {
+        LmError::checkpoint(path, format!("{e}: corrupt or truncated safetensors file"))
+    })?;
     Ok(named.into_iter().collect())
 }
 
 /// Copies `weights` into the variables of `vs`; every variable must be present with its shape.
-fn copy_into(vs: &mut VarStore, weights: &HashMap<String, Tensor>, path: &Path) -> Result<(), LmError> {
+fn copy_into(
+    vs: &mut VarStore,
+    weights: &HashMap<String, Tensor>,
+    path: &Path,
+) -> Result<(), LmError> {
     let _guard = tch::no_grad_guard();
     for (name, mut var) in vs.variables() {
         let src = weights
@@ -225,7 +255,11 @@ fn copy_into(vs: &mut VarStore, weights: &HashMap<String, Tensor>, path: &Path) 
         if src.size() != var.size() {
             return Err(LmError::checkpoint(
                 path,
-                format!("tensor `{name}` has shape {:?}, the model expects {:?}", src.size(), var.size()),
+                format!(
+                    "tensor `{name}` has shape {:?}, the model expects {:?}",
+                    src.size(),
+                    var.size()
+                ),
             ));
         }
         var.copy_(src);

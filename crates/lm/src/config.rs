@@ -31,8 +31,16 @@ pub struct ModelConfig {
 }
 
 /// The named presets: a proxy and a target model per scale.
-pub const PRESETS: &[&str] =
-    &["smoke", "smoke-target", "demo", "demo-target", "study", "study-target", "paper-proxy", "paper-target"];
+pub const PRESETS: &[&str] = &[
+    "smoke",
+    "smoke-target",
+    "demo",
+    "demo-target",
+    "study",
+    "study-target",
+    "paper-proxy",
+    "paper-target",
+];
 
 impl ModelConfig {
     /// A named preset with the given vocabulary size.
@@ -58,7 +66,10 @@ impl ModelConfig {
             "paper-proxy" => (512, 8, 8, 8, 1408, 2048),
             "paper-target" => (3072, 28, 24, 8, 8192, 4096),
             other => {
-                return Err(LmError::Config(format!("unknown model preset `{other}`; known: {}", PRESETS.join(", "))))
+                return Err(LmError::Config(format!(
+                    "unknown model preset `{other}`; known: {}",
+                    PRESETS.join(", ")
+                )))
             }
         };
         let cfg = ModelConfig {
@@ -80,19 +91,36 @@ impl ModelConfig {
     /// Checks divisibility and positivity.
     pub fn validate(&self) -> Result<(), LmError> {
         let bad = |m: String| Err(LmError::Config(m));
-        if [self.vocab_size, self.d_model, self.n_layers, self.n_heads, self.n_kv_heads, self.d_ff, self.max_seq_len]
-            .contains(&0)
+        if [
+            self.vocab_size,
+            self.d_model,
+            self.n_layers,
+            self.n_heads,
+            self.n_kv_heads,
+            self.d_ff,
+            self.max_seq_len,
+        ]
+        .contains(&0)
         {
             return bad("every model dimension must be ≥ 1".into());
         }
-        if self.d_model % self.n_heads != 0 {
-            return bad(format!("d_model {} is not divisible by n_heads {}", self.d_model, self.n_heads));
+        if !self.d_model.is_multiple_of(self.n_heads) {
+            return bad(format!(
+                "d_model {} is not divisible by n_heads {}",
+                self.d_model, self.n_heads
+            ));
         }
-        if self.n_heads % self.n_kv_heads != 0 {
-            return bad(format!("n_heads {} is not divisible by n_kv_heads {}", self.n_heads, self.n_kv_heads));
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
+            return bad(format!(
+                "n_heads {} is not divisible by n_kv_heads {}",
+                self.n_heads, self.n_kv_heads
+            ));
         }
-        if (self.d_model / self.n_heads) % 2 != 0 {
-            return bad(format!("head dimension {} must be even for RoPE", self.d_model / self.n_heads));
+        if !(self.d_model / self.n_heads).is_multiple_of(2) {
+            return bad(format!(
+                "head dimension {} must be even for RoPE",
+                self.d_model / self.n_heads
+            ));
         }
         Ok(())
     }

@@ -9,10 +9,15 @@ mod model;
 mod optim;
 mod trainer;
 
-pub use checkpoint::{load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, CheckpointMeta, LoadedCheckpoint};
+pub use checkpoint::{
+    load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, CheckpointMeta,
+    LoadedCheckpoint,
+};
 pub use config::{ModelConfig, PRESETS};
 pub use error::LmError;
 pub use lr::{LrSchedule, LrShape};
 pub use model::{with_seed, Llama};
-pub use optim::{AdamW, AdamWConfig};
-pub use trainer::{micro_step, train, Device, RunSpec, SpaceSpec, StepReport, TrainConfig, TrainSummary};
+pub use optim::{AdamW, AdamWConfig, AdamWState, ParamLayout};
+pub use trainer::{
+    micro_step, train, Device, RunSpec, SpaceSpec, StepReport, TrainConfig, TrainSummary,
+};

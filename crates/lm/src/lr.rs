@@ -42,7 +42,9 @@ impl LrSchedule {
         let span = self.total_steps.saturating_sub(self.warmup_steps).max(1) as f64;
         let progress = ((step - self.warmup_steps) as f64 / span).min(1.0);
         match self.shape {
-            LrShape::Cosine => min + (self.peak - min) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
+            LrShape::Cosine => {
+                min + (self.peak - min) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
             LrShape::Wsd { decay_fraction } => {
                 let start = 1.0 - decay_fraction.clamp(0.0, 1.0);
                 if progress < start {
@@ -61,7 +63,13 @@ mod tests {
 
     #[test]
     fn warmup_cosine_and_wsd_hit_their_endpoints() {
-        let cos = LrSchedule { peak: 1.0, min_ratio: 0.1, warmup_steps: 10, total_steps: 110, shape: LrShape::Cosine };
+        let cos = LrSchedule {
+            peak: 1.0,
+            min_ratio: 0.1,
+            warmup_steps: 10,
+            total_steps: 110,
+            shape: LrShape::Cosine,
+        };
         assert!((cos.at(0) - 0.1).abs() < 1e-12);
         assert!((cos.at(9) - 1.0).abs() < 1e-12);
         assert!((cos.at(10) - 1.0).abs() < 1e-12);

@@ -69,12 +69,20 @@ impl Llama {
                 let attn = &l / "self_attn";
                 let mlp = &l / "mlp";
                 Layer {
-                    input_norm: (&l / "input_layernorm").var("weight", &[d as i64], Init::Const(1.0)),
+                    input_norm: (&l / "input_layernorm").var(
+                        "weight",
+                        &[d as i64],
+                        Init::Const(1.0),
+                    ),
                     q: weight(&(&attn / "q_proj"), "weight", d, d, std),
                     k: weight(&(&attn / "k_proj"), "weight", kvd, d, std),
                     v: weight(&(&attn / "v_proj"), "weight", kvd, d, std),
                     o: weight(&(&attn / "o_proj"), "weight", d, d, resid_std),
-                    post_norm: (&l / "post_attention_layernorm").var("weight", &[d as i64], Init::Const(1.0)),
+                    post_norm: (&l / "post_attention_layernorm").var(
+                        "weight",
+                        &[d as i64],
+                        Init::Const(1.0),
+                    ),
                     gate: weight(&(&mlp / "gate_proj"), "weight", ff, d, std),
                     up: weight(&(&mlp / "up_proj"), "weight", ff, d, std),
                     down: weight(&(&mlp / "down_proj"), "weight", d, ff, resid_std),
@@ -82,7 +90,8 @@ impl Llama {
             })
             .collect();
         let norm = (&model / "norm").var("weight", &[d as i64], Init::Const(1.0));
-        let lm_head = (!cfg.tie_embeddings).then(|| weight(&(root / "lm_head"), "weight", cfg.vocab_size, d, std));
+        let lm_head = (!cfg.tie_embeddings)
+            .then(|| weight(&(root / "lm_head"), "weight", cfg.vocab_size, d, std));
         let (cos, sin) = rope_tables(cfg, root.device());
         Llama { cfg: cfg.clone(), embed, layers, norm, lm_head, cos, sin }
     }
@@ -93,6 +102,9 @@ impl Llama {
     }
 
     /// Logits `(B, T, V)` for token ids `(B, T)` (int64).
+    // `x = x + …`, not `x += …`: tch's `+=` is the in-place `add_`, which would overwrite a
+    // tensor autograd saved for the backward pass of the previous RMSNorm.
+    #[allow(clippy::assign_op_pattern)]
     pub fn forward(&self, ids: &Tensor) -> Tensor {
         let (b, t) = ids.size2().expect("ids are (B, T)");
         let cfg = &self.cfg;
@@ -106,7 +118,16 @@ impl Llama {
             let k = y.linear::<Tensor>(&l.k, None).view([b, t, kvh, hd]).transpose(1, 2);
             let v = y.linear::<Tensor>(&l.v, None).view([b, t, kvh, hd]).transpose(1, 2);
             let (q, k) = (rope(&q, &cos, &sin), rope(&k, &cos, &sin));
-            let a = Tensor::scaled_dot_product_attention::<Tensor>(&q, &k, &v, None, 0.0, true, None, kvh != h);
+            let a = Tensor::scaled_dot_product_attention::<Tensor>(
+                &q,
+                &k,
+                &v,
+                None,
+                0.0,
+                true,
+                None,
+                kvh != h,
+            );
             let a = a.transpose(1, 2).reshape([b, t, cfg.d_model as i64]);
             x = x + a.linear::<Tensor>(&l.o, None);
             let y = x.rms_norm([cfg.d_model as i64], Some(&l.post_norm), cfg.norm_eps);
@@ -126,7 +147,13 @@ impl Llama {
         let logits = self.forward(&inputs);
         logits
             .view([-1, self.cfg.vocab_size as i64])
-            .cross_entropy_loss::<Tensor>(&targets.reshape([-1]), None, tch::Reduction::None, -100, 0.0)
+            .cross_entropy_loss::<Tensor>(
+                &targets.reshape([-1]),
+                None,
+                tch::Reduction::None,
+                -100,
+                0.0,
+            )
             .view([b, t1 - 1])
     }
 }

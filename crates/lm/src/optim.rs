@@ -33,6 +33,19 @@ impl Default for AdamWConfig {
     }
 }
 
+/// Where each parameter sits in the flat moment buffers: (name, offset, numel).
+pub type ParamLayout = Vec<(String, i64, i64)>;
+
+/// A snapshot of the optimizer for a checkpoint.
+pub struct AdamWState {
+    /// `adamw.m` and `adamw.v`, flat.
+    pub tensors: Vec<(String, Tensor)>,
+    /// Steps taken.
+    pub step: u64,
+    /// The layout the flat buffers follow.
+    pub layout: ParamLayout,
+}
+
 /// The optimizer and its state: first and second moments as flat buffers, and the step.
 pub struct AdamW {
     cfg: AdamWConfig,
@@ -122,21 +135,41 @@ impl AdamW {
     }
 
     /// The state to checkpoint: `m`, `v` (flat) and the step, plus the layout it refers to.
-    pub fn state(&self) -> (Vec<(String, Tensor)>, u64, Vec<(String, i64, i64)>) {
-        let layout = self.params.iter().map(|(name, _, off, n, _)| (name.clone(), *off, *n)).collect();
-        (vec![("adamw.m".into(), self.m.shallow_clone()), ("adamw.v".into(), self.v.shallow_clone())], self.step, layout)
+    pub fn state(&self) -> AdamWState {
+        AdamWState {
+            tensors: vec![
+                ("adamw.m".into(), self.m.shallow_clone()),
+                ("adamw.v".into(), self.v.shallow_clone()),
+            ],
+            step: self.step,
+            layout: self
+                .params
+                .iter()
+                .map(|(name, _, off, n, _)| (name.clone(), *off, *n))
+                .collect(),
+        }
     }
 
     /// Restores `m`, `v` and the step; the layout must match this optimizer's.
-    pub fn restore(&mut self, tensors: &HashMap<String, Tensor>, step: u64, layout: &[(String, i64, i64)]) -> Result<(), String> {
-        let ours: Vec<(String, i64, i64)> = self.params.iter().map(|(name, _, off, n, _)| (name.clone(), *off, *n)).collect();
+    pub fn restore(
+        &mut self,
+        tensors: &HashMap<String, Tensor>,
+        step: u64,
+        layout: &[(String, i64, i64)],
+    ) -> Result<(), String> {
+        let ours: Vec<(String, i64, i64)> =
+            self.params.iter().map(|(name, _, off, n, _)| (name.clone(), *off, *n)).collect();
         if ours != layout {
             return Err("optimizer state was saved for another set of parameters".into());
         }
         for (key, slot) in [("adamw.m", &mut self.m), ("adamw.v", &mut self.v)] {
             let t = tensors.get(key).ok_or_else(|| format!("optimizer state has no `{key}`"))?;
             if t.size() != slot.size() {
-                return Err(format!("optimizer `{key}` has shape {:?}, expected {:?}", t.size(), slot.size()));
+                return Err(format!(
+                    "optimizer `{key}` has shape {:?}, expected {:?}",
+                    t.size(),
+                    slot.size()
+                ));
             }
             let _guard = tch::no_grad_guard();
             slot.copy_(t);

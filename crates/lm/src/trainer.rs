@@ -14,7 +14,10 @@ use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
 use crate::checkpoint::read_tensors;
-use crate::{load_checkpoint, save_checkpoint, AdamW, AdamWConfig, CheckpointMeta, Llama, LmError, LrSchedule, LrShape, ModelConfig};
+use crate::{
+    load_checkpoint, save_checkpoint, AdamW, AdamWConfig, CheckpointMeta, Llama, LmError,
+    LrSchedule, LrShape, ModelConfig,
+};
 
 /// Where tensors live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +55,8 @@ pub struct SpaceSpec {
 impl SpaceSpec {
     /// Builds the space from a corpus manifest.
     pub fn resolve(&self, corpus: &Corpus) -> Result<Arc<DomainSpace>, LmError> {
-        let fields = self.fields.iter().map(|f| Field::new(f.clone())).collect::<Result<Vec<_>, _>>()?;
+        let fields =
+            self.fields.iter().map(|f| Field::new(f.clone())).collect::<Result<Vec<_>, _>>()?;
         let known = corpus.manifest.domain_space()?;
         for f in &fields {
             if !known.fields().contains(f) {
@@ -67,7 +71,9 @@ impl SpaceSpec {
         match self.level.as_str() {
             "domains" => Ok(Arc::new(kd)),
             "fields" => Ok(Arc::new(kd.field_level())),
-            other => Err(LmError::Config(format!("space level `{other}`: use `domains` or `fields`"))),
+            other => {
+                Err(LmError::Config(format!("space level `{other}`: use `domains` or `fields`")))
+            }
         }
     }
 }
@@ -193,11 +199,18 @@ struct MetricsLine {
 /// `on_step` returning `false` stops at once without a checkpoint (as a crash would). A folder
 /// holding another run is an error; one holding this run resumes from its latest checkpoint,
 /// with results identical to an uninterrupted run.
-pub fn train(spec: &RunSpec, out: &Path, mut on_step: impl FnMut(&StepReport) -> bool) -> Result<TrainSummary, LmError> {
+pub fn train(
+    spec: &RunSpec,
+    out: &Path,
+    mut on_step: impl FnMut(&StepReport) -> bool,
+) -> Result<TrainSummary, LmError> {
     let device = spec.device.to_tch()?;
     spec.model.validate()?;
     if spec.train.seq_len > spec.model.max_seq_len {
-        return Err(LmError::Config(format!("seq_len {} exceeds the model's max_seq_len {}", spec.train.seq_len, spec.model.max_seq_len)));
+        return Err(LmError::Config(format!(
+            "seq_len {} exceeds the model's max_seq_len {}",
+            spec.train.seq_len, spec.model.max_seq_len
+        )));
     }
     let corpus = Corpus::open(&spec.corpus)?;
     if corpus.manifest.tokenizer.vocab_size as usize != spec.model.vocab_size {
@@ -212,7 +225,9 @@ pub fn train(spec: &RunSpec, out: &Path, mut on_step: impl FnMut(&StepReport) ->
     prepare_run_dir(out, spec)?;
 
     let mut vs = VarStore::new(device);
-    let model = crate::model::with_seed(derive(spec.train.seed, "lm.init", 0), || Llama::new(&vs.root(), &spec.model));
+    let model = crate::model::with_seed(derive(spec.train.seed, "lm.init", 0), || {
+        Llama::new(&vs.root(), &spec.model)
+    });
     let sampler_cfg = SamplerConfig {
         batch_size: spec.train.batch_size,
         seq_len: spec.train.seq_len,
@@ -228,9 +243,12 @@ pub fn train(spec: &RunSpec, out: &Path, mut on_step: impl FnMut(&StepReport) ->
     if let Ok(latest) = std::fs::read_to_string(ckpt_root.join("latest")) {
         let dir = ckpt_root.join(latest.trim());
         let loaded = load_checkpoint(&dir, &mut vs, &spec.model)?;
-        let meta = loaded.meta.ok_or_else(|| LmError::checkpoint(&dir, "has no trainer.json: cannot resume from it"))?;
+        let meta = loaded.meta.ok_or_else(|| {
+            LmError::checkpoint(&dir, "has no trainer.json: cannot resume from it")
+        })?;
         let opt_state = read_tensors(&dir.join("optimizer.safetensors"))?;
-        opt.restore(&opt_state, meta.optimizer_step, &meta.optimizer_layout).map_err(|m| LmError::checkpoint(&dir, m))?;
+        opt.restore(&opt_state, meta.optimizer_step, &meta.optimizer_layout)
+            .map_err(|m| LmError::checkpoint(&dir, m))?;
         sampler.restore(&meta.sampler)?;
         start_step = meta.step;
         last_good = dir.display().to_string();
@@ -306,23 +324,51 @@ pub fn train(spec: &RunSpec, out: &Path, mut on_step: impl FnMut(&StepReport) ->
             out
         });
         if let Some(dl) = &domain_losses {
-            let line = MetricsLine { step: done, tokens: done * tps, stage, lr: lr_now, loss: step_loss, domain_loss: dl.iter().cloned().collect() };
+            let line = MetricsLine {
+                step: done,
+                tokens: done * tps,
+                stage,
+                lr: lr_now,
+                loss: step_loss,
+                domain_loss: dl.iter().cloned().collect(),
+            };
             let mut text = serde_json::to_string(&line).expect("json");
             text.push('\n');
-            metrics.write_all(text.as_bytes()).map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
+            metrics
+                .write_all(text.as_bytes())
+                .map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
         }
-        let report = StepReport { step: done, total_steps, tokens_seen: done * tps, loss: step_loss, lr: lr_now, stage, domain_losses };
+        let report = StepReport {
+            step: done,
+            total_steps,
+            tokens_seen: done * tps,
+            loss: step_loss,
+            lr: lr_now,
+            stage,
+            domain_losses,
+        };
         if !on_step(&report) {
-            return Ok(TrainSummary { steps_run: done - start_step, checkpoint: PathBuf::from(last_good), losses, interrupted: true });
+            return Ok(TrainSummary {
+                steps_run: done - start_step,
+                checkpoint: PathBuf::from(last_good),
+                losses,
+                interrupted: true,
+            });
         }
         if done % spec.train.checkpoint_every == 0 || done == total_steps {
             metrics.flush().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
             metrics.sync_all().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
-            last_good = checkpoint(&ckpt_root, &vs, spec, &fingerprint, &opt, &sampler, done, done * tps)?;
+            last_good =
+                checkpoint(&ckpt_root, &vs, spec, &fingerprint, &opt, &sampler, done, done * tps)?;
         }
     }
     let checkpoint = crate::resolve_checkpoint(out)?;
-    Ok(TrainSummary { steps_run: total_steps.saturating_sub(start_step), checkpoint, losses, interrupted: false })
+    Ok(TrainSummary {
+        steps_run: total_steps.saturating_sub(start_step),
+        checkpoint,
+        losses,
+        interrupted: false,
+    })
 }
 
 /// Forward and backward of one micro-batch `(B, T+1)`; gradients are scaled by `1/accum` so
@@ -349,19 +395,20 @@ fn checkpoint(
     std::fs::create_dir_all(root).map_err(|e| LmError::io(root, e))?;
     let name = format!("step-{step:07}");
     let dir = root.join(&name);
-    let (_, opt_step, layout) = opt.state();
+    let state = opt.state();
     let meta = CheckpointMeta {
         format_version: crate::checkpoint::CHECKPOINT_VERSION,
         step,
         tokens_seen: tokens,
         tokenizer_fingerprint: fingerprint.into(),
         sampler: sampler.state(),
-        optimizer_step: opt_step,
-        optimizer_layout: layout,
+        optimizer_step: state.step,
+        optimizer_layout: state.layout,
         spec: spec.clone(),
     };
     save_checkpoint(&dir, vs, &spec.model, fingerprint, Some(opt), Some(&meta))?;
-    write_atomic(root.join("latest"), name.as_bytes()).map_err(|e| LmError::checkpoint(root, e.to_string()))?;
+    write_atomic(root.join("latest"), name.as_bytes())
+        .map_err(|e| LmError::checkpoint(root, e.to_string()))?;
     for entry in std::fs::read_dir(root).map_err(|e| LmError::io(root, e))?.flatten() {
         let n = entry.file_name().to_string_lossy().into_owned();
         if n.starts_with("step-") && n != name {
@@ -386,7 +433,8 @@ fn prepare_run_dir(out: &Path, spec: &RunSpec) -> Result<(), LmError> {
         return Ok(());
     }
     std::fs::create_dir_all(out).map_err(|e| LmError::io(out, e))?;
-    write_atomic(&path, &serde_json::to_vec_pretty(spec).expect("json")).map_err(|e| LmError::checkpoint(&path, e.to_string()))
+    write_atomic(&path, &serde_json::to_vec_pretty(spec).expect("json"))
+        .map_err(|e| LmError::checkpoint(&path, e.to_string()))
 }
 
 /// Drops metrics lines past `step` (written after the checkpoint a resume starts from).

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use mixagent_core::{ScheduleSpec, StageSpec};
-use mixagent_lm::{load_checkpoint, train, Device, Llama, LmError, ModelConfig, RunSpec, SpaceSpec, TrainConfig};
+use mixagent_lm::{
+    load_checkpoint, train, Device, Llama, LmError, ModelConfig, RunSpec, SpaceSpec, TrainConfig,
+};
 use mixagent_shard::synthetic::{write_synthetic_corpus, SyntheticDomain};
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
@@ -14,7 +16,8 @@ const VOCAB: usize = 256;
 
 fn corpus(dir: &Path) -> PathBuf {
     let c = dir.join("corpus");
-    let doms = [("web", "general", 40_000), ("books", "general", 40_000), ("algebra", "math", 40_000)];
+    let doms =
+        [("web", "general", 40_000), ("books", "general", 40_000), ("algebra", "math", 40_000)];
     let domains: Vec<_> = doms
         .iter()
         .map(|(n, f, t)| SyntheticDomain { name: n.to_string(), field: f.to_string(), tokens: *t })
@@ -37,7 +40,9 @@ fn spec(corpus: PathBuf, tokens: u64) -> RunSpec {
         train,
         corpus,
         space: SpaceSpec { level: "fields".into(), fields: vec!["general".into(), "math".into()] },
-        schedule: ScheduleSpec { stages: vec![stage(0.9, tokens / 2), stage(0.3, tokens - tokens / 2)] },
+        schedule: ScheduleSpec {
+            stages: vec![stage(0.9, tokens / 2), stage(0.3, tokens - tokens / 2)],
+        },
         init: None,
         device: Device::Cpu,
     }
@@ -53,11 +58,17 @@ fn overfits_one_batch() {
     let vs = VarStore::new(tch::Device::Cpu);
     let cfg = ModelConfig::preset("smoke", VOCAB).unwrap();
     let (model, batch) = mixagent_lm::with_seed(0, || {
-        (Llama::new(&vs.root(), &cfg), Tensor::randint(VOCAB as i64, [4, 33], (Kind::Int64, tch::Device::Cpu)))
+        (
+            Llama::new(&vs.root(), &cfg),
+            Tensor::randint(VOCAB as i64, [4, 33], (Kind::Int64, tch::Device::Cpu)),
+        )
     });
     let mut opt = mixagent_lm::AdamW::new(vs.variables().into_iter().collect(), Default::default());
     let first = model.token_losses(&batch).mean(Kind::Float).double_value(&[]);
-    assert!((first - (VOCAB as f64).ln()).abs() < 0.3, "initial loss {first} should be ≈ ln(vocab)");
+    assert!(
+        (first - (VOCAB as f64).ln()).abs() < 0.3,
+        "initial loss {first} should be ≈ ln(vocab)"
+    );
     let mut last = first;
     for _ in 0..150 {
         let loss = model.token_losses(&batch).mean(Kind::Float);
@@ -146,7 +157,11 @@ fn checkpoint_reload_gives_identical_logits_and_bad_checkpoints_are_named() {
         .into_iter()
         .filter(|(n, _)| n != "model.norm.weight")
         .collect();
-    Tensor::write_safetensors(&kept.iter().map(|(n, t)| (n.as_str(), t)).collect::<Vec<_>>(), &file).unwrap();
+    Tensor::write_safetensors(
+        &kept.iter().map(|(n, t)| (n.as_str(), t)).collect::<Vec<_>>(),
+        &file,
+    )
+    .unwrap();
     let e = logits_of(&out, &s.model).unwrap_err().to_string();
     assert!(e.contains("`model.norm.weight` is missing"), "{e}");
     // A truncated file.
@@ -184,7 +199,9 @@ fn nan_loss_stops_with_the_last_good_checkpoint() {
 #[test]
 #[ignore = "run as a child process by fresh_process_gives_identical_logits"]
 fn child_writes_logits() {
-    let (Ok(ckpt), Ok(out)) = (std::env::var("MIXAGENT_CHILD_CKPT"), std::env::var("MIXAGENT_CHILD_OUT")) else {
+    let (Ok(ckpt), Ok(out)) =
+        (std::env::var("MIXAGENT_CHILD_CKPT"), std::env::var("MIXAGENT_CHILD_OUT"))
+    else {
         return;
     };
     let cfg = ModelConfig::preset("smoke", VOCAB).unwrap();
@@ -206,7 +223,10 @@ fn fresh_process_gives_identical_logits() {
     let cfg = ModelConfig::preset("smoke", VOCAB).unwrap();
     let vs = VarStore::new(tch::Device::Cpu);
     let (model, batch) = mixagent_lm::with_seed(5, || {
-        (Llama::new(&vs.root(), &cfg), Tensor::randint(VOCAB as i64, [4, 17], (Kind::Int64, tch::Device::Cpu)))
+        (
+            Llama::new(&vs.root(), &cfg),
+            Tensor::randint(VOCAB as i64, [4, 17], (Kind::Int64, tch::Device::Cpu)),
+        )
     });
     let mut opt = mixagent_lm::AdamW::new(vs.variables().into_iter().collect(), Default::default());
     for _ in 0..5 {

@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use mixagent_lm::{micro_step, with_seed, AdamW, AdamWConfig, Llama, LrSchedule, LrShape, ModelConfig};
+use mixagent_lm::{
+    micro_step, with_seed, AdamW, AdamWConfig, Llama, LrSchedule, LrShape, ModelConfig,
+};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -81,12 +83,24 @@ pub fn train_one(a: TrainOneArgs) -> anyhow::Result<()> {
     let (model, pool) = with_seed(0, || {
         let model = Llama::new(&vs.root(), &cfg);
         let pool: Vec<Tensor> = (0..64)
-            .map(|_| Tensor::randint(a.vocab as i64, [a.batch_size as i64, t + 1], (Kind::Int64, tch::Device::Cpu)))
+            .map(|_| {
+                Tensor::randint(
+                    a.vocab as i64,
+                    [a.batch_size as i64, t + 1],
+                    (Kind::Int64, tch::Device::Cpu),
+                )
+            })
             .collect();
         (model, pool)
     });
     let mut opt = AdamW::new(vs.variables().into_iter().collect(), AdamWConfig::default());
-    let lr = LrSchedule { peak: 3e-3, min_ratio: 0.1, warmup_steps: 10, total_steps: a.steps as u64, shape: LrShape::Cosine };
+    let lr = LrSchedule {
+        peak: 3e-3,
+        min_ratio: 0.1,
+        warmup_steps: 10,
+        total_steps: a.steps as u64,
+        shape: LrShape::Cosine,
+    };
     let mut times = Vec::new();
     for step in 0..a.steps {
         let start = Instant::now();
@@ -114,7 +128,9 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
@@ -143,7 +159,8 @@ fn run_json(cmd: &mut Command, what: &str) -> anyhow::Result<RunResult> {
         bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).context("no JSON line")?;
+    let line =
+        stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).context("no JSON line")?;
     serde_json::from_str(line).with_context(|| format!("{what} printed {line}"))
 }
 
@@ -154,20 +171,38 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Runs the side-by-side benchmark and prints the table.
 pub fn train(a: TrainArgs) -> anyhow::Result<()> {
-    let python = a.python.clone().unwrap_or_else(|| mixagent_corpus::default_cache_dir().join("venv-torch/bin/python"));
+    let python = a
+        .python
+        .clone()
+        .unwrap_or_else(|| mixagent_corpus::default_cache_dir().join("venv-torch/bin/python"));
     if !python.exists() {
-        bail!("{} not found: run `bash bench/setup_ref.sh` to build the PyTorch reference venv", python.display());
+        bail!(
+            "{} not found: run `bash bench/setup_ref.sh` to build the PyTorch reference venv",
+            python.display()
+        );
     }
     let script = PathBuf::from("bench/train_ref.py");
     if !script.exists() {
-        bail!("{} not found: run `mixagent bench train` from the repository root", script.display());
+        bail!(
+            "{} not found: run `mixagent bench train` from the repository root",
+            script.display()
+        );
     }
     let exe = std::env::current_exe()?;
     let peak = sgemm_peak(a.threads);
     println!("sgemm peak (libtorch, 1024³, {} threads): {peak:.1} GFLOP/s", a.threads);
     println!(
         "{:<13} {:>7} {:>6} {:>12} {:>12} {:>7} {:>9} {:>9} {:>9} {:>9}",
-        "preset", "params", "B×T", "mixagent", "pytorch", "ratio", "GFLOP/s", "% peak", "RSS mix", "RSS pt"
+        "preset",
+        "params",
+        "B×T",
+        "mixagent",
+        "pytorch",
+        "ratio",
+        "GFLOP/s",
+        "% peak",
+        "RSS mix",
+        "RSS pt"
     );
     let mut rows = Vec::new();
     for preset in &a.presets {
@@ -182,7 +217,14 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
             ours.push(run_json(&mut c, "mixagent bench train-one")?);
             let mut p = Command::new(&python);
             p.arg(&script)
-                .args(["--preset", preset, "--vocab", &a.vocab.to_string(), "--batch-size", &a.batch_size.to_string()])
+                .args([
+                    "--preset",
+                    preset,
+                    "--vocab",
+                    &a.vocab.to_string(),
+                    "--batch-size",
+                    &a.batch_size.to_string(),
+                ])
                 .args(["--steps", &a.steps.to_string(), "--untimed", &a.untimed.to_string()])
                 .args(["--warmup-steps", "10", "--threads", &a.threads.to_string(), "--seed", "0"]);
             theirs.push(run_json(&mut p, "bench/train_ref.py")?);
@@ -215,7 +257,8 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         rows.push(row);
     }
     if let Some(path) = a.json {
-        let doc = serde_json::json!({ "sgemm_peak_gflops": peak, "threads": a.threads, "rows": rows });
+        let doc =
+            serde_json::json!({ "sgemm_peak_gflops": peak, "threads": a.threads, "rows": rows });
         std::fs::write(&path, serde_json::to_vec_pretty(&doc)?)?;
     }
     Ok(())

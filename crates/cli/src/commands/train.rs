@@ -159,8 +159,10 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
 /// Runs `cpt`.
 pub fn cpt(a: CptArgs) -> anyhow::Result<()> {
     let device = a.runtime.apply();
-    let text = std::fs::read_to_string(&a.schedule).with_context(|| format!("reading {}", a.schedule.display()))?;
-    let file: ScheduleFile = toml::from_str(&text).with_context(|| format!("schedule {}", a.schedule.display()))?;
+    let text = std::fs::read_to_string(&a.schedule)
+        .with_context(|| format!("reading {}", a.schedule.display()))?;
+    let file: ScheduleFile =
+        toml::from_str(&text).with_context(|| format!("schedule {}", a.schedule.display()))?;
     let (model, _) = read_model_config(&a.base)?;
     let corpus = match a.corpus {
         Some(c) => c,
@@ -175,7 +177,11 @@ pub fn cpt(a: CptArgs) -> anyhow::Result<()> {
         init: Some(a.base.clone()),
         device,
     };
-    let stem = a.schedule.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let stem = a
+        .schedule
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
     let out = a.out.unwrap_or_else(|| PathBuf::from(format!("runs/cpt-{stem}")));
     run(&spec, &out)
 }
@@ -219,15 +225,25 @@ fn run(spec: &RunSpec, out: &Path) -> anyhow::Result<()> {
         let from = *first.get_or_insert(r.step - 1);
         bar.set_position(r.step);
         let rate = (r.step - from) as f64 * tps as f64 / start.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!("loss {:.3}  lr {:.2e}  stage {}  {:.0} tok/s", r.loss, r.lr, r.stage, rate));
+        bar.set_message(format!(
+            "loss {:.3}  lr {:.2e}  stage {}  {:.0} tok/s",
+            r.loss, r.lr, r.stage, rate
+        ));
         if bar.is_hidden() && (r.step % 50 == 0 || r.step == r.total_steps) {
-            tracing::info!(step = r.step, total = r.total_steps, loss = format!("{:.4}", r.loss), tok_per_s = format!("{rate:.0}"), "train");
+            tracing::info!(
+                step = r.step,
+                total = r.total_steps,
+                loss = format!("{:.4}", r.loss),
+                tok_per_s = format!("{rate:.0}"),
+                "train"
+            );
         }
         true
     })?;
     bar.finish_and_clear();
     let last = summary.losses.iter().rev().take(10).copied().collect::<Vec<_>>();
-    let tail = if last.is_empty() { f64::NAN } else { last.iter().sum::<f64>() / last.len() as f64 };
+    let tail =
+        if last.is_empty() { f64::NAN } else { last.iter().sum::<f64>() / last.len() as f64 };
     println!(
         "{} steps in {:.1} s; final loss (mean of last {}) {:.4}; checkpoint {}",
         summary.steps_run,

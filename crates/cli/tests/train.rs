@@ -1,0 +1,135 @@
+//! CLI tests of `pretrain` and `cpt` on the real `smoke` corpus: the loss falls on real data,
+//! CPT under a schedule logs per-domain losses, and a base from another corpus is refused.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+fn mixagent() -> Command {
+    let mut c = Command::cargo_bin("mixagent").unwrap();
+    c.env("MIXAGENT_LOG", "warn");
+    c
+}
+
+fn raw_available() -> bool {
+    let raw = std::env::var_os("MIXAGENT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/mixagent"))
+        .join("raw");
+    if raw.join("brown").exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("MIXAGENT_REQUIRE_DATA").is_none(),
+        "raw corpora missing: run scripts/setup.sh"
+    );
+    eprintln!("skipped: raw corpora not installed (run scripts/setup.sh)");
+    false
+}
+
+fn metrics(run: &Path) -> Vec<serde_json::Value> {
+    fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn pretrain_then_cpt_on_the_real_smoke_corpus() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("smoke");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
+    mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(&corpus).assert().success();
+
+    // Base: smoke preset on the general field only.
+    let base = tmp.path().join("base");
+    let common = ["--threads", "2", "--batch-size", "8", "--seq-len", "64", "--warmup-steps", "5"];
+    mixagent()
+        .args(["pretrain", "--preset", "smoke", "--tokens", "40960", "--corpus"])
+        .arg(&corpus)
+        .arg("--out")
+        .arg(&base)
+        .args(common)
+        .args(["--checkpoint-every", "40"])
+        .assert()
+        .success()
+        .stdout(contains("80 steps"));
+    let m = metrics(&base);
+    let first = m[0]["loss"].as_f64().unwrap();
+    let last = m.last().unwrap()["loss"].as_f64().unwrap();
+    assert!(last < first - 0.5, "pretraining loss on real text should fall: {first} → {last}");
+    assert!(m.iter().all(|l| l["domain_loss"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .all(|k| !k.starts_with("math"))));
+
+    // CPT under a two-stage schedule over the field-level space.
+    let schedule = tmp.path().join("ramp.toml");
+    fs::write(
+        &schedule,
+        "[space]\nlevel = \"fields\"\nfields = [\"general\", \"math\"]\n\
+         [[stages]]\ntokens = 10240\nweights = { general = 0.8, math = 0.2 }\n\
+         [[stages]]\ntokens = 10240\nweights = { general = 0.2, math = 0.8 }\n",
+    )
+    .unwrap();
+    let cpt = tmp.path().join("cpt");
+    mixagent()
+        .args(["cpt", "--base"])
+        .arg(&base)
+        .arg("--schedule")
+        .arg(&schedule)
+        .arg("--out")
+        .arg(&cpt)
+        .args(common)
+        .assert()
+        .success();
+    let m = metrics(&cpt);
+    assert_eq!(m.last().unwrap()["stage"], 1);
+    assert!(m.iter().any(|l| l["domain_loss"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .any(|k| k.starts_with("math_"))));
+
+    // A schedule naming an unknown field, and a base from a corpus with another tokenizer.
+    let bad = tmp.path().join("bad.toml");
+    fs::write(&bad, "[space]\nlevel = \"fields\"\nfields = [\"general\", \"poetry\"]\n[[stages]]\ntokens = 1000\nweights = { general = 1.0 }\n").unwrap();
+    mixagent()
+        .args(["cpt", "--base"])
+        .arg(&base)
+        .arg("--schedule")
+        .arg(&bad)
+        .arg("--out")
+        .arg(tmp.path().join("x"))
+        .assert()
+        .failure()
+        .stderr(contains("`poetry`"));
+    let other = tmp.path().join("other");
+    mixagent()
+        .args(["prepare", "--config"])
+        .arg(&cfg)
+        .args(["--set", "seed=99", "--out"])
+        .arg(&other)
+        .assert()
+        .success();
+    mixagent()
+        .args(["cpt", "--base"])
+        .arg(&base)
+        .arg("--schedule")
+        .arg(&schedule)
+        .arg("--corpus")
+        .arg(&other)
+        .arg("--out")
+        .arg(tmp.path().join("y"))
+        .args(common)
+        .assert()
+        .failure()
+        .stderr(contains("tokenizer"));
+}
