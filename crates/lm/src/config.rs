@@ -53,7 +53,7 @@ impl ModelConfig {
     /// | demo-target | 128 | 4 | 4 | 384 | ≈ 1.1M |
     /// | study | 96 | 3 | 4 | 256 | ≈ 0.53M |
     /// | study-target | 192 | 6 | 6 | 512 | ≈ 3.0M |
-    /// | paper-proxy | 512 | 8 | 8 | 1408 | ≈ 50M with a 32k vocabulary |
+    /// | paper-proxy | 512 | 8 | 8 | 2048 | ≈ 50M with a 32k vocabulary |
     /// | paper-target | 3072 | 28 | 24 (8 kv) | 8192 | ≈ 3.2B with a 128k vocabulary (LLaMA-3.2-3B shape) |
     pub fn preset(name: &str, vocab_size: usize) -> Result<Self, LmError> {
         let (d, l, h, kv, ff, t) = match name {
@@ -63,7 +63,7 @@ impl ModelConfig {
             "demo-target" => (128, 4, 4, 4, 384, 256),
             "study" => (96, 3, 4, 4, 256, 256),
             "study-target" => (192, 6, 6, 6, 512, 256),
-            "paper-proxy" => (512, 8, 8, 8, 1408, 2048),
+            "paper-proxy" => (512, 8, 8, 8, 2048, 2048),
             "paper-target" => (3072, 28, 24, 8, 8192, 4096),
             other => {
                 return Err(LmError::Config(format!(
@@ -130,11 +130,29 @@ impl ModelConfig {
         self.d_model / self.n_heads
     }
 
-    /// Number of parameters.
+    /// Number of parameters (`paper-proxy` at vocab 32,000: 50.0M; `paper-target` at
+    /// 128,256: 3.21B).
     pub fn n_params(&self) -> usize {
         let (d, kvd) = (self.d_model, self.n_kv_heads * self.head_dim());
         let layer = 2 * d * d + 2 * d * kvd + 3 * d * self.d_ff + 2 * d;
         let embed = self.vocab_size * d;
         embed + if self.tie_embeddings { 0 } else { embed } + self.n_layers * layer + d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_have_their_documented_sizes() {
+        let m = |p: &str, v: usize| ModelConfig::preset(p, v).unwrap().n_params() as f64 / 1e6;
+        assert!((m("smoke", 2048) - 0.09).abs() < 0.01);
+        assert!((m("demo", 2048) - 0.34).abs() < 0.02);
+        assert!((m("demo-target", 2048) - 1.1).abs() < 0.1);
+        assert!((m("study-target", 2048) - 3.0).abs() < 0.2);
+        assert!((m("paper-proxy", 32_000) - 50.0).abs() < 1.0);
+        assert!((m("paper-target", 128_256) - 3210.0).abs() < 20.0);
+        assert!(ModelConfig::preset("huge", 10).unwrap_err().to_string().contains("smoke, smoke-target"));
     }
 }

@@ -243,6 +243,7 @@ fn fresh_process_gives_identical_logits() {
         .args(["--exact", "child_writes_logits", "--ignored", "--test-threads", "1"])
         .env("MIXAGENT_CHILD_CKPT", &ckpt)
         .env("MIXAGENT_CHILD_OUT", &out)
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
