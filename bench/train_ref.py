@@ -46,7 +46,7 @@ PRESETS = {
     "demo-target": (128, 4, 4, 4, 384, 256),
     "study": (96, 3, 4, 4, 256, 256),
     "study-target": (192, 6, 6, 6, 512, 256),
-    "paper-proxy": (512, 8, 8, 8, 1408, 2048),
+    "paper-proxy": (512, 8, 8, 8, 2048, 2048),
     "paper-target": (3072, 28, 24, 8, 8192, 4096),
 }
 
@@ -204,13 +204,14 @@ def rope(x, cos, sin):
 
 
 def lr_lambda(warmup_steps, total_steps, min_ratio=0.1):
-    """Multiplier of the peak lr at step s (0-based): linear warmup (s+1)/warmup over
-    `warmup_steps` steps, then cosine decay from 1 to `min_ratio` at the last step."""
+    """Multiplier of the peak lr at step s (0-based), as `LrSchedule::at` in crates/lm/src/lr.rs
+    (cosine shape): linear warmup (s+1)/warmup, then cosine from 1 towards `min_ratio`, with
+    progress (s - warmup) / (total - warmup)."""
 
     def f(s):
         if s < warmup_steps:
             return (s + 1) / warmup_steps
-        progress = min(1.0, (s - warmup_steps) / max(1, total_steps - 1 - warmup_steps))
+        progress = min(1.0, (s - warmup_steps) / max(1, total_steps - warmup_steps))
         return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return f
