@@ -35,6 +35,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    mixagent_lm::tune_allocator();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

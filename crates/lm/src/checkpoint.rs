@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use mixagent_sampler::SamplerState;
 use mixagent_shard::write_atomic;
 use serde::{Deserialize, Serialize};
-use tch::nn::VarStore;
 use tch::Tensor;
 
-use crate::{AdamW, LmError, ModelConfig, RunSpec};
+use crate::{AdamW, Llama, LmError, ModelConfig, RunSpec};
 
 /// Version of the checkpoint layout.
 pub const CHECKPOINT_VERSION: u32 = 1;
@@ -80,8 +79,7 @@ pub struct LoadedCheckpoint {
 /// Writes a checkpoint folder atomically.
 pub fn save_checkpoint(
     dir: &Path,
-    vs: &VarStore,
-    model: &ModelConfig,
+    llama: &Llama,
     tokenizer_fingerprint: &str,
     opt: Option<&AdamW>,
     meta: Option<&CheckpointMeta>,
@@ -92,9 +90,8 @@ pub fn save_checkpoint(
         std::fs::remove_dir_all(&tmp).map_err(|e| LmError::io(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| LmError::io(&tmp, e))?;
-    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    write_tensors(&tmp.join("model.safetensors"), &named)?;
+    let model = llama.config();
+    write_tensors(&tmp.join("model.safetensors"), &llama.hf_tensors())?;
     let hf = HfConfig {
         architectures: vec!["LlamaForCausalLM".into()],
         model_type: "llama".into(),
@@ -164,13 +161,10 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf, LmError> {
     ))
 }
 
-/// Reads a checkpoint's config (and trainer state, if any) and copies its weights into `vs`,
-/// whose variables must match by name and shape.
-pub fn load_checkpoint(
-    path: &Path,
-    vs: &mut VarStore,
-    expect: &ModelConfig,
-) -> Result<LoadedCheckpoint, LmError> {
+/// Reads a checkpoint's config (and trainer state, if any) and copies its weights into
+/// `model`, whose configuration it must have.
+pub fn load_checkpoint(path: &Path, model: &Llama) -> Result<LoadedCheckpoint, LmError> {
+    let expect = model.config();
     let dir = resolve_checkpoint(path)?;
     let cfg_path = dir.join("config.json");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| LmError::io(&cfg_path, e))?;
@@ -183,7 +177,7 @@ pub fn load_checkpoint(
             format!("format version {}, expected {CHECKPOINT_VERSION}", hf.mixagent.format_version),
         ));
     }
-    if &hf.mixagent.model != expect {
+    if hf.mixagent.model != *expect {
         return Err(LmError::checkpoint(
             &dir,
             format!(
@@ -193,8 +187,9 @@ pub fn load_checkpoint(
             ),
         ));
     }
-    let weights = read_tensors(&dir.join("model.safetensors"))?;
-    copy_into(vs, &weights, &dir.join("model.safetensors"))?;
+    let file = dir.join("model.safetensors");
+    let weights = read_tensors(&file)?;
+    model.load_hf(&weights).map_err(|m| LmError::checkpoint(&file, m))?;
     let meta_path = dir.join("trainer.json");
     let meta = if meta_path.exists() {
         let text = std::fs::read_to_string(&meta_path).map_err(|e| LmError::io(&meta_path, e))?;
@@ -239,30 +234,4 @@ pub(crate) fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>, LmErr
         LmError::checkpoint(path, format!("{e}: corrupt or truncated safetensors file"))
     })?;
     Ok(named.into_iter().collect())
-}
-
-/// Copies `weights` into the variables of `vs`; every variable must be present with its shape.
-fn copy_into(
-    vs: &mut VarStore,
-    weights: &HashMap<String, Tensor>,
-    path: &Path,
-) -> Result<(), LmError> {
-    let _guard = tch::no_grad_guard();
-    for (name, mut var) in vs.variables() {
-        let src = weights
-            .get(&name)
-            .ok_or_else(|| LmError::checkpoint(path, format!("tensor `{name}` is missing")))?;
-        if src.size() != var.size() {
-            return Err(LmError::checkpoint(
-                path,
-                format!(
-                    "tensor `{name}` has shape {:?}, the model expects {:?}",
-                    src.size(),
-                    var.size()
-                ),
-            ));
-        }
-        var.copy_(src);
-    }
-    Ok(())
 }

@@ -1,6 +1,7 @@
 //! LLaMA-style language models on libtorch (`tch`): the model, AdamW, learning-rate schedules,
 //! the stage-by-stage trainer and safetensors checkpoints (DESIGN §3, §6).
 
+mod alloc;
 mod checkpoint;
 mod config;
 mod error;
@@ -9,6 +10,7 @@ mod model;
 mod optim;
 mod trainer;
 
+pub use alloc::tune_allocator;
 pub use checkpoint::{
     load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, CheckpointMeta,
     LoadedCheckpoint,

@@ -2,8 +2,12 @@
 //! `n_layers` × [RMSNorm → causal self-attention with RoPE → residual, RMSNorm → SwiGLU MLP →
 //! residual], final RMSNorm, output projection (optionally tied to the embedding).
 //!
-//! Parameter names follow Hugging Face `LlamaForCausalLM` (`model.layers.0.self_attn.q_proj.weight`,
-//! …) so a checkpoint's safetensors load there unchanged.
+//! Checkpoints use Hugging Face `LlamaForCausalLM` names (`model.layers.0.self_attn.q_proj.weight`,
+//! …) so they load there unchanged. In memory, q/k/v and gate/up are each one fused matrix
+//! (one matmul instead of three or two: on small models per-op overhead is what costs);
+//! [`Llama::hf_tensors`] and [`Llama::load_hf`] split and join them at the checkpoint boundary.
+
+use std::collections::HashMap;
 
 use tch::nn::{Init, Path};
 use tch::{Kind, Tensor};
@@ -14,13 +18,12 @@ use crate::ModelConfig;
 #[derive(Debug)]
 struct Layer {
     input_norm: Tensor,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
+    /// q, k and v projections stacked: (d + 2·kv_dim, d).
+    qkv: Tensor,
     o: Tensor,
     post_norm: Tensor,
-    gate: Tensor,
-    up: Tensor,
+    /// gate and up projections stacked: (2·d_ff, d).
+    gate_up: Tensor,
     down: Tensor,
 }
 
@@ -74,17 +77,14 @@ impl Llama {
                         &[d as i64],
                         Init::Const(1.0),
                     ),
-                    q: weight(&(&attn / "q_proj"), "weight", d, d, std),
-                    k: weight(&(&attn / "k_proj"), "weight", kvd, d, std),
-                    v: weight(&(&attn / "v_proj"), "weight", kvd, d, std),
+                    qkv: weight(&(&attn / "qkv_proj"), "weight", d + 2 * kvd, d, std),
                     o: weight(&(&attn / "o_proj"), "weight", d, d, resid_std),
                     post_norm: (&l / "post_attention_layernorm").var(
                         "weight",
                         &[d as i64],
                         Init::Const(1.0),
                     ),
-                    gate: weight(&(&mlp / "gate_proj"), "weight", ff, d, std),
-                    up: weight(&(&mlp / "up_proj"), "weight", ff, d, std),
+                    gate_up: weight(&(&mlp / "gate_up_proj"), "weight", 2 * ff, d, std),
                     down: weight(&(&mlp / "down_proj"), "weight", d, ff, resid_std),
                 }
             })
@@ -101,6 +101,45 @@ impl Llama {
         &self.cfg
     }
 
+    /// The weights under Hugging Face `LlamaForCausalLM` names (fused matrices split; views,
+    /// no copies).
+    pub fn hf_tensors(&self) -> Vec<(String, Tensor)> {
+        let (d, kvd, ff) = (self.cfg.d_model as i64, (self.cfg.n_kv_heads * self.cfg.head_dim()) as i64, self.cfg.d_ff as i64);
+        let mut out = vec![("model.embed_tokens.weight".to_string(), self.embed.shallow_clone())];
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = |s: &str| format!("model.layers.{i}.{s}.weight");
+            out.push((p("input_layernorm"), l.input_norm.shallow_clone()));
+            out.push((p("self_attn.q_proj"), l.qkv.narrow(0, 0, d)));
+            out.push((p("self_attn.k_proj"), l.qkv.narrow(0, d, kvd)));
+            out.push((p("self_attn.v_proj"), l.qkv.narrow(0, d + kvd, kvd)));
+            out.push((p("self_attn.o_proj"), l.o.shallow_clone()));
+            out.push((p("post_attention_layernorm"), l.post_norm.shallow_clone()));
+            out.push((p("mlp.gate_proj"), l.gate_up.narrow(0, 0, ff)));
+            out.push((p("mlp.up_proj"), l.gate_up.narrow(0, ff, ff)));
+            out.push((p("mlp.down_proj"), l.down.shallow_clone()));
+        }
+        out.push(("model.norm.weight".to_string(), self.norm.shallow_clone()));
+        if let Some(head) = &self.lm_head {
+            out.push(("lm_head.weight".to_string(), head.shallow_clone()));
+        }
+        out
+    }
+
+    /// Copies Hugging Face-named weights into the model. Every tensor must be present with the
+    /// model's shape; the error names the first that is not.
+    pub fn load_hf(&self, weights: &HashMap<String, Tensor>) -> Result<(), String> {
+        let _guard = tch::no_grad_guard();
+        for (name, mut dst) in self.hf_tensors() {
+            let src = weights.get(&name).ok_or_else(|| format!("tensor `{name}` is missing"))?;
+            if src.size() != dst.size() {
+                return Err(format!("tensor `{name}` has shape {:?}, the model expects {:?}", src.size(), dst.size()));
+            }
+            // `dst` may be a view into a fused matrix: copying into it fills that block.
+            dst.copy_(src);
+        }
+        Ok(())
+    }
+
     /// Logits `(B, T, V)` for token ids `(B, T)` (int64).
     // `x = x + …`, not `x += …`: tch's `+=` is the in-place `add_`, which would overwrite a
     // tensor autograd saved for the backward pass of the previous RMSNorm.
@@ -109,29 +148,30 @@ impl Llama {
         let (b, t) = ids.size2().expect("ids are (B, T)");
         let cfg = &self.cfg;
         let (h, kvh, hd) = (cfg.n_heads as i64, cfg.n_kv_heads as i64, cfg.head_dim() as i64);
-        let cos = self.cos.narrow(0, 0, t);
-        let sin = self.sin.narrow(0, 0, t);
+        let (d, kvd, ff) = (cfg.d_model as i64, kvh * hd, cfg.d_ff as i64);
+        // (T, 1, 1, hd): broadcast over batch, the q/k axis and heads of (B, T, ·, H, hd).
+        let cos = self.cos.narrow(0, 0, t).view([t, 1, 1, hd]);
+        let sin = self.sin.narrow(0, 0, t).view([t, 1, 1, hd]);
         let mut x = Tensor::embedding(&self.embed, ids, -1, false, false); // (B, T, C)
         for l in &self.layers {
-            let y = x.rms_norm([cfg.d_model as i64], Some(&l.input_norm), cfg.norm_eps);
-            let q = y.linear::<Tensor>(&l.q, None).view([b, t, h, hd]).transpose(1, 2); // (B, H, T, hd)
-            let k = y.linear::<Tensor>(&l.k, None).view([b, t, kvh, hd]).transpose(1, 2);
-            let v = y.linear::<Tensor>(&l.v, None).view([b, t, kvh, hd]).transpose(1, 2);
-            let (q, k) = (rope(&q, &cos, &sin), rope(&k, &cos, &sin));
-            let a = Tensor::scaled_dot_product_attention::<Tensor>(
-                &q,
-                &k,
-                &v,
-                None,
-                0.0,
-                true,
-                None,
-                kvh != h,
-            );
-            let a = a.transpose(1, 2).reshape([b, t, cfg.d_model as i64]);
+            let y = x.rms_norm([d], Some(&l.input_norm), cfg.norm_eps);
+            let qkv = y.linear::<Tensor>(&l.qkv, None); // (B, T, d + 2·kvd)
+            let (q, k) = if kvh == h {
+                // One RoPE over q and k together: (B, T, 2, H, hd).
+                let qk = rope(&qkv.narrow(2, 0, 2 * d).view([b, t, 2, h, hd]), &cos, &sin);
+                (qk.select(2, 0).transpose(1, 2), qk.select(2, 1).transpose(1, 2)) // (B, H, T, hd)
+            } else {
+                let q = rope(&qkv.narrow(2, 0, d).view([b, t, 1, h, hd]), &cos, &sin);
+                let k = rope(&qkv.narrow(2, d, kvd).view([b, t, 1, kvh, hd]), &cos, &sin);
+                (q.select(2, 0).transpose(1, 2), k.select(2, 0).transpose(1, 2))
+            };
+            let v = qkv.narrow(2, d + kvd, kvd).view([b, t, kvh, hd]).transpose(1, 2);
+            let a = Tensor::scaled_dot_product_attention::<Tensor>(&q, &k, &v, None, 0.0, true, None, kvh != h);
+            let a = a.transpose(1, 2).reshape([b, t, d]);
             x = x + a.linear::<Tensor>(&l.o, None);
-            let y = x.rms_norm([cfg.d_model as i64], Some(&l.post_norm), cfg.norm_eps);
-            let m = y.linear::<Tensor>(&l.gate, None).silu() * y.linear::<Tensor>(&l.up, None);
+            let y = x.rms_norm([d], Some(&l.post_norm), cfg.norm_eps);
+            let gu = y.linear::<Tensor>(&l.gate_up, None); // (B, T, 2·d_ff)
+            let m = gu.narrow(2, 0, ff).silu() * gu.narrow(2, ff, ff);
             x = x + m.linear::<Tensor>(&l.down, None);
         }
         let x = x.rms_norm([cfg.d_model as i64], Some(&self.norm), cfg.norm_eps);
@@ -158,7 +198,8 @@ impl Llama {
     }
 }
 
-/// cos/sin tables for RoPE in the "rotate half" layout of Hugging Face LLaMA.
+/// cos/sin tables for RoPE in the "rotate half" layout of Hugging Face LLaMA. The sin table's
+/// first half is negated, so `rotate_half(x)·sin` becomes `roll(x, hd/2)·sin` (one op, not four).
 fn rope_tables(cfg: &ModelConfig, device: tch::Device) -> (Tensor, Tensor) {
     let hd = cfg.head_dim() as i64;
     let inv_freq: Vec<f32> =
@@ -166,15 +207,14 @@ fn rope_tables(cfg: &ModelConfig, device: tch::Device) -> (Tensor, Tensor) {
     let inv_freq = Tensor::from_slice(&inv_freq);
     let pos = Tensor::arange(cfg.max_seq_len as i64, (Kind::Float, tch::Device::Cpu));
     let freqs = pos.outer(&inv_freq); // (T, hd/2)
-    let emb = Tensor::cat(&[&freqs, &freqs], 1); // (T, hd)
-    (emb.cos().to_device(device), emb.sin().to_device(device))
+    let cos = Tensor::cat(&[freqs.cos(), freqs.cos()], 1); // (T, hd)
+    let sin = Tensor::cat(&[-freqs.sin(), freqs.sin()], 1);
+    (cos.to_device(device), sin.to_device(device))
 }
 
-/// Applies RoPE to `(B, H, T, hd)`: x·cos + rotate_half(x)·sin.
+/// Applies RoPE along the last axis: x·cos + rotate_half(x)·sin, where
+/// rotate_half([x1, x2]) = [−x2, x1] = roll(x, hd/2) with the sign folded into `sin`.
 fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
-    let half = x.size()[3] / 2;
-    let x1 = x.narrow(3, 0, half);
-    let x2 = x.narrow(3, half, half);
-    let rotated = Tensor::cat(&[&x2.neg(), &x1], 3);
-    x * cos + rotated * sin
+    let half = x.size().last().copied().expect("non-scalar") / 2;
+    x * cos + x.roll([half], [-1]) * sin
 }

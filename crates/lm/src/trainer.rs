@@ -224,7 +224,7 @@ pub fn train(
     let fingerprint = corpus.manifest.tokenizer.fingerprint.clone();
     prepare_run_dir(out, spec)?;
 
-    let mut vs = VarStore::new(device);
+    let vs = VarStore::new(device);
     let model = crate::model::with_seed(derive(spec.train.seed, "lm.init", 0), || {
         Llama::new(&vs.root(), &spec.model)
     });
@@ -242,7 +242,7 @@ pub fn train(
     let mut last_good = "none".to_string();
     if let Ok(latest) = std::fs::read_to_string(ckpt_root.join("latest")) {
         let dir = ckpt_root.join(latest.trim());
-        let loaded = load_checkpoint(&dir, &mut vs, &spec.model)?;
+        let loaded = load_checkpoint(&dir, &model)?;
         let meta = loaded.meta.ok_or_else(|| {
             LmError::checkpoint(&dir, "has no trainer.json: cannot resume from it")
         })?;
@@ -255,7 +255,7 @@ pub fn train(
         truncate_metrics(&out.join("metrics.jsonl"), start_step)?;
         tracing::info!(step = start_step, checkpoint = %dir.display(), "resuming");
     } else if let Some(init) = &spec.init {
-        let loaded = load_checkpoint(init, &mut vs, &spec.model)?;
+        let loaded = load_checkpoint(init, &model)?;
         if loaded.tokenizer_fingerprint != fingerprint {
             return Err(LmError::checkpoint(
                 &loaded.dir,
@@ -359,7 +359,7 @@ pub fn train(
             metrics.flush().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
             metrics.sync_all().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
             last_good =
-                checkpoint(&ckpt_root, &vs, spec, &fingerprint, &opt, &sampler, done, done * tps)?;
+                checkpoint(&ckpt_root, &model, spec, &fingerprint, &opt, &sampler, done, done * tps)?;
         }
     }
     let checkpoint = crate::resolve_checkpoint(out)?;
@@ -384,7 +384,7 @@ pub fn micro_step(model: &Llama, window: &Tensor, accum: usize) -> Result<Vec<f3
 #[allow(clippy::too_many_arguments)]
 fn checkpoint(
     root: &Path,
-    vs: &VarStore,
+    model: &Llama,
     spec: &RunSpec,
     fingerprint: &str,
     opt: &AdamW,
@@ -406,7 +406,7 @@ fn checkpoint(
         optimizer_layout: state.layout,
         spec: spec.clone(),
     };
-    save_checkpoint(&dir, vs, &spec.model, fingerprint, Some(opt), Some(&meta))?;
+    save_checkpoint(&dir, model, fingerprint, Some(opt), Some(&meta))?;
     write_atomic(root.join("latest"), name.as_bytes())
         .map_err(|e| LmError::checkpoint(root, e.to_string()))?;
     for entry in std::fs::read_dir(root).map_err(|e| LmError::io(root, e))?.flatten() {

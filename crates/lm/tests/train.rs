@@ -135,9 +135,9 @@ fn checkpoint_reload_gives_identical_logits_and_bad_checkpoints_are_named() {
     let ids = Tensor::from_slice(&[1i64, 2, 3, 4, 5, 6, 7, 8]).view([1, 8]);
 
     let logits_of = |path: &Path, cfg: &ModelConfig| -> Result<Tensor, LmError> {
-        let mut vs = VarStore::new(tch::Device::Cpu);
+        let vs = VarStore::new(tch::Device::Cpu);
         let model = Llama::new(&vs.root(), cfg);
-        load_checkpoint(path, &mut vs, cfg)?;
+        load_checkpoint(path, &model)?;
         Ok(tch::no_grad(|| model.forward(&ids)))
     };
     let a = logits_of(&out, &s.model).unwrap();
@@ -205,9 +205,9 @@ fn child_writes_logits() {
         return;
     };
     let cfg = ModelConfig::preset("smoke", VOCAB).unwrap();
-    let mut vs = VarStore::new(tch::Device::Cpu);
+    let vs = VarStore::new(tch::Device::Cpu);
     let model = Llama::new(&vs.root(), &cfg);
-    load_checkpoint(Path::new(&ckpt), &mut vs, &cfg).unwrap();
+    load_checkpoint(Path::new(&ckpt), &model).unwrap();
     let logits = tch::no_grad(|| model.forward(&probe_ids()));
     logits.save(out).unwrap();
 }
@@ -235,7 +235,7 @@ fn fresh_process_gives_identical_logits() {
         opt.zero_grad();
     }
     let ckpt = tmp.path().join("ckpt");
-    mixagent_lm::save_checkpoint(&ckpt, &vs, &cfg, "00000000c0ffee00", None, None).unwrap();
+    mixagent_lm::save_checkpoint(&ckpt, &model, "00000000c0ffee00", None, None).unwrap();
     let in_memory = tch::no_grad(|| model.forward(&probe_ids()));
 
     let out = tmp.path().join("logits.pt");

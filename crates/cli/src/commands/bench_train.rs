@@ -207,7 +207,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for preset in &a.presets {
         let cfg = ModelConfig::preset(preset, a.vocab)?;
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let (mut ours, mut theirs, mut tuned) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..a.repeats {
             let mut c = Command::new(&exe);
             c.args(["bench", "train-one", "--preset", preset])
@@ -228,27 +228,36 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
                 .args(["--steps", &a.steps.to_string(), "--untimed", &a.untimed.to_string()])
                 .args(["--warmup-steps", "10", "--threads", &a.threads.to_string(), "--seed", "0"]);
             theirs.push(run_json(&mut p, "bench/train_ref.py")?);
+            // The same reference with the glibc settings mixagent applies in-process
+            // (`mixagent_lm::tune_allocator`), to show how much of the ratio is the allocator.
+            p.env("MALLOC_MMAP_MAX_", "0").env("MALLOC_TRIM_THRESHOLD_", (1u64 << 30).to_string());
+            tuned.push(run_json(&mut p, "bench/train_ref.py (tuned malloc)")?);
         }
         let tok_ours = median(ours.iter().map(|r| r.tokens_per_s).collect());
         let tok_theirs = median(theirs.iter().map(|r| r.tokens_per_s).collect());
+        let tok_tuned = median(tuned.iter().map(|r| r.tokens_per_s).collect());
         let gflops = tok_ours * train_flops_per_token(&cfg) / 1e9;
         let row = serde_json::json!({
             "preset": preset, "params": cfg.n_params(), "batch": a.batch_size, "seq_len": cfg.max_seq_len,
             "mixagent_tok_s": tok_ours, "pytorch_tok_s": tok_theirs, "ratio": tok_ours / tok_theirs,
+            "pytorch_tuned_malloc_tok_s": tok_tuned, "ratio_vs_tuned_malloc": tok_ours / tok_tuned,
             "mixagent_gflops": gflops, "pct_sgemm_peak": 100.0 * gflops / peak,
             "mixagent_peak_rss_mb": median(ours.iter().map(|r| r.peak_rss_mb).collect()),
             "pytorch_peak_rss_mb": median(theirs.iter().map(|r| r.peak_rss_mb).collect()),
             "mixagent_runs_tok_s": ours.iter().map(|r| r.tokens_per_s).collect::<Vec<_>>(),
             "pytorch_runs_tok_s": theirs.iter().map(|r| r.tokens_per_s).collect::<Vec<_>>(),
+            "pytorch_tuned_runs_tok_s": tuned.iter().map(|r| r.tokens_per_s).collect::<Vec<_>>(),
         });
         println!(
-            "{:<13} {:>6.2}M {:>6} {:>12.0} {:>12.0} {:>7.2} {:>9.1} {:>8.1}% {:>8.0}M {:>8.0}M",
+            "{:<13} {:>6.2}M {:>7} {:>9.0} {:>9.0} {:>6.2} {:>9.0} {:>6.2} {:>8.1} {:>6.1}% {:>7.0}M {:>6.0}M",
             preset,
             cfg.n_params() as f64 / 1e6,
             format!("{}×{}", a.batch_size, cfg.max_seq_len),
             tok_ours,
             tok_theirs,
             tok_ours / tok_theirs,
+            tok_tuned,
+            tok_ours / tok_tuned,
             gflops,
             100.0 * gflops / peak,
             row["mixagent_peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
