@@ -192,17 +192,9 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     let peak = sgemm_peak(a.threads);
     println!("sgemm peak (libtorch, 1024³, {} threads): {peak:.1} GFLOP/s", a.threads);
     println!(
-        "{:<13} {:>7} {:>6} {:>12} {:>12} {:>7} {:>9} {:>9} {:>9} {:>9}",
-        "preset",
-        "params",
-        "B×T",
-        "mixagent",
-        "pytorch",
-        "ratio",
-        "GFLOP/s",
-        "% peak",
-        "RSS mix",
-        "RSS pt"
+        "{:<13} {:>7} {:>7} {:>9} {:>9} {:>6} {:>9} {:>6} {:>8} {:>7} {:>8} {:>7}",
+        "preset", "params", "B×T", "mixagent", "pytorch", "ratio", "pt+mall", "ratio", "GFLOP/s",
+        "%peak", "RSS mix", "RSS pt"
     );
     let mut rows = Vec::new();
     for preset in &a.presets {
@@ -266,6 +258,9 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         rows.push(row);
     }
     if let Some(path) = a.json {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
         let doc =
             serde_json::json!({ "sgemm_peak_gflops": peak, "threads": a.threads, "rows": rows });
         std::fs::write(&path, serde_json::to_vec_pretty(&doc)?)?;
