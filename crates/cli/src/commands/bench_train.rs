@@ -70,6 +70,9 @@ struct RunResult {
     median_step_ms: f64,
     peak_rss_mb: f64,
     n_params: usize,
+    /// Loss of the first and the last step (same weights and batches on both sides).
+    loss_first: f64,
+    loss_last: f64,
 }
 
 /// The hot loop, identical in shape to `mixagent_lm::train`: forward + backward through
@@ -102,9 +105,11 @@ pub fn train_one(a: TrainOneArgs) -> anyhow::Result<()> {
         shape: LrShape::Cosine,
     };
     let mut times = Vec::new();
+    let mut losses = Vec::new();
     for step in 0..a.steps {
         let start = Instant::now();
-        micro_step(&model, &pool[step % pool.len()], 1)?;
+        let rows = micro_step(&model, &pool[step % pool.len()], 1)?;
+        losses.push(rows.iter().map(|&l| f64::from(l)).sum::<f64>() / rows.len() as f64);
         let _ = opt.step(lr.at(step as u64));
         opt.zero_grad();
         if step >= a.untimed {
@@ -118,6 +123,8 @@ pub fn train_one(a: TrainOneArgs) -> anyhow::Result<()> {
         median_step_ms: median * 1e3,
         peak_rss_mb: peak_rss_mb(),
         n_params: cfg.n_params(),
+        loss_first: losses[0],
+        loss_last: *losses.last().expect("steps ≥ 1"),
     };
     println!("{}", serde_json::to_string(&result)?);
     Ok(())
