@@ -6,7 +6,7 @@
 #
 # Only what `import torch` needs on CPU is installed: the torch wheel with --no-deps (none of the
 # ~3 GB of CUDA wheels it declares), the cudart and cupti wheels (libtorch_cpu.so NEEDS libcudart
-# and libcupti even on CPU), torch's pure-Python dependencies and numpy. `import torch` also
+# and libcupti even on CPU), torch's pure-Python dependencies, numpy and matplotlib (plots). `import torch` also
 # loads libtorch_cuda.so, which NEEDS cuBLAS, cuDNN, cuFFT, cuSPARSE, NCCL, NVSHMEM, ...; for
 # those the script compiles empty stand-ins (stub_cuda_libs below: the real sonames and symbol
 # versions, every function returns an error code) into the venv's nvidia/cu13/lib, which is on
@@ -31,7 +31,7 @@ CUDART_VERSION=13.0.96
 CUPTI_VERSION=13.0.85
 # torch's pure-Python run-time dependencies (from the wheel's Requires-Dist; setuptools is only
 # needed for building C++ extensions and is not installed).
-PY_DEPS=(filelock "typing-extensions>=4.10.0" "sympy>=1.13.3" "networkx>=2.5.1" jinja2 "fsspec>=0.8.5" numpy)
+PY_DEPS=(filelock "typing-extensions>=4.10.0" "sympy>=1.13.3" "networkx>=2.5.1" jinja2 "fsspec>=0.8.5" numpy matplotlib)
 
 log() { echo "setup_ref: $*" >&2; }
 trap 'log "FAILED (exit $?, line $LINENO); re-run to rebuild the venv"' ERR
@@ -43,6 +43,7 @@ import torch
 torch.set_num_threads(2)
 assert torch.__version__.split("+")[0] == sys.argv[1], torch.__version__
 import numpy  # noqa: F401
+import matplotlib  # noqa: F401  (scripts/plot_metrics.py)
 print(torch.__version__)
 PY
 }

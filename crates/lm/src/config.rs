@@ -153,6 +153,9 @@ mod tests {
         assert!((m("study-target", 2048) - 3.0).abs() < 0.2);
         assert!((m("paper-proxy", 32_000) - 50.0).abs() < 1.0);
         assert!((m("paper-target", 128_256) - 3210.0).abs() < 20.0);
-        assert!(ModelConfig::preset("huge", 10).unwrap_err().to_string().contains("smoke, smoke-target"));
+        assert!(ModelConfig::preset("huge", 10)
+            .unwrap_err()
+            .to_string()
+            .contains("smoke, smoke-target"));
     }
 }

@@ -104,7 +104,11 @@ impl Llama {
     /// The weights under Hugging Face `LlamaForCausalLM` names (fused matrices split; views,
     /// no copies).
     pub fn hf_tensors(&self) -> Vec<(String, Tensor)> {
-        let (d, kvd, ff) = (self.cfg.d_model as i64, (self.cfg.n_kv_heads * self.cfg.head_dim()) as i64, self.cfg.d_ff as i64);
+        let (d, kvd, ff) = (
+            self.cfg.d_model as i64,
+            (self.cfg.n_kv_heads * self.cfg.head_dim()) as i64,
+            self.cfg.d_ff as i64,
+        );
         let mut out = vec![("model.embed_tokens.weight".to_string(), self.embed.shallow_clone())];
         for (i, l) in self.layers.iter().enumerate() {
             let p = |s: &str| format!("model.layers.{i}.{s}.weight");
@@ -132,7 +136,11 @@ impl Llama {
         for (name, mut dst) in self.hf_tensors() {
             let src = weights.get(&name).ok_or_else(|| format!("tensor `{name}` is missing"))?;
             if src.size() != dst.size() {
-                return Err(format!("tensor `{name}` has shape {:?}, the model expects {:?}", src.size(), dst.size()));
+                return Err(format!(
+                    "tensor `{name}` has shape {:?}, the model expects {:?}",
+                    src.size(),
+                    dst.size()
+                ));
             }
             // `dst` may be a view into a fused matrix: copying into it fills that block.
             dst.copy_(src);
@@ -159,14 +167,24 @@ impl Llama {
             let (q, k) = if kvh == h {
                 // One RoPE over q and k together: (B, T, 2, H, hd).
                 let qk = rope(&qkv.narrow(2, 0, 2 * d).view([b, t, 2, h, hd]), &cos, &sin);
-                (qk.select(2, 0).transpose(1, 2), qk.select(2, 1).transpose(1, 2)) // (B, H, T, hd)
+                (qk.select(2, 0).transpose(1, 2), qk.select(2, 1).transpose(1, 2))
+            // (B, H, T, hd)
             } else {
                 let q = rope(&qkv.narrow(2, 0, d).view([b, t, 1, h, hd]), &cos, &sin);
                 let k = rope(&qkv.narrow(2, d, kvd).view([b, t, 1, kvh, hd]), &cos, &sin);
                 (q.select(2, 0).transpose(1, 2), k.select(2, 0).transpose(1, 2))
             };
             let v = qkv.narrow(2, d + kvd, kvd).view([b, t, kvh, hd]).transpose(1, 2);
-            let a = Tensor::scaled_dot_product_attention::<Tensor>(&q, &k, &v, None, 0.0, true, None, kvh != h);
+            let a = Tensor::scaled_dot_product_attention::<Tensor>(
+                &q,
+                &k,
+                &v,
+                None,
+                0.0,
+                true,
+                None,
+                kvh != h,
+            );
             let a = a.transpose(1, 2).reshape([b, t, d]);
             x = x + a.linear::<Tensor>(&l.o, None);
             let y = x.rms_norm([d], Some(&l.post_norm), cfg.norm_eps);

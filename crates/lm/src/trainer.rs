@@ -358,8 +358,16 @@ pub fn train(
         if done % spec.train.checkpoint_every == 0 || done == total_steps {
             metrics.flush().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
             metrics.sync_all().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
-            last_good =
-                checkpoint(&ckpt_root, &model, spec, &fingerprint, &opt, &sampler, done, done * tps)?;
+            last_good = checkpoint(
+                &ckpt_root,
+                &model,
+                spec,
+                &fingerprint,
+                &opt,
+                &sampler,
+                done,
+                done * tps,
+            )?;
         }
     }
     let checkpoint = crate::resolve_checkpoint(out)?;

@@ -200,8 +200,18 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     println!("sgemm peak (libtorch, 1024³, {} threads): {peak:.1} GFLOP/s", a.threads);
     println!(
         "{:<13} {:>7} {:>7} {:>9} {:>9} {:>6} {:>9} {:>6} {:>8} {:>7} {:>8} {:>7}",
-        "preset", "params", "B×T", "mixagent", "pytorch", "ratio", "pt+mall", "ratio", "GFLOP/s",
-        "%peak", "RSS mix", "RSS pt"
+        "preset",
+        "params",
+        "B×T",
+        "mixagent",
+        "pytorch",
+        "ratio",
+        "pt+mall",
+        "ratio",
+        "GFLOP/s",
+        "%peak",
+        "RSS mix",
+        "RSS pt"
     );
     let mut rows = Vec::new();
     for preset in &a.presets {
