@@ -250,3 +250,20 @@ fn fresh_process_gives_identical_logits() {
     let fresh = Tensor::load(&out).unwrap();
     assert!(fresh.equal(&in_memory), "logits differ after a reload in a fresh process");
 }
+
+#[test]
+fn gradient_accumulation_counts_tokens_per_optimizer_step() {
+    setup();
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    let mut s = spec(c, 8 * 32 * 2 * 12);
+    s.train.grad_accum = 2;
+    s.train.log_every = 4;
+    let out = tmp.path().join("accum");
+    let summary = train(&s, &out, |_| true).unwrap();
+    assert_eq!(summary.losses.len(), 12, "12 optimizer steps of 2 micro-batches each");
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    assert_eq!(last["tokens"], 8 * 32 * 2 * 12);
+    assert!(summary.losses[11] < summary.losses[0] - 0.3, "{:?}", summary.losses);
+}
