@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need through scripts/setup.sh
-# (cached, seconds when warm), then runs the whole workspace's tests on the real data.
+# (cached, seconds when warm), then runs the whole workspace's tests on the real data and
+# closes with one summary line over every test binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 # The real-corpus tests must not skip here: setup has just installed the raw sources.
 export MIXAGENT_REQUIRE_DATA=1
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ s += $1 } END { print s + 0 }'; }
+echo "tests: $(sum passed) passed, $(sum failed) failed, $(sum ignored) ignored"
+exit "$status"
