@@ -14,5 +14,5 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ s += $1 } END { print s + 0 }'; }
-echo "tests: $(sum passed) passed, $(sum failed) failed, $(sum ignored) ignored"
+echo "tests: $(sum passed) passed, $(sum failed) failed, $(sum ignored) skipped"
 exit "$status"
