@@ -1,0 +1,1 @@
+//! BIG-bench multiple-choice tasks read from their `task.json`.
