@@ -22,6 +22,8 @@ enum Command {
     Pretrain(commands::train::PretrainArgs),
     /// Continue a base model under a schedule of mixtures.
     Cpt(commands::train::CptArgs),
+    /// Evaluate a checkpoint: feedback suites, held-out bits per byte, benchmark suite.
+    Eval(commands::eval::Args),
     /// Inspect a prepared corpus.
     Corpus {
         #[command(subcommand)]
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Prepare(args) => commands::prepare::run(args),
         Command::Pretrain(args) => commands::train::pretrain(args),
         Command::Cpt(args) => commands::train::cpt(args),
+        Command::Eval(args) => commands::eval::run(args),
         Command::Corpus { command } => commands::corpus::run(command),
         Command::Bench { command } => commands::bench::run(command),
     };

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use predicates::str::contains;
 
 fn mixagent() -> Command {
@@ -132,4 +133,77 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
         .assert()
         .failure()
         .stderr(contains("tokenizer"));
+}
+
+fn feedback_of(report: &Path) -> (f64, f64) {
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let get = |field: &str| {
+        v["feedback"].as_array().unwrap().iter().find(|f| f["field"] == field).unwrap()["feedback"]
+            .as_f64()
+            .unwrap()
+    };
+    (get("general"), get("math"))
+}
+
+/// The feedback signal means something: target-only CPT raises target feedback and lowers
+/// source feedback; source-only CPT ends with higher source and lower target feedback than it.
+#[test]
+fn feedback_moves_with_the_mixture() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("smoke");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
+    mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(&corpus).assert().success();
+    let common = ["--threads", "2", "--batch-size", "8", "--seq-len", "64", "--warmup-steps", "5"];
+    let base = tmp.path().join("base");
+    mixagent()
+        .args(["pretrain", "--preset", "smoke", "--tokens", "81920", "--corpus"])
+        .arg(&corpus)
+        .arg("--out")
+        .arg(&base)
+        .args(common)
+        .assert()
+        .success();
+    let eval = |run: &Path, name: &str| {
+        let out = tmp.path().join(format!("{name}.json"));
+        mixagent()
+            .arg("eval")
+            .arg(run)
+            .args(["--items", "64", "--windows", "2", "--threads", "2", "--json"])
+            .arg(&out)
+            .assert()
+            .success()
+            .stdout(contains("general").and(contains("math")));
+        feedback_of(&out)
+    };
+    let (g0, m0) = eval(&base, "base");
+    let cpt = |field: &str| {
+        let schedule = tmp.path().join(format!("{field}.toml"));
+        fs::write(
+            &schedule,
+            format!("[space]\nlevel = \"fields\"\nfields = [\"general\", \"math\"]\n[[stages]]\ntokens = 40960\nweights = {{ {field} = 1.0 }}\n"),
+        )
+        .unwrap();
+        let out = tmp.path().join(format!("cpt-{field}"));
+        mixagent()
+            .args(["cpt", "--base"])
+            .arg(&base)
+            .arg("--schedule")
+            .arg(&schedule)
+            .arg("--out")
+            .arg(&out)
+            .args(common)
+            .assert()
+            .success();
+        eval(&out, field)
+    };
+    let (g_math, m_math) = cpt("math");
+    let (g_gen, m_gen) = cpt("general");
+    eprintln!("base general {g0:.3} math {m0:.3}; math-only {g_math:.3} {m_math:.3}; general-only {g_gen:.3} {m_gen:.3}");
+    assert!(m_math > m0 + 0.1, "math-only CPT should raise math feedback: {m0} → {m_math}");
+    assert!(g_math < g0, "math-only CPT should lower general feedback: {g0} → {g_math}");
+    assert!(g_gen > g0, "general-only CPT should raise general feedback: {g0} → {g_gen}");
+    assert!(g_gen > g_math && m_gen < m_math, "general-only vs math-only should trade off");
 }

@@ -5,5 +5,14 @@
 
 pub mod bigbench;
 mod error;
+mod report;
+mod score;
+mod suites;
 
 pub use error::EvalError;
+pub use report::{
+    evaluate, feedback, DomainLoss, EvalOptions, EvalReport, FeedbackScore, TaskScore,
+    GENERAL_TASKS, MATH_TASKS,
+};
+pub use score::{mean_loss, Scored, Scorer};
+pub use suites::{build_suite, Item, Suite};

@@ -3,5 +3,6 @@
 pub mod bench;
 pub mod bench_train;
 pub mod corpus;
+pub mod eval;
 pub mod prepare;
 pub mod train;

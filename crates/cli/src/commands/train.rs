@@ -188,7 +188,7 @@ pub fn cpt(a: CptArgs) -> anyhow::Result<()> {
 
 /// The corpus recorded in a base run's `run.json` (the run folder, or the parent of its
 /// `checkpoints/` folder).
-fn base_corpus(base: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn base_corpus(base: &Path) -> anyhow::Result<PathBuf> {
     let dir = mixagent_lm::resolve_checkpoint(base)?;
     for candidate in [dir.join("trainer.json"), base.join("run.json")] {
         if let Ok(text) = std::fs::read_to_string(&candidate) {

@@ -1,0 +1,255 @@
+//! `evaluate`: feedback per field, held-out bits per byte per domain and, for the full suite,
+//! BIG-bench multiple choice and exact-match math generation.
+
+use std::path::{Path, PathBuf};
+
+use mixagent_corpus::CorpusTokenizer;
+use mixagent_lm::Llama;
+use mixagent_shard::{Manifest, Split};
+use serde::Serialize;
+
+use crate::bigbench::load_task;
+use crate::score::{mean_loss, Scorer};
+use crate::{build_suite, EvalError, Suite};
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Fields to build feedback suites for (e.g. `general`, `math`).
+    pub fields: Vec<String>,
+    /// Items per feedback suite.
+    pub items_per_field: usize,
+    /// Held-out windows per domain for bits per byte.
+    pub windows_per_domain: usize,
+    /// Also run the benchmark suite.
+    pub full: bool,
+    /// Items per benchmark task.
+    pub items_per_task: usize,
+    /// Folder of the BIG-bench tasks (`$MIXAGENT_CACHE/raw/bigbench`).
+    pub bigbench_root: PathBuf,
+    /// Seed of item selection.
+    pub seed: u64,
+    /// Sequences per forward pass.
+    pub batch_size: usize,
+}
+
+/// One feedback suite's score.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackScore {
+    /// Field.
+    pub field: String,
+    /// Items scored.
+    pub items: usize,
+    /// Suite fingerprint.
+    pub fingerprint: String,
+    /// Mean over items of the mean per-token log-probability of the gold answer.
+    pub feedback: f64,
+    /// Items whose prompt was cut from the left to fit the context.
+    pub truncated: usize,
+}
+
+/// One domain's held-out loss.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainLoss {
+    /// Domain.
+    pub domain: String,
+    /// Field.
+    pub field: String,
+    /// Mean nats per token.
+    pub nats_per_token: f64,
+    /// Bits per UTF-8 byte (comparable across tokenizers).
+    pub bits_per_byte: f64,
+}
+
+/// One benchmark task's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskScore {
+    /// Task.
+    pub task: String,
+    /// Field it counts for.
+    pub field: String,
+    /// `multiple_choice` or `exact_match`.
+    pub kind: String,
+    /// Items.
+    pub items: usize,
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Accuracy of guessing.
+    pub chance: f64,
+    /// (accuracy − chance) / (1 − chance), ×100.
+    pub score: f64,
+    /// Item fingerprint.
+    pub fingerprint: String,
+}
+
+/// Everything `mixagent eval` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// The checkpoint evaluated.
+    pub checkpoint: String,
+    /// Feedback per field.
+    pub feedback: Vec<FeedbackScore>,
+    /// Held-out loss per domain.
+    pub heldout: Vec<DomainLoss>,
+    /// Benchmark tasks (full suite only).
+    pub tasks: Vec<TaskScore>,
+    /// Mean task score per field, then overall (full suite only).
+    pub averages: Vec<(String, f64)>,
+}
+
+/// General multiple-choice tasks (source field) and math tasks (target field).
+pub const GENERAL_TASKS: &[&str] = &[
+    "social_iqa",
+    "winowhy",
+    "strategyqa",
+    "goal_step_wikihow",
+    "date_understanding",
+    "vitaminc_fact_verification",
+];
+/// Math multiple-choice tasks.
+pub const MATH_TASKS: &[&str] = &["elementary_math_qa", "arithmetic"];
+
+/// Scores the feedback suites (the agent's observation).
+pub fn feedback(scorer: &Scorer<'_>, suites: &[Suite]) -> Result<Vec<FeedbackScore>, EvalError> {
+    suites
+        .iter()
+        .map(|s| {
+            let pairs: Vec<(&str, &str)> =
+                s.items.iter().map(|i| (i.prompt.as_str(), i.answer.as_str())).collect();
+            let scored = scorer.score(&pairs)?;
+            let means: Vec<f64> =
+                scored.iter().filter(|x| x.tokens > 0).map(|x| x.mean()).collect();
+            Ok(FeedbackScore {
+                field: s.field.clone(),
+                items: means.len(),
+                fingerprint: s.fingerprint(),
+                feedback: means.iter().sum::<f64>() / means.len().max(1) as f64,
+                truncated: scored.iter().filter(|x| x.truncated).count(),
+            })
+        })
+        .collect()
+}
+
+/// Runs the evaluation of `model` (trained on the corpus at `corpus`).
+pub fn evaluate(
+    model: &Llama,
+    checkpoint: &Path,
+    corpus: &Path,
+    opts: &EvalOptions,
+    device: tch::Device,
+) -> Result<EvalReport, EvalError> {
+    let manifest = Manifest::load(corpus)?;
+    let tokenizer = CorpusTokenizer::load(&corpus.join(&manifest.tokenizer.file))?;
+    let scorer = Scorer::new(model, &tokenizer, opts.batch_size, device);
+    let suites = opts
+        .fields
+        .iter()
+        .map(|f| build_suite(corpus, &manifest, f, opts.items_per_field, opts.seed))
+        .collect::<Result<Vec<_>, _>>()?;
+    let feedback = feedback(&scorer, &suites)?;
+
+    let seq_len = model.config().max_seq_len;
+    let mut heldout = Vec::new();
+    for d in manifest.domains.iter().filter(|d| opts.fields.iter().any(|f| f == d.field.as_str())) {
+        let shards = manifest.open_shards(corpus, d, Split::Heldout)?;
+        let tokens: Vec<u32> = shards.iter().flat_map(|s| s.to_vec()).collect();
+        let nats =
+            mean_loss(model, &tokens, seq_len, opts.windows_per_domain, opts.batch_size, device)?;
+        let bytes_per_token = d.heldout.bytes as f64 / d.heldout.tokens.max(1) as f64;
+        heldout.push(DomainLoss {
+            domain: d.name.clone(),
+            field: d.field.to_string(),
+            nats_per_token: nats,
+            bits_per_byte: nats / std::f64::consts::LN_2 / bytes_per_token,
+        });
+    }
+
+    let mut tasks = Vec::new();
+    if opts.full {
+        for (names, field) in [(GENERAL_TASKS, "general"), (MATH_TASKS, "math")] {
+            for name in names.iter() {
+                let task = load_task(&opts.bigbench_root, name, opts.items_per_task, opts.seed)?;
+                let pairs: Vec<(&str, &str)> = task
+                    .items
+                    .iter()
+                    .flat_map(|it| it.options.iter().map(move |o| (it.prompt.as_str(), o.as_str())))
+                    .collect();
+                let scored = scorer.score(&pairs)?;
+                let mut k = 0;
+                let mut correct = 0;
+                for it in &task.items {
+                    let scores = &scored[k..k + it.options.len()];
+                    k += it.options.len();
+                    let best = (0..scores.len())
+                        .max_by(|&a, &b| scores[a].logprob_sum.total_cmp(&scores[b].logprob_sum))
+                        .unwrap_or(0);
+                    correct += usize::from(best == it.correct);
+                }
+                let accuracy = correct as f64 / task.items.len() as f64;
+                let chance = task.chance();
+                tasks.push(TaskScore {
+                    task: name.to_string(),
+                    field: field.into(),
+                    kind: "multiple_choice".into(),
+                    items: task.items.len(),
+                    accuracy,
+                    chance,
+                    score: 100.0 * (accuracy - chance) / (1.0 - chance),
+                    fingerprint: task.fingerprint(),
+                });
+            }
+        }
+        tasks.push(exact_match_math(&scorer, corpus, &manifest, opts)?);
+    }
+    let mut averages = Vec::new();
+    if !tasks.is_empty() {
+        for field in ["general", "math"] {
+            let s: Vec<f64> = tasks.iter().filter(|t| t.field == field).map(|t| t.score).collect();
+            if !s.is_empty() {
+                averages.push((field.to_string(), s.iter().sum::<f64>() / s.len() as f64));
+            }
+        }
+        averages.push((
+            "overall".into(),
+            tasks.iter().map(|t| t.score).sum::<f64>() / tasks.len() as f64,
+        ));
+    }
+    Ok(EvalReport {
+        checkpoint: checkpoint.display().to_string(),
+        feedback,
+        heldout,
+        tasks,
+        averages,
+    })
+}
+
+/// Greedy generation on held-out mathematics_dataset questions; exact match of the first line.
+fn exact_match_math(
+    scorer: &Scorer<'_>,
+    corpus: &Path,
+    manifest: &Manifest,
+    opts: &EvalOptions,
+) -> Result<TaskScore, EvalError> {
+    let suite = build_suite(corpus, manifest, "math", opts.items_per_task, opts.seed ^ 1)?;
+    let qa: Vec<_> = suite.items.iter().filter(|i| i.prompt.starts_with("Question: ")).collect();
+    if qa.is_empty() {
+        return Err(EvalError::Empty {
+            what: "exact-match math".into(),
+            hint: "no held-out Question/Answer items".into(),
+        });
+    }
+    let prompts: Vec<&str> = qa.iter().map(|i| i.prompt.as_str()).collect();
+    let outputs = scorer.generate(&prompts, 16)?;
+    let correct = qa.iter().zip(&outputs).filter(|(i, o)| o.trim() == i.answer.trim()).count();
+    let accuracy = correct as f64 / qa.len() as f64;
+    Ok(TaskScore {
+        task: "math_exact_match".into(),
+        field: "math".into(),
+        kind: "exact_match".into(),
+        items: qa.len(),
+        accuracy,
+        chance: 0.0,
+        score: 100.0 * accuracy,
+        fingerprint: suite.fingerprint(),
+    })
+}
