@@ -129,11 +129,12 @@ pub fn load_task(
     max_items: usize,
     seed: u64,
 ) -> Result<McTask, EvalError> {
-    let mut components = Path::new(name).components();
-    if !matches!((components.next(), components.next()), (Some(Component::Normal(_)), None)) {
+    // A task (`social_iqa`) or one of its sub-tasks (`elementary_math_qa/question_only`).
+    let components: Vec<Component<'_>> = Path::new(name).components().collect();
+    if components.is_empty() || !components.iter().all(|c| matches!(c, Component::Normal(_))) {
         return Err(EvalError::malformed(
             bigbench_root,
-            format!("`{name}` is not a BIG-bench task name (a folder name such as `social_iqa`)"),
+            format!("`{name}` is not a BIG-bench task name (a folder such as `social_iqa` or `elementary_math_qa/question_only`)"),
         ));
     }
     let dir = bigbench_root.join(name);

@@ -176,16 +176,20 @@ pub fn evaluate(
                     .collect();
                 let scored = scorer.score(&pairs)?;
                 let mut k = 0;
-                let mut correct = 0;
+                let mut correct = 0.0;
                 for it in &task.items {
                     let scores = &scored[k..k + it.options.len()];
                     k += it.options.len();
-                    let best = (0..scores.len())
-                        .max_by(|&a, &b| scores[a].logprob_sum.total_cmp(&scores[b].logprob_sum))
-                        .unwrap_or(0);
-                    correct += usize::from(best == it.correct);
+                    // Ties share the credit (1/k each), so no option order is favoured.
+                    let best =
+                        scores.iter().map(|s| s.logprob_sum).fold(f64::NEG_INFINITY, f64::max);
+                    let tied: Vec<usize> =
+                        (0..scores.len()).filter(|&i| scores[i].logprob_sum == best).collect();
+                    if tied.contains(&it.correct) {
+                        correct += 1.0 / tied.len() as f64;
+                    }
                 }
-                let accuracy = correct as f64 / task.items.len() as f64;
+                let accuracy = correct / task.items.len() as f64;
                 let chance = task.chance();
                 tasks.push(TaskScore {
                     task: name.to_string(),

@@ -46,9 +46,20 @@ impl<'a> Scorer<'a> {
 
     /// Log-likelihood of each `answer` after its `prompt`. Sequences longer than the model's
     /// context are cut from the left (prompt first) and counted in [`Scored::truncated`].
+    ///
+    /// Whitespace that ends a prompt is moved to the front of its answer before tokenizing:
+    /// byte-level BPE merges a space with the word after it, so `"A: " + "270"` would otherwise
+    /// be scored as a lone space token and an unusual split of the answer.
     pub fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<Scored>, EvalError> {
-        let prompts: Vec<&str> = pairs.iter().map(|p| p.0).collect();
-        let answers: Vec<&str> = pairs.iter().map(|p| p.1).collect();
+        let moved: Vec<(&str, String)> = pairs
+            .iter()
+            .map(|(p, a)| {
+                let trimmed = p.trim_end_matches([' ', '\t']);
+                (trimmed, format!("{}{a}", &p[trimmed.len()..]))
+            })
+            .collect();
+        let prompts: Vec<&str> = moved.iter().map(|p| p.0).collect();
+        let answers: Vec<&str> = moved.iter().map(|p| p.1.as_str()).collect();
         let p_ids = self.tokenizer.encode_batch(&prompts)?;
         let a_ids = self.tokenizer.encode_batch(&answers)?;
         let max_len = self.model.config().max_seq_len;

@@ -242,7 +242,7 @@ fn bigbench_missing_and_empty_tasks_say_what_to_do() {
         }
     }
 
-    for bad in ["", "..", "../gen", "a/b", "/gen"] {
+    for bad in ["", "..", "../gen", "gen/../..", "/gen"] {
         assert!(
             matches!(load_task(tmp.path(), bad, 10, 0), Err(EvalError::Malformed { .. })),
             "{bad:?}"
