@@ -19,6 +19,8 @@ pub enum Command {
     Sampler(SamplerArgs),
     /// Training tokens/s vs the PyTorch eager reference (bench/train_ref.py), side by side.
     Train(super::bench_train::TrainArgs),
+    /// Feedback-suite cost against one training stage.
+    Eval(super::bench_eval::EvalArgs),
     /// One timed training run in this process (what `bench train` spawns); prints JSON.
     #[command(hide = true)]
     TrainOne(super::bench_train::TrainOneArgs),
@@ -52,6 +54,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Sampler(a) => sampler(a),
         Command::Train(a) => super::bench_train::train(a),
+        Command::Eval(a) => super::bench_eval::eval(a),
         Command::TrainOne(a) => super::bench_train::train_one(a),
     }
 }

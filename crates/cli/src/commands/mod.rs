@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_eval;
 pub mod bench_train;
 pub mod corpus;
 pub mod eval;
