@@ -91,6 +91,8 @@ pub struct EvalReport {
     pub feedback: Vec<FeedbackScore>,
     /// Held-out loss per domain.
     pub heldout: Vec<DomainLoss>,
+    /// Mean held-out bits per byte over each field's domains.
+    pub field_bits_per_byte: Vec<(String, f64)>,
     /// Benchmark tasks (full suite only).
     pub tasks: Vec<TaskScore>,
     /// Mean task score per field, then overall (full suite only).
@@ -164,6 +166,15 @@ pub fn evaluate(
         });
     }
 
+    let field_bits_per_byte = opts
+        .fields
+        .iter()
+        .map(|f| {
+            let v: Vec<f64> =
+                heldout.iter().filter(|d| &d.field == f).map(|d| d.bits_per_byte).collect();
+            (f.clone(), v.iter().sum::<f64>() / v.len().max(1) as f64)
+        })
+        .collect();
     let mut tasks = Vec::new();
     if opts.full {
         for (names, field) in [(GENERAL_TASKS, "general"), (MATH_TASKS, "math")] {
@@ -222,6 +233,7 @@ pub fn evaluate(
         checkpoint: checkpoint.display().to_string(),
         feedback,
         heldout,
+        field_bits_per_byte,
         tasks,
         averages,
     })

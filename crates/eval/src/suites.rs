@@ -268,6 +268,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unknown_field_gives_an_empty_suite_error() {
+        let m: Manifest = serde_json::from_value(serde_json::json!({
+            "format_version": 1, "created_by": "t", "seed": 0, "heldout_fraction": 0.1,
+            "tokenizer": {"file": "tokenizer.json", "fingerprint": "0000000000000000", "vocab_size": 300, "eos_id": 0},
+            "domains": []
+        }))
+        .unwrap();
+        let e = build_suite(Path::new("/nowhere"), &m, "poetry", 10, 0).unwrap_err().to_string();
+        assert!(e.contains("`poetry`") && e.contains("no domain"), "{e}");
+    }
+
+    #[test]
     fn question_answer_items() {
         let items = items_of(
             "m",

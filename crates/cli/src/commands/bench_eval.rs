@@ -58,19 +58,37 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let mut opt = AdamW::new(vs.variables().into_iter().collect(), AdamWConfig::default());
     let t = cfg.max_seq_len as i64;
     let batches: Vec<Tensor> = with_seed(1, || {
-        (0..8).map(|_| Tensor::randint(cfg.vocab_size as i64, [a.batch_size as i64, t + 1], (Kind::Int64, tch::Device::Cpu))).collect()
+        (0..8)
+            .map(|_| {
+                Tensor::randint(
+                    cfg.vocab_size as i64,
+                    [a.batch_size as i64, t + 1],
+                    (Kind::Int64, tch::Device::Cpu),
+                )
+            })
+            .collect()
     });
     let steps = a.stage_tokens.div_ceil(a.batch_size * cfg.max_seq_len);
 
     let start = Instant::now();
-    let suites = a.fields.iter().map(|f| build_suite(&a.corpus, &manifest, f, a.items, 0)).collect::<Result<Vec<_>, _>>()?;
+    let suites = a
+        .fields
+        .iter()
+        .map(|f| build_suite(&a.corpus, &manifest, f, a.items, 0))
+        .collect::<Result<Vec<_>, _>>()?;
     let build_secs = start.elapsed().as_secs_f64();
     let scorer = Scorer::new(&model, &tk, a.eval_batch, tch::Device::Cpu);
     let heldout: Vec<Vec<u32>> = manifest
         .domains
         .iter()
         .filter(|d| a.fields.iter().any(|f| f == d.field.as_str()))
-        .map(|d| Ok(manifest.open_shards(&a.corpus, d, Split::Heldout)?.iter().flat_map(|s| s.to_vec()).collect()))
+        .map(|d| {
+            Ok(manifest
+                .open_shards(&a.corpus, d, Split::Heldout)?
+                .iter()
+                .flat_map(|s| s.to_vec())
+                .collect())
+        })
         .collect::<anyhow::Result<_>>()?;
 
     let (mut stage, mut fb, mut bpb) = (Vec::new(), Vec::new(), Vec::new());
@@ -94,10 +112,24 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
     }
     let (stage, fb, bpb) = (median(stage), median(fb), median(bpb));
     let items: usize = suites.iter().map(|s| s.items.len()).sum();
-    println!("preset {} ({:.2}M params), {} threads", a.preset, cfg.n_params() as f64 / 1e6, a.threads);
-    println!("training stage: {} tokens ({steps} steps of {}×{}): {stage:.3} s", steps * a.batch_size * cfg.max_seq_len, a.batch_size, t);
+    println!(
+        "preset {} ({:.2}M params), {} threads",
+        a.preset,
+        cfg.n_params() as f64 / 1e6,
+        a.threads
+    );
+    println!(
+        "training stage: {} tokens ({steps} steps of {}×{}): {stage:.3} s",
+        steps * a.batch_size * cfg.max_seq_len,
+        a.batch_size,
+        t
+    );
     println!("feedback suites: {items} items over {} fields: {fb:.3} s = {:.1}% of the stage (goal ≤ 15%)", suites.len(), 100.0 * fb / stage);
-    println!("held-out loss, 2 windows × {} domains: {bpb:.3} s = {:.1}% of the stage", heldout.len(), 100.0 * bpb / stage);
+    println!(
+        "held-out loss, 2 windows × {} domains: {bpb:.3} s = {:.1}% of the stage",
+        heldout.len(),
+        100.0 * bpb / stage
+    );
     println!("suite construction (once per collection): {build_secs:.3} s");
     Ok(())
 }

@@ -87,6 +87,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             d.domain, d.field, d.nats_per_token, d.bits_per_byte
         );
     }
+    for (field, bpb) in &report.field_bits_per_byte {
+        println!("{:<24} {:<8} {:>10} {:>8.4}", format!("[{field}]"), field, "", bpb);
+    }
     if !report.tasks.is_empty() {
         println!(
             "\n{:<28} {:<8} {:>6} {:>9} {:>8} {:>8}",
