@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the built-in default (README): set-up, build, prepare the default corpus,
-# print its table, pretrain a small demo base model on the source field. Later stages (collect,
+# print its table, pretrain a small demo base model on the source field and evaluate it. Later
+# stages (collect,
 # train-agent, compare) join here as they land.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,3 +16,5 @@ fi
 "$bin" corpus stats --corpus data/default
 # Re-running resumes (or skips) the same run.
 "$bin" pretrain --corpus data/default --preset demo --tokens 1000000 --out runs/demo/base
+# Feedback, held-out bits per byte and the benchmark suite of the base model.
+"$bin" eval runs/demo/base --suite full --task-items 100
