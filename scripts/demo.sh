@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the built-in default (README): set-up, build, prepare the default corpus,
-# print its table, pretrain a small demo base model on the source field and evaluate it. Later
-# stages (collect,
-# train-agent, compare) join here as they land.
+# print its table, pretrain a small demo base model on the source field and evaluate it.
+# Later stages (collect, train-agent, compare) join here as they land.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
