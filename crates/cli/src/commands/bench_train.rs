@@ -83,9 +83,12 @@ pub fn train_one(a: TrainOneArgs) -> anyhow::Result<()> {
     let cfg = ModelConfig::preset(&a.preset, a.vocab)?;
     let t = cfg.max_seq_len as i64;
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let (model, pool) = with_seed(0, || {
-        let model = Llama::new(&vs.root(), &cfg);
-        let pool: Vec<Tensor> = (0..64)
+    // Seeded as bench/train_ref.py is (weights from the seeded global generator, then the
+    // batches from a generator seeded the same), so both sides see the same weights and data
+    // and their losses can be compared step by step.
+    let model = with_seed(0, || Llama::new(&vs.root(), &cfg));
+    let pool: Vec<Tensor> = with_seed(0, || {
+        (0..64)
             .map(|_| {
                 Tensor::randint(
                     a.vocab as i64,
@@ -93,8 +96,7 @@ pub fn train_one(a: TrainOneArgs) -> anyhow::Result<()> {
                     (Kind::Int64, tch::Device::Cpu),
                 )
             })
-            .collect();
-        (model, pool)
+            .collect()
     });
     let mut opt = AdamW::new(vs.variables().into_iter().collect(), AdamWConfig::default());
     let lr = LrSchedule {
