@@ -49,3 +49,29 @@ fn long_items_are_truncated_from_the_left_and_counted() {
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|o| !o.contains('\n')));
 }
+
+/// Every task of the benchmark suite loads from the real BIG-bench files, and none of them is
+/// the training corpus's own source (VitaminC is the `encyclopedic` domain).
+#[test]
+fn benchmark_task_lists_load_and_exclude_training_sources() {
+    assert!(!mixagent_eval::GENERAL_TASKS.contains(&"vitaminc_fact_verification"));
+    let root = std::env::var_os("MIXAGENT_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/mixagent")
+        })
+        .join("raw/bigbench");
+    if !root.exists() {
+        assert!(
+            std::env::var_os("MIXAGENT_REQUIRE_DATA").is_none(),
+            "{} missing: run scripts/setup.sh",
+            root.display()
+        );
+        eprintln!("skipped: {} missing", root.display());
+        return;
+    }
+    for name in mixagent_eval::GENERAL_TASKS.iter().chain(mixagent_eval::MATH_TASKS) {
+        let task = mixagent_eval::bigbench::load_task(&root, name, 20, 0).unwrap();
+        assert_eq!(task.items.len(), 20, "{name}");
+    }
+}

@@ -92,12 +92,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     if !report.tasks.is_empty() {
         println!(
-            "\n{:<28} {:<8} {:>6} {:>9} {:>8} {:>8}",
+            "\n{:<34} {:<8} {:>6} {:>9} {:>8} {:>8}",
             "task", "field", "items", "accuracy", "chance", "score"
         );
         for t in &report.tasks {
             println!(
-                "{:<28} {:<8} {:>6} {:>9.3} {:>8.3} {:>8.2}",
+                "{:<34} {:<8} {:>6} {:>9.3} {:>8.3} {:>8.2}",
                 t.task, t.field, t.items, t.accuracy, t.chance, t.score
             );
         }
