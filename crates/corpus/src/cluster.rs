@@ -71,7 +71,7 @@ fn dot(s: &Sparse, dense: &[f32]) -> f32 {
 const RESTARTS: u64 = 8;
 
 /// Assigns each document to one of `k` clusters (spherical k-means: k-means++ seeding, at most
-/// 50 Lloyd iterations, best of [`RESTARTS`] starts). Returns one cluster index per document.
+/// 50 Lloyd iterations, best of 8 starts). Returns one cluster index per document.
 /// Fewer documents than `k` give one cluster per document.
 pub fn kmeans(docs: &[String], k: usize, seed: u64) -> Vec<usize> {
     if docs.is_empty() {

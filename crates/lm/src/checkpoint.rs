@@ -20,7 +20,7 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointMeta {
-    /// [`CHECKPOINT_VERSION`].
+    /// The checkpoint layout version (currently 1).
     pub format_version: u32,
     /// Optimizer steps completed.
     pub step: u64,

@@ -37,7 +37,7 @@ pub struct Args {
     /// Seed of item selection.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Write the report as JSON here [default: <checkpoint>/eval-<suite>.json].
+    /// Write the report as JSON here [default: `CHECKPOINT/eval-SUITE.json`].
     #[arg(long)]
     json: Option<PathBuf>,
     #[command(flatten)]

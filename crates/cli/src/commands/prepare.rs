@@ -11,7 +11,7 @@ pub struct Args {
     /// The prepare config (TOML), e.g. `configs/default.toml`.
     #[arg(long)]
     config: PathBuf,
-    /// Output corpus folder [default: data/<config file stem>].
+    /// Output corpus folder [default: `data/CONFIG-STEM`].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace an existing output folder (only once the new corpus is complete).

@@ -97,7 +97,7 @@ pub struct PretrainArgs {
     /// Training tokens.
     #[arg(long, default_value_t = 2_000_000)]
     tokens: u64,
-    /// Run folder [default: runs/base-<preset>].
+    /// Run folder [default: `runs/base-PRESET`].
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -119,7 +119,7 @@ pub struct CptArgs {
     /// The prepared corpus [default: the one the base was trained on].
     #[arg(long)]
     corpus: Option<PathBuf>,
-    /// Run folder [default: runs/cpt-<schedule file stem>].
+    /// Run folder [default: `runs/cpt-SCHEDULE-STEM`].
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
