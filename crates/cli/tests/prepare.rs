@@ -5,15 +5,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-fn mixagent() -> Command {
-    let mut c = Command::cargo_bin("mixagent").unwrap();
-    c.env("MIXAGENT_LOG", "warn");
-    c
-}
+mod common;
+use common::{mixagent, prepare_smoke, raw_available};
 
 /// Sentences that differ between domains so BPE and k-means have something to find.
 fn sentence(topic: &str, i: usize) -> String {
@@ -183,23 +179,11 @@ fn prepare_fixture_then_stats_and_bad_inputs() {
 
 #[test]
 fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
-    let raw = std::env::var_os("MIXAGENT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/mixagent"))
-        .join("raw");
-    if !raw.join("brown").exists() {
-        assert!(
-            std::env::var_os("MIXAGENT_REQUIRE_DATA").is_none(),
-            "raw corpora missing at {}: run scripts/setup.sh",
-            raw.display()
-        );
-        eprintln!("skipped: raw corpora not installed at {} (run scripts/setup.sh)", raw.display());
+    if !raw_available() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("smoke");
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
-    mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(&out).assert().success();
+    let out = prepare_smoke(tmp.path());
     let m = manifest(&out);
     let domains = m["domains"].as_array().unwrap();
     let count = |f: &str| domains.iter().filter(|d| d["field"] == f).count();

@@ -2,33 +2,13 @@
 //! CPT under a schedule logs per-domain losses, and a base from another corpus is refused.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-fn mixagent() -> Command {
-    let mut c = Command::cargo_bin("mixagent").unwrap();
-    c.env("MIXAGENT_LOG", "warn");
-    c
-}
-
-fn raw_available() -> bool {
-    let raw = std::env::var_os("MIXAGENT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/mixagent"))
-        .join("raw");
-    if raw.join("brown").exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("MIXAGENT_REQUIRE_DATA").is_none(),
-        "raw corpora missing: run scripts/setup.sh"
-    );
-    eprintln!("skipped: raw corpora not installed (run scripts/setup.sh)");
-    false
-}
+mod common;
+use common::{mixagent, prepare_smoke, raw_available};
 
 fn metrics(run: &Path) -> Vec<serde_json::Value> {
     fs::read_to_string(run.join("metrics.jsonl"))
@@ -44,9 +24,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let corpus = tmp.path().join("smoke");
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
-    mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(&corpus).assert().success();
+    let corpus = prepare_smoke(tmp.path());
 
     // Base: smoke preset on the general field only.
     let base = tmp.path().join("base");
@@ -113,6 +91,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
         .failure()
         .stderr(contains("`poetry`"));
     let other = tmp.path().join("other");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
     mixagent()
         .args(["prepare", "--config"])
         .arg(&cfg)
@@ -153,9 +132,7 @@ fn feedback_moves_with_the_mixture() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let corpus = tmp.path().join("smoke");
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
-    mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(&corpus).assert().success();
+    let corpus = prepare_smoke(tmp.path());
     let common = ["--threads", "2", "--batch-size", "8", "--seq-len", "64", "--warmup-steps", "5"];
     let base = tmp.path().join("base");
     mixagent()

@@ -8,6 +8,7 @@ use mixagent_core::seed::{derive, mix64};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::sources::common::squeeze_blank_lines;
 use crate::CorpusError;
 
 /// A cleaned document with its field and domain.
@@ -27,22 +28,13 @@ pub struct LabelledDoc {
 /// spaces dropped, control characters (but tab and newline) removed, at most one blank line
 /// in a row, no leading or trailing blank lines.
 pub fn clean_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut blank_run = 0;
-    for line in text.replace("\r\n", "\n").replace('\r', "\n").lines() {
-        let line: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
-        let line = line.trim_end();
-        if line.is_empty() {
-            blank_run += 1;
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(if blank_run > 0 { "\n\n" } else { "\n" });
-        }
-        blank_run = 0;
-        out.push_str(line);
-    }
-    out
+    let normalised: String = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\t' || *c == '\n')
+        .collect();
+    squeeze_blank_lines(&normalised)
 }
 
 /// A 64-bit content hash of a text (first 8 bytes of SHA-256).

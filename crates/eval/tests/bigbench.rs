@@ -327,10 +327,7 @@ const REAL_TASKS: [(&str, usize, f64); 9] = [
 ];
 
 fn real_root() -> Option<PathBuf> {
-    let cache = std::env::var_os("MIXAGENT_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/mixagent")
-    });
-    let root = cache.join("raw/bigbench");
+    let root = mixagent_corpus::default_cache_dir().join("raw/bigbench");
     if root.is_dir() {
         return Some(root);
     }

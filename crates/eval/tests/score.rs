@@ -55,12 +55,7 @@ fn long_items_are_truncated_from_the_left_and_counted() {
 #[test]
 fn benchmark_task_lists_load_and_exclude_training_sources() {
     assert!(!mixagent_eval::GENERAL_TASKS.contains(&"vitaminc_fact_verification"));
-    let root = std::env::var_os("MIXAGENT_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/mixagent")
-        })
-        .join("raw/bigbench");
+    let root = mixagent_corpus::default_cache_dir().join("raw/bigbench");
     if !root.exists() {
         assert!(
             std::env::var_os("MIXAGENT_REQUIRE_DATA").is_none(),

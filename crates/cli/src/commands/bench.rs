@@ -143,7 +143,7 @@ fn run_type<T: TokenOut>(
         }
         copy.push(t.elapsed().as_secs_f64());
     }
-    let (s, c) = (median(&mut samp), median(&mut copy));
+    let (s, c) = (median(samp), median(copy));
     let tokens = (a.steps * sampler.buffer_len()) as f64;
     let bytes = (a.steps * out_bytes) as f64;
     println!(
@@ -156,7 +156,8 @@ fn run_type<T: TokenOut>(
     Ok(())
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// Median of a non-empty sample (the upper middle for even lengths).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::bench::median;
+
 use mixagent_corpus::CorpusTokenizer;
 use mixagent_eval::{build_suite, feedback, mean_loss, Scorer};
 use mixagent_lm::{micro_step, with_seed, AdamW, AdamWConfig, Llama, ModelConfig};
@@ -40,11 +42,6 @@ pub struct EvalArgs {
     /// Threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Runs the benchmark.

@@ -8,6 +8,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+
+use super::bench::median;
 use mixagent_lm::{
     micro_step, with_seed, AdamW, AdamWConfig, Llama, LrSchedule, LrShape, ModelConfig,
 };
@@ -171,11 +173,6 @@ fn run_json(cmd: &mut Command, what: &str) -> anyhow::Result<RunResult> {
     let line =
         stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).context("no JSON line")?;
     serde_json::from_str(line).with_context(|| format!("{what} printed {line}"))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Runs the side-by-side benchmark and prints the table.

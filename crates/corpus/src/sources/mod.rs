@@ -14,7 +14,7 @@ mod bigbench;
 mod brown;
 mod champ;
 mod code;
-mod common;
+pub(crate) mod common;
 mod detok;
 mod dictd;
 mod mathematics;
