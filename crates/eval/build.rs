@@ -1,13 +1,4 @@
-//! Embeds an rpath to libtorch's libraries so test binaries run without LD_LIBRARY_PATH.
+//! Embeds an rpath to libtorch (see the `mixagent-rpath` crate).
 fn main() {
-    mixagent_rpath();
-}
-
-fn mixagent_rpath() {
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
-    if let Some(lib) = std::env::var_os("LIBTORCH") {
-        let lib = std::path::PathBuf::from(lib).join("lib");
-        let lib = lib.canonicalize().unwrap_or(lib);
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
-    }
+    mixagent_rpath::emit();
 }

@@ -24,6 +24,13 @@ enum Command {
     Cpt(commands::train::CptArgs),
     /// Evaluate a checkpoint: feedback suites, held-out bits per byte, benchmark suite.
     Eval(commands::eval::Args),
+    /// Roll out mixing trajectories on proxy models (resumable; parallel; Slurm slices).
+    Collect(commands::collect::Args),
+    /// Plan, list, show and export trajectories.
+    Trajectories {
+        #[command(subcommand)]
+        command: commands::trajectories::Command,
+    },
     /// Inspect a prepared corpus.
     Corpus {
         #[command(subcommand)]
@@ -54,6 +61,8 @@ fn main() -> ExitCode {
         Command::Pretrain(args) => commands::train::pretrain(args),
         Command::Cpt(args) => commands::train::cpt(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Collect(args) => commands::collect::run(args),
+        Command::Trajectories { command } => commands::trajectories::run(command),
         Command::Corpus { command } => commands::corpus::run(command),
         Command::Bench { command } => commands::bench::run(command),
     };

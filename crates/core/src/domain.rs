@@ -218,3 +218,46 @@ mod tests {
         assert_eq!(back.id("wiki").unwrap(), DomainId(2));
     }
 }
+
+/// Which space a schedule, collection or policy works over, as written in configs: the
+/// domains of some fields (`level = "domains"`, K-D) or one entry per field (`"fields"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceSpec {
+    /// `domains` (K-D: every domain of the fields) or `fields` (one entry per field).
+    pub level: String,
+    /// The fields included, in order (e.g. `["general", "math"]`): source field first.
+    pub fields: Vec<String>,
+}
+
+impl SpaceSpec {
+    /// Builds the space out of `known` (a corpus's full domain space).
+    pub fn resolve(&self, known: &DomainSpace) -> Result<std::sync::Arc<DomainSpace>, CoreError> {
+        let fields =
+            self.fields.iter().map(|f| Field::new(f.clone())).collect::<Result<Vec<_>, _>>()?;
+        if fields.is_empty() {
+            return Err(CoreError::InvalidSpace("no fields listed".into()));
+        }
+        for f in &fields {
+            if !known.fields().contains(f) {
+                return Err(CoreError::InvalidSpace(format!(
+                    "field `{f}` is not in the corpus (it has: {})",
+                    known.fields().iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        // Keep the order the spec gives (source field first), not the corpus's.
+        let mut domains = Vec::new();
+        for f in &fields {
+            domains.extend(known.domains().iter().filter(|d| &d.field == f).cloned());
+        }
+        let kd = DomainSpace::new(domains)?;
+        match self.level.as_str() {
+            "domains" => Ok(std::sync::Arc::new(kd)),
+            "fields" => Ok(std::sync::Arc::new(kd.field_level())),
+            other => {
+                Err(CoreError::InvalidSpace(format!("level `{other}`: use `domains` or `fields`")))
+            }
+        }
+    }
+}

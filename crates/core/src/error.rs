@@ -68,4 +68,7 @@ pub enum CoreError {
     /// A schedule without stages, or with a stage of zero tokens.
     #[error("invalid schedule: {0}")]
     InvalidSchedule(String),
+    /// A space specification that does not fit the corpus.
+    #[error("invalid space: {0}")]
+    InvalidSpace(String),
 }

@@ -8,11 +8,15 @@ mod domain;
 mod error;
 mod field;
 mod mixture;
+mod observation;
+mod overrides;
 mod schedule;
 pub mod seed;
 
-pub use domain::{Domain, DomainId, DomainSpace};
+pub use domain::{Domain, DomainId, DomainSpace, SpaceSpec};
 pub use error::CoreError;
 pub use field::Field;
 pub use mixture::{Mixture, MixtureSpec, SIMPLEX_TOLERANCE};
+pub use observation::{balanced_score, Observation, ObserveConfig};
+pub use overrides::apply_override;
 pub use schedule::{Schedule, ScheduleSpec, Stage, StageSpec};

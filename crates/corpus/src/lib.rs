@@ -10,8 +10,9 @@ pub mod sources;
 mod tokenizer;
 
 pub use cluster::kmeans;
-pub use config::{apply_override, default_cache_dir, PrepareConfig, SourceConfig};
+pub use config::{default_cache_dir, PrepareConfig, SourceConfig};
 pub use docs::{clean_and_cap, clean_text, is_heldout, LabelledDoc};
 pub use error::CorpusError;
+pub use mixagent_core::apply_override;
 pub use prepare::prepare;
 pub use tokenizer::{CorpusTokenizer, EOS_TOKEN};

@@ -5,11 +5,14 @@
 
 pub mod bigbench;
 mod error;
+mod observe;
 mod report;
 mod score;
 mod suites;
 
 pub use error::EvalError;
+pub use mixagent_core::ObserveConfig;
+pub use observe::Observer;
 pub use report::{
     evaluate, feedback, DomainLoss, EvalOptions, EvalReport, FeedbackScore, TaskScore,
     GENERAL_TASKS, MATH_TASKS,

@@ -76,13 +76,16 @@ pub struct LoadedCheckpoint {
     pub meta: Option<CheckpointMeta>,
 }
 
-/// Writes a checkpoint folder atomically.
+/// Writes a checkpoint folder atomically: the weights and config, the optimizer state when
+/// `opt` is given, `trainer.json` when `meta` is given, and any `extra` (file name, bytes)
+/// files, all in one rename.
 pub fn save_checkpoint(
     dir: &Path,
     llama: &Llama,
     tokenizer_fingerprint: &str,
     opt: Option<&AdamW>,
     meta: Option<&CheckpointMeta>,
+    extra: &[(&str, &[u8])],
 ) -> Result<(), LmError> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.with_file_name(format!("{name}.tmp"));
@@ -114,9 +117,15 @@ pub fn save_checkpoint(
         },
     };
     write_json(&tmp.join("config.json"), &hf)?;
-    if let (Some(opt), Some(meta)) = (opt, meta) {
+    if let Some(opt) = opt {
         write_tensors(&tmp.join("optimizer.safetensors"), &opt.state().tensors)?;
+    }
+    if let Some(meta) = meta {
         write_json(&tmp.join("trainer.json"), meta)?;
+    }
+    for (name, bytes) in extra {
+        let path = tmp.join(name);
+        write_atomic(&path, bytes).map_err(|e| LmError::checkpoint(&path, e.to_string()))?;
     }
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| LmError::io(dir, e))?;

@@ -8,6 +8,7 @@ mod error;
 mod lr;
 mod model;
 mod optim;
+mod session;
 mod trainer;
 
 pub use alloc::tune_allocator;
@@ -18,8 +19,8 @@ pub use checkpoint::{
 pub use config::{ModelConfig, PRESETS};
 pub use error::LmError;
 pub use lr::{LrSchedule, LrShape};
+pub use mixagent_core::SpaceSpec;
 pub use model::{with_seed, Llama};
 pub use optim::{AdamW, AdamWConfig, AdamWState, ParamLayout};
-pub use trainer::{
-    micro_step, train, Device, RunSpec, SpaceSpec, StepReport, TrainConfig, TrainSummary,
-};
+pub use session::{Session, StageStats, SESSION_VERSION};
+pub use trainer::{micro_step, train, Device, RunSpec, StepReport, TrainConfig, TrainSummary};

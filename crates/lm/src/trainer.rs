@@ -4,9 +4,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use mixagent_core::{seed::derive, DomainSpace, Field, Schedule, ScheduleSpec};
+use mixagent_core::{seed::derive, Schedule, ScheduleSpec, SpaceSpec};
 use mixagent_sampler::{Corpus, Sampler, SamplerConfig};
 use mixagent_shard::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -38,42 +37,6 @@ impl Device {
             Device::Cuda => Err(LmError::Config(
                 "--device cuda: libtorch sees no CUDA device (or this build lacks the CUDA libraries)".into(),
             )),
-        }
-    }
-}
-
-/// Which space the schedule's mixtures are over.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpaceSpec {
-    /// `domains` (K-D: every domain of the fields) or `fields` (one entry per field).
-    pub level: String,
-    /// The fields included, in order (e.g. `["general", "math"]`).
-    pub fields: Vec<String>,
-}
-
-impl SpaceSpec {
-    /// Builds the space from a corpus manifest.
-    pub fn resolve(&self, corpus: &Corpus) -> Result<Arc<DomainSpace>, LmError> {
-        let fields =
-            self.fields.iter().map(|f| Field::new(f.clone())).collect::<Result<Vec<_>, _>>()?;
-        let known = corpus.manifest.domain_space()?;
-        for f in &fields {
-            if !known.fields().contains(f) {
-                return Err(LmError::Config(format!(
-                    "field `{f}` is not in the corpus {} (it has: {})",
-                    corpus.dir.display(),
-                    known.fields().iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
-                )));
-            }
-        }
-        let kd = known.restrict_to_fields(&fields)?;
-        match self.level.as_str() {
-            "domains" => Ok(Arc::new(kd)),
-            "fields" => Ok(Arc::new(kd.field_level())),
-            other => {
-                Err(LmError::Config(format!("space level `{other}`: use `domains` or `fields`")))
-            }
         }
     }
 }
@@ -219,7 +182,7 @@ pub fn train(
             spec.model.vocab_size, corpus.manifest.tokenizer.vocab_size
         )));
     }
-    let space = spec.space.resolve(&corpus)?;
+    let space = spec.space.resolve(&corpus.manifest.domain_space()?)?;
     let schedule = Schedule::from_spec(space.clone(), &spec.schedule)?;
     let fingerprint = corpus.manifest.tokenizer.fingerprint.clone();
     prepare_run_dir(out, spec)?;
@@ -414,7 +377,7 @@ fn checkpoint(
         optimizer_layout: state.layout,
         spec: spec.clone(),
     };
-    save_checkpoint(&dir, model, fingerprint, Some(opt), Some(&meta))?;
+    save_checkpoint(&dir, model, fingerprint, Some(opt), Some(&meta), &[])?;
     write_atomic(root.join("latest"), name.as_bytes())
         .map_err(|e| LmError::checkpoint(root, e.to_string()))?;
     for entry in std::fs::read_dir(root).map_err(|e| LmError::io(root, e))?.flatten() {

@@ -3,7 +3,9 @@
 pub mod bench;
 pub mod bench_eval;
 pub mod bench_train;
+pub mod collect;
 pub mod corpus;
 pub mod eval;
 pub mod prepare;
 pub mod train;
+pub mod trajectories;

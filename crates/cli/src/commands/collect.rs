@@ -1,0 +1,234 @@
+//! `mixagent collect`: roll out a collection's trajectories, in this process or in `--workers`
+//! child processes, optionally one `--shard i/N` slice of it (a Slurm job-array element).
+//! Finished trajectories are skipped and partial ones resume from their last stage.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use mixagent_rollout::{Collection, Outcome, Worker};
+use mixagent_trajectory::{list_trajectories, CollectConfig, Trajectory};
+
+/// Arguments of `collect`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The collection config (TOML), e.g. `experiments/collect-demo.toml`.
+    #[arg(long)]
+    config: PathBuf,
+    /// Override a config value (`--set stages=4`, `--set train.peak_lr=2e-3`); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Collection folder [default: `runs/collect-CONFIG-STEM`].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker processes on this machine (each trains one trajectory at a time).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Run only slice `i` of `N` (trajectories with index % N == i), e.g. `$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Stop after this many trajectories finish in this call (for sizing and tests).
+    #[arg(long)]
+    max_trajectories: Option<usize>,
+    /// libtorch threads per worker [default: cores / workers].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Internal: this process is worker `i/N` of a parent `collect` (no progress bar).
+    #[arg(long, hide = true)]
+    worker_of: Option<String>,
+}
+
+fn parse_slice(s: &str, what: &str) -> anyhow::Result<(usize, usize)> {
+    let (i, n) = s.split_once('/').with_context(|| format!("{what} `{s}`: expected I/N"))?;
+    let (i, n): (usize, usize) = (i.trim().parse()?, n.trim().parse()?);
+    if n == 0 || i >= n {
+        bail!("{what} `{s}`: need 0 ≤ I < N");
+    }
+    Ok((i, n))
+}
+
+/// Runs `collect`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let config = CollectConfig::load(&a.config, &a.overrides)?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        let stem = a.config.file_stem().map(|s| s.to_string_lossy().into_owned());
+        PathBuf::from("runs").join(format!("collect-{}", stem.unwrap_or_default()))
+    });
+    let (shard, shards) = match &a.shard {
+        Some(s) => parse_slice(s, "--shard")?,
+        None => (0, 1),
+    };
+    if a.workers == 0 {
+        bail!("--workers must be ≥ 1");
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = a.threads.unwrap_or((cores / a.workers).max(1));
+    tch::set_num_threads(threads as i32);
+    tch::set_num_interop_threads(1);
+    let collection = Collection::open(&out, config)?;
+    if let Some(w) = &a.worker_of {
+        let (w, n) = parse_slice(w, "--worker-of")?;
+        return work(&collection, shard, shards, Some((w, n)), a.max_trajectories);
+    }
+    let todo = collection.unfinished(shard, shards);
+    let cfg = &collection.config;
+    eprintln!(
+        "collect {}: {} trajectories × {} stages × {} tokens over {} domains; {} left in slice {}/{}; {} worker(s) × {} thread(s)",
+        out.display(),
+        collection.plan.len(),
+        cfg.stages,
+        cfg.steps_per_stage() * (cfg.train.batch_size * cfg.train.seq_len) as u64,
+        collection.space.len(),
+        todo.len(),
+        shard,
+        shards,
+        a.workers,
+        threads
+    );
+    let start = Instant::now();
+    if a.workers == 1 {
+        work(&collection, shard, shards, None, a.max_trajectories)?;
+    } else {
+        spawn_workers(&a, &out, &collection, threads)?;
+    }
+    summarise(&collection, start.elapsed().as_secs_f64())
+}
+
+/// Rolls out this process's share: the unfinished trajectories of the slice, skipping those
+/// another process holds.
+fn work(
+    c: &Collection,
+    shard: usize,
+    shards: usize,
+    worker_of: Option<(usize, usize)>,
+    max: Option<usize>,
+) -> anyhow::Result<()> {
+    let todo = c.unfinished(shard, shards);
+    let worker = Worker::new(c)?;
+    let total = (todo.len() * c.config.stages) as u64;
+    let bar = if worker_of.is_some() { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} stages  {msg}  [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
+    let mut finished = 0;
+    // Every worker walks the same list and takes what no other process has locked.
+    for &index in &todo {
+        if max.is_some_and(|m| finished >= m) {
+            break;
+        }
+        let outcome = worker.run(index, |e| {
+            bar.inc(1);
+            let fb: Vec<String> =
+                e.row.observation.feedback.iter().map(|(f, v)| format!("{f} {v:.3}")).collect();
+            bar.set_message(format!("{} stage {}: {}", e.id, e.row.stage, fb.join(", ")));
+            if bar.is_hidden() {
+                tracing::info!(
+                    trajectory = e.id,
+                    stage = e.row.stage,
+                    feedback = fb.join(", "),
+                    "stage"
+                );
+            }
+        })?;
+        match outcome {
+            Outcome::Finished { resumed_at, .. } => {
+                finished += 1;
+                bar.inc(resumed_at as u64);
+                if resumed_at > 0 {
+                    tracing::info!(
+                        trajectory = c.plan[index as usize].id,
+                        stage = resumed_at,
+                        "resumed"
+                    );
+                }
+            }
+            Outcome::AlreadyDone => bar.inc(c.config.stages as u64),
+            Outcome::Busy => bar.inc(c.config.stages as u64),
+        }
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Starts `workers` child processes on the same slice and shows their joint progress.
+fn spawn_workers(a: &Args, out: &Path, c: &Collection, threads: usize) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the mixagent binary")?;
+    let logs = out.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| logs.display().to_string())?;
+    let mut children: Vec<(usize, PathBuf, Child)> = Vec::new();
+    for w in 0..a.workers {
+        let log = logs.join(format!("worker-{w}.log"));
+        let file = std::fs::File::create(&log).with_context(|| log.display().to_string())?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg("collect").arg("--config").arg(&a.config).arg("--out").arg(out);
+        for o in &a.overrides {
+            cmd.arg("--set").arg(o);
+        }
+        if let Some(s) = &a.shard {
+            cmd.arg("--shard").arg(s);
+        }
+        if let Some(m) = a.max_trajectories {
+            cmd.arg("--max-trajectories").arg(m.to_string());
+        }
+        cmd.arg("--threads").arg(threads.to_string());
+        cmd.arg("--worker-of").arg(format!("{w}/{}", a.workers));
+        cmd.stdout(file.try_clone()?).stderr(file);
+        children.push((w, log, cmd.spawn().context("cannot start a worker process")?));
+        // Stagger the starts so workers lock different trajectories first.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let total = (c.plan.len() * c.config.stages) as u64;
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} stages  {msg}  [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
+    let mut failed = Vec::new();
+    while !children.is_empty() {
+        std::thread::sleep(Duration::from_millis(1000));
+        bar.set_position(c.stages_done() as u64);
+        let mut still = Vec::new();
+        for (w, log, mut child) in children {
+            match child.try_wait()? {
+                Some(status) if !status.success() => {
+                    failed.push(format!("worker {w} exited with {status}; see {}", log.display()))
+                }
+                Some(_) => {}
+                None => still.push((w, log, child)),
+            }
+        }
+        children = still;
+        bar.set_message(format!("{} worker(s) running", children.len()));
+    }
+    bar.finish_and_clear();
+    if !failed.is_empty() {
+        bail!("{}", failed.join("\n"));
+    }
+    Ok(())
+}
+
+/// Prints what the collection holds and how fast this call went.
+fn summarise(c: &Collection, secs: f64) -> anyhow::Result<()> {
+    let files = list_trajectories(&c.dir.join("trajectories"))?;
+    let (mut train, mut eval, mut done) = (0.0, 0.0, 0);
+    for f in &files {
+        let t = Trajectory::read(f)?;
+        done += 1;
+        for r in &t.stages {
+            train += r.train_secs;
+            eval += r.eval_secs;
+        }
+    }
+    let partial = c.plan.len() - done;
+    println!(
+        "{done}/{} trajectories finished ({partial} left) in {}; this call {:.0} s; eval share of stage time {:.1}%",
+        c.plan.len(),
+        c.dir.join("trajectories").display(),
+        secs,
+        100.0 * eval / (train + eval).max(1e-9)
+    );
+    Ok(())
+}

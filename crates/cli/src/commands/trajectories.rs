@@ -1,0 +1,257 @@
+//! `mixagent trajectories sample|ls|show|export|stats`: plan a trajectory set and see its
+//! coverage; list, inspect and export collected trajectories; check the trade-off they carry.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use mixagent_core::balanced_score;
+use mixagent_rollout::PlanFile;
+use mixagent_sampler::Corpus;
+use mixagent_shard::write_atomic;
+use mixagent_trajectory::{
+    coverage, export_csv, export_jsonl, list_trajectories, sample_plan, stage_records, tradeoff,
+    CollectConfig, SpaceEntry, Trajectory,
+};
+
+/// Subcommands of `trajectories`.
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Draw a collection config's plan (no training) and report how it covers the simplex.
+    Sample {
+        /// The collection config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Override a config value; repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Folder for `plan.json` and `coverage.json` (plot them with
+        /// `scripts/plot_trajectories.py`).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List trajectories of a collection (or a folder of trajectory files).
+    Ls {
+        /// Collection folder or its `trajectories/` folder.
+        dir: PathBuf,
+    },
+    /// Show one trajectory stage by stage.
+    Show {
+        /// A trajectory file, or a collection folder with `--id`.
+        path: PathBuf,
+        /// Trajectory id (`t-00017`) inside a collection folder.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Export every finished trajectory as one flat table (one row per trajectory and stage).
+    Export {
+        /// Collection folder or its `trajectories/` folder.
+        dir: PathBuf,
+        /// `csv` or `jsonl`.
+        #[arg(long, default_value = "csv", value_parser = ["csv", "jsonl"])]
+        format: String,
+        /// Output file [default: stdout].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The trade-off the set carries: correlations of target share with feedback changes.
+    Stats {
+        /// Collection folder or its `trajectories/` folder.
+        dir: PathBuf,
+        /// Also write the statistics as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+/// Runs a `trajectories` subcommand.
+pub fn run(cmd: Command) -> anyhow::Result<()> {
+    match cmd {
+        Command::Sample { config, overrides, out } => sample(&config, &overrides, &out),
+        Command::Ls { dir } => ls(&dir),
+        Command::Show { path, id } => show(&path, id.as_deref()),
+        Command::Export { dir, format, out } => export(&dir, &format, out.as_deref()),
+        Command::Stats { dir, json } => stats(&dir, json.as_deref()),
+    }
+}
+
+fn sample(config: &Path, overrides: &[String], out: &Path) -> anyhow::Result<()> {
+    let cfg = CollectConfig::load(config, overrides)?;
+    let corpus = Corpus::open(&cfg.corpus)?;
+    let space = cfg.space.resolve(&corpus.manifest.domain_space()?)?;
+    let plan = sample_plan(&space, &cfg.families, cfg.trajectories, cfg.stages, cfg.seed)?;
+    let entries = SpaceEntry::of(&space);
+    let cov = coverage(&plan, &entries);
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+    let file = PlanFile { space: entries, trajectories: plan };
+    write_atomic(out.join("plan.json"), &serde_json::to_vec(&file)?)?;
+    write_atomic(out.join("coverage.json"), &serde_json::to_vec_pretty(&cov)?)?;
+    print!("{}", cov.render());
+    println!(
+        "wrote {} and {}",
+        out.join("plan.json").display(),
+        out.join("coverage.json").display()
+    );
+    Ok(())
+}
+
+/// The trajectory files under `dir` (a collection folder or a folder of files).
+fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let inner = dir.join("trajectories");
+    let d = if inner.is_dir() { inner } else { dir.to_path_buf() };
+    if !d.is_dir() {
+        bail!(
+            "{}: no such folder (give a collection folder or its trajectories/ folder)",
+            d.display()
+        );
+    }
+    Ok(list_trajectories(&d)?)
+}
+
+fn read_all(dir: &Path) -> anyhow::Result<Vec<Trajectory>> {
+    files(dir)?.iter().map(|f| Trajectory::read(f).map_err(Into::into)).collect()
+}
+
+fn target_share(t: &Trajectory, w: &[f64]) -> f64 {
+    let source = &t.space[0].field;
+    w.iter().zip(&t.space).filter(|(_, e)| &e.field != source).map(|(w, _)| w).sum()
+}
+
+fn ls(dir: &Path) -> anyhow::Result<()> {
+    let set = read_all(dir)?;
+    let Some(first) = set.first() else {
+        println!("no finished trajectories in {}", dir.display());
+        return Ok(());
+    };
+    let fields = first.fields();
+    let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let fb: Vec<String> = fields.iter().map(|f| format!("{:>10}", format!("fb {f}"))).collect();
+    println!(
+        "{:<8} {:<12} {:>6} {:>10} {} {:>9} {:>8} {:>7}",
+        "id",
+        "family",
+        "stages",
+        "mean tgt",
+        fb.join(" "),
+        "balanced",
+        "train s",
+        "eval s"
+    );
+    for t in &set {
+        let last = t.stages.last().map_or(&t.initial, |r| &r.observation);
+        let shares: Vec<f64> = t.stages.iter().map(|r| target_share(t, &r.weights)).collect();
+        let cells: Vec<String> =
+            fields.iter().map(|f| format!("{:>10.3}", last.feedback[f])).collect();
+        println!(
+            "{:<8} {:<12} {:>6} {:>10.3} {} {:>+9.4} {:>8.1} {:>7.1}",
+            t.id,
+            t.family.name(),
+            t.stages.len(),
+            shares.iter().sum::<f64>() / shares.len().max(1) as f64,
+            cells.join(" "),
+            balanced_score(last, &t.initial, &refs).unwrap_or(f64::NAN),
+            t.stages.iter().map(|r| r.train_secs).sum::<f64>(),
+            t.stages.iter().map(|r| r.eval_secs).sum::<f64>(),
+        );
+    }
+    let base: Vec<String> =
+        fields.iter().map(|f| format!("{f} {:.3}", first.initial.feedback[f])).collect();
+    println!("{} trajectories; base feedback: {}", set.len(), base.join(", "));
+    Ok(())
+}
+
+fn show(path: &Path, id: Option<&str>) -> anyhow::Result<()> {
+    let file = match id {
+        Some(id) => {
+            let inner = path.join("trajectories");
+            let d = if inner.is_dir() { inner } else { path.to_path_buf() };
+            d.join(format!("{id}.json"))
+        }
+        None => path.to_path_buf(),
+    };
+    let t = Trajectory::read(&file)?;
+    let fields = t.fields();
+    let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    println!(
+        "{} ({}, seed {}): {:?}\nbase {} ({} params, fingerprint {}); {} of {} stages × {} tokens",
+        t.id,
+        t.family.name(),
+        t.seed,
+        t.family,
+        t.base.checkpoint,
+        t.base.params,
+        t.base.fingerprint,
+        t.stages.len(),
+        t.config.stages,
+        t.stages.first().map_or(0, |r| r.tokens)
+    );
+    let fb: Vec<String> = fields.iter().map(|f| format!("{:>10}", format!("fb {f}"))).collect();
+    println!(
+        "{:>5} {:>8} {} {:>9} {:>9} {:>8}  top domains",
+        "stage",
+        "target",
+        fb.join(" "),
+        "balanced",
+        "reward",
+        "loss"
+    );
+    let mut prev = 0.0;
+    let base_cells: Vec<String> =
+        fields.iter().map(|f| format!("{:>10.3}", t.initial.feedback[f])).collect();
+    println!("{:>5} {:>8} {}", "base", "", base_cells.join(" "));
+    for r in &t.stages {
+        let s = balanced_score(&r.observation, &t.initial, &refs).unwrap_or(f64::NAN);
+        let cells: Vec<String> =
+            fields.iter().map(|f| format!("{:>10.3}", r.observation.feedback[f])).collect();
+        let mut top: Vec<(usize, f64)> = r.weights.iter().copied().enumerate().collect();
+        top.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let top: Vec<String> =
+            top.iter().take(3).map(|(i, w)| format!("{} {:.2}", t.space[*i].name, w)).collect();
+        println!(
+            "{:>5} {:>8.3} {} {:>+9.4} {:>+9.4} {:>8.3}  {}",
+            r.stage,
+            target_share(&t, &r.weights),
+            cells.join(" "),
+            s,
+            s - prev,
+            r.train_loss,
+            top.join(", ")
+        );
+        prev = s;
+    }
+    Ok(())
+}
+
+fn export(dir: &Path, format: &str, out: Option<&Path>) -> anyhow::Result<()> {
+    let set = read_all(dir)?;
+    let records = stage_records(&set)?;
+    let mut bytes = Vec::new();
+    if format == "csv" {
+        export_csv(&records, &mut bytes)?;
+    } else {
+        export_jsonl(&records, &mut bytes)?;
+    }
+    match out {
+        Some(p) => {
+            write_atomic(p, &bytes)?;
+            eprintln!(
+                "{} rows from {} trajectories → {}",
+                records.rows.len(),
+                set.len(),
+                p.display()
+            );
+        }
+        None => std::io::stdout().write_all(&bytes)?,
+    }
+    Ok(())
+}
+
+fn stats(dir: &Path, json: Option<&Path>) -> anyhow::Result<()> {
+    let set = read_all(dir)?;
+    let t = tradeoff(&set);
+    print!("{}", t.render());
+    if let Some(p) = json {
+        write_atomic(p, &serde_json::to_vec_pretty(&t)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! CLI tests of `collect` and `trajectories` on the real `smoke` corpus: a collection killed
+//! with SIGKILL mid-stage resumes without losing or duplicating a stage and gives the same
+//! results as an uninterrupted one; workers and Slurm-style shards split the work; the
+//! listing, exports and trade-off statistics read the store; bad inputs get clear errors.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use predicates::str::contains;
+use serde_json::Value;
+
+mod common;
+use common::{mixagent, prepare_smoke, raw_available};
+
+/// A smoke corpus and a smoke base, built once per test binary.
+fn fixture() -> &'static (PathBuf, PathBuf) {
+    static FIXTURE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("collect-fixture");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let corpus = prepare_smoke(&dir);
+        let base = dir.join("base");
+        mixagent()
+            .args(["pretrain", "--preset", "smoke", "--tokens", "40960", "--threads", "2"])
+            .args(["--batch-size", "8", "--seq-len", "64", "--warmup-steps", "5", "--corpus"])
+            .arg(&corpus)
+            .arg("--out")
+            .arg(&base)
+            .assert()
+            .success();
+        (corpus, base)
+    })
+}
+
+fn config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml")
+}
+
+/// The arguments of `collect` on the fixture with `extra` arguments.
+fn collect_args(out: &Path, extra: &[&str]) -> Vec<std::ffi::OsString> {
+    let (corpus, base) = fixture();
+    let mut a: Vec<std::ffi::OsString> = vec!["collect".into(), "--config".into(), config().into()];
+    a.extend(["--out".into(), out.into()]);
+    a.extend(["--set".into(), format!("corpus={}", corpus.display()).into()]);
+    a.extend(["--set".into(), format!("base={}", base.display()).into()]);
+    a.extend(["--threads".into(), "1".into()]);
+    a.extend(extra.iter().map(|&x| x.into()));
+    a
+}
+
+/// `collect` on the fixture with `extra` arguments.
+fn collect(out: &Path, extra: &[&str]) -> assert_cmd::Command {
+    let mut c = mixagent();
+    c.args(collect_args(out, extra));
+    c
+}
+
+fn read(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A trajectory without its wall times (which differ between runs).
+fn without_times(mut t: Value) -> Value {
+    for row in t["stages"].as_array_mut().unwrap() {
+        let row = row.as_object_mut().unwrap();
+        row.remove("train_secs");
+        row.remove("eval_secs");
+    }
+    t
+}
+
+fn trajectory_files(out: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(out.join("trajectories")).unwrap().map(|e| e.unwrap().path()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_collection_killed_mid_stage_resumes_without_loss_or_duplication() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["--set", "trajectories=2", "--set", "stages=6", "--set", "stage_tokens=8192"];
+
+    let clean = tmp.path().join("clean");
+    collect(&clean, &args).assert().success().stdout(contains("2/2 trajectories finished"));
+
+    // Kill the second collection once trajectory 0 has saved two stages, while its third is
+    // training (each stage takes far longer than the 50 ms wait).
+    let killed = tmp.path().join("killed");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mixagent"))
+        .args(collect_args(&killed, &args))
+        .env("MIXAGENT_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let marker = killed.join("work/t-00000/stage-002");
+    let start = Instant::now();
+    while !marker.exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "collection never reached stage 2");
+        assert!(child.try_wait().unwrap().is_none(), "collection ended before it was killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(trajectory_files(&killed).is_empty(), "nothing may be finished yet");
+    let saved = read(&killed.join("work/t-00000/stage-002/trajectory.json"));
+    assert_eq!(saved["stages"].as_array().unwrap().len(), 2);
+
+    collect(&killed, &args).assert().success().stdout(contains("2/2 trajectories finished"));
+    assert!(!killed.join("work/t-00000").exists(), "the work folder is cleaned up");
+    let (a, b) = (trajectory_files(&clean), trajectory_files(&killed));
+    assert_eq!(a.len(), 2);
+    for (x, y) in a.iter().zip(&b) {
+        let (x, y) = (read(x), read(y));
+        let stages: Vec<u64> =
+            y["stages"].as_array().unwrap().iter().map(|r| r["stage"].as_u64().unwrap()).collect();
+        assert_eq!(stages, (0..6).collect::<Vec<_>>(), "each stage exactly once");
+        assert_eq!(without_times(x), without_times(y), "resumed run differs from the clean one");
+    }
+
+    // A rerun of a finished collection does nothing.
+    collect(&killed, &args).assert().success().stdout(contains("this call"));
+}
+
+#[test]
+fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    // Slice 1/2 with two workers, then slice 0/2 in-process: together the whole plan.
+    collect(&out, &["--shard", "1/2", "--workers", "2"])
+        .assert()
+        .success()
+        .stdout(contains("2/4 trajectories finished"));
+    let names: Vec<String> = trajectory_files(&out)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["t-00001.json", "t-00003.json"]);
+    collect(&out, &["--shard", "0/2"])
+        .assert()
+        .success()
+        .stdout(contains("4/4 trajectories finished"));
+
+    let t = read(&out.join("trajectories/t-00002.json"));
+    assert_eq!(t["format_version"], 1);
+    assert_eq!(t["stages"].as_array().unwrap().len(), 4);
+    assert_eq!(t["space"].as_array().unwrap().len(), 20);
+    assert!(t["base"]["fingerprint"].as_str().unwrap().len() == 16);
+    for row in t["stages"].as_array().unwrap() {
+        let w: f64 = row["weights"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum();
+        assert!((w - 1.0).abs() < 1e-9);
+        assert!(row["observation"]["feedback"]["math"].as_f64().unwrap() < 0.0);
+        // Every domain but shakespeare, whose one smoke document has no held-out split.
+        let losses = row["observation"]["domain_loss"].as_object().unwrap();
+        assert_eq!(losses.len(), 19);
+        assert!(!losses.contains_key("shakespeare"));
+        let tokens: u64 = row["tokens_by_domain"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(tokens, row["tokens"].as_u64().unwrap());
+    }
+
+    mixagent()
+        .args(["trajectories", "ls"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("t-00003"));
+    mixagent()
+        .args(["trajectories", "show"])
+        .arg(&out)
+        .args(["--id", "t-00002"])
+        .assert()
+        .success()
+        .stdout(contains("balanced"));
+    let csv = tmp.path().join("x.csv");
+    mixagent().args(["trajectories", "export"]).arg(&out).arg("--out").arg(&csv).assert().success();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 4 * 5, "header + (base + 4 stages) per trajectory");
+    assert!(lines[0].starts_with("trajectory,family,stage,tokens,target_share,w_"));
+    assert!(lines[0].contains("feedback_math") && lines[0].contains("loss_math_algebra"));
+    let jsonl = mixagent()
+        .args(["trajectories", "export", "--format", "jsonl"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let rows: Vec<Value> = String::from_utf8(jsonl.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 20);
+    assert!(rows[1]["reward"].is_f64() && rows[0]["reward"].is_null());
+    mixagent()
+        .args(["trajectories", "stats"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("r(mean target share"));
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("c");
+    // A base that does not exist: say how to make it.
+    collect(&out, &["--set", "base=/nonexistent/base"])
+        .assert()
+        .failure()
+        .stderr(contains("mixagent pretrain"));
+    // An unknown config key and a space with one field.
+    collect(&out, &["--set", "stage_tokenz=5"]).assert().failure().stderr(contains("stage_tokenz"));
+    collect(&out, &["--set", "space.fields=[\"general\"]", "--set", "trajectories=1"])
+        .assert()
+        .failure()
+        .stderr(contains("target field"));
+    // A folder holding another collection is refused; more trajectories extend it.
+    collect(&out, &["--set", "trajectories=1", "--set", "stages=1"]).assert().success();
+    collect(&out, &["--set", "trajectories=1", "--set", "stages=2"])
+        .assert()
+        .failure()
+        .stderr(contains("other settings (stages)"));
+    collect(&out, &["--set", "trajectories=2", "--set", "stages=1"])
+        .assert()
+        .success()
+        .stdout(contains("2/2 trajectories finished"));
+    // A truncated trajectory file is named, with what to do.
+    let f = out.join("trajectories/t-00000.json");
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, &text[..text.len() / 2]).unwrap();
+    mixagent()
+        .args(["trajectories", "ls"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains("t-00000.json"))
+        .stderr(contains("truncated"));
+    // Another format version.
+    std::fs::write(&f, text.replace("\"format_version\":1", "\"format_version\":9")).unwrap();
+    mixagent()
+        .args(["trajectories", "show"])
+        .arg(&f)
+        .assert()
+        .failure()
+        .stderr(contains("format version 9, expected 1"));
+}

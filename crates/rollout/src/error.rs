@@ -1,0 +1,66 @@
+//! Errors of rollouts and collections.
+
+use std::path::PathBuf;
+
+/// Anything that stops a rollout; each names the file, trajectory or stage.
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    /// A collection folder or config that cannot be used.
+    #[error("{path}: {message}")]
+    Collection {
+        /// The folder or file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A failure inside one trajectory's stage.
+    #[error("trajectory {id}, stage {stage}: {source}")]
+    Stage {
+        /// Trajectory id.
+        id: String,
+        /// Stage index.
+        stage: usize,
+        /// The cause.
+        #[source]
+        source: Box<RolloutError>,
+    },
+    /// An I/O failure on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Training.
+    #[error(transparent)]
+    Lm(#[from] mixagent_lm::LmError),
+    /// Evaluation.
+    #[error(transparent)]
+    Eval(#[from] mixagent_eval::EvalError),
+    /// Trajectory files and plans.
+    #[error(transparent)]
+    Trajectory(#[from] mixagent_trajectory::TrajectoryError),
+    /// Spaces and mixtures.
+    #[error(transparent)]
+    Core(#[from] mixagent_core::CoreError),
+    /// The corpus.
+    #[error(transparent)]
+    Sampler(#[from] mixagent_sampler::SamplerError),
+    /// Shards and manifests.
+    #[error(transparent)]
+    Shard(#[from] mixagent_shard::ShardError),
+}
+
+impl RolloutError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        RolloutError::Io { path: path.into(), source }
+    }
+
+    /// A collection-level problem.
+    pub fn collection(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        RolloutError::Collection { path: path.into(), message: message.into() }
+    }
+}

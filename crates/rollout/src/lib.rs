@@ -1,0 +1,12 @@
+//! Rollouts of mixing trajectories on proxy models, and resumable collections of them
+//! (DESIGN §1 point 2, §8): each trajectory is an idempotent task that writes one file
+//! atomically, so collections run across processes or as a Slurm job array without a
+//! scheduler of our own.
+
+mod collection;
+mod error;
+mod rollout;
+
+pub use collection::{file_fingerprint, Collection, PlanFile, Status};
+pub use error::RolloutError;
+pub use rollout::{Outcome, StageEvent, Worker};

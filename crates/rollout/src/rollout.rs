@@ -1,0 +1,216 @@
+//! One trajectory's rollout: from the proxy base, stage by stage, set the planned mixture,
+//! train the stage's tokens, observe feedback and per-domain loss, record a row. After every
+//! stage the session (weights, optimizer, sampler cursors) and the rows so far are saved as
+//! one checkpoint folder, so a killed rollout resumes at its last finished stage with results
+//! identical to an uninterrupted one, and no stage is lost or recorded twice.
+
+use std::fs::{File, TryLockError};
+use std::time::Instant;
+
+use mixagent_core::{Mixture, Observation};
+use mixagent_eval::Observer;
+use mixagent_lm::{Device, Session, TrainConfig};
+use mixagent_trajectory::{PlannedTrajectory, StageRow, Trajectory, TRAJECTORY_VERSION};
+
+use crate::{Collection, RolloutError};
+
+/// What `run` did with a trajectory.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It was already finished.
+    AlreadyDone,
+    /// Another process holds its lock.
+    Busy,
+    /// Rolled out (`resumed_at` > 0 when it continued a partial one).
+    Finished {
+        /// Stage it started at in this call.
+        resumed_at: usize,
+        /// Stages run in this call.
+        stages_run: usize,
+    },
+}
+
+/// Progress after one stage.
+#[derive(Debug, Clone)]
+pub struct StageEvent<'a> {
+    /// Trajectory id.
+    pub id: &'a str,
+    /// The row just recorded.
+    pub row: &'a StageRow,
+}
+
+/// Rolls trajectories of one collection out in this process.
+pub struct Worker<'c> {
+    collection: &'c Collection,
+    observer: Observer,
+    initial: Observation,
+    suites: std::collections::BTreeMap<String, String>,
+    device: Device,
+}
+
+impl<'c> Worker<'c> {
+    /// Loads the feedback suites and held-out tokens and observes the base model once.
+    pub fn new(collection: &'c Collection) -> Result<Self, RolloutError> {
+        let cfg = &collection.config;
+        let device = if cfg.device == "cuda" { Device::Cuda } else { Device::Cpu };
+        let observer = Observer::new(&cfg.corpus, &cfg.space.fields, cfg.observe.clone())?;
+        let base = Session::new(
+            &collection.base_dir,
+            &collection.corpus,
+            collection.space.clone(),
+            train_config(cfg, 0),
+            1,
+            device,
+        )?;
+        let initial = observer.observe(base.model(), base.device())?;
+        let suites = observer.suite_fingerprints().into_iter().collect();
+        Ok(Worker { collection, observer, initial, suites, device })
+    }
+
+    /// The base model's observation.
+    pub fn initial(&self) -> &Observation {
+        &self.initial
+    }
+
+    /// Rolls out (or resumes, or skips) plan entry `index`.
+    pub fn run(
+        &self,
+        index: u64,
+        mut on_stage: impl FnMut(StageEvent<'_>),
+    ) -> Result<Outcome, RolloutError> {
+        let c = self.collection;
+        let planned = c.plan.get(index as usize).ok_or_else(|| {
+            RolloutError::collection(
+                &c.dir,
+                format!("trajectory index {index} is outside the plan of {}", c.plan.len()),
+            )
+        })?;
+        let id = planned.id.as_str();
+        let final_path = c.trajectory_path(id);
+        if final_path.exists() {
+            // A run killed after writing the file but before cleaning up leaves a work folder.
+            let _ = std::fs::remove_dir_all(c.work_dir(id));
+            return Ok(Outcome::AlreadyDone);
+        }
+        let lock_path = c.dir.join("work").join(format!("{id}.lock"));
+        let lock = File::create(&lock_path).map_err(|e| RolloutError::io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(Outcome::Busy),
+            Err(TryLockError::Error(e)) => return Err(RolloutError::io(&lock_path, e)),
+        }
+        // Finished by another process between the check and the lock.
+        if final_path.exists() {
+            return Ok(Outcome::AlreadyDone);
+        }
+        let cfg = &c.config;
+        let steps = cfg.steps_per_stage();
+        let mut session = Session::new(
+            &c.base_dir,
+            &c.corpus,
+            c.space.clone(),
+            train_config(cfg, planned.seed),
+            steps * cfg.stages as u64,
+            self.device,
+        )?;
+        let mut traj = match c.latest_stage(id) {
+            Some((n, dir)) => {
+                let saved = Trajectory::read(&dir.join("trajectory.json"))?;
+                if saved.stages.len() != n || saved.base.fingerprint != c.base.fingerprint {
+                    return Err(RolloutError::collection(
+                        &dir,
+                        "does not match its collection (stage count or base differs): delete this folder to restart the trajectory",
+                    ));
+                }
+                session.resume(&dir)?;
+                saved
+            }
+            None => self.new_trajectory(planned),
+        };
+        let resumed_at = traj.stages.len();
+        let work = c.work_dir(id);
+        for stage in resumed_at..cfg.stages {
+            let wrap = |e: RolloutError| RolloutError::Stage {
+                id: id.to_string(),
+                stage,
+                source: Box::new(e),
+            };
+            let mixture = Mixture::new(c.space.clone(), planned.mixtures[stage].clone())
+                .map_err(|e| wrap(e.into()))?;
+            let stats = session.train_stage(&mixture, steps).map_err(|e| wrap(e.into()))?;
+            let t0 = Instant::now();
+            let observation = self
+                .observer
+                .observe(session.model(), session.device())
+                .map_err(|e| wrap(e.into()))?;
+            let row = StageRow {
+                stage,
+                weights: mixture.weights().to_vec(),
+                tokens: stats.tokens,
+                tokens_by_domain: stats.tokens_by_domain,
+                train_loss: stats.train_loss,
+                observation,
+                train_secs: stats.train_secs,
+                eval_secs: t0.elapsed().as_secs_f64(),
+            };
+            traj.stages.push(row);
+            if stage + 1 < cfg.stages {
+                let dir = work.join(format!("stage-{:03}", stage + 1));
+                let json = serde_json::to_vec(&traj).expect("json");
+                session.save(&dir, &[("trajectory.json", &json)]).map_err(|e| wrap(e.into()))?;
+                remove_older_stages(&work, stage + 1);
+            }
+            on_stage(StageEvent { id, row: traj.stages.last().expect("pushed") });
+        }
+        traj.write(&final_path)?;
+        let _ = std::fs::remove_dir_all(&work);
+        drop(lock);
+        let _ = std::fs::remove_file(&lock_path);
+        Ok(Outcome::Finished { resumed_at, stages_run: cfg.stages - resumed_at })
+    }
+
+    fn new_trajectory(&self, p: &PlannedTrajectory) -> Trajectory {
+        let c = self.collection;
+        Trajectory {
+            format_version: TRAJECTORY_VERSION,
+            id: p.id.clone(),
+            index: p.index,
+            seed: p.seed,
+            family: p.family.clone(),
+            concentration: p.concentration,
+            space: mixagent_trajectory::SpaceEntry::of(&c.space),
+            space_fingerprint: c.space.fingerprint(),
+            base: c.base.clone(),
+            suites: self.suites.clone(),
+            config: c.config.clone(),
+            initial: self.initial.clone(),
+            stages: Vec::new(),
+        }
+    }
+}
+
+/// The proxies' training settings for trajectory seed `seed`.
+fn train_config(cfg: &mixagent_trajectory::CollectConfig, seed: u64) -> TrainConfig {
+    let t = &cfg.train;
+    let mut out = TrainConfig::small(t.batch_size, t.seq_len);
+    out.peak_lr = t.peak_lr;
+    out.min_lr_ratio = t.min_lr_ratio;
+    out.warmup_steps = t.warmup_steps;
+    out.seed = seed;
+    // A rollout's data may repeat (small corpora, long collections); that is by design here.
+    out.max_epochs = u32::MAX;
+    out
+}
+
+/// Removes `stage-N` folders (and leftover `.tmp` ones) other than `keep`.
+fn remove_older_stages(work: &std::path::Path, keep: usize) {
+    let keep = format!("stage-{keep:03}");
+    if let Ok(entries) = std::fs::read_dir(work) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("stage-") && name != keep {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The collection config (`experiments/collect-*.toml`): corpus, proxy base, space, plan size,
+//! stage budget, the proxies' optimisation, the observation and the family mix.
+
+use std::path::{Path, PathBuf};
+
+use mixagent_core::{apply_override, ObserveConfig, SpaceSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::{FamilyConfig, TrajectoryError};
+
+/// Version of the collection config as stored in `collect.json` and every trajectory.
+pub const COLLECT_CONFIG_VERSION: u32 = 1;
+
+/// How each proxy trains during a rollout (CPT from the base, cosine over the trajectory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageTraining {
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Tokens per row.
+    pub seq_len: usize,
+    /// Peak learning rate.
+    pub peak_lr: f64,
+    /// Final learning rate as a fraction of the peak.
+    pub min_lr_ratio: f64,
+    /// Warmup steps at the start of the trajectory.
+    pub warmup_steps: u64,
+}
+
+/// A whole collection: what to roll out and how. Saved (resolved) as `collect.json` in the
+/// collection folder and inside every trajectory file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectConfig {
+    /// The prepared corpus.
+    pub corpus: PathBuf,
+    /// The proxy base checkpoint (a run or checkpoint folder), pretrained on the source field.
+    pub base: PathBuf,
+    /// The space the trajectories mix over (source field first).
+    pub space: SpaceSpec,
+    /// Root seed: trajectory `i`'s seed is derived from it and `i`.
+    pub seed: u64,
+    /// Trajectories in the plan.
+    pub trajectories: usize,
+    /// Stages per trajectory.
+    pub stages: usize,
+    /// Training tokens per stage (rounded up to whole optimizer steps).
+    pub stage_tokens: u64,
+    /// `cpu` or `cuda`.
+    #[serde(default = "cpu")]
+    pub device: String,
+    /// Proxy optimisation.
+    pub train: StageTraining,
+    /// What is measured after each stage.
+    pub observe: ObserveConfig,
+    /// The family mix.
+    #[serde(default)]
+    pub families: FamilyConfig,
+}
+
+fn cpu() -> String {
+    "cpu".into()
+}
+
+impl CollectConfig {
+    /// Reads a TOML config, applies `--set key=value` overrides, validates, and resolves
+    /// relative paths against the current directory (where the command runs).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrajectoryError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrajectoryError::io(path, e))?;
+        let bad = |m: String| TrajectoryError::malformed(path, m);
+        let mut value: toml::Value = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        for o in overrides {
+            apply_override(&mut value, o).map_err(&bad)?;
+        }
+        let cfg: CollectConfig =
+            value.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        cfg.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(cfg)
+    }
+
+    /// Range checks serde cannot express.
+    pub fn validate(&self) -> Result<(), TrajectoryError> {
+        let bad = |m: String| Err(TrajectoryError::Config(m));
+        if self.trajectories == 0 || self.stages == 0 || self.stage_tokens == 0 {
+            return bad("trajectories, stages and stage_tokens must be > 0".into());
+        }
+        let t = &self.train;
+        if t.batch_size == 0 || t.seq_len == 0 {
+            return bad("train.batch_size and train.seq_len must be > 0".into());
+        }
+        if !(t.peak_lr > 0.0 && t.peak_lr.is_finite() && (0.0..=1.0).contains(&t.min_lr_ratio)) {
+            return bad(format!(
+                "train.peak_lr = {} must be > 0 and train.min_lr_ratio = {} in [0, 1]",
+                t.peak_lr, t.min_lr_ratio
+            ));
+        }
+        if self.observe.items_per_field == 0 || self.observe.batch_size == 0 {
+            return bad("observe.items_per_field and observe.batch_size must be > 0".into());
+        }
+        if self.device != "cpu" && self.device != "cuda" {
+            return bad(format!("device `{}`: use `cpu` or `cuda`", self.device));
+        }
+        self.families.validate()
+    }
+
+    /// Optimizer steps per stage.
+    pub fn steps_per_stage(&self) -> u64 {
+        self.stage_tokens.div_ceil((self.train.batch_size * self.train.seq_len) as u64)
+    }
+}

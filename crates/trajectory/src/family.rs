@@ -1,0 +1,536 @@
+//! Heuristic-covering trajectory families (DESIGN §4): seeded generators of a mixture per stage
+//! that together cover the simplex and the schedules a practitioner would try: constant
+//! mixtures, monotone ramps of the target share, step switches, oscillations, smooth random
+//! walks and re-weightings within a field.
+//!
+//! Every family is built from two parts: the *target share* over time (the mass on the target
+//! fields; the source field, the space's first, gets the rest) and *within-field* weights
+//! (Dirichlet draws whose concentration is itself drawn, from near-one-hot to near-uniform). A
+//! floor spreads a small share evenly, so no domain starves entirely, as the agent's policy
+//! head also guarantees.
+
+use mixagent_core::seed::derive;
+use mixagent_core::DomainSpace;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::TrajectoryError;
+
+/// Which families a plan draws, how often, and the knobs of their random draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FamilyConfig {
+    /// Relative frequency of constant mixtures.
+    pub constant: f64,
+    /// Relative frequency of monotone target-share ramps.
+    pub ramp: f64,
+    /// Relative frequency of step switches.
+    pub step: f64,
+    /// Relative frequency of oscillations.
+    pub oscillation: f64,
+    /// Relative frequency of random walks over the whole mixture.
+    pub random_walk: f64,
+    /// Relative frequency of within-field re-weightings.
+    pub reweight: f64,
+    /// Logit step (standard deviation) of a random walk per stage.
+    pub walk_sigma: f64,
+    /// Largest L1 change of a random walk's mixture between consecutive stages (the
+    /// smoothness bound).
+    pub max_l1_per_stage: f64,
+    /// Share of every mixture spread evenly over all domains.
+    pub floor: f64,
+    /// Range of the within-field Dirichlet concentration, drawn log-uniformly: small values
+    /// give near one-hot weights, large ones near uniform.
+    pub concentration: [f64; 2],
+}
+
+impl Default for FamilyConfig {
+    fn default() -> Self {
+        FamilyConfig {
+            constant: 1.0,
+            ramp: 1.0,
+            step: 1.0,
+            oscillation: 1.0,
+            random_walk: 1.0,
+            reweight: 1.0,
+            walk_sigma: 0.5,
+            max_l1_per_stage: 0.4,
+            floor: 0.02,
+            concentration: [0.3, 10.0],
+        }
+    }
+}
+
+impl FamilyConfig {
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), TrajectoryError> {
+        let bad = |m: String| Err(TrajectoryError::Config(m));
+        let freq = self.frequencies();
+        if freq.iter().any(|(_, f)| !f.is_finite() || *f < 0.0) {
+            return bad("family frequencies must be finite and ≥ 0".into());
+        }
+        if freq.iter().map(|(_, f)| f).sum::<f64>() <= 0.0 {
+            return bad("at least one family needs a frequency > 0".into());
+        }
+        if !(0.0..1.0).contains(&self.floor) {
+            return bad(format!("floor {} must be in [0, 1)", self.floor));
+        }
+        if !(self.walk_sigma >= 0.0 && self.max_l1_per_stage > 0.0) {
+            return bad("walk_sigma must be ≥ 0 and max_l1_per_stage > 0".into());
+        }
+        let [lo, hi] = self.concentration;
+        if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
+            return bad(format!("concentration [{lo}, {hi}] must satisfy 0 < lo ≤ hi"));
+        }
+        Ok(())
+    }
+
+    fn frequencies(&self) -> [(&'static str, f64); 6] {
+        [
+            ("constant", self.constant),
+            ("ramp", self.ramp),
+            ("step", self.step),
+            ("oscillation", self.oscillation),
+            ("random_walk", self.random_walk),
+            ("reweight", self.reweight),
+        ]
+    }
+}
+
+/// A family and the parameters drawn for one trajectory (recorded with it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Family {
+    /// The same mixture at every stage.
+    Constant {
+        /// Mass on the target fields.
+        target_share: f64,
+    },
+    /// Target share from `from` to `to`, monotone, as `from + (to − from)·u^power`, u = t/(T−1).
+    Ramp {
+        /// Share at the first stage.
+        from: f64,
+        /// Share at the last stage.
+        to: f64,
+        /// Curvature (1 linear; < 1 fast start; > 1 slow start).
+        power: f64,
+    },
+    /// Target share `from` before stage `at`, `to` from it on.
+    Step {
+        /// Share before the switch.
+        from: f64,
+        /// Share after it.
+        to: f64,
+        /// First stage with the new share.
+        at: usize,
+    },
+    /// Target share `center + amplitude·sin(2πt/period + phase)`, clipped to [0, 1].
+    Oscillation {
+        /// Mean share.
+        center: f64,
+        /// Swing.
+        amplitude: f64,
+        /// Period in stages.
+        period: f64,
+        /// Phase in radians.
+        phase: f64,
+    },
+    /// The whole mixture drifts: per-stage Gaussian steps on the log-weights, each stage's L1
+    /// change capped.
+    RandomWalk {
+        /// Logit step.
+        sigma: f64,
+        /// Cap on the L1 change per stage.
+        max_l1: f64,
+    },
+    /// Target share fixed; within-field weights move from one draw to another, at once at
+    /// stage `at`, or gradually when `at` is absent.
+    Reweight {
+        /// Mass on the target fields.
+        target_share: f64,
+        /// Switch stage, or `None` for a linear blend over the trajectory.
+        at: Option<usize>,
+    },
+}
+
+impl Family {
+    /// The family's name (`constant`, `ramp`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Family::Constant { .. } => "constant",
+            Family::Ramp { .. } => "ramp",
+            Family::Step { .. } => "step",
+            Family::Oscillation { .. } => "oscillation",
+            Family::RandomWalk { .. } => "random_walk",
+            Family::Reweight { .. } => "reweight",
+        }
+    }
+}
+
+/// One trajectory of a plan: its draws and the mixture of every stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedTrajectory {
+    /// Position in the plan.
+    pub index: u64,
+    /// File stem, `t-00017`.
+    pub id: String,
+    /// Seed of this trajectory (its draws and its rollout's data order).
+    pub seed: u64,
+    /// Family and parameters.
+    pub family: Family,
+    /// Within-field Dirichlet concentration drawn for it.
+    pub concentration: f64,
+    /// Weights per stage, in the space's domain order; each row sums to 1.
+    pub mixtures: Vec<Vec<f64>>,
+}
+
+/// The id of trajectory `index`.
+pub fn trajectory_id(index: u64) -> String {
+    format!("t-{index:05}")
+}
+
+/// Domain indices per field, source field first (the space's field order).
+struct Groups {
+    /// Domains of the source field.
+    source: Vec<usize>,
+    /// Domains of each target field.
+    targets: Vec<Vec<usize>>,
+    n: usize,
+}
+
+impl Groups {
+    fn of(space: &DomainSpace) -> Result<Self, TrajectoryError> {
+        let fields = space.fields();
+        if fields.len() < 2 {
+            return Err(TrajectoryError::Config(format!(
+                "the space has only the field(s) {:?}: trajectories need a source field and at least one target field",
+                fields.iter().map(|f| f.as_str()).collect::<Vec<_>>()
+            )));
+        }
+        let members = |f: &mixagent_core::Field| -> Vec<usize> {
+            (0..space.len()).filter(|&i| &space.domains()[i].field == f).collect()
+        };
+        Ok(Groups {
+            source: members(&fields[0]),
+            targets: fields[1..].iter().map(members).collect(),
+            n: space.len(),
+        })
+    }
+}
+
+/// Draws the plan: `n` trajectories of `stages` stages over `space`. Trajectory `i` depends
+/// only on (`seed`, `i`), so a larger plan extends a smaller one.
+pub fn sample_plan(
+    space: &DomainSpace,
+    cfg: &FamilyConfig,
+    n: usize,
+    stages: usize,
+    seed: u64,
+) -> Result<Vec<PlannedTrajectory>, TrajectoryError> {
+    cfg.validate()?;
+    if stages == 0 {
+        return Err(TrajectoryError::Config("a trajectory needs at least one stage".into()));
+    }
+    let groups = Groups::of(space)?;
+    (0..n as u64)
+        .map(|index| {
+            let tseed = derive(seed, "trajectory", index);
+            let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.family", 0));
+            let (family, concentration, mixtures) = draw(&groups, cfg, stages, &mut rng);
+            Ok(PlannedTrajectory {
+                index,
+                id: trajectory_id(index),
+                seed: tseed,
+                family,
+                concentration,
+                mixtures,
+            })
+        })
+        .collect()
+}
+
+fn draw(
+    g: &Groups,
+    cfg: &FamilyConfig,
+    stages: usize,
+    rng: &mut ChaCha8Rng,
+) -> (Family, f64, Vec<Vec<f64>>) {
+    let freq = cfg.frequencies();
+    let total: f64 = freq.iter().map(|(_, f)| f).sum();
+    let mut u = rng.gen::<f64>() * total;
+    let mut kind = freq[0].0;
+    for (name, f) in freq {
+        if f > 0.0 {
+            kind = name;
+            if u < f {
+                break;
+            }
+            u -= f;
+        }
+    }
+    let [lo, hi] = cfg.concentration;
+    let conc = (lo.ln() + rng.gen::<f64>() * (hi / lo).ln()).exp();
+    let within = within_weights(g, conc, rng);
+    let split = dirichlet(g.targets.len(), 1.0, rng);
+    let last = (stages - 1).max(1) as f64;
+    let compose_all = |shares: Vec<f64>, within: &[f64]| -> Vec<Vec<f64>> {
+        shares.into_iter().map(|s| compose(g, s, &split, within, cfg.floor)).collect()
+    };
+    let share = |rng: &mut ChaCha8Rng| rng.gen::<f64>();
+    match kind {
+        "constant" => {
+            let s = share(rng);
+            (Family::Constant { target_share: s }, conc, compose_all(vec![s; stages], &within))
+        }
+        "ramp" => {
+            let (from, to) = (share(rng), share(rng));
+            let power = [0.5, 1.0, 2.0][rng.gen_range(0..3)];
+            let shares =
+                (0..stages).map(|t| from + (to - from) * (t as f64 / last).powf(power)).collect();
+            (Family::Ramp { from, to, power }, conc, compose_all(shares, &within))
+        }
+        "step" => {
+            let (from, to) = (share(rng), share(rng));
+            let at = if stages > 1 { rng.gen_range(1..stages) } else { 0 };
+            let shares = (0..stages).map(|t| if t < at { from } else { to }).collect();
+            (Family::Step { from, to, at }, conc, compose_all(shares, &within))
+        }
+        "oscillation" => {
+            let center = 0.2 + 0.6 * rng.gen::<f64>();
+            let amplitude = 0.1 + 0.4 * rng.gen::<f64>();
+            let period = 2.0 + rng.gen::<f64>() * (stages as f64 - 2.0).max(0.0);
+            let phase = rng.gen::<f64>() * std::f64::consts::TAU;
+            let shares = (0..stages)
+                .map(|t| {
+                    let x = std::f64::consts::TAU * t as f64 / period + phase;
+                    (center + amplitude * x.sin()).clamp(0.0, 1.0)
+                })
+                .collect();
+            (
+                Family::Oscillation { center, amplitude, period, phase },
+                conc,
+                compose_all(shares, &within),
+            )
+        }
+        "random_walk" => {
+            let (sigma, max_l1) = (cfg.walk_sigma, cfg.max_l1_per_stage);
+            let mut m = compose(g, share(rng), &split, &within, 0.0);
+            let mut rows = Vec::with_capacity(stages);
+            for t in 0..stages {
+                if t > 0 {
+                    let logits: Vec<f64> =
+                        m.iter().map(|w| (w + 1e-4).ln() + sigma * normal(rng)).collect();
+                    let proposal = softmax(&logits);
+                    let l1: f64 = proposal.iter().zip(&m).map(|(a, b)| (a - b).abs()).sum();
+                    let keep = if l1 > max_l1 { max_l1 / l1 } else { 1.0 };
+                    m = m.iter().zip(&proposal).map(|(a, b)| a + keep * (b - a)).collect();
+                }
+                rows.push(with_floor(&m, cfg.floor));
+            }
+            (Family::RandomWalk { sigma, max_l1 }, conc, rows)
+        }
+        _ => {
+            let s = share(rng);
+            let other = within_weights(g, conc, rng);
+            let at = (stages > 1 && rng.gen::<bool>()).then(|| rng.gen_range(1..stages));
+            let rows = (0..stages)
+                .map(|t| {
+                    let lambda = match at {
+                        Some(a) => f64::from(u8::from(t >= a)),
+                        None => t as f64 / last,
+                    };
+                    let w: Vec<f64> =
+                        within.iter().zip(&other).map(|(a, b)| a + lambda * (b - a)).collect();
+                    compose(g, s, &split, &w, cfg.floor)
+                })
+                .collect();
+            (Family::Reweight { target_share: s, at }, conc, rows)
+        }
+    }
+}
+
+/// Within-field weights: for each field, a Dirichlet draw over its domains, laid out over the
+/// whole space (each field's entries sum to 1).
+fn within_weights(g: &Groups, conc: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let mut w = vec![0.0; g.n];
+    for members in std::iter::once(&g.source).chain(&g.targets) {
+        for (&i, x) in members.iter().zip(dirichlet(members.len(), conc, rng)) {
+            w[i] = x;
+        }
+    }
+    w
+}
+
+/// Mixture with target share `s` split over target fields by `split`, within-field `within`.
+fn compose(g: &Groups, s: f64, split: &[f64], within: &[f64], floor: f64) -> Vec<f64> {
+    let mut m = vec![0.0; g.n];
+    for &i in &g.source {
+        m[i] = (1.0 - s) * within[i];
+    }
+    for (members, share) in g.targets.iter().zip(split) {
+        for &i in members {
+            m[i] = s * share * within[i];
+        }
+    }
+    with_floor(&m, floor)
+}
+
+/// `(1 − floor)·m + floor/K`, renormalised exactly.
+fn with_floor(m: &[f64], floor: f64) -> Vec<f64> {
+    let k = m.len() as f64;
+    let v: Vec<f64> = m.iter().map(|w| (1.0 - floor) * w + floor / k).collect();
+    let sum: f64 = v.iter().sum();
+    v.into_iter().map(|w| w / sum).collect()
+}
+
+fn softmax(z: &[f64]) -> Vec<f64> {
+    let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|x| (x - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.into_iter().map(|x| x / sum).collect()
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1 = rng.gen::<f64>().max(f64::MIN_POSITIVE);
+    let u2 = rng.gen::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// A Gamma(shape, 1) draw (Marsaglia and Tsang 2000; shape < 1 by the boost `U^{1/a}`).
+fn gamma(shape: f64, rng: &mut ChaCha8Rng) -> f64 {
+    if shape < 1.0 {
+        let u = rng.gen::<f64>().max(f64::MIN_POSITIVE);
+        return gamma(shape + 1.0, rng) * u.powf(1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let x = normal(rng);
+        let v = (1.0 + c * x).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u = rng.gen::<f64>();
+        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            return d * v;
+        }
+    }
+}
+
+/// A symmetric Dirichlet(conc) draw of size `k`.
+fn dirichlet(k: usize, conc: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let g: Vec<f64> = (0..k).map(|_| gamma(conc, rng).max(1e-300)).collect();
+    let sum: f64 = g.iter().sum();
+    g.into_iter().map(|x| x / sum).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mixagent_core::{Domain, Field, Mixture};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn space(general: usize, math: usize) -> Arc<DomainSpace> {
+        let f = |n: &str| Field::new(n).unwrap();
+        let mut d: Vec<Domain> =
+            (0..general).map(|i| Domain::new(format!("g{i}"), f("general")).unwrap()).collect();
+        d.extend((0..math).map(|i| Domain::new(format!("m{i}"), f("math")).unwrap()));
+        Arc::new(DomainSpace::new(d).unwrap())
+    }
+
+    fn target_share(row: &[f64], general: usize) -> f64 {
+        row[general..].iter().sum()
+    }
+
+    #[test]
+    fn same_seed_same_plan_and_plans_extend() {
+        let s = space(3, 4);
+        let cfg = FamilyConfig::default();
+        let a = sample_plan(&s, &cfg, 20, 6, 7).unwrap();
+        assert_eq!(a, sample_plan(&s, &cfg, 20, 6, 7).unwrap());
+        assert_eq!(a[..10], sample_plan(&s, &cfg, 10, 6, 7).unwrap()[..]);
+        assert_ne!(a, sample_plan(&s, &cfg, 20, 6, 8).unwrap());
+    }
+
+    #[test]
+    fn every_family_appears_and_follows_its_shape() {
+        let s = space(4, 4);
+        let cfg = FamilyConfig { floor: 0.0, ..FamilyConfig::default() };
+        let plan = sample_plan(&s, &cfg, 300, 8, 1).unwrap();
+        for name in ["constant", "ramp", "step", "oscillation", "random_walk", "reweight"] {
+            assert!(plan.iter().any(|p| p.family.name() == name), "{name} never drawn");
+        }
+        for p in &plan {
+            let shares: Vec<f64> = p.mixtures.iter().map(|r| target_share(r, 4)).collect();
+            match p.family {
+                Family::Constant { target_share } | Family::Reweight { target_share, .. } => {
+                    assert!(shares.iter().all(|x| (x - target_share).abs() < 1e-9))
+                }
+                Family::Ramp { from, to, .. } => {
+                    let up = to >= from;
+                    assert!(shares.windows(2).all(|w| if up {
+                        w[1] >= w[0] - 1e-12
+                    } else {
+                        w[1] <= w[0] + 1e-12
+                    }));
+                    assert!((shares[0] - from).abs() < 1e-9 && (shares[7] - to).abs() < 1e-9);
+                }
+                Family::Step { from, to, at } => {
+                    assert!(shares[..at].iter().all(|x| (x - from).abs() < 1e-9));
+                    assert!(shares[at..].iter().all(|x| (x - to).abs() < 1e-9));
+                }
+                Family::RandomWalk { max_l1, .. } => {
+                    for w in p.mixtures.windows(2) {
+                        let l1: f64 = w[0].iter().zip(&w[1]).map(|(a, b)| (a - b).abs()).sum();
+                        assert!(l1 <= max_l1 + 1e-9, "{l1}");
+                    }
+                }
+                Family::Oscillation { .. } => {}
+            }
+        }
+    }
+
+    #[test]
+    fn the_plan_covers_the_target_share_range() {
+        let plan = sample_plan(&space(3, 3), &FamilyConfig::default(), 200, 6, 3).unwrap();
+        let mut bins = [0usize; 10];
+        for p in &plan {
+            for r in &p.mixtures {
+                bins[((target_share(r, 3) * 10.0) as usize).min(9)] += 1;
+            }
+        }
+        assert!(bins.iter().all(|&b| b > 0), "{bins:?}");
+    }
+
+    #[test]
+    fn a_space_with_one_field_is_refused() {
+        let f = Field::new("general").unwrap();
+        let s = DomainSpace::new(vec![Domain::new("a", f).unwrap()]).unwrap();
+        let e = sample_plan(&s, &FamilyConfig::default(), 1, 3, 0).unwrap_err();
+        assert!(e.to_string().contains("target field"), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn every_row_is_a_simplex_point_with_the_floor(
+            general in 1usize..6, math in 1usize..6, stages in 1usize..12, seed in 0u64..1000,
+        ) {
+            let s = space(general, math);
+            let cfg = FamilyConfig::default();
+            for p in sample_plan(&s, &cfg, 12, stages, seed).unwrap() {
+                prop_assert_eq!(p.mixtures.len(), stages);
+                for row in &p.mixtures {
+                    prop_assert!(Mixture::new(s.clone(), row.clone()).is_ok());
+                    let min = cfg.floor / s.len() as f64;
+                    prop_assert!(row.iter().all(|&w| w >= min * 0.999));
+                }
+            }
+        }
+    }
+}

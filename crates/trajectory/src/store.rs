@@ -1,0 +1,197 @@
+//! The trajectory store: one JSON file per trajectory (`trajectories/t-00017.json`), versioned,
+//! written atomically, carrying its plan, config, seeds, the base checkpoint's fingerprint and
+//! one row per stage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mixagent_core::{DomainSpace, Observation};
+use mixagent_shard::write_atomic;
+use serde::{Deserialize, Serialize};
+
+use crate::{CollectConfig, Family, TrajectoryError};
+
+/// Version of the trajectory file format.
+pub const TRAJECTORY_VERSION: u32 = 1;
+
+/// One domain of the space a trajectory mixed over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceEntry {
+    /// Domain (or field, in a field-level space) name.
+    pub name: String,
+    /// Its field.
+    pub field: String,
+}
+
+impl SpaceEntry {
+    /// The entries of `space`, in order.
+    pub fn of(space: &DomainSpace) -> Vec<SpaceEntry> {
+        space
+            .domains()
+            .iter()
+            .map(|d| SpaceEntry { name: d.name.clone(), field: d.field.to_string() })
+            .collect()
+    }
+}
+
+/// The base checkpoint a trajectory started from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseInfo {
+    /// The checkpoint folder, as given.
+    pub checkpoint: String,
+    /// First 8 bytes (hex) of the SHA-256 of its `model.safetensors`.
+    pub fingerprint: String,
+    /// Parameters of the model.
+    pub params: usize,
+}
+
+/// What happened in one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageRow {
+    /// Stage index (0-based).
+    pub stage: usize,
+    /// The mixture trained on, in the space's domain order.
+    pub weights: Vec<f64>,
+    /// Training tokens of the stage.
+    pub tokens: u64,
+    /// Training tokens per corpus domain.
+    pub tokens_by_domain: BTreeMap<String, u64>,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// The observation after the stage.
+    pub observation: Observation,
+    /// Wall time of training.
+    pub train_secs: f64,
+    /// Wall time of the observation.
+    pub eval_secs: f64,
+}
+
+/// One rolled-out trajectory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trajectory {
+    /// File format version.
+    pub format_version: u32,
+    /// `t-00017`.
+    pub id: String,
+    /// Index in the plan.
+    pub index: u64,
+    /// Trajectory seed (plan draws, data order).
+    pub seed: u64,
+    /// Family and parameters.
+    pub family: Family,
+    /// Within-field concentration drawn for it.
+    pub concentration: f64,
+    /// The space's domains, in weight order.
+    pub space: Vec<SpaceEntry>,
+    /// Fingerprint of that space.
+    pub space_fingerprint: String,
+    /// The proxy base.
+    pub base: BaseInfo,
+    /// Feedback suite fingerprint per field.
+    pub suites: BTreeMap<String, String>,
+    /// The collection config it was rolled out under.
+    pub config: CollectConfig,
+    /// The base model's observation (before stage 0).
+    pub initial: Observation,
+    /// Completed stages, in order.
+    pub stages: Vec<StageRow>,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    format_version: u32,
+}
+
+impl Trajectory {
+    /// Whether every planned stage is done.
+    pub fn is_complete(&self) -> bool {
+        self.stages.len() == self.config.stages
+    }
+
+    /// The fields of the space, in order (source field first).
+    pub fn fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in &self.space {
+            if !out.contains(&e.field) {
+                out.push(e.field.clone());
+            }
+        }
+        out
+    }
+
+    /// Reads and checks a trajectory file.
+    pub fn read(path: &Path) -> Result<Self, TrajectoryError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrajectoryError::io(path, e))?;
+        let version: VersionOnly = serde_json::from_str(&text).map_err(|e| {
+            TrajectoryError::malformed(
+                path,
+                format!("{e}: not a trajectory file, or truncated; delete it and re-run `mixagent collect`"),
+            )
+        })?;
+        if version.format_version != TRAJECTORY_VERSION {
+            return Err(TrajectoryError::Version {
+                path: path.into(),
+                found: version.format_version,
+                expected: TRAJECTORY_VERSION,
+                hint: "collect it again with this version of mixagent",
+            });
+        }
+        let t: Trajectory = serde_json::from_str(&text)
+            .map_err(|e| TrajectoryError::malformed(path, format!("{e}; collect it again")))?;
+        t.check().map_err(|m| TrajectoryError::malformed(path, m))?;
+        Ok(t)
+    }
+
+    /// Writes the file atomically.
+    pub fn write(&self, path: &Path) -> Result<(), TrajectoryError> {
+        let bytes = serde_json::to_vec(self).expect("serialisable");
+        write_atomic(path, &bytes).map_err(|e| TrajectoryError::malformed(path, e.to_string()))
+    }
+
+    /// Internal consistency: stage order, weights on the simplex over the space.
+    fn check(&self) -> Result<(), String> {
+        for (i, row) in self.stages.iter().enumerate() {
+            if row.stage != i {
+                return Err(format!("stage row {i} says stage {}", row.stage));
+            }
+            if row.weights.len() != self.space.len() {
+                return Err(format!(
+                    "stage {i}: {} weights for {} domains",
+                    row.weights.len(),
+                    self.space.len()
+                ));
+            }
+            let sum: f64 = row.weights.iter().sum();
+            if row.weights.iter().any(|w| !w.is_finite() || *w < 0.0) || (sum - 1.0).abs() > 1e-6 {
+                return Err(format!("stage {i}: weights are not a simplex point (sum {sum})"));
+            }
+        }
+        if self.stages.len() > self.config.stages {
+            return Err(format!(
+                "{} stages, but the config plans {}",
+                self.stages.len(),
+                self.config.stages
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The trajectory files (`t-*.json`) of a folder, sorted by name.
+pub fn list_trajectories(dir: &Path) -> Result<Vec<PathBuf>, TrajectoryError> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| TrajectoryError::io(dir, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("t-"))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
