@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the built-in default (README): set-up, build, prepare the default corpus,
-# print its table, pretrain a small demo base model on the source field and evaluate it.
-# Later stages (collect, train-agent, compare) join here as they land.
+# print its table, pretrain a small demo base model on the source field, evaluate it and
+# collect mixing trajectories from it. Later stages (train-agent, compare) join here as they land.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -14,6 +14,11 @@ else
 fi
 "$bin" corpus stats --corpus data/default
 # Re-running resumes (or skips) the same run.
-"$bin" pretrain --corpus data/default --preset demo --tokens 1000000 --out runs/demo/base
+"$bin" pretrain --corpus data/default --preset demo --tokens 4000000 --checkpoint-every 250 \
+    --out runs/demo/base
 # Feedback, held-out bits per byte and the benchmark suite of the base model.
 "$bin" eval runs/demo/base --suite full --task-items 100
+# 32 mixing trajectories × 10 stages of the demo proxy from that base (resumable), and the
+# trade-off they carry.
+"$bin" collect --config experiments/collect-demo.toml --workers 2
+"$bin" trajectories stats runs/collect-demo

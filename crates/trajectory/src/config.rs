@@ -108,3 +108,42 @@ impl CollectConfig {
         self.stage_tokens.div_ceil((self.train.batch_size * self.train.seq_len) as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_collection_configs_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("collect-") && name.ends_with(".toml") {
+                let c = CollectConfig::load(&p, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(c.steps_per_stage() >= 1);
+                n += 1;
+            }
+        }
+        assert!(n >= 4, "expected smoke, demo, study and paper configs");
+    }
+
+    #[test]
+    fn overrides_and_bad_values_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let smoke =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
+        std::fs::copy(smoke, &path).unwrap();
+        let c =
+            CollectConfig::load(&path, &["stages=7".into(), "train.peak_lr=1e-3".into()]).unwrap();
+        assert_eq!((c.stages, c.train.peak_lr), (7, 1e-3));
+        let e = CollectConfig::load(&path, &["train.peak_lr=-1".into()]).unwrap_err().to_string();
+        assert!(e.contains("c.toml") && e.contains("peak_lr"), "{e}");
+        let e = CollectConfig::load(&path, &["families.floor=1.5".into()]).unwrap_err().to_string();
+        assert!(e.contains("floor"), "{e}");
+        let e = CollectConfig::load(&path, &["device=tpu".into()]).unwrap_err().to_string();
+        assert!(e.contains("tpu"), "{e}");
+    }
+}

@@ -195,3 +195,77 @@ pub fn list_trajectories(dir: &Path) -> Result<Vec<PathBuf>, TrajectoryError> {
     out.sort();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Trajectory {
+        let cfg =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
+        let config = CollectConfig::load(&cfg, &["stages=2".into()]).unwrap();
+        let obs = |g: f64, m: f64| Observation {
+            feedback: [("general".to_string(), g), ("math".to_string(), m)].into(),
+            domain_loss: [("a".to_string(), 3.0), ("b".to_string(), 4.0)].into(),
+        };
+        let row = |stage: usize, w: f64| StageRow {
+            stage,
+            weights: vec![w, 1.0 - w],
+            tokens: 4096,
+            tokens_by_domain: [("a".to_string(), 2048), ("b".to_string(), 2048)].into(),
+            train_loss: 5.0,
+            observation: obs(-4.0, -5.0),
+            train_secs: 0.1,
+            eval_secs: 0.01,
+        };
+        Trajectory {
+            format_version: TRAJECTORY_VERSION,
+            id: "t-00000".into(),
+            index: 0,
+            seed: 1,
+            family: Family::Constant { target_share: 0.5 },
+            concentration: 1.0,
+            space: vec![
+                SpaceEntry { name: "a".into(), field: "general".into() },
+                SpaceEntry { name: "b".into(), field: "math".into() },
+            ],
+            space_fingerprint: "x".into(),
+            base: BaseInfo { checkpoint: "b".into(), fingerprint: "0".repeat(16), params: 1 },
+            suites: BTreeMap::new(),
+            config,
+            initial: obs(-4.5, -6.0),
+            stages: vec![row(0, 0.5), row(1, 0.25)],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = sample();
+        t.write(&dir.path().join("t-00000.json")).unwrap();
+        std::fs::write(dir.path().join("notes.json"), "{}").unwrap();
+        assert_eq!(Trajectory::read(&dir.path().join("t-00000.json")).unwrap(), t);
+        assert!(t.is_complete());
+        assert_eq!(t.fields(), ["general", "math"]);
+        assert_eq!(list_trajectories(dir.path()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn inconsistent_files_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t-00000.json");
+        type Spoil = fn(&mut Trajectory);
+        let cases: [(Spoil, &str); 3] = [
+            (|t| t.stages[1].stage = 0, "says stage 0"),
+            (|t| t.stages[0].weights = vec![0.9, 0.3], "not a simplex point"),
+            (|t| t.stages[0].weights = vec![1.0], "1 weights for 2 domains"),
+        ];
+        for (spoil, message) in cases {
+            let mut t = sample();
+            spoil(&mut t);
+            t.write(&path).unwrap();
+            let e = Trajectory::read(&path).unwrap_err().to_string();
+            assert!(e.contains("t-00000.json") && e.contains(message), "{e}");
+        }
+    }
+}

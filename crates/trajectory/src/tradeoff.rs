@@ -37,6 +37,9 @@ pub struct Tradeoff {
     pub fields: Vec<String>,
     /// Pearson r of a stage's target share with that stage's feedback change, per field.
     pub stage_share_vs_delta: BTreeMap<String, f64>,
+    /// The same within stage indices: share and change are centred on their mean at each stage
+    /// index first, which removes "early stages move more" (the first stage moves the most).
+    pub within_stage_share_vs_delta: BTreeMap<String, f64>,
     /// Pearson r of a trajectory's mean target share with its final feedback change, per field.
     pub mean_share_vs_final: BTreeMap<String, f64>,
     /// Pearson r of the mean target share with the final balanced score.
@@ -62,6 +65,17 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     sxy / (sxx * syy).sqrt()
 }
 
+/// `values` minus the mean of the values sharing their group.
+fn centred_by(groups: &[usize], values: &[f64]) -> Vec<f64> {
+    let mut sum: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+    for (&g, &v) in groups.iter().zip(values) {
+        let e = sum.entry(g).or_insert((0.0, 0));
+        e.0 += v;
+        e.1 += 1;
+    }
+    groups.iter().zip(values).map(|(g, v)| v - sum[g].0 / sum[g].1 as f64).collect()
+}
+
 /// Computes the statistics over the complete trajectories of `set`.
 pub fn tradeoff(set: &[Trajectory]) -> Tradeoff {
     let done: Vec<&Trajectory> =
@@ -71,6 +85,7 @@ pub fn tradeoff(set: &[Trajectory]) -> Tradeoff {
     let target_share = |t: &Trajectory, w: &[f64]| -> f64 {
         w.iter().zip(&t.space).filter(|(_, e)| e.field != fields[0]).map(|(w, _)| w).sum()
     };
+    let mut stage_index = Vec::new();
     let mut stage_share = Vec::new();
     let mut stage_delta: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut mean_share = Vec::new();
@@ -79,6 +94,7 @@ pub fn tradeoff(set: &[Trajectory]) -> Tradeoff {
     for t in &done {
         let mut prev = &t.initial;
         for row in &t.stages {
+            stage_index.push(row.stage);
             stage_share.push(target_share(t, &row.weights));
             for f in &fields {
                 stage_delta
@@ -117,7 +133,14 @@ pub fn tradeoff(set: &[Trajectory]) -> Tradeoff {
             }
         })
         .collect();
+    let within_share = centred_by(&stage_index, &stage_share);
     Tradeoff {
+        within_stage_share_vs_delta: fields
+            .iter()
+            .map(|f| {
+                (f.clone(), pearson(&within_share, &centred_by(&stage_index, &stage_delta[f])))
+            })
+            .collect(),
         trajectories: done.len(),
         stages: stage_share.len(),
         stage_share_vs_delta: fields
@@ -139,11 +162,17 @@ impl Tradeoff {
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "{} finished trajectories, {} stages", self.trajectories, self.stages);
+        let _ = writeln!(
+            s,
+            "Pearson r of the target share with the feedback change (stage: the stage's own change; within stage: centred per stage index; trajectory: mean share vs final change)"
+        );
         for f in &self.fields {
             let _ = writeln!(
                 s,
-                "{f:>10}: r(stage target share, stage Δfeedback) = {:+.3}   r(mean target share, final Δfeedback) = {:+.3}",
-                self.stage_share_vs_delta[f], self.mean_share_vs_final[f]
+                "{f:>10}: per stage {:+.3}   within stage {:+.3}   per trajectory {:+.3}",
+                self.stage_share_vs_delta[f],
+                self.within_stage_share_vs_delta[f],
+                self.mean_share_vs_final[f]
             );
         }
         let _ = writeln!(

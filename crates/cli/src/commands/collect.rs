@@ -20,7 +20,7 @@ pub struct Args {
     /// Override a config value (`--set stages=4`, `--set train.peak_lr=2e-3`); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
-    /// Collection folder [default: `runs/collect-CONFIG-STEM`].
+    /// Collection folder [default: `runs/CONFIG-STEM`, e.g. `runs/collect-demo`].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Worker processes on this machine (each trains one trajectory at a time).
@@ -54,7 +54,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let config = CollectConfig::load(&a.config, &a.overrides)?;
     let out = a.out.clone().unwrap_or_else(|| {
         let stem = a.config.file_stem().map(|s| s.to_string_lossy().into_owned());
-        PathBuf::from("runs").join(format!("collect-{}", stem.unwrap_or_default()))
+        PathBuf::from("runs").join(stem.unwrap_or_else(|| "collect".into()))
     });
     let (shard, shards) = match &a.shard {
         Some(s) => parse_slice(s, "--shard")?,
@@ -88,12 +88,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         threads
     );
     let start = Instant::now();
+    let done_before = collection.plan.len() - collection.unfinished(0, 1).len();
     if a.workers == 1 {
         work(&collection, shard, shards, None, a.max_trajectories)?;
     } else {
         spawn_workers(&a, &out, &collection, threads)?;
     }
-    summarise(&collection, start.elapsed().as_secs_f64())
+    summarise(&collection, done_before, start.elapsed().as_secs_f64())
 }
 
 /// Rolls out this process's share: the unfinished trajectories of the slice, skipping those
@@ -211,7 +212,7 @@ fn spawn_workers(a: &Args, out: &Path, c: &Collection, threads: usize) -> anyhow
 }
 
 /// Prints what the collection holds and how fast this call went.
-fn summarise(c: &Collection, secs: f64) -> anyhow::Result<()> {
+fn summarise(c: &Collection, done_before: usize, secs: f64) -> anyhow::Result<()> {
     let files = list_trajectories(&c.dir.join("trajectories"))?;
     let (mut train, mut eval, mut done) = (0.0, 0.0, 0);
     for f in &files {
@@ -222,12 +223,14 @@ fn summarise(c: &Collection, secs: f64) -> anyhow::Result<()> {
             eval += r.eval_secs;
         }
     }
-    let partial = c.plan.len() - done;
+    let left = c.plan.len() - done;
+    let now = done.saturating_sub(done_before);
     println!(
-        "{done}/{} trajectories finished ({partial} left) in {}; this call {:.0} s; eval share of stage time {:.1}%",
+        "{done}/{} trajectories finished ({left} left) in {}; this call: {now} in {:.0} s ({:.0} trajectories/hour); evaluation takes {:.1}% of stage time",
         c.plan.len(),
         c.dir.join("trajectories").display(),
         secs,
+        now as f64 * 3600.0 / secs.max(1e-9),
         100.0 * eval / (train + eval).max(1e-9)
     );
     Ok(())

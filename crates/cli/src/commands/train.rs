@@ -241,6 +241,10 @@ fn run(spec: &RunSpec, out: &Path) -> anyhow::Result<()> {
         true
     })?;
     bar.finish_and_clear();
+    if summary.steps_run == 0 {
+        println!("already complete; checkpoint {}", summary.checkpoint.display());
+        return Ok(());
+    }
     let last = summary.losses.iter().rev().take(10).copied().collect::<Vec<_>>();
     let tail =
         if last.is_empty() { f64::NAN } else { last.iter().sum::<f64>() / last.len() as f64 };
