@@ -259,3 +259,43 @@ fn bad_inputs_get_clear_errors() {
         .failure()
         .stderr(contains("format version 9, expected 1"));
 }
+
+#[test]
+fn sample_writes_a_plan_and_reports_its_coverage() {
+    if !raw_available() {
+        return;
+    }
+    let (corpus, _) = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("plan");
+    mixagent()
+        .args(["trajectories", "sample", "--config"])
+        .arg(config())
+        .arg("--set")
+        .arg(format!("corpus={}", corpus.display()))
+        .args(["--set", "trajectories=64", "--set", "stages=6", "--out"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("64 trajectories × 6 stages"))
+        .stdout(contains("effective domains"));
+    let plan = read(&out.join("plan.json"));
+    let trajs = plan["trajectories"].as_array().unwrap();
+    assert_eq!(trajs.len(), 64);
+    assert_eq!(plan["space"].as_array().unwrap().len(), 20);
+    assert_eq!(trajs[5]["mixtures"].as_array().unwrap().len(), 6);
+    let cov = read(&out.join("coverage.json"));
+    assert!(cov["share_cells_covered"].as_f64().unwrap() > 0.8, "{cov}");
+    // The same config gives the same plan.
+    let again = tmp.path().join("again");
+    mixagent()
+        .args(["trajectories", "sample", "--config"])
+        .arg(config())
+        .arg("--set")
+        .arg(format!("corpus={}", corpus.display()))
+        .args(["--set", "trajectories=64", "--set", "stages=6", "--out"])
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(read(&again.join("plan.json")), plan);
+}

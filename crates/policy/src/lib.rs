@@ -1,0 +1,10 @@
+//! The agent's view of a continual pre-training run, without libtorch (DESIGN §3, §4): the
+//! state features it reads (one token per domain, so the same weights steer any number of
+//! domains), and the transitions and rewards it learns from. The tch trainer and the
+//! dependency-free inference runtime both encode states here, so they cannot drift apart.
+
+mod features;
+
+pub use features::{
+    encode, DomainInfo, History, StageView, StateTokens, DOMAIN_FEATURES, GLOBAL_FEATURES,
+};
