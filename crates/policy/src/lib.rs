@@ -3,8 +3,12 @@
 //! domains), and the transitions and rewards it learns from. The tch trainer and the
 //! dependency-free inference runtime both encode states here, so they cannot drift apart.
 
+mod error;
 mod features;
+mod net;
 
+pub use error::PolicyError;
 pub use features::{
     encode, DomainInfo, History, StageView, StateTokens, DOMAIN_FEATURES, GLOBAL_FEATURES,
 };
+pub use net::{mixture_from_logits, NetConfig, PolicyNet, PolicyOutput, LN_EPS, LOG_STD_RANGE};

@@ -1,0 +1,370 @@
+//! The policy network's forward pass in plain Rust (no libtorch), for deployment: a small
+//! transformer over domain tokens. The tch model of the agent trainer has the same layout and
+//! tensor names, and must match this forward within 1e-5.
+//!
+//! Shapes: K domain tokens of F features → embed (F → d) → `n_layers` pre-norm blocks
+//! (multi-head self-attention over the K tokens without positions, so the output is
+//! permutation-equivariant and K is free; SiLU MLP d → d_ff → d) → final LayerNorm → per-token
+//! head d → 2 (mean logit, log std). The action is `floor/K + (1 − floor)·softmax(mean)`.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::PolicyError;
+
+/// Shape of the policy network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    /// Input features per token.
+    pub features: usize,
+    /// Width.
+    pub d_model: usize,
+    /// Attention heads.
+    pub n_heads: usize,
+    /// MLP hidden width.
+    pub d_ff: usize,
+    /// Blocks.
+    pub n_layers: usize,
+}
+
+/// LayerNorm epsilon (PyTorch's default).
+pub const LN_EPS: f32 = 1e-5;
+/// Log-std range of the Gaussian over logits.
+pub const LOG_STD_RANGE: (f32, f32) = (-5.0, 2.0);
+
+/// A dense layer `y = x Wᵀ + b`, `W` row-major `(out, in)` as in PyTorch.
+#[derive(Debug, Clone)]
+struct Linear {
+    w: Vec<f32>,
+    b: Vec<f32>,
+    input: usize,
+    output: usize,
+}
+
+impl Linear {
+    /// `x`: `(n, in)` → `(n, out)`.
+    fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let mut y = vec![0f32; n * self.output];
+        for i in 0..n {
+            let row = &x[i * self.input..(i + 1) * self.input];
+            let out = &mut y[i * self.output..(i + 1) * self.output];
+            for (o, slot) in out.iter_mut().enumerate() {
+                *slot = dot(row, &self.w[o * self.input..(o + 1) * self.input]) + self.b[o];
+            }
+        }
+        y
+    }
+}
+
+/// Dot product with 8 independent accumulators (vectorises; summation order is fixed).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for j in 0..8 {
+            acc[j] += a[c * 8 + j] * b[c * 8 + j];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for j in chunks * 8..a.len() {
+        s += a[j] * b[j];
+    }
+    s
+}
+
+#[derive(Debug, Clone)]
+struct LayerNorm {
+    g: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl LayerNorm {
+    fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let d = self.g.len();
+        let mut y = vec![0f32; n * d];
+        for i in 0..n {
+            let row = &x[i * d..(i + 1) * d];
+            let mean = row.iter().sum::<f32>() / d as f32;
+            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+            let inv = 1.0 / (var + LN_EPS).sqrt();
+            for j in 0..d {
+                y[i * d + j] = (row[j] - mean) * inv * self.g[j] + self.b[j];
+            }
+        }
+        y
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    ln1: LayerNorm,
+    qkv: Linear,
+    out: Linear,
+    ln2: LayerNorm,
+    up: Linear,
+    down: Linear,
+}
+
+/// The loaded policy network.
+#[derive(Debug, Clone)]
+pub struct PolicyNet {
+    cfg: NetConfig,
+    embed: Linear,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    head: Linear,
+}
+
+/// Per-token outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyOutput {
+    /// Mean logit per domain.
+    pub mean: Vec<f32>,
+    /// Log standard deviation per domain (clamped to [`LOG_STD_RANGE`]).
+    pub log_std: Vec<f32>,
+}
+
+impl PolicyNet {
+    /// The tensor names and shapes this network needs.
+    pub fn tensor_shapes(cfg: &NetConfig) -> Vec<(String, Vec<usize>)> {
+        let (f, d, ff) = (cfg.features, cfg.d_model, cfg.d_ff);
+        let mut v = vec![("embed.weight".into(), vec![d, f]), ("embed.bias".into(), vec![d])];
+        for i in 0..cfg.n_layers {
+            let p = format!("blocks.{i}");
+            v.extend([
+                (format!("{p}.ln1.weight"), vec![d]),
+                (format!("{p}.ln1.bias"), vec![d]),
+                (format!("{p}.attn.qkv.weight"), vec![3 * d, d]),
+                (format!("{p}.attn.qkv.bias"), vec![3 * d]),
+                (format!("{p}.attn.out.weight"), vec![d, d]),
+                (format!("{p}.attn.out.bias"), vec![d]),
+                (format!("{p}.ln2.weight"), vec![d]),
+                (format!("{p}.ln2.bias"), vec![d]),
+                (format!("{p}.mlp.up.weight"), vec![ff, d]),
+                (format!("{p}.mlp.up.bias"), vec![ff]),
+                (format!("{p}.mlp.down.weight"), vec![d, ff]),
+                (format!("{p}.mlp.down.bias"), vec![d]),
+            ]);
+        }
+        v.extend([
+            ("ln_f.weight".into(), vec![d]),
+            ("ln_f.bias".into(), vec![d]),
+            ("head.weight".into(), vec![2, d]),
+            ("head.bias".into(), vec![2]),
+        ]);
+        v
+    }
+
+    /// Builds the network from named f32 tensors (name → (shape, values)).
+    pub fn from_tensors(
+        cfg: NetConfig,
+        tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>,
+    ) -> Result<Self, PolicyError> {
+        if cfg.d_model == 0 || cfg.n_heads == 0 || !cfg.d_model.is_multiple_of(cfg.n_heads) {
+            return Err(PolicyError::Artifact(format!(
+                "d_model {} must be a positive multiple of n_heads {}",
+                cfg.d_model, cfg.n_heads
+            )));
+        }
+        let mut taken: HashMap<String, Vec<f32>> = HashMap::new();
+        for (name, shape) in Self::tensor_shapes(&cfg) {
+            let (got, values) = tensors
+                .get(&name)
+                .ok_or_else(|| PolicyError::Artifact(format!("missing tensor `{name}`")))?;
+            if *got != shape {
+                return Err(PolicyError::Artifact(format!(
+                    "tensor `{name}` has shape {got:?}, expected {shape:?}"
+                )));
+            }
+            taken.insert(name, values.clone());
+        }
+        let mut take = |n: &str| taken.remove(n).expect("checked above");
+        let mut linear = |p: &str, input: usize, output: usize| Linear {
+            w: take(&format!("{p}.weight")),
+            b: take(&format!("{p}.bias")),
+            input,
+            output,
+        };
+        let (f, d, ff) = (cfg.features, cfg.d_model, cfg.d_ff);
+        let embed = linear("embed", f, d);
+        let mut blocks = Vec::new();
+        for i in 0..cfg.n_layers {
+            let p = format!("blocks.{i}");
+            let qkv = linear(&format!("{p}.attn.qkv"), d, 3 * d);
+            let out = linear(&format!("{p}.attn.out"), d, d);
+            let up = linear(&format!("{p}.mlp.up"), d, ff);
+            let down = linear(&format!("{p}.mlp.down"), ff, d);
+            blocks.push(Block {
+                ln1: LayerNorm { g: Vec::new(), b: Vec::new() },
+                qkv,
+                out,
+                ln2: LayerNorm { g: Vec::new(), b: Vec::new() },
+                up,
+                down,
+            });
+        }
+        let head = linear("head", d, 2);
+        for (i, b) in blocks.iter_mut().enumerate() {
+            let p = format!("blocks.{i}");
+            b.ln1 = LayerNorm {
+                g: take(&format!("{p}.ln1.weight")),
+                b: take(&format!("{p}.ln1.bias")),
+            };
+            b.ln2 = LayerNorm {
+                g: take(&format!("{p}.ln2.weight")),
+                b: take(&format!("{p}.ln2.bias")),
+            };
+        }
+        let ln_f = LayerNorm { g: take("ln_f.weight"), b: take("ln_f.bias") };
+        Ok(PolicyNet { cfg, embed, blocks, ln_f, head })
+    }
+
+    /// The network's shape.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    /// Forward over `k` tokens of (already normalised) features, row-major `(k, features)`.
+    pub fn forward(&self, x: &[f32], k: usize) -> Result<PolicyOutput, PolicyError> {
+        let f = self.cfg.features;
+        if x.len() != k * f || k == 0 {
+            return Err(PolicyError::Input(format!(
+                "{} values for {k} tokens of {f} features",
+                x.len()
+            )));
+        }
+        let d = self.cfg.d_model;
+        let (heads, hd) = (self.cfg.n_heads, self.cfg.d_model / self.cfg.n_heads);
+        let scale = 1.0 / (hd as f32).sqrt();
+        let mut h = self.embed.forward(x, k); // (K, d)
+        let mut scores = vec![0f32; k];
+        for b in &self.blocks {
+            let qkv = b.qkv.forward(&b.ln1.forward(&h, k), k); // (K, 3d): q | k | v
+            let mut att = vec![0f32; k * d];
+            for head in 0..heads {
+                let off = head * hd;
+                for i in 0..k {
+                    let q = &qkv[i * 3 * d + off..i * 3 * d + off + hd];
+                    let mut max = f32::NEG_INFINITY;
+                    for (j, s) in scores.iter_mut().enumerate() {
+                        let kk = &qkv[j * 3 * d + d + off..j * 3 * d + d + off + hd];
+                        *s = dot(q, kk) * scale;
+                        max = max.max(*s);
+                    }
+                    let mut sum = 0.0;
+                    for s in scores.iter_mut() {
+                        *s = (*s - max).exp();
+                        sum += *s;
+                    }
+                    let out = &mut att[i * d + off..i * d + off + hd];
+                    for (j, s) in scores.iter().enumerate() {
+                        let v = &qkv[j * 3 * d + 2 * d + off..j * 3 * d + 2 * d + off + hd];
+                        let p = s / sum;
+                        for (o, vv) in out.iter_mut().zip(v) {
+                            *o += p * vv;
+                        }
+                    }
+                }
+            }
+            let proj = b.out.forward(&att, k);
+            h.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
+            let mut up = b.up.forward(&b.ln2.forward(&h, k), k);
+            up.iter_mut().for_each(|u| *u = *u / (1.0 + (-*u).exp())); // SiLU
+            let down = b.down.forward(&up, k);
+            h.iter_mut().zip(&down).for_each(|(a, p)| *a += p);
+        }
+        let out = self.head.forward(&self.ln_f.forward(&h, k), k); // (K, 2)
+        Ok(PolicyOutput {
+            mean: (0..k).map(|i| out[2 * i]).collect(),
+            log_std: (0..k)
+                .map(|i| out[2 * i + 1].clamp(LOG_STD_RANGE.0, LOG_STD_RANGE.1))
+                .collect(),
+        })
+    }
+}
+
+/// The deterministic action: `floor/K + (1 − floor)·softmax(mean)`, in f64 so it sums to 1.
+pub fn mixture_from_logits(mean: &[f32], floor: f64) -> Vec<f64> {
+    let k = mean.len() as f64;
+    let max = mean.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f64> = mean.iter().map(|&m| f64::from(m - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    let w: Vec<f64> = e.iter().map(|x| floor / k + (1.0 - floor) * x / sum).collect();
+    let total: f64 = w.iter().sum();
+    w.into_iter().map(|x| x / total).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A network with deterministic pseudo-random weights.
+    fn net(cfg: NetConfig) -> PolicyNet {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = || {
+            state = mixagent_core::seed::mix64(state);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let tensors = PolicyNet::tensor_shapes(&cfg)
+            .into_iter()
+            .map(|(n, s)| {
+                let len = s.iter().product();
+                let v: Vec<f32> = if n.contains("ln") && n.ends_with("weight") {
+                    vec![1.0; len]
+                } else {
+                    (0..len).map(|_| next() * 0.5).collect()
+                };
+                (n, (s, v))
+            })
+            .collect();
+        PolicyNet::from_tensors(cfg, &tensors).unwrap()
+    }
+
+    fn cfg() -> NetConfig {
+        NetConfig { features: 6, d_model: 16, n_heads: 4, d_ff: 32, n_layers: 2 }
+    }
+
+    fn input(k: usize) -> Vec<f32> {
+        (0..k * 6).map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0).collect()
+    }
+
+    #[test]
+    fn outputs_follow_a_permutation_of_the_domains() {
+        let n = net(cfg());
+        let x = input(5);
+        let out = n.forward(&x, 5).unwrap();
+        let perm = [3, 0, 4, 1, 2];
+        let xp: Vec<f32> = perm.iter().flat_map(|&i| x[i * 6..(i + 1) * 6].to_vec()).collect();
+        let outp = n.forward(&xp, 5).unwrap();
+        for (j, &i) in perm.iter().enumerate() {
+            assert!((outp.mean[j] - out.mean[i]).abs() < 1e-5);
+            assert!((outp.log_std[j] - out.log_std[i]).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn any_number_of_domains_gives_a_mixture_with_the_floor() {
+        let n = net(cfg());
+        for k in [1, 2, 7, 64] {
+            let out = n.forward(&input(k), k).unwrap();
+            let w = mixture_from_logits(&out.mean, 0.05);
+            assert_eq!(w.len(), k);
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            assert!(w.iter().all(|&x| x >= 0.05 / k as f64 - 1e-12));
+            assert!(out.log_std.iter().all(|s| (LOG_STD_RANGE.0..=LOG_STD_RANGE.1).contains(s)));
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_are_named() {
+        let c = cfg();
+        let n = net(c.clone());
+        assert!(n.forward(&input(3)[..17], 3).unwrap_err().to_string().contains("17 values"));
+        let mut t: HashMap<String, (Vec<usize>, Vec<f32>)> = HashMap::new();
+        t.insert("embed.weight".into(), (vec![16, 5], vec![0.0; 80]));
+        let e = PolicyNet::from_tensors(c, &t).unwrap_err().to_string();
+        assert!(e.contains("embed.weight") && e.contains("[16, 6]"), "{e}");
+    }
+}
