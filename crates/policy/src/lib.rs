@@ -3,12 +3,21 @@
 //! domains), and the transitions and rewards it learns from. The tch trainer and the
 //! dependency-free inference runtime both encode states here, so they cannot drift apart.
 
+mod artifact;
 mod error;
 mod features;
 mod net;
+mod reward;
 
+pub use artifact::{
+    read_f32_tensors, write_f32_tensors, AgentSchema, FeatureSpec, Policy, SpaceRequirements,
+    ARTIFACT_VERSION,
+};
 pub use error::PolicyError;
 pub use features::{
     encode, DomainInfo, History, StageView, StateTokens, DOMAIN_FEATURES, GLOBAL_FEATURES,
 };
-pub use net::{mixture_from_logits, NetConfig, PolicyNet, PolicyOutput, LN_EPS, LOG_STD_RANGE};
+pub use net::{
+    mixture_from_logits, NamedTensors, NetConfig, PolicyNet, PolicyOutput, LN_EPS, LOG_STD_RANGE,
+};
+pub use reward::RewardConfig;

@@ -29,6 +29,9 @@ pub struct NetConfig {
     pub n_layers: usize,
 }
 
+/// Named f32 tensors: name → (shape, row-major values).
+pub type NamedTensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// LayerNorm epsilon (PyTorch's default).
 pub const LN_EPS: f32 = 1e-5;
 /// Log-std range of the Gaussian over logits.
@@ -158,10 +161,7 @@ impl PolicyNet {
     }
 
     /// Builds the network from named f32 tensors (name → (shape, values)).
-    pub fn from_tensors(
-        cfg: NetConfig,
-        tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>,
-    ) -> Result<Self, PolicyError> {
+    pub fn from_tensors(cfg: NetConfig, tensors: &NamedTensors) -> Result<Self, PolicyError> {
         if cfg.d_model == 0 || cfg.n_heads == 0 || !cfg.d_model.is_multiple_of(cfg.n_heads) {
             return Err(PolicyError::Artifact(format!(
                 "d_model {} must be a positive multiple of n_heads {}",
@@ -362,7 +362,7 @@ mod tests {
         let c = cfg();
         let n = net(c.clone());
         assert!(n.forward(&input(3)[..17], 3).unwrap_err().to_string().contains("17 values"));
-        let mut t: HashMap<String, (Vec<usize>, Vec<f32>)> = HashMap::new();
+        let mut t = NamedTensors::new();
         t.insert("embed.weight".into(), (vec![16, 5], vec![0.0; 80]));
         let e = PolicyNet::from_tensors(c, &t).unwrap_err().to_string();
         assert!(e.contains("embed.weight") && e.contains("[16, 6]"), "{e}");

@@ -188,9 +188,16 @@ fn spawn_workers(a: &Args, out: &Path, c: &Collection, threads: usize) -> anyhow
             .expect("valid template"),
     );
     let mut failed = Vec::new();
+    let mut last_log = Instant::now();
     while !children.is_empty() {
         std::thread::sleep(Duration::from_millis(1000));
-        bar.set_position(c.stages_done() as u64);
+        let done = c.stages_done() as u64;
+        bar.set_position(done);
+        // Without a terminal the bar is hidden: log a line a minute instead.
+        if bar.is_hidden() && last_log.elapsed() >= Duration::from_secs(60) {
+            last_log = Instant::now();
+            tracing::info!(stages = done, total, "collect");
+        }
         let mut still = Vec::new();
         for (w, log, mut child) in children {
             match child.try_wait()? {

@@ -119,6 +119,21 @@ fn target_share(t: &Trajectory, w: &[f64]) -> f64 {
 
 fn ls(dir: &Path) -> anyhow::Result<()> {
     let set = read_all(dir)?;
+    if let Ok(text) = std::fs::read_to_string(dir.join("plan.json")) {
+        let plan: PlanFile = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a plan file", dir.join("plan.json").display()))?;
+        let partial = std::fs::read_dir(dir.join("work"))
+            .map(|d| d.flatten().filter(|e| e.path().is_dir()).count())
+            .unwrap_or(0);
+        eprintln!(
+            "{}: {} planned, {} finished, {} partial, {} not started",
+            dir.display(),
+            plan.trajectories.len(),
+            set.len(),
+            partial,
+            plan.trajectories.len().saturating_sub(set.len() + partial)
+        );
+    }
     let Some(first) = set.first() else {
         println!("no finished trajectories in {}", dir.display());
         return Ok(());

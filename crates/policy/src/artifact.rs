@@ -1,0 +1,205 @@
+//! The agent artifact: a folder with `policy.safetensors` (f32 tensors, PyTorch names) and
+//! `agent.json` (format version, network shape, the feature names and their normalisation,
+//! the action floor, what the space must look like, the reward, and provenance). Loading
+//! checks every part and says what to do when one does not fit.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    encode, mixture_from_logits, History, NamedTensors, NetConfig, PolicyError, PolicyNet,
+    RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES,
+};
+
+/// Version of the artifact layout.
+pub const ARTIFACT_VERSION: u32 = 1;
+
+/// Feature names and per-feature normalisation `(x − mean) / std`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    /// Feature names, per-domain features first, then global ones.
+    pub names: Vec<String>,
+    /// Mean of each feature over the training states.
+    pub mean: Vec<f32>,
+    /// Standard deviation of each feature (≥ a small floor).
+    pub std: Vec<f32>,
+}
+
+/// What a domain space must offer the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceRequirements {
+    /// Entries of the space it was trained on (any number works at deployment).
+    pub trained_domains: usize,
+    /// Source field it was trained with (a different one works, but is named in warnings).
+    pub trained_source_field: String,
+    /// Target fields it was trained with.
+    pub trained_target_fields: Vec<String>,
+    /// The space needs at least one source and one target entry.
+    pub needs_source_and_target: bool,
+}
+
+/// `agent.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSchema {
+    /// Layout version.
+    pub format_version: u32,
+    /// Network shape.
+    pub net: NetConfig,
+    /// Features and normalisation.
+    pub features: FeatureSpec,
+    /// Share of each mixture spread evenly over the domains.
+    pub floor: f64,
+    /// Space requirements.
+    pub space: SpaceRequirements,
+    /// Reward and discount it was trained for.
+    pub reward: RewardConfig,
+    /// Free-form training provenance (data, settings, losses, times).
+    pub training: serde_json::Value,
+}
+
+/// A loaded policy: network, normalisation and floor.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The schema it was loaded with.
+    pub schema: AgentSchema,
+    net: PolicyNet,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    format_version: u32,
+}
+
+impl Policy {
+    /// Builds a policy from its schema and network tensors, checking the features against the
+    /// ones this build computes.
+    pub fn new(schema: AgentSchema, tensors: &NamedTensors) -> Result<Self, PolicyError> {
+        let ours: Vec<&str> = DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).copied().collect();
+        if schema.features.names != ours {
+            return Err(PolicyError::Artifact(format!(
+                "it was trained on the features [{}], but this build of mixagent computes [{}]: retrain the agent with this version (`mixagent train-agent`)",
+                schema.features.names.join(", "),
+                ours.join(", ")
+            )));
+        }
+        let f = ours.len();
+        if schema.net.features != f
+            || schema.features.mean.len() != f
+            || schema.features.std.len() != f
+        {
+            return Err(PolicyError::Artifact(format!(
+                "{f} features, but the network takes {} and the normalisation has {} means and {} deviations",
+                schema.net.features,
+                schema.features.mean.len(),
+                schema.features.std.len()
+            )));
+        }
+        if schema.features.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+            || schema.features.mean.iter().any(|m| !m.is_finite())
+        {
+            return Err(PolicyError::Artifact(
+                "normalisation statistics must be finite, deviations > 0".into(),
+            ));
+        }
+        if !(0.0..1.0).contains(&schema.floor) {
+            return Err(PolicyError::Artifact(format!("floor {} must be in [0, 1)", schema.floor)));
+        }
+        for (name, (_, v)) in tensors {
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(PolicyError::Artifact(format!(
+                    "tensor `{name}` holds NaN or infinite values"
+                )));
+            }
+        }
+        let net = PolicyNet::from_tensors(schema.net.clone(), tensors)?;
+        Ok(Policy { schema, net })
+    }
+
+    /// Loads an artifact folder.
+    pub fn load(dir: &Path) -> Result<Self, PolicyError> {
+        let at = |p: PathBuf, m: String| PolicyError::Artifact(format!("{}: {m}", p.display()));
+        let json = dir.join("agent.json");
+        let text = std::fs::read_to_string(&json).map_err(|e| {
+            at(json.clone(), format!("{e} (is this an agent folder from `mixagent train-agent`?)"))
+        })?;
+        let v: VersionOnly = serde_json::from_str(&text)
+            .map_err(|e| at(json.clone(), format!("{e}: not an agent schema, or truncated")))?;
+        if v.format_version != ARTIFACT_VERSION {
+            return Err(at(
+                json,
+                format!("format version {}, expected {ARTIFACT_VERSION}: retrain or use the matching mixagent", v.format_version),
+            ));
+        }
+        let schema: AgentSchema =
+            serde_json::from_str(&text).map_err(|e| at(json.clone(), e.to_string()))?;
+        let st = dir.join("policy.safetensors");
+        let bytes = std::fs::read(&st).map_err(|e| at(st.clone(), e.to_string()))?;
+        let tensors = read_f32_tensors(&bytes).map_err(|m| at(st.clone(), m))?;
+        Policy::new(schema, &tensors).map_err(|e| at(dir.to_path_buf(), e.to_string()))
+    }
+
+    /// Normalises encoded state tokens in place.
+    pub fn normalise(&self, values: &mut [f32]) {
+        let f = &self.schema.features;
+        for (i, x) in values.iter_mut().enumerate() {
+            let j = i % f.mean.len();
+            *x = (*x - f.mean[j]) / f.std[j];
+        }
+    }
+
+    /// The next stage's mixture (the policy's mean action) after `history`.
+    pub fn decide(&self, history: &History<'_>) -> Result<Vec<f64>, PolicyError> {
+        if self.schema.space.needs_source_and_target {
+            let source = history.domains.first().map(|d| d.field.as_str());
+            if !history.domains.iter().any(|d| Some(d.field.as_str()) != source) {
+                return Err(PolicyError::Input(
+                    "the space has only source-field domains: the agent steers a source and at least one target field".into(),
+                ));
+            }
+        }
+        let mut state = encode(history);
+        self.normalise(&mut state.values);
+        let out = self.net.forward(&state.values, state.tokens)?;
+        Ok(mixture_from_logits(&out.mean, self.schema.floor))
+    }
+}
+
+/// Reads every tensor of a safetensors buffer as f32 (name → (shape, values)).
+pub fn read_f32_tensors(bytes: &[u8]) -> Result<NamedTensors, String> {
+    let st = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("{e:?}: corrupt or truncated safetensors file"))?;
+    let mut out = NamedTensors::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != safetensors::Dtype::F32 {
+            return Err(format!("tensor `{name}` is {:?}, expected F32", view.dtype()));
+        }
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        out.insert(name, (view.shape().to_vec(), values));
+    }
+    Ok(out)
+}
+
+/// Serialises f32 tensors into a safetensors buffer.
+pub fn write_f32_tensors(tensors: &NamedTensors) -> Result<Vec<u8>, String> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, (s, v))| (n.clone(), s.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(n, s, b)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| format!("{e:?}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::tensor::serialize(views, &None).map_err(|e| format!("{e:?}"))
+}

@@ -1,0 +1,152 @@
+//! The agent artifact: a round trip through files, deployment on spaces of other sizes, and
+//! clear errors for artifacts that do not fit.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use mixagent_core::Observation;
+use mixagent_policy::{
+    write_f32_tensors, AgentSchema, DomainInfo, FeatureSpec, History, NetConfig, Policy, PolicyNet,
+    RewardConfig, SpaceRequirements, StageView, ARTIFACT_VERSION, DOMAIN_FEATURES, GLOBAL_FEATURES,
+};
+
+type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
+fn schema() -> AgentSchema {
+    let names: Vec<String> =
+        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
+    let f = names.len();
+    AgentSchema {
+        format_version: ARTIFACT_VERSION,
+        net: NetConfig { features: f, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 },
+        features: FeatureSpec { names, mean: vec![0.1; f], std: vec![0.5; f] },
+        floor: 0.05,
+        space: SpaceRequirements {
+            trained_domains: 20,
+            trained_source_field: "general".into(),
+            trained_target_fields: vec!["math".into()],
+            needs_source_and_target: true,
+        },
+        reward: RewardConfig::default(),
+        training: serde_json::json!({"test": true}),
+    }
+}
+
+fn tensors(cfg: &NetConfig) -> Tensors {
+    let mut state = 7u64;
+    PolicyNet::tensor_shapes(cfg)
+        .into_iter()
+        .map(|(n, s)| {
+            let len: usize = s.iter().product();
+            let v = (0..len)
+                .map(|_| {
+                    state = mixagent_core::seed::mix64(state);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.4
+                })
+                .collect();
+            (n, (s, v))
+        })
+        .collect()
+}
+
+fn write(dir: &Path, schema: &AgentSchema, t: &Tensors) {
+    std::fs::write(dir.join("agent.json"), serde_json::to_vec_pretty(schema).unwrap()).unwrap();
+    std::fs::write(dir.join("policy.safetensors"), write_f32_tensors(t).unwrap()).unwrap();
+}
+
+fn space(general: usize, math: usize) -> Vec<DomainInfo> {
+    let d = |n: String, f: &str, share: f64| DomainInfo {
+        loss_domains: vec![n.clone()],
+        name: n,
+        field: f.into(),
+        share_in_field: share,
+    };
+    let mut v: Vec<DomainInfo> =
+        (0..general).map(|i| d(format!("g{i}"), "general", 1.0 / general as f64)).collect();
+    v.extend((0..math).map(|i| d(format!("m{i}"), "math", 1.0 / math as f64)));
+    v
+}
+
+fn observation(domains: &[DomainInfo], g: f64, m: f64) -> Observation {
+    Observation {
+        feedback: [("general".into(), g), ("math".into(), m)].into(),
+        domain_loss: domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), 3.0 + i as f64 * 0.1))
+            .collect(),
+    }
+}
+
+#[test]
+fn a_saved_policy_reloads_and_steers_spaces_of_any_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = schema();
+    let t = tensors(&s.net);
+    write(dir.path(), &s, &t);
+    let in_memory = Policy::new(s.clone(), &t).unwrap();
+    let loaded = Policy::load(dir.path()).unwrap();
+    assert_eq!(loaded.schema, s);
+    for (g, m) in [(1, 1), (10, 10), (32, 32)] {
+        let ds = space(g, m);
+        let base = observation(&ds, -4.0, -6.0);
+        let after = observation(&ds, -4.2, -5.0);
+        let w: Vec<f64> = (0..ds.len()).map(|_| 1.0 / ds.len() as f64).collect();
+        let stages = [StageView { weights: &w, observation: &after }];
+        let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
+        let a = loaded.decide(&h).unwrap();
+        assert_eq!(a, in_memory.decide(&h).unwrap(), "reloaded policy differs");
+        assert_eq!(a.len(), g + m);
+        assert!((a.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(a.iter().all(|&x| x >= 0.05 / (g + m) as f64 - 1e-12));
+    }
+}
+
+#[test]
+fn artifacts_that_do_not_fit_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = schema();
+    let t = tensors(&good.net);
+    let err = |s: &AgentSchema, t: &Tensors| {
+        write(dir.path(), s, t);
+        Policy::load(dir.path()).unwrap_err().to_string()
+    };
+
+    let mut other_features = good.clone();
+    other_features.features.names[3] = "w_latest".into();
+    let e = err(&other_features, &t);
+    assert!(e.contains("w_latest") && e.contains("retrain"), "{e}");
+
+    let mut version = good.clone();
+    version.format_version = 7;
+    assert!(err(&version, &t).contains("format version 7, expected 1"));
+
+    let mut nan = t.clone();
+    nan.get_mut("head.weight").unwrap().1[0] = f32::NAN;
+    assert!(err(&good, &nan).contains("head.weight"));
+
+    let mut missing = t.clone();
+    missing.remove("blocks.1.mlp.up.bias");
+    assert!(err(&good, &missing).contains("missing tensor `blocks.1.mlp.up.bias`"));
+
+    let mut zero_std = good.clone();
+    zero_std.features.std[2] = 0.0;
+    assert!(err(&zero_std, &t).contains("deviations > 0"));
+
+    write(dir.path(), &good, &t);
+    let st = dir.path().join("policy.safetensors");
+    let bytes = std::fs::read(&st).unwrap();
+    std::fs::write(&st, &bytes[..bytes.len() / 2]).unwrap();
+    let e = Policy::load(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("policy.safetensors") && e.contains("truncated"), "{e}");
+
+    std::fs::remove_file(dir.path().join("agent.json")).unwrap();
+    assert!(Policy::load(dir.path()).unwrap_err().to_string().contains("mixagent train-agent"));
+
+    // A space with only source-field domains cannot be steered.
+    let p = Policy::new(good, &t).unwrap();
+    let ds = space(3, 0);
+    let base = observation(&ds, -4.0, -6.0);
+    let h = History { domains: &ds, initial: &base, stages: &[], total_stages: 4 };
+    assert!(p.decide(&h).unwrap_err().to_string().contains("target field"));
+}
