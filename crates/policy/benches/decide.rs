@@ -1,0 +1,94 @@
+//! Decision latency of the pure-Rust policy on one core: encode the state, normalise, run the
+//! network, softmax with the floor. Goal (issue 6): ≤ 1 ms per decision for 64 domains.
+//!
+//!     cargo bench -p mixagent-policy --bench decide
+//!
+//! Weights are pseudo-random (latency does not depend on their values); the history has 10
+//! finished stages.
+
+use std::time::Instant;
+
+use mixagent_core::Observation;
+use mixagent_policy::{
+    AgentSchema, DomainInfo, FeatureSpec, History, NamedTensors, NetConfig, Policy, PolicyNet,
+    RewardConfig, SpaceRequirements, StageView, ARTIFACT_VERSION, DOMAIN_FEATURES, GLOBAL_FEATURES,
+};
+
+fn policy(d_model: usize, d_ff: usize) -> (Policy, usize) {
+    let names: Vec<String> =
+        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
+    let f = names.len();
+    let net = NetConfig { features: f, d_model, n_heads: 4, d_ff, n_layers: 2 };
+    let mut state = 1u64;
+    let tensors: NamedTensors = PolicyNet::tensor_shapes(&net)
+        .into_iter()
+        .map(|(n, s)| {
+            let len: usize = s.iter().product();
+            let v = (0..len)
+                .map(|_| {
+                    state = mixagent_core::seed::mix64(state);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+                })
+                .collect();
+            (n, (s, v))
+        })
+        .collect();
+    let params = tensors.values().map(|(_, v)| v.len()).sum();
+    let schema = AgentSchema {
+        format_version: ARTIFACT_VERSION,
+        net,
+        features: FeatureSpec { names, mean: vec![0.0; f], std: vec![1.0; f] },
+        floor: 0.05,
+        space: SpaceRequirements {
+            trained_domains: 20,
+            trained_source_field: "general".into(),
+            trained_target_fields: vec!["math".into()],
+            needs_source_and_target: true,
+        },
+        reward: RewardConfig::default(),
+        training: serde_json::Value::Null,
+    };
+    (Policy::new(schema, &tensors).expect("valid"), params)
+}
+
+fn main() {
+    println!("| d_model | d_ff | params | domains | median µs / decision | p90 µs |");
+    println!("|---|---|---|---|---|---|");
+    for (d, ff) in [(64, 256), (96, 384), (128, 512)] {
+        let (p, params) = policy(d, ff);
+        for k in [2usize, 20, 64] {
+            let domains: Vec<DomainInfo> = (0..k)
+                .map(|i| DomainInfo {
+                    name: format!("d{i}"),
+                    field: if i < k / 2 { "general" } else { "math" }.into(),
+                    share_in_field: 2.0 / k as f64,
+                    loss_domains: vec![format!("d{i}")],
+                })
+                .collect();
+            let obs = |x: f64| Observation {
+                feedback: [("general".into(), -4.0 - x), ("math".into(), -6.0 + x)].into(),
+                domain_loss: domains.iter().map(|d| (d.name.clone(), 3.0 + x)).collect(),
+            };
+            let base = obs(0.0);
+            let after: Vec<Observation> = (0..10).map(|i| obs(0.1 * i as f64)).collect();
+            let w = vec![1.0 / k as f64; k];
+            let stages: Vec<StageView> =
+                after.iter().map(|o| StageView { weights: &w, observation: o }).collect();
+            let h =
+                History { domains: &domains, initial: &base, stages: &stages, total_stages: 20 };
+            let reps = 2000;
+            let mut times = Vec::with_capacity(reps);
+            for _ in 0..reps {
+                let t0 = Instant::now();
+                std::hint::black_box(p.decide(std::hint::black_box(&h)).expect("decides"));
+                times.push(t0.elapsed().as_secs_f64() * 1e6);
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "| {d} | {ff} | {params} | {k} | {:.1} | {:.1} |",
+                times[reps / 2],
+                times[reps * 9 / 10]
+            );
+        }
+    }
+}
