@@ -1,0 +1,12 @@
+//! Errors of agent training.
+
+/// Unusable trajectory sets or settings; each names the trajectory or setting.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Trajectories that cannot be learned from together.
+    #[error("trajectories: {0}")]
+    Data(String),
+    /// A corpus manifest problem.
+    #[error(transparent)]
+    Shard(#[from] mixagent_shard::ShardError),
+}

@@ -1,0 +1,10 @@
+//! Training the mixing agent (DESIGN §1 point 4, §4): trajectories become transitions
+//! (state tokens, action, reward, next state), then a supervised warm-up and Conservative
+//! Q-Learning (issue 6, in progress: the transition dataset exists; the networks and the
+//! losses do not yet).
+
+mod dataset;
+mod error;
+
+pub use dataset::{domain_infos, Dataset};
+pub use error::AgentError;
