@@ -5,6 +5,8 @@
 
 mod dataset;
 mod error;
+mod net;
 
 pub use dataset::{domain_infos, Dataset};
 pub use error::AgentError;
+pub use net::{named_tensors, CriticModel, PolicyModel};

@@ -1,0 +1,202 @@
+//! The agent's networks on libtorch, for training. `PolicyModel` has exactly the layout and
+//! tensor names of `mixagent_policy::PolicyNet` (the deployed, dependency-free forward), and a
+//! test checks that both compute the same outputs. `CriticModel` reads the same tokens plus the
+//! proposed weight of each domain (as `K·w`), pools over domains and returns Q(s, a).
+
+use mixagent_policy::{NamedTensors, NetConfig, LN_EPS, LOG_STD_RANGE};
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+/// One pre-norm transformer block over domain tokens.
+#[derive(Debug)]
+struct Block {
+    ln1: nn::LayerNorm,
+    qkv: nn::Linear,
+    out: nn::Linear,
+    ln2: nn::LayerNorm,
+    up: nn::Linear,
+    down: nn::Linear,
+    heads: i64,
+}
+
+fn layer_norm(p: nn::Path, d: i64) -> nn::LayerNorm {
+    nn::layer_norm(p, vec![d], nn::LayerNormConfig { eps: f64::from(LN_EPS), ..Default::default() })
+}
+
+impl Block {
+    fn new(p: &nn::Path, d: i64, ff: i64, heads: i64) -> Self {
+        let c = Default::default();
+        Block {
+            ln1: layer_norm(p / "ln1", d),
+            qkv: nn::linear(p / "attn" / "qkv", d, 3 * d, c),
+            out: nn::linear(p / "attn" / "out", d, d, c),
+            ln2: layer_norm(p / "ln2", d),
+            up: nn::linear(p / "mlp" / "up", d, ff, c),
+            down: nn::linear(p / "mlp" / "down", ff, d, c),
+            heads,
+        }
+    }
+
+    /// `x`: (B, K, d).
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (b, k, d) = x.size3().expect("(B, K, d)");
+        let hd = d / self.heads;
+        let qkv = self.qkv.forward(&self.ln1.forward(x)); // (B, K, 3d)
+        let split = |i: i64| {
+            qkv.narrow(2, i * d, d).view([b, k, self.heads, hd]).transpose(1, 2)
+            // (B, H, K, hd)
+        };
+        let (q, kk, v) = (split(0), split(1), split(2));
+        let att = (q.matmul(&kk.transpose(-2, -1)) / (hd as f64).sqrt()).softmax(-1, Kind::Float);
+        let y = att.matmul(&v).transpose(1, 2).contiguous().view([b, k, d]);
+        let x = x + self.out.forward(&y);
+        let h = self.up.forward(&self.ln2.forward(&x)).silu();
+        &x + self.down.forward(&h)
+    }
+}
+
+/// The shared trunk: embed, blocks, final LayerNorm.
+#[derive(Debug)]
+struct Trunk {
+    embed: nn::Linear,
+    blocks: Vec<Block>,
+    ln_f: nn::LayerNorm,
+}
+
+impl Trunk {
+    fn new(p: &nn::Path, cfg: &NetConfig, features: usize) -> Self {
+        let (d, ff) = (cfg.d_model as i64, cfg.d_ff as i64);
+        Trunk {
+            embed: nn::linear(p / "embed", features as i64, d, Default::default()),
+            blocks: (0..cfg.n_layers)
+                .map(|i| Block::new(&(p / "blocks" / i), d, ff, cfg.n_heads as i64))
+                .collect(),
+            ln_f: layer_norm(p / "ln_f", d),
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut h = self.embed.forward(x);
+        for b in &self.blocks {
+            h = b.forward(&h);
+        }
+        self.ln_f.forward(&h)
+    }
+}
+
+/// The policy: per domain a mean logit and a log standard deviation.
+#[derive(Debug)]
+pub struct PolicyModel {
+    trunk: Trunk,
+    head: nn::Linear,
+}
+
+impl PolicyModel {
+    /// Creates the variables under `p` (use the VarStore's root so names match the artifact).
+    pub fn new(p: &nn::Path, cfg: &NetConfig) -> Self {
+        PolicyModel {
+            trunk: Trunk::new(p, cfg, cfg.features),
+            head: nn::linear(p / "head", cfg.d_model as i64, 2, Default::default()),
+        }
+    }
+
+    /// `x`: normalised state tokens (B, K, F) → (mean, log_std), each (B, K).
+    pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let out = self.head.forward(&self.trunk.forward(x)); // (B, K, 2)
+        let mean = out.select(2, 0);
+        let log_std =
+            out.select(2, 1).clamp(f64::from(LOG_STD_RANGE.0), f64::from(LOG_STD_RANGE.1));
+        (mean, log_std)
+    }
+}
+
+/// A Q critic: Q(s, a) from the state tokens with `K·w` appended to each token.
+#[derive(Debug)]
+pub struct CriticModel {
+    trunk: Trunk,
+    hidden: nn::Linear,
+    q: nn::Linear,
+}
+
+impl CriticModel {
+    /// Creates the variables under `p`.
+    pub fn new(p: &nn::Path, cfg: &NetConfig) -> Self {
+        let d = cfg.d_model as i64;
+        CriticModel {
+            trunk: Trunk::new(p, cfg, cfg.features + 1),
+            hidden: nn::linear(p / "q_hidden", d, d, Default::default()),
+            q: nn::linear(p / "q_out", d, 1, Default::default()),
+        }
+    }
+
+    /// `x`: (B, K, F) normalised states; `w`: (B, K) weights → Q (B).
+    pub fn forward(&self, x: &Tensor, w: &Tensor) -> Tensor {
+        let k = x.size()[1] as f64;
+        let input = Tensor::cat(&[x.shallow_clone(), (w * k).unsqueeze(-1)], 2);
+        let pooled = self.trunk.forward(&input).mean_dim(1, false, Kind::Float); // (B, d)
+        self.q.forward(&self.hidden.forward(&pooled).silu()).squeeze_dim(-1)
+    }
+}
+
+/// The variables of a VarStore as f32 named tensors (for the artifact).
+pub fn named_tensors(vs: &nn::VarStore) -> Result<NamedTensors, tch::TchError> {
+    let mut out = NamedTensors::new();
+    for (name, t) in vs.variables() {
+        let t = t.to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
+        let shape: Vec<usize> = t.size().iter().map(|&s| s as usize).collect();
+        let values = Vec::<f32>::try_from(t.view([-1]))?;
+        out.insert(name, (shape, values));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use mixagent_policy::PolicyNet;
+
+    use super::*;
+
+    #[test]
+    fn the_pure_rust_forward_matches_libtorch() {
+        tch::manual_seed(3);
+        let cfg = NetConfig { features: 18, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 };
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let model = PolicyModel::new(&vs.root(), &cfg);
+        // Non-trivial LayerNorm parameters, so their layout is checked too.
+        tch::no_grad(|| {
+            for (name, mut t) in vs.variables() {
+                if name.contains("ln") {
+                    let _ = t.copy_(&(Tensor::randn_like(&t) * 0.3 + 1.0));
+                }
+            }
+        });
+        let pure = PolicyNet::from_tensors(cfg.clone(), &named_tensors(&vs).unwrap()).unwrap();
+        for k in [1i64, 5, 64] {
+            let x = Tensor::randn([1, k, 18], (Kind::Float, tch::Device::Cpu));
+            let (mean, log_std) = tch::no_grad(|| model.forward(&x));
+            let xs = Vec::<f32>::try_from(x.view([-1])).unwrap();
+            let out = pure.forward(&xs, k as usize).unwrap();
+            let mean = Vec::<f32>::try_from(mean.view([-1])).unwrap();
+            let log_std = Vec::<f32>::try_from(log_std.view([-1])).unwrap();
+            let worst = mean
+                .iter()
+                .zip(&out.mean)
+                .chain(log_std.iter().zip(&out.log_std))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-5, "K = {k}: max |Δ| = {worst}");
+        }
+    }
+
+    #[test]
+    fn the_critic_reads_any_number_of_domains() {
+        let cfg = NetConfig { features: 18, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 };
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let critic = CriticModel::new(&vs.root(), &cfg);
+        for k in [2i64, 20] {
+            let x = Tensor::randn([3, k, 18], (Kind::Float, tch::Device::Cpu));
+            let w = Tensor::ones([3, k], (Kind::Float, tch::Device::Cpu)) / k as f64;
+            assert_eq!(critic.forward(&x, &w).size(), [3]);
+        }
+    }
+}
