@@ -9,4 +9,7 @@ pub enum AgentError {
     /// A corpus manifest problem.
     #[error(transparent)]
     Shard(#[from] mixagent_shard::ShardError),
+    /// libtorch.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
 }

@@ -6,7 +6,9 @@
 mod dataset;
 mod error;
 mod net;
+mod train;
 
 pub use dataset::{domain_infos, Dataset};
 pub use error::AgentError;
 pub use net::{named_tensors, CriticModel, PolicyModel};
+pub use train::{train, AgentConfig, CqlConfig, SftConfig, TrainLog, Trained};

@@ -1,0 +1,185 @@
+//! Learning checks on a toy environment whose best mixture is known. Each stage's reward is
+//! `−‖w − w*‖²` (the balanced score moves by exactly that), whatever came before, so the best
+//! policy always plays `w*`. The data are suboptimal demonstrations: mixtures drawn around
+//! `w_demo` with wide Dirichlet noise, and 30% of stages anywhere on the simplex (so the data
+//! reach `w*`, but no trajectory follows it). Behaviour cloning on the best trajectories stays
+//! near the demonstrations; CQL, which learns from the rewards, moves towards `w*`; and without
+//! the conservative penalty the same actor-critic runs off to an action the data never support.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use mixagent_agent::{train, AgentConfig, Dataset};
+use mixagent_core::Observation;
+use mixagent_policy::{RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES};
+use mixagent_shard::synthetic::{write_synthetic_corpus, SyntheticDomain};
+use mixagent_trajectory::{
+    BaseInfo, CollectConfig, Family, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
+};
+use tch::{Kind, Tensor};
+
+const BEST: [f64; 3] = [0.3, 0.6, 0.1];
+const DEMO: [f64; 3] = [0.6, 0.15, 0.25];
+const STAGES: usize = 5;
+
+fn obs(score: f64) -> Observation {
+    Observation {
+        feedback: [("general".into(), -4.0 + 4.0 * score), ("math".into(), -8.0 + 8.0 * score)]
+            .into(),
+        domain_loss: [("a".into(), 3.0), ("b".into(), 4.0), ("c".into(), 5.0)].into(),
+    }
+}
+
+/// A Dirichlet(conc · mean) draw from a small LCG-driven gamma sampler (no extra crates).
+fn dirichlet(mean: &[f64; 3], conc: f64, state: &mut u64) -> Vec<f64> {
+    let mut uniform = || {
+        *state = mixagent_core::seed::mix64(*state);
+        ((*state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let mut gamma = |shape: f64| -> f64 {
+        // Sum of exponentials for the integer part, plus a boost for the fraction.
+        let boost = shape.fract();
+        let mut g: f64 = (0..shape.floor() as usize).map(|_| -uniform().ln()).sum();
+        if boost > 0.0 {
+            // Marsaglia–Tsang with shape boost + 1, scaled by U^(1/boost).
+            let (d, c) = (boost + 1.0 - 1.0 / 3.0, 1.0 / (9.0 * (boost + 2.0 / 3.0)).sqrt());
+            loop {
+                let (u1, u2) = (uniform(), uniform());
+                let x = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                let v = (1.0 + c * x).powi(3);
+                if v > 0.0 && uniform().ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                    g += d * v * uniform().powf(1.0 / boost);
+                    break;
+                }
+            }
+        }
+        g.max(1e-12)
+    };
+    let g: Vec<f64> = mean.iter().map(|m| gamma(conc * m)).collect();
+    let sum: f64 = g.iter().sum();
+    g.into_iter().map(|x| x / sum).collect()
+}
+
+fn reward(w: &[f64]) -> f64 {
+    -w.iter().zip(BEST).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
+}
+
+fn dataset(dir: &Path) -> Dataset {
+    let d = |n: &str, f: &str| SyntheticDomain { name: n.into(), field: f.into(), tokens: 2000 };
+    let manifest =
+        write_synthetic_corpus(dir, &[d("a", "general"), d("b", "math"), d("c", "math")], 64)
+            .unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
+    let config = CollectConfig::load(&cfg, &[format!("stages={STAGES}")]).unwrap();
+    let mut state = 42u64;
+    let set: Vec<Trajectory> = (0..96)
+        .map(|i| {
+            let mut score = 0.0;
+            let stages = (0..STAGES)
+                .map(|stage| {
+                    // Mostly around the demonstration, sometimes anywhere on the simplex,
+                    // so the data support reaches w* but the demonstrations do not point there.
+                    state = mixagent_core::seed::mix64(state);
+                    let explore = state % 10 < 3;
+                    let w = if explore {
+                        dirichlet(&[1.0 / 3.0; 3], 3.0, &mut state)
+                    } else {
+                        dirichlet(&DEMO, 4.0, &mut state)
+                    };
+                    score += reward(&w);
+                    StageRow {
+                        stage,
+                        weights: w,
+                        tokens: 1,
+                        tokens_by_domain: BTreeMap::new(),
+                        train_loss: 1.0,
+                        observation: obs(score),
+                        train_secs: 0.0,
+                        eval_secs: 0.0,
+                    }
+                })
+                .collect();
+            Trajectory {
+                format_version: TRAJECTORY_VERSION,
+                id: format!("t-{i:05}"),
+                index: i,
+                seed: i,
+                family: Family::RandomWalk { sigma: 0.0, max_l1: 1.0 },
+                concentration: 4.0,
+                space: [("a", "general"), ("b", "math"), ("c", "math")]
+                    .iter()
+                    .map(|(n, f)| SpaceEntry { name: n.to_string(), field: f.to_string() })
+                    .collect(),
+                space_fingerprint: "toy".into(),
+                base: BaseInfo { checkpoint: "toy".into(), fingerprint: "0".repeat(16), params: 0 },
+                suites: BTreeMap::new(),
+                config: config.clone(),
+                initial: obs(0.0),
+                stages,
+            }
+        })
+        .collect();
+    Dataset::build(&set, &manifest, &RewardConfig::default()).unwrap()
+}
+
+/// The policy's mean action, averaged over the data's states.
+fn mean_action(d: &Dataset, cfg: &AgentConfig, cql_steps: usize) -> Vec<f64> {
+    let names: Vec<String> =
+        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
+    let spec = d.normalisation(names);
+    let normalise = |v: &mut [f32]| {
+        for (i, x) in v.iter_mut().enumerate() {
+            let j = i % spec.mean.len();
+            *x = (*x - spec.mean[j]) / spec.std[j];
+        }
+    };
+    let mut cfg = cfg.clone();
+    cfg.cql.steps = cql_steps;
+    let trained = train(d, normalise, &cfg, tch::Device::Cpu, |_, _, _| {}).unwrap();
+    let mut net = cfg.net.clone();
+    net.features = d.width;
+    let vs2 = tch::nn::VarStore::new(tch::Device::Cpu);
+    let policy = mixagent_agent::PolicyModel::new(&vs2.root(), &net);
+    let mut vs2 = vs2;
+    vs2.copy(&trained.policy).unwrap();
+    let mut states = d.states.clone();
+    normalise(&mut states);
+    let x = Tensor::from_slice(&states).view([d.len() as i64, d.k as i64, d.width as i64]);
+    let (mean, _) = tch::no_grad(|| policy.forward(&x));
+    let w = mean.softmax(-1, Kind::Float) * (1.0 - cfg.floor) + cfg.floor / d.k as f64;
+    Vec::<f32>::try_from(w.mean_dim(0, false, Kind::Float))
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+#[test]
+fn cql_moves_towards_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
+    tch::set_num_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dataset(dir.path());
+    let mut cfg = AgentConfig::default();
+    cfg.net.d_model = 32;
+    cfg.net.d_ff = 64;
+    cfg.gamma = 0.5;
+    cfg.sft.steps = 300;
+    cfg.sft.batch_size = 64;
+    cfg.cql.batch_size = 64;
+    cfg.cql.alpha = 0.05;
+    cfg.cql.actor_lr = 1e-3;
+    let dist = |w: &[f64]| w.iter().zip(BEST).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let demo = dist(&DEMO);
+    let sft = mean_action(&d, &cfg, 0);
+    let cql = mean_action(&d, &cfg, 1500);
+    eprintln!(
+        "distance to w*: demonstrations {demo:.3}, SFT {:.3} {sft:?}, CQL {:.3} {cql:?}",
+        dist(&sft),
+        dist(&cql)
+    );
+    // Measured (seed 0, 1 thread): demonstrations 0.561, SFT 0.436, CQL 0.253. CQL does not
+    // reach w* yet (issue 6 is in progress: it should); with alpha = 0.01 or 0 the actor runs
+    // to a = floor, an action the critic extrapolates to, which the conservative penalty stops.
+    assert!(dist(&sft) > 0.6 * demo, "cloning should stay near the demonstrations");
+    assert!(dist(&cql) < 0.75 * dist(&sft), "CQL should move towards w*");
+}
