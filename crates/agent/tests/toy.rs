@@ -3,8 +3,8 @@
 //! policy always plays `w*`. The data are suboptimal demonstrations: mixtures drawn around
 //! `w_demo` with wide Dirichlet noise, and 30% of stages anywhere on the simplex (so the data
 //! reach `w*`, but no trajectory follows it). Behaviour cloning on the best trajectories stays
-//! near the demonstrations; CQL, which learns from the rewards, moves towards `w*`; and without
-//! the conservative penalty the same actor-critic runs off to an action the data never support.
+//! near the demonstrations; CQL, which learns from the rewards, moves most of the way to `w*`
+//! (not yet reliably all the way).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,10 +65,15 @@ fn reward(w: &[f64]) -> f64 {
 }
 
 fn dataset(dir: &Path) -> Dataset {
-    let d = |n: &str, f: &str| SyntheticDomain { name: n.into(), field: f.into(), tokens: 2000 };
-    let manifest =
-        write_synthetic_corpus(dir, &[d("a", "general"), d("b", "math"), d("c", "math")], 64)
-            .unwrap();
+    // The two math domains differ in size, which is how the agent's features tell them apart
+    // (the policy is equivariant: identical tokens get identical weights).
+    let d = |n: &str, f: &str, tokens| SyntheticDomain { name: n.into(), field: f.into(), tokens };
+    let manifest = write_synthetic_corpus(
+        dir,
+        &[d("a", "general", 2000), d("b", "math", 3000), d("c", "math", 1000)],
+        64,
+    )
+    .unwrap();
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
     let config = CollectConfig::load(&cfg, &[format!("stages={STAGES}")]).unwrap();
     let mut state = 42u64;
@@ -177,9 +182,10 @@ fn cql_moves_towards_the_best_mixture_that_cloning_suboptimal_demonstrations_mis
         dist(&sft),
         dist(&cql)
     );
-    // Measured (seed 0, 1 thread): demonstrations 0.561, SFT 0.436, CQL 0.253. CQL does not
-    // reach w* yet (issue 6 is in progress: it should); with alpha = 0.01 or 0 the actor runs
-    // to a = floor, an action the critic extrapolates to, which the conservative penalty stops.
+    // Measured (seed 0, 1 thread): demonstrations 0.561, SFT 0.439, CQL 0.158. CQL is not yet
+    // reliable at finding w*: other data draws gave 0.076 and 0.24, and 3,000 steps gave 0.24
+    // (issue 6 is in progress). With alpha = 0.01 or 0 the same actor-critic ran to a = floor,
+    // an action the critic extrapolates to; the conservative penalty is what stops it.
     assert!(dist(&sft) > 0.6 * demo, "cloning should stay near the demonstrations");
-    assert!(dist(&cql) < 0.75 * dist(&sft), "CQL should move towards w*");
+    assert!(dist(&cql) < 0.75 * dist(&sft), "CQL should move well towards w*");
 }
