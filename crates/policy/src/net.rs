@@ -37,24 +37,42 @@ pub const LN_EPS: f32 = 1e-5;
 /// Log-std range of the Gaussian over logits.
 pub const LOG_STD_RANGE: (f32, f32) = (-5.0, 2.0);
 
-/// A dense layer `y = x Wᵀ + b`, `W` row-major `(out, in)` as in PyTorch.
+/// A dense layer `y = x Wᵀ + b`; `W` arrives row-major `(out, in)` as in PyTorch and is kept
+/// transposed, `(in, out)`.
 #[derive(Debug, Clone)]
 struct Linear {
-    w: Vec<f32>,
+    wt: Vec<f32>,
     b: Vec<f32>,
     input: usize,
     output: usize,
 }
 
 impl Linear {
-    /// `x`: `(n, in)` → `(n, out)`.
+    fn new(w: Vec<f32>, b: Vec<f32>, input: usize, output: usize) -> Self {
+        let mut wt = vec![0f32; w.len()];
+        for o in 0..output {
+            for k in 0..input {
+                wt[k * output + o] = w[o * input + k];
+            }
+        }
+        Linear { wt, b, input, output }
+    }
+}
+
+impl Linear {
+    /// `x`: `(n, in)` → `(n, out)`, as `y_i = b + Σ_k x_ik · Wᵀ_k`: each step adds a
+    /// contiguous row of the transposed weights to the output row, which vectorises without
+    /// horizontal sums.
     fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let mut y = vec![0f32; n * self.output];
+        let mut y = Vec::with_capacity(n * self.output);
         for i in 0..n {
-            let row = &x[i * self.input..(i + 1) * self.input];
+            y.extend_from_slice(&self.b);
             let out = &mut y[i * self.output..(i + 1) * self.output];
-            for (o, slot) in out.iter_mut().enumerate() {
-                *slot = dot(row, &self.w[o * self.input..(o + 1) * self.input]) + self.b[o];
+            for (k, &xk) in x[i * self.input..(i + 1) * self.input].iter().enumerate() {
+                let wt = &self.wt[k * self.output..(k + 1) * self.output];
+                for (o, w) in out.iter_mut().zip(wt) {
+                    *o += xk * w;
+                }
             }
         }
         y
@@ -183,11 +201,8 @@ impl PolicyNet {
             taken.insert(name, values.clone());
         }
         let mut take = |n: &str| taken.remove(n).expect("checked above");
-        let mut linear = |p: &str, input: usize, output: usize| Linear {
-            w: take(&format!("{p}.weight")),
-            b: take(&format!("{p}.bias")),
-            input,
-            output,
+        let mut linear = |p: &str, input: usize, output: usize| {
+            Linear::new(take(&format!("{p}.weight")), take(&format!("{p}.bias")), input, output)
         };
         let (f, d, ff) = (cfg.features, cfg.d_model, cfg.d_ff);
         let embed = linear("embed", f, d);
