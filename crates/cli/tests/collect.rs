@@ -266,17 +266,20 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
         return;
     }
     let (corpus, _) = fixture();
+    let sample = |out: &Path| {
+        mixagent()
+            .args(["trajectories", "sample", "--config"])
+            .arg(config())
+            .arg("--set")
+            .arg(format!("corpus={}", corpus.display()))
+            .args(["--set", "trajectories=64", "--set", "stages=6", "--out"])
+            .arg(out)
+            .assert()
+            .success()
+    };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("plan");
-    mixagent()
-        .args(["trajectories", "sample", "--config"])
-        .arg(config())
-        .arg("--set")
-        .arg(format!("corpus={}", corpus.display()))
-        .args(["--set", "trajectories=64", "--set", "stages=6", "--out"])
-        .arg(&out)
-        .assert()
-        .success()
+    sample(&out)
         .stdout(contains("64 trajectories × 6 stages"))
         .stdout(contains("effective domains"));
     let plan = read(&out.join("plan.json"));
@@ -288,14 +291,6 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
     assert!(cov["share_cells_covered"].as_f64().unwrap() > 0.8, "{cov}");
     // The same config gives the same plan.
     let again = tmp.path().join("again");
-    mixagent()
-        .args(["trajectories", "sample", "--config"])
-        .arg(config())
-        .arg("--set")
-        .arg(format!("corpus={}", corpus.display()))
-        .args(["--set", "trajectories=64", "--set", "stages=6", "--out"])
-        .arg(&again)
-        .assert()
-        .success();
+    sample(&again);
     assert_eq!(read(&again.join("plan.json")), plan);
 }

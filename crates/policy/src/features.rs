@@ -149,15 +149,18 @@ pub fn encode(h: &History<'_>) -> StateTokens {
     let target_share_last = last.map_or(0.0, |s| {
         s.weights.iter().zip(h.domains).filter(|(_, d)| d.field != fields[0]).map(|(w, _)| w).sum()
     });
+    let rel_of = |o: &Observation| {
+        (field_rel(o, h.initial, &fields, true), field_rel(o, h.initial, &fields, false))
+    };
+    let ((source_now, target_now), (source_before, target_before)) =
+        (rel_of(last_obs), rel_of(prev_obs));
     let global = [
         t as f64 / h.total_stages.max(1) as f64,
         f64::from(u8::from(t == 0)),
-        field_rel(last_obs, h.initial, &fields, true),
-        field_rel(last_obs, h.initial, &fields, false),
-        field_rel(last_obs, h.initial, &fields, true)
-            - field_rel(prev_obs, h.initial, &fields, true),
-        field_rel(last_obs, h.initial, &fields, false)
-            - field_rel(prev_obs, h.initial, &fields, false),
+        source_now,
+        target_now,
+        source_now - source_before,
+        target_now - target_before,
         b_last,
         if t == 0 { 0.0 } else { b_last - b_prev },
         target_share_last,

@@ -48,7 +48,6 @@ pub struct DomainCoverage {
 pub fn coverage(plan: &[PlannedTrajectory], space: &[SpaceEntry]) -> Coverage {
     let stages = plan.first().map_or(0, |p| p.mixtures.len());
     let k = space.len();
-    let source = space.first().map(|e| e.field.clone()).unwrap_or_default();
     let mut families = BTreeMap::new();
     let mut share_by_stage = vec![[0usize; BINS]; stages];
     let mut max_weight = vec![0f64; k];
@@ -58,8 +57,7 @@ pub fn coverage(plan: &[PlannedTrajectory], space: &[SpaceEntry]) -> Coverage {
     for p in plan {
         *families.entry(p.family.name().to_string()).or_insert(0) += 1;
         for (t, row) in p.mixtures.iter().enumerate() {
-            let target: f64 =
-                row.iter().zip(space).filter(|(_, e)| e.field != source).map(|(w, _)| w).sum();
+            let target = crate::target_share(space, row);
             share_by_stage[t][((target * BINS as f64) as usize).min(BINS - 1)] += 1;
             for (d, &w) in row.iter().enumerate() {
                 max_weight[d] = max_weight[d].max(w);

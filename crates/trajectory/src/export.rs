@@ -52,7 +52,6 @@ pub fn stage_records(trajectories: &[Trajectory]) -> Result<StageRecord, Traject
                 t.id, first.id
             )));
         }
-        let source = &fields[0];
         let mut prev = 0.0;
         let base_row = std::iter::once((-1i64, None));
         let stage_rows = t.stages.iter().map(|r| (r.stage as i64, Some(r)));
@@ -68,13 +67,7 @@ pub fn stage_records(trajectories: &[Trajectory]) -> Result<StageRecord, Traject
             ];
             match row {
                 Some(r) => {
-                    let target: f64 = r
-                        .weights
-                        .iter()
-                        .zip(&t.space)
-                        .filter(|(_, e)| &e.field != source)
-                        .map(|(w, _)| w)
-                        .sum();
+                    let target = t.target_share(&r.weights);
                     cells.push(Cell::Num(r.tokens as f64));
                     cells.push(Cell::Num(target));
                     cells.extend(r.weights.iter().map(|&w| Cell::Num(w)));

@@ -18,6 +18,6 @@ pub use error::TrajectoryError;
 pub use export::{export_csv, export_jsonl, stage_records, Cell, StageRecord};
 pub use family::{sample_plan, trajectory_id, Family, FamilyConfig, PlannedTrajectory};
 pub use store::{
-    list_trajectories, BaseInfo, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
+    list_trajectories, target_share, BaseInfo, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
 };
 pub use tradeoff::{pearson, tradeoff, ShareBucket, Tradeoff};

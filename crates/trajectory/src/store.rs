@@ -35,6 +35,13 @@ impl SpaceEntry {
     }
 }
 
+/// Mass of `weights` (in `space` order) on the target fields: every field but the first
+/// entry's, which is the source.
+pub fn target_share(space: &[SpaceEntry], weights: &[f64]) -> f64 {
+    let Some(source) = space.first().map(|e| &e.field) else { return 0.0 };
+    weights.iter().zip(space).filter(|(_, e)| &e.field != source).map(|(w, _)| w).sum()
+}
+
 /// The base checkpoint a trajectory started from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +117,11 @@ impl Trajectory {
     /// Whether every planned stage is done.
     pub fn is_complete(&self) -> bool {
         self.stages.len() == self.config.stages
+    }
+
+    /// Mass of `weights` on the target fields.
+    pub fn target_share(&self, weights: &[f64]) -> f64 {
+        target_share(&self.space, weights)
     }
 
     /// The fields of the space, in order (source field first).

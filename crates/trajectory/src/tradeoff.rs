@@ -82,9 +82,6 @@ pub fn tradeoff(set: &[Trajectory]) -> Tradeoff {
         set.iter().filter(|t| t.is_complete() && !t.stages.is_empty()).collect();
     let fields = done.first().map(|t| t.fields()).unwrap_or_default();
     let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-    let target_share = |t: &Trajectory, w: &[f64]| -> f64 {
-        w.iter().zip(&t.space).filter(|(_, e)| e.field != fields[0]).map(|(w, _)| w).sum()
-    };
     let mut stage_index = Vec::new();
     let mut stage_share = Vec::new();
     let mut stage_delta: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -95,7 +92,7 @@ pub fn tradeoff(set: &[Trajectory]) -> Tradeoff {
         let mut prev = &t.initial;
         for row in &t.stages {
             stage_index.push(row.stage);
-            stage_share.push(target_share(t, &row.weights));
+            stage_share.push(t.target_share(&row.weights));
             for f in &fields {
                 stage_delta
                     .entry(f.clone())
@@ -104,7 +101,7 @@ pub fn tradeoff(set: &[Trajectory]) -> Tradeoff {
             }
             prev = &row.observation;
         }
-        let shares: Vec<f64> = t.stages.iter().map(|r| target_share(t, &r.weights)).collect();
+        let shares: Vec<f64> = t.stages.iter().map(|r| t.target_share(&r.weights)).collect();
         mean_share.push(shares.iter().sum::<f64>() / shares.len() as f64);
         let last = &t.stages.last().expect("non-empty").observation;
         for f in &fields {

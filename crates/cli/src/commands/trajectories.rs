@@ -95,10 +95,19 @@ fn sample(config: &Path, overrides: &[String], out: &Path) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The folder of trajectory files: `dir/trajectories` for a collection folder, else `dir`.
+fn store_dir(dir: &Path) -> PathBuf {
+    let inner = dir.join("trajectories");
+    if inner.is_dir() {
+        inner
+    } else {
+        dir.to_path_buf()
+    }
+}
+
 /// The trajectory files under `dir` (a collection folder or a folder of files).
 fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let inner = dir.join("trajectories");
-    let d = if inner.is_dir() { inner } else { dir.to_path_buf() };
+    let d = store_dir(dir);
     if !d.is_dir() {
         bail!(
             "{}: no such folder (give a collection folder or its trajectories/ folder)",
@@ -110,11 +119,6 @@ fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 fn read_all(dir: &Path) -> anyhow::Result<Vec<Trajectory>> {
     files(dir)?.iter().map(|f| Trajectory::read(f).map_err(Into::into)).collect()
-}
-
-fn target_share(t: &Trajectory, w: &[f64]) -> f64 {
-    let source = &t.space[0].field;
-    w.iter().zip(&t.space).filter(|(_, e)| &e.field != source).map(|(w, _)| w).sum()
 }
 
 fn ls(dir: &Path) -> anyhow::Result<()> {
@@ -154,7 +158,7 @@ fn ls(dir: &Path) -> anyhow::Result<()> {
     );
     for t in &set {
         let last = t.stages.last().map_or(&t.initial, |r| &r.observation);
-        let shares: Vec<f64> = t.stages.iter().map(|r| target_share(t, &r.weights)).collect();
+        let shares: Vec<f64> = t.stages.iter().map(|r| t.target_share(&r.weights)).collect();
         let cells: Vec<String> =
             fields.iter().map(|f| format!("{:>10.3}", last.feedback[f])).collect();
         println!(
@@ -177,11 +181,7 @@ fn ls(dir: &Path) -> anyhow::Result<()> {
 
 fn show(path: &Path, id: Option<&str>) -> anyhow::Result<()> {
     let file = match id {
-        Some(id) => {
-            let inner = path.join("trajectories");
-            let d = if inner.is_dir() { inner } else { path.to_path_buf() };
-            d.join(format!("{id}.json"))
-        }
+        Some(id) => store_dir(path).join(format!("{id}.json")),
         None => path.to_path_buf(),
     };
     let t = Trajectory::read(&file)?;
@@ -225,7 +225,7 @@ fn show(path: &Path, id: Option<&str>) -> anyhow::Result<()> {
         println!(
             "{:>5} {:>8.3} {} {:>+9.4} {:>+9.4} {:>8.3}  {}",
             r.stage,
-            target_share(&t, &r.weights),
+            t.target_share(&r.weights),
             cells.join(" "),
             s,
             s - prev,
