@@ -6,6 +6,9 @@ pub enum AgentError {
     /// Trajectories that cannot be learned from together.
     #[error("trajectories: {0}")]
     Data(String),
+    /// Settings out of range or not parseable.
+    #[error("agent config: {0}")]
+    Config(String),
     /// A corpus manifest problem.
     #[error(transparent)]
     Shard(#[from] mixagent_shard::ShardError),

@@ -68,6 +68,13 @@ pub struct CqlConfig {
     pub samples: usize,
     /// Polyak factor of the target critics.
     pub tau: f64,
+    /// Critic-only steps before the actor starts moving (the actor starts from the warm-up
+    /// policy; a critic still near its random start would steer it anywhere).
+    pub critic_warmup: usize,
+    /// Divide rewards by their standard deviation over the data, so `alpha`, the temperature
+    /// and the learning rates mean the same for any reward scale (real per-stage rewards are
+    /// about 0.01; a toy's can be 0.3). The policy does not depend on the scale.
+    pub normalise_rewards: bool,
 }
 
 /// Everything train-agent needs besides the data.
@@ -109,14 +116,86 @@ impl Default for AgentConfig {
                 temperature_lr: 1e-4,
                 initial_temperature: 0.01,
                 entropy_per_domain: 1.0,
-                alpha: 1.0,
+                alpha: 0.05,
                 auto_alpha: false,
                 target_gap: 1.0,
                 samples: 4,
                 tau: 0.005,
+                critic_warmup: 500,
+                normalise_rewards: true,
             },
             seed: 0,
         }
+    }
+}
+
+impl AgentConfig {
+    /// The defaults, overlaid by a TOML document (any subset of the fields) and then by
+    /// `key=value` overrides (`cql.alpha=0.5`), checked.
+    pub fn load(toml_text: Option<&str>, overrides: &[String]) -> Result<Self, AgentError> {
+        let bad = |m: String| AgentError::Config(m);
+        let mut value =
+            toml::Value::try_from(AgentConfig::default()).map_err(|e| bad(e.to_string()))?;
+        if let Some(text) = toml_text {
+            let doc: toml::Value = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+            merge(&mut value, doc);
+        }
+        for o in overrides {
+            mixagent_core::apply_override(&mut value, o).map_err(bad)?;
+        }
+        let cfg: AgentConfig = value.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Range checks serde cannot express.
+    pub fn validate(&self) -> Result<(), AgentError> {
+        let bad = |m: &str| Err(AgentError::Config(m.into()));
+        let n = &self.net;
+        if n.d_model == 0 || n.n_heads == 0 || n.d_model % n.n_heads != 0 || n.d_ff == 0 {
+            return bad("net: d_model and d_ff must be > 0, and d_model divisible by n_heads");
+        }
+        if !(0.0..1.0).contains(&self.floor) {
+            return bad("floor must be in [0, 1)");
+        }
+        if !(0.0..=1.0).contains(&self.gamma) {
+            return bad("gamma must be in [0, 1]");
+        }
+        let s = &self.sft;
+        if !(s.top_fraction > 0.0 && s.top_fraction <= 1.0)
+            || !(0.0..1.0).contains(&s.validation_fraction)
+        {
+            return bad("sft.top_fraction must be in (0, 1] and sft.validation_fraction in [0, 1)");
+        }
+        let c = &self.cql;
+        if s.batch_size == 0 || c.batch_size == 0 || c.samples < 2 {
+            return bad("batch sizes must be > 0 and cql.samples >= 2");
+        }
+        let rates = [s.lr, c.actor_lr, c.critic_lr, c.temperature_lr, c.initial_temperature];
+        if rates.iter().any(|&r| !(r > 0.0 && r.is_finite())) {
+            return bad("learning rates and cql.initial_temperature must be finite and > 0");
+        }
+        if !(c.alpha >= 0.0 && c.alpha.is_finite()) || !(c.tau > 0.0 && c.tau <= 1.0) {
+            return bad("cql.alpha must be finite and >= 0, cql.tau in (0, 1]");
+        }
+        Ok(())
+    }
+}
+
+/// Overlays `top` on `base`, table by table.
+fn merge(base: &mut toml::Value, top: toml::Value) {
+    match (base, top) {
+        (toml::Value::Table(b), toml::Value::Table(t)) => {
+            for (k, v) in t {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 
@@ -127,6 +206,8 @@ pub struct TrainLog {
     pub sft: Vec<(usize, f64, f64)>,
     /// (step, TD loss, conservative gap, actor loss, temperature, alpha), every 50 steps.
     pub cql: Vec<(usize, f64, f64, f64, f64, f64)>,
+    /// Rewards were multiplied by this before CQL.
+    pub reward_scale: f64,
 }
 
 /// The data as tensors on the device.
@@ -169,6 +250,26 @@ fn to_logits(w: &Tensor, floor: f64) -> Tensor {
     &z - z.mean_dim(-1, true, Kind::Float)
 }
 
+/// Soft TD target `r + γ(1 − done)(q_next − α_ent·log π(a'|s'))`; `q_next` is the smaller
+/// target critic's value of the sampled next action.
+fn td_target(
+    r: &Tensor,
+    done: &Tensor,
+    gamma: f64,
+    q_next: &Tensor,
+    temp: &Tensor,
+    lp_next: &Tensor,
+) -> Tensor {
+    r + (1.0 - done) * gamma * (q_next - temp * lp_next)
+}
+
+/// CQL(H) gap of one critic: mean over states of `logsumexp_i Q(s, a_i) − log M − Q(s, a_data)`
+/// from its values at M sampled actions `(B, M)` and at the data's action `(B)`.
+fn conservative_gap(q_samples: &Tensor, q_data: &Tensor) -> Tensor {
+    let m = q_samples.size()[1] as f64;
+    (q_samples.logsumexp([1], false) - m.ln() - q_data).mean(Kind::Float)
+}
+
 /// Trains the agent on `data` (states already normalised by `normalise`).
 pub fn train(
     data: &Dataset,
@@ -182,6 +283,14 @@ pub fn train(
     }
     tch::manual_seed(cfg.seed as i64);
     let (n, k, f) = (data.len() as i64, data.k as i64, data.width as i64);
+    let reward_scale = if cfg.cql.normalise_rewards {
+        let n = data.len() as f64;
+        let mean = data.rewards.iter().map(|&r| f64::from(r)).sum::<f64>() / n;
+        let var = data.rewards.iter().map(|&r| (f64::from(r) - mean).powi(2)).sum::<f64>() / n;
+        1.0 / var.sqrt().max(1e-8)
+    } else {
+        1.0
+    };
     let mut states = data.states.clone();
     let mut next_states = data.next_states.clone();
     normalise(&mut states);
@@ -190,14 +299,14 @@ pub fn train(
         states: Tensor::from_slice(&states).view([n, k, f]).to_device(device),
         next_states: Tensor::from_slice(&next_states).view([n, k, f]).to_device(device),
         actions: Tensor::from_slice(&data.actions).view([n, k]).to_device(device),
-        rewards: Tensor::from_slice(&data.rewards).to_device(device),
+        rewards: (Tensor::from_slice(&data.rewards) * reward_scale).to_device(device),
         dones: Tensor::from_slice(&data.dones).to_device(device),
     };
     let mut net = cfg.net.clone();
     net.features = data.width;
     let policy_vs = nn::VarStore::new(device);
     let policy = PolicyModel::new(&policy_vs.root(), &net);
-    let mut log = TrainLog::default();
+    let mut log = TrainLog { reward_scale, ..TrainLog::default() };
 
     // Warm-up on the best trajectories, with a validation split of them.
     let mut order: Vec<usize> = (0..data.final_scores.len()).collect();
@@ -290,7 +399,8 @@ fn cql(
         let lp = log_prob(&z, &mean, &log_std);
         (z, lp)
     };
-    for step in 1..=c.steps {
+    let total = c.critic_warmup + c.steps;
+    for step in 1..=total {
         let idx = Tensor::randint(n, [c.batch_size as i64], (Kind::Int64, device));
         let s = t.states.index_select(0, &idx);
         let s2 = t.next_states.index_select(0, &idx);
@@ -309,8 +419,8 @@ fn cql(
         let (y, repeated, sampled) = tch::no_grad(|| {
             let (z2, lp2) = sample(&s2);
             let a2 = to_weights(&z2, cfg.floor);
-            let q_next = t1.forward(&s2, &a2).minimum(&t2.forward(&s2, &a2)) - &temp * &lp2;
-            let y = &r + (1.0 - &done) * cfg.gamma * q_next;
+            let q_next = t1.forward(&s2, &a2).minimum(&t2.forward(&s2, &a2));
+            let y = td_target(&r, &done, cfg.gamma, &q_next, &temp, &lp2);
             // M actions per state: `half` from the policy, `half` uniform on the simplex.
             let repeated = s.unsqueeze(1).expand([b, 2 * half, k, s.size()[2]], false).reshape([
                 b * 2 * half,
@@ -329,13 +439,12 @@ fn cql(
             let sampled = Tensor::cat(&[policy_a, uniform], 1).view([b * 2 * half, k]);
             (y, repeated, sampled)
         });
-        let m = (2 * half) as f64;
         let (mut tds, mut gaps) = (Vec::new(), Vec::new());
         for q in [&q1, &q2] {
             let q_data = q.forward(&s, &a);
             tds.push((&q_data - &y).square().mean(Kind::Float));
             let q_samples = q.forward(&repeated, &sampled).view([b, 2 * half]);
-            gaps.push((q_samples.logsumexp([1], false) - m.ln() - &q_data).mean(Kind::Float));
+            gaps.push(conservative_gap(&q_samples, &q_data));
         }
         // Sums of the two critics' terms (out of place: autograd keeps both).
         let td = Tensor::stack(&tds, 0).sum(Kind::Float);
@@ -349,16 +458,19 @@ fn cql(
             opt_alpha.backward_step(&alpha_loss);
         }
 
-        // Actor.
-        let (z, lp) = sample(&s);
-        let a_pi = to_weights(&z, cfg.floor);
-        let q_pi = q1.forward(&s, &a_pi).minimum(&q2.forward(&s, &a_pi));
-        let actor = (&temp * &lp - q_pi).mean(Kind::Float);
-        opt_pi.backward_step(&actor);
-
-        // Temperature.
-        let temp_loss = -(&log_temp * (lp.detach() + target_entropy)).mean(Kind::Float);
-        opt_temp.backward_step(&temp_loss);
+        // Actor and temperature, once the critics have had their warm-up.
+        let actor = if step > c.critic_warmup {
+            let (z, lp) = sample(&s);
+            let a_pi = to_weights(&z, cfg.floor);
+            let q_pi = q1.forward(&s, &a_pi).minimum(&q2.forward(&s, &a_pi));
+            let actor = (&temp * &lp - q_pi).mean(Kind::Float);
+            opt_pi.backward_step(&actor);
+            let temp_loss = -(&log_temp * (lp.detach() + target_entropy)).mean(Kind::Float);
+            opt_temp.backward_step(&temp_loss);
+            actor.double_value(&[])
+        } else {
+            f64::NAN
+        };
 
         // Target critics.
         tch::no_grad(|| {
@@ -368,17 +480,83 @@ fn cql(
                 dst.copy_(&(&dst * (1.0 - c.tau) + s * c.tau));
             }
         });
-        if step % 50 == 0 || step == c.steps {
+        if step % 50 == 0 || step == total {
             log.cql.push((
                 step,
                 td.double_value(&[]) / 2.0,
                 gap.double_value(&[]) / 2.0,
-                actor.double_value(&[]),
+                actor,
                 temp.double_value(&[]),
                 alpha.double_value(&[]),
             ));
-            progress("cql", step, c.steps);
+            progress("cql", step, total);
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f32]) -> Tensor {
+        Tensor::from_slice(v)
+    }
+
+    fn close(a: &Tensor, b: &[f32]) {
+        let a = Vec::<f32>::try_from(a.flatten(0, -1)).unwrap();
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn log_density_weights_and_logits_by_hand() {
+        // N(0, 1) at z = (1, 0): −½·1 − ln√(2π) − ln√(2π).
+        let lp = log_prob(&t(&[1.0, 0.0]).view([1, 2]), &t(&[0.0, 0.0]), &t(&[0.0, 0.0]));
+        close(&lp, &[-0.5 - (2.0 * std::f32::consts::PI).ln()]);
+        // σ = e: the density spreads by 1/e per domain.
+        let lp = log_prob(&t(&[0.0]).view([1, 1]), &t(&[0.0]), &t(&[1.0]));
+        close(&lp, &[-1.0 - 0.5 * (2.0 * std::f32::consts::PI).ln()]);
+        // softmax(ln 3, 0) = (¾, ¼), squeezed by the floor 0.02: (0.745, 0.255).
+        let w = to_weights(&t(&[3f32.ln(), 0.0]), 0.02);
+        close(&w, &[0.745, 0.255]);
+        // And back to centred logits.
+        close(&to_logits(&w, 0.02), &[3f32.ln() / 2.0, -(3f32.ln()) / 2.0]);
+    }
+
+    #[test]
+    fn td_target_and_conservative_gap_by_hand() {
+        // 1 + 0.5·(2 − 0.1·(−1)) = 2.05; a last stage keeps only its reward.
+        let y = td_target(
+            &t(&[1.0, 1.0]),
+            &t(&[0.0, 1.0]),
+            0.5,
+            &t(&[2.0, 2.0]),
+            &Tensor::from(0.1f32),
+            &t(&[-1.0, -1.0]),
+        );
+        close(&y, &[2.05, 1.0]);
+        // Equal values everywhere: no gap. Q = (0, ln 3) at the samples, 0 at the data:
+        // ln(1 + 3) − ln 2 − 0 = ln 2. The mean over the two states is (0 + ln 2) / 2.
+        let samples = t(&[1.0, 1.0, 0.0, 3f32.ln()]).view([2, 2]);
+        let gap = conservative_gap(&samples, &t(&[1.0, 0.0]));
+        close(&gap, &[2f32.ln() / 2.0]);
+    }
+
+    #[test]
+    fn config_overlays_and_checks() {
+        let cfg =
+            AgentConfig::load(Some("seed = 3\n[cql]\nalpha = 0.5\n"), &["sft.steps=7".into()])
+                .unwrap();
+        assert_eq!((cfg.seed, cfg.cql.alpha, cfg.sft.steps), (3, 0.5, 7));
+        assert_eq!(cfg.cql.batch_size, AgentConfig::default().cql.batch_size);
+        let e = AgentConfig::load(Some("[cql]\nalhpa = 1.0\n"), &[]).unwrap_err().to_string();
+        assert!(e.contains("alhpa"), "{e}");
+        let e = AgentConfig::load(None, &["gamma=1.5".into()]).unwrap_err().to_string();
+        assert!(e.contains("gamma"), "{e}");
+        let e = AgentConfig::load(None, &["net.n_heads=3".into()]).unwrap_err().to_string();
+        assert!(e.contains("n_heads"), "{e}");
+    }
 }
