@@ -162,9 +162,10 @@ impl AgentConfig {
             return bad("gamma must be in [0, 1]");
         }
         let s = &self.sft;
-        if !(s.top_fraction > 0.0 && s.top_fraction <= 1.0)
-            || !(0.0..1.0).contains(&s.validation_fraction)
-        {
+        let fractions_ok = s.top_fraction > 0.0
+            && s.top_fraction <= 1.0
+            && (0.0..1.0).contains(&s.validation_fraction);
+        if !fractions_ok {
             return bad("sft.top_fraction must be in (0, 1] and sft.validation_fraction in [0, 1)");
         }
         let c = &self.cql;
@@ -175,7 +176,9 @@ impl AgentConfig {
         if rates.iter().any(|&r| !(r > 0.0 && r.is_finite())) {
             return bad("learning rates and cql.initial_temperature must be finite and > 0");
         }
-        if !(c.alpha >= 0.0 && c.alpha.is_finite()) || !(c.tau > 0.0 && c.tau <= 1.0) {
+        let (alpha_ok, tau_ok) =
+            (c.alpha >= 0.0 && c.alpha.is_finite(), c.tau > 0.0 && c.tau <= 1.0);
+        if !(alpha_ok && tau_ok) {
             return bad("cql.alpha must be finite and >= 0, cql.tau in (0, 1]");
         }
         Ok(())
