@@ -152,7 +152,7 @@ impl AgentConfig {
     pub fn validate(&self) -> Result<(), AgentError> {
         let bad = |m: &str| Err(AgentError::Config(m.into()));
         let n = &self.net;
-        if n.d_model == 0 || n.n_heads == 0 || n.d_model % n.n_heads != 0 || n.d_ff == 0 {
+        if n.d_model == 0 || n.n_heads == 0 || !n.d_model.is_multiple_of(n.n_heads) || n.d_ff == 0 {
             return bad("net: d_model and d_ff must be > 0, and d_model divisible by n_heads");
         }
         if !(0.0..1.0).contains(&self.floor) {
