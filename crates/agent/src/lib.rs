@@ -1,13 +1,14 @@
 //! Training the mixing agent (DESIGN §1 point 4, §4): trajectories become transitions
 //! (state tokens, action, reward, next state), then a supervised warm-up and Conservative
-//! Q-Learning (issue 6, in progress: the transition dataset exists; the networks and the
-//! losses do not yet).
+//! Q-Learning; the result is the policy artifact that `mixagent_policy` runs without libtorch.
 
+mod agent;
 mod dataset;
 mod error;
 mod net;
 mod train;
 
+pub use agent::{train_agent, TrainedAgent};
 pub use dataset::{domain_infos, Dataset};
 pub use error::AgentError;
 pub use net::{named_tensors, CriticModel, PolicyModel};

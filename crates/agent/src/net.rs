@@ -110,10 +110,18 @@ impl PolicyModel {
     }
 }
 
-/// A Q critic: Q(s, a) from the state tokens with `K·w` appended to each token.
+/// A Q critic in two parts, so that one pass of the transformer serves every action a state
+/// is scored with (the data's, the policy's samples and the uniform ones of the conservative
+/// penalty): `encode` reads the state tokens once into per-domain embeddings `h_k`; `score`
+/// maps each proposed mixture through a per-domain network `φ(h_k, K·w_k, ln K·w_k)`, pools
+/// it over domains both evenly and weighted by the mixture (a DeepSets head, so it reads any
+/// number of domains and can express field shares), and returns Q(s, a).
 #[derive(Debug)]
 pub struct CriticModel {
     trunk: Trunk,
+    state: nn::Linear,
+    action: nn::Linear,
+    phi: nn::Linear,
     hidden: nn::Linear,
     q: nn::Linear,
 }
@@ -122,19 +130,37 @@ impl CriticModel {
     /// Creates the variables under `p`.
     pub fn new(p: &nn::Path, cfg: &NetConfig) -> Self {
         let d = cfg.d_model as i64;
+        let c = Default::default();
         CriticModel {
-            trunk: Trunk::new(p, cfg, cfg.features + 1),
-            hidden: nn::linear(p / "q_hidden", d, d, Default::default()),
-            q: nn::linear(p / "q_out", d, 1, Default::default()),
+            trunk: Trunk::new(p, cfg, cfg.features),
+            state: nn::linear(p / "phi_state", d, d, c),
+            action: nn::linear(p / "phi_action", 2, d, c),
+            phi: nn::linear(p / "phi_out", d, d, c),
+            hidden: nn::linear(p / "q_hidden", 2 * d, d, c),
+            q: nn::linear(p / "q_out", d, 1, c),
         }
+    }
+
+    /// `x`: (B, K, F) normalised states → per-domain embeddings (B, K, d).
+    pub fn encode(&self, x: &Tensor) -> Tensor {
+        self.state.forward(&self.trunk.forward(x))
+    }
+
+    /// `h`: (B, K, d) from `encode`; `w`: (B, M, K), M mixtures per state → Q (B, M).
+    pub fn score(&self, h: &Tensor, w: &Tensor) -> Tensor {
+        let k = w.size()[2] as f64;
+        let kw = (w * k).clamp_min(1e-6).unsqueeze(-1); // (B, M, K, 1)
+        let a = self.action.forward(&Tensor::cat(&[kw.shallow_clone(), kw.log()], 3));
+        let phi = self.phi.forward(&(h.unsqueeze(1) + a).silu()).silu(); // (B, M, K, d)
+        let even = phi.mean_dim(2, false, Kind::Float);
+        let weighted = (&phi * w.unsqueeze(-1)).sum_dim_intlist(2, false, Kind::Float);
+        let pooled = Tensor::cat(&[even, weighted], 2); // (B, M, 2d)
+        self.q.forward(&self.hidden.forward(&pooled).silu()).squeeze_dim(-1)
     }
 
     /// `x`: (B, K, F) normalised states; `w`: (B, K) weights → Q (B).
     pub fn forward(&self, x: &Tensor, w: &Tensor) -> Tensor {
-        let k = x.size()[1] as f64;
-        let input = Tensor::cat(&[x.shallow_clone(), (w * k).unsqueeze(-1)], 2);
-        let pooled = self.trunk.forward(&input).mean_dim(1, false, Kind::Float); // (B, d)
-        self.q.forward(&self.hidden.forward(&pooled).silu()).squeeze_dim(-1)
+        self.score(&self.encode(x), &w.unsqueeze(1)).squeeze_dim(1)
     }
 }
 
@@ -195,8 +221,14 @@ mod tests {
         let critic = CriticModel::new(&vs.root(), &cfg);
         for k in [2i64, 20] {
             let x = Tensor::randn([3, k, 18], (Kind::Float, tch::Device::Cpu));
-            let w = Tensor::ones([3, k], (Kind::Float, tch::Device::Cpu)) / k as f64;
+            let w = Tensor::randn([3, k], (Kind::Float, tch::Device::Cpu)).softmax(-1, Kind::Float);
             assert_eq!(critic.forward(&x, &w).size(), [3]);
+            // Scoring several mixtures per state agrees with scoring each alone.
+            let many = Tensor::stack(&[w.shallow_clone(), w.flip([1])], 1); // (3, 2, K)
+            let q = critic.score(&critic.encode(&x), &many);
+            assert_eq!(q.size(), [3, 2]);
+            let one = critic.forward(&x, &w.flip([1]));
+            assert!((q.select(1, 1) - one).abs().max().double_value(&[]) < 1e-5);
         }
     }
 }

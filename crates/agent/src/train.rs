@@ -15,9 +15,10 @@
 //! Actions live in logit space: `z ~ N(μ, σ)` per domain, weights `floor/K + (1 − floor)·
 //! softmax(z)`. The warm-up is behaviour cloning on the best trajectories (top fraction by
 //! final balanced score): Gaussian negative log-likelihood of the demonstrations' centred
-//! logits (softmax ignores a common shift, so both sides are centred).
+//! logits (softmax ignores a common shift, so both sides are centred), keeping the weights of
+//! the best validation loss on held-out trajectories.
 
-use mixagent_policy::NetConfig;
+use mixagent_policy::{NetConfig, RewardConfig};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -85,8 +86,8 @@ pub struct AgentConfig {
     pub net: NetConfig,
     /// Action floor.
     pub floor: f64,
-    /// Discount γ.
-    pub gamma: f64,
+    /// Reward and discount (written into the artifact).
+    pub reward: RewardConfig,
     /// Warm-up.
     pub sft: SftConfig,
     /// CQL.
@@ -100,7 +101,7 @@ impl Default for AgentConfig {
         AgentConfig {
             net: NetConfig { features: 0, d_model: 64, n_heads: 4, d_ff: 256, n_layers: 2 },
             floor: 0.02,
-            gamma: 0.95,
+            reward: RewardConfig::default(),
             sft: SftConfig {
                 top_fraction: 0.25,
                 validation_fraction: 0.1,
@@ -158,8 +159,12 @@ impl AgentConfig {
         if !(0.0..1.0).contains(&self.floor) {
             return bad("floor must be in [0, 1)");
         }
-        if !(0.0..=1.0).contains(&self.gamma) {
-            return bad("gamma must be in [0, 1]");
+        let r = &self.reward;
+        let reward_ok = (0.0..=1.0).contains(&r.gamma)
+            && r.source_tolerance.is_finite()
+            && (r.source_penalty >= 0.0 && r.source_penalty.is_finite());
+        if !reward_ok {
+            return bad("reward.gamma must be in [0, 1], reward.source_penalty finite and >= 0");
         }
         let s = &self.sft;
         let fractions_ok = s.top_fraction > 0.0
@@ -209,9 +214,14 @@ pub struct TrainLog {
     pub sft: Vec<(usize, f64, f64)>,
     /// (step, TD loss, conservative gap, actor loss, temperature, alpha), every 50 steps.
     pub cql: Vec<(usize, f64, f64, f64, f64, f64)>,
+    /// Warm-up step whose weights were kept (best validation loss; 0: the last).
+    pub sft_kept: usize,
     /// Rewards were multiplied by this before CQL.
     pub reward_scale: f64,
 }
+
+/// Copies of a VarStore's variables, by name.
+type Snapshot = Vec<(String, Tensor)>;
 
 /// The data as tensors on the device.
 struct Tensors {
@@ -342,6 +352,9 @@ pub fn train(
     };
     let mut opt = nn::Adam::default().build(&policy_vs, cfg.sft.lr)?;
     let n_train = train_idx.size()[0];
+    // The warm-up keeps the weights of its best validation loss (cloning a few dozen
+    // trajectories overfits quickly).
+    let mut best: Option<(f64, usize, Snapshot)> = None;
     for step in 1..=cfg.sft.steps {
         let b = Tensor::randint(n_train, [cfg.sft.batch_size as i64], (Kind::Int64, device));
         let loss = nll(&train_idx.index_select(0, &b));
@@ -353,8 +366,21 @@ pub fn train(
                 f64::NAN
             };
             log.sft.push((step, loss.double_value(&[]), val));
+            if val < best.as_ref().map_or(f64::INFINITY, |b| b.0) {
+                let copy = policy_vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
+                best = Some((val, step, copy));
+            }
             progress("warm-up", step, cfg.sft.steps);
         }
+    }
+    if let Some((_, step, weights)) = best {
+        log.sft_kept = step;
+        let mut vars = policy_vs.variables();
+        tch::no_grad(|| {
+            for (name, t) in weights {
+                vars.get_mut(&name).expect("same store").copy_(&t);
+            }
+        });
     }
 
     if cfg.cql.steps > 0 {
@@ -419,35 +445,28 @@ fn cql(
         };
 
         // Critic targets and the sampled actions of the penalty carry no gradient.
-        let (y, repeated, sampled) = tch::no_grad(|| {
+        let (y, actions) = tch::no_grad(|| {
             let (z2, lp2) = sample(&s2);
             let a2 = to_weights(&z2, cfg.floor);
             let q_next = t1.forward(&s2, &a2).minimum(&t2.forward(&s2, &a2));
-            let y = td_target(&r, &done, cfg.gamma, &q_next, &temp, &lp2);
-            // M actions per state: `half` from the policy, `half` uniform on the simplex.
-            let repeated = s.unsqueeze(1).expand([b, 2 * half, k, s.size()[2]], false).reshape([
-                b * 2 * half,
-                k,
-                -1,
-            ]);
-            let (zp, _) =
-                sample(&s.unsqueeze(1).expand([b, half, k, s.size()[2]], false).reshape([
-                    b * half,
-                    k,
-                    -1,
-                ]));
-            let policy_a = to_weights(&zp, cfg.floor).view([b, half, k]);
+            let y = td_target(&r, &done, cfg.reward.gamma, &q_next, &temp, &lp2);
+            // Per state: the data's action, then `half` policy samples and `half` uniform
+            // points on the simplex (B, 1 + 2·half, K).
+            let (mean, log_std) = policy.forward(&s);
+            let z = mean.unsqueeze(1)
+                + log_std.exp().unsqueeze(1) * Tensor::randn([b, half, k], (Kind::Float, device));
             let u = -(Tensor::rand([b, half, k], (Kind::Float, device)).clamp_min(1e-12).log());
             let uniform = &u / u.sum_dim_intlist(-1, true, Kind::Float);
-            let sampled = Tensor::cat(&[policy_a, uniform], 1).view([b * 2 * half, k]);
-            (y, repeated, sampled)
+            (y, Tensor::cat(&[a.unsqueeze(1), to_weights(&z, cfg.floor), uniform], 1))
         });
-        let (mut tds, mut gaps) = (Vec::new(), Vec::new());
+        let (mut tds, mut gaps, mut states) = (Vec::new(), Vec::new(), Vec::new());
         for q in [&q1, &q2] {
-            let q_data = q.forward(&s, &a);
+            let h = q.encode(&s);
+            let scores = q.score(&h, &actions); // (B, 1 + 2·half)
+            let q_data = scores.select(1, 0);
             tds.push((&q_data - &y).square().mean(Kind::Float));
-            let q_samples = q.forward(&repeated, &sampled).view([b, 2 * half]);
-            gaps.push(conservative_gap(&q_samples, &q_data));
+            gaps.push(conservative_gap(&scores.narrow(1, 1, 2 * half), &q_data));
+            states.push(h.detach());
         }
         // Sums of the two critics' terms (out of place: autograd keeps both).
         let td = Tensor::stack(&tds, 0).sum(Kind::Float);
@@ -461,12 +480,13 @@ fn cql(
             opt_alpha.backward_step(&alpha_loss);
         }
 
-        // Actor and temperature, once the critics have had their warm-up.
+        // Actor and temperature, once the critics have had their warm-up. The critics'
+        // state embeddings of this batch are reused (from just before their update).
         let actor = if step > c.critic_warmup {
             let (z, lp) = sample(&s);
-            let a_pi = to_weights(&z, cfg.floor);
-            let q_pi = q1.forward(&s, &a_pi).minimum(&q2.forward(&s, &a_pi));
-            let actor = (&temp * &lp - q_pi).mean(Kind::Float);
+            let a_pi = to_weights(&z, cfg.floor).unsqueeze(1);
+            let q_pi = q1.score(&states[0], &a_pi).minimum(&q2.score(&states[1], &a_pi));
+            let actor = (&temp * &lp - q_pi.squeeze_dim(1)).mean(Kind::Float);
             opt_pi.backward_step(&actor);
             let temp_loss = -(&log_temp * (lp.detach() + target_entropy)).mean(Kind::Float);
             opt_temp.backward_step(&temp_loss);
@@ -557,7 +577,7 @@ mod tests {
         assert_eq!(cfg.cql.batch_size, AgentConfig::default().cql.batch_size);
         let e = AgentConfig::load(Some("[cql]\nalhpa = 1.0\n"), &[]).unwrap_err().to_string();
         assert!(e.contains("alhpa"), "{e}");
-        let e = AgentConfig::load(None, &["gamma=1.5".into()]).unwrap_err().to_string();
+        let e = AgentConfig::load(None, &["reward.gamma=1.5".into()]).unwrap_err().to_string();
         assert!(e.contains("gamma"), "{e}");
         let e = AgentConfig::load(None, &["net.n_heads=3".into()]).unwrap_err().to_string();
         assert!(e.contains("n_heads"), "{e}");

@@ -197,7 +197,7 @@ fn toy_config() -> AgentConfig {
     let mut cfg = AgentConfig::default();
     cfg.net.d_model = 32;
     cfg.net.d_ff = 64;
-    cfg.gamma = 0.5;
+    cfg.reward.gamma = 0.5;
     cfg.sft.steps = 300;
     cfg.sft.batch_size = 64;
     cfg.cql.batch_size = 64;

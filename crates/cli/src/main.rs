@@ -26,6 +26,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Roll out mixing trajectories on proxy models (resumable; parallel; Slurm slices).
     Collect(commands::collect::Args),
+    /// Train the mixing agent on collected trajectories (warm-up, then CQL).
+    TrainAgent(commands::train_agent::Args),
     /// Plan, list, show and export trajectories.
     Trajectories {
         #[command(subcommand)]
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Cpt(args) => commands::train::cpt(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Collect(args) => commands::collect::run(args),
+        Command::TrainAgent(args) => commands::train_agent::run(args),
         Command::Trajectories { command } => commands::trajectories::run(command),
         Command::Corpus { command } => commands::corpus::run(command),
         Command::Bench { command } => commands::bench::run(command),

@@ -209,6 +209,84 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
         .assert()
         .success()
         .stdout(contains("r(mean target share"));
+    train_agent_on(&out, tmp.path());
+}
+
+/// `train-agent` on a finished collection: a loadable artifact that steers other spaces, the
+/// same bytes from the same seed, and clear errors for bad inputs.
+fn train_agent_on(collection: &Path, tmp: &Path) {
+    let quick = ["sft.steps=20", "cql.steps=20", "cql.critic_warmup=10", "net.d_model=16"];
+    let train = |out: &Path| {
+        let mut c = mixagent();
+        c.args(["train-agent", "--threads", "1", "--trajectories"]).arg(collection);
+        c.arg("--out").arg(out);
+        for q in quick {
+            c.args(["--set", q]);
+        }
+        c
+    };
+    let (a, b) = (tmp.join("agent-a"), tmp.join("agent-b"));
+    train(&a)
+        .assert()
+        .success()
+        .stdout(contains("first-stage mixture from the base: general"))
+        .stdout(contains("agent written to"));
+    train(&b).assert().success();
+    let bytes = |d: &Path| std::fs::read(d.join("policy.safetensors")).unwrap();
+    assert_eq!(bytes(&a), bytes(&b), "same seed, same policy");
+    let schema = read(&a.join("agent.json"));
+    assert_eq!(schema["space"]["trained_domains"], 20);
+    assert_eq!(schema["training"]["data"]["transitions"], 16);
+    assert_eq!(schema["net"]["d_model"], 16);
+
+    // Trained on the 20-domain space, it steers a 2-entry one and a 64-domain one.
+    let policy = mixagent_policy::Policy::load(&a).unwrap();
+    for (general, math) in [(1, 1), (32, 32)] {
+        let d = |i: usize, f: &str| mixagent_policy::DomainInfo {
+            name: format!("{f}{i}"),
+            field: f.into(),
+            share_in_field: 1.0,
+            loss_domains: vec![format!("{f}{i}")],
+        };
+        let domains: Vec<_> =
+            (0..general).map(|i| d(i, "general")).chain((0..math).map(|i| d(i, "math"))).collect();
+        let obs = mixagent_core::Observation {
+            feedback: [("general".into(), -3.0), ("math".into(), -5.0)].into(),
+            domain_loss: domains.iter().map(|x| (x.name.clone(), 4.0)).collect(),
+        };
+        let h = mixagent_policy::History {
+            domains: &domains,
+            initial: &obs,
+            stages: &[],
+            total_stages: 8,
+        };
+        let w = policy.decide(&h).unwrap();
+        assert_eq!(w.len(), general + math);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
+
+    let empty = tmp.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    mixagent()
+        .args(["train-agent", "--trajectories"])
+        .arg(&empty)
+        .assert()
+        .failure()
+        .stderr(contains("no finished trajectories"));
+    mixagent()
+        .args(["train-agent", "--set", "cql.alhpa=1", "--trajectories"])
+        .arg(collection)
+        .assert()
+        .failure()
+        .stderr(contains("alhpa"));
+    mixagent()
+        .args(["train-agent", "--corpus"])
+        .arg(tmp.join("nowhere"))
+        .arg("--trajectories")
+        .arg(collection)
+        .assert()
+        .failure()
+        .stderr(contains("--corpus"));
 }
 
 #[test]

@@ -119,6 +119,53 @@ impl Policy {
         Ok(Policy { schema, net })
     }
 
+    /// Writes the artifact folder `dir` atomically: both files go into a temporary sibling
+    /// folder, which replaces `dir` by renames, so a reader sees the old artifact or the new
+    /// one, never a mix or a half-written file. The schema and tensors are checked first (as
+    /// `load` would), and the loaded policy is returned.
+    pub fn save(
+        dir: &Path,
+        schema: AgentSchema,
+        tensors: &NamedTensors,
+    ) -> Result<Policy, PolicyError> {
+        let policy = Policy::new(schema, tensors)?;
+        let io = |p: &Path, e: std::io::Error| {
+            PolicyError::Artifact(format!("{}: {e} (is the folder writable?)", p.display()))
+        };
+        let name = dir
+            .file_name()
+            .ok_or_else(|| PolicyError::Artifact(format!("{}: not a folder name", dir.display())))?
+            .to_string_lossy()
+            .to_string();
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir(&tmp).map_err(|e| io(&tmp, e))?;
+        let json = serde_json::to_vec_pretty(&policy.schema).expect("schema serialises");
+        let st = write_f32_tensors(tensors).map_err(PolicyError::Artifact)?;
+        for (file, bytes) in [("agent.json", json.as_slice()), ("policy.safetensors", &st)] {
+            let path = tmp.join(file);
+            let mut f = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
+            std::io::Write::write_all(&mut f, bytes).map_err(|e| io(&path, e))?;
+            f.sync_all().map_err(|e| io(&path, e))?;
+        }
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let replaced = dir.exists();
+        if replaced {
+            std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))?;
+        if replaced {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        std::fs::File::open(&parent).and_then(|f| f.sync_all()).map_err(|e| io(&parent, e))?;
+        Ok(policy)
+    }
+
     /// Loads an artifact folder.
     pub fn load(dir: &Path) -> Result<Self, PolicyError> {
         let at = |p: PathBuf, m: String| PolicyError::Artifact(format!("{}: {m}", p.display()));

@@ -80,13 +80,22 @@ fn observation(domains: &[DomainInfo], g: f64, m: f64) -> Observation {
 
 #[test]
 fn a_saved_policy_reloads_and_steers_spaces_of_any_size() {
-    let dir = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("agent");
     let s = schema();
     let t = tensors(&s.net);
-    write(dir.path(), &s, &t);
-    let in_memory = Policy::new(s.clone(), &t).unwrap();
-    let loaded = Policy::load(dir.path()).unwrap();
+    // Saving twice replaces the folder; no temporary folder is left beside it.
+    let small = AgentSchema { net: NetConfig { d_model: 16, ..s.net.clone() }, ..s.clone() };
+    Policy::save(&dir, small.clone(), &tensors(&small.net)).unwrap();
+    let in_memory = Policy::save(&dir, s.clone(), &t).unwrap();
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
+    let loaded = Policy::load(&dir).unwrap();
     assert_eq!(loaded.schema, s);
+    // A policy that would not load is not written, and the artifact stays as it was.
+    let mut nan = t.clone();
+    nan.get_mut("head.weight").unwrap().1[0] = f32::NAN;
+    assert!(Policy::save(&dir, s.clone(), &nan).unwrap_err().to_string().contains("head.weight"));
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
     for (g, m) in [(1, 1), (10, 10), (32, 32)] {
         let ds = space(g, m);
         let base = observation(&ds, -4.0, -6.0);

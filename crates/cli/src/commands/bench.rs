@@ -21,6 +21,8 @@ pub enum Command {
     Train(super::bench_train::TrainArgs),
     /// Feedback-suite cost against one training stage.
     Eval(super::bench_eval::EvalArgs),
+    /// train-agent wall time (warm-up plus CQL) on a trajectory set of a given shape.
+    Agent(super::bench_agent::AgentArgs),
     /// One timed training run in this process (what `bench train` spawns); prints JSON.
     #[command(hide = true)]
     TrainOne(super::bench_train::TrainOneArgs),
@@ -55,6 +57,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Sampler(a) => sampler(a),
         Command::Train(a) => super::bench_train::train(a),
         Command::Eval(a) => super::bench_eval::eval(a),
+        Command::Agent(a) => super::bench_agent::agent(a),
         Command::TrainOne(a) => super::bench_train::train_one(a),
     }
 }

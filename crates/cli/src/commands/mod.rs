@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_agent;
 pub mod bench_eval;
 pub mod bench_train;
 pub mod collect;
@@ -8,4 +9,5 @@ pub mod corpus;
 pub mod eval;
 pub mod prepare;
 pub mod train;
+pub mod train_agent;
 pub mod trajectories;

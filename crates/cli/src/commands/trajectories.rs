@@ -117,7 +117,7 @@ fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(list_trajectories(&d)?)
 }
 
-fn read_all(dir: &Path) -> anyhow::Result<Vec<Trajectory>> {
+pub(crate) fn read_all(dir: &Path) -> anyhow::Result<Vec<Trajectory>> {
     files(dir)?.iter().map(|f| Trajectory::read(f).map_err(Into::into)).collect()
 }
 

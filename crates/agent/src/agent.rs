@@ -1,0 +1,86 @@
+//! From a trajectory set to a deployable policy: transitions, normalisation, warm-up and CQL,
+//! then the artifact's schema (feature statistics, space requirements, reward, provenance)
+//! and tensors, ready for `mixagent_policy::Policy::save`.
+
+use mixagent_policy::{
+    AgentSchema, NamedTensors, SpaceRequirements, ARTIFACT_VERSION, DOMAIN_FEATURES,
+    GLOBAL_FEATURES,
+};
+use mixagent_shard::Manifest;
+use mixagent_trajectory::Trajectory;
+use tch::Device;
+
+use crate::{named_tensors, train, AgentConfig, AgentError, Dataset, TrainLog};
+
+/// A trained agent, not yet written.
+pub struct TrainedAgent {
+    /// `agent.json`.
+    pub schema: AgentSchema,
+    /// `policy.safetensors`.
+    pub tensors: NamedTensors,
+    /// Loss curves.
+    pub log: TrainLog,
+}
+
+/// Trains an agent on `set` (finished trajectories over one space, collected on the corpus of
+/// `manifest`). `progress(phase, step, total)` reports along the way.
+pub fn train_agent(
+    set: &[Trajectory],
+    manifest: &Manifest,
+    cfg: &AgentConfig,
+    device: Device,
+    progress: impl FnMut(&str, usize, usize),
+) -> Result<TrainedAgent, AgentError> {
+    let data = Dataset::build(set, manifest, &cfg.reward)?;
+    let names: Vec<String> =
+        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
+    let features = data.normalisation(names);
+    let spec = features.clone();
+    let normalise = move |v: &mut [f32]| {
+        for (i, x) in v.iter_mut().enumerate() {
+            let j = i % spec.mean.len();
+            *x = (*x - spec.mean[j]) / spec.std[j];
+        }
+    };
+    let trained = train(&data, normalise, cfg, device, progress)?;
+    let tensors = named_tensors(&trained.policy)?;
+    let first = &set[0];
+    let fields = first.fields();
+    let mut net = cfg.net.clone();
+    net.features = data.width;
+    let mut bases: Vec<&str> = set.iter().map(|t| t.base.fingerprint.as_str()).collect();
+    bases.sort_unstable();
+    bases.dedup();
+    let mean_final = data.final_scores.iter().sum::<f64>() / data.final_scores.len() as f64;
+    let best_final = data.final_scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let log = &trained.log;
+    let schema = AgentSchema {
+        format_version: ARTIFACT_VERSION,
+        net,
+        features,
+        floor: cfg.floor,
+        space: SpaceRequirements {
+            trained_domains: data.k,
+            trained_source_field: fields[0].clone(),
+            trained_target_fields: fields[1..].to_vec(),
+            needs_source_and_target: true,
+        },
+        reward: cfg.reward.clone(),
+        training: serde_json::json!({
+            "config": cfg,
+            "data": {
+                "trajectories": set.len(),
+                "stages": first.config.stages,
+                "transitions": data.len(),
+                "space": first.space,
+                "space_fingerprint": first.space_fingerprint,
+                "base_fingerprints": bases,
+                "corpus": first.config.corpus,
+                "final_balanced_score": { "mean": mean_final, "best": best_final },
+            },
+            "reward_scale": log.reward_scale,
+            "log": log,
+        }),
+    };
+    Ok(TrainedAgent { schema, tensors, log: trained.log })
+}
