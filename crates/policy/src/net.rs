@@ -60,41 +60,56 @@ impl Linear {
 }
 
 impl Linear {
-    /// `x`: `(n, in)` → `(n, out)`, as `y_i = b + Σ_k x_ik · Wᵀ_k`: each step adds a
-    /// contiguous row of the transposed weights to the output row, which vectorises without
-    /// horizontal sums.
+    /// `x`: `(n, in)` → `(n, out)`: the bias rows, plus `x · Wᵀ`.
     fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
         let mut y = Vec::with_capacity(n * self.output);
-        for i in 0..n {
+        for _ in 0..n {
             y.extend_from_slice(&self.b);
-            let out = &mut y[i * self.output..(i + 1) * self.output];
-            for (k, &xk) in x[i * self.input..(i + 1) * self.input].iter().enumerate() {
-                let wt = &self.wt[k * self.output..(k + 1) * self.output];
-                for (o, w) in out.iter_mut().zip(wt) {
-                    *o += xk * w;
-                }
-            }
         }
+        let (k, o) = (self.input, self.output);
+        gemm((n, k, o), 1.0, (x, k, 1), (&self.wt, o, 1), (&mut y, o));
         y
     }
 }
 
-/// Dot product with 8 independent accumulators over fixed-size chunks (no bounds checks in
-/// the loop, so it vectorises; the summation order is fixed, so results are deterministic).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let (ac, ar) = a.as_chunks::<8>();
-    let (bc, br) = b.as_chunks::<8>();
-    let mut acc = [0f32; 8];
-    for (x, y) in ac.iter().zip(bc) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
-        }
+/// `C (m×n) += alpha · A (m×k) · B (k×n)` over strided views (row stride, column stride; C's
+/// columns are contiguous), by the `matrixmultiply` crate's blocked, vectorised, single-threaded
+/// sgemm (deterministic for a given CPU). Panics if a view reaches past its slice.
+fn gemm(
+    (m, k, n): (usize, usize, usize),
+    alpha: f32,
+    (a, rsa, csa): (&[f32], usize, usize),
+    (b, rsb, csb): (&[f32], usize, usize),
+    (c, rsc): (&mut [f32], usize),
+) {
+    if m == 0 || n == 0 {
+        return;
     }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in ar.iter().zip(br) {
-        s += x * y;
+    let last = |rows: usize, rs: usize, cols: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
+    assert!(k == 0 || last(m, rsa, k, csa) < a.len(), "gemm: A out of bounds");
+    assert!(k == 0 || last(k, rsb, n, csb) < b.len(), "gemm: B out of bounds");
+    assert!(last(m, rsc, n, 1) < c.len(), "gemm: C out of bounds");
+    // SAFETY: every element the views address lies inside its slice (asserted above), and `c`
+    // is borrowed mutably, so it aliases neither `a` nor `b`.
+    #[allow(unsafe_code)]
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            1.0,
+            c.as_mut_ptr(),
+            rsc as isize,
+            1,
+        );
     }
-    s
 }
 
 #[derive(Debug, Clone)]
@@ -256,34 +271,28 @@ impl PolicyNet {
         let (heads, hd) = (self.cfg.n_heads, self.cfg.d_model / self.cfg.n_heads);
         let scale = 1.0 / (hd as f32).sqrt();
         let mut h = self.embed.forward(x, k); // (K, d)
-        let mut scores = vec![0f32; k];
+        let mut scores = vec![0f32; k * k];
         for b in &self.blocks {
             let qkv = b.qkv.forward(&b.ln1.forward(&h, k), k); // (K, 3d): q | k | v
             let mut att = vec![0f32; k * d];
             for head in 0..heads {
                 let off = head * hd;
-                for i in 0..k {
-                    let q = &qkv[i * 3 * d + off..i * 3 * d + off + hd];
-                    let mut max = f32::NEG_INFINITY;
-                    for (j, s) in scores.iter_mut().enumerate() {
-                        let kk = &qkv[j * 3 * d + d + off..j * 3 * d + d + off + hd];
-                        *s = dot(q, kk) * scale;
-                        max = max.max(*s);
-                    }
+                // scores (K, K) = scale · Q_h Kᵀ_h, read in place from the qkv rows.
+                scores.fill(0.0);
+                let kt = (&qkv[d + off..], 1, 3 * d);
+                gemm((k, hd, k), scale, (&qkv[off..], 3 * d, 1), kt, (&mut scores, k));
+                for row in scores.chunks_exact_mut(k) {
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                     let mut sum = 0.0;
-                    for s in scores.iter_mut() {
+                    for s in row.iter_mut() {
                         *s = (*s - max).exp();
                         sum += *s;
                     }
-                    let out = &mut att[i * d + off..i * d + off + hd];
-                    for (j, s) in scores.iter().enumerate() {
-                        let v = &qkv[j * 3 * d + 2 * d + off..j * 3 * d + 2 * d + off + hd];
-                        let p = s / sum;
-                        for (o, vv) in out.iter_mut().zip(v) {
-                            *o += p * vv;
-                        }
-                    }
+                    row.iter_mut().for_each(|s| *s /= sum);
                 }
+                // att[:, head] (K, hd) = P · V_h.
+                let v = (&qkv[2 * d + off..], 3 * d, 1);
+                gemm((k, k, hd), 1.0, (&scores, k, 1), v, (&mut att[off..], d));
             }
             let proj = b.out.forward(&att, k);
             h.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
