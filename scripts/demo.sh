@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the built-in default (README): set-up, build, prepare the default corpus,
 # print its table, pretrain a small demo base model on the source field, evaluate it and
-# collect mixing trajectories from it. Later stages (train-agent, compare) join here as they land.
+# collect mixing trajectories from it, and train the mixing agent on them. Later stages (compare)
+# join here as they land.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -22,3 +23,6 @@ fi
 # trade-off they carry.
 "$bin" collect --config experiments/collect-demo.toml --workers 2
 "$bin" trajectories stats runs/collect-demo
+# The agent: warm-up on the best trajectories, then CQL; written to runs/agent-demo.
+"$bin" train-agent --trajectories runs/collect-demo --config experiments/agent-demo.toml \
+    --out runs/agent-demo
