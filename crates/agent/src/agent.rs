@@ -35,14 +35,7 @@ pub fn train_agent(
     let names: Vec<String> =
         DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
     let features = data.normalisation(names);
-    let spec = features.clone();
-    let normalise = move |v: &mut [f32]| {
-        for (i, x) in v.iter_mut().enumerate() {
-            let j = i % spec.mean.len();
-            *x = (*x - spec.mean[j]) / spec.std[j];
-        }
-    };
-    let trained = train(&data, normalise, cfg, device, progress)?;
+    let trained = train(&data, |v: &mut [f32]| features.normalise(v), cfg, device, progress)?;
     let tensors = named_tensors(&trained.policy)?;
     let first = &set[0];
     let fields = first.fields();

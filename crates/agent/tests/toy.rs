@@ -131,12 +131,7 @@ fn mean_action(d: &Dataset, cfg: &AgentConfig, cql_steps: usize) -> Vec<f64> {
     let names: Vec<String> =
         DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
     let spec = d.normalisation(names);
-    let normalise = |v: &mut [f32]| {
-        for (i, x) in v.iter_mut().enumerate() {
-            let j = i % spec.mean.len();
-            *x = (*x - spec.mean[j]) / spec.std[j];
-        }
-    };
+    let normalise = |v: &mut [f32]| spec.normalise(v);
     let mut cfg = cfg.clone();
     cfg.cql.steps = cql_steps;
     let trained = train(d, normalise, &cfg, tch::Device::Cpu, |_, _, _| {}).unwrap();

@@ -27,6 +27,16 @@ pub struct FeatureSpec {
     pub std: Vec<f32>,
 }
 
+impl FeatureSpec {
+    /// Normalises encoded state tokens (row-major, one row of features per token) in place.
+    pub fn normalise(&self, values: &mut [f32]) {
+        for (i, x) in values.iter_mut().enumerate() {
+            let j = i % self.mean.len();
+            *x = (*x - self.mean[j]) / self.std[j];
+        }
+    }
+}
+
 /// What a domain space must offer the agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,11 +201,7 @@ impl Policy {
 
     /// Normalises encoded state tokens in place.
     pub fn normalise(&self, values: &mut [f32]) {
-        let f = &self.schema.features;
-        for (i, x) in values.iter_mut().enumerate() {
-            let j = i % f.mean.len();
-            *x = (*x - f.mean[j]) / f.std[j];
-        }
+        self.schema.features.normalise(values);
     }
 
     /// The next stage's mixture (the policy's mean action) after `history`.
