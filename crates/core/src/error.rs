@@ -71,4 +71,12 @@ pub enum CoreError {
     /// A space specification that does not fit the corpus.
     #[error("invalid space: {0}")]
     InvalidSpace(String),
+    /// A policy that cannot decide, or a policy state that does not fit it.
+    #[error("policy `{policy}`: {message}")]
+    Policy {
+        /// The policy's name.
+        policy: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
 }

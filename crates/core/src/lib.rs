@@ -10,6 +10,7 @@ mod field;
 mod mixture;
 mod observation;
 mod overrides;
+mod policy;
 mod schedule;
 pub mod seed;
 
@@ -19,4 +20,5 @@ pub use field::Field;
 pub use mixture::{Mixture, MixtureSpec, SIMPLEX_TOLERANCE};
 pub use observation::{balanced_score, Observation, ObserveConfig};
 pub use overrides::apply_override;
+pub use policy::{spread_over_fields, MixingPolicy, PolicyInput, StageOutcome};
 pub use schedule::{Schedule, ScheduleSpec, Stage, StageSpec};

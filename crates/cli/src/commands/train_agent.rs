@@ -20,7 +20,7 @@ pub struct Args {
     /// Collection folder (or its `trajectories/` folder) of finished trajectories.
     #[arg(long)]
     trajectories: PathBuf,
-    /// Artifact folder to write (replaced atomically) [default: runs/agent-<collection>].
+    /// Artifact folder to write (replaced atomically) [default: runs/agent-NAME, NAME the collection folder without `collect-`].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Agent settings (TOML, any subset of the defaults; see `experiments/agent-*.toml`).

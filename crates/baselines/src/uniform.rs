@@ -1,0 +1,44 @@
+//! Uniform: the same weight on every entry of the space, every stage.
+
+use mixagent_core::{CoreError, MixingPolicy, Mixture, PolicyInput};
+
+use crate::bad_state;
+
+/// Equal weights over the space's entries (so a field's share grows with its domain count).
+#[derive(Debug, Clone, Default)]
+pub struct Uniform;
+
+impl MixingPolicy for Uniform {
+    fn name(&self) -> String {
+        "uniform".into()
+    }
+
+    fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError> {
+        Ok(Mixture::uniform(input.space.clone()))
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError> {
+        if state.is_null() {
+            Ok(())
+        } else {
+            Err(bad_state("uniform", format!("keeps no state, got {state}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::{fixture_input, Fixture};
+
+    #[test]
+    fn equal_weights_on_every_entry() {
+        let f = Fixture::k_d();
+        let m = Uniform.next_mixture(&fixture_input(&f, &[])).unwrap();
+        assert_eq!(m.weights(), &[1.0 / 6.0; 6]);
+    }
+}

@@ -1,0 +1,64 @@
+//! Every policy passes the conformance harness.
+
+use mixagent_baselines::{conformance::check, parse_policy};
+
+#[test]
+fn every_policy_conforms() {
+    for spec in ["uniform", "fixed:0.9", "fixed:0.7", "fixed:0.5", "target-only"] {
+        check(&|_seed| parse_policy(spec).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// A policy that counts its decisions but forgets the count in its state: the harness must
+/// catch it when resuming, and must catch a policy that leaves the simplex.
+struct Forgetful {
+    calls: usize,
+    broken_simplex: bool,
+}
+
+impl mixagent_core::MixingPolicy for Forgetful {
+    fn name(&self) -> String {
+        "forgetful".into()
+    }
+    fn next_mixture(
+        &mut self,
+        input: &mixagent_core::PolicyInput<'_>,
+    ) -> Result<mixagent_core::Mixture, mixagent_core::CoreError> {
+        self.calls += 1;
+        let k = input.space.len();
+        let mut w = vec![0.0; k];
+        w[self.calls % k] = 1.0;
+        if self.broken_simplex {
+            // Through the checked constructor this cannot leave the simplex; another space can.
+            let other = mixagent_baselines::conformance::Fixture::k_d().space;
+            let other = if other.len() == k {
+                mixagent_baselines::conformance::Fixture::two_d().space
+            } else {
+                other
+            };
+            return Ok(mixagent_core::Mixture::uniform(other));
+        }
+        mixagent_core::Mixture::new(input.space.clone(), w)
+    }
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), mixagent_core::CoreError> {
+        if state.is_null() {
+            Ok(())
+        } else {
+            Err(mixagent_core::CoreError::Policy {
+                policy: "forgetful".into(),
+                message: "no".into(),
+            })
+        }
+    }
+}
+
+#[test]
+fn the_harness_catches_a_policy_that_forgets_or_leaves_its_space() {
+    let e = check(&|_| Box::new(Forgetful { calls: 0, broken_simplex: false })).unwrap_err();
+    assert!(e.contains("resumed after stage 3"), "{e}");
+    let e = check(&|_| Box::new(Forgetful { calls: 0, broken_simplex: true })).unwrap_err();
+    assert!(e.contains("another space"), "{e}");
+}

@@ -1,0 +1,90 @@
+//! The role every mixing policy plays (DESIGN §7): between stages, read the model's feedback so
+//! far and choose the next stage's mixture. The learned agent and every baseline implement
+//! [`MixingPolicy`]; `mixagent cpt --policy` and the comparisons drive them all the same way.
+
+use std::sync::Arc;
+
+use crate::{CoreError, DomainSpace, Mixture, Observation};
+
+/// One finished stage, as a policy sees it afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageOutcome {
+    /// The mixture the stage trained on.
+    pub mixture: Mixture,
+    /// The model's observation after it.
+    pub observation: Observation,
+    /// Training tokens of the stage.
+    pub tokens: u64,
+}
+
+/// What a policy may read before choosing the next mixture.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyInput<'a> {
+    /// The space to mix over (the source field's entries first).
+    pub space: &'a Arc<DomainSpace>,
+    /// Each entry's share of its field's training tokens (1 for a field-level entry): the
+    /// natural mixture within a field, for policies that set field shares only.
+    pub share_in_field: &'a [f64],
+    /// The observation of the model before the first stage.
+    pub initial: &'a Observation,
+    /// Finished stages, oldest first.
+    pub history: &'a [StageOutcome],
+    /// Stages in the whole run.
+    pub total_stages: usize,
+}
+
+impl PolicyInput<'_> {
+    /// The observation after the last finished stage (the initial one before any).
+    pub fn latest(&self) -> &Observation {
+        self.history.last().map_or(self.initial, |s| &s.observation)
+    }
+
+    /// Index of the stage about to be chosen.
+    pub fn stage(&self) -> usize {
+        self.history.len()
+    }
+}
+
+/// A mixing policy: deterministic given its seed and inputs, and resumable from its state.
+pub trait MixingPolicy {
+    /// A short name for tables and logs (`fixed-0.7`, `doremi`, `agent`).
+    fn name(&self) -> String;
+
+    /// The mixture of the next stage.
+    fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError>;
+
+    /// Everything the policy carries between stages, for a checkpoint.
+    fn state(&self) -> serde_json::Value;
+
+    /// Restores what [`MixingPolicy::state`] saved; the next decision is then the one the
+    /// saved policy would have made.
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError>;
+}
+
+/// Spreads each field's share over its entries in proportion to `share_in_field`.
+/// `field_share(field_index)` gives the share of the space's `i`-th field (source first).
+pub fn spread_over_fields(
+    input: &PolicyInput<'_>,
+    field_share: impl Fn(usize) -> f64,
+) -> Result<Mixture, CoreError> {
+    let fields = input.space.fields();
+    let weights: Vec<f64> = input
+        .space
+        .domains()
+        .iter()
+        .zip(input.share_in_field)
+        .map(|(d, &s)| {
+            let f = fields.iter().position(|x| x == &d.field).expect("a field of the space");
+            let total: f64 = input
+                .space
+                .domains()
+                .iter()
+                .zip(input.share_in_field)
+                .filter(|(e, _)| e.field == d.field)
+                .map(|(_, &x)| x)
+                .sum();
+            field_share(f) * if total > 0.0 { s / total } else { 0.0 }
+        })
+        .collect();
+    Mixture::from_unnormalised(input.space.clone(), weights)
+}
