@@ -23,6 +23,8 @@ pub struct Fixture {
     pub space: Arc<DomainSpace>,
     /// Each entry's share of its field's tokens.
     pub share_in_field: Vec<f64>,
+    /// The corpus domains of each entry.
+    pub members: Vec<Vec<String>>,
     /// The base model's observation.
     pub initial: Observation,
 }
@@ -38,7 +40,12 @@ impl Fixture {
             feedback: [("general".into(), -3.0), ("math".into(), -6.0)].into(),
             domain_loss: entries.iter().map(|(n, _, _)| (n.to_string(), 4.0)).collect(),
         };
-        Fixture { space, share_in_field: entries.iter().map(|e| e.2).collect(), initial }
+        Fixture {
+            space,
+            share_in_field: entries.iter().map(|e| e.2).collect(),
+            members: entries.iter().map(|e| vec![e.0.to_string()]).collect(),
+            initial,
+        }
     }
 
     /// general | math, one entry per field.
@@ -64,6 +71,7 @@ pub fn fixture_input<'a>(f: &'a Fixture, history: &'a [StageOutcome]) -> PolicyI
     PolicyInput {
         space: &f.space,
         share_in_field: &f.share_in_field,
+        members: &f.members,
         initial: &f.initial,
         history,
         total_stages: STAGES,

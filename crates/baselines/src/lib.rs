@@ -2,13 +2,16 @@
 //! behind `mixagent_core::MixingPolicy`, and the conformance harness every policy passes.
 //!
 //! Issue 7 is in progress: the static policies (uniform, fixed source/target ratios,
-//! target-only) and the harness exist; RegMix, DBL, DoReMi, ODM and the agent adapter do not.
+//! target-only), the agent (its artifact through the pure-Rust runtime) and the harness exist;
+//! RegMix, DBL, DoReMi and ODM do not yet.
 
+mod agent;
 pub mod conformance;
 mod fixed;
 mod spec;
 mod uniform;
 
+pub use agent::AgentPolicy;
 pub use fixed::FixedRatio;
 pub use spec::{parse_policy, POLICY_SPECS};
 pub use uniform::Uniform;

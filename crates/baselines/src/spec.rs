@@ -2,12 +2,13 @@
 
 use mixagent_core::{CoreError, MixingPolicy};
 
-use crate::{FixedRatio, Uniform};
+use crate::{AgentPolicy, FixedRatio, Uniform};
 
 /// The accepted specs, for help texts and errors.
-pub const POLICY_SPECS: &str = "uniform, fixed:<source share> (e.g. fixed:0.7), target-only";
+pub const POLICY_SPECS: &str =
+    "uniform, fixed:<source share> (e.g. fixed:0.7), target-only, agent:<artifact folder>";
 
-/// Builds a policy from its spec (`uniform`, `fixed:0.9`, `target-only`).
+/// Builds a policy from its spec (`uniform`, `fixed:0.9`, `target-only`, `agent:runs/agent-demo`).
 pub fn parse_policy(spec: &str) -> Result<Box<dyn MixingPolicy>, CoreError> {
     let unknown = || CoreError::Policy {
         policy: spec.into(),
@@ -24,6 +25,7 @@ pub fn parse_policy(spec: &str) -> Result<Box<dyn MixingPolicy>, CoreError> {
             })?;
             Ok(Box::new(FixedRatio::new(share)?))
         }
+        ("agent", Some(dir)) => Ok(Box::new(AgentPolicy::load(std::path::Path::new(dir))?)),
         _ => Err(unknown()),
     }
 }
@@ -38,6 +40,8 @@ mod tests {
         assert_eq!(parse_policy("target-only").unwrap().name(), "target-only");
         let e = parse_policy("regmx").err().unwrap().to_string();
         assert!(e.contains("regmx") && e.contains("fixed:<source share>"), "{e}");
+        let e = parse_policy("agent:/nowhere").err().unwrap().to_string();
+        assert!(e.contains("/nowhere") && e.contains("train-agent"), "{e}");
         let e = parse_policy("fixed:x").err().unwrap().to_string();
         assert!(e.contains("not a number"), "{e}");
     }

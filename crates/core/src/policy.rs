@@ -25,6 +25,9 @@ pub struct PolicyInput<'a> {
     /// Each entry's share of its field's training tokens (1 for a field-level entry): the
     /// natural mixture within a field, for policies that set field shares only.
     pub share_in_field: &'a [f64],
+    /// The corpus domains each entry stands for (its own name in a K-D space, the field's
+    /// domains in a field-level one): where its held-out loss is read in an observation.
+    pub members: &'a [Vec<String>],
     /// The observation of the model before the first stage.
     pub initial: &'a Observation,
     /// Finished stages, oldest first.

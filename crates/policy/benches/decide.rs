@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use mixagent_core::Observation;
 use mixagent_policy::{
-    AgentSchema, DomainInfo, FeatureSpec, History, NamedTensors, NetConfig, Policy, PolicyNet,
-    RewardConfig, SpaceRequirements, StageView, ARTIFACT_VERSION, DOMAIN_FEATURES, GLOBAL_FEATURES,
+    AgentSchema, DomainInfo, FeatureSpec, History, NetConfig, Policy, PolicyNet, RewardConfig,
+    SpaceRequirements, StageView, ARTIFACT_VERSION, DOMAIN_FEATURES, GLOBAL_FEATURES,
 };
 
 fn policy(d_model: usize, d_ff: usize) -> (Policy, usize) {
@@ -19,20 +19,7 @@ fn policy(d_model: usize, d_ff: usize) -> (Policy, usize) {
         DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
     let f = names.len();
     let net = NetConfig { features: f, d_model, n_heads: 4, d_ff, n_layers: 2 };
-    let mut state = 1u64;
-    let tensors: NamedTensors = PolicyNet::tensor_shapes(&net)
-        .into_iter()
-        .map(|(n, s)| {
-            let len: usize = s.iter().product();
-            let v = (0..len)
-                .map(|_| {
-                    state = mixagent_core::seed::mix64(state);
-                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
-                })
-                .collect();
-            (n, (s, v))
-        })
-        .collect();
+    let tensors = PolicyNet::random_tensors(&net, 1, 0.2);
     let params = tensors.values().map(|(_, v)| v.len()).sum();
     let schema = AgentSchema {
         format_version: ARTIFACT_VERSION,

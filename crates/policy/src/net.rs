@@ -195,6 +195,25 @@ impl PolicyNet {
         v
     }
 
+    /// Pseudo-random tensors of the right names and shapes, uniform in ±`scale`/2, for tests
+    /// and benchmarks (deterministic in `seed`).
+    pub fn random_tensors(cfg: &NetConfig, seed: u64, scale: f32) -> NamedTensors {
+        let mut state = seed;
+        Self::tensor_shapes(cfg)
+            .into_iter()
+            .map(|(n, s)| {
+                let len: usize = s.iter().product();
+                let v = (0..len)
+                    .map(|_| {
+                        state = mixagent_core::seed::mix64(state);
+                        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
+                    })
+                    .collect();
+                (n, (s, v))
+            })
+            .collect()
+    }
+
     /// Builds the network from named f32 tensors (name → (shape, values)).
     pub fn from_tensors(cfg: NetConfig, tensors: &NamedTensors) -> Result<Self, PolicyError> {
         if cfg.d_model == 0 || cfg.n_heads == 0 || !cfg.d_model.is_multiple_of(cfg.n_heads) {

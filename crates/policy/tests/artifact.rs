@@ -33,20 +33,7 @@ fn schema() -> AgentSchema {
 }
 
 fn tensors(cfg: &NetConfig) -> Tensors {
-    let mut state = 7u64;
-    PolicyNet::tensor_shapes(cfg)
-        .into_iter()
-        .map(|(n, s)| {
-            let len: usize = s.iter().product();
-            let v = (0..len)
-                .map(|_| {
-                    state = mixagent_core::seed::mix64(state);
-                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.4
-                })
-                .collect();
-            (n, (s, v))
-        })
-        .collect()
+    PolicyNet::random_tensors(cfg, 7, 0.4)
 }
 
 fn write(dir: &Path, schema: &AgentSchema, t: &Tensors) {
