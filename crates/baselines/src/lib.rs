@@ -1,19 +1,28 @@
 //! The mixing policies the agent is measured against (DESIGN §7), one file per policy, all
 //! behind `mixagent_core::MixingPolicy`, and the conformance harness every policy passes.
 //!
-//! Issue 7 is in progress: the static policies (uniform, fixed source/target ratios,
-//! target-only), the agent (its artifact through the pure-Rust runtime) and the harness exist;
-//! RegMix, DBL, DoReMi and ODM do not yet.
+//! Policies: uniform, fixed source/target ratios, target-only, RegMix, DBL, DoReMi, ODM and the
+//! learned agent (its artifact through the pure-Rust runtime).
 
 mod agent;
 pub mod conformance;
+mod dbl;
+mod doremi;
 mod fixed;
+mod odm;
+mod reference;
+mod regmix;
 mod spec;
 mod uniform;
 
 pub use agent::AgentPolicy;
+pub use dbl::Dbl;
+pub use doremi::DoReMi;
 pub use fixed::FixedRatio;
-pub use spec::{parse_policy, POLICY_SPECS};
+pub use odm::Odm;
+pub use reference::{entry_losses, Reference};
+pub use regmix::{RegMix, RegMixSample};
+pub use spec::{parse_policy, DEFAULT_REFERENCE, POLICY_SPECS};
 pub use uniform::Uniform;
 
 /// A policy's error for a state it cannot restore.

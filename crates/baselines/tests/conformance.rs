@@ -4,9 +4,38 @@ use mixagent_baselines::{conformance::check, parse_policy};
 
 #[test]
 fn every_policy_conforms() {
-    for spec in ["uniform", "fixed:0.9", "fixed:0.7", "fixed:0.5", "target-only"] {
-        check(&|_seed| parse_policy(spec).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+    for spec in
+        ["uniform", "fixed:0.9", "fixed:0.7", "fixed:0.5", "target-only", "dbl", "doremi", "odm"]
+    {
+        check(&|seed| parse_policy(spec, seed).unwrap()).unwrap_or_else(|e| panic!("{e}"));
     }
+}
+
+/// RegMix fitted on 24 simulated proxy runs (named for both fixture spaces).
+#[test]
+fn regmix_conforms() {
+    use mixagent_baselines::{RegMix, RegMixSample};
+    let samples: Vec<RegMixSample> = (0..24)
+        .map(|i| {
+            let m = (i as f64 + 0.5) / 24.0;
+            let mut weights: std::collections::BTreeMap<String, f64> =
+                [("general".to_string(), 1.0 - m), ("math".to_string(), m)].into();
+            for (n, share) in [("g0", 0.5), ("g1", 0.3), ("g2", 0.2)] {
+                weights.insert(n.into(), (1.0 - m) * share);
+            }
+            for (n, share) in [("m0", 0.6), ("m1", 0.3), ("m2", 0.1)] {
+                weights.insert(n.into(), m * share);
+            }
+            RegMixSample { weights, score: m * (1.0 - m) + 0.01 * (i % 3) as f64 }
+        })
+        .collect();
+    check(&|seed| {
+        let mut r = RegMix::new(samples.clone(), seed);
+        r.candidates = 2_000;
+        r.top_k = 10;
+        Box::new(r)
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// An untrained agent (pseudo-random weights: conformance does not depend on them).

@@ -1,0 +1,254 @@
+//! RegMix (Liu et al. 2024, "RegMix: Data Mixture as Regression for Language Model
+//! Pre-training", arXiv 2407.01492): fit a regression from many small proxy runs' mixtures to
+//! the score they reached, then search the simplex for the mixture the regression scores best,
+//! and train the large model on that one static mixture.
+//!
+//! Here the proxy runs are collected trajectories: each gives its time-averaged mixture (mapped
+//! onto the deployment space through each entry's corpus domains, so a K-D collection also
+//! fits a 2-D space) and its final balanced score. The regression is ridge regression on the
+//! weights and their squares (RegMix uses LightGBM or a linear model; the quadratic terms let
+//! it find an interior optimum such as the trade-off's inverted U). The search draws
+//! `candidates` mixtures (Dirichlet-like draws of several concentrations, seeded), predicts
+//! them, and averages the `top_k` best, as RegMix does.
+
+use std::collections::BTreeMap;
+
+use mixagent_core::{CoreError, MixingPolicy, Mixture, PolicyInput};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::bad_state;
+
+/// One proxy run: corpus domain (or field-level entry) → mean weight, and its final score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegMixSample {
+    /// Time-averaged weights by name.
+    pub weights: BTreeMap<String, f64>,
+    /// The score to maximise (final balanced score).
+    pub score: f64,
+}
+
+impl RegMixSample {
+    /// A finished trajectory's time-averaged mixture (by space entry) and final balanced score.
+    pub fn from_trajectory(t: &mixagent_trajectory::Trajectory) -> Result<Self, CoreError> {
+        let n = t.stages.len();
+        if n == 0 {
+            return Err(bad_state("regmix", format!("{} has no finished stage", t.id)));
+        }
+        let mut weights = BTreeMap::new();
+        for row in &t.stages {
+            for (e, w) in t.space.iter().zip(&row.weights) {
+                *weights.entry(e.name.clone()).or_insert(0.0) += w / n as f64;
+            }
+        }
+        let fields = t.fields();
+        let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let last = &t.stages[n - 1].observation;
+        let score = mixagent_core::balanced_score(last, &t.initial, &refs)
+            .map_err(|f| bad_state("regmix", format!("{}: no feedback for `{f}`", t.id)))?;
+        Ok(RegMixSample { weights, score })
+    }
+}
+
+/// RegMix: a static mixture chosen by a regression fitted on proxy runs.
+#[derive(Debug, Clone)]
+pub struct RegMix {
+    samples: Vec<RegMixSample>,
+    seed: u64,
+    /// Candidate mixtures drawn in the search.
+    pub candidates: usize,
+    /// Best candidates averaged into the answer.
+    pub top_k: usize,
+    /// Ridge penalty.
+    pub ridge: f64,
+    chosen: Option<Vec<f64>>,
+}
+
+impl RegMix {
+    /// A RegMix over `samples`; the search is seeded by `seed`.
+    pub fn new(samples: Vec<RegMixSample>, seed: u64) -> Self {
+        RegMix { samples, seed, candidates: 100_000, top_k: 100, ridge: 1e-4, chosen: None }
+    }
+
+    /// The fitted regression's prediction for `w` (weights over the space of the last fit).
+    fn features(w: &[f64]) -> Vec<f64> {
+        let mut x = Vec::with_capacity(2 * w.len() + 1);
+        x.push(1.0);
+        x.extend_from_slice(w);
+        x.extend(w.iter().map(|v| v * v));
+        x
+    }
+
+    /// Fits on the samples mapped onto `input`'s space and searches the simplex.
+    fn fit_and_search(&self, input: &PolicyInput<'_>) -> Result<Vec<f64>, CoreError> {
+        let k = input.space.len();
+        if self.samples.len() < 2 {
+            return Err(bad_state("regmix", "needs at least two proxy runs to fit"));
+        }
+        let rows: Vec<(Vec<f64>, f64)> = self
+            .samples
+            .iter()
+            .map(|s| {
+                let w: Vec<f64> = input
+                    .members
+                    .iter()
+                    .zip(input.space.names())
+                    .map(|(m, name)| {
+                        s.weights.get(name).copied().unwrap_or_else(|| {
+                            m.iter().filter_map(|d| s.weights.get(d)).sum::<f64>()
+                        })
+                    })
+                    .collect();
+                (w, s.score)
+            })
+            .collect();
+        if rows.iter().all(|(w, _)| w.iter().sum::<f64>() < 0.5) {
+            return Err(bad_state(
+                "regmix",
+                "the proxy runs mix over other domains than this space: collect on the same corpus",
+            ));
+        }
+        let beta = ridge_fit(&rows, self.ridge)?;
+        let predict =
+            |w: &[f64]| Self::features(w).iter().zip(&beta).map(|(x, b)| x * b).sum::<f64>();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut scored: Vec<(f64, Vec<f64>)> = (0..self.candidates.max(1))
+            .map(|i| {
+                // Concentrations from sparse to near uniform, as RegMix varies its Dirichlet.
+                let power = [4.0, 2.0, 1.0, 0.5][i % 4];
+                let e: Vec<f64> =
+                    (0..k).map(|_| (-(rng.gen::<f64>().max(1e-300)).ln()).powf(power)).collect();
+                let sum: f64 = e.iter().sum();
+                let w: Vec<f64> = e.iter().map(|x| x / sum).collect();
+                (predict(&w), w)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let top = &scored[..self.top_k.clamp(1, scored.len())];
+        let mut mean = vec![0.0; k];
+        for (_, w) in top {
+            mean.iter_mut().zip(w).for_each(|(m, x)| *m += x / top.len() as f64);
+        }
+        Ok(mean)
+    }
+}
+
+/// Ridge regression on quadratic features by the normal equations (Cholesky).
+fn ridge_fit(rows: &[(Vec<f64>, f64)], ridge: f64) -> Result<Vec<f64>, CoreError> {
+    let p = RegMix::features(&rows[0].0).len();
+    let mut a = vec![0.0; p * p];
+    let mut b = vec![0.0; p];
+    for (w, y) in rows {
+        let x = RegMix::features(w);
+        for i in 0..p {
+            b[i] += x[i] * y;
+            for j in 0..p {
+                a[i * p + j] += x[i] * x[j];
+            }
+        }
+    }
+    for i in 1..p {
+        a[i * p + i] += ridge * rows.len() as f64;
+    }
+    // Cholesky: a = L Lᵀ, then two triangular solves.
+    let mut l = vec![0.0; p * p];
+    for i in 0..p {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|m| l[i * p + m] * l[j * p + m]).sum();
+            if i == j {
+                let d = a[i * p + i] - s;
+                if d <= 0.0 || !d.is_finite() {
+                    return Err(bad_state(
+                        "regmix",
+                        "the regression is singular: give more proxy runs",
+                    ));
+                }
+                l[i * p + i] = d.sqrt();
+            } else {
+                l[i * p + j] = (a[i * p + j] - s) / l[j * p + j];
+            }
+        }
+    }
+    let mut z = vec![0.0; p];
+    for i in 0..p {
+        z[i] = (b[i] - (0..i).map(|m| l[i * p + m] * z[m]).sum::<f64>()) / l[i * p + i];
+    }
+    let mut beta = vec![0.0; p];
+    for i in (0..p).rev() {
+        beta[i] = (z[i] - (i + 1..p).map(|m| l[m * p + i] * beta[m]).sum::<f64>()) / l[i * p + i];
+    }
+    Ok(beta)
+}
+
+impl MixingPolicy for RegMix {
+    fn name(&self) -> String {
+        "regmix".into()
+    }
+
+    fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError> {
+        let w = match &self.chosen {
+            Some(w) if w.len() == input.space.len() => w.clone(),
+            _ => {
+                let w = self.fit_and_search(input)?;
+                self.chosen = Some(w.clone());
+                w
+            }
+        };
+        Mixture::from_unnormalised(input.space.clone(), w)
+    }
+
+    fn state(&self) -> serde_json::Value {
+        // The fit is deterministic in the samples and the seed, so nothing needs saving.
+        serde_json::Value::Null
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError> {
+        if state.is_null() {
+            Ok(())
+        } else {
+            Err(bad_state("regmix", format!("keeps no state, got {state}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::{fixture_input, Fixture};
+
+    #[test]
+    fn recovers_the_optimum_of_a_quadratic_score() {
+        // Score = −(w_math − 0.3)²: the best static mixture has 30% math.
+        let samples: Vec<RegMixSample> = (0..=10)
+            .map(|i| {
+                let m = i as f64 / 10.0;
+                RegMixSample {
+                    weights: [("general".into(), 1.0 - m), ("math".into(), m)].into(),
+                    score: -(m - 0.3) * (m - 0.3),
+                }
+            })
+            .collect();
+        let f = Fixture::two_d();
+        let mut r = RegMix::new(samples.clone(), 0);
+        r.candidates = 20_000;
+        r.top_k = 20;
+        let w = r.next_mixture(&fixture_input(&f, &[])).unwrap();
+        assert!((w.weights()[1] - 0.3).abs() < 0.01, "{:?}", w.weights());
+        // Fitted on K-D names, it also steers the field-level space (sums over members).
+        let kd: Vec<RegMixSample> = samples
+            .iter()
+            .map(|s| RegMixSample {
+                weights: [("g0".into(), s.weights["general"]), ("m0".into(), s.weights["math"])]
+                    .into(),
+                score: s.score,
+            })
+            .collect();
+        let mut r = RegMix::new(kd, 0);
+        r.candidates = 20_000;
+        r.top_k = 20;
+        let mut f2 = Fixture::two_d();
+        f2.members = vec![vec!["g0".into()], vec!["m0".into()]];
+        let w = r.next_mixture(&fixture_input(&f2, &[])).unwrap();
+        assert!((w.weights()[1] - 0.3).abs() < 0.01, "{:?}", w.weights());
+    }
+}
