@@ -75,6 +75,7 @@ pub fn fixture_input<'a>(f: &'a Fixture, history: &'a [StageOutcome]) -> PolicyI
         initial: &f.initial,
         history,
         total_stages: STAGES,
+        steps_per_stage: 10,
     }
 }
 

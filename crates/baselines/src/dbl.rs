@@ -26,12 +26,20 @@ impl Dbl {
     }
 }
 
-/// `w ⊙ exp(η·max(L − ref, 0))`, normalised.
-pub(crate) fn excess_update(w: &[f64], loss: &[f64], reference: &[f64], eta: f64) -> Vec<f64> {
+/// `w ⊙ exp(η·max(L − ref, 0))`, normalised; an entry without a loss has no excess.
+pub(crate) fn excess_update(
+    w: &[f64],
+    loss: &[Option<f64>],
+    reference: &[f64],
+    eta: f64,
+) -> Vec<f64> {
     let v: Vec<f64> = w
         .iter()
         .zip(loss.iter().zip(reference))
-        .map(|(w, (l, r))| w * (eta * (l - r).max(0.0)).exp())
+        .map(|(w, (l, r))| match l {
+            Some(l) if r.is_finite() => w * (eta * (l - r).max(0.0)).exp(),
+            _ => *w,
+        })
         .collect();
     let sum: f64 = v.iter().sum();
     v.iter().map(|x| x / sum).collect()
@@ -78,9 +86,13 @@ mod tests {
     fn lagging_domains_gain_weight_by_hand() {
         // w = (½, ½), losses (3.0, 2.0), references (2.5, 2.5), η = 1: Δ = (0.5, 0), so
         // w ∝ (½e^0.5, ½) = (0.62246, 0.37754).
-        let w = excess_update(&[0.5, 0.5], &[3.0, 2.0], &[2.5, 2.5], 1.0);
+        let w = excess_update(&[0.5, 0.5], &[Some(3.0), Some(2.0)], &[2.5, 2.5], 1.0);
         let e = 0.5f64.exp();
         assert!((w[0] - e / (e + 1.0)).abs() < 1e-12 && (w[0] - 0.62246).abs() < 1e-5, "{w:?}");
         assert!((w[0] + w[1] - 1.0).abs() < 1e-12);
+        // A domain without held-out loss keeps its weight relative to the unmoved ones.
+        let w =
+            excess_update(&[0.25, 0.25, 0.5], &[None, Some(2.0), Some(3.0)], &[2.0, 2.0, 2.0], 1.0);
+        assert!((w[0] / w[1] - 1.0).abs() < 1e-12 && w[2] > 0.5, "{w:?}");
     }
 }

@@ -1,7 +1,9 @@
 //! ODM, online data mixing (Albalak et al. 2023, "Efficient Online Data Mixing For Language
 //! Model Pre-Training", arXiv 2312.02406): an EXP3 multi-armed bandit whose arms are the
-//! domains. With `K` arms and exploration `εₜ = min(1/K, √(ln K / (K·t)))`, the mixture of
-//! stage `t` is `πₜ = (1 − K·εₜ)·softmax(εₜ₋₁·R̂) + εₜ`. After a stage, each arm's reward — here
+//! domains. With `K` arms and exploration `εₜ = min(1/K, √(ln K / (K·t)))`, the mixture is
+//! `πₜ = (1 − K·εₜ)·softmax(εₜ₋₁·R̂) + εₜ`. ODM updates after every optimizer step; here the
+//! rewards arrive once per stage, and `t` counts the optimizer steps trained so far, so the
+//! exploration decays as in ODM (with 20 domains the mixture is uniform until about 60 steps). After a stage, each arm's reward — here
 //! the reduction of its held-out loss over the stage, as the issue asks, where ODM uses the
 //! training loss — enters an importance-weighted, smoothed estimate
 //! `R̂ᵢ ← α·R̂ᵢ + (1 − α)·rᵢ / πᵢ`.
@@ -65,14 +67,18 @@ impl MixingPolicy for Odm {
                 let l0 = entry_losses("odm", input, before)?;
                 let l1 = entry_losses("odm", input, &last.observation)?;
                 for i in 0..k {
-                    let r = (l0[i] - l1[i]) / s.last[i].max(1e-12);
+                    // No held-out data for an entry: no reward signal this stage.
+                    let (Some(a), Some(b)) = (l0[i], l1[i]) else { continue };
+                    let r = (a - b) / s.last[i].max(1e-12);
                     s.estimates[i] = self.smoothing * s.estimates[i] + (1.0 - self.smoothing) * r;
                 }
             }
         }
         s.t += 1;
-        let eps = exploration(k, s.t);
-        let eps_prev = if s.t > 1 { exploration(k, s.t - 1) } else { eps };
+        // Updates ODM would have made by now: one per optimizer step of the finished stages.
+        let per = input.steps_per_stage.max(1) as usize;
+        let eps = exploration(k, (s.t - 1) * per + 1);
+        let eps_prev = if s.t > 1 { exploration(k, (s.t - 2) * per + 1) } else { eps };
         let max = s.estimates.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = s.estimates.iter().map(|r| (eps_prev * (r - max)).exp()).collect();
         let z: f64 = e.iter().sum();
@@ -100,17 +106,18 @@ mod tests {
 
     #[test]
     fn exp3_update_by_hand() {
-        // 2-D fixture. Stage 1: ε₁ = min(½, √(ln2/2)) = ½, so π₁ = (1 − 2·½)·… + ½ = (½, ½).
+        // 2-D fixture. Stage 1 (t = 1): ε₁ = min(½, √(ln2/2)) = ½, so π₁ = (1 − 2·½)·… + ½ = (½, ½).
         let f = Fixture::two_d();
         let mut p = Odm::new(0.9);
         let m0 = p.next_mixture(&fixture_input(&f, &[])).unwrap();
         assert_eq!(m0.weights(), &[0.5, 0.5]);
         // The simulated stage lowers general's loss by 0.3·½ = 0.15 and math's by 0.16:
-        // R̂ = 0.1·(0.15/½, 0.16/½) = (0.03, 0.032). Stage 2: ε₂ = √(ln2/4) = 0.41628,
-        // π₂ = (1 − 2ε₂)·softmax(ε₁·R̂) + ε₂ with ε₁ = ½.
+        // R̂ = 0.1·(0.15/½, 0.16/½) = (0.03, 0.032). The fixture's stages have 10 optimizer
+        // steps, so stage 2 explores at t = 11: ε = √(ln2/22) = 0.17750, and
+        // π = (1 − 2ε)·softmax(ε₁·R̂) + ε with ε₁ = ½ (t = 1).
         let history = vec![simulate(&f, &[], &m0)];
         let m1 = p.next_mixture(&fixture_input(&f, &history)).unwrap();
-        let e2 = (2f64.ln() / 4.0).sqrt();
+        let e2 = (2f64.ln() / 22.0).sqrt();
         let (a, b) = ((0.5f64 * 0.03).exp(), (0.5f64 * 0.032).exp());
         let expect = (1.0 - 2.0 * e2) * a / (a + b) + e2;
         assert!((m1.weights()[0] - expect).abs() < 1e-12, "{:?} vs {expect}", m1.weights());

@@ -7,28 +7,30 @@ use mixagent_core::{CoreError, Observation, PolicyInput};
 
 use crate::bad_state;
 
-/// Each entry's held-out loss in `obs`: the mean over its corpus domains that were measured.
+/// Each entry's held-out loss in `obs`: the mean over its corpus domains that were measured;
+/// `None` for an entry with no held-out data (the policies leave its weight to the others'
+/// moves). An observation without any per-domain loss is an error.
 pub fn entry_losses(
     policy: &str,
     input: &PolicyInput<'_>,
     obs: &Observation,
-) -> Result<Vec<f64>, CoreError> {
-    input
-        .space
-        .names()
-        .zip(input.members)
-        .map(|(name, members)| {
-            let v: Vec<f64> = members.iter().filter_map(|d| obs.domain_loss.get(d)).copied().collect();
-            if v.is_empty() {
-                Err(bad_state(
-                    policy,
-                    format!("no held-out loss for `{name}`: observe per-domain losses (observe.heldout_windows > 0)"),
-                ))
-            } else {
-                Ok(v.iter().sum::<f64>() / v.len() as f64)
-            }
+) -> Result<Vec<Option<f64>>, CoreError> {
+    let losses: Vec<Option<f64>> = input
+        .members
+        .iter()
+        .map(|members| {
+            let v: Vec<f64> =
+                members.iter().filter_map(|d| obs.domain_loss.get(d)).copied().collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         })
-        .collect()
+        .collect();
+    if losses.iter().all(Option::is_none) {
+        return Err(bad_state(
+            policy,
+            "no held-out loss for any entry of the space: observe per-domain losses (observe.heldout_windows > 0)",
+        ));
+    }
+    Ok(losses)
 }
 
 /// Where reference losses come from.
@@ -56,7 +58,15 @@ impl Reference {
                     .domains()
                     .iter()
                     .zip(base)
-                    .map(|(d, l)| if d.field == source { l } else { l * (1.0 - target_gain) })
+                    .map(|(d, l)| {
+                        // An entry without held-out data gets no excess loss (see `excess_update`).
+                        let l = l.unwrap_or(f64::INFINITY);
+                        if d.field == source {
+                            l
+                        } else {
+                            l * (1.0 - target_gain)
+                        }
+                    })
                     .collect())
             }
             Reference::Given(map) => input

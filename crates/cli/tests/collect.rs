@@ -372,3 +372,89 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
     sample(&again);
     assert_eq!(read(&again.join("plan.json")), plan);
 }
+
+/// `cpt --policy` on the smoke fixture: the arguments of a steered run into `out`.
+fn cpt_args(out: &Path, policy: &str) -> Vec<std::ffi::OsString> {
+    let (corpus, base) = fixture();
+    let mut a: Vec<std::ffi::OsString> = vec!["cpt".into(), "--policy".into(), policy.into()];
+    a.extend(["--config".into(), config().into(), "--out".into(), out.into()]);
+    a.extend(["--set".into(), format!("corpus={}", corpus.display()).into()]);
+    a.extend(["--set".into(), format!("base={}", base.display()).into()]);
+    for s in ["stages=5", "stage_tokens=8192"] {
+        a.extend(["--set".into(), s.into()]);
+    }
+    a.extend(["--threads".into(), "1".into()]);
+    a
+}
+
+#[test]
+fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // A fixed ratio: every stage 30% math, split by the math domains' token shares.
+    let fixed = tmp.path().join("fixed");
+    mixagent().args(cpt_args(&fixed, "fixed:0.7")).assert().success().stdout(contains("balanced"));
+    let run = read(&fixed.join("run.json"));
+    let space = run["space"].as_array().unwrap();
+    for row in run["stages"].as_array().unwrap() {
+        let math: f64 = space
+            .iter()
+            .zip(row["weights"].as_array().unwrap())
+            .filter(|(e, _)| e["field"] == "math")
+            .map(|(_, w)| w.as_f64().unwrap())
+            .sum();
+        assert!((math - 0.3).abs() < 1e-9, "{math}");
+        assert!(row["observation"]["feedback"]["math"].is_f64());
+    }
+    // The steered model is evaluable as a run folder.
+    mixagent().args(["eval", "--suite", "feedback"]).arg(&fixed).assert().success();
+
+    // ODM carries state between stages; kill a run after its second stage and resume it.
+    let clean = tmp.path().join("clean");
+    mixagent().args(cpt_args(&clean, "odm")).assert().success();
+    let killed = tmp.path().join("killed");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mixagent"))
+        .args(cpt_args(&killed, "odm"))
+        .env("MIXAGENT_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let marker = killed.join("checkpoints/stage-002/run.json");
+    let start = Instant::now();
+    while !marker.exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "the run never reached stage 2");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it was killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    mixagent().args(cpt_args(&killed, "odm")).assert().success();
+    let strip = |mut v: Value| {
+        for row in v["stages"].as_array_mut().unwrap() {
+            let row = row.as_object_mut().unwrap();
+            row.remove("train_secs");
+            row.remove("eval_secs");
+        }
+        v
+    };
+    let (a, b) = (strip(read(&clean.join("run.json"))), strip(read(&killed.join("run.json"))));
+    assert_eq!(b["stages"].as_array().unwrap().len(), 5, "each stage exactly once");
+    assert_eq!(a, b, "the resumed run differs from the clean one");
+    let first = a["stages"][0]["weights"].clone();
+    assert_ne!(a["stages"][4]["weights"], first, "ODM moved its weights");
+
+    // Another policy into the same folder is refused; unknown policies name the known ones.
+    mixagent().args(cpt_args(&killed, "dbl")).assert().failure().stderr(contains("policy `odm`"));
+    mixagent()
+        .args(cpt_args(&tmp.path().join("x"), "regmx"))
+        .assert()
+        .failure()
+        .stderr(contains("fixed:<source share>"));
+    mixagent()
+        .args(cpt_args(&tmp.path().join("y"), "agent:/nowhere"))
+        .assert()
+        .failure()
+        .stderr(contains("train-agent"));
+}

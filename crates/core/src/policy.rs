@@ -34,6 +34,8 @@ pub struct PolicyInput<'a> {
     pub history: &'a [StageOutcome],
     /// Stages in the whole run.
     pub total_stages: usize,
+    /// Optimizer steps per stage (for policies that emulate per-step algorithms).
+    pub steps_per_stage: u64,
 }
 
 impl PolicyInput<'_> {

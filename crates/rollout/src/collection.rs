@@ -83,20 +83,7 @@ impl Collection {
     /// trajectories stay the same), so a collection can grow across sessions.
     pub fn open(dir: &Path, config: CollectConfig) -> Result<Self, RolloutError> {
         config.validate()?;
-        let corpus = Corpus::open(&config.corpus)?;
-        let space = config.space.resolve(&corpus.manifest.domain_space()?)?;
-        let base_dir = resolve_checkpoint(&config.base).map_err(|e| {
-            RolloutError::collection(
-                &config.base,
-                format!("{e}\n  the proxy base must exist first: `mixagent pretrain --preset <proxy> --out {}`", config.base.display()),
-            )
-        })?;
-        let (model, _) = read_model_config(&base_dir)?;
-        let base = BaseInfo {
-            checkpoint: config.base.display().to_string(),
-            fingerprint: file_fingerprint(&base_dir.join("model.safetensors"))?,
-            params: model.n_params(),
-        };
+        let (corpus, space, base_dir, base) = resolve(&config)?;
         let file = CollectFile {
             format_version: COLLECT_CONFIG_VERSION,
             config: config.clone(),
@@ -208,6 +195,30 @@ impl Collection {
             .map(|p| p.index)
             .collect()
     }
+}
+
+/// The corpus, the space, the base checkpoint folder and its fingerprint of a config.
+pub(crate) fn resolve(
+    config: &CollectConfig,
+) -> Result<(Corpus, Arc<DomainSpace>, PathBuf, BaseInfo), RolloutError> {
+    let corpus = Corpus::open(&config.corpus)?;
+    let space = config.space.resolve(&corpus.manifest.domain_space()?)?;
+    let base_dir = resolve_checkpoint(&config.base).map_err(|e| {
+        RolloutError::collection(
+            &config.base,
+            format!(
+                "{e}\n  the base must exist first: `mixagent pretrain --preset <preset> --out {}`",
+                config.base.display()
+            ),
+        )
+    })?;
+    let (model, _) = read_model_config(&base_dir)?;
+    let base = BaseInfo {
+        checkpoint: config.base.display().to_string(),
+        fingerprint: file_fingerprint(&base_dir.join("model.safetensors"))?,
+        params: model.n_params(),
+    };
+    Ok((corpus, space, base_dir, base))
 }
 
 /// First 8 bytes (hex) of the SHA-256 of a file.

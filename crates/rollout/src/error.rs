@@ -13,10 +13,11 @@ pub enum RolloutError {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// A failure inside one trajectory's stage.
-    #[error("trajectory {id}, stage {stage}: {source}")]
+    /// A failure inside one stage of a trajectory or a steered run (the cause follows in the
+    /// error chain).
+    #[error("{id}, stage {stage}")]
     Stage {
-        /// Trajectory id.
+        /// `trajectory t-00017`, or `cpt run <folder> (<policy>)`.
         id: String,
         /// Stage index.
         stage: usize,

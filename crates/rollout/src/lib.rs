@@ -6,7 +6,9 @@
 mod collection;
 mod error;
 mod rollout;
+mod steer;
 
 pub use collection::{file_fingerprint, Collection, PlanFile, Status};
 pub use error::RolloutError;
 pub use rollout::{Outcome, StageEvent, Worker};
+pub use steer::{default_run_dir, entry_members, run_steered, SteeredRun, STEERED_RUN_VERSION};

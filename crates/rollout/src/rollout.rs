@@ -131,7 +131,7 @@ impl<'c> Worker<'c> {
         let work = c.work_dir(id);
         for stage in resumed_at..cfg.stages {
             let wrap = |e: RolloutError| RolloutError::Stage {
-                id: id.to_string(),
+                id: format!("trajectory {id}"),
                 stage,
                 source: Box::new(e),
             };
@@ -190,7 +190,7 @@ impl<'c> Worker<'c> {
 }
 
 /// The proxies' training settings for trajectory seed `seed`.
-fn train_config(cfg: &mixagent_trajectory::CollectConfig, seed: u64) -> TrainConfig {
+pub(crate) fn train_config(cfg: &mixagent_trajectory::CollectConfig, seed: u64) -> TrainConfig {
     let t = &cfg.train;
     let mut out = TrainConfig::small(t.batch_size, t.seq_len);
     out.peak_lr = t.peak_lr;

@@ -6,6 +6,7 @@ pub mod bench_eval;
 pub mod bench_train;
 pub mod collect;
 pub mod corpus;
+pub mod cpt_policy;
 pub mod eval;
 pub mod prepare;
 pub mod train;

@@ -106,26 +106,38 @@ pub struct PretrainArgs {
     runtime: Runtime,
 }
 
-/// Arguments of `cpt`.
+/// Arguments of `cpt`: either a fixed `--schedule` from `--base`, or a `--policy` that steers
+/// the run stage by stage from the model's own feedback (`--config`).
 #[derive(clap::Args)]
 pub struct CptArgs {
-    /// The base model: a run folder or a checkpoint folder.
-    #[arg(long)]
-    base: PathBuf,
+    /// The base model: a run folder or a checkpoint folder (with `--schedule`).
+    #[arg(long, required_unless_present = "policy")]
+    base: Option<PathBuf>,
     /// The schedule (TOML): `[space]` (level = "fields" | "domains", fields = [...]) and
     /// `[[stages]]` with `tokens` and `weights`.
+    #[arg(long, conflicts_with = "policy", required_unless_present = "policy")]
+    schedule: Option<PathBuf>,
+    /// A policy that chooses each stage's mixture: `uniform`, `fixed:0.7`, `target-only`,
+    /// `regmix:COLLECTION`, `dbl`, `doremi`, `odm`, `agent:ARTIFACT`.
+    #[arg(long, requires = "config")]
+    policy: Option<String>,
+    /// With `--policy`: the run config (the format of `experiments/collect-*.toml`: corpus,
+    /// base, space, stages, stage_tokens, train, observe).
     #[arg(long)]
-    schedule: PathBuf,
+    pub(crate) config: Option<PathBuf>,
+    /// With `--policy`: override a config value; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) overrides: Vec<String>,
     /// The prepared corpus [default: the one the base was trained on].
     #[arg(long)]
     corpus: Option<PathBuf>,
-    /// Run folder [default: `runs/cpt-SCHEDULE-STEM`].
+    /// Run folder [default: `runs/cpt-SCHEDULE-STEM`, or `runs/cpt-CONFIG-STEM-POLICY`].
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     #[command(flatten)]
     optim: Optim,
     #[command(flatten)]
-    runtime: Runtime,
+    pub(crate) runtime: Runtime,
 }
 
 /// A schedule file for `cpt`.
@@ -158,15 +170,21 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
 
 /// Runs `cpt`.
 pub fn cpt(a: CptArgs) -> anyhow::Result<()> {
+    if let Some(policy) = &a.policy {
+        return super::cpt_policy::run(&a, policy);
+    }
     let device = a.runtime.apply();
-    let text = std::fs::read_to_string(&a.schedule)
-        .with_context(|| format!("reading {}", a.schedule.display()))?;
+    let (Some(schedule), Some(base)) = (&a.schedule, &a.base) else {
+        bail!("cpt needs --base and --schedule, or --policy and --config");
+    };
+    let text = std::fs::read_to_string(schedule)
+        .with_context(|| format!("reading {}", schedule.display()))?;
     let file: ScheduleFile =
-        toml::from_str(&text).with_context(|| format!("schedule {}", a.schedule.display()))?;
-    let (model, _) = read_model_config(&a.base)?;
-    let corpus = match a.corpus {
-        Some(c) => c,
-        None => base_corpus(&a.base)?,
+        toml::from_str(&text).with_context(|| format!("schedule {}", schedule.display()))?;
+    let (model, _) = read_model_config(base)?;
+    let corpus = match &a.corpus {
+        Some(c) => c.clone(),
+        None => base_corpus(base)?,
     };
     let spec = RunSpec {
         train: a.optim.config(&model, 1e-3),
@@ -174,15 +192,14 @@ pub fn cpt(a: CptArgs) -> anyhow::Result<()> {
         corpus,
         space: file.space,
         schedule: ScheduleSpec { stages: file.stages },
-        init: Some(a.base.clone()),
+        init: Some(base.clone()),
         device,
     };
-    let stem = a
-        .schedule
+    let stem = schedule
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "run".into());
-    let out = a.out.unwrap_or_else(|| PathBuf::from(format!("runs/cpt-{stem}")));
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/cpt-{stem}")));
     run(&spec, &out)
 }
 
@@ -193,7 +210,13 @@ pub(crate) fn base_corpus(base: &Path) -> anyhow::Result<PathBuf> {
     for candidate in [dir.join("trainer.json"), base.join("run.json")] {
         if let Ok(text) = std::fs::read_to_string(&candidate) {
             let v: serde_json::Value = serde_json::from_str(&text)?;
-            let corpus = v.get("spec").unwrap_or(&v).get("corpus").and_then(|c| c.as_str());
+            // A training run (`spec.corpus`), a checkpoint, or a steered run (`config.corpus`).
+            let corpus = v
+                .get("spec")
+                .or(v.get("config"))
+                .unwrap_or(&v)
+                .get("corpus")
+                .and_then(|c| c.as_str());
             if let Some(c) = corpus {
                 return Ok(PathBuf::from(c));
             }

@@ -1,0 +1,232 @@
+//! Continual pre-training steered by a policy (DESIGN §1 points 5-6): from a base, stage by
+//! stage, the policy reads the model's own feedback so far and chooses the next mixture; the
+//! stage trains on it and the model is observed. The run config has the format of a collection
+//! config (corpus, base, space, stages, stage tokens, training, observation; the plan keys
+//! `trajectories` and `families` are not used).
+//!
+//! ```text
+//! <out>/run.json                 policy, config, base, space, base observation, every finished
+//!                                stage (mixture, feedback, per-domain loss and tokens) and the
+//!                                policy's state; rewritten atomically after each stage
+//! <out>/checkpoints/stage-NNN/   model, optimizer, sampler cursors and run.json after NNN
+//!                                finished stages, renamed into place; older ones are removed
+//!                                once it exists, so a kill at any point leaves one to resume
+//! <out>/checkpoints/latest       the newest one's name (so `mixagent eval <out>` evaluates
+//!                                the steered model)
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mixagent_core::{DomainSpace, MixingPolicy, Observation, PolicyInput, StageOutcome};
+use mixagent_eval::Observer;
+use mixagent_lm::{Device, Session};
+use mixagent_sampler::Corpus;
+use mixagent_shard::write_atomic;
+use mixagent_trajectory::{BaseInfo, CollectConfig, SpaceEntry, StageRow};
+use serde::{Deserialize, Serialize};
+
+use crate::collection::resolve;
+use crate::rollout::train_config;
+use crate::RolloutError;
+
+/// Version of `run.json`.
+pub const STEERED_RUN_VERSION: u32 = 1;
+
+/// `run.json` of a steered run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SteeredRun {
+    /// Layout version.
+    pub format_version: u32,
+    /// The policy, as given to `--policy`, and its name.
+    pub policy: String,
+    /// The policy's display name.
+    pub policy_name: String,
+    /// The run config.
+    pub config: CollectConfig,
+    /// The base model.
+    pub base: BaseInfo,
+    /// The space mixed over.
+    pub space: Vec<SpaceEntry>,
+    /// The base model's observation.
+    pub initial: Observation,
+    /// Finished stages.
+    pub stages: Vec<StageRow>,
+    /// The policy's state after the last finished stage.
+    pub policy_state: serde_json::Value,
+}
+
+/// Each entry's share of its field's training tokens and the corpus domains it stands for.
+pub fn entry_members(space: &DomainSpace, corpus: &Corpus) -> (Vec<f64>, Vec<Vec<String>>) {
+    let m = &corpus.manifest;
+    let field_tokens = |f: &str| -> u64 {
+        m.domains.iter().filter(|d| d.field.as_str() == f).map(|d| d.train.tokens).sum()
+    };
+    space
+        .domains()
+        .iter()
+        .map(|e| match m.domains.iter().find(|d| d.name == e.name) {
+            Some(d) => (
+                d.train.tokens as f64 / field_tokens(e.field.as_str()).max(1) as f64,
+                vec![e.name.clone()],
+            ),
+            // A field-level entry: all of the field's corpus domains.
+            None => (
+                1.0,
+                m.domains.iter().filter(|d| d.field == e.field).map(|d| d.name.clone()).collect(),
+            ),
+        })
+        .unzip()
+}
+
+/// Runs (or resumes, or finds finished) the steered run in `out`. `on_stage` is called after
+/// each stage with the row just recorded.
+pub fn run_steered(
+    out: &Path,
+    config: CollectConfig,
+    policy_spec: &str,
+    policy: &mut dyn MixingPolicy,
+    mut on_stage: impl FnMut(&StageRow),
+) -> Result<SteeredRun, RolloutError> {
+    config.validate()?;
+    let (corpus, space, base_dir, base) = resolve(&config)?;
+    let device = if config.device == "cuda" { Device::Cuda } else { Device::Cpu };
+    let steps = config.steps_per_stage();
+    let mut session = Session::new(
+        &base_dir,
+        &corpus,
+        space.clone(),
+        train_config(&config, config.seed),
+        steps * config.stages as u64,
+        device,
+    )?;
+    let observer = Observer::new(&config.corpus, &config.space.fields, config.observe.clone())?;
+    let checkpoints = out.join("checkpoints");
+    let mut run = if let Some(checkpoint) = newest_stage(&checkpoints) {
+        let path = checkpoint.join("run.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| RolloutError::io(&path, e))?;
+        let saved: SteeredRun = serde_json::from_str(&text).map_err(|e| {
+            RolloutError::collection(&path, format!("{e}: not a steered run; choose another --out"))
+        })?;
+        if saved.policy != policy_spec || saved.config != config || saved.base != base {
+            return Err(RolloutError::collection(
+                out,
+                format!(
+                    "holds a run of policy `{}` with other settings or another base: choose another --out, or delete it to restart",
+                    saved.policy
+                ),
+            ));
+        }
+        session.resume(&checkpoint)?;
+        policy.restore(saved.policy_state.clone())?;
+        saved
+    } else {
+        let initial = observer.observe(session.model(), session.device())?;
+        SteeredRun {
+            format_version: STEERED_RUN_VERSION,
+            policy: policy_spec.to_string(),
+            policy_name: policy.name(),
+            config: config.clone(),
+            base,
+            space: SpaceEntry::of(&space),
+            initial,
+            stages: Vec::new(),
+            policy_state: policy.state(),
+        }
+    };
+    std::fs::create_dir_all(out).map_err(|e| RolloutError::io(out, e))?;
+    let (share_in_field, members) = entry_members(&space, &corpus);
+    let mut history: Vec<StageOutcome> = run
+        .stages
+        .iter()
+        .map(|r| {
+            Ok(StageOutcome {
+                mixture: mixagent_core::Mixture::new(space.clone(), r.weights.clone())?,
+                observation: r.observation.clone(),
+                tokens: r.tokens,
+            })
+        })
+        .collect::<Result<_, mixagent_core::CoreError>>()?;
+    for stage in run.stages.len()..config.stages {
+        let wrap = |e: RolloutError| RolloutError::Stage {
+            id: format!("cpt run {} ({policy_spec})", out.display()),
+            stage,
+            source: Box::new(e),
+        };
+        let input = PolicyInput {
+            space: &space,
+            share_in_field: &share_in_field,
+            members: &members,
+            initial: &run.initial,
+            history: &history,
+            total_stages: config.stages,
+            steps_per_stage: steps,
+        };
+        let mixture = policy.next_mixture(&input).map_err(|e| wrap(e.into()))?;
+        let stats = session.train_stage(&mixture, steps).map_err(|e| wrap(e.into()))?;
+        let t0 = Instant::now();
+        let observation =
+            observer.observe(session.model(), session.device()).map_err(|e| wrap(e.into()))?;
+        let row = StageRow {
+            stage,
+            weights: mixture.weights().to_vec(),
+            tokens: stats.tokens,
+            tokens_by_domain: stats.tokens_by_domain,
+            train_loss: stats.train_loss,
+            observation: observation.clone(),
+            train_secs: stats.train_secs,
+            eval_secs: t0.elapsed().as_secs_f64(),
+        };
+        history.push(StageOutcome { mixture, observation, tokens: stats.tokens });
+        run.stages.push(row);
+        run.policy_state = policy.state();
+        let json = serde_json::to_vec_pretty(&run).expect("json");
+        let name = format!("stage-{:03}", stage + 1);
+        session
+            .save(&checkpoints.join(&name), &[("run.json", &json)])
+            .map_err(|e| wrap(e.into()))?;
+        write_atomic(checkpoints.join("latest"), name.as_bytes()).map_err(|e| wrap(e.into()))?;
+        remove_other_stages(&checkpoints, &name);
+        write_atomic(out.join("run.json"), &json).map_err(|e| wrap(e.into()))?;
+        on_stage(run.stages.last().expect("pushed"));
+    }
+    // A kill between the last checkpoint and the summary leaves the summary a stage behind.
+    write_atomic(out.join("run.json"), &serde_json::to_vec_pretty(&run).expect("json"))?;
+    Ok(run)
+}
+
+/// The newest complete `stage-NNN` folder under `dir`.
+fn newest_stage(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n = name.strip_prefix("stage-")?.parse::<usize>().ok()?;
+            e.path().join("run.json").exists().then(|| (n, e.path()))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, p)| p)
+}
+
+/// Removes `stage-*` folders other than `keep`.
+fn remove_other_stages(dir: &Path, keep: &str) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("stage-") && name != keep {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// The default run folder of `policy_spec` under `runs/`.
+pub fn default_run_dir(config_stem: &str, policy_spec: &str) -> PathBuf {
+    let clean: String = policy_spec
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    PathBuf::from("runs").join(format!("cpt-{config_stem}-{clean}"))
+}
