@@ -265,6 +265,24 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
 
+    // RegMix fitted on the collection and the trained agent both steer a short CPT run.
+    let (corpus, base) = fixture();
+    for policy in [format!("regmix:{}", collection.display()), format!("agent:{}", a.display())] {
+        let out = tmp.join(format!("cpt-{}", policy.split(':').next().unwrap()));
+        mixagent()
+            .args(["cpt", "--policy", &policy, "--config"])
+            .arg(config())
+            .arg("--out")
+            .arg(&out)
+            .args(["--set", &format!("corpus={}", corpus.display())])
+            .args(["--set", &format!("base={}", base.display())])
+            .args(["--set", "stages=2", "--set", "stage_tokens=4096", "--threads", "1"])
+            .assert()
+            .success()
+            .stdout(contains("balanced"));
+        assert_eq!(read(&out.join("run.json"))["stages"].as_array().unwrap().len(), 2);
+    }
+
     let empty = tmp.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     mixagent()
