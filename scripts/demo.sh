@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the built-in default (README): set-up, build, prepare the default corpus,
 # print its table, pretrain a small demo base model on the source field, evaluate it and
-# collect mixing trajectories from it, and train the mixing agent on them. Later stages (compare)
-# join here as they land.
+# collect mixing trajectories from it, train the mixing agent on them, and let the agent steer
+# a continual pre-training run from the base. Later stages (compare, report) join here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -26,3 +26,6 @@ fi
 # The agent: warm-up on the best trajectories, then CQL; written to runs/agent-demo.
 "$bin" train-agent --trajectories runs/collect-demo --config experiments/agent-demo.toml \
     --out runs/agent-demo
+# The agent steers 10 stages of continual pre-training from the base, reading its feedback.
+"$bin" cpt --policy agent:runs/agent-demo --config experiments/collect-demo.toml \
+    --out runs/cpt-demo-agent
