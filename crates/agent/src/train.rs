@@ -117,7 +117,7 @@ impl Default for AgentConfig {
                 temperature_lr: 1e-4,
                 initial_temperature: 0.01,
                 entropy_per_domain: 1.0,
-                alpha: 0.05,
+                alpha: 1.0,
                 auto_alpha: false,
                 target_gap: 1.0,
                 samples: 4,
