@@ -61,23 +61,11 @@ impl MixingPolicy for AgentPolicy {
         let w = self.policy.decide(&history).map_err(|e| bad_state("agent", e.to_string()))?;
         Mixture::new(input.space.clone(), w)
     }
-
-    fn state(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError> {
-        if state.is_null() {
-            Ok(())
-        } else {
-            Err(bad_state("agent", format!("keeps no state, got {state}")))
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use mixagent_policy::*;
+    use mixagent_policy::{AgentSchema, NamedTensors, PolicyNet};
 
     use super::*;
     use crate::conformance::{fixture_input, Fixture};
@@ -87,31 +75,15 @@ mod tests {
         // Every weight and bias 0: each block adds 0 to the (zero) embedding, the final
         // LayerNorm maps 0 to its bias 0, the head gives mean logit 0 for every domain, so the
         // mixture is floor/K + (1 − floor)/K = 1/K on the K-D fixture.
-        let names: Vec<String> =
-            DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
-        let f = names.len();
-        let net = NetConfig { features: f, d_model: 8, n_heads: 2, d_ff: 16, n_layers: 1 };
-        let zeros: NamedTensors = PolicyNet::tensor_shapes(&net)
+        let mut schema = AgentSchema::untrained(8, 2, 16, 1);
+        schema.floor = 0.1;
+        let zeros: NamedTensors = PolicyNet::tensor_shapes(&schema.net)
             .into_iter()
             .map(|(n, s)| {
                 let len = s.iter().product();
                 (n, (s, vec![0.0; len]))
             })
             .collect();
-        let schema = AgentSchema {
-            format_version: ARTIFACT_VERSION,
-            net,
-            features: FeatureSpec { names, mean: vec![0.0; f], std: vec![1.0; f] },
-            floor: 0.1,
-            space: SpaceRequirements {
-                trained_domains: 6,
-                trained_source_field: "general".into(),
-                trained_target_fields: vec!["math".into()],
-                needs_source_and_target: true,
-            },
-            reward: RewardConfig::default(),
-            training: serde_json::Value::Null,
-        };
         let mut p = AgentPolicy::new(Policy::new(schema, &zeros).unwrap());
         let fx = Fixture::k_d();
         let m = p.next_mixture(&fixture_input(&fx, &[])).unwrap();

@@ -48,18 +48,6 @@ impl MixingPolicy for FixedRatio {
         let source = self.source;
         spread_over_fields(input, |f| if f == 0 { source } else { (1.0 - source) / targets as f64 })
     }
-
-    fn state(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError> {
-        if state.is_null() {
-            Ok(())
-        } else {
-            Err(bad_state(&self.name(), format!("keeps no state, got {state}")))
-        }
-    }
 }
 
 #[cfg(test)]

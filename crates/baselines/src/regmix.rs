@@ -65,6 +65,8 @@ pub struct RegMix {
     pub top_k: usize,
     /// Ridge penalties tried (the one with the lowest leave-one-out error is used).
     pub ridges: Vec<f64>,
+    /// The answer, computed on the first decision. Nothing needs checkpointing: the fit is
+    /// deterministic in the samples and the seed (so the trait's stateless default applies).
     chosen: Option<Vec<f64>>,
 }
 
@@ -230,19 +232,6 @@ impl MixingPolicy for RegMix {
             }
         };
         Mixture::from_unnormalised(input.space.clone(), w)
-    }
-
-    fn state(&self) -> serde_json::Value {
-        // The fit is deterministic in the samples and the seed, so nothing needs saving.
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError> {
-        if state.is_null() {
-            Ok(())
-        } else {
-            Err(bad_state("regmix", format!("keeps no state, got {state}")))
-        }
     }
 }
 

@@ -2,8 +2,6 @@
 
 use mixagent_core::{CoreError, MixingPolicy, Mixture, PolicyInput};
 
-use crate::bad_state;
-
 /// Equal weights over the space's entries (so a field's share grows with its domain count).
 #[derive(Debug, Clone, Default)]
 pub struct Uniform;
@@ -15,18 +13,6 @@ impl MixingPolicy for Uniform {
 
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError> {
         Ok(Mixture::uniform(input.space.clone()))
-    }
-
-    fn state(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError> {
-        if state.is_null() {
-            Ok(())
-        } else {
-            Err(bad_state("uniform", format!("keeps no state, got {state}")))
-        }
     }
 }
 

@@ -40,27 +40,10 @@ fn regmix_conforms() {
 
 /// An untrained agent (pseudo-random weights: conformance does not depend on them).
 fn agent() -> mixagent_baselines::AgentPolicy {
-    use mixagent_policy::*;
-    let names: Vec<String> =
-        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
-    let f = names.len();
-    let net = NetConfig { features: f, d_model: 16, n_heads: 2, d_ff: 32, n_layers: 2 };
-    let schema = AgentSchema {
-        format_version: ARTIFACT_VERSION,
-        net: net.clone(),
-        features: FeatureSpec { names, mean: vec![0.0; f], std: vec![1.0; f] },
-        floor: 0.02,
-        space: SpaceRequirements {
-            trained_domains: 20,
-            trained_source_field: "general".into(),
-            trained_target_fields: vec!["math".into()],
-            needs_source_and_target: true,
-        },
-        reward: RewardConfig::default(),
-        training: serde_json::Value::Null,
-    };
-    let policy = Policy::new(schema, &PolicyNet::random_tensors(&net, 3, 0.5)).unwrap();
-    mixagent_baselines::AgentPolicy::new(policy)
+    use mixagent_policy::{AgentSchema, Policy, PolicyNet};
+    let schema = AgentSchema::untrained(16, 2, 32, 2);
+    let tensors = PolicyNet::random_tensors(&schema.net, 3, 0.5);
+    mixagent_baselines::AgentPolicy::new(Policy::new(schema, &tensors).unwrap())
 }
 
 #[test]

@@ -58,12 +58,25 @@ pub trait MixingPolicy {
     /// The mixture of the next stage.
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError>;
 
-    /// Everything the policy carries between stages, for a checkpoint.
-    fn state(&self) -> serde_json::Value;
+    /// Everything the policy carries between stages, for a checkpoint. The default is for
+    /// policies that decide from their inputs alone: nothing (`null`).
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 
     /// Restores what [`MixingPolicy::state`] saved; the next decision is then the one the
-    /// saved policy would have made.
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError>;
+    /// saved policy would have made. The default accepts only the stateless `null`. (A
+    /// stateful policy that forgot to override both fails the conformance harness.)
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), CoreError> {
+        if state.is_null() {
+            Ok(())
+        } else {
+            Err(CoreError::Policy {
+                policy: self.name(),
+                message: format!("keeps no state, got {state}: was it saved by another policy?"),
+            })
+        }
+    }
 }
 
 /// Spreads each field's share over its entries in proportion to `share_in_field`.

@@ -9,32 +9,13 @@
 use std::time::Instant;
 
 use mixagent_core::Observation;
-use mixagent_policy::{
-    AgentSchema, DomainInfo, FeatureSpec, History, NetConfig, Policy, PolicyNet, RewardConfig,
-    SpaceRequirements, StageView, ARTIFACT_VERSION, DOMAIN_FEATURES, GLOBAL_FEATURES,
-};
+use mixagent_policy::{AgentSchema, DomainInfo, History, Policy, PolicyNet, StageView};
 
 fn policy(d_model: usize, d_ff: usize) -> (Policy, usize) {
-    let names: Vec<String> =
-        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
-    let f = names.len();
-    let net = NetConfig { features: f, d_model, n_heads: 4, d_ff, n_layers: 2 };
-    let tensors = PolicyNet::random_tensors(&net, 1, 0.2);
+    let mut schema = AgentSchema::untrained(d_model, 4, d_ff, 2);
+    schema.floor = 0.05;
+    let tensors = PolicyNet::random_tensors(&schema.net, 1, 0.2);
     let params = tensors.values().map(|(_, v)| v.len()).sum();
-    let schema = AgentSchema {
-        format_version: ARTIFACT_VERSION,
-        net,
-        features: FeatureSpec { names, mean: vec![0.0; f], std: vec![1.0; f] },
-        floor: 0.05,
-        space: SpaceRequirements {
-            trained_domains: 20,
-            trained_source_field: "general".into(),
-            trained_target_fields: vec!["math".into()],
-            needs_source_and_target: true,
-        },
-        reward: RewardConfig::default(),
-        training: serde_json::Value::Null,
-    };
     (Policy::new(schema, &tensors).expect("valid"), params)
 }
 

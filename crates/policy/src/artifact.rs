@@ -71,6 +71,31 @@ pub struct AgentSchema {
     pub training: serde_json::Value,
 }
 
+impl AgentSchema {
+    /// The schema of an untrained network of this shape over this build's features, with the
+    /// identity normalisation, trained (nominally) on `general` → `math` over 20 domains: for
+    /// tests and benchmarks, with weights from [`PolicyNet::random_tensors`].
+    pub fn untrained(d_model: usize, n_heads: usize, d_ff: usize, n_layers: usize) -> Self {
+        let names: Vec<String> =
+            DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
+        let f = names.len();
+        AgentSchema {
+            format_version: ARTIFACT_VERSION,
+            net: NetConfig { features: f, d_model, n_heads, d_ff, n_layers },
+            features: FeatureSpec { names, mean: vec![0.0; f], std: vec![1.0; f] },
+            floor: 0.02,
+            space: SpaceRequirements {
+                trained_domains: 20,
+                trained_source_field: "general".into(),
+                trained_target_fields: vec!["math".into()],
+                needs_source_and_target: true,
+            },
+            reward: RewardConfig::default(),
+            training: serde_json::Value::Null,
+        }
+    }
+}
+
 /// A loaded policy: network, normalisation and floor.
 #[derive(Debug, Clone)]
 pub struct Policy {
