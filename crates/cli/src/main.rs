@@ -28,6 +28,8 @@ enum Command {
     Collect(commands::collect::Args),
     /// Train the mixing agent on collected trajectories (warm-up, then CQL).
     TrainAgent(commands::train_agent::Args),
+    /// Every policy steers the same CPT run over seeds; one table with 95% intervals.
+    Compare(commands::compare::Args),
     /// Plan, list, show and export trajectories.
     Trajectories {
         #[command(subcommand)]
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Collect(args) => commands::collect::run(args),
         Command::TrainAgent(args) => commands::train_agent::run(args),
+        Command::Compare(args) => commands::compare::run(args),
         Command::Trajectories { command } => commands::trajectories::run(command),
         Command::Corpus { command } => commands::corpus::run(command),
         Command::Bench { command } => commands::bench::run(command),

@@ -476,3 +476,52 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
         .failure()
         .stderr(contains("train-agent"));
 }
+
+#[test]
+fn compare_runs_every_policy_over_seeds_and_tables_them() {
+    if !raw_available() {
+        return;
+    }
+    let (corpus, base) = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("compare.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=4096\"]\nseeds = [0, 1]\npolicies = [\"fixed:0.7\", \"odm\"]\n",
+            config().display().to_string(),
+            corpus.display(),
+            base.display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("cmp");
+    let run = || {
+        let mut c = mixagent();
+        c.args(["compare", "--workers", "2", "--threads", "1", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out);
+        c
+    };
+    run().assert().success().stdout(contains("| fixed:0.7 | 2 |")).stdout(contains("| odm | 2 |"));
+    let table = read(&out.join("table.json"));
+    assert_eq!(table["rows"].as_array().unwrap().len(), 2);
+    let fixed =
+        table["rows"].as_array().unwrap().iter().find(|r| r["policy"] == "fixed:0.7").unwrap();
+    assert!((fixed["target_share"].as_f64().unwrap() - 0.3).abs() < 1e-9);
+    assert!(fixed["balanced"][1].as_f64().unwrap() >= 0.0, "an interval over two seeds");
+    // Seeds differ (data order), so the two runs of a policy are not copies.
+    let a = read(&out.join("runs/fixed_0.7/seed-0/run.json"));
+    let b = read(&out.join("runs/fixed_0.7/seed-1/run.json"));
+    assert_ne!(a["stages"][1]["observation"], b["stages"][1]["observation"]);
+    // A rerun finds every run finished and only rebuilds the table.
+    run().assert().success().stderr(contains("(0 to do)"));
+    // A bad policy is reported with the log that says why.
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg).unwrap().replace("\"odm\"", "\"odm\", \"regmx\""),
+    )
+    .unwrap();
+    run().assert().failure().stderr(contains("regmx seed 0")).stderr(contains(".log"));
+}

@@ -18,44 +18,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use mixagent_core::{DomainSpace, MixingPolicy, Observation, PolicyInput, StageOutcome};
+use mixagent_core::{DomainSpace, MixingPolicy, PolicyInput, StageOutcome};
 use mixagent_eval::Observer;
 use mixagent_lm::{Device, Session};
 use mixagent_sampler::Corpus;
 use mixagent_shard::write_atomic;
-use mixagent_trajectory::{BaseInfo, CollectConfig, SpaceEntry, StageRow};
-use serde::{Deserialize, Serialize};
+use mixagent_trajectory::{CollectConfig, SpaceEntry, StageRow, SteeredRun, STEERED_RUN_VERSION};
 
 use crate::collection::resolve;
 use crate::rollout::train_config;
 use crate::RolloutError;
-
-/// Version of `run.json`.
-pub const STEERED_RUN_VERSION: u32 = 1;
-
-/// `run.json` of a steered run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SteeredRun {
-    /// Layout version.
-    pub format_version: u32,
-    /// The policy, as given to `--policy`, and its name.
-    pub policy: String,
-    /// The policy's display name.
-    pub policy_name: String,
-    /// The run config.
-    pub config: CollectConfig,
-    /// The base model.
-    pub base: BaseInfo,
-    /// The space mixed over.
-    pub space: Vec<SpaceEntry>,
-    /// The base model's observation.
-    pub initial: Observation,
-    /// Finished stages.
-    pub stages: Vec<StageRow>,
-    /// The policy's state after the last finished stage.
-    pub policy_state: serde_json::Value,
-}
 
 /// Each entry's share of its field's training tokens and the corpus domains it stands for.
 pub fn entry_members(space: &DomainSpace, corpus: &Corpus) -> (Vec<f64>, Vec<Vec<String>>) {

@@ -9,6 +9,7 @@ mod coverage;
 mod error;
 mod export;
 mod family;
+mod steered;
 mod store;
 mod tradeoff;
 
@@ -17,6 +18,7 @@ pub use coverage::{coverage, Coverage, DomainCoverage};
 pub use error::TrajectoryError;
 pub use export::{export_csv, export_jsonl, stage_records, Cell, StageRecord};
 pub use family::{sample_plan, trajectory_id, Family, FamilyConfig, PlannedTrajectory};
+pub use steered::{SteeredRun, STEERED_RUN_VERSION};
 pub use store::{
     list_trajectories, target_share, BaseInfo, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
 };

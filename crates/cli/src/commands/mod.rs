@@ -5,6 +5,7 @@ pub mod bench_agent;
 pub mod bench_eval;
 pub mod bench_train;
 pub mod collect;
+pub mod compare;
 pub mod corpus;
 pub mod cpt_policy;
 pub mod eval;

@@ -1,0 +1,62 @@
+//! `experiments/compare-*.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Bad configs and run folders; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A config or run file that cannot be used.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A run file.
+    #[error(transparent)]
+    Trajectory(#[from] mixagent_trajectory::TrajectoryError),
+}
+
+/// A comparison: every policy steers the same run config once per seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareConfig {
+    /// The run config (`experiments/collect-*.toml` format): corpus, base, space, stages.
+    pub run: PathBuf,
+    /// Overrides of the run config (`key=value`).
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// Seeds (each sets the run config's `seed`: data order and the policies' draws).
+    pub seeds: Vec<u64>,
+    /// Policy specs, as `cpt --policy` takes them.
+    pub policies: Vec<String>,
+}
+
+impl CompareConfig {
+    /// Reads and checks a compare config.
+    pub fn load(path: &Path) -> Result<Self, ReportError> {
+        let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let cfg: CompareConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if cfg.seeds.is_empty() || cfg.policies.is_empty() {
+            return Err(bad("needs at least one seed and one policy".into()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &cfg.policies {
+            if !seen.insert(policy_slug(p)) {
+                return Err(bad(format!("policy `{p}` is listed twice")));
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+/// A folder name for a policy spec (`agent:runs/agent-demo` → `agent_runs_agent-demo`).
+pub fn policy_slug(spec: &str) -> String {
+    spec.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect()
+}

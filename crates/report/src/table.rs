@@ -1,0 +1,225 @@
+//! The comparison table.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use mixagent_trajectory::SteeredRun;
+use serde::Serialize;
+
+use crate::mean_interval;
+
+/// One policy's summary over its seeds. Values are `(mean, 95% half-width)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyRow {
+    /// The policy spec.
+    pub policy: String,
+    /// Seeds summarised.
+    pub seeds: usize,
+    /// Per field: final feedback change relative to the base, (f − f₀)/|f₀|.
+    pub fields: BTreeMap<String, (f64, f64)>,
+    /// The source field's change.
+    pub source: (f64, f64),
+    /// Mean over the target fields' changes.
+    pub target: (f64, f64),
+    /// Balanced score (mean over all fields).
+    pub balanced: (f64, f64),
+    /// Mean target share over stages and seeds.
+    pub target_share: f64,
+    /// Mean training tokens per field per run.
+    pub tokens: BTreeMap<String, f64>,
+}
+
+/// The whole table, best balanced score first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Table {
+    /// Fields, source first.
+    pub fields: Vec<String>,
+    /// One row per policy.
+    pub rows: Vec<PolicyRow>,
+}
+
+/// Summarises finished runs, grouped by policy (in the order given).
+pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
+    let fields =
+        runs.iter().flat_map(|(_, r)| r.first()).map(SteeredRun::fields).next().unwrap_or_default();
+    let mut rows: Vec<PolicyRow> = runs
+        .iter()
+        .filter(|(_, r)| !r.is_empty())
+        .map(|(policy, group)| {
+            let change = |r: &SteeredRun, f: &str| {
+                let start = r.initial.field_feedback(f).unwrap_or(f64::NAN);
+                let end = r.last_observation().field_feedback(f).unwrap_or(f64::NAN);
+                (end - start) / start.abs().max(1e-9)
+            };
+            let per_field: BTreeMap<String, (f64, f64)> = fields
+                .iter()
+                .map(|f| {
+                    let v: Vec<f64> = group.iter().map(|r| change(r, f)).collect();
+                    (f.clone(), mean_interval(&v))
+                })
+                .collect();
+            let source: Vec<f64> = group.iter().map(|r| change(r, &fields[0])).collect();
+            let target: Vec<f64> = group
+                .iter()
+                .map(|r| {
+                    let t = &fields[1..];
+                    t.iter().map(|f| change(r, f)).sum::<f64>() / t.len().max(1) as f64
+                })
+                .collect();
+            let balanced: Vec<f64> =
+                group.iter().map(|r| r.final_balanced().unwrap_or(f64::NAN)).collect();
+            let mut shares = Vec::new();
+            let mut tokens: BTreeMap<String, f64> = BTreeMap::new();
+            for r in group {
+                let field_of: BTreeMap<String, String> =
+                    r.space.iter().map(|e| (e.name.clone(), e.field.clone())).collect();
+                for row in &r.stages {
+                    let t: f64 = r
+                        .space
+                        .iter()
+                        .zip(&row.weights)
+                        .filter(|(e, _)| e.field != fields[0])
+                        .map(|(_, w)| w)
+                        .sum();
+                    shares.push(t);
+                    for (d, n) in &row.tokens_by_domain {
+                        let f = field_of.get(d).cloned().unwrap_or_else(|| d.clone());
+                        *tokens.entry(f).or_insert(0.0) += *n as f64 / group.len() as f64;
+                    }
+                }
+            }
+            PolicyRow {
+                policy: policy.clone(),
+                seeds: group.len(),
+                fields: per_field,
+                source: mean_interval(&source),
+                target: mean_interval(&target),
+                balanced: mean_interval(&balanced),
+                target_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
+                tokens,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.balanced.0.total_cmp(&a.balanced.0));
+    Table { fields, rows }
+}
+
+fn cell((m, h): (f64, f64)) -> String {
+    if h.is_nan() {
+        format!("{m:+.4}")
+    } else {
+        format!("{m:+.4} ± {h:.4}")
+    }
+}
+
+impl Table {
+    /// A Markdown table: per policy, each field's change, source and target averages, the
+    /// balanced score (mean ± 95% half-width over seeds), the mean target share and the tokens
+    /// per field.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let fields: Vec<String> = self.fields.iter().map(|f| format!("{f} Δ")).collect();
+        let tokens: Vec<String> = self.fields.iter().map(|f| format!("{f} tokens")).collect();
+        let _ = writeln!(
+            s,
+            "| policy | seeds | {} | source avg | target avg | balanced | target share | {} |",
+            fields.join(" | "),
+            tokens.join(" | ")
+        );
+        let n = 6 + 2 * self.fields.len();
+        let _ = writeln!(s, "|{}", "---|".repeat(n));
+        for r in &self.rows {
+            let f: Vec<String> = self.fields.iter().map(|f| cell(r.fields[f])).collect();
+            let t: Vec<String> = self
+                .fields
+                .iter()
+                .map(|f| format!("{:.0}", r.tokens.get(f).copied().unwrap_or(0.0)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | **{}** | {:.1}% | {} |",
+                r.policy,
+                r.seeds,
+                f.join(" | "),
+                cell(r.source),
+                cell(r.target),
+                cell(r.balanced),
+                100.0 * r.target_share,
+                t.join(" | ")
+            );
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use mixagent_core::Observation;
+    use mixagent_trajectory::{BaseInfo, CollectConfig, SpaceEntry, StageRow, STEERED_RUN_VERSION};
+
+    use super::*;
+
+    fn obs(g: f64, m: f64) -> Observation {
+        Observation {
+            feedback: [("general".into(), g), ("math".into(), m)].into(),
+            domain_loss: BTreeMap::new(),
+        }
+    }
+
+    /// A one-stage run whose final feedback is (g, m), from a base at (−4, −8).
+    fn run(policy: &str, g: f64, m: f64, math_weight: f64) -> SteeredRun {
+        let cfg =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
+        let config = CollectConfig::load(&cfg, &["stages=1".into()]).unwrap();
+        let entry = |n: &str, f: &str| SpaceEntry { name: n.into(), field: f.into() };
+        SteeredRun {
+            format_version: STEERED_RUN_VERSION,
+            policy: policy.into(),
+            policy_name: policy.into(),
+            config,
+            base: BaseInfo { checkpoint: "b".into(), fingerprint: "0".repeat(16), params: 1 },
+            space: vec![entry("g", "general"), entry("m", "math")],
+            initial: obs(-4.0, -8.0),
+            stages: vec![StageRow {
+                stage: 0,
+                weights: vec![1.0 - math_weight, math_weight],
+                tokens: 100,
+                tokens_by_domain: [
+                    ("g".into(), 100 - (100.0 * math_weight) as u64),
+                    ("m".into(), (100.0 * math_weight) as u64),
+                ]
+                .into(),
+                train_loss: 1.0,
+                observation: obs(g, m),
+                train_secs: 0.0,
+                eval_secs: 0.0,
+            }],
+            policy_state: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn means_intervals_and_order_by_hand() {
+        // Policy a: general changes −0.1 and −0.2 (of |−4|: −4.4, −4.8), math +0.5 and +0.25
+        // (−4, −6): balanced 0.2 and 0.025, mean 0.1125, half-width t₁·s/√2 = 12.706·s/√2 with
+        // s = 0.175/√2. Policy b: one seed, balanced (0 + 0.75)/2 = 0.375: listed first.
+        let table = summarise(&[
+            ("a".into(), vec![run("a", -4.4, -4.0, 0.5), run("a", -4.8, -6.0, 0.5)]),
+            ("b".into(), vec![run("b", -4.0, -2.0, 0.2)]),
+        ]);
+        assert_eq!(table.fields, ["general", "math"]);
+        assert_eq!(table.rows[0].policy, "b");
+        let a = &table.rows[1];
+        assert!((a.balanced.0 - 0.1125).abs() < 1e-12);
+        let s = 0.175 / 2f64.sqrt();
+        assert!((a.balanced.1 - 12.706 * s / 2f64.sqrt()).abs() < 1e-9, "{:?}", a.balanced);
+        assert!((a.fields["general"].0 + 0.15).abs() < 1e-12);
+        assert!((a.target.0 - 0.375).abs() < 1e-12);
+        assert_eq!(a.tokens["math"], 50.0);
+        assert!((table.rows[0].target_share - 0.2).abs() < 1e-12);
+        let md = table.to_markdown();
+        assert!(md.contains("| b | 1 |") && md.contains("± "), "{md}");
+    }
+}

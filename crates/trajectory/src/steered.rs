@@ -1,0 +1,84 @@
+//! `run.json` of a continual pre-training run steered by a policy (`mixagent cpt --policy`):
+//! written by `mixagent-rollout`, read by the comparisons without libtorch.
+
+use std::path::Path;
+
+use mixagent_core::{balanced_score, Observation};
+use serde::{Deserialize, Serialize};
+
+use crate::{BaseInfo, CollectConfig, SpaceEntry, StageRow, TrajectoryError};
+
+/// Version of `run.json`.
+pub const STEERED_RUN_VERSION: u32 = 1;
+
+/// `run.json` of a steered run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SteeredRun {
+    /// Layout version.
+    pub format_version: u32,
+    /// The policy, as given to `--policy`, and its name.
+    pub policy: String,
+    /// The policy's display name.
+    pub policy_name: String,
+    /// The run config.
+    pub config: CollectConfig,
+    /// The base model.
+    pub base: BaseInfo,
+    /// The space mixed over.
+    pub space: Vec<SpaceEntry>,
+    /// The base model's observation.
+    pub initial: Observation,
+    /// Finished stages.
+    pub stages: Vec<StageRow>,
+    /// The policy's state after the last finished stage.
+    pub policy_state: serde_json::Value,
+}
+
+impl SteeredRun {
+    /// Reads and checks a `run.json`.
+    pub fn read(path: &Path) -> Result<Self, TrajectoryError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrajectoryError::io(path, e))?;
+        let run: SteeredRun = serde_json::from_str(&text).map_err(|e| {
+            TrajectoryError::malformed(path, format!("{e}: not a steered run, or truncated"))
+        })?;
+        if run.format_version != STEERED_RUN_VERSION {
+            return Err(TrajectoryError::malformed(
+                path,
+                format!(
+                    "format version {}, expected {STEERED_RUN_VERSION}: rerun it with this mixagent",
+                    run.format_version
+                ),
+            ));
+        }
+        Ok(run)
+    }
+
+    /// Whether every stage of its config is done.
+    pub fn is_complete(&self) -> bool {
+        self.stages.len() == self.config.stages
+    }
+
+    /// Fields of its space, source first.
+    pub fn fields(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in &self.space {
+            if !out.contains(&e.field) {
+                out.push(e.field.clone());
+            }
+        }
+        out
+    }
+
+    /// The observation after the last stage (the base's before any).
+    pub fn last_observation(&self) -> &Observation {
+        self.stages.last().map_or(&self.initial, |r| &r.observation)
+    }
+
+    /// Final balanced score (mean relative feedback change over the fields).
+    pub fn final_balanced(&self) -> Option<f64> {
+        let fields = self.fields();
+        let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+        balanced_score(self.last_observation(), &self.initial, &refs).ok()
+    }
+}
