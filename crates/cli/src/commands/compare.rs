@@ -25,7 +25,7 @@ pub struct Args {
     /// The comparison (TOML: `run`, `set`, `seeds`, `policies`).
     #[arg(long)]
     config: PathBuf,
-    /// Output folder [default: runs/<config stem>].
+    /// Output folder [default: runs/CONFIG-STEM].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Runs at a time (each a child process).
