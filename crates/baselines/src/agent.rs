@@ -13,24 +13,38 @@ use crate::bad_state;
 #[derive(Debug, Clone)]
 pub struct AgentPolicy {
     policy: Policy,
+    /// Fingerprint of the artifact's files (empty for a policy built in memory).
+    fingerprint: String,
 }
 
 impl AgentPolicy {
     /// Loads an artifact folder (`agent.json` + `policy.safetensors`).
     pub fn load(dir: &Path) -> Result<Self, CoreError> {
         let policy = Policy::load(dir).map_err(|e| bad_state("agent", e.to_string()))?;
-        Ok(AgentPolicy { policy })
+        let mut bytes = Vec::new();
+        for file in ["agent.json", "policy.safetensors"] {
+            let path = dir.join(file);
+            bytes.extend(
+                std::fs::read(&path)
+                    .map_err(|e| bad_state("agent", format!("{}: {e}", path.display())))?,
+            );
+        }
+        Ok(AgentPolicy { policy, fingerprint: mixagent_core::fnv64_hex(&bytes) })
     }
 
     /// Wraps a policy already in memory.
     pub fn new(policy: Policy) -> Self {
-        AgentPolicy { policy }
+        AgentPolicy { policy, fingerprint: String::new() }
     }
 }
 
 impl MixingPolicy for AgentPolicy {
     fn name(&self) -> String {
         "agent".into()
+    }
+
+    fn identity(&self) -> String {
+        format!("agent {}", self.fingerprint)
     }
 
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError> {

@@ -222,6 +222,11 @@ impl MixingPolicy for RegMix {
         "regmix".into()
     }
 
+    fn identity(&self) -> String {
+        let text = format!("{:?}", self.samples);
+        format!("regmix {} runs {}", self.samples.len(), mixagent_core::fnv64_hex(text.as_bytes()))
+    }
+
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError> {
         let w = match &self.chosen {
             Some(w) if w.len() == input.space.len() => w.clone(),

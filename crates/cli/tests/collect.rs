@@ -282,6 +282,20 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
             .stdout(contains("balanced"));
         assert_eq!(read(&out.join("run.json"))["stages"].as_array().unwrap().len(), 2);
     }
+    // Retrain the agent in place (another seed): its old run is no longer its run.
+    let mut retrain = train(&a);
+    retrain.args(["--set", "seed=1"]).assert().success();
+    mixagent()
+        .args(["cpt", "--policy", &format!("agent:{}", a.display()), "--config"])
+        .arg(config())
+        .arg("--out")
+        .arg(tmp.join("cpt-agent"))
+        .args(["--set", &format!("corpus={}", corpus.display())])
+        .args(["--set", &format!("base={}", base.display())])
+        .args(["--set", "stages=2", "--set", "stage_tokens=4096", "--threads", "1"])
+        .assert()
+        .failure()
+        .stderr(contains("files have changed"));
 
     let empty = tmp.join("empty");
     std::fs::create_dir_all(&empty).unwrap();

@@ -20,5 +20,5 @@ pub use field::Field;
 pub use mixture::{Mixture, MixtureSpec, SIMPLEX_TOLERANCE};
 pub use observation::{balanced_score, Observation, ObserveConfig};
 pub use overrides::apply_override;
-pub use policy::{spread_over_fields, MixingPolicy, PolicyInput, StageOutcome};
+pub use policy::{fnv64_hex, spread_over_fields, MixingPolicy, PolicyInput, StageOutcome};
 pub use schedule::{Schedule, ScheduleSpec, Stage, StageSpec};

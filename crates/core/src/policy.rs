@@ -55,6 +55,13 @@ pub trait MixingPolicy {
     /// A short name for tables and logs (`fixed-0.7`, `doremi`, `agent`).
     fn name(&self) -> String;
 
+    /// What the policy's decisions depend on besides its inputs and state: by default its
+    /// name; a policy built from files (an agent artifact, RegMix's proxy runs) adds their
+    /// fingerprint, so a run resumed or reused with changed files is noticed.
+    fn identity(&self) -> String {
+        self.name()
+    }
+
     /// The mixture of the next stage.
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError>;
 
@@ -77,6 +84,15 @@ pub trait MixingPolicy {
             })
         }
     }
+}
+
+/// FNV-1a 64 of `bytes`, as 16 hex digits: a cheap fingerprint for policy identities.
+pub fn fnv64_hex(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// Spreads each field's share over its entries in proportion to `share_in_field`.

@@ -178,6 +178,7 @@ mod tests {
             format_version: STEERED_RUN_VERSION,
             policy: policy.into(),
             policy_name: policy.into(),
+            policy_identity: policy.into(),
             config,
             base: BaseInfo { checkpoint: "b".into(), fingerprint: "0".repeat(16), params: 1 },
             space: vec![entry("g", "general"), entry("m", "math")],

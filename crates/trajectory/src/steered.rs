@@ -21,6 +21,10 @@ pub struct SteeredRun {
     pub policy: String,
     /// The policy's display name.
     pub policy_name: String,
+    /// What its decisions depend on (`MixingPolicy::identity`: for an agent, the fingerprint
+    /// of its artifact files); a resume or a reuse by `compare` with another is refused.
+    #[serde(default)]
+    pub policy_identity: String,
     /// The run config.
     pub config: CollectConfig,
     /// The base model.

@@ -63,6 +63,27 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             })
         })
         .collect();
+    // A finished run steered by other files under the same spec (a retrained agent, a grown
+    // collection) would silently mix into the table: refuse it.
+    let mut stale = Vec::new();
+    for j in &jobs {
+        if let Ok(run) = SteeredRun::read(&j.dir.join("run.json")) {
+            let now = mixagent_baselines::parse_policy(&j.policy, j.seed)?.identity();
+            if !run.policy_identity.is_empty() && run.policy_identity != now {
+                stale.push(format!(
+                    "{} ({} then, {now} now)",
+                    j.dir.display(),
+                    run.policy_identity
+                ));
+            }
+        }
+    }
+    if !stale.is_empty() {
+        bail!(
+            "these runs were steered by other files under the same policy spec; delete them to rerun:\n  {}",
+            stale.join("\n  ")
+        );
+    }
     let pending: Vec<&Job> = jobs.iter().filter(|j| !finished(&j.dir)).collect();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = a.workers.max(1);
