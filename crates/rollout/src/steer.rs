@@ -81,21 +81,21 @@ pub fn run_steered(
         let saved: SteeredRun = serde_json::from_str(&text).map_err(|e| {
             RolloutError::collection(&path, format!("{e}: not a steered run; choose another --out"))
         })?;
-        if saved.policy_identity != policy.identity() && !saved.policy_identity.is_empty() {
-            return Err(RolloutError::collection(
-                out,
-                format!(
-                    "was steered by `{}` ({}), but that policy's files have changed since ({}): choose another --out, or delete it to restart",
-                    saved.policy, saved.policy_identity, policy.identity()
-                ),
-            ));
-        }
         if saved.policy != policy_spec || saved.config != config || saved.base != base {
             return Err(RolloutError::collection(
                 out,
                 format!(
                     "holds a run of policy `{}` with other settings or another base: choose another --out, or delete it to restart",
                     saved.policy
+                ),
+            ));
+        }
+        if saved.policy_identity != policy.identity() && !saved.policy_identity.is_empty() {
+            return Err(RolloutError::collection(
+                out,
+                format!(
+                    "was steered by `{}` ({}), but that policy's files have changed since ({}): choose another --out, or delete it to restart",
+                    saved.policy, saved.policy_identity, policy.identity()
                 ),
             ));
         }
