@@ -35,40 +35,18 @@ pub struct Dataset {
 /// The agent's view of a trajectory's space: shares of field tokens from the corpus manifest,
 /// and which corpus domains stand for each entry's loss.
 pub fn domain_infos(t: &Trajectory, manifest: &Manifest) -> Result<Vec<DomainInfo>, AgentError> {
-    let field_tokens = |field: &str| -> u64 {
-        manifest.domains.iter().filter(|d| d.field.as_str() == field).map(|d| d.train.tokens).sum()
-    };
-    t.space
+    let members = mixagent_trajectory::entry_members(&t.space, manifest)
+        .map_err(|m| AgentError::Data(format!("{}: {m}", t.id)))?;
+    Ok(t.space
         .iter()
-        .map(|e| {
-            if let Some(d) = manifest.domains.iter().find(|d| d.name == e.name) {
-                Ok(DomainInfo {
-                    name: e.name.clone(),
-                    field: e.field.clone(),
-                    share_in_field: d.train.tokens as f64 / field_tokens(&e.field).max(1) as f64,
-                    loss_domains: vec![e.name.clone()],
-                })
-            } else if e.name == e.field {
-                // A field-level entry: its loss is the mean over the field's domains.
-                Ok(DomainInfo {
-                    name: e.name.clone(),
-                    field: e.field.clone(),
-                    share_in_field: 1.0,
-                    loss_domains: manifest
-                        .domains
-                        .iter()
-                        .filter(|d| d.field.as_str() == e.field)
-                        .map(|d| d.name.clone())
-                        .collect(),
-                })
-            } else {
-                Err(AgentError::Data(format!(
-                    "{}: domain `{}` is not in the corpus manifest; give the corpus the trajectories were collected on",
-                    t.id, e.name
-                )))
-            }
+        .zip(members)
+        .map(|(e, (share_in_field, loss_domains))| DomainInfo {
+            name: e.name.clone(),
+            field: e.field.clone(),
+            share_in_field,
+            loss_domains,
         })
-        .collect()
+        .collect())
 }
 
 impl Dataset {

@@ -21,6 +21,12 @@ impl Observation {
     pub fn field_feedback(&self, field: &str) -> Option<f64> {
         self.feedback.get(field).copied()
     }
+
+    /// The change of `field`'s feedback relative to `base`, `(f − f₀) / |f₀|`, if both measured it.
+    pub fn relative_change(&self, base: &Observation, field: &str) -> Option<f64> {
+        let (now, start) = (self.field_feedback(field)?, base.field_feedback(field)?);
+        Some((now - start) / start.abs().max(1e-9))
+    }
 }
 
 /// How much the evaluation environment measures per stage (the suites' size and seed).
@@ -54,9 +60,7 @@ pub fn balanced_score(
     }
     let mut sum = 0.0;
     for &f in fields {
-        let now = obs.field_feedback(f).ok_or_else(|| f.to_string())?;
-        let start = base.field_feedback(f).ok_or_else(|| f.to_string())?;
-        sum += (now - start) / start.abs().max(1e-9);
+        sum += obs.relative_change(base, f).ok_or_else(|| f.to_string())?;
     }
     Ok(sum / fields.len() as f64)
 }

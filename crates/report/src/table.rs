@@ -47,9 +47,7 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
         .filter(|(_, r)| !r.is_empty())
         .map(|(policy, group)| {
             let change = |r: &SteeredRun, f: &str| {
-                let start = r.initial.field_feedback(f).unwrap_or(f64::NAN);
-                let end = r.last_observation().field_feedback(f).unwrap_or(f64::NAN);
-                (end - start) / start.abs().max(1e-9)
+                r.last_observation().relative_change(&r.initial, f).unwrap_or(f64::NAN)
             };
             let per_field: BTreeMap<String, (f64, f64)> = fields
                 .iter()
@@ -74,14 +72,7 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
                 let field_of: BTreeMap<String, String> =
                     r.space.iter().map(|e| (e.name.clone(), e.field.clone())).collect();
                 for row in &r.stages {
-                    let t: f64 = r
-                        .space
-                        .iter()
-                        .zip(&row.weights)
-                        .filter(|(e, _)| e.field != fields[0])
-                        .map(|(_, w)| w)
-                        .sum();
-                    shares.push(t);
+                    shares.push(r.target_share(&row.weights));
                     for (d, n) in &row.tokens_by_domain {
                         let f = field_of.get(d).cloned().unwrap_or_else(|| d.clone());
                         *tokens.entry(f).or_insert(0.0) += *n as f64 / group.len() as f64;

@@ -11,4 +11,4 @@ mod steer;
 pub use collection::{file_fingerprint, Collection, PlanFile, Status};
 pub use error::RolloutError;
 pub use rollout::{Outcome, StageEvent, Worker};
-pub use steer::{default_run_dir, entry_members, run_steered};
+pub use steer::{default_run_dir, run_steered};

@@ -137,28 +137,14 @@ impl<'c> Worker<'c> {
             };
             let mixture = Mixture::new(c.space.clone(), planned.mixtures[stage].clone())
                 .map_err(|e| wrap(e.into()))?;
-            let stats = session.train_stage(&mixture, steps).map_err(|e| wrap(e.into()))?;
-            let t0 = Instant::now();
-            let observation = self
-                .observer
-                .observe(session.model(), session.device())
-                .map_err(|e| wrap(e.into()))?;
-            let row = StageRow {
-                stage,
-                weights: mixture.weights().to_vec(),
-                tokens: stats.tokens,
-                tokens_by_domain: stats.tokens_by_domain,
-                train_loss: stats.train_loss,
-                observation,
-                train_secs: stats.train_secs,
-                eval_secs: t0.elapsed().as_secs_f64(),
-            };
+            let row =
+                run_stage(&mut session, &self.observer, &mixture, steps, stage).map_err(wrap)?;
             traj.stages.push(row);
             if stage + 1 < cfg.stages {
                 let dir = work.join(format!("stage-{:03}", stage + 1));
                 let json = serde_json::to_vec(&traj).expect("json");
                 session.save(&dir, &[("trajectory.json", &json)]).map_err(|e| wrap(e.into()))?;
-                remove_older_stages(&work, stage + 1);
+                remove_stages_except(&work, &format!("stage-{:03}", stage + 1));
             }
             on_stage(StageEvent { id, row: traj.stages.last().expect("pushed") });
         }
@@ -202,10 +188,32 @@ pub(crate) fn train_config(cfg: &mixagent_trajectory::CollectConfig, seed: u64) 
     out
 }
 
-/// Removes `stage-N` folders (and leftover `.tmp` ones) other than `keep`.
-fn remove_older_stages(work: &std::path::Path, keep: usize) {
-    let keep = format!("stage-{keep:03}");
-    if let Ok(entries) = std::fs::read_dir(work) {
+/// Trains one stage of `mixture` and observes the model: the stage's row.
+pub(crate) fn run_stage(
+    session: &mut Session,
+    observer: &Observer,
+    mixture: &Mixture,
+    steps: u64,
+    stage: usize,
+) -> Result<StageRow, RolloutError> {
+    let stats = session.train_stage(mixture, steps)?;
+    let t0 = Instant::now();
+    let observation = observer.observe(session.model(), session.device())?;
+    Ok(StageRow {
+        stage,
+        weights: mixture.weights().to_vec(),
+        tokens: stats.tokens,
+        tokens_by_domain: stats.tokens_by_domain,
+        train_loss: stats.train_loss,
+        observation,
+        train_secs: stats.train_secs,
+        eval_secs: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Removes the `stage-*` folders of `dir` (and leftover temporary ones) other than `keep`.
+pub(crate) fn remove_stages_except(dir: &std::path::Path, keep: &str) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with("stage-") && name != keep {

@@ -16,41 +16,16 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use mixagent_core::{DomainSpace, MixingPolicy, PolicyInput, StageOutcome};
+use mixagent_core::{MixingPolicy, PolicyInput, StageOutcome};
 use mixagent_eval::Observer;
 use mixagent_lm::{Device, Session};
-use mixagent_sampler::Corpus;
 use mixagent_shard::write_atomic;
 use mixagent_trajectory::{CollectConfig, SpaceEntry, StageRow, SteeredRun, STEERED_RUN_VERSION};
 
 use crate::collection::resolve;
-use crate::rollout::train_config;
+use crate::rollout::{remove_stages_except, run_stage, train_config};
 use crate::RolloutError;
-
-/// Each entry's share of its field's training tokens and the corpus domains it stands for.
-pub fn entry_members(space: &DomainSpace, corpus: &Corpus) -> (Vec<f64>, Vec<Vec<String>>) {
-    let m = &corpus.manifest;
-    let field_tokens = |f: &str| -> u64 {
-        m.domains.iter().filter(|d| d.field.as_str() == f).map(|d| d.train.tokens).sum()
-    };
-    space
-        .domains()
-        .iter()
-        .map(|e| match m.domains.iter().find(|d| d.name == e.name) {
-            Some(d) => (
-                d.train.tokens as f64 / field_tokens(e.field.as_str()).max(1) as f64,
-                vec![e.name.clone()],
-            ),
-            // A field-level entry: all of the field's corpus domains.
-            None => (
-                1.0,
-                m.domains.iter().filter(|d| d.field == e.field).map(|d| d.name.clone()).collect(),
-            ),
-        })
-        .unzip()
-}
 
 /// Runs (or resumes, or finds finished) the steered run in `out`. `on_stage` is called after
 /// each stage with the row just recorded.
@@ -118,7 +93,11 @@ pub fn run_steered(
         }
     };
     std::fs::create_dir_all(out).map_err(|e| RolloutError::io(out, e))?;
-    let (share_in_field, members) = entry_members(&space, &corpus);
+    let (share_in_field, members): (Vec<f64>, Vec<Vec<String>>) =
+        mixagent_trajectory::entry_members(&SpaceEntry::of(&space), &corpus.manifest)
+            .map_err(|m| RolloutError::collection(&config.corpus, m))?
+            .into_iter()
+            .unzip();
     let mut history: Vec<StageOutcome> = run
         .stages
         .iter()
@@ -146,21 +125,12 @@ pub fn run_steered(
             steps_per_stage: steps,
         };
         let mixture = policy.next_mixture(&input).map_err(|e| wrap(e.into()))?;
-        let stats = session.train_stage(&mixture, steps).map_err(|e| wrap(e.into()))?;
-        let t0 = Instant::now();
-        let observation =
-            observer.observe(session.model(), session.device()).map_err(|e| wrap(e.into()))?;
-        let row = StageRow {
-            stage,
-            weights: mixture.weights().to_vec(),
-            tokens: stats.tokens,
-            tokens_by_domain: stats.tokens_by_domain,
-            train_loss: stats.train_loss,
-            observation: observation.clone(),
-            train_secs: stats.train_secs,
-            eval_secs: t0.elapsed().as_secs_f64(),
-        };
-        history.push(StageOutcome { mixture, observation, tokens: stats.tokens });
+        let row = run_stage(&mut session, &observer, &mixture, steps, stage).map_err(wrap)?;
+        history.push(StageOutcome {
+            mixture,
+            observation: row.observation.clone(),
+            tokens: row.tokens,
+        });
         run.stages.push(row);
         run.policy_state = policy.state();
         let json = serde_json::to_vec_pretty(&run).expect("json");
@@ -169,7 +139,7 @@ pub fn run_steered(
             .save(&checkpoints.join(&name), &[("run.json", &json)])
             .map_err(|e| wrap(e.into()))?;
         write_atomic(checkpoints.join("latest"), name.as_bytes()).map_err(|e| wrap(e.into()))?;
-        remove_other_stages(&checkpoints, &name);
+        remove_stages_except(&checkpoints, &name);
         write_atomic(out.join("run.json"), &json).map_err(|e| wrap(e.into()))?;
         on_stage(run.stages.last().expect("pushed"));
     }
@@ -190,18 +160,6 @@ fn newest_stage(dir: &Path) -> Option<PathBuf> {
         })
         .max_by_key(|(n, _)| *n)
         .map(|(_, p)| p)
-}
-
-/// Removes `stage-*` folders other than `keep`.
-fn remove_other_stages(dir: &Path, keep: &str) {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with("stage-") && name != keep {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
 }
 
 /// The default run folder of `policy_spec` under `runs/`.

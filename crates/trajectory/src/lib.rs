@@ -20,6 +20,7 @@ pub use export::{export_csv, export_jsonl, stage_records, Cell, StageRecord};
 pub use family::{sample_plan, trajectory_id, Family, FamilyConfig, PlannedTrajectory};
 pub use steered::{SteeredRun, STEERED_RUN_VERSION};
 pub use store::{
-    list_trajectories, target_share, BaseInfo, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
+    entry_members, list_trajectories, space_fields, target_share, BaseInfo, SpaceEntry, StageRow,
+    Trajectory, TRAJECTORY_VERSION,
 };
 pub use tradeoff::{pearson, tradeoff, ShareBucket, Tradeoff};

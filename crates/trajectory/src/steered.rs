@@ -6,7 +6,9 @@ use std::path::Path;
 use mixagent_core::{balanced_score, Observation};
 use serde::{Deserialize, Serialize};
 
-use crate::{BaseInfo, CollectConfig, SpaceEntry, StageRow, TrajectoryError};
+use crate::{
+    space_fields, target_share, BaseInfo, CollectConfig, SpaceEntry, StageRow, TrajectoryError,
+};
 
 /// Version of `run.json`.
 pub const STEERED_RUN_VERSION: u32 = 1;
@@ -65,13 +67,12 @@ impl SteeredRun {
 
     /// Fields of its space, source first.
     pub fn fields(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for e in &self.space {
-            if !out.contains(&e.field) {
-                out.push(e.field.clone());
-            }
-        }
-        out
+        space_fields(&self.space)
+    }
+
+    /// Mass of `weights` (one stage's mixture) on the target fields.
+    pub fn target_share(&self, weights: &[f64]) -> f64 {
+        target_share(&self.space, weights)
     }
 
     /// The observation after the last stage (the base's before any).

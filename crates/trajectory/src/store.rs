@@ -42,6 +42,51 @@ pub fn target_share(space: &[SpaceEntry], weights: &[f64]) -> f64 {
     weights.iter().zip(space).filter(|(_, e)| &e.field != source).map(|(w, _)| w).sum()
 }
 
+/// The fields of `space`, in order of first appearance (the source field first).
+pub fn space_fields(space: &[SpaceEntry]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in space {
+        if !out.contains(&e.field) {
+            out.push(e.field.clone());
+        }
+    }
+    out
+}
+
+/// For each entry of `space`: its share of its field's training tokens in the corpus of
+/// `manifest`, and the corpus domains it stands for (itself, or, for a field-level entry named
+/// after its field, all of the field's domains). `Err` names an entry that is neither.
+pub fn entry_members(
+    space: &[SpaceEntry],
+    manifest: &mixagent_shard::Manifest,
+) -> Result<Vec<(f64, Vec<String>)>, String> {
+    let field_tokens = |field: &str| -> u64 {
+        manifest.domains.iter().filter(|d| d.field.as_str() == field).map(|d| d.train.tokens).sum()
+    };
+    space
+        .iter()
+        .map(|e| match manifest.domains.iter().find(|d| d.name == e.name) {
+            Some(d) => Ok((
+                d.train.tokens as f64 / field_tokens(&e.field).max(1) as f64,
+                vec![e.name.clone()],
+            )),
+            None if e.name == e.field => Ok((
+                1.0,
+                manifest
+                    .domains
+                    .iter()
+                    .filter(|d| d.field.as_str() == e.field)
+                    .map(|d| d.name.clone())
+                    .collect(),
+            )),
+            None => Err(format!(
+                "domain `{}` is not in the corpus manifest; give the corpus the space was built on",
+                e.name
+            )),
+        })
+        .collect()
+}
+
 /// The base checkpoint a trajectory started from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,13 +171,7 @@ impl Trajectory {
 
     /// The fields of the space, in order (source field first).
     pub fn fields(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for e in &self.space {
-            if !out.contains(&e.field) {
-                out.push(e.field.clone());
-            }
-        }
-        out
+        space_fields(&self.space)
     }
 
     /// Reads and checks a trajectory file.

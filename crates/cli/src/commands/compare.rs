@@ -65,11 +65,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .collect();
     // A finished run steered by other files under the same spec (a retrained agent, a grown
     // collection) would silently mix into the table: refuse it.
+    // (A policy's identity does not depend on the seed: build each one once.)
+    let mut identities = std::collections::BTreeMap::new();
     let mut stale = Vec::new();
     for j in &jobs {
         if let Ok(run) = SteeredRun::read(&j.dir.join("run.json")) {
-            let now = mixagent_baselines::parse_policy(&j.policy, j.seed)?.identity();
-            if !run.policy_identity.is_empty() && run.policy_identity != now {
+            if !identities.contains_key(&j.policy) {
+                let id = mixagent_baselines::parse_policy(&j.policy, j.seed)?.identity();
+                identities.insert(j.policy.clone(), id);
+            }
+            let now = &identities[&j.policy];
+            if !run.policy_identity.is_empty() && &run.policy_identity != now {
                 stale.push(format!(
                     "{} ({} then, {now} now)",
                     j.dir.display(),

@@ -51,13 +51,7 @@ pub fn run(a: &CptArgs, spec: &str) -> anyhow::Result<()> {
     })?;
     println!("stage  {:>8}  {}  balanced", "target%", refs.join("  "));
     for row in &result.stages {
-        let target: f64 = result
-            .space
-            .iter()
-            .zip(&row.weights)
-            .filter(|(e, _)| e.field != fields[0])
-            .map(|(_, w)| w)
-            .sum();
+        let target = result.target_share(&row.weights);
         let feedback: Vec<String> = refs
             .iter()
             .map(|f| {
