@@ -5,6 +5,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+# The report test renders an HTML page in headless Chromium (Debian `chromium`): the one
+# system package the tests need, installed once.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "test: installing Debian chromium for the report's screenshot test" >&2
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get install -y --no-install-recommends chromium >/dev/null ||
+        { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi
 # The real-corpus tests must not skip here: setup has just installed the raw sources.
 export MIXAGENT_REQUIRE_DATA=1
 log=$(mktemp)

@@ -502,7 +502,7 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     std::fs::write(
         &cfg,
         format!(
-            "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=4096\"]\nseeds = [0, 1]\npolicies = [\"fixed:0.7\", \"odm\"]\n",
+            "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=4096\"]\nseeds = [0, 1]\npolicies = [\"fixed:0.7\", \"odm\"]\ntask_items = 8\n",
             config().display().to_string(),
             corpus.display(),
             base.display()
@@ -519,7 +519,8 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
         c
     };
     run().assert().success().stdout(contains("| fixed:0.7 | 2 |")).stdout(contains("| odm | 2 |"));
-    let table = read(&out.join("table.json"));
+    let json = read(&out.join("table.json"));
+    let table = &json["feedback"];
     assert_eq!(table["rows"].as_array().unwrap().len(), 2);
     let fixed =
         table["rows"].as_array().unwrap().iter().find(|r| r["policy"] == "fixed:0.7").unwrap();
@@ -529,8 +530,28 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     let a = read(&out.join("runs/fixed_0.7/seed-0/run.json"));
     let b = read(&out.join("runs/fixed_0.7/seed-1/run.json"));
     assert_ne!(a["stages"][1]["observation"], b["stages"][1]["observation"]);
-    // A rerun finds every run finished and only rebuilds the table.
-    run().assert().success().stderr(contains("(0 to do)"));
+    // Every final model and the base have benchmark scores: the base row first, then one
+    // row per policy over both seeds, each task scored on its 8 items.
+    let bench = &json["benchmarks"];
+    assert_eq!(bench["base"]["seeds"], 1);
+    let rows = bench["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["seeds"] == 2));
+    let tasks = bench["tasks"].as_array().unwrap();
+    assert!(tasks.iter().any(|t| t[1] == "general") && tasks.iter().any(|t| t[1] == "math"));
+    assert!(bench["items"].as_object().unwrap().values().all(|n| n.as_u64() <= Some(8)));
+    let md = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert!(md.contains("| base (before CPT) | 1 |") && md.contains("overall avg"), "{md}");
+    // The plots and the self-contained report.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2, "mixture and scores figures inlined");
+    assert!(!html.contains("src=\"http") && !html.contains("<script"), "self-contained");
+    assert!(html.contains("Benchmarks of the final models") && html.contains("odm"));
+    let mixture = std::fs::read_to_string(out.join("mixture.svg")).unwrap();
+    assert!(mixture.contains("<polygon") && !mixture.contains("NaN"));
+    screenshot(&out.join("report.html"), &tmp.path().join("report.png"));
+    // A rerun finds every run finished and evaluated and only rebuilds the tables.
+    run().assert().success().stderr(contains("(0 jobs to do"));
     // A bad policy is reported with the log that says why.
     std::fs::write(
         &cfg,
@@ -538,4 +559,39 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     )
     .unwrap();
     run().assert().failure().stderr(contains("regmx seed 0")).stderr(contains(".log"));
+}
+
+/// Renders `html` in headless Chromium (Debian `chromium`; `scripts/test.sh` installs it) and
+/// checks the screenshot: a PNG of the window's size, not a blank page.
+fn screenshot(html: &Path, png: &Path) {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("no headless Chromium: install Debian `chromium` (scripts/test.sh does)");
+    let profile = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1400,1800")
+        .arg(format!("file://{}", html.canonicalize().unwrap().display()))
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let bytes = std::fs::read(png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let dim = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert_eq!((dim(16), dim(20)), (1400, 1800), "IHDR width and height");
+    // A blank white page of this size compresses to a few kB; tables and plots do not.
+    assert!(
+        bytes.len() > 30_000,
+        "screenshot of {} is {} bytes: blank?",
+        html.display(),
+        bytes.len()
+    );
 }

@@ -33,6 +33,23 @@ pub struct CompareConfig {
     pub seeds: Vec<u64>,
     /// Policy specs, as `cpt --policy` takes them.
     pub policies: Vec<String>,
+    /// Title of the report [default: the config's file name].
+    #[serde(default)]
+    pub title: String,
+    /// Evaluate the base and every final model on the benchmark suite (`eval --suite full`).
+    #[serde(default = "yes")]
+    pub benchmarks: bool,
+    /// Items per benchmark task.
+    #[serde(default = "default_task_items")]
+    pub task_items: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_task_items() -> usize {
+    100
 }
 
 impl CompareConfig {
@@ -41,6 +58,9 @@ impl CompareConfig {
         let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let cfg: CompareConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if cfg.benchmarks && cfg.task_items == 0 {
+            return Err(bad("task_items must be at least 1 (or set benchmarks = false)".into()));
+        }
         if cfg.seeds.is_empty() || cfg.policies.is_empty() {
             return Err(bad("needs at least one seed and one policy".into()));
         }

@@ -1,14 +1,27 @@
 //! Comparisons (DESIGN §1 point 6, issue 8): what a `compare` config asks for (a run config,
 //! policies, seeds), and the paper-style summary of the finished steered runs: per policy the
 //! mean over seeds, with 95% intervals, of the final feedback change of each field, of the
-//! source and target averages and of the balanced score, and the tokens used per field.
+//! source and target averages and of the balanced score, and the tokens used per field; the
+//! per-task benchmark scores of the final models; the mixture and scores over stages as SVG;
+//! and one self-contained HTML page with all of it.
 //!
-//! Pure Rust: it reads `run.json` files (`mixagent_trajectory::SteeredRun`).
+//! Pure Rust: it reads `run.json` files (`mixagent_trajectory::SteeredRun`) and the JSON
+//! reports of `mixagent eval`.
 
+mod bench;
 mod config;
+mod figures;
+mod html;
+mod plot;
+mod render;
 mod stats;
 mod table;
 
+pub use bench::{bench_row, BenchRow, BenchTable, TaskReport, TaskResult};
 pub use config::{policy_slug, CompareConfig, ReportError};
+pub use figures::{mixture_bands, mixture_svg, scores_svg};
+pub use html::HtmlReport;
+pub use plot::{line_panels_svg, stacked_area_svg, Band, Line};
+pub use render::{html_table, markdown};
 pub use stats::{mean_interval, student_t95};
 pub use table::{summarise, PolicyRow, Table};

@@ -1,10 +1,8 @@
 //! The comparison table.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-
 use mixagent_trajectory::SteeredRun;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 use crate::mean_interval;
 
@@ -95,51 +93,51 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
     Table { fields, rows }
 }
 
-fn cell((m, h): (f64, f64)) -> String {
-    if h.is_nan() {
-        format!("{m:+.4}")
+/// `mean ± half-width` (the mean alone for one seed).
+pub(crate) fn cell((m, h): (f64, f64), decimals: usize) -> String {
+    if m.is_nan() {
+        "–".into()
+    } else if h.is_nan() {
+        format!("{m:+.decimals$}")
     } else {
-        format!("{m:+.4} ± {h:.4}")
+        format!("{m:+.decimals$} ± {h:.decimals$}")
     }
 }
 
 impl Table {
-    /// A Markdown table: per policy, each field's change, source and target averages, the
+    /// Header and rows: per policy, each field's change, source and target averages, the
     /// balanced score (mean ± 95% half-width over seeds), the mean target share and the tokens
     /// per field.
+    pub fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut header: Vec<String> = vec!["policy".into(), "seeds".into()];
+        header.extend(self.fields.iter().map(|f| format!("{f} Δ")));
+        header.extend(["source avg", "target avg", "balanced", "target share"].map(String::from));
+        header.extend(self.fields.iter().map(|f| format!("{f} tokens")));
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut row = vec![r.policy.clone(), r.seeds.to_string()];
+                row.extend(self.fields.iter().map(|f| cell(r.fields[f], 4)));
+                row.push(cell(r.source, 4));
+                row.push(cell(r.target, 4));
+                row.push(format!("**{}**", cell(r.balanced, 4)));
+                row.push(format!("{:.1}%", 100.0 * r.target_share));
+                row.extend(
+                    self.fields
+                        .iter()
+                        .map(|f| format!("{:.0}", r.tokens.get(f).copied().unwrap_or(0.0))),
+                );
+                row
+            })
+            .collect();
+        (header, rows)
+    }
+
+    /// The table in Markdown.
     pub fn to_markdown(&self) -> String {
-        let mut s = String::new();
-        let fields: Vec<String> = self.fields.iter().map(|f| format!("{f} Δ")).collect();
-        let tokens: Vec<String> = self.fields.iter().map(|f| format!("{f} tokens")).collect();
-        let _ = writeln!(
-            s,
-            "| policy | seeds | {} | source avg | target avg | balanced | target share | {} |",
-            fields.join(" | "),
-            tokens.join(" | ")
-        );
-        let n = 6 + 2 * self.fields.len();
-        let _ = writeln!(s, "|{}", "---|".repeat(n));
-        for r in &self.rows {
-            let f: Vec<String> = self.fields.iter().map(|f| cell(r.fields[f])).collect();
-            let t: Vec<String> = self
-                .fields
-                .iter()
-                .map(|f| format!("{:.0}", r.tokens.get(f).copied().unwrap_or(0.0)))
-                .collect();
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | **{}** | {:.1}% | {} |",
-                r.policy,
-                r.seeds,
-                f.join(" | "),
-                cell(r.source),
-                cell(r.target),
-                cell(r.balanced),
-                100.0 * r.target_share,
-                t.join(" | ")
-            );
-        }
-        s
+        let (header, rows) = self.cells();
+        crate::render::markdown(&header, &rows)
     }
 }
 

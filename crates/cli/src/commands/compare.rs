@@ -1,23 +1,30 @@
 //! `mixagent compare --config experiments/compare-*.toml`: every policy steers the same CPT
 //! run once per seed (`cpt --policy` child processes, `--workers` at a time, each resumable;
-//! finished runs are kept), then one table: per policy the mean over seeds, with 95%
-//! intervals, of each field's feedback change, the source and target averages and the
-//! balanced score, the mean target share and the tokens per field.
+//! finished runs are kept), each final model and the base are scored on the benchmark suite
+//! (`eval --suite full` child processes), then the paper-style tables, the plots and one
+//! self-contained HTML report.
 //!
 //! ```text
-//! <out>/runs/<policy>/seed-<s>/   each steered run (run.json, checkpoints)
+//! <out>/runs/<policy>/seed-<s>/   each steered run (run.json, checkpoints, eval-full.json)
+//! <out>/base-eval-full.json       the base model's benchmark scores
 //! <out>/logs/<policy>-seed-<s>.log
-//! <out>/table.md, <out>/table.json
+//! <out>/table.md, <out>/table.json          feedback table, then benchmark table
+//! <out>/mixture.svg, <out>/scores.svg       the agent's mixture; scores over stages
+//! <out>/report.html                         all of it in one page
 //! ```
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use mixagent_report::{policy_slug, summarise, CompareConfig};
+use mixagent_report::{
+    mixture_svg, policy_slug, scores_svg, summarise, BenchTable, CompareConfig, HtmlReport,
+    TaskReport,
+};
 use mixagent_shard::write_atomic;
-use mixagent_trajectory::SteeredRun;
+use mixagent_trajectory::{CollectConfig, SteeredRun};
 
 /// Arguments of `compare`.
 #[derive(clap::Args)]
@@ -36,26 +43,36 @@ pub struct Args {
     threads: Option<usize>,
 }
 
-struct Job {
+/// One policy × seed: its run folder and log.
+struct Run {
     policy: String,
     seed: u64,
     dir: PathBuf,
     log: PathBuf,
 }
 
+/// Child processes run one after another under one label and log (a run, then its eval).
+struct Job {
+    label: String,
+    log: PathBuf,
+    commands: Vec<Vec<OsString>>,
+}
+
 /// Runs `compare`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let cfg = CompareConfig::load(&a.config)?;
+    let run_cfg = CollectConfig::load(&cfg.run, &cfg.set)
+        .with_context(|| format!("the run config of {}", a.config.display()))?;
     let stem = a.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&stem));
     std::fs::create_dir_all(out.join("logs")).with_context(|| format!("{}", out.display()))?;
-    let jobs: Vec<Job> = cfg
+    let runs: Vec<Run> = cfg
         .policies
         .iter()
         .flat_map(|p| {
             let slug = policy_slug(p);
             let out = &out;
-            cfg.seeds.iter().map(move |&s| Job {
+            cfg.seeds.iter().map(move |&s| Run {
                 policy: p.clone(),
                 seed: s,
                 dir: out.join("runs").join(&slug).join(format!("seed-{s}")),
@@ -63,22 +80,200 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             })
         })
         .collect();
-    // A finished run steered by other files under the same spec (a retrained agent, a grown
-    // collection) would silently mix into the table: refuse it.
-    // (A policy's identity does not depend on the seed: build each one once.)
+    refuse_stale(&runs)?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = a.workers.max(1);
+    let threads = a.threads.unwrap_or((cores / workers).max(1));
+    let fields = run_cfg.space.fields.join(",");
+    let eval = |checkpoint: &Path, json: &Path| -> Vec<OsString> {
+        let mut c: Vec<OsString> = vec!["eval".into(), checkpoint.into(), "--suite".into()];
+        c.extend(["full", "--fields", &fields, "--task-items"].map(OsString::from));
+        c.push(cfg.task_items.to_string().into());
+        c.extend(["--json".into(), json.into(), "--threads".into(), threads.to_string().into()]);
+        c
+    };
+    let base_eval = out.join("base-eval-full.json");
+    let mut jobs = Vec::new();
+    if cfg.benchmarks && TaskReport::read(&base_eval).is_err() {
+        jobs.push(Job {
+            label: "base model benchmarks".into(),
+            log: out.join("logs").join("base-eval.log"),
+            commands: vec![eval(&run_cfg.base, &base_eval)],
+        });
+    }
+    for r in &runs {
+        let mut commands = Vec::new();
+        if !finished(&r.dir) {
+            commands.push(cpt_command(r, &cfg, threads));
+        }
+        let json = r.dir.join("eval-full.json");
+        if cfg.benchmarks && (!commands.is_empty() || TaskReport::read(&json).is_err()) {
+            commands.push(eval(&r.dir, &json));
+        }
+        if !commands.is_empty() {
+            jobs.push(Job {
+                label: format!("{} seed {}", r.policy, r.seed),
+                log: r.log.clone(),
+                commands,
+            });
+        }
+    }
+    eprintln!(
+        "compare: {} policies x {} seeds = {} runs ({} jobs to do{}), {workers} at a time x {threads} thread(s) -> {}",
+        cfg.policies.len(),
+        cfg.seeds.len(),
+        runs.len(),
+        jobs.len(),
+        if cfg.benchmarks { ", benchmarks included" } else { "" },
+        out.display()
+    );
+    run_jobs(jobs, workers)?;
+
+    let mut groups = Vec::new();
+    let mut evals = Vec::new();
+    for p in &cfg.policies {
+        let mine: Vec<&Run> = runs.iter().filter(|r| &r.policy == p).collect();
+        let steered = mine
+            .iter()
+            .map(|r| SteeredRun::read(&r.dir.join("run.json")))
+            .collect::<Result<Vec<_>, _>>()?;
+        groups.push((p.clone(), steered));
+        if cfg.benchmarks {
+            let reports = mine
+                .iter()
+                .map(|r| TaskReport::read(&r.dir.join("eval-full.json")))
+                .collect::<Result<Vec<_>, _>>()?;
+            evals.push((p.clone(), reports));
+        }
+    }
+    let table = summarise(&groups);
+    // Benchmark rows in the feedback table's order (best balanced first).
+    let bench = cfg.benchmarks.then(|| -> anyhow::Result<BenchTable> {
+        let ordered: Vec<(String, Vec<TaskReport>)> = table
+            .rows
+            .iter()
+            .filter_map(|row| evals.iter().find(|(p, _)| p == &row.policy).cloned())
+            .collect();
+        Ok(BenchTable::new(&table.fields, Some(&TaskReport::read(&base_eval)?), &ordered))
+    });
+    let bench = bench.transpose()?;
+    let mut md = table.to_markdown();
+    if let Some(b) = &bench {
+        md.push_str("\nBenchmarks of the final models (score = (accuracy − chance)/(1 − chance) × 100):\n\n");
+        md.push_str(&b.to_markdown());
+    }
+    write_atomic(out.join("table.md"), md.as_bytes())?;
+    let json = serde_json::json!({ "feedback": &table, "benchmarks": &bench });
+    write_atomic(out.join("table.json"), &serde_json::to_vec_pretty(&json)?)?;
+
+    let shown = groups
+        .iter()
+        .find(|(p, _)| p.starts_with("agent"))
+        .or(groups.first())
+        .map(|(p, r)| (p.clone(), mixture_svg(p, r)));
+    let scores = scores_svg(&groups);
+    let mut figures = Vec::new();
+    if let Some((p, svg)) = shown {
+        write_atomic(out.join("mixture.svg"), svg.as_bytes())?;
+        figures.push((
+            format!("The mixture {p} chose at each stage, per domain (source field in blues, target in warm colours), mean over seeds."),
+            svg,
+        ));
+    }
+    write_atomic(out.join("scores.svg"), scores.as_bytes())?;
+    figures.push((
+        "Each field's feedback change relative to the base after every stage, the balanced score, and the share of target data in each stage; mean over seeds, one line per policy (the agent in bold black).".into(),
+        scores,
+    ));
+    let first = groups.iter().flat_map(|(_, r)| r.first()).next();
+    let title =
+        if cfg.title.is_empty() { format!("mixagent compare: {stem}") } else { cfg.title.clone() };
+    let facts = facts(&a.config, &cfg, &run_cfg, first);
+    let html = HtmlReport {
+        title: &title,
+        facts: &facts,
+        table: &table,
+        bench: bench.as_ref(),
+        figures: &figures,
+    }
+    .render();
+    write_atomic(out.join("report.html"), html.as_bytes())?;
+    println!("{md}");
+    println!(
+        "final feedback change relative to the base, mean ± 95% interval over {} seed(s); table in {}; report in {}",
+        cfg.seeds.len(),
+        out.join("table.md").display(),
+        out.join("report.html").display()
+    );
+    Ok(())
+}
+
+/// What was run, for the top of the report.
+fn facts(
+    path: &Path,
+    cfg: &CompareConfig,
+    run: &CollectConfig,
+    first: Option<&SteeredRun>,
+) -> Vec<(String, String)> {
+    let mut f = vec![
+        ("config".to_string(), path.display().to_string()),
+        ("run config".into(), format!("{} {}", cfg.run.display(), cfg.set.join(" "))),
+        ("corpus".into(), run.corpus.display().to_string()),
+    ];
+    if let Some(r) = first {
+        f.push((
+            "model steered".into(),
+            format!("{} ({:.2}M parameters)", r.base.checkpoint, r.base.params as f64 / 1e6),
+        ));
+        f.push((
+            "domain space".into(),
+            format!(
+                "{} entries over {} ({} level)",
+                r.space.len(),
+                r.fields().join(" + "),
+                run.space.level
+            ),
+        ));
+    }
+    f.push((
+        "continual pre-training".into(),
+        format!(
+            "{} stages × {} tokens (batch {} × {}, peak lr {})",
+            run.stages,
+            run.stage_tokens,
+            run.train.batch_size,
+            run.train.seq_len,
+            run.train.peak_lr
+        ),
+    ));
+    f.push(("seeds".into(), format!("{:?}", cfg.seeds)));
+    f.push(("policies".into(), cfg.policies.join(", ")));
+    if cfg.benchmarks {
+        f.push((
+            "benchmarks".into(),
+            format!("eval --suite full, {} items per task", cfg.task_items),
+        ));
+    }
+    f
+}
+
+/// A finished run steered by other files under the same spec (a retrained agent, a grown
+/// collection) would silently mix into the table: refuse it. (A policy's identity does not
+/// depend on the seed: build each one once.)
+fn refuse_stale(runs: &[Run]) -> anyhow::Result<()> {
     let mut identities = std::collections::BTreeMap::new();
     let mut stale = Vec::new();
-    for j in &jobs {
-        if let Ok(run) = SteeredRun::read(&j.dir.join("run.json")) {
-            if !identities.contains_key(&j.policy) {
-                let id = mixagent_baselines::parse_policy(&j.policy, j.seed)?.identity();
-                identities.insert(j.policy.clone(), id);
+    for r in runs {
+        if let Ok(run) = SteeredRun::read(&r.dir.join("run.json")) {
+            if !identities.contains_key(&r.policy) {
+                let id = mixagent_baselines::parse_policy(&r.policy, r.seed)?.identity();
+                identities.insert(r.policy.clone(), id);
             }
-            let now = &identities[&j.policy];
+            let now = &identities[&r.policy];
             if !run.policy_identity.is_empty() && &run.policy_identity != now {
                 stale.push(format!(
                     "{} ({} then, {now} now)",
-                    j.dir.display(),
+                    r.dir.display(),
                     run.policy_identity
                 ));
             }
@@ -90,52 +285,47 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             stale.join("\n  ")
         );
     }
-    let pending: Vec<&Job> = jobs.iter().filter(|j| !finished(&j.dir)).collect();
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let workers = a.workers.max(1);
-    let threads = a.threads.unwrap_or((cores / workers).max(1));
-    eprintln!(
-        "compare: {} policies x {} seeds = {} runs ({} to do), {workers} at a time x {threads} thread(s) -> {}",
-        cfg.policies.len(),
-        cfg.seeds.len(),
-        jobs.len(),
-        pending.len(),
-        out.display()
-    );
+    Ok(())
+}
+
+/// Runs `jobs`, `workers` at a time; each job's commands one after another. Every job runs
+/// even when another fails; the failures are listed at the end.
+fn run_jobs(jobs: Vec<Job>, workers: usize) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut queue = pending.into_iter();
-    let mut running: Vec<(&Job, Child)> = Vec::new();
+    let total = jobs.len();
+    let mut queue = jobs.into_iter();
+    let mut running: Vec<(Job, usize, Child)> = Vec::new();
     let mut done = 0usize;
     let mut failed = Vec::new();
     loop {
         while running.len() < workers {
             let Some(job) = queue.next() else { break };
-            running.push((job, spawn(job, &cfg, threads)?));
+            let child = spawn(&job, 0)?;
+            running.push((job, 0, child));
         }
         if running.is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
         let mut still = Vec::new();
-        for (job, mut child) in running {
+        for (job, step, mut child) in running {
             match child.try_wait()? {
-                None => still.push((job, child)),
+                None => still.push((job, step, child)),
+                Some(status) if status.success() && step + 1 < job.commands.len() => {
+                    let next = spawn(&job, step + 1)?;
+                    still.push((job, step + 1, next));
+                }
                 Some(status) => {
                     done += 1;
+                    let secs = started.elapsed().as_secs_f64();
                     if status.success() {
+                        let eta = secs / done as f64 * (total - done) as f64;
                         eprintln!(
-                            "  {} seed {} done ({done} this call, {:.0} s)",
-                            job.policy,
-                            job.seed,
-                            started.elapsed().as_secs_f64()
+                            "  [{done}/{total}] {} done ({secs:.0} s, about {:.0} s to go)",
+                            job.label, eta
                         );
                     } else {
-                        failed.push(format!(
-                            "{} seed {}: {status}; see {}",
-                            job.policy,
-                            job.seed,
-                            job.log.display()
-                        ));
+                        failed.push(format!("{}: {status}; see {}", job.label, job.log.display()));
                     }
                 }
             }
@@ -143,27 +333,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         running = still;
     }
     if !failed.is_empty() {
-        bail!("{} run(s) failed:\n  {}", failed.len(), failed.join("\n  "));
+        bail!("{} job(s) failed:\n  {}", failed.len(), failed.join("\n  "));
     }
-    let mut groups = Vec::new();
-    for p in &cfg.policies {
-        let runs = jobs
-            .iter()
-            .filter(|j| &j.policy == p)
-            .map(|j| SteeredRun::read(&j.dir.join("run.json")))
-            .collect::<Result<Vec<_>, _>>()?;
-        groups.push((p.clone(), runs));
-    }
-    let table = summarise(&groups);
-    let md = table.to_markdown();
-    write_atomic(out.join("table.md"), md.as_bytes())?;
-    write_atomic(out.join("table.json"), &serde_json::to_vec_pretty(&table)?)?;
-    println!("{md}");
-    println!(
-        "final feedback change relative to the base, mean ± 95% interval over {} seed(s); table in {}",
-        cfg.seeds.len(),
-        out.join("table.md").display()
-    );
     Ok(())
 }
 
@@ -172,15 +343,33 @@ fn finished(dir: &Path) -> bool {
     SteeredRun::read(&dir.join("run.json")).is_ok_and(|r| r.is_complete())
 }
 
-fn spawn(job: &Job, cfg: &CompareConfig, threads: usize) -> anyhow::Result<Child> {
-    let log = std::fs::File::create(&job.log).with_context(|| format!("{}", job.log.display()))?;
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(["cpt", "--policy", &job.policy, "--config"]).arg(&cfg.run);
+fn cpt_command(r: &Run, cfg: &CompareConfig, threads: usize) -> Vec<OsString> {
+    let mut c: Vec<OsString> = vec!["cpt".into(), "--policy".into(), (&r.policy).into()];
+    c.extend(["--config".into(), cfg.run.clone().into()]);
     for s in &cfg.set {
-        cmd.args(["--set", s]);
+        c.extend(["--set".into(), s.into()]);
     }
-    cmd.args(["--set", &format!("seed={}", job.seed)]);
-    cmd.arg("--out").arg(&job.dir).args(["--threads", &threads.to_string()]);
+    c.extend(["--set".into(), format!("seed={}", r.seed).into()]);
+    c.extend([
+        "--out".into(),
+        r.dir.clone().into(),
+        "--threads".into(),
+        threads.to_string().into(),
+    ]);
+    c
+}
+
+/// Starts command `step` of `job`, appending to its log (the first command truncates it).
+fn spawn(job: &Job, step: usize) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(step > 0)
+        .truncate(step == 0)
+        .open(&job.log)
+        .with_context(|| format!("{}", job.log.display()))?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(&job.commands[step]);
     cmd.stdout(log.try_clone()?).stderr(log);
-    cmd.spawn().with_context(|| format!("cannot start the run of {} seed {}", job.policy, job.seed))
+    cmd.spawn().with_context(|| format!("cannot start {}", job.label))
 }

@@ -1,0 +1,232 @@
+//! The benchmark half of the paper's table: per-task scores of each policy's final model
+//! (`mixagent eval --suite full`, read from its JSON report without libtorch), the source and
+//! target averages and their mean.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{mean_interval, ReportError};
+
+/// One task of an `eval-full.json` report (the fields the table needs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// Task name.
+    pub task: String,
+    /// The field it counts for.
+    pub field: String,
+    /// Items scored.
+    pub items: usize,
+    /// (accuracy − chance) / (1 − chance), ×100.
+    pub score: f64,
+}
+
+/// The benchmark part of a `mixagent eval --suite full` report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// Per-task results.
+    pub tasks: Vec<TaskResult>,
+}
+
+impl TaskReport {
+    /// Reads the `tasks` of an eval report.
+    pub fn read(path: &Path) -> Result<Self, ReportError> {
+        let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let report: TaskReport = serde_json::from_str(&text).map_err(|e| {
+            bad(format!("{e}: not a `mixagent eval` report, or truncated; delete it to rerun"))
+        })?;
+        if report.tasks.is_empty() {
+            return Err(bad("no benchmark tasks: it was written by `--suite feedback`".into()));
+        }
+        Ok(report)
+    }
+
+    /// Mean task score of each field, in `fields` order (NaN for a field without tasks).
+    pub fn field_averages(&self, fields: &[String]) -> Vec<f64> {
+        fields
+            .iter()
+            .map(|f| {
+                let s: Vec<f64> =
+                    self.tasks.iter().filter(|t| &t.field == f).map(|t| t.score).collect();
+                if s.is_empty() {
+                    f64::NAN
+                } else {
+                    s.iter().sum::<f64>() / s.len() as f64
+                }
+            })
+            .collect()
+    }
+
+    /// Source average, target average (mean over the target fields that have tasks) and
+    /// their mean, the overall average.
+    pub fn averages(&self, fields: &[String]) -> (f64, f64, f64) {
+        let per_field = self.field_averages(fields);
+        let source = per_field.first().copied().unwrap_or(f64::NAN);
+        let targets: Vec<f64> = per_field.iter().skip(1).copied().filter(|v| !v.is_nan()).collect();
+        let target = if targets.is_empty() {
+            f64::NAN
+        } else {
+            targets.iter().sum::<f64>() / targets.len() as f64
+        };
+        let overall = if target.is_nan() { source } else { (source + target) / 2.0 };
+        (source, target, overall)
+    }
+}
+
+/// One policy's benchmark scores over its seeds, `(mean, 95% half-width)`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchRow {
+    /// The policy spec (or `base`).
+    pub policy: String,
+    /// Seeds summarised.
+    pub seeds: usize,
+    /// Per task.
+    pub tasks: BTreeMap<String, (f64, f64)>,
+    /// Mean over the source field's tasks.
+    pub source: (f64, f64),
+    /// Mean over the target fields' tasks.
+    pub target: (f64, f64),
+    /// Mean of the two.
+    pub overall: (f64, f64),
+}
+
+/// The benchmark table: tasks in report order (source field first), the base model's row,
+/// then one row per policy in the order of the feedback table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchTable {
+    /// `(task, field)`.
+    pub tasks: Vec<(String, String)>,
+    /// Items per task.
+    pub items: BTreeMap<String, usize>,
+    /// The base model before CPT.
+    pub base: Option<BenchRow>,
+    /// One row per policy.
+    pub rows: Vec<BenchRow>,
+}
+
+/// Summarises one group of reports (one per seed) into a row.
+pub fn bench_row(policy: &str, reports: &[TaskReport], fields: &[String]) -> BenchRow {
+    let mut tasks: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in reports {
+        for t in &r.tasks {
+            tasks.entry(t.task.clone()).or_default().push(t.score);
+        }
+    }
+    let avgs: Vec<(f64, f64, f64)> = reports.iter().map(|r| r.averages(fields)).collect();
+    let pick = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<f64> { avgs.iter().map(f).collect() };
+    BenchRow {
+        policy: policy.to_string(),
+        seeds: reports.len(),
+        tasks: tasks.into_iter().map(|(k, v)| (k, mean_interval(&v))).collect(),
+        source: mean_interval(&pick(|a| a.0)),
+        target: mean_interval(&pick(|a| a.1)),
+        overall: mean_interval(&pick(|a| a.2)),
+    }
+}
+
+impl BenchTable {
+    /// Builds the table from the base's report and each policy's reports.
+    pub fn new(
+        fields: &[String],
+        base: Option<&TaskReport>,
+        groups: &[(String, Vec<TaskReport>)],
+    ) -> Self {
+        let first = base.or_else(|| groups.iter().flat_map(|(_, r)| r.first()).next());
+        let mut tasks: Vec<(String, String)> = first
+            .map(|r| r.tasks.iter().map(|t| (t.task.clone(), t.field.clone())).collect())
+            .unwrap_or_default();
+        // Source field's tasks first, then the target fields' in the order given.
+        tasks.sort_by_key(|(_, f)| fields.iter().position(|g| g == f).unwrap_or(usize::MAX));
+        let items = first
+            .map(|r| r.tasks.iter().map(|t| (t.task.clone(), t.items)).collect())
+            .unwrap_or_default();
+        BenchTable {
+            tasks,
+            items,
+            base: base.map(|b| bench_row("base (before CPT)", std::slice::from_ref(b), fields)),
+            rows: groups
+                .iter()
+                .filter(|(_, r)| !r.is_empty())
+                .map(|(p, r)| bench_row(p, r, fields))
+                .collect(),
+        }
+    }
+}
+
+impl BenchTable {
+    /// Header and rows: per task the score (mean ± 95% half-width over seeds), then the
+    /// source average, the target average and their mean; the base model first.
+    pub fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut header: Vec<String> = vec!["policy".into(), "seeds".into()];
+        header.extend(self.tasks.iter().map(|(t, f)| format!("{t} ({f})")));
+        header.extend(["source avg", "target avg", "overall avg"].map(String::from));
+        let rows = self
+            .base
+            .iter()
+            .chain(&self.rows)
+            .map(|r| {
+                let mut row = vec![r.policy.clone(), r.seeds.to_string()];
+                row.extend(self.tasks.iter().map(|(t, _)| {
+                    r.tasks.get(t).map_or("–".into(), |v| crate::table::cell(*v, 1))
+                }));
+                row.push(crate::table::cell(r.source, 1));
+                row.push(crate::table::cell(r.target, 1));
+                row.push(format!("**{}**", crate::table::cell(r.overall, 1)));
+                row
+            })
+            .collect();
+        (header, rows)
+    }
+
+    /// The table in Markdown.
+    pub fn to_markdown(&self) -> String {
+        let (header, rows) = self.cells();
+        crate::render::markdown(&header, &rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(scores: &[(&str, &str, f64)]) -> TaskReport {
+        TaskReport {
+            tasks: scores
+                .iter()
+                .map(|(t, f, s)| TaskResult {
+                    task: t.to_string(),
+                    field: f.to_string(),
+                    items: 10,
+                    score: *s,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn averages_by_hand() {
+        let fields = vec!["general".to_string(), "math".to_string()];
+        // general: (10 + 20) / 2 = 15; math: 4; overall (15 + 4) / 2 = 9.5.
+        let r = report(&[("a", "general", 10.0), ("m", "math", 4.0), ("b", "general", 20.0)]);
+        assert_eq!(r.averages(&fields), (15.0, 4.0, 9.5));
+        // A target field without tasks (code): the overall average is the source's.
+        let code = vec!["general".to_string(), "code".to_string()];
+        let (s, t, o) = r.averages(&code);
+        assert_eq!(s, 15.0);
+        assert!(t.is_nan());
+        assert_eq!(o, 15.0);
+        // Two seeds: task a at 10 and 30, mean 20; source averages 15 and 25, mean 20.
+        let r2 = report(&[("a", "general", 30.0), ("m", "math", 4.0), ("b", "general", 20.0)]);
+        let table = BenchTable::new(&fields, Some(&r), &[("p".into(), vec![r.clone(), r2])]);
+        assert_eq!(table.tasks[0].1, "general");
+        assert_eq!(table.tasks[2], ("m".to_string(), "math".to_string()));
+        let row = &table.rows[0];
+        assert_eq!(row.seeds, 2);
+        assert_eq!(row.tasks["a"].0, 20.0);
+        assert_eq!(row.source.0, 20.0);
+        assert_eq!(row.overall.0, 12.0);
+        assert!(table.base.as_ref().unwrap().source.1.is_nan());
+    }
+}
