@@ -16,6 +16,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole pipeline at the demo scale: set-up, prepare, pretrain, collect, train the
+    /// agent, compare it with every baseline; ends with the table and the report.
+    Demo(commands::demo::Args),
     /// Turn raw corpora into domain-labelled token shards and a manifest.
     Prepare(commands::prepare::Args),
     /// Train a base model on the source field only.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
         Command::Prepare(args) => commands::prepare::run(args),
         Command::Pretrain(args) => commands::train::pretrain(args),
         Command::Cpt(args) => commands::train::cpt(args),

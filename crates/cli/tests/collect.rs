@@ -595,3 +595,15 @@ fn screenshot(html: &Path, png: &Path) {
         bytes.len()
     );
 }
+
+#[test]
+fn demo_outside_the_repository_root_says_where_to_run_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    mixagent()
+        .current_dir(tmp.path())
+        .arg("demo")
+        .assert()
+        .failure()
+        .stderr(contains("configs/default.toml not found"))
+        .stderr(contains("repository root"));
+}

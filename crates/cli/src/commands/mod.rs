@@ -8,6 +8,7 @@ pub mod collect;
 pub mod compare;
 pub mod corpus;
 pub mod cpt_policy;
+pub mod demo;
 pub mod eval;
 pub mod prepare;
 pub mod train;

@@ -1,0 +1,159 @@
+//! `mixagent demo`: the whole pipeline at the `demo` scale, from the repository root, in one
+//! command (README): set-up, corpus preparation, a proxy and a target base model, trajectory
+//! collection on the proxy, the agent, and the comparison of the agent with every baseline
+//! steering the target model, ending with the table and the report's path.
+//!
+//! Every step is a child process of this binary (or `scripts/setup.sh`) and resumes or skips
+//! finished work, so a killed demo continues where it stopped. Progress is each step's own
+//! output under a `demo [i/n]` header with the elapsed time and an ETA from the steps' measured
+//! durations on 2 cores, rescaled by how fast this machine has been so far.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+
+/// Arguments of `demo`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Runs at a time in collection and comparison.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+/// One step: what it does, how long it took on 2 cores, the command, and the file whose
+/// presence means it is done (steps without one resume or skip by themselves).
+struct Step {
+    what: &'static str,
+    secs: f64,
+    program: Option<&'static str>,
+    args: Vec<String>,
+    done_if: Option<&'static str>,
+}
+
+fn step(what: &'static str, secs: f64, args: &str, done_if: Option<&'static str>) -> Step {
+    Step {
+        what,
+        secs,
+        program: None,
+        args: args.split_whitespace().map(String::from).collect(),
+        done_if,
+    }
+}
+
+/// The demo's steps. The durations are this machine class's (2 cores), measured by a full
+/// demo from a clean clone with the set-up cache warm (README).
+fn steps(workers: usize) -> Vec<Step> {
+    vec![
+        Step {
+            what: "set-up: libtorch and the raw corpora (cached; seconds when warm)",
+            secs: 1.0,
+            program: Some("bash"),
+            args: vec!["scripts/setup.sh".into()],
+            done_if: None,
+        },
+        step(
+            "prepare the default corpus (24 domains, BPE tokenizer, shards)",
+            70.0,
+            "prepare --config configs/default.toml --out data/default",
+            Some("data/default/manifest.json"),
+        ),
+        step("the corpus table", 2.0, "corpus stats --corpus data/default", None),
+        step(
+            "pretrain the proxy base (demo preset, 0.34M parameters, 4M tokens of general text)",
+            150.0,
+            "pretrain --corpus data/default --preset demo --tokens 4000000 --out runs/demo/base",
+            None,
+        ),
+        step(
+            "pretrain the target base (demo-target preset, 1.1M parameters, 2M tokens)",
+            200.0,
+            "pretrain --corpus data/default --preset demo-target --tokens 2000000 --out runs/demo/target",
+            None,
+        ),
+        step(
+            "collect 32 mixing trajectories x 10 stages on the proxy",
+            420.0,
+            &format!("collect --config experiments/collect-demo.toml --workers {workers}"),
+            None,
+        ),
+        step(
+            "train the agent (warm-up, then CQL)",
+            130.0,
+            "train-agent --trajectories runs/collect-demo --config experiments/agent-demo.toml --out runs/agent-demo",
+            Some("runs/agent-demo/agent.json"),
+        ),
+        step(
+            "compare: the agent and 9 baselines steer the target model, 3 seeds each, then benchmarks",
+            720.0,
+            &format!("compare --config experiments/compare-demo.toml --workers {workers}"),
+            None,
+        ),
+    ]
+}
+
+fn minutes(secs: f64) -> String {
+    format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
+}
+
+/// Runs `demo`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    for needed in ["configs/default.toml", "experiments/compare-demo.toml", "scripts/setup.sh"] {
+        if !Path::new(needed).exists() {
+            bail!("{needed} not found: run `mixagent demo` from the repository root (or `bash scripts/demo.sh`)");
+        }
+    }
+    let steps = steps(a.workers.max(1));
+    let total_estimate: f64 = steps.iter().map(|s| s.secs).sum();
+    let start = Instant::now();
+    // Measured time over estimated time of the steps that ran, for the ETA.
+    let (mut measured, mut estimated) = (0.0, 0.0);
+    let exe = std::env::current_exe()?;
+    for (i, s) in steps.iter().enumerate() {
+        let elapsed = start.elapsed().as_secs_f64();
+        let rest: f64 = steps[i..].iter().map(|s| s.secs).sum();
+        let pace = if estimated > 60.0 { measured / estimated } else { 1.0 };
+        eprintln!(
+            "\ndemo [{}/{}] {} (elapsed {}, about {} to go)",
+            i + 1,
+            steps.len(),
+            s.what,
+            minutes(elapsed),
+            minutes(rest * pace)
+        );
+        if let Some(done) = s.done_if.filter(|d| Path::new(d).exists()) {
+            eprintln!("demo: {done} exists; skipping (delete it to redo this step)");
+            continue;
+        }
+        let t = Instant::now();
+        let mut cmd = match s.program {
+            Some(p) => Command::new(p),
+            None => Command::new(&exe),
+        };
+        let status = cmd
+            .args(&s.args)
+            .status()
+            .with_context(|| format!("cannot start step {}: {}", i + 1, s.what))?;
+        if !status.success() {
+            bail!(
+                "demo step {} ({}) failed: {status}; fix the cause above and rerun `mixagent demo`: finished steps are skipped",
+                i + 1,
+                s.what
+            );
+        }
+        let took = t.elapsed().as_secs_f64();
+        if took > 5.0 {
+            measured += took;
+            estimated += s.secs;
+        }
+    }
+    let report = PathBuf::from("runs/compare-demo/report.html");
+    eprintln!(
+        "\ndemo finished in {} (about {} on 2 cores from a warm set-up cache); the table is above, the report is {}",
+        minutes(start.elapsed().as_secs_f64()),
+        minutes(total_estimate),
+        report.display()
+    );
+    Ok(())
+}
