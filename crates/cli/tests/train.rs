@@ -49,6 +49,40 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
         .keys()
         .all(|k| !k.starts_with("math"))));
 
+    // Another source mix (`--mix`): only the listed domains, weights normalised; a domain
+    // that does not exist or a NaN weight is refused with the reason.
+    let mixed = tmp.path().join("base-mix");
+    mixagent()
+        .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])
+        .arg(&corpus)
+        .arg("--out")
+        .arg(&mixed)
+        .args(common)
+        .args(["--mix", "brown_press=1,dictionary=3"])
+        .assert()
+        .success();
+    let spec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(mixed.join("run.json")).unwrap()).unwrap();
+    assert_eq!(spec["schedule"]["stages"][0]["weights"]["dictionary"], 0.75);
+    let seen: Vec<String> = metrics(&mixed)
+        .iter()
+        .flat_map(|l| l["domain_loss"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
+        .collect();
+    assert!(seen.iter().all(|d| d == "brown_press" || d == "dictionary"), "{seen:?}");
+    for (bad, says) in
+        [("brown_pres=1", "unknown domain `brown_pres`"), ("dictionary=NaN", "finite")]
+    {
+        mixagent()
+            .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])
+            .arg(&corpus)
+            .arg("--out")
+            .arg(tmp.path().join("bad-mix"))
+            .args(["--mix", bad])
+            .assert()
+            .failure()
+            .stderr(contains(says));
+    }
+
     // CPT under a two-stage schedule over the field-level space.
     let schedule = tmp.path().join("ramp.toml");
     fs::write(

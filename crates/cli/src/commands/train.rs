@@ -97,6 +97,11 @@ pub struct PretrainArgs {
     /// Training tokens.
     #[arg(long, default_value_t = 2_000_000)]
     tokens: u64,
+    /// Another source mix: weights of the field's domains (`DOMAIN=W,...`; unlisted domains get
+    /// none) instead of the field's natural token shares, e.g. a base for the unseen-source
+    /// setting.
+    #[arg(long, value_delimiter = ',', value_name = "DOMAIN=W")]
+    mix: Vec<String>,
     /// Run folder [default: `runs/base-PRESET`].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -153,14 +158,36 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
     let device = a.runtime.apply();
     let corpus = mixagent_sampler::Corpus::open(&a.corpus)?;
     let model = ModelConfig::preset(&a.preset, corpus.manifest.tokenizer.vocab_size as usize)?;
+    let weights = if a.mix.is_empty() {
+        [(a.field.clone(), 1.0)].into()
+    } else {
+        let mut w = std::collections::BTreeMap::new();
+        for item in &a.mix {
+            let (d, v) = item
+                .split_once('=')
+                .with_context(|| format!("--mix `{item}`: expected DOMAIN=WEIGHT"))?;
+            let v: f64 =
+                v.trim().parse().with_context(|| format!("--mix `{item}`: not a number"))?;
+            if !v.is_finite() || v < 0.0 {
+                bail!("--mix `{item}`: weights must be finite and not negative");
+            }
+            w.insert(d.trim().to_string(), v);
+        }
+        let sum: f64 = w.values().sum();
+        if sum <= 0.0 {
+            bail!("--mix: the weights sum to 0; give at least one domain a positive weight");
+        }
+        w.into_iter().map(|(d, v)| (d, v / sum)).collect()
+    };
     let spec = RunSpec {
         train: a.optim.config(&model, 3e-3),
         model,
         corpus: a.corpus.clone(),
-        space: SpaceSpec { level: "fields".into(), fields: vec![a.field.clone()] },
-        schedule: ScheduleSpec {
-            stages: vec![StageSpec { tokens: a.tokens, weights: [(a.field.clone(), 1.0)].into() }],
+        space: SpaceSpec {
+            level: if a.mix.is_empty() { "fields" } else { "domains" }.into(),
+            fields: vec![a.field.clone()],
         },
+        schedule: ScheduleSpec { stages: vec![StageSpec { tokens: a.tokens, weights }] },
         init: None,
         device,
     };
