@@ -155,10 +155,10 @@ impl BenchTable {
     }
 }
 
-impl BenchTable {
+impl crate::Tabular for BenchTable {
     /// Header and rows: per task the score (mean ± 95% half-width over seeds), then the
     /// source average, the target average and their mean; the base model first.
-    pub fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
+    fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
         let mut header: Vec<String> = vec!["policy".into(), "seeds".into()];
         header.extend(self.tasks.iter().map(|(t, f)| format!("{t} ({f})")));
         header.extend(["source avg", "target avg", "overall avg"].map(String::from));
@@ -178,12 +178,6 @@ impl BenchTable {
             })
             .collect();
         (header, rows)
-    }
-
-    /// The table in Markdown.
-    pub fn to_markdown(&self) -> String {
-        let (header, rows) = self.cells();
-        crate::render::markdown(&header, &rows)
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::render::{escape, html_table};
-use crate::{BenchTable, Table};
+use crate::render::escape;
+use crate::{BenchTable, Table, Tabular};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:1500px;color:#222}\
 table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}\
@@ -47,8 +47,7 @@ impl HtmlReport<'_> {
              after the last stage. Balanced = mean Δ over the fields. Mean ± 95% interval \
              (Student's t) over seeds; best balanced score first.</p>\n",
         );
-        let (h, r) = self.table.cells();
-        s.push_str(&html_table(&h, &r));
+        s.push_str(&self.table.to_html());
         if let Some(b) = self.bench {
             s.push_str("<h2>Benchmarks of the final models</h2>\n");
             let items: Vec<String> = b.items.iter().map(|(t, n)| format!("{t} {n}")).collect();
@@ -59,8 +58,7 @@ impl HtmlReport<'_> {
                  chance on most tasks; read these beside the feedback table.</p>",
                 escape(&items.join(", "))
             );
-            let (h, r) = b.cells();
-            s.push_str(&html_table(&h, &r));
+            s.push_str(&b.to_html());
         }
         for (caption, svg) in self.figures {
             let _ =
@@ -68,5 +66,36 @@ impl HtmlReport<'_> {
         }
         s.push_str("</body></html>\n");
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PolicyRow;
+
+    #[test]
+    fn the_page_escapes_text_bolds_the_balanced_score_and_inlines_figures() {
+        let row = PolicyRow {
+            policy: "agent:<runs>".into(),
+            seeds: 3,
+            fields: [("general".into(), (-0.01, 0.002)), ("math".into(), (0.4, 0.01))].into(),
+            source: (-0.01, 0.002),
+            target: (0.4, 0.01),
+            balanced: (0.195, 0.005),
+            target_share: 0.6,
+            tokens: [("general".into(), 10.0), ("math".into(), 15.0)].into(),
+        };
+        let table = Table { fields: vec!["general".into(), "math".into()], rows: vec![row] };
+        let facts = vec![("config".to_string(), "a & b".to_string())];
+        let figures = vec![("mixture".to_string(), "<svg id=\"f\"></svg>".to_string())];
+        let page =
+            HtmlReport { title: "T", facts: &facts, table: &table, bench: None, figures: &figures }
+                .render();
+        assert!(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"));
+        assert!(page.contains("agent:&lt;runs&gt;") && page.contains("a &amp; b"));
+        assert!(page.contains("<b>+0.1950 ± 0.0050</b>"), "{page}");
+        assert!(page.contains("<svg id=\"f\"></svg><figcaption>mixture</figcaption>"));
+        assert!(!page.contains("Benchmarks of the final models"));
     }
 }

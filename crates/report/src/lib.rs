@@ -22,6 +22,6 @@ pub use config::{policy_slug, CompareConfig, ReportError};
 pub use figures::{mixture_bands, mixture_svg, scores_svg};
 pub use html::HtmlReport;
 pub use plot::{line_panels_svg, stacked_area_svg, Band, Line};
-pub use render::{html_table, markdown};
+pub use render::{html_table, markdown, Tabular};
 pub use stats::{mean_interval, student_t95};
 pub use table::{summarise, PolicyRow, Table};

@@ -3,6 +3,24 @@
 
 use std::fmt::Write;
 
+/// A table as cells: a header and rows of the same length.
+pub trait Tabular {
+    /// Header and rows.
+    fn cells(&self) -> (Vec<String>, Vec<Vec<String>>);
+
+    /// The table in Markdown.
+    fn to_markdown(&self) -> String {
+        let (header, rows) = self.cells();
+        markdown(&header, &rows)
+    }
+
+    /// The table in HTML.
+    fn to_html(&self) -> String {
+        let (header, rows) = self.cells();
+        html_table(&header, &rows)
+    }
+}
+
 /// A Markdown table.
 pub fn markdown(header: &[String], rows: &[Vec<String>]) -> String {
     let mut s = String::new();

@@ -104,11 +104,11 @@ pub(crate) fn cell((m, h): (f64, f64), decimals: usize) -> String {
     }
 }
 
-impl Table {
+impl crate::Tabular for Table {
     /// Header and rows: per policy, each field's change, source and target averages, the
     /// balanced score (mean ± 95% half-width over seeds), the mean target share and the tokens
     /// per field.
-    pub fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
+    fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
         let mut header: Vec<String> = vec!["policy".into(), "seeds".into()];
         header.extend(self.fields.iter().map(|f| format!("{f} Δ")));
         header.extend(["source avg", "target avg", "balanced", "target share"].map(String::from));
@@ -133,12 +133,6 @@ impl Table {
             .collect();
         (header, rows)
     }
-
-    /// The table in Markdown.
-    pub fn to_markdown(&self) -> String {
-        let (header, rows) = self.cells();
-        crate::render::markdown(&header, &rows)
-    }
 }
 
 #[cfg(test)]
@@ -149,6 +143,7 @@ mod tests {
     use mixagent_trajectory::{BaseInfo, CollectConfig, SpaceEntry, StageRow, STEERED_RUN_VERSION};
 
     use super::*;
+    use crate::Tabular;
 
     fn obs(g: f64, m: f64) -> Observation {
         Observation {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use mixagent_report::{
     mixture_svg, policy_slug, scores_svg, summarise, BenchTable, CompareConfig, HtmlReport,
-    TaskReport,
+    Tabular, TaskReport,
 };
 use mixagent_shard::write_atomic;
 use mixagent_trajectory::{CollectConfig, SteeredRun};
