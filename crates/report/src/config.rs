@@ -80,3 +80,31 @@ pub fn policy_slug(spec: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<CompareConfig, ReportError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        CompareConfig::load(&path)
+    }
+
+    #[test]
+    fn defaults_and_refusals_name_the_file_and_the_fix() {
+        let base = "run = \"r.toml\"\nseeds = [0]\npolicies = [\"uniform\"]\n";
+        let cfg = load(base).unwrap();
+        assert!(cfg.benchmarks && cfg.task_items == 100 && cfg.title.is_empty());
+        let err = |extra: &str| load(&format!("{base}{extra}")).unwrap_err().to_string();
+        assert!(err("task_items = 0\n").contains("task_items must be at least 1"));
+        assert!(load("run = \"r.toml\"\nseeds = [0]\npolicies = [\"a\", \"a\"]\n")
+            .unwrap_err()
+            .to_string()
+            .contains("listed twice"));
+        let e = err("sedes = [1]\n");
+        assert!(e.contains("c.toml") && e.contains("sedes"), "{e}");
+        assert!(load(&format!("{base}task_items = 0\nbenchmarks = false\n")).is_ok());
+    }
+}

@@ -72,11 +72,13 @@ pub fn scores_svg(groups: &[(String, Vec<SteeredRun>)]) -> String {
     let Some(fields) = groups.first().map(|(_, r)| r[0].fields()) else {
         return line_panels_svg("Scores over stages", &[]);
     };
+    // The first agent is drawn bold in black; any other (another alpha, say) as a baseline.
+    let lead = groups.iter().map(|(p, _)| p.as_str()).find(|p| p.starts_with("agent"));
     let line = |i: usize, p: &str, values: Vec<f64>| Line {
         label: p.to_string(),
-        color: if p.starts_with("agent") { "#000".into() } else { policy_color(i) },
+        color: if Some(p) == lead { "#000".into() } else { policy_color(i) },
         values,
-        bold: p.starts_with("agent"),
+        bold: Some(p) == lead,
     };
     let target = |r: &SteeredRun, t: usize| {
         let ts = &fields[1..];
