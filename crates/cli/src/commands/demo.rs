@@ -43,7 +43,7 @@ fn step(what: &'static str, secs: f64, args: &str, done_if: Option<&'static str>
 }
 
 /// The demo's steps. The durations are this machine class's (2 cores), measured by a full
-/// demo from a clean clone with the set-up cache warm (README).
+/// demo from a clean clone with the set-up cache warm: 25 min 34 s in all (README).
 fn steps(workers: usize) -> Vec<Step> {
     vec![
         Step {
@@ -55,38 +55,38 @@ fn steps(workers: usize) -> Vec<Step> {
         },
         step(
             "prepare the default corpus (24 domains, BPE tokenizer, shards)",
-            70.0,
+            15.0,
             "prepare --config configs/default.toml --out data/default",
             Some("data/default/manifest.json"),
         ),
         step("the corpus table", 2.0, "corpus stats --corpus data/default", None),
         step(
             "pretrain the proxy base (demo preset, 0.34M parameters, 4M tokens of general text)",
-            150.0,
+            145.0,
             "pretrain --corpus data/default --preset demo --tokens 4000000 --out runs/demo/base",
             None,
         ),
         step(
             "pretrain the target base (demo-target preset, 1.1M parameters, 2M tokens)",
-            200.0,
+            150.0,
             "pretrain --corpus data/default --preset demo-target --tokens 2000000 --out runs/demo/target",
             None,
         ),
         step(
             "collect 32 mixing trajectories x 10 stages on the proxy",
-            420.0,
+            395.0,
             &format!("collect --config experiments/collect-demo.toml --workers {workers}"),
             None,
         ),
         step(
             "train the agent (warm-up, then CQL)",
-            130.0,
+            135.0,
             "train-agent --trajectories runs/collect-demo --config experiments/agent-demo.toml --out runs/agent-demo",
             Some("runs/agent-demo/agent.json"),
         ),
         step(
             "compare: the agent and 9 baselines steer the target model, 3 seeds each, then benchmarks",
-            720.0,
+            700.0,
             &format!("compare --config experiments/compare-demo.toml --workers {workers}"),
             None,
         ),
@@ -108,12 +108,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let total_estimate: f64 = steps.iter().map(|s| s.secs).sum();
     let start = Instant::now();
     // Measured time over estimated time of the steps that ran, for the ETA.
-    let (mut measured, mut estimated) = (0.0, 0.0);
+    let (mut measured, mut estimated) = (0.0f64, 0.0f64);
     let exe = std::env::current_exe()?;
     for (i, s) in steps.iter().enumerate() {
         let elapsed = start.elapsed().as_secs_f64();
         let rest: f64 = steps[i..].iter().map(|s| s.secs).sum();
-        let pace = if estimated > 60.0 { measured / estimated } else { 1.0 };
+        // Rescale by this machine's pace once a few minutes of steps have run (short steps
+        // say little); clamped, so one odd step cannot make the ETA absurd.
+        let pace = if measured > 120.0 { (measured / estimated).clamp(0.5, 3.0) } else { 1.0 };
         eprintln!(
             "\ndemo [{}/{}] {} (elapsed {}, about {} to go)",
             i + 1,
