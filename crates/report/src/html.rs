@@ -9,7 +9,7 @@ use crate::{BenchTable, Table, Tabular};
 const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:1500px;color:#222}\
 table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}\
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}\
-th{background:#f2f2f2;white-space:normal;min-width:60px;max-width:130px;vertical-align:bottom}td:first-child,th:first-child{text-align:left}\
+th{background:#f2f2f2;white-space:normal;min-width:60px;max-width:130px;vertical-align:bottom;overflow-wrap:anywhere}td:first-child,th:first-child{text-align:left}\
 tbody tr:nth-child(even){background:#fafafa}dl{display:grid;grid-template-columns:max-content auto;\
 gap:2px 14px;font-size:14px}dt{font-weight:bold}figure{margin:12px 0 28px}svg{max-width:100%;height:auto}\
 figcaption{font-size:13px;color:#555;max-width:1100px}.note{font-size:13px;color:#555;max-width:1100px}";
