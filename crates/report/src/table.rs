@@ -71,9 +71,20 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
                     r.space.iter().map(|e| (e.name.clone(), e.field.clone())).collect();
                 for row in &r.stages {
                     shares.push(r.target_share(&row.weights));
-                    for (d, n) in &row.tokens_by_domain {
-                        let f = field_of.get(d).cloned().unwrap_or_else(|| d.clone());
-                        *tokens.entry(f).or_insert(0.0) += *n as f64 / group.len() as f64;
+                    let per_run = 1.0 / group.len() as f64;
+                    if row.tokens_by_domain.keys().all(|d| field_of.contains_key(d)) {
+                        for (d, n) in &row.tokens_by_domain {
+                            *tokens.entry(field_of[d].clone()).or_insert(0.0) +=
+                                *n as f64 * per_run;
+                        }
+                    } else {
+                        // A field-level space counts tokens per corpus domain, which the run
+                        // file does not map to fields: split the stage's tokens by the mixture
+                        // (what the sampler does, up to rounding).
+                        for (e, w) in r.space.iter().zip(&row.weights) {
+                            *tokens.entry(e.field.clone()).or_insert(0.0) +=
+                                row.tokens as f64 * w * per_run;
+                        }
                     }
                 }
             }
@@ -204,6 +215,12 @@ mod tests {
         assert!((a.target.0 - 0.375).abs() < 1e-12);
         assert_eq!(a.tokens["math"], 50.0);
         assert!((table.rows[0].target_share - 0.2).abs() < 1e-12);
+        // A field-level run counts tokens per corpus domain: split by the mixture instead.
+        let mut field_level = run("c", -4.0, -2.0, 0.25);
+        field_level.stages[0].tokens_by_domain =
+            [("brown_press".into(), 60), ("math_algebra".into(), 40)].into();
+        let t = summarise(&[("c".into(), vec![field_level])]);
+        assert_eq!((t.rows[0].tokens["general"], t.rows[0].tokens["math"]), (75.0, 25.0));
         let md = table.to_markdown();
         assert!(md.contains("| b | 1 |") && md.contains("± "), "{md}");
     }
