@@ -1,6 +1,7 @@
 //! The report's figures from finished steered runs: a policy's mixture over stages (mean over
 //! seeds) and every policy's scores over stages.
 
+use mixagent_core::{balanced_score, Observation};
 use mixagent_trajectory::SteeredRun;
 
 use crate::plot::{field_color, line_panels_svg, policy_color, stacked_area_svg, Band, Line};
@@ -59,9 +60,17 @@ fn per_stage(runs: &[SteeredRun], value: impl Fn(&SteeredRun, usize) -> f64) -> 
 }
 
 /// The observation after `t` stages (the base's at 0).
+fn observation(r: &SteeredRun, t: usize) -> &Observation {
+    if t == 0 {
+        &r.initial
+    } else {
+        &r.stages[t - 1].observation
+    }
+}
+
+/// A field's feedback change after `t` stages, relative to the base.
 fn change(r: &SteeredRun, t: usize, field: &str) -> f64 {
-    let obs = if t == 0 { &r.initial } else { &r.stages[t - 1].observation };
-    obs.relative_change(&r.initial, field).unwrap_or(f64::NAN)
+    observation(r, t).relative_change(&r.initial, field).unwrap_or(f64::NAN)
 }
 
 /// Four panels over stages, one line per policy (mean over seeds): the source field's
@@ -97,19 +106,18 @@ pub fn scores_svg(groups: &[(String, Vec<SteeredRun>)]) -> String {
             i,
             p,
             per_stage(runs, |r, t| {
-                (change(r, t, &fields[0]) + target(r, t) * (fields.len() - 1) as f64)
-                    / fields.len() as f64
+                let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+                balanced_score(observation(r, t), &r.initial, &refs).unwrap_or(f64::NAN)
             }),
         ));
         // The share has no value before the first stage.
-        let mut share = per_stage(runs, |r, t| {
+        let share = per_stage(runs, |r, t| {
             if t == 0 {
                 f64::NAN
             } else {
                 r.target_share(&r.stages[t - 1].weights)
             }
         });
-        share[0] = f64::NAN;
         panels[3].1.push(line(i, p, share));
     }
     line_panels_svg("Feedback change relative to the base over stages (mean over seeds)", &panels)
