@@ -18,6 +18,7 @@ use mixagent_core::{
 pub const STAGES: usize = 6;
 
 /// A space with its token shares and a base observation.
+#[derive(Clone)]
 pub struct Fixture {
     /// The space (general first).
     pub space: Arc<DomainSpace>,
@@ -158,6 +159,22 @@ pub fn check(make: &dyn Fn(u64) -> Box<dyn MixingPolicy>) -> Result<(), String> 
         let rest = run(&f, resumed.as_mut(), partial).map_err(at)?;
         if rest != first {
             return Err(at(format!("resumed after stage {half}, it decided differently")));
+        }
+        if !make(7).reads_feedback() {
+            // Its schedule is fixed before training: under opposite feedback it decides the same.
+            let mut flipped = f.clone();
+            let obs = &mut flipped.initial;
+            obs.feedback.values_mut().chain(obs.domain_loss.values_mut()).for_each(|v| *v *= 2.0);
+            let other = run(&flipped, make(7).as_mut(), Vec::new()).map_err(at)?;
+            let weights = |h: &[StageOutcome]| -> Vec<Vec<f64>> {
+                h.iter().map(|s| s.mixture.weights().to_vec()).collect()
+            };
+            if weights(&other) != weights(&first) {
+                return Err(at(
+                    "says it does not read feedback, but decided differently under other feedback"
+                        .into(),
+                ));
+            }
         }
         if make(7).restore(serde_json::json!("not a policy state")).is_ok() {
             return Err(at("accepted a state of the wrong shape".into()));

@@ -29,6 +29,10 @@ impl FixedRatio {
 }
 
 impl MixingPolicy for FixedRatio {
+    fn reads_feedback(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> String {
         if self.source == 0.0 {
             "target-only".into()

@@ -218,6 +218,10 @@ fn solve(l: &[f64], p: usize, b: &[f64]) -> Vec<f64> {
 }
 
 impl MixingPolicy for RegMix {
+    fn reads_feedback(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> String {
         "regmix".into()
     }

@@ -7,6 +7,10 @@ use mixagent_core::{CoreError, MixingPolicy, Mixture, PolicyInput};
 pub struct Uniform;
 
 impl MixingPolicy for Uniform {
+    fn reads_feedback(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> String {
         "uniform".into()
     }

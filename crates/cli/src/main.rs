@@ -33,6 +33,12 @@ enum Command {
     TrainAgent(commands::train_agent::Args),
     /// Every policy steers the same CPT run over seeds; one table with 95% intervals.
     Compare(commands::compare::Args),
+    /// The next stage's mixture for a run in another trainer, from its feedback so far.
+    Next(commands::next::Args),
+    /// Write a schedule (a run's, or a static policy's) in a trainer's config format.
+    Export(commands::export::Args),
+    /// Check a schedule against each domain's tokens: epochs, starved domains, exhaustion.
+    Preflight(commands::preflight::Args),
     /// Plan, list, show and export trajectories.
     Trajectories {
         #[command(subcommand)]
@@ -72,6 +78,9 @@ fn main() -> ExitCode {
         Command::Collect(args) => commands::collect::run(args),
         Command::TrainAgent(args) => commands::train_agent::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Next(args) => commands::next::run(args),
+        Command::Export(args) => commands::export::run(args),
+        Command::Preflight(args) => commands::preflight::run(args),
         Command::Trajectories { command } => commands::trajectories::run(command),
         Command::Corpus { command } => commands::corpus::run(command),
         Command::Bench { command } => commands::bench::run(command),

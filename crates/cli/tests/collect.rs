@@ -282,6 +282,7 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
             .stdout(contains("balanced"));
         assert_eq!(read(&out.join("run.json"))["stages"].as_array().unwrap().len(), 2);
     }
+    controller_export_and_preflight(&a, &tmp.join("cpt-agent"), tmp);
     // Retrain the agent in place (another seed): its old run is no longer its run.
     let mut retrain = train(&a);
     retrain.args(["--set", "seed=1"]).assert().success();
@@ -606,4 +607,91 @@ fn demo_outside_the_repository_root_says_where_to_run_it() {
         .failure()
         .stderr(contains("configs/default.toml not found"))
         .stderr(contains("repository root"));
+}
+
+/// The agent's cpt run seen from outside: `mixagent next` on a state holding the run's first
+/// stage decides what cpt decided for its second; `export` and `preflight` read the run; a
+/// policy that reads feedback has no schedule to export.
+fn controller_export_and_preflight(agent: &Path, run_dir: &Path, tmp: &Path) {
+    let (corpus, _) = fixture();
+    let run = read(&run_dir.join("run.json"));
+    let manifest = mixagent_shard::Manifest::load(corpus).unwrap();
+    let domains: Vec<Value> = run["space"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let name = e["name"].as_str().unwrap();
+            let d = manifest.domains.iter().find(|d| d.name == name).unwrap();
+            serde_json::json!({"name": name, "field": e["field"], "tokens": d.train.tokens})
+        })
+        .collect();
+    let stage0 = &run["stages"][0];
+    let names: Vec<&str> = domains.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    let weights: serde_json::Map<String, Value> = names
+        .iter()
+        .zip(stage0["weights"].as_array().unwrap())
+        .map(|(n, w)| (n.to_string(), w.clone()))
+        .collect();
+    let state = serde_json::json!({
+        "format_version": 1,
+        "policy": format!("agent:{}", agent.display()),
+        "total_stages": 2,
+        "domains": domains,
+        "initial": run["initial"],
+        "stages": [{"weights": weights, "observation": stage0["observation"], "tokens": stage0["tokens"]}],
+    });
+    let state_path = tmp.join("state.json");
+    std::fs::write(&state_path, serde_json::to_string(&state).unwrap()).unwrap();
+    let out = mixagent().args(["next", "--state"]).arg(&state_path).assert().success();
+    let answer: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(answer["stage"], 1);
+    for (n, w) in names.iter().zip(run["stages"][1]["weights"].as_array().unwrap()) {
+        let got = answer["weights"][n].as_f64().unwrap();
+        assert!((got - w.as_f64().unwrap()).abs() < 1e-12, "{n}: next {got} vs cpt {w}");
+    }
+    // A state whose feedback lacks a field is refused, naming the file and the field.
+    let mut bad = state.clone();
+    bad["initial"]["feedback"].as_object_mut().unwrap().remove("math");
+    std::fs::write(&state_path, serde_json::to_string(&bad).unwrap()).unwrap();
+    mixagent()
+        .args(["next", "--state"])
+        .arg(&state_path)
+        .assert()
+        .failure()
+        .stderr(contains("state.json"))
+        .stderr(contains("no feedback for field `math`"));
+
+    let out = mixagent()
+        .args(["export", "--format", "megatron", "--path-template", "/data/{domain}", "--run"])
+        .arg(run_dir)
+        .assert()
+        .success();
+    let megatron: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(megatron["stages"].as_array().unwrap().len(), 2);
+    assert!(megatron["stages"][0]["data_path"].as_str().unwrap().contains("/data/brown_press"));
+    mixagent()
+        .args(["preflight", "--run"])
+        .arg(run_dir)
+        .assert()
+        .success()
+        .stdout(contains("pre-flight: 2 stages"))
+        .stdout(contains("brown_press"));
+    mixagent()
+        .args(["export", "--format", "hf", "--policy", &format!("agent:{}", agent.display())])
+        .arg("--config")
+        .arg(config())
+        .args(["--set", &format!("corpus={}", corpus.display())])
+        .assert()
+        .failure()
+        .stderr(contains("decides each stage from the model's feedback"));
+    let nanotron = tmp.join("fixed.yaml");
+    mixagent()
+        .args(["export", "--format", "nanotron", "--policy", "fixed:0.7", "--config"])
+        .arg(config())
+        .args(["--set", &format!("corpus={}", corpus.display()), "--out"])
+        .arg(&nanotron)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&nanotron).unwrap().contains("start_training_step: 1"));
 }

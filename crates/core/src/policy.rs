@@ -62,6 +62,13 @@ pub trait MixingPolicy {
         self.name()
     }
 
+    /// Whether its decisions depend on the model's feedback. A policy that does not (a fixed
+    /// ratio, RegMix's one static mixture) has a whole schedule before training starts, so it
+    /// can be exported to a trainer's config; the conformance harness checks the claim.
+    fn reads_feedback(&self) -> bool {
+        true
+    }
+
     /// The mixture of the next stage.
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError>;
 

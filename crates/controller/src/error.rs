@@ -1,0 +1,31 @@
+//! Controller errors: each names the state file, stage or domain and says what to change.
+
+use std::path::{Path, PathBuf};
+
+/// What went wrong while reading a state, recording feedback or deciding.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// A state file that cannot be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A state that is malformed, of another version, or inconsistent.
+    #[error("{0}")]
+    State(String),
+    /// Feedback or a mixture that cannot be recorded.
+    #[error("{0}")]
+    Input(String),
+    /// The policy could not decide (or be built).
+    #[error(transparent)]
+    Policy(#[from] mixagent_core::CoreError),
+}
+
+impl ControllerError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        ControllerError::Io { path: path.to_path_buf(), source }
+    }
+}
