@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need through scripts/setup.sh
-# (cached, seconds when warm), then runs the whole workspace's tests on the real data and
-# closes with one summary line over every test binary.
+# (cached, seconds when warm), then runs the whole workspace's tests on the real data and the
+# Python module's pytest suite, and closes with one summary line over every test binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -21,6 +21,10 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The Python module: built as a wheel with maturin, tested with pytest (no torch needed).
+bash scripts/python.sh 2>&1 | tee -a "$log"
+py_status=${PIPESTATUS[0]}
+[[ $status -ne 0 ]] || status=$py_status
 set -e
 sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ s += $1 } END { print s + 0 }'; }
 echo "tests: $(sum passed) passed, $(sum failed) failed, $(sum ignored) skipped"
