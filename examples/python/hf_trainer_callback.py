@@ -78,7 +78,7 @@ class MixagentCallback(TrainerCallback):
         return {field: gold_logprob(model, self.tokenizer, items) for field, items in self.suites.items()}
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if self.controller.stage == 0 and json.loads(self.controller.state_json())["initial"] is None:
+        if not self.controller.has_base:
             self.controller.observe(self.feedback(model))
         self.dataset.set_weights(self.controller.next_mixture())
 

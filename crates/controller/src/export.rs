@@ -10,9 +10,10 @@
 //! | `hf` | JSON: per stage the datasets and `interleave_datasets` probabilities | one interleaved stream per stage, chained |
 //! | `olmo` | JSON: per stage an OLMo-core `SourceMixtureDatasetConfig` (`_CLASS_` dicts) | one run per stage |
 //!
-//! Weights are rounded to 6 decimals and sum to exactly 1.0 in f64 (OLMo-core and numpy check
-//! the sum); domains with weight 0 in a stage are left out of it except in Levanter, whose
-//! stages must name the same sources.
+//! Weights are rounded to 6 decimals; where the trainer checks the sum instead of normalising
+//! (numpy's choice under `interleave_datasets`, OLMo-core) they sum to exactly 1.0 in f64.
+//! Domains with weight 0 in a stage are left out of it, except in Levanter, whose stages name
+//! every source.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -216,7 +217,7 @@ pub fn export(
 /// A stage in the trainer's units.
 struct Stage {
     tokens: u64,
-    /// Rounded weights in domain order.
+    /// Weights in domain order, to 6 decimals.
     weights: Vec<f64>,
     /// Optimizer steps before it and in it.
     first_step: u64,
@@ -237,7 +238,8 @@ fn plan(schedule: &PlannedSchedule, shape: &TrainerShape) -> Vec<Stage> {
             tokens_before += s.tokens;
             let out = Stage {
                 tokens: s.tokens,
-                weights: rounded(&s.weights),
+                // Formats that normalise take 6 decimals; hf and olmo need exact sums (`rounded`).
+                weights: s.weights.iter().map(|w| (w * 1e6).round() / 1e6).collect(),
                 first_step: step,
                 steps,
                 samples,

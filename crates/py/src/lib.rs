@@ -166,6 +166,12 @@ impl Controller {
         self.inner.state().write(&path).map_err(to_py)
     }
 
+    /// Whether the base model's feedback has been reported (`observe` before stage 0).
+    #[getter]
+    fn has_base(&self) -> bool {
+        self.inner.state().initial.is_some()
+    }
+
     /// Index of the stage the next mixture is for.
     #[getter]
     fn stage(&self) -> usize {

@@ -80,6 +80,7 @@ def test_state_file_round_trip_and_own_mixture(tmp_path):
 
 def test_bad_input_raises_with_what_to_fix(tmp_path):
     c = mixagent.Controller("uniform", DOMAINS, total_stages=2)
+    assert not c.has_base
     with pytest.raises(mixagent.MixagentError, match="observe\\(\\) the base model"):
         c.next_mixture()
     with pytest.raises(mixagent.MixagentError, match="no feedback for field `math`"):
@@ -87,6 +88,7 @@ def test_bad_input_raises_with_what_to_fix(tmp_path):
     with pytest.raises(ValueError, match="`general` is nan|`general` is NaN"):
         c.observe({"general": float("nan"), "math": -5.0})
     c.observe(BASE)
+    assert c.has_base
     with pytest.raises(mixagent.MixagentError, match="no mixture is pending"):
         c.observe(BASE)
     with pytest.raises(mixagent.MixagentError, match="unknown domain `poems`"):
