@@ -291,3 +291,37 @@ fn check_observation(
     }
     Ok(())
 }
+
+/// The answer of `mixagent next`: the next stage's mixture.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NextAnswer {
+    /// Index of the stage the mixture is for.
+    pub stage: usize,
+    /// Stages planned in the run.
+    pub total_stages: usize,
+    /// The policy's display name.
+    pub policy: String,
+    /// Entry name → weight, every entry of the space.
+    pub weights: MixtureSpec,
+}
+
+/// The next mixture for the recorded stages of `state` (a pending mixture is ignored: the
+/// answer comes from the history alone). `origin` names the state in errors.
+pub fn answer_next(
+    mut state: ControllerState,
+    origin: &str,
+) -> Result<NextAnswer, ControllerError> {
+    state.pending = None;
+    let named = |e: ControllerError| match e {
+        ControllerError::Io { .. } => e,
+        other => ControllerError::State(format!("{origin}: {other}")),
+    };
+    let mut controller = Controller::from_state(state).map_err(named)?;
+    let mixture = controller.next_mixture().map_err(named)?;
+    Ok(NextAnswer {
+        stage: controller.stage(),
+        total_stages: controller.state.total_stages,
+        policy: controller.policy_name(),
+        weights: mixture.to_spec(),
+    })
+}

@@ -15,6 +15,6 @@ pub mod export;
 pub mod preflight;
 mod state;
 
-pub use controller::Controller;
+pub use controller::{answer_next, Controller, NextAnswer};
 pub use error::ControllerError;
 pub use state::{ControllerState, DomainEntry, StageRecord, STATE_VERSION};

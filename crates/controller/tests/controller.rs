@@ -220,3 +220,28 @@ fn the_state_file_is_written_atomically_and_read_back() {
     let e = err(ControllerState::read(&dir.path().join("missing.json")));
     assert!(e.contains("missing.json"), "{e}");
 }
+
+#[test]
+fn the_standalone_binary_answers_and_links_no_libtorch() {
+    let bin = env!("CARGO_BIN_EXE_mixagent-next");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let mut c = Controller::new("fixed:0.6", 0, domains(), 3).unwrap();
+    c.observe(base(), 0).unwrap();
+    c.state().write(&path).unwrap();
+    let out = std::process::Command::new(bin).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["stage"], 0);
+    let general =
+        answer["weights"]["web"].as_f64().unwrap() + answer["weights"]["books"].as_f64().unwrap();
+    assert!((general - 0.6).abs() < 1e-12);
+    std::fs::write(&path, "{\"format_version\": 1, \"policy\": \"uniform\"").unwrap();
+    let out = std::process::Command::new(bin).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("state.json"));
+    if let Ok(ldd) = std::process::Command::new("ldd").arg(bin).output() {
+        let libs = String::from_utf8_lossy(&ldd.stdout);
+        assert!(!libs.contains("libtorch"), "{libs}");
+    }
+}

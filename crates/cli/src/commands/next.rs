@@ -6,9 +6,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use mixagent_controller::{Controller, ControllerState};
-use serde::Serialize;
+use mixagent_controller::{answer_next, ControllerState};
 
 /// `mixagent next`.
 #[derive(clap::Args)]
@@ -33,33 +31,10 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-/// The answer.
-#[derive(Serialize)]
-struct Next {
-    /// Index of the stage the mixture is for.
-    stage: usize,
-    total_stages: usize,
-    policy: String,
-    /// Entry name → weight, every entry of the space.
-    weights: mixagent_core::MixtureSpec,
-}
-
 /// Runs `next`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let mut state = ControllerState::read(&a.state)?;
-    // A pending mixture is what the Python module handed out last; this command answers from
-    // the recorded stages alone.
-    state.pending = None;
-    let origin = a.state.display().to_string();
-    let mut controller =
-        Controller::from_state(state).with_context(|| format!("{origin}: cannot steer from it"))?;
-    let mixture = controller.next_mixture().with_context(|| origin.clone())?;
-    let answer = Next {
-        stage: controller.stage(),
-        total_stages: controller.state().total_stages,
-        policy: controller.policy_name(),
-        weights: mixture.to_spec(),
-    };
+    let state = ControllerState::read(&a.state)?;
+    let answer = answer_next(state, &a.state.display().to_string())?;
     let json = serde_json::to_string_pretty(&answer).expect("json");
     if let Some(out) = &a.out {
         mixagent_shard::write_atomic(out, json.as_bytes())?;
