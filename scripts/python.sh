@@ -14,7 +14,9 @@ agent=$(mktemp -d)
 trap 'rm -rf "$wheels" "$agent"' EXIT
 "$VENV/bin/maturin" build --release --locked -m crates/py/Cargo.toml --out "$wheels"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl
-cargo run -q --release -p mixagent-policy --example untrained_artifact -- "$agent/agent" >/dev/null
-cargo build -q --release -p mixagent
-MIXAGENT_TEST_AGENT="$agent/agent" MIXAGENT_BIN="$PWD/target/release/mixagent" \
+# An untrained agent artifact and the command line, for the tests that compare the module with
+# `mixagent next` (the test profile's build, which `cargo test` has already made).
+cargo run -q -p mixagent-policy --example untrained_artifact -- "$agent/agent" >/dev/null
+cargo build -q -p mixagent-controller --bin mixagent-next
+MIXAGENT_TEST_AGENT="$agent/agent" MIXAGENT_BIN="$PWD/target/debug/mixagent-next" \
     "$VENV/bin/python" -m pytest -q crates/py/tests

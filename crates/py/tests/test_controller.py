@@ -1,7 +1,7 @@
 """The Python module against a simulated trainer: the controller's mixtures, its state round
 trip, agreement with `mixagent next`, and the errors a trainer sees for bad input. Needs no
 torch. `MIXAGENT_TEST_AGENT` names an agent artifact folder (scripts/python.sh writes an
-untrained one); `MIXAGENT_BIN` the mixagent binary."""
+untrained one); `MIXAGENT_BIN` the `mixagent-next` binary."""
 
 import json
 import math
@@ -124,12 +124,13 @@ def test_the_agent_steers_and_agrees_with_mixagent_next(tmp_path):
     c.observe(feedback_after(first, BASE), tokens=1000)
     second = c.next_mixture()
     assert math.isclose(sum(second.values()), 1.0, abs_tol=1e-9)
-    # The command line reads the same state (less the pending mixture) and answers the same.
+    # The command line (`mixagent-next`, the code of `mixagent next`) reads the same state, less
+    # the pending mixture, and answers the same.
     state = json.loads(c.state_json())
     path = tmp_path / "state.json"
     path.write_text(json.dumps(state))
-    binary = os.environ.get("MIXAGENT_BIN", "target/release/mixagent")
-    out = subprocess.run([binary, "next", "--state", str(path)], capture_output=True, text=True, check=True)
+    binary = os.environ.get("MIXAGENT_BIN", "target/debug/mixagent-next")
+    out = subprocess.run([binary, str(path)], capture_output=True, text=True, check=True)
     answer = json.loads(out.stdout)
     assert answer["stage"] == 1
     for name, w in second.items():
