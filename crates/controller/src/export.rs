@@ -293,7 +293,7 @@ fn megatron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &Dat
         "seq_length": shape.seq_len,
         "stages": out,
     });
-    serde_json::to_string_pretty(&doc).expect("json") + "\n"
+    pretty(&doc)
 }
 
 fn nanotron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPaths) -> String {
@@ -421,7 +421,7 @@ fn hf(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPaths
         "seed": shape.seed,
         "stages": list,
     });
-    serde_json::to_string_pretty(&doc).expect("json") + "\n"
+    pretty(&doc)
 }
 
 fn olmo(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPaths) -> String {
@@ -452,14 +452,17 @@ fn olmo(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPat
             })
         })
         .collect();
-    serde_json::to_string_pretty(&json!({
+    pretty(&json!({
         "format": "olmo-core",
         "how": "one run per stage, each loading the previous stage's checkpoint: build each stage's SourceMixtureDatasetConfig (global_batch_size in tokens) into NumpyFSLDatasetConfig.from_src_mix; set ignore_fingerprint_mismatch on the data loader when the mixture changes",
         "sequence_length": shape.seq_len,
         "stages": list,
     }))
-    .expect("json")
-        + "\n"
+}
+
+/// A JSON document as the file holds it.
+fn pretty(doc: &Value) -> String {
+    serde_json::to_string_pretty(doc).expect("json") + "\n"
 }
 
 /// Block-style YAML of a JSON value: maps and lists as blocks, short leaves in flow style
