@@ -245,3 +245,16 @@ fn the_standalone_binary_answers_and_links_no_libtorch() {
         assert!(!libs.contains("libtorch"), "{libs}");
     }
 }
+
+#[test]
+fn the_documented_example_state_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/controller/state.json");
+    let mut state = ControllerState::read(&path).unwrap();
+    assert_eq!(state.policy, "agent:runs/agent-demo");
+    state.policy = "fixed:0.5".into(); // the agent artifact is not part of the repository
+    let mut c = Controller::from_state(state).unwrap();
+    assert_eq!(c.stage(), 1);
+    let m = c.next_mixture().unwrap();
+    assert!((m.weights()[2] - 0.5).abs() < 1e-12);
+}

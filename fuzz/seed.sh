@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Seeds each fuzz target's corpus with real files of the local data and runs (when present),
+# so the fuzzer starts from valid inputs and mutates them. Nothing here is committed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+c=fuzz/corpus
+mkdir -p $c/{shard,manifest,trajectory,artifact,config,controller}
+find data -name '*.bin' -size -64k 2>/dev/null | head -8 | while read -r f; do cp "$f" "$c/shard/"; done
+find data -maxdepth 2 -name manifest.json 2>/dev/null | head -2 | while read -r f; do cp "$f" "$c/manifest/$(echo "$f" | tr / _)"; done
+find runs -path '*trajectories/*.json' 2>/dev/null | head -4 | while read -r f; do cp "$f" "$c/trajectory/$(basename "$f")"; done
+find runs -name run.json -path '*seed-0*' 2>/dev/null | head -2 | while read -r f; do cp "$f" "$c/trajectory/$(echo "$f" | tr / _)"; done
+for a in runs/agent-demo runs/agent-study; do
+    [[ -f $a/agent.json ]] && { cat "$a/agent.json"; printf '\xff'; cat "$a/policy.safetensors"; } > "$c/artifact/$(basename $a)"
+done
+cp experiments/*.toml "$c/config/"
+cp examples/controller/state.json "$c/controller/"
+cp crates/controller/tests/golden/*.json "$c/controller/" 2>/dev/null || true
+ls $c/* | head -50 >/dev/null
+for t in shard manifest trajectory artifact config controller; do echo "$t: $(ls $c/$t | wc -l) seeds"; done
