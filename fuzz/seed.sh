@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Seeds each fuzz target's corpus with real files of the local data and runs (when present),
 # so the fuzzer starts from valid inputs and mutates them. Nothing here is committed.
-set -euo pipefail
+set -eu  # no pipefail: `find | head` ends find with SIGPIPE
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 c=fuzz/corpus
 mkdir -p $c/{shard,manifest,trajectory,artifact,config,controller}
@@ -10,7 +10,8 @@ find data -maxdepth 2 -name manifest.json 2>/dev/null | head -2 | while read -r 
 find runs -path '*trajectories/*.json' 2>/dev/null | head -4 | while read -r f; do cp "$f" "$c/trajectory/$(basename "$f")"; done
 find runs -name run.json -path '*seed-0*' 2>/dev/null | head -2 | while read -r f; do cp "$f" "$c/trajectory/$(echo "$f" | tr / _)"; done
 for a in runs/agent-demo runs/agent-study; do
-    [[ -f $a/agent.json ]] && { cat "$a/agent.json"; printf '\xff'; cat "$a/policy.safetensors"; } > "$c/artifact/$(basename $a)"
+    [[ -f $a/agent.json ]] || continue
+    { cat "$a/agent.json"; printf '\xff'; cat "$a/policy.safetensors"; } > "$c/artifact/$(basename $a)"
 done
 cp experiments/*.toml "$c/config/"
 cp examples/controller/state.json "$c/controller/"
