@@ -88,8 +88,35 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_message(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once (an error that already quotes its
+/// cause is not followed by it again), plus what to do about a full disk, a read-only file
+/// system or a permission error.
+fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg = format!("{msg}: {c}");
+        }
+    }
+    let io = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>()).map(|io| io.kind());
+    let hint = match io {
+        Some(std::io::ErrorKind::StorageFull) => {
+            "\n  the disk is full: free space or write elsewhere (--out), then rerun; finished work is kept"
+        }
+        Some(std::io::ErrorKind::ReadOnlyFilesystem) => {
+            "\n  the file system is read-only: write elsewhere (--out)"
+        }
+        Some(std::io::ErrorKind::PermissionDenied) => {
+            "\n  permission denied: check the folder's owner and mode, or write elsewhere (--out)"
+        }
+        _ => "",
+    };
+    msg + hint
 }
