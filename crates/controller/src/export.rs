@@ -262,6 +262,11 @@ fn nonzero<'a>(schedule: &'a PlannedSchedule, stage: &Stage) -> Vec<(&'a str, f6
         .collect()
 }
 
+/// The weights of `pairs`, summing to exactly 1.0 (for trainers that check the sum).
+fn exact_weights(pairs: &[(&str, f64)]) -> Vec<f64> {
+    rounded(&pairs.iter().map(|(_, w)| *w).collect::<Vec<_>>())
+}
+
 /// A weight as Megatron's argument lists take it: a decimal string.
 fn weight_arg(w: f64) -> String {
     format!("{w}")
@@ -411,7 +416,7 @@ fn hf(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPaths
                 "tokens": st.tokens,
                 "datasets": pairs.iter().map(|(d, _)| d.to_string()).collect::<Vec<_>>(),
                 "paths": pairs.iter().map(|(d, _)| p.of(d)).collect::<Vec<_>>(),
-                "probabilities": rounded(&pairs.iter().map(|(_, w)| *w).collect::<Vec<_>>()),
+                "probabilities": exact_weights(&pairs),
             })
         })
         .collect();
@@ -430,7 +435,7 @@ fn olmo(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPat
         .iter()
         .map(|st| {
             let pairs = nonzero(s, st);
-            let ratios = rounded(&pairs.iter().map(|(_, w)| *w).collect::<Vec<_>>());
+            let ratios = exact_weights(&pairs);
             let sources: Vec<Value> = pairs
                 .iter()
                 .zip(ratios)
