@@ -3,7 +3,7 @@
 //! and tensors, ready for `mixagent_policy::Policy::save`.
 
 use mixagent_policy::{
-    AgentSchema, NamedTensors, SpaceRequirements, ARTIFACT_VERSION, DOMAIN_FEATURES,
+    AgentSchema, NamedTensors, SpaceRequirements, ARTIFACT_VERSION, DOMAIN_FEATURES, FEATURE_CLIP,
     GLOBAL_FEATURES,
 };
 use mixagent_shard::Manifest;
@@ -20,6 +20,9 @@ pub struct TrainedAgent {
     pub tensors: NamedTensors,
     /// Loss curves.
     pub log: TrainLog,
+    /// Features that were constant over the training data (deviation set to 1): a space
+    /// that differs in them is read by their plain difference; worth a warning.
+    pub constant_features: Vec<String>,
 }
 
 /// Trains an agent on `set` (finished trajectories over one space, collected on the corpus of
@@ -31,10 +34,10 @@ pub fn train_agent(
     device: Device,
     progress: impl FnMut(&str, usize, usize),
 ) -> Result<TrainedAgent, AgentError> {
-    let data = Dataset::build(set, manifest, &cfg.reward)?;
+    let data = Dataset::build(set, manifest, &cfg.reward, &cfg.views, cfg.seed)?;
     let names: Vec<String> =
         DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
-    let features = data.normalisation(names);
+    let (features, constant_features) = data.normalisation(names, FEATURE_CLIP);
     let trained = train(&data, |v: &mut [f32]| features.normalise(v), cfg, device, progress)?;
     let tensors = named_tensors(&trained.policy)?;
     let first = &set[0];
@@ -53,7 +56,7 @@ pub fn train_agent(
         features,
         floor: cfg.floor,
         space: SpaceRequirements {
-            trained_domains: data.k,
+            trained_domains: data.collected_k,
             trained_source_field: fields[0].clone(),
             trained_target_fields: fields[1..].to_vec(),
             needs_source_and_target: true,
@@ -65,6 +68,9 @@ pub fn train_agent(
                 "trajectories": set.len(),
                 "stages": first.config.stages,
                 "transitions": data.len(),
+                "views_per_trajectory": data.views,
+                "entries_per_view": data.blocks.iter().map(|b| b.k).collect::<Vec<_>>(),
+                "constant_features": constant_features,
                 "space": first.space,
                 "space_fingerprint": first.space_fingerprint,
                 "base_fingerprints": bases,
@@ -75,5 +81,5 @@ pub fn train_agent(
             "log": log,
         }),
     };
-    Ok(TrainedAgent { schema, tensors, log: trained.log })
+    Ok(TrainedAgent { schema, tensors, log: trained.log, constant_features })
 }

@@ -1,35 +1,104 @@
-//! Transitions from collected trajectories. Trajectory `i` with stages `0..T` gives T
-//! transitions: the state before stage `t` (encoded by `mixagent_policy::encode`, the same
-//! function the deployed policy uses), the mixture of stage `t`, the reward of stage `t`
-//! (`RewardConfig`), the state after it, and whether it was the last stage.
+//! Transitions from collected trajectories, seen through many views of their space.
+//!
+//! Trajectory `i` with stages `0..T` gives T transitions per view: the state before stage `t`
+//! (encoded by `mixagent_policy::encode`, the same function the deployed policy uses), the
+//! mixture of stage `t`, the reward of stage `t` (`RewardConfig`), the state after it, and
+//! whether it was the last stage.
+//!
+//! A view re-reads the collected space as groups of its entries, each group within one field
+//! and merged into one entry (weights summed, token shares summed, held-out losses of all
+//! members): the collected space itself, its field level (2-D), and random re-groupings in
+//! which each field's entries form 1 to all groups. The agent thus meets spaces of 2 to K
+//! entries and fields of 1 to all entries, so no feature is constant over the training set
+//! and a 2-D or 4-domain deployment space is not out of distribution (issue 17). The reward
+//! does not depend on the view: the same stages were trained whichever way they are read.
+//!
+//! Transitions are grouped into blocks of equal entry count, so a batch is one tensor.
+
+use std::collections::BTreeMap;
 
 use mixagent_policy::{encode, DomainInfo, FeatureSpec, History, RewardConfig, StageView};
 use mixagent_shard::Manifest;
 use mixagent_trajectory::Trajectory;
+use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
 
-/// Transitions of a trajectory set over one space, as flat row-major arrays.
+/// Which views of each trajectory the agent trains on (the collected space always).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewConfig {
+    /// Add the field-level (2-D) view.
+    pub field_level: bool,
+    /// Random re-groupings per trajectory.
+    pub random: usize,
+}
+
+impl Default for ViewConfig {
+    fn default() -> Self {
+        ViewConfig { field_level: true, random: 6 }
+    }
+}
+
+/// Transitions over spaces of one size `k`, as flat row-major arrays.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Dataset {
-    /// Domains (tokens) per state.
+pub struct Block {
+    /// Entries (tokens) per state.
     pub k: usize,
-    /// Features per token.
-    pub width: usize,
     /// States before each transition's stage, `(N, K, F)`, not normalised.
     pub states: Vec<f32>,
     /// States after it, `(N, K, F)`.
     pub next_states: Vec<f32>,
     /// The stage's mixture, `(N, K)`.
     pub actions: Vec<f32>,
+    /// 1 for a target-field entry, `(N, K)`.
+    pub is_target: Vec<f32>,
     /// Rewards, `(N)`.
     pub rewards: Vec<f32>,
     /// 1 for a trajectory's last stage, `(N)`.
     pub dones: Vec<f32>,
     /// Index (into the set) of each transition's trajectory, `(N)`.
     pub trajectory: Vec<usize>,
+}
+
+impl Block {
+    fn new(k: usize) -> Self {
+        Block {
+            k,
+            states: Vec::new(),
+            next_states: Vec::new(),
+            actions: Vec::new(),
+            is_target: Vec::new(),
+            rewards: Vec::new(),
+            dones: Vec::new(),
+            trajectory: Vec::new(),
+        }
+    }
+
+    /// Transitions.
+    pub fn len(&self) -> usize {
+        self.rewards.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.rewards.is_empty()
+    }
+}
+
+/// The transitions of a trajectory set, in blocks by space size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Features per token.
+    pub width: usize,
+    /// Blocks, by increasing `k`.
+    pub blocks: Vec<Block>,
     /// Final balanced score of each trajectory of the set.
     pub final_scores: Vec<f64>,
+    /// Entries of the collected space.
+    pub collected_k: usize,
+    /// Views read per trajectory.
+    pub views: usize,
 }
 
 /// The agent's view of a trajectory's space: shares of field tokens from the corpus manifest,
@@ -49,29 +118,101 @@ pub fn domain_infos(t: &Trajectory, manifest: &Manifest) -> Result<Vec<DomainInf
         .collect())
 }
 
+/// Groups of a space's entries (indices), each within one field, source field first.
+type Grouping = Vec<Vec<usize>>;
+
+/// The views of a space with `fields[i]` the field index of entry `i` (fields numbered in
+/// order of first appearance): the space itself, its field level, and `random` seeded
+/// re-groupings.
+fn groupings(fields: &[usize], cfg: &ViewConfig, seed: u64) -> Vec<Grouping> {
+    let n_fields = fields.iter().max().map_or(0, |m| m + 1);
+    let members: Vec<Vec<usize>> =
+        (0..n_fields).map(|f| (0..fields.len()).filter(|&i| fields[i] == f).collect()).collect();
+    let mut out: Vec<Grouping> = vec![(0..fields.len()).map(|i| vec![i]).collect()];
+    if cfg.field_level {
+        out.push(members.clone());
+    }
+    let mut state = seed;
+    let mut next = |bound: usize| -> usize {
+        state = mixagent_core::seed::mix64(state);
+        (state % bound as u64) as usize
+    };
+    for _ in 0..cfg.random {
+        let mut grouping = Grouping::new();
+        for m in &members {
+            // A random order, cut into 1..=n runs at distinct random places.
+            let mut order = m.clone();
+            for i in (1..order.len()).rev() {
+                order.swap(i, next(i + 1));
+            }
+            let groups = 1 + next(order.len());
+            let mut cuts: Vec<usize> = (1..order.len()).collect();
+            for i in (1..cuts.len()).rev() {
+                cuts.swap(i, next(i + 1));
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().take(groups - 1).collect();
+            cuts.sort_unstable();
+            let mut start = 0;
+            let mut field_groups: Vec<Vec<usize>> = Vec::new();
+            for end in cuts.into_iter().chain([order.len()]) {
+                let mut g = order[start..end].to_vec();
+                g.sort_unstable();
+                field_groups.push(g);
+                start = end;
+            }
+            field_groups.sort();
+            grouping.extend(field_groups);
+        }
+        out.push(grouping);
+    }
+    out
+}
+
+/// The entries of a grouping: merged names, summed shares, all members' loss domains (none
+/// where `hide_loss` is set for the entry).
+fn merged(domains: &[DomainInfo], grouping: &Grouping, hide_loss: &[bool]) -> Vec<DomainInfo> {
+    grouping
+        .iter()
+        .zip(hide_loss)
+        .map(|(g, &hide)| DomainInfo {
+            name: g.iter().map(|&i| domains[i].name.as_str()).collect::<Vec<_>>().join("+"),
+            field: domains[g[0]].field.clone(),
+            share_in_field: g.iter().map(|&i| domains[i].share_in_field).sum(),
+            loss_domains: if hide {
+                Vec::new()
+            } else {
+                g.iter().flat_map(|&i| domains[i].loss_domains.clone()).collect()
+            },
+        })
+        .collect()
+}
+
+/// Share of entries whose held-out loss a random view hides: a deployment space may have
+/// entries without held-out data, and `loss_known` must not be constant in training.
+const HIDDEN_LOSS: u64 = 8; // one in 8
+
 impl Dataset {
-    /// Builds the transitions of `set` (finished trajectories over one space).
+    /// Builds the transitions of `set` (finished trajectories over one space) through the
+    /// views of `views`; `seed` draws the random re-groupings.
     pub fn build(
         set: &[Trajectory],
         manifest: &Manifest,
         reward: &RewardConfig,
+        views: &ViewConfig,
+        seed: u64,
     ) -> Result<Self, AgentError> {
         let first = set.first().ok_or_else(|| AgentError::Data("no trajectories".into()))?;
         let domains = domain_infos(first, manifest)?;
         let fields = first.fields();
         let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-        let k = domains.len();
-        let mut d = Dataset {
-            k,
-            width: 0,
-            states: Vec::new(),
-            next_states: Vec::new(),
-            actions: Vec::new(),
-            rewards: Vec::new(),
-            dones: Vec::new(),
-            trajectory: Vec::new(),
-            final_scores: Vec::new(),
-        };
+        let field_of: Vec<usize> = domains
+            .iter()
+            .map(|d| fields.iter().position(|f| *f == d.field).expect("a space field"))
+            .collect();
+        let mut blocks: BTreeMap<usize, Block> = BTreeMap::new();
+        let mut final_scores = Vec::with_capacity(set.len());
+        let mut width = 0;
+        let mut n_views = 0;
         for (i, t) in set.iter().enumerate() {
             if t.space != first.space {
                 return Err(AgentError::Data(format!(
@@ -82,76 +223,122 @@ impl Dataset {
             if !t.is_complete() {
                 return Err(AgentError::Data(format!("{} is not finished", t.id)));
             }
-            let views: Vec<StageView> = t
+            let no_feedback =
+                |f: String| AgentError::Data(format!("{}: no feedback for field `{f}`", t.id));
+            let rewards = t
                 .stages
                 .iter()
-                .map(|r| StageView { weights: &r.weights, observation: &r.observation })
-                .collect();
-            let total = t.config.stages;
-            let state_at = |n: usize| {
-                encode(&History {
-                    domains: &domains,
-                    initial: &t.initial,
-                    stages: &views[..n],
-                    total_stages: total,
+                .enumerate()
+                .map(|(n, row)| {
+                    let before = if n == 0 { &t.initial } else { &t.stages[n - 1].observation };
+                    reward.reward(&t.initial, before, &row.observation, &refs)
                 })
-            };
-            let mut prev = state_at(0);
-            for (n, row) in t.stages.iter().enumerate() {
-                let next = state_at(n + 1);
-                let before = if n == 0 { &t.initial } else { &t.stages[n - 1].observation };
-                let r =
-                    reward.reward(&t.initial, before, &row.observation, &refs).map_err(|f| {
-                        AgentError::Data(format!("{}: no feedback for field `{f}`", t.id))
-                    })?;
-                d.width = prev.width;
-                d.states.extend_from_slice(&prev.values);
-                d.next_states.extend_from_slice(&next.values);
-                d.actions.extend(row.weights.iter().map(|&w| w as f32));
-                d.rewards.push(r as f32);
-                d.dones.push(f32::from(u8::from(n + 1 == t.stages.len())));
-                d.trajectory.push(i);
-                prev = next;
-            }
+                .collect::<Result<Vec<f64>, String>>()
+                .map_err(no_feedback)?;
             let last = &t.stages.last().expect("finished").observation;
-            d.final_scores.push(
-                mixagent_core::balanced_score(last, &t.initial, &refs).map_err(|f| {
-                    AgentError::Data(format!("{}: no feedback for field `{f}`", t.id))
-                })?,
-            );
+            final_scores
+                .push(mixagent_core::balanced_score(last, &t.initial, &refs).map_err(no_feedback)?);
+            let view_seed = mixagent_core::seed::derive(seed, "view", i as u64);
+            let views_of_t = groupings(&field_of, views, view_seed);
+            n_views = views_of_t.len();
+            let fixed = 1 + usize::from(views.field_level);
+            let mut hide_state = mixagent_core::seed::derive(seed, "hidden-loss", i as u64);
+            for (v, grouping) in views_of_t.iter().enumerate() {
+                // The collected space and its field level keep every loss; random views hide some.
+                let hide: Vec<bool> = grouping
+                    .iter()
+                    .map(|_| {
+                        hide_state = mixagent_core::seed::mix64(hide_state);
+                        v >= fixed && hide_state % HIDDEN_LOSS == 0
+                    })
+                    .collect();
+                let entries = merged(&domains, grouping, &hide);
+                let k = entries.len();
+                let weights: Vec<Vec<f64>> = t
+                    .stages
+                    .iter()
+                    .map(|r| {
+                        grouping.iter().map(|g| g.iter().map(|&j| r.weights[j]).sum()).collect()
+                    })
+                    .collect();
+                let stage_views: Vec<StageView> = t
+                    .stages
+                    .iter()
+                    .zip(&weights)
+                    .map(|(r, w)| StageView { weights: w, observation: &r.observation })
+                    .collect();
+                let state_at = |n: usize| {
+                    encode(&History {
+                        domains: &entries,
+                        initial: &t.initial,
+                        stages: &stage_views[..n],
+                        total_stages: t.config.stages,
+                    })
+                };
+                let is_target: Vec<f32> =
+                    entries.iter().map(|e| f32::from(u8::from(e.field != fields[0]))).collect();
+                let block = blocks.entry(k).or_insert_with(|| Block::new(k));
+                let mut prev = state_at(0);
+                for (n, w) in weights.iter().enumerate() {
+                    let next = state_at(n + 1);
+                    width = prev.width;
+                    block.states.extend_from_slice(&prev.values);
+                    block.next_states.extend_from_slice(&next.values);
+                    block.actions.extend(w.iter().map(|&x| x as f32));
+                    block.is_target.extend_from_slice(&is_target);
+                    block.rewards.push(rewards[n] as f32);
+                    block.dones.push(f32::from(u8::from(n + 1 == weights.len())));
+                    block.trajectory.push(i);
+                    prev = next;
+                }
+            }
         }
-        Ok(d)
+        Ok(Dataset {
+            width,
+            blocks: blocks.into_values().collect(),
+            final_scores,
+            collected_k: domains.len(),
+            views: n_views,
+        })
     }
 
-    /// Transitions.
+    /// Transitions, over every block.
     pub fn len(&self) -> usize {
-        self.rewards.len()
+        self.blocks.iter().map(Block::len).sum()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.rewards.is_empty()
+        self.len() == 0
     }
 
-    /// Per-feature mean and standard deviation over every token of every state (a floor of
-    /// 1e-3 on the deviation keeps constant features finite).
-    pub fn normalisation(&self, names: Vec<String>) -> FeatureSpec {
+    /// Per-feature mean and standard deviation over every token of every state, with each
+    /// normalised value clipped to ±`clip`. A feature that is constant over the data (its
+    /// deviation below 1e-6) gets deviation 1, so a new space's value reads as its plain
+    /// difference; such features are returned by name as well, for a warning.
+    pub fn normalisation(&self, names: Vec<String>, clip: f32) -> (FeatureSpec, Vec<String>) {
         let f = self.width;
-        let n = (self.states.len() / f.max(1)).max(1) as f64;
+        let all = || self.blocks.iter().flat_map(|b| b.states.iter());
+        let n = (all().count() / f.max(1)).max(1) as f64;
         let mut mean = vec![0f64; f];
-        for (i, &x) in self.states.iter().enumerate() {
+        for (i, &x) in all().enumerate() {
             mean[i % f] += f64::from(x);
         }
         mean.iter_mut().for_each(|m| *m /= n);
         let mut var = vec![0f64; f];
-        for (i, &x) in self.states.iter().enumerate() {
+        for (i, &x) in all().enumerate() {
             var[i % f] += (f64::from(x) - mean[i % f]).powi(2);
         }
-        FeatureSpec {
+        let std: Vec<f64> = var.iter().map(|v| (v / n).sqrt()).collect();
+        let constant: Vec<String> =
+            names.iter().zip(&std).filter(|(_, &s)| s < 1e-6).map(|(n, _)| n.clone()).collect();
+        let spec = FeatureSpec {
             names,
             mean: mean.iter().map(|&m| m as f32).collect(),
-            std: var.iter().map(|&v| ((v / n).sqrt().max(1e-3)) as f32).collect(),
-        }
+            std: std.iter().map(|&s| if s < 1e-6 { 1.0 } else { s as f32 }).collect(),
+            clip,
+        };
+        (spec, constant)
     }
 }
 
@@ -227,6 +414,8 @@ mod tests {
         .unwrap()
     }
 
+    const ONE_VIEW: ViewConfig = ViewConfig { field_level: false, random: 0 };
+
     #[test]
     fn transitions_carry_the_rewards_and_the_policys_own_encoding() {
         let dir = tempfile::tempdir().unwrap();
@@ -235,25 +424,78 @@ mod tests {
             trajectory("t-00000", &[(-4.4, -6.0), (-4.8, -4.0)]),
             trajectory("t-00001", &[(-4.0, -7.2)]),
         ];
-        let d = Dataset::build(&set, &m, &RewardConfig::default()).unwrap();
-        assert_eq!((d.len(), d.k), (3, 3));
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 0).unwrap();
+        assert_eq!((d.len(), d.blocks.len(), d.views), (3, 1, 1));
+        let b = &d.blocks[0];
+        assert_eq!(b.k, 3);
         // Stage 0 of t-00000: S 0 → (−0.1 + 0.25)/2; stage 1: → (−0.2 + 0.5)/2.
         let expect = [0.075, 0.15 - 0.075, 0.05];
-        for (r, e) in d.rewards.iter().zip(expect) {
+        for (r, e) in b.rewards.iter().zip(expect) {
             assert!((f64::from(*r) - e).abs() < 1e-6, "{r} vs {e}");
         }
-        assert_eq!(d.dones, [0.0, 1.0, 1.0]);
-        assert_eq!(d.trajectory, [0, 0, 1]);
+        assert_eq!(b.dones, [0.0, 1.0, 1.0]);
+        assert_eq!(b.trajectory, [0, 0, 1]);
+        assert_eq!(b.is_target[..3], [0.0, 0.0, 1.0]);
         assert!((d.final_scores[0] - 0.15).abs() < 1e-12);
         // share_in_field of `a` = 3000 / (3000 + 1000) (EOS tokens are counted by the corpus).
-        let share = d.states[1];
+        let share = b.states[1];
         assert!((f64::from(share) - 0.75).abs() < 0.01, "{share}");
         // The next state of a transition is the state of the following one.
-        let row = d.k * d.width;
-        assert_eq!(d.next_states[..row], d.states[row..2 * row]);
-        let spec = d.normalisation(vec!["x".into(); d.width]);
+        let row = b.k * d.width;
+        assert_eq!(b.next_states[..row], b.states[row..2 * row]);
+        let (spec, constant) = d.normalisation(vec!["x".into(); d.width], 5.0);
         assert_eq!(spec.mean.len(), d.width);
-        assert!(spec.std.iter().all(|&s| s >= 1e-3));
+        assert!(spec.std.iter().all(|&s| s > 0.0));
+        // One space, one view: the space's own facts are constant (and reported).
+        assert!(!constant.is_empty());
+    }
+
+    #[test]
+    fn views_read_the_same_stages_over_merged_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path());
+        let set = [trajectory("t-00000", &[(-4.4, -6.0), (-4.8, -4.0)])];
+        let cfg = ViewConfig { field_level: true, random: 8 };
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &cfg, 1).unwrap();
+        assert_eq!(d.views, 10);
+        assert_eq!(d.len(), 20);
+        // Blocks of 2 (general merged) and 3 entries.
+        assert_eq!(d.blocks.iter().map(|b| b.k).collect::<Vec<_>>(), [2, 3]);
+        let two = &d.blocks[0];
+        // The field-level action: general 0.25 + 0.25, math 0.5; same rewards as the K-D view.
+        assert_eq!(two.actions[..2], [0.5, 0.5]);
+        assert_eq!(two.is_target[..2], [0.0, 1.0]);
+        assert_eq!(two.rewards[..2], d.blocks[1].rewards[..2]);
+        // The merged entry's share of its field is the sum: 1.
+        assert!((two.states[1] - 1.0).abs() < 1e-6);
+        // Over the views, the per-entry count of the source field varies.
+        let (spec, constant) = d.normalisation(vec!["x".into(); d.width], 5.0);
+        assert!(spec.std[2] > 0.01, "field_entries_inv varies: {}", spec.std[2]);
+        assert!(!constant.contains(&"x".to_string()) || constant.len() < d.width);
+    }
+
+    #[test]
+    fn every_grouping_partitions_the_space_within_fields() {
+        let fields = [0, 0, 0, 0, 0, 1, 1, 1];
+        let cfg = ViewConfig { field_level: true, random: 50 };
+        let all = groupings(&fields, &cfg, 9);
+        assert_eq!(all.len(), 52);
+        let mut sizes = std::collections::BTreeSet::new();
+        for g in &all {
+            let mut seen: Vec<usize> = g.iter().flatten().copied().collect();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..8).collect::<Vec<_>>(), "{g:?}");
+            for group in g {
+                assert!(group.iter().all(|&i| fields[i] == fields[group[0]]), "{g:?}");
+            }
+            // Source groups first.
+            let f: Vec<usize> = g.iter().map(|group| fields[group[0]]).collect();
+            assert!(f.windows(2).all(|w| w[0] <= w[1]), "{g:?}");
+            sizes.insert(g.len());
+        }
+        // From the field level (2 entries) to all 8.
+        assert!(sizes.contains(&2) && sizes.contains(&8) && sizes.len() >= 5, "{sizes:?}");
+        assert_eq!(all, groupings(&fields, &cfg, 9), "seeded");
     }
 
     #[test]
@@ -266,11 +508,15 @@ mod tests {
             &[trajectory("t-00000", &[(-4.0, -7.0)]), other.clone()],
             &m,
             &RewardConfig::default(),
+            &ONE_VIEW,
+            0,
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("t-00001") && e.contains("another space"), "{e}");
-        let e = Dataset::build(&[other], &m, &RewardConfig::default()).unwrap_err().to_string();
+        let e = Dataset::build(&[other], &m, &RewardConfig::default(), &ONE_VIEW, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`z`") && e.contains("not in the corpus"), "{e}");
     }
 }

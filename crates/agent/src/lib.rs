@@ -9,7 +9,7 @@ mod net;
 mod train;
 
 pub use agent::{train_agent, TrainedAgent};
-pub use dataset::{domain_infos, Dataset};
+pub use dataset::{domain_infos, Block, Dataset, ViewConfig};
 pub use error::AgentError;
-pub use net::{named_tensors, CriticModel, PolicyModel};
-pub use train::{train, AgentConfig, CqlConfig, SftConfig, TrainLog, Trained};
+pub use net::{named_tensors, CriticModel, PolicyModel, PolicyOut};
+pub use train::{mean_action, train, AgentConfig, CqlConfig, SftConfig, TrainLog, Trained};

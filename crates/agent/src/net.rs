@@ -84,29 +84,60 @@ impl Trunk {
     }
 }
 
-/// The policy: per domain a mean logit and a log standard deviation.
+/// The policy: per domain a mean logit and a log standard deviation (within its field
+/// group), and for the whole state the mean and log standard deviation of the target share's
+/// logit, read from the mean source token and the mean target token.
 #[derive(Debug)]
 pub struct PolicyModel {
     trunk: Trunk,
     head: nn::Linear,
+    share: nn::Linear,
+}
+
+/// The policy's Gaussian over (per-domain logits `z`, target-share logit `u`).
+#[derive(Debug)]
+pub struct PolicyOut {
+    /// Mean of `z`, (B, K).
+    pub mean: Tensor,
+    /// Log std of `z`, (B, K).
+    pub log_std: Tensor,
+    /// Mean of `u`, (B).
+    pub share_mean: Tensor,
+    /// Log std of `u`, (B).
+    pub share_log_std: Tensor,
 }
 
 impl PolicyModel {
     /// Creates the variables under `p` (use the VarStore's root so names match the artifact).
     pub fn new(p: &nn::Path, cfg: &NetConfig) -> Self {
+        let d = cfg.d_model as i64;
         PolicyModel {
             trunk: Trunk::new(p, cfg, cfg.features),
-            head: nn::linear(p / "head", cfg.d_model as i64, 2, Default::default()),
+            head: nn::linear(p / "head", d, 2, Default::default()),
+            share: nn::linear(p / "share", 2 * d, 2, Default::default()),
         }
     }
 
-    /// `x`: normalised state tokens (B, K, F) → (mean, log_std), each (B, K).
-    pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
-        let out = self.head.forward(&self.trunk.forward(x)); // (B, K, 2)
-        let mean = out.select(2, 0);
-        let log_std =
-            out.select(2, 1).clamp(f64::from(LOG_STD_RANGE.0), f64::from(LOG_STD_RANGE.1));
-        (mean, log_std)
+    /// `x`: normalised state tokens (B, K, F); `is_target`: (B, K), 1 for a target entry
+    /// (each row has at least one of each kind).
+    pub fn forward(&self, x: &Tensor, is_target: &Tensor) -> PolicyOut {
+        let h = self.trunk.forward(x); // (B, K, d)
+        let out = self.head.forward(&h); // (B, K, 2)
+        let clamp = |t: Tensor| t.clamp(f64::from(LOG_STD_RANGE.0), f64::from(LOG_STD_RANGE.1));
+        let pool = |m: &Tensor| {
+            let m = m.unsqueeze(-1); // (B, K, 1)
+            (&h * &m).sum_dim_intlist(1, false, Kind::Float)
+                / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0)
+        };
+        let source = pool(&(1.0 - is_target));
+        let target = pool(is_target);
+        let share = self.share.forward(&Tensor::cat(&[source, target], 1)); // (B, 2)
+        PolicyOut {
+            mean: out.select(2, 0),
+            log_std: clamp(out.select(2, 1)),
+            share_mean: share.select(1, 0),
+            share_log_std: clamp(share.select(1, 1)),
+        }
     }
 }
 
@@ -197,17 +228,24 @@ mod tests {
             }
         });
         let pure = PolicyNet::from_tensors(cfg.clone(), &named_tensors(&vs).unwrap()).unwrap();
-        for k in [1i64, 5, 64] {
+        for k in [2i64, 5, 64] {
             let x = Tensor::randn([1, k, 18], (Kind::Float, tch::Device::Cpu));
-            let (mean, log_std) = tch::no_grad(|| model.forward(&x));
+            let marks: Vec<bool> = (0..k).map(|i| i % 3 == 1).collect();
+            let mask = Tensor::from_slice(
+                &marks.iter().map(|&t| f32::from(u8::from(t))).collect::<Vec<_>>(),
+            )
+            .view([1, k]);
+            let out_t = tch::no_grad(|| model.forward(&x, &mask));
             let xs = Vec::<f32>::try_from(x.view([-1])).unwrap();
-            let out = pure.forward(&xs, k as usize).unwrap();
-            let mean = Vec::<f32>::try_from(mean.view([-1])).unwrap();
-            let log_std = Vec::<f32>::try_from(log_std.view([-1])).unwrap();
+            let out = pure.forward(&xs, k as usize, &marks).unwrap();
+            let flat = |t: &Tensor| Vec::<f32>::try_from(t.view([-1])).unwrap();
+            let (mean, log_std) = (flat(&out_t.mean), flat(&out_t.log_std));
+            let share = [flat(&out_t.share_mean)[0], flat(&out_t.share_log_std)[0]];
             let worst = mean
                 .iter()
                 .zip(&out.mean)
                 .chain(log_std.iter().zip(&out.log_std))
+                .chain(share.iter().zip(&[out.share_mean, out.share_log_std]))
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
             assert!(worst < 1e-5, "K = {k}: max |Δ| = {worst}");

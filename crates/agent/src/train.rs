@@ -12,18 +12,24 @@
 //! - actor: `α_ent·log π(a|s) − min_j Q_j(s, a)` with the reparameterised sample; the entropy
 //!   temperature `α_ent` is tuned towards the target entropy `−K·entropy_per_domain`.
 //!
-//! Actions live in logit space: `z ~ N(μ, σ)` per domain, weights `floor/K + (1 − floor)·
-//! softmax(z)`. The warm-up is behaviour cloning on the best trajectories (top fraction by
-//! final balanced score): Gaussian negative log-likelihood of the demonstrations' centred
-//! logits (softmax ignores a common shift, so both sides are centred), keeping the weights of
-//! the best validation loss on held-out trajectories.
+//! Actions live in logit space: `z ~ N(μ, σ)` per domain and `u ~ N(μ_u, σ_u)` for the
+//! target share, weights `floor/K + (1 − floor)·(σ(u)·softmax_T(z) | (1 − σ(u))·softmax_S(z))`
+//! (each softmax within its field group). Logits of a group with one entry do not move the
+//! action and are left out of every log-density. The warm-up is behaviour cloning on the
+//! best trajectories (top fraction by final balanced score): Gaussian negative
+//! log-likelihood of the demonstrations' share logit and their logits centred within each
+//! group (a group's softmax ignores a common shift, so both sides are centred), keeping the
+//! weights of the best validation loss on held-out trajectories.
+//!
+//! Batches come from one block of the dataset at a time (states of one size), chosen in
+//! proportion to its transitions.
 
 use mixagent_policy::{NetConfig, RewardConfig};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::{AgentError, CriticModel, Dataset, PolicyModel};
+use crate::{AgentError, Block, CriticModel, Dataset, PolicyModel, PolicyOut, ViewConfig};
 
 /// Behaviour-cloning warm-up settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +94,8 @@ pub struct AgentConfig {
     pub floor: f64,
     /// Reward and discount (written into the artifact).
     pub reward: RewardConfig,
+    /// Views of each trajectory's space the agent trains on.
+    pub views: ViewConfig,
     /// Warm-up.
     pub sft: SftConfig,
     /// CQL.
@@ -102,6 +110,7 @@ impl Default for AgentConfig {
             net: NetConfig { features: 0, d_model: 64, n_heads: 4, d_ff: 256, n_layers: 2 },
             floor: 0.02,
             reward: RewardConfig::default(),
+            views: ViewConfig::default(),
             sft: SftConfig {
                 top_fraction: 0.25,
                 validation_fraction: 0.1,
@@ -223,13 +232,41 @@ pub struct TrainLog {
 /// Copies of a VarStore's variables, by name.
 type Snapshot = Vec<(String, Tensor)>;
 
-/// The data as tensors on the device.
+/// One block of the data as tensors on the device.
 struct Tensors {
     states: Tensor,
     next_states: Tensor,
     actions: Tensor,
+    is_target: Tensor,
     rewards: Tensor,
     dones: Tensor,
+    /// Transitions.
+    n: i64,
+}
+
+impl Tensors {
+    fn new(
+        b: &Block,
+        width: usize,
+        normalise: &impl Fn(&mut [f32]),
+        reward_scale: f64,
+        device: Device,
+    ) -> Self {
+        let (n, k, f) = (b.len() as i64, b.k as i64, width as i64);
+        let mut states = b.states.clone();
+        let mut next_states = b.next_states.clone();
+        normalise(&mut states);
+        normalise(&mut next_states);
+        Tensors {
+            states: Tensor::from_slice(&states).view([n, k, f]).to_device(device),
+            next_states: Tensor::from_slice(&next_states).view([n, k, f]).to_device(device),
+            actions: Tensor::from_slice(&b.actions).view([n, k]).to_device(device),
+            is_target: Tensor::from_slice(&b.is_target).view([n, k]).to_device(device),
+            rewards: (Tensor::from_slice(&b.rewards) * reward_scale).to_device(device),
+            dones: Tensor::from_slice(&b.dones).to_device(device),
+            n,
+        }
+    }
 }
 
 /// The trained policy (its VarStore holds the artifact's tensors) and the training log.
@@ -240,27 +277,96 @@ pub struct Trained {
     pub log: TrainLog,
 }
 
-/// Log-density of `z` under N(μ, σ) summed over domains: (B, K) → (B).
-fn log_prob(z: &Tensor, mean: &Tensor, log_std: &Tensor) -> Tensor {
-    let eps = (z - mean) / log_std.exp();
-    (eps.square() * -0.5 - log_std - 0.5 * (2.0 * std::f64::consts::PI).ln()).sum_dim_intlist(
-        -1,
-        false,
-        Kind::Float,
-    )
+/// Log-density of N(μ, σ) at `x`, elementwise.
+fn normal_lp(x: &Tensor, mean: &Tensor, log_std: &Tensor) -> Tensor {
+    let eps = (x - mean) / log_std.exp();
+    eps.square() * -0.5 - log_std - 0.5 * (2.0 * std::f64::consts::PI).ln()
 }
 
-/// Weights from logits: `floor/K + (1 − floor)·softmax(z)`.
-fn to_weights(z: &Tensor, floor: f64) -> Tensor {
+/// 1 for the entries whose logit moves the action: those in a group (source or target) of
+/// two or more. `is_target`: (.., K).
+fn free_logits(is_target: &Tensor) -> Tensor {
+    let k = is_target.size()[is_target.dim() - 1] as f64;
+    let n_t = is_target.sum_dim_intlist(-1, true, Kind::Float);
+    let n_s = -&n_t + k;
+    is_target * n_t.ge(2.0).to_kind(Kind::Float)
+        + (1.0 - is_target) * n_s.ge(2.0).to_kind(Kind::Float)
+}
+
+/// Log-density of an action `(z (.., K), u (..))` under the policy's Gaussian (broadcast over
+/// leading dimensions), summed over the free logits and the share: (..).
+fn log_prob(z: &Tensor, u: &Tensor, pi: &PolicyParts, free: &Tensor) -> Tensor {
+    (normal_lp(z, &pi.mean, &pi.log_std) * free).sum_dim_intlist(-1, false, Kind::Float)
+        + normal_lp(u, &pi.share_mean, &pi.share_log_std)
+}
+
+/// The policy's outputs shaped to broadcast against samples (leading dims of `z` and `u`).
+struct PolicyParts {
+    mean: Tensor,
+    log_std: Tensor,
+    share_mean: Tensor,
+    share_log_std: Tensor,
+}
+
+impl PolicyParts {
+    /// As computed, for one action per state.
+    fn of(p: PolicyOut) -> Self {
+        PolicyParts {
+            mean: p.mean,
+            log_std: p.log_std,
+            share_mean: p.share_mean,
+            share_log_std: p.share_log_std,
+        }
+    }
+
+    /// With a sample axis at 1, for (B, M, ..) samples.
+    fn per_sample(&self) -> Self {
+        PolicyParts {
+            mean: self.mean.unsqueeze(1),
+            log_std: self.log_std.unsqueeze(1),
+            share_mean: self.share_mean.unsqueeze(1),
+            share_log_std: self.share_log_std.unsqueeze(1),
+        }
+    }
+
+    /// A reparameterised sample `(z, u)` of the shape of the parts.
+    fn sample(&self) -> (Tensor, Tensor) {
+        let z = &self.mean + self.log_std.exp() * self.mean.randn_like();
+        let u = &self.share_mean + self.share_log_std.exp() * self.share_mean.randn_like();
+        (z, u)
+    }
+}
+
+/// Weights from logits `z` (.., K) and share logit `u` (..), with `is_target` (.., K)
+/// (broadcastable): `floor/K + (1 − floor)·(σ(u)·softmax_T(z) | (1 − σ(u))·softmax_S(z))`.
+fn to_weights(z: &Tensor, u: &Tensor, is_target: &Tensor, floor: f64) -> Tensor {
     let k = z.size()[z.dim() - 1] as f64;
-    z.softmax(-1, Kind::Float) * (1.0 - floor) + floor / k
+    // A large negative logit outside the group: its softmax weight is exactly 0.
+    let target = (z + (is_target - 1.0) * 1e9).softmax(-1, Kind::Float);
+    let source = (z - is_target * 1e9).softmax(-1, Kind::Float);
+    let s = u.sigmoid().unsqueeze(-1);
+    (&s * target + (1.0 - &s) * source) * (1.0 - floor) + floor / k
 }
 
-/// Centred logits of weights (inverse of `to_weights` up to a shift).
-fn to_logits(w: &Tensor, floor: f64) -> Tensor {
+/// Logits of weights (inverse of `to_weights`): `z` centred within each group, and `u`.
+fn to_logits(w: &Tensor, is_target: &Tensor, floor: f64) -> (Tensor, Tensor) {
     let k = w.size()[w.dim() - 1] as f64;
-    let z = ((w - floor / k) / (1.0 - floor)).clamp_min(1e-4).log();
-    &z - z.mean_dim(-1, true, Kind::Float)
+    let v = ((w - floor / k) / (1.0 - floor)).clamp_min(1e-4);
+    let share = (&v * is_target).sum_dim_intlist(-1, false, Kind::Float)
+        / v.sum_dim_intlist(-1, false, Kind::Float);
+    let share = share.clamp(1e-3, 1.0 - 1e-3);
+    let u = (&share / (-&share + 1.0)).log();
+    (centred(&v.log(), is_target), u)
+}
+
+/// `z` minus the mean of its group (source or target), per row.
+fn centred(z: &Tensor, is_target: &Tensor) -> Tensor {
+    let mean_of = |m: &Tensor| {
+        (z * m).sum_dim_intlist(-1, true, Kind::Float)
+            / m.sum_dim_intlist(-1, true, Kind::Float).clamp_min(1.0)
+    };
+    let source = 1.0 - is_target;
+    z - is_target * mean_of(is_target) - &source * mean_of(&source)
 }
 
 /// Soft TD target `r + γ(1 − done)(q_next − α_ent·log π(a'|s'))`; `q_next` is the smaller
@@ -283,7 +389,34 @@ fn conservative_gap(q_samples: &Tensor, q_data: &Tensor) -> Tensor {
     (q_samples.logsumexp([1], false) - m.ln() - q_data).mean(Kind::Float)
 }
 
-/// Trains the agent on `data` (states already normalised by `normalise`).
+/// Draws block indices in proportion to their sizes, from its own seeded stream.
+struct BlockPicker {
+    cumulative: Vec<u64>,
+    state: u64,
+}
+
+impl BlockPicker {
+    fn new(sizes: &[i64], seed: u64) -> Self {
+        let mut total = 0u64;
+        let cumulative = sizes
+            .iter()
+            .map(|&n| {
+                total += n.max(0) as u64;
+                total
+            })
+            .collect();
+        BlockPicker { cumulative, state: mixagent_core::seed::derive(seed, "blocks", 0) }
+    }
+
+    fn next(&mut self) -> usize {
+        self.state = mixagent_core::seed::mix64(self.state);
+        let total = *self.cumulative.last().expect("a block");
+        let x = self.state % total.max(1);
+        self.cumulative.iter().position(|&c| x < c).unwrap_or(0)
+    }
+}
+
+/// Trains the agent on `data` (states are normalised here by `normalise`).
 pub fn train(
     data: &Dataset,
     normalise: impl Fn(&mut [f32]),
@@ -295,26 +428,20 @@ pub fn train(
         return Err(AgentError::Data("no transitions".into()));
     }
     tch::manual_seed(cfg.seed as i64);
-    let (n, k, f) = (data.len() as i64, data.k as i64, data.width as i64);
     let reward_scale = if cfg.cql.normalise_rewards {
+        let rewards = || data.blocks.iter().flat_map(|b| b.rewards.iter().map(|&r| f64::from(r)));
         let n = data.len() as f64;
-        let mean = data.rewards.iter().map(|&r| f64::from(r)).sum::<f64>() / n;
-        let var = data.rewards.iter().map(|&r| (f64::from(r) - mean).powi(2)).sum::<f64>() / n;
+        let mean = rewards().sum::<f64>() / n;
+        let var = rewards().map(|r| (r - mean).powi(2)).sum::<f64>() / n;
         1.0 / var.sqrt().max(1e-8)
     } else {
         1.0
     };
-    let mut states = data.states.clone();
-    let mut next_states = data.next_states.clone();
-    normalise(&mut states);
-    normalise(&mut next_states);
-    let t = Tensors {
-        states: Tensor::from_slice(&states).view([n, k, f]).to_device(device),
-        next_states: Tensor::from_slice(&next_states).view([n, k, f]).to_device(device),
-        actions: Tensor::from_slice(&data.actions).view([n, k]).to_device(device),
-        rewards: (Tensor::from_slice(&data.rewards) * reward_scale).to_device(device),
-        dones: Tensor::from_slice(&data.dones).to_device(device),
-    };
+    let blocks: Vec<Tensors> = data
+        .blocks
+        .iter()
+        .map(|b| Tensors::new(b, data.width, &normalise, reward_scale, device))
+        .collect();
     let mut net = cfg.net.clone();
     net.features = data.width;
     let policy_vs = nn::VarStore::new(device);
@@ -336,35 +463,55 @@ pub fn train(
         Some(stride) => (0..n_val).map(|i| chosen[i * stride]).collect(),
         None => Vec::new(),
     };
-    let pick = |keep: &dyn Fn(usize) -> bool| -> Tensor {
+    let pick = |b: &Block, keep: &dyn Fn(usize) -> bool| -> Tensor {
         let idx: Vec<i64> =
-            (0..data.len()).filter(|&i| keep(data.trajectory[i])).map(|i| i as i64).collect();
+            (0..b.len()).filter(|&i| keep(b.trajectory[i])).map(|i| i as i64).collect();
         Tensor::from_slice(&idx).to_device(device)
     };
-    let train_idx = pick(&|tr| chosen.contains(&tr) && !val_set.contains(&tr));
-    let val_idx = pick(&|tr| val_set.contains(&tr));
-    let nll = |idx: &Tensor| -> Tensor {
+    let train_idx: Vec<Tensor> = data
+        .blocks
+        .iter()
+        .map(|b| pick(b, &|tr| chosen.contains(&tr) && !val_set.contains(&tr)))
+        .collect();
+    let val_idx: Vec<Tensor> =
+        data.blocks.iter().map(|b| pick(b, &|tr| val_set.contains(&tr))).collect();
+    // Mean negative log-likelihood per free dimension of a block's transitions `idx`.
+    let nll = |t: &Tensors, idx: &Tensor| -> Tensor {
         let s = t.states.index_select(0, idx);
-        let target = to_logits(&t.actions.index_select(0, idx), cfg.floor);
-        let (mean, log_std) = policy.forward(&s);
-        let mean = &mean - mean.mean_dim(-1, true, Kind::Float);
-        -log_prob(&target, &mean, &log_std).mean(Kind::Float) / k as f64
+        let mask = t.is_target.index_select(0, idx);
+        let (z, u) = to_logits(&t.actions.index_select(0, idx), &mask, cfg.floor);
+        let mut pi = PolicyParts::of(policy.forward(&s, &mask));
+        pi.mean = centred(&pi.mean, &mask);
+        let free = free_logits(&mask);
+        let dims = free.sum_dim_intlist(-1, false, Kind::Float) + 1.0;
+        (-log_prob(&z, &u, &pi, &free) / dims).mean(Kind::Float)
     };
+    let sizes: Vec<i64> = train_idx.iter().map(|t| t.size()[0]).collect();
+    if sizes.iter().all(|&n| n == 0) {
+        return Err(AgentError::Data("no transitions to warm up on".into()));
+    }
+    let mut picker = BlockPicker::new(&sizes, cfg.seed);
     let mut opt = nn::Adam::default().build(&policy_vs, cfg.sft.lr)?;
-    let n_train = train_idx.size()[0];
     // The warm-up keeps the weights of its best validation loss (cloning a few dozen
     // trajectories overfits quickly).
     let mut best: Option<(f64, usize, Snapshot)> = None;
     for step in 1..=cfg.sft.steps {
-        let b = Tensor::randint(n_train, [cfg.sft.batch_size as i64], (Kind::Int64, device));
-        let loss = nll(&train_idx.index_select(0, &b));
+        let i = picker.next();
+        let b = Tensor::randint(sizes[i], [cfg.sft.batch_size as i64], (Kind::Int64, device));
+        let loss = nll(&blocks[i], &train_idx[i].index_select(0, &b));
         opt.backward_step(&loss);
         if step % 50 == 0 || step == cfg.sft.steps {
-            let val = if val_idx.size()[0] > 0 {
-                tch::no_grad(|| nll(&val_idx)).double_value(&[])
-            } else {
-                f64::NAN
-            };
+            let (mut sum, mut count) = (0.0, 0i64);
+            tch::no_grad(|| {
+                for (t, idx) in blocks.iter().zip(&val_idx) {
+                    let n = idx.size()[0];
+                    if n > 0 {
+                        sum += nll(t, idx).double_value(&[]) * n as f64;
+                        count += n;
+                    }
+                }
+            });
+            let val = if count > 0 { sum / count as f64 } else { f64::NAN };
             log.sft.push((step, loss.double_value(&[]), val));
             if val < best.as_ref().map_or(f64::INFINITY, |b| b.0) {
                 let copy = policy_vs.variables().into_iter().map(|(n, t)| (n, t.copy())).collect();
@@ -384,14 +531,14 @@ pub fn train(
     }
 
     if cfg.cql.steps > 0 {
-        cql(&t, &policy, &policy_vs, &net, cfg, device, &mut log, &mut progress)?;
+        cql(&blocks, &policy, &policy_vs, &net, cfg, device, &mut log, &mut progress)?;
     }
     Ok(Trained { policy: policy_vs, log })
 }
 
 #[allow(clippy::too_many_arguments)]
 fn cql(
-    t: &Tensors,
+    blocks: &[Tensors],
     policy: &PolicyModel,
     policy_vs: &nn::VarStore,
     net: &NetConfig,
@@ -401,7 +548,6 @@ fn cql(
     progress: &mut impl FnMut(&str, usize, usize),
 ) -> Result<(), AgentError> {
     let c = &cfg.cql;
-    let (n, k) = (t.states.size()[0], t.states.size()[1]);
     let q_vs = nn::VarStore::new(device);
     let q1 = CriticModel::new(&(q_vs.root() / "q1"), net);
     let q2 = CriticModel::new(&(q_vs.root() / "q2"), net);
@@ -420,23 +566,23 @@ fn cql(
     let mut opt_q = nn::Adam::default().build(&q_vs, c.critic_lr)?;
     let mut opt_temp = nn::Adam::default().build(&temp_vs, c.temperature_lr)?;
     let mut opt_alpha = nn::Adam::default().build(&alpha_vs, c.temperature_lr)?;
-    let target_entropy = -(k as f64) * c.entropy_per_domain;
     let half = (c.samples / 2).max(1) as i64;
-    let sample = |s: &Tensor| -> (Tensor, Tensor) {
-        let (mean, log_std) = policy.forward(s);
-        let z = &mean + log_std.exp() * mean.randn_like();
-        let lp = log_prob(&z, &mean, &log_std);
-        (z, lp)
-    };
+    let mut picker =
+        BlockPicker::new(&blocks.iter().map(|b| b.n).collect::<Vec<_>>(), cfg.seed ^ 0xC0);
     let total = c.critic_warmup + c.steps;
     for step in 1..=total {
-        let idx = Tensor::randint(n, [c.batch_size as i64], (Kind::Int64, device));
+        let t = &blocks[picker.next()];
+        let idx = Tensor::randint(t.n, [c.batch_size as i64], (Kind::Int64, device));
         let s = t.states.index_select(0, &idx);
         let s2 = t.next_states.index_select(0, &idx);
         let a = t.actions.index_select(0, &idx);
+        let mask = t.is_target.index_select(0, &idx);
         let r = t.rewards.index_select(0, &idx);
         let done = t.dones.index_select(0, &idx);
-        let b = s.size()[0];
+        let free = free_logits(&mask);
+        // The entropy target counts the action's free dimensions: free logits and the share.
+        let target_entropy =
+            -(free.sum_dim_intlist(-1, false, Kind::Float) + 1.0) * c.entropy_per_domain;
         let temp = log_temp.exp().detach();
         let alpha = if c.auto_alpha {
             log_alpha.exp().clamp(0.0, 1e6)
@@ -446,18 +592,25 @@ fn cql(
 
         // Critic targets and the sampled actions of the penalty carry no gradient.
         let (y, actions) = tch::no_grad(|| {
-            let (z2, lp2) = sample(&s2);
-            let a2 = to_weights(&z2, cfg.floor);
+            let pi2 = PolicyParts::of(policy.forward(&s2, &mask));
+            let (z2, u2) = pi2.sample();
+            let lp2 = log_prob(&z2, &u2, &pi2, &free);
+            let a2 = to_weights(&z2, &u2, &mask, cfg.floor);
             let q_next = t1.forward(&s2, &a2).minimum(&t2.forward(&s2, &a2));
             let y = td_target(&r, &done, cfg.reward.gamma, &q_next, &temp, &lp2);
             // Per state: the data's action, then `half` policy samples and `half` uniform
             // points on the simplex (B, 1 + 2·half, K).
-            let (mean, log_std) = policy.forward(&s);
-            let z = mean.unsqueeze(1)
-                + log_std.exp().unsqueeze(1) * Tensor::randn([b, half, k], (Kind::Float, device));
-            let u = -(Tensor::rand([b, half, k], (Kind::Float, device)).clamp_min(1e-12).log());
-            let uniform = &u / u.sum_dim_intlist(-1, true, Kind::Float);
-            (y, Tensor::cat(&[a.unsqueeze(1), to_weights(&z, cfg.floor), uniform], 1))
+            let pi = PolicyParts::of(policy.forward(&s, &mask)).per_sample();
+            let b = s.size()[0];
+            let z = pi.mean.expand([b, half, -1], false);
+            let z = &z + pi.log_std.exp() * z.randn_like();
+            let u = pi.share_mean.expand([b, half], false);
+            let u = &u + pi.share_log_std.exp() * u.randn_like();
+            let k = s.size()[1];
+            let e = -(Tensor::rand([b, half, k], (Kind::Float, device)).clamp_min(1e-12).log());
+            let uniform = &e / e.sum_dim_intlist(-1, true, Kind::Float);
+            let sampled = to_weights(&z, &u, &mask.unsqueeze(1), cfg.floor);
+            (y, Tensor::cat(&[a.unsqueeze(1), sampled, uniform], 1))
         });
         let (mut tds, mut gaps, mut states) = (Vec::new(), Vec::new(), Vec::new());
         for q in [&q1, &q2] {
@@ -483,12 +636,14 @@ fn cql(
         // Actor and temperature, once the critics have had their warm-up. The critics'
         // state embeddings of this batch are reused (from just before their update).
         let actor = if step > c.critic_warmup {
-            let (z, lp) = sample(&s);
-            let a_pi = to_weights(&z, cfg.floor).unsqueeze(1);
+            let pi = PolicyParts::of(policy.forward(&s, &mask));
+            let (z, u) = pi.sample();
+            let lp = log_prob(&z, &u, &pi, &free);
+            let a_pi = to_weights(&z, &u, &mask, cfg.floor).unsqueeze(1);
             let q_pi = q1.score(&states[0], &a_pi).minimum(&q2.score(&states[1], &a_pi));
             let actor = (&temp * &lp - q_pi.squeeze_dim(1)).mean(Kind::Float);
             opt_pi.backward_step(&actor);
-            let temp_loss = -(&log_temp * (lp.detach() + target_entropy)).mean(Kind::Float);
+            let temp_loss = -(&log_temp * (lp.detach() + &target_entropy)).mean(Kind::Float);
             opt_temp.backward_step(&temp_loss);
             actor.double_value(&[])
         } else {
@@ -518,6 +673,13 @@ fn cql(
     Ok(())
 }
 
+/// The policy's mean action on normalised states `x` (B, K, F) with `is_target` (B, K):
+/// the weights the deployed policy would choose, (B, K).
+pub fn mean_action(policy: &PolicyModel, x: &Tensor, is_target: &Tensor, floor: f64) -> Tensor {
+    let out = policy.forward(x, is_target);
+    to_weights(&out.mean, &out.share_mean, is_target, floor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,17 +698,30 @@ mod tests {
 
     #[test]
     fn log_density_weights_and_logits_by_hand() {
-        // N(0, 1) at z = (1, 0): −½·1 − ln√(2π) − ln√(2π).
-        let lp = log_prob(&t(&[1.0, 0.0]).view([1, 2]), &t(&[0.0, 0.0]), &t(&[0.0, 0.0]));
-        close(&lp, &[-0.5 - (2.0 * std::f32::consts::PI).ln()]);
-        // σ = e: the density spreads by 1/e per domain.
-        let lp = log_prob(&t(&[0.0]).view([1, 1]), &t(&[0.0]), &t(&[1.0]));
-        close(&lp, &[-1.0 - 0.5 * (2.0 * std::f32::consts::PI).ln()]);
-        // softmax(ln 3, 0) = (¾, ¼), squeezed by the floor 0.02: (0.745, 0.255).
-        let w = to_weights(&t(&[3f32.ln(), 0.0]), 0.02);
-        close(&w, &[0.745, 0.255]);
-        // And back to centred logits.
-        close(&to_logits(&w, 0.02), &[3f32.ln() / 2.0, -(3f32.ln()) / 2.0]);
+        // N(0, 1) at 1: −½ − ln√(2π); σ = e at 0: −1 − ln√(2π).
+        let lp = normal_lp(&t(&[1.0, 0.0]), &t(&[0.0, 0.0]), &t(&[0.0, 1.0]));
+        let c = 0.5 * (2.0 * std::f32::consts::PI).ln();
+        close(&lp, &[-0.5 - c, -1.0 - c]);
+        // Two source entries and one target entry: only the source logits are free.
+        let mask = t(&[0.0, 0.0, 1.0]).view([1, 3]);
+        close(&free_logits(&mask), &[1.0, 1.0, 0.0]);
+        // Share logit 0 (one half), source logits (ln 3, 0): source (3/8, 1/8), target ½;
+        // squeezed by the floor 0.03: 0.01 + 0.97·w.
+        let w = to_weights(&t(&[3f32.ln(), 0.0, 5.0]).view([1, 3]), &t(&[0.0]), &mask, 0.03);
+        close(&w, &[0.01 + 0.97 * 0.375, 0.01 + 0.97 * 0.125, 0.01 + 0.97 * 0.5]);
+        // And back: source logits centred, target's alone (0), share logit 0.
+        let (z, u) = to_logits(&w, &mask, 0.03);
+        close(&z, &[3f32.ln() / 2.0, -(3f32.ln()) / 2.0, 0.0]);
+        close(&u, &[0.0]);
+        // A log-density over free logits plus the share.
+        let pi = PolicyParts {
+            mean: t(&[0.0, 0.0, 0.0]).view([1, 3]),
+            log_std: t(&[0.0, 0.0, 0.0]).view([1, 3]),
+            share_mean: t(&[0.0]),
+            share_log_std: t(&[0.0]),
+        };
+        let lp = log_prob(&t(&[1.0, 0.0, 9.0]).view([1, 3]), &t(&[0.0]), &pi, &free_logits(&mask));
+        close(&lp, &[-0.5 - 3.0 * c]);
     }
 
     #[test]
@@ -570,7 +745,7 @@ mod tests {
 
     /// Eight random transitions over two domains, from two trajectories.
     fn tiny_data() -> Dataset {
-        let (n, k, f) = (8usize, 2usize, 18usize);
+        let (n, k, f) = (8usize, 2usize, 19usize);
         let mut state = 1u64;
         let mut next = || {
             state = mixagent_core::seed::mix64(state);
@@ -582,16 +757,22 @@ mod tests {
             let a = 0.5 + next() * 0.8;
             [a, 1.0 - a]
         });
-        Dataset {
+        let block = Block {
             k,
-            width: f,
             states,
             next_states,
             actions: actions.collect(),
+            is_target: (0..n).flat_map(|_| [0.0, 1.0]).collect(),
             rewards: (0..n).map(|_| next() * 0.02).collect(),
             dones: (0..n).map(|i| f32::from(u8::from(i % 4 == 3))).collect(),
             trajectory: (0..n).map(|i| i / 4).collect(),
+        };
+        Dataset {
+            width: f,
+            blocks: vec![block],
             final_scores: vec![0.1, 0.2],
+            collected_k: k,
+            views: 1,
         }
     }
 

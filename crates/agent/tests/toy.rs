@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use mixagent_agent::{train, AgentConfig, Dataset};
+use mixagent_agent::{mean_action as policy_mean, train, AgentConfig, Dataset, ViewConfig};
 use mixagent_core::Observation;
 use mixagent_policy::{RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES};
 use mixagent_shard::synthetic::{write_synthetic_corpus, SyntheticDomain};
@@ -123,14 +123,17 @@ fn dataset(dir: &Path, data_seed: u64) -> Dataset {
             }
         })
         .collect();
-    Dataset::build(&set, &manifest, &RewardConfig::default()).unwrap()
+    // The collected space and its field level (the toy's best mixture is a K-D one; the
+    // field-level view teaches the same share).
+    let views = ViewConfig { field_level: true, random: 0 };
+    Dataset::build(&set, &manifest, &RewardConfig::default(), &views, 0).unwrap()
 }
 
 /// The policy's mean action, averaged over the data's states.
 fn mean_action(d: &Dataset, cfg: &AgentConfig, cql_steps: usize) -> Vec<f64> {
     let names: Vec<String> =
         DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
-    let spec = d.normalisation(names);
+    let (spec, _) = d.normalisation(names, mixagent_policy::FEATURE_CLIP);
     let normalise = |v: &mut [f32]| spec.normalise(v);
     let mut cfg = cfg.clone();
     cfg.cql.steps = cql_steps;
@@ -141,11 +144,13 @@ fn mean_action(d: &Dataset, cfg: &AgentConfig, cql_steps: usize) -> Vec<f64> {
     let policy = mixagent_agent::PolicyModel::new(&vs2.root(), &net);
     let mut vs2 = vs2;
     vs2.copy(&trained.policy).unwrap();
-    let mut states = d.states.clone();
+    let b = d.blocks.iter().find(|b| b.k == 3).expect("the collected space");
+    let mut states = b.states.clone();
     normalise(&mut states);
-    let x = Tensor::from_slice(&states).view([d.len() as i64, d.k as i64, d.width as i64]);
-    let (mean, _) = tch::no_grad(|| policy.forward(&x));
-    let w = mean.softmax(-1, Kind::Float) * (1.0 - cfg.floor) + cfg.floor / d.k as f64;
+    let n = b.len() as i64;
+    let x = Tensor::from_slice(&states).view([n, 3, d.width as i64]);
+    let mask = Tensor::from_slice(&b.is_target).view([n, 3]);
+    let w = tch::no_grad(|| policy_mean(&policy, &x, &mask, cfg.floor));
     Vec::<f32>::try_from(w.mean_dim(0, false, Kind::Float))
         .unwrap()
         .into_iter()

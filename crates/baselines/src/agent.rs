@@ -2,6 +2,7 @@
 //! policy artifact from `mixagent train-agent`, run by the dependency-free runtime of
 //! `mixagent-policy`. It decides from the run's history alone, so it keeps no state.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use mixagent_core::{CoreError, MixingPolicy, Mixture, PolicyInput};
@@ -15,6 +16,8 @@ pub struct AgentPolicy {
     policy: Policy,
     /// Fingerprint of the artifact's files (empty for a policy built in memory).
     fingerprint: String,
+    /// Features already warned about as outside the training range (once each per run).
+    warned: BTreeSet<String>,
 }
 
 impl AgentPolicy {
@@ -29,12 +32,16 @@ impl AgentPolicy {
                     .map_err(|e| bad_state("agent", format!("{}: {e}", path.display())))?,
             );
         }
-        Ok(AgentPolicy { policy, fingerprint: mixagent_core::fnv64_hex(&bytes) })
+        Ok(AgentPolicy {
+            policy,
+            fingerprint: mixagent_core::fnv64_hex(&bytes),
+            warned: BTreeSet::new(),
+        })
     }
 
     /// Wraps a policy already in memory.
     pub fn new(policy: Policy) -> Self {
-        AgentPolicy { policy, fingerprint: String::new() }
+        AgentPolicy { policy, fingerprint: String::new(), warned: BTreeSet::new() }
     }
 }
 
@@ -72,8 +79,21 @@ impl MixingPolicy for AgentPolicy {
             stages: &stages,
             total_stages: input.total_stages,
         };
-        let w = self.policy.decide(&history).map_err(|e| bad_state("agent", e.to_string()))?;
-        Mixture::new(input.space.clone(), w)
+        let decision =
+            self.policy.decide_checked(&history).map_err(|e| bad_state("agent", e.to_string()))?;
+        for o in decision.outside {
+            if self.warned.insert(o.feature.clone()) {
+                tracing::warn!(
+                    "agent: feature `{}` of entry `{}` is {:+.1} standard deviations from its training data at stage {} (clipped to ±{}): this space or run lies outside what the agent was trained on; its decisions are extrapolations",
+                    o.feature,
+                    domains[o.token].name,
+                    o.z,
+                    input.history.len(),
+                    self.policy.schema.features.clip
+                );
+            }
+        }
+        Mixture::new(input.space.clone(), decision.weights)
     }
 }
 

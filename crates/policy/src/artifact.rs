@@ -12,10 +12,14 @@ use crate::{
     RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES,
 };
 
-/// Version of the artifact layout.
-pub const ARTIFACT_VERSION: u32 = 1;
+/// Version of the artifact layout. 2: scale-free features read within their field, clipped
+/// z-scores, and a target-share head (version 1's features froze the policy on new spaces).
+pub const ARTIFACT_VERSION: u32 = 2;
 
-/// Feature names and per-feature normalisation `(x − mean) / std`.
+/// Default bound of a normalised feature, in standard deviations.
+pub const FEATURE_CLIP: f32 = 5.0;
+
+/// Feature names and per-feature normalisation `clamp((x − mean) / std, ±clip)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSpec {
@@ -23,18 +27,55 @@ pub struct FeatureSpec {
     pub names: Vec<String>,
     /// Mean of each feature over the training states.
     pub mean: Vec<f32>,
-    /// Standard deviation of each feature (≥ a small floor).
+    /// Standard deviation of each feature (1 for a feature that was constant in training, so
+    /// that a new space's value reads as its plain difference).
     pub std: Vec<f32>,
+    /// Normalised values are clipped to ±`clip`: a state far outside the training range then
+    /// reads as "far", not as a value that swamps every other input.
+    pub clip: f32,
+}
+
+/// A normalised feature that fell outside the clip (before clipping).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutOfRange {
+    /// Feature name.
+    pub feature: String,
+    /// Token (entry of the space) it was found on.
+    pub token: usize,
+    /// Its z-score before clipping.
+    pub z: f32,
 }
 
 impl FeatureSpec {
-    /// Normalises encoded state tokens (row-major, one row of features per token) in place.
+    /// Normalises encoded state tokens (row-major, one row of features per token) in place,
+    /// clipping each to ±`clip`.
     pub fn normalise(&self, values: &mut [f32]) {
-        for (i, x) in values.iter_mut().enumerate() {
-            let j = i % self.mean.len();
-            *x = (*x - self.mean[j]) / self.std[j];
-        }
+        self.normalise_checked(values);
     }
+
+    /// As [`normalise`](Self::normalise), and returns the values that the clip cut.
+    pub fn normalise_checked(&self, values: &mut [f32]) -> Vec<OutOfRange> {
+        let f = self.mean.len();
+        let mut outside = Vec::new();
+        for (i, x) in values.iter_mut().enumerate() {
+            let j = i % f;
+            let z = (*x - self.mean[j]) / self.std[j];
+            if z.abs() > self.clip {
+                outside.push(OutOfRange { feature: self.names[j].clone(), token: i / f, z });
+            }
+            *x = z.clamp(-self.clip, self.clip);
+        }
+        outside
+    }
+}
+
+/// A decision and what the policy noticed about its input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The next stage's mixture, in space order.
+    pub weights: Vec<f64>,
+    /// Features of this state outside the training range (clipped).
+    pub outside: Vec<OutOfRange>,
 }
 
 /// What a domain space must offer the agent.
@@ -82,7 +123,12 @@ impl AgentSchema {
         AgentSchema {
             format_version: ARTIFACT_VERSION,
             net: NetConfig { features: f, d_model, n_heads, d_ff, n_layers },
-            features: FeatureSpec { names, mean: vec![0.0; f], std: vec![1.0; f] },
+            features: FeatureSpec {
+                names,
+                mean: vec![0.0; f],
+                std: vec![1.0; f],
+                clip: FEATURE_CLIP,
+            },
             floor: 0.02,
             space: SpaceRequirements {
                 trained_domains: 20,
@@ -135,9 +181,10 @@ impl Policy {
         }
         if schema.features.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
             || schema.features.mean.iter().any(|m| !m.is_finite())
+            || !(schema.features.clip.is_finite() && schema.features.clip > 0.0)
         {
             return Err(PolicyError::Artifact(
-                "normalisation statistics must be finite, deviations > 0".into(),
+                "normalisation statistics must be finite, deviations and the clip > 0".into(),
             ));
         }
         if !(0.0..1.0).contains(&schema.floor) {
@@ -213,7 +260,10 @@ impl Policy {
         if v.format_version != ARTIFACT_VERSION {
             return Err(at(
                 json,
-                format!("format version {}, expected {ARTIFACT_VERSION}: retrain or use the matching mixagent", v.format_version),
+                format!(
+                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
+                    v.format_version
+                ),
             ));
         }
         let schema: AgentSchema =
@@ -231,18 +281,23 @@ impl Policy {
 
     /// The next stage's mixture (the policy's mean action) after `history`.
     pub fn decide(&self, history: &History<'_>) -> Result<Vec<f64>, PolicyError> {
-        if self.schema.space.needs_source_and_target {
-            let source = history.domains.first().map(|d| d.field.as_str());
-            if !history.domains.iter().any(|d| Some(d.field.as_str()) != source) {
-                return Err(PolicyError::Input(
-                    "the space has only source-field domains: the agent steers a source and at least one target field".into(),
-                ));
-            }
+        Ok(self.decide_checked(history)?.weights)
+    }
+
+    /// The next stage's mixture, with the features of this state that fell outside the
+    /// training range (a caller should warn: the agent is extrapolating).
+    pub fn decide_checked(&self, history: &History<'_>) -> Result<Decision, PolicyError> {
+        let is_target = history.is_target();
+        if !is_target.iter().any(|&t| t) {
+            return Err(PolicyError::Input(
+                "the space has only source-field domains: the agent steers a source and at least one target field".into(),
+            ));
         }
         let mut state = encode(history);
-        self.normalise(&mut state.values);
-        let out = self.net.forward(&state.values, state.tokens)?;
-        Ok(mixture_from_logits(&out.mean, self.schema.floor))
+        let outside = self.schema.features.normalise_checked(&mut state.values);
+        let out = self.net.forward(&state.values, state.tokens, &is_target)?;
+        let weights = mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor);
+        Ok(Decision { weights, outside })
     }
 }
 

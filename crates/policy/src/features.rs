@@ -1,10 +1,20 @@
-//! State encoding (DESIGN §4). Before stage `t` the agent has seen the base observation and
-//! stages `0..t`, each a mixture and the observation after it. Every domain of the space
-//! becomes one token: its own features (role, corpus share, recent weights, its held-out loss
-//! relative to the base) followed by global features shared by all tokens (progress, the
-//! feedback of the source and target fields relative to the base, the last reward). Weights
-//! enter as `K·w` (1 = uniform), losses and feedback as changes relative to the base, so the
-//! numbers mean the same in a 2-D and a 60-D space, and on a proxy and a larger model.
+//! State encoding (DESIGN §4, §11). Before stage `t` the agent has seen the base observation
+//! and stages `0..t`, each a mixture and the observation after it. Every entry of the space
+//! becomes one token: its own features (role, corpus share, its recent weights within its
+//! field, its held-out loss change) followed by global features shared by all tokens
+//! (progress, the trend of the source, target and balanced feedback, the target share).
+//!
+//! Every feature means the same in any space and any field (issue 17):
+//! - weights are read *within their field* (`n_f·w/W_f`, 1 = even within the field), and the
+//!   field split enters only through the target share, so a 2-entry space and a 10 + 4 one
+//!   read alike;
+//! - feedback is *scale-free per run*: each field's change relative to the base is divided by
+//!   the largest magnitude that change has had so far in the run, so a code target whose
+//!   relative gains are 2.5× smaller than math's reads like a math one;
+//! - held-out loss changes are divided by the largest one over the space at that state.
+//!
+//! The trainer sees each trajectory through many views (field level, re-grouped domains), so
+//! that no feature is constant over the training set; the artifact clips z-scores anyway.
 
 use std::collections::BTreeMap;
 
@@ -14,12 +24,12 @@ use mixagent_core::Observation;
 pub const DOMAIN_FEATURES: &[&str] = &[
     "is_source",
     "share_in_field",
-    "field_domains_inv",
-    "w_last",
-    "w_prev",
-    "w_mean",
-    "loss_rel",
-    "loss_delta",
+    "field_entries_inv",
+    "w_last_in_field",
+    "w_prev_in_field",
+    "w_mean_in_field",
+    "loss_rel_scaled",
+    "loss_delta_scaled",
     "loss_known",
 ];
 
@@ -27,26 +37,27 @@ pub const DOMAIN_FEATURES: &[&str] = &[
 pub const GLOBAL_FEATURES: &[&str] = &[
     "progress",
     "is_first",
-    "source_rel",
-    "target_rel",
+    "source_level",
+    "target_level",
     "source_delta",
     "target_delta",
-    "balanced",
-    "last_reward",
+    "balanced_level",
+    "balanced_delta",
     "target_share_last",
+    "target_share_mean",
 ];
 
 /// What the agent knows about one entry of the space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainInfo {
-    /// Entry name (a corpus domain, or a field in a field-level space).
+    /// Entry name (a corpus domain, a group of them, or a field in a field-level space).
     pub name: String,
     /// Its field.
     pub field: String,
     /// Its share of its field's training tokens (1 for a field-level entry).
     pub share_in_field: f64,
-    /// The corpus domains whose held-out loss stands for this entry (itself, or a field's
-    /// domains at field level).
+    /// The corpus domains whose held-out loss stands for this entry (itself, or a group's or
+    /// a field's domains); their relative changes are averaged.
     pub loss_domains: Vec<String>,
 }
 
@@ -72,6 +83,14 @@ pub struct History<'a> {
     pub total_stages: usize,
 }
 
+impl History<'_> {
+    /// Whether each entry belongs to a target field (any field but the first entry's).
+    pub fn is_target(&self) -> Vec<bool> {
+        let source = self.domains.first().map(|d| d.field.as_str());
+        self.domains.iter().map(|d| Some(d.field.as_str()) != source).collect()
+    }
+}
+
 /// The encoded state: `domains.len()` tokens of `DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len()`
 /// features, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +109,9 @@ impl StateTokens {
         &self.values[i * self.width..(i + 1) * self.width]
     }
 }
+
+/// Smallest scale a scale-free feature is divided by (keeps `0/0` at 0).
+const SCALE_FLOOR: f64 = 1e-9;
 
 /// Relative change `(now − start) / |start|` (0 when unknown).
 fn rel(now: Option<f64>, start: Option<f64>) -> f64 {
@@ -110,8 +132,8 @@ fn field_rel(obs: &Observation, base: &Observation, fields: &[String], source: b
     chosen.iter().sum::<f64>() / chosen.len().max(1) as f64
 }
 
-/// Mean relative held-out loss change over `names` (for lower-is-better losses the sign is as
-/// measured: positive means the loss rose), and whether any was measured.
+/// Mean relative held-out loss change over `names` (positive: the loss rose), and whether any
+/// was measured.
 fn loss_rel(obs: &Observation, base: &Observation, names: &[String]) -> Option<f64> {
     let v: Vec<f64> = names
         .iter()
@@ -123,10 +145,27 @@ fn loss_rel(obs: &Observation, base: &Observation, names: &[String]) -> Option<f
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// A run's trace of one quantity (index 0 = the base, then one value per finished stage),
+/// read scale-free: the last value and the last change, each divided by the largest magnitude
+/// the quantity has had so far (both in [−1, 1], and 2 at most for the change).
+fn scale_free(trace: &[f64]) -> (f64, f64) {
+    let t = trace.len() - 1;
+    if t == 0 {
+        return (0.0, 0.0);
+    }
+    let scale = trace.iter().fold(0f64, |m, v| m.max(v.abs())).max(SCALE_FLOOR);
+    (trace[t] / scale, (trace[t] - trace[t - 1]) / scale)
+}
+
+/// Each value divided by the largest magnitude among them (0s stay 0).
+fn by_largest(values: &[f64]) -> Vec<f64> {
+    let scale = values.iter().fold(0f64, |m, v| m.max(v.abs())).max(SCALE_FLOOR);
+    values.iter().map(|v| v / scale).collect()
+}
+
 /// Encodes the state before stage `history.stages.len()`.
 pub fn encode(h: &History<'_>) -> StateTokens {
     let k = h.domains.len();
-    let kf = k as f64;
     let mut fields: Vec<String> = Vec::new();
     for d in h.domains {
         if !fields.contains(&d.field) {
@@ -137,56 +176,80 @@ pub fn encode(h: &History<'_>) -> StateTokens {
     for d in h.domains {
         *per_field.entry(d.field.as_str()).or_insert(0) += 1;
     }
+    let is_target = h.is_target();
     let t = h.stages.len();
-    let last = h.stages.last();
-    let prev = t.checked_sub(2).map(|i| h.stages[i]);
-    let last_obs = last.map_or(h.initial, |s| s.observation);
-    let prev_obs = prev.map_or(h.initial, |s| s.observation);
     let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-    let balanced =
-        |o: &Observation| mixagent_core::balanced_score(o, h.initial, &field_refs).unwrap_or(0.0);
-    let (b_last, b_prev) = (balanced(last_obs), balanced(prev_obs));
-    let target_share_last = last.map_or(0.0, |s| {
-        s.weights.iter().zip(h.domains).filter(|(_, d)| d.field != fields[0]).map(|(w, _)| w).sum()
-    });
-    let rel_of = |o: &Observation| {
-        (field_rel(o, h.initial, &fields, true), field_rel(o, h.initial, &fields, false))
+
+    // Traces over the run: base, then after each stage.
+    let observations: Vec<&Observation> =
+        std::iter::once(h.initial).chain(h.stages.iter().map(|s| s.observation)).collect();
+    let trace = |f: &dyn Fn(&Observation) -> f64| -> Vec<f64> {
+        observations.iter().map(|o| f(o)).collect()
     };
-    let ((source_now, target_now), (source_before, target_before)) =
-        (rel_of(last_obs), rel_of(prev_obs));
+    let (source_level, source_delta) =
+        scale_free(&trace(&|o| field_rel(o, h.initial, &fields, true)));
+    let (target_level, target_delta) =
+        scale_free(&trace(&|o| field_rel(o, h.initial, &fields, false)));
+    let (balanced_level, balanced_delta) = scale_free(&trace(&|o| {
+        mixagent_core::balanced_score(o, h.initial, &field_refs).unwrap_or(0.0)
+    }));
+    let target_share =
+        |w: &[f64]| -> f64 { w.iter().zip(&is_target).filter(|(_, t)| **t).map(|(w, _)| w).sum() };
+    let shares: Vec<f64> = h.stages.iter().map(|s| target_share(s.weights)).collect();
     let global = [
         t as f64 / h.total_stages.max(1) as f64,
         f64::from(u8::from(t == 0)),
-        source_now,
-        target_now,
-        source_now - source_before,
-        target_now - target_before,
-        b_last,
-        if t == 0 { 0.0 } else { b_last - b_prev },
-        target_share_last,
+        source_level,
+        target_level,
+        source_delta,
+        target_delta,
+        balanced_level,
+        balanced_delta,
+        shares.last().copied().unwrap_or(0.0),
+        if t == 0 { 0.0 } else { shares.iter().sum::<f64>() / t as f64 },
     ];
+
+    // A stage's weight of entry `i` within its field: n_f·w_i / W_f (1 = even in the field).
+    let in_field = |w: &[f64], i: usize| -> f64 {
+        let field = &h.domains[i].field;
+        let total: f64 =
+            w.iter().zip(h.domains).filter(|(_, d)| &d.field == field).map(|(w, _)| w).sum();
+        per_field[field.as_str()] as f64 * w[i] / total.max(SCALE_FLOOR)
+    };
+    let last_obs = h.stages.last().map_or(h.initial, |s| s.observation);
+    let prev_obs = t.checked_sub(2).map_or(h.initial, |i| h.stages[i].observation);
+    let now: Vec<Option<f64>> =
+        h.domains.iter().map(|d| loss_rel(last_obs, h.initial, &d.loss_domains)).collect();
+    let before: Vec<Option<f64>> =
+        h.domains.iter().map(|d| loss_rel(prev_obs, h.initial, &d.loss_domains)).collect();
+    let loss_level = by_largest(&now.iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>());
+    let loss_change = by_largest(
+        &now.iter()
+            .zip(&before)
+            .map(|(n, b)| if t == 0 { 0.0 } else { n.unwrap_or(0.0) - b.unwrap_or(0.0) })
+            .collect::<Vec<_>>(),
+    );
+
     let width = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len();
     let mut values = Vec::with_capacity(k * width);
     for (i, d) in h.domains.iter().enumerate() {
-        let w_last = last.map_or(0.0, |s| kf * s.weights[i]);
-        let w_prev = prev.map_or(0.0, |s| kf * s.weights[i]);
+        let w_last = h.stages.last().map_or(0.0, |s| in_field(s.weights, i));
+        let w_prev = t.checked_sub(2).map_or(0.0, |j| in_field(h.stages[j].weights, i));
         let w_mean = if t == 0 {
             0.0
         } else {
-            h.stages.iter().map(|s| kf * s.weights[i]).sum::<f64>() / t as f64
+            h.stages.iter().map(|s| in_field(s.weights, i)).sum::<f64>() / t as f64
         };
-        let now = loss_rel(last_obs, h.initial, &d.loss_domains);
-        let before = loss_rel(prev_obs, h.initial, &d.loss_domains);
         let own = [
-            f64::from(u8::from(d.field == fields[0])),
+            f64::from(u8::from(!is_target[i])),
             d.share_in_field,
             1.0 / per_field[d.field.as_str()] as f64,
             w_last,
             w_prev,
             w_mean,
-            now.unwrap_or(0.0),
-            if t == 0 { 0.0 } else { now.unwrap_or(0.0) - before.unwrap_or(0.0) },
-            f64::from(u8::from(now.is_some())),
+            loss_level[i],
+            loss_change[i],
+            f64::from(u8::from(now[i].is_some())),
         ];
         values.extend(own.iter().chain(&global).map(|&x| x as f32));
     }
@@ -240,22 +303,75 @@ mod tests {
             StageView { weights: &w2, observation: &o2 },
         ];
         let s = encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 });
-        let b = s.token(1);
+        let (a, b) = (s.token(0), s.token(1));
         let close = |x: f32, y: f64| assert!((f64::from(x) - y).abs() < 1e-6, "{x} vs {y}");
-        close(b[3], 1.5); // K·w_last = 2 × 0.75
-        close(b[4], 1.0); // K·w_prev
-        close(b[5], 1.25); // mean
-        close(b[6], -0.5); // loss 6 → 3
-        close(b[7], -0.25); // last change: −0.5 − (−0.25)
+        close(b[2], 1.0); // one entry in its field
+        close(b[3], 1.0); // a field's only entry always has its field's whole weight
+                          // Losses: a 4 → 4.4 (+0.1), b 6 → 3 (−0.5); divided by the largest magnitude 0.5.
+        close(a[6], 0.2);
+        close(b[6], -1.0);
+        // Last changes: a +0.05, b −0.25; divided by 0.25.
+        close(a[7], 0.2);
+        close(b[7], -1.0);
         let g = &b[DOMAIN_FEATURES.len()..];
         close(g[0], 0.5); // progress 2/4
-        close(g[2], -0.25); // source −4 → −5
-        close(g[3], 0.5); // target −8 → −4
-        close(g[4], -0.15); // −0.25 − (−0.1)
-        close(g[5], 0.25); // 0.5 − 0.25
-        close(g[6], 0.125); // balanced (−0.25 + 0.5) / 2
-        close(g[7], 0.125 - 0.075); // reward of the last stage
-        close(g[8], 0.75);
-        assert_eq!(s.token(0)[DOMAIN_FEATURES.len()..], b[DOMAIN_FEATURES.len()..]);
+        close(g[2], -1.0); // source trace 0, −0.1, −0.25: at its largest magnitude
+        close(g[3], 1.0); // target trace 0, 0.25, 0.5
+        close(g[4], -0.6); // (−0.25 + 0.1) / 0.25
+        close(g[5], 0.5); // 0.25 / 0.5
+        close(g[6], 1.0); // balanced trace 0, 0.075, 0.125
+        close(g[7], 0.4); // 0.05 / 0.125
+        close(g[8], 0.75); // last target share
+        close(g[9], 0.625); // mean target share
+        assert_eq!(a[DOMAIN_FEATURES.len()..], b[DOMAIN_FEATURES.len()..]);
+    }
+
+    #[test]
+    fn a_target_field_with_smaller_gains_reads_the_same() {
+        // Code's relative gains are smaller than math's: scaling every feedback and loss change
+        // by a constant must leave the state unchanged.
+        let ds = domains();
+        let base = obs(-4.0, -8.0, 4.0, 6.0);
+        let scaled = |f: f64| {
+            let o1 = obs(-4.0 - 0.4 * f, -8.0 + 2.0 * f, 4.0 + 0.2 * f, 6.0 - 1.5 * f);
+            let o2 = obs(-4.0 - 1.0 * f, -8.0 + 4.0 * f, 4.0 + 0.4 * f, 6.0 - 3.0 * f);
+            [o1, o2]
+        };
+        let w = [0.3, 0.7];
+        let states: Vec<StateTokens> = [1.0, 0.1]
+            .iter()
+            .map(|&f| {
+                let os = scaled(f);
+                let stages = [
+                    StageView { weights: &w, observation: &os[0] },
+                    StageView { weights: &w, observation: &os[1] },
+                ];
+                encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 })
+            })
+            .collect();
+        for (x, y) in states[0].values.iter().zip(&states[1].values) {
+            assert!((x - y).abs() < 1e-5, "{:?} vs {:?}", states[0].values, states[1].values);
+        }
+    }
+
+    #[test]
+    fn weights_are_read_within_their_field() {
+        let d = |n: &str, f: &str| DomainInfo {
+            name: n.into(),
+            field: f.into(),
+            share_in_field: 0.5,
+            loss_domains: vec![n.into()],
+        };
+        let ds = vec![d("a", "general"), d("c", "general"), d("b", "math")];
+        let base = obs(-4.0, -8.0, 4.0, 6.0);
+        let w = [0.1, 0.3, 0.6];
+        let stages = [StageView { weights: &w, observation: &base }];
+        let s = encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 });
+        let close = |x: f32, y: f64| assert!((f64::from(x) - y).abs() < 1e-6, "{x} vs {y}");
+        close(s.token(0)[2], 0.5); // two entries in general
+        close(s.token(0)[3], 0.5); // 2 × 0.1 / 0.4
+        close(s.token(1)[3], 1.5);
+        close(s.token(2)[3], 1.0);
+        close(s.token(2)[DOMAIN_FEATURES.len() + 8], 0.6);
     }
 }

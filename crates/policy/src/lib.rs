@@ -10,8 +10,8 @@ mod net;
 mod reward;
 
 pub use artifact::{
-    read_f32_tensors, write_f32_tensors, AgentSchema, FeatureSpec, Policy, SpaceRequirements,
-    ARTIFACT_VERSION,
+    read_f32_tensors, write_f32_tensors, AgentSchema, Decision, FeatureSpec, OutOfRange, Policy,
+    SpaceRequirements, ARTIFACT_VERSION, FEATURE_CLIP,
 };
 pub use error::PolicyError;
 pub use features::{

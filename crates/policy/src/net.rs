@@ -5,7 +5,13 @@
 //! Shapes: K domain tokens of F features → embed (F → d) → `n_layers` pre-norm blocks
 //! (multi-head self-attention over the K tokens without positions, so the output is
 //! permutation-equivariant and K is free; SiLU MLP d → d_ff → d) → final LayerNorm → per-token
-//! head d → 2 (mean logit, log std). The action is `floor/K + (1 − floor)·softmax(mean)`.
+//! head d → 2 (mean logit, log std), and a share head over the mean of the source tokens and
+//! the mean of the target tokens, 2d → 2 (mean, log std of the target share's logit u).
+//!
+//! The action splits the field choice from the choice within a field (issue 17): target share
+//! `s = σ(u)`, then `w_i = floor/K + (1 − floor)·(s·softmax_T(z)_i)` for a target entry and
+//! `(1 − s)·softmax_S(z)_i` for a source one, each softmax over its own group. The split thus
+//! no longer depends on how many entries each field has (2-D and 20-D read alike).
 
 use std::collections::HashMap;
 
@@ -153,15 +159,20 @@ pub struct PolicyNet {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     head: Linear,
+    share: Linear,
 }
 
-/// Per-token outputs.
+/// The network's outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyOutput {
-    /// Mean logit per domain.
+    /// Mean logit per domain (within its group: source or target).
     pub mean: Vec<f32>,
     /// Log standard deviation per domain (clamped to [`LOG_STD_RANGE`]).
     pub log_std: Vec<f32>,
+    /// Mean of the target share's logit.
+    pub share_mean: f32,
+    /// Its log standard deviation (clamped to [`LOG_STD_RANGE`]).
+    pub share_log_std: f32,
 }
 
 impl PolicyNet {
@@ -191,6 +202,8 @@ impl PolicyNet {
             ("ln_f.bias".into(), vec![d]),
             ("head.weight".into(), vec![2, d]),
             ("head.bias".into(), vec![2]),
+            ("share.weight".into(), vec![2, 2 * d]),
+            ("share.bias".into(), vec![2]),
         ]);
         v
     }
@@ -257,6 +270,7 @@ impl PolicyNet {
             });
         }
         let head = linear("head", d, 2);
+        let share = linear("share", 2 * d, 2);
         for (i, b) in blocks.iter_mut().enumerate() {
             let p = format!("blocks.{i}");
             b.ln1 = LayerNorm {
@@ -269,7 +283,7 @@ impl PolicyNet {
             };
         }
         let ln_f = LayerNorm { g: take("ln_f.weight"), b: take("ln_f.bias") };
-        Ok(PolicyNet { cfg, embed, blocks, ln_f, head })
+        Ok(PolicyNet { cfg, embed, blocks, ln_f, head, share })
     }
 
     /// The network's shape.
@@ -277,14 +291,26 @@ impl PolicyNet {
         &self.cfg
     }
 
-    /// Forward over `k` tokens of (already normalised) features, row-major `(k, features)`.
-    pub fn forward(&self, x: &[f32], k: usize) -> Result<PolicyOutput, PolicyError> {
+    /// Forward over `k` tokens of (already normalised) features, row-major `(k, features)`;
+    /// `is_target` marks the target-field tokens (at least one of each kind).
+    pub fn forward(
+        &self,
+        x: &[f32],
+        k: usize,
+        is_target: &[bool],
+    ) -> Result<PolicyOutput, PolicyError> {
         let f = self.cfg.features;
-        if x.len() != k * f || k == 0 {
+        if x.len() != k * f || k == 0 || is_target.len() != k {
             return Err(PolicyError::Input(format!(
-                "{} values for {k} tokens of {f} features",
-                x.len()
+                "{} values and {} field marks for {k} tokens of {f} features",
+                x.len(),
+                is_target.len()
             )));
+        }
+        if is_target.iter().all(|&t| t) || !is_target.iter().any(|&t| t) {
+            return Err(PolicyError::Input(
+                "the agent needs at least one source and one target entry".into(),
+            ));
         }
         let d = self.cfg.d_model;
         let (heads, hd) = (self.cfg.n_heads, self.cfg.d_model / self.cfg.n_heads);
@@ -320,23 +346,50 @@ impl PolicyNet {
             let down = b.down.forward(&up, k);
             h.iter_mut().zip(&down).for_each(|(a, p)| *a += p);
         }
-        let out = self.head.forward(&self.ln_f.forward(&h, k), k); // (K, 2)
+        let last = self.ln_f.forward(&h, k); // (K, d)
+        let out = self.head.forward(&last, k); // (K, 2)
+                                               // Pooled (2d): mean of the source tokens, then mean of the target tokens.
+        let mut pooled = vec![0f32; 2 * d];
+        for want in [false, true] {
+            let n = is_target.iter().filter(|&&t| t == want).count() as f32;
+            let half = &mut pooled[usize::from(want) * d..(usize::from(want) + 1) * d];
+            for (row, _) in last.chunks_exact(d).zip(is_target).filter(|(_, &t)| t == want) {
+                half.iter_mut().zip(row).for_each(|(p, v)| *p += v / n);
+            }
+        }
+        let share = self.share.forward(&pooled, 1); // (1, 2)
+        let clamp = |v: f32| v.clamp(LOG_STD_RANGE.0, LOG_STD_RANGE.1);
         Ok(PolicyOutput {
             mean: (0..k).map(|i| out[2 * i]).collect(),
-            log_std: (0..k)
-                .map(|i| out[2 * i + 1].clamp(LOG_STD_RANGE.0, LOG_STD_RANGE.1))
-                .collect(),
+            log_std: (0..k).map(|i| clamp(out[2 * i + 1])).collect(),
+            share_mean: share[0],
+            share_log_std: clamp(share[1]),
         })
     }
 }
 
-/// The deterministic action: `floor/K + (1 − floor)·softmax(mean)`, in f64 so it sums to 1.
-pub fn mixture_from_logits(mean: &[f32], floor: f64) -> Vec<f64> {
-    let k = mean.len() as f64;
-    let max = mean.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f64> = mean.iter().map(|&m| f64::from(m - max).exp()).collect();
-    let sum: f64 = e.iter().sum();
-    let w: Vec<f64> = e.iter().map(|x| floor / k + (1.0 - floor) * x / sum).collect();
+/// The mixture of logits `z` (within each group) and a target-share logit `u`:
+/// `floor/K + (1 − floor)·(σ(u)·softmax_T(z) | (1 − σ(u))·softmax_S(z))`, in f64 so it sums
+/// to 1. Both groups must be non-empty.
+pub fn mixture_from_logits(z: &[f32], u: f32, is_target: &[bool], floor: f64) -> Vec<f64> {
+    let k = z.len() as f64;
+    let share = 1.0 / (1.0 + (-f64::from(u)).exp());
+    let mut w = vec![0f64; z.len()];
+    for (want, mass) in [(false, 1.0 - share), (true, share)] {
+        let max = z
+            .iter()
+            .zip(is_target)
+            .filter(|(_, &t)| t == want)
+            .fold(f32::NEG_INFINITY, |m, (&v, _)| m.max(v));
+        let mut sum = 0.0;
+        for ((wi, &zi), _) in w.iter_mut().zip(z).zip(is_target).filter(|(_, &t)| t == want) {
+            *wi = f64::from(zi - max).exp();
+            sum += *wi;
+        }
+        for (wi, _) in w.iter_mut().zip(is_target).filter(|(_, &t)| t == want) {
+            *wi = floor / k + (1.0 - floor) * mass * *wi / sum;
+        }
+    }
     let total: f64 = w.iter().sum();
     w.into_iter().map(|x| x / total).collect()
 }
@@ -379,25 +432,34 @@ mod tests {
     fn outputs_follow_a_permutation_of_the_domains() {
         let n = net(cfg());
         let x = input(5);
-        let out = n.forward(&x, 5).unwrap();
+        let marks = [false, false, true, true, false];
+        let out = n.forward(&x, 5, &marks).unwrap();
         let perm = [3, 0, 4, 1, 2];
         let xp: Vec<f32> = perm.iter().flat_map(|&i| x[i * 6..(i + 1) * 6].to_vec()).collect();
-        let outp = n.forward(&xp, 5).unwrap();
+        let mp: Vec<bool> = perm.iter().map(|&i| marks[i]).collect();
+        let outp = n.forward(&xp, 5, &mp).unwrap();
         for (j, &i) in perm.iter().enumerate() {
             assert!((outp.mean[j] - out.mean[i]).abs() < 1e-5);
             assert!((outp.log_std[j] - out.log_std[i]).abs() < 1e-5);
         }
+        assert!((outp.share_mean - out.share_mean).abs() < 1e-5);
     }
 
     #[test]
     fn any_number_of_domains_gives_a_mixture_with_the_floor() {
         let n = net(cfg());
-        for k in [1, 2, 7, 64] {
-            let out = n.forward(&input(k), k).unwrap();
-            let w = mixture_from_logits(&out.mean, 0.05);
+        for k in [2, 7, 64] {
+            let marks: Vec<bool> = (0..k).map(|i| i % 3 == 1).collect();
+            let out = n.forward(&input(k), k, &marks).unwrap();
+            let w = mixture_from_logits(&out.mean, out.share_mean, &marks, 0.05);
             assert_eq!(w.len(), k);
             assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
             assert!(w.iter().all(|&x| x >= 0.05 / k as f64 - 1e-12));
+            // The target group holds floor·(its entries)/K + (1 − floor)·σ(u).
+            let s = 1.0 / (1.0 + (-f64::from(out.share_mean)).exp());
+            let nt = marks.iter().filter(|&&t| t).count() as f64;
+            let got: f64 = w.iter().zip(&marks).filter(|(_, &t)| t).map(|(w, _)| w).sum();
+            assert!((got - (0.05 * nt / k as f64 + 0.95 * s)).abs() < 1e-9);
             assert!(out.log_std.iter().all(|s| (LOG_STD_RANGE.0..=LOG_STD_RANGE.1).contains(s)));
         }
     }
@@ -406,7 +468,14 @@ mod tests {
     fn wrong_shapes_are_named() {
         let c = cfg();
         let n = net(c.clone());
-        assert!(n.forward(&input(3)[..17], 3).unwrap_err().to_string().contains("17 values"));
+        let marks = [false, true, true];
+        assert!(n
+            .forward(&input(3)[..17], 3, &marks)
+            .unwrap_err()
+            .to_string()
+            .contains("17 values"));
+        let e = n.forward(&input(3), 3, &[true; 3]).unwrap_err().to_string();
+        assert!(e.contains("one source and one target"), "{e}");
         let mut t = NamedTensors::new();
         t.insert("embed.weight".into(), (vec![16, 5], vec![0.0; 80]));
         let e = PolicyNet::from_tensors(c, &t).unwrap_err().to_string();

@@ -19,7 +19,7 @@ fn schema() -> AgentSchema {
     AgentSchema {
         format_version: ARTIFACT_VERSION,
         net: NetConfig { features: f, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 },
-        features: FeatureSpec { names, mean: vec![0.1; f], std: vec![0.5; f] },
+        features: FeatureSpec { names, mean: vec![0.1; f], std: vec![0.5; f], clip: 5.0 },
         floor: 0.05,
         space: SpaceRequirements {
             trained_domains: 20,
@@ -115,7 +115,11 @@ fn artifacts_that_do_not_fit_are_refused_with_the_reason() {
 
     let mut version = good.clone();
     version.format_version = 7;
-    assert!(err(&version, &t).contains("format version 7, expected 1"));
+    assert!(err(&version, &t).contains("format version 7, expected 2"));
+    // A version-1 agent (features that froze it on new spaces) is refused with the fix.
+    version.format_version = 1;
+    let e = err(&version, &t);
+    assert!(e.contains("format version 1") && e.contains("mixagent train-agent"), "{e}");
 
     let mut nan = t.clone();
     nan.get_mut("head.weight").unwrap().1[0] = f32::NAN;
@@ -127,7 +131,10 @@ fn artifacts_that_do_not_fit_are_refused_with_the_reason() {
 
     let mut zero_std = good.clone();
     zero_std.features.std[2] = 0.0;
-    assert!(err(&zero_std, &t).contains("deviations > 0"));
+    assert!(err(&zero_std, &t).contains("deviations and the clip > 0"));
+    let mut no_clip = good.clone();
+    no_clip.features.clip = -1.0;
+    assert!(err(&no_clip, &t).contains("the clip > 0"));
 
     write(dir.path(), &good, &t);
     let st = dir.path().join("policy.safetensors");

@@ -93,6 +93,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     };
     let mut agent = train_agent(&set, &corpus.manifest, &cfg, device, progress)?;
     bar.finish_and_clear();
+    if !agent.constant_features.is_empty() {
+        tracing::warn!(
+            "features constant over the training data: {} (a deployment space that differs in them is read by the plain difference; collect over a richer space, or keep the views on: `views.field_level`, `views.random`)",
+            agent.constant_features.join(", ")
+        );
+    }
     let secs = started.elapsed().as_secs_f64();
     if let serde_json::Value::Object(m) = &mut agent.schema.training {
         m.insert("trajectories_dir".into(), a.trajectories.display().to_string().into());
