@@ -249,7 +249,7 @@ impl Dataset {
                     .iter()
                     .map(|_| {
                         hide_state = mixagent_core::seed::mix64(hide_state);
-                        v >= fixed && hide_state % HIDDEN_LOSS == 0
+                        v >= fixed && hide_state.is_multiple_of(HIDDEN_LOSS)
                     })
                     .collect();
                 let entries = merged(&domains, grouping, &hide);
