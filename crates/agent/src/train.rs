@@ -73,6 +73,11 @@ pub struct CqlConfig {
     pub target_gap: f64,
     /// Sampled actions per state for the log-sum-exp (half policy, half uniform).
     pub samples: usize,
+    /// Draw the penalty's uniform actions uniformly in the target share, then uniformly on the
+    /// simplex within each field (true), instead of uniformly on the whole simplex (false).
+    /// Over 20 domains the whole simplex puts almost all of its mass near a 50% share and
+    /// near-even weights, so the penalty pushes Q down there and the actor flees to corners.
+    pub uniform_share: bool,
     /// Polyak factor of the target critics.
     pub tau: f64,
     /// Critic-only steps before the actor starts moving (the actor starts from the warm-up
@@ -130,6 +135,7 @@ impl Default for AgentConfig {
                 auto_alpha: false,
                 target_gap: 1.0,
                 samples: 4,
+                uniform_share: true,
                 tau: 0.005,
                 critic_warmup: 500,
                 normalise_rewards: true,
@@ -608,7 +614,18 @@ fn cql(
             let u = &u + pi.share_log_std.exp() * u.randn_like();
             let k = s.size()[1];
             let e = -(Tensor::rand([b, half, k], (Kind::Float, device)).clamp_min(1e-12).log());
-            let uniform = &e / e.sum_dim_intlist(-1, true, Kind::Float);
+            let uniform = if c.uniform_share {
+                let m = mask.unsqueeze(1);
+                let within = |g: &Tensor| {
+                    let x = &e * g;
+                    &x / x.sum_dim_intlist(-1, true, Kind::Float).clamp_min(1e-12)
+                };
+                let share = Tensor::rand([b, half, 1], (Kind::Float, device));
+                let w = &share * within(&m) + (1.0 - &share) * within(&(1.0 - &m));
+                w * (1.0 - cfg.floor) + cfg.floor / k as f64
+            } else {
+                &e / e.sum_dim_intlist(-1, true, Kind::Float)
+            };
             let sampled = to_weights(&z, &u, &mask.unsqueeze(1), cfg.floor);
             (y, Tensor::cat(&[a.unsqueeze(1), sampled, uniform], 1))
         });

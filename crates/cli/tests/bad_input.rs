@@ -126,6 +126,13 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
     v["format_version"] = 9.into();
     std::fs::write(agent.join("agent.json"), v.to_string()).unwrap();
     write("state-agent-v9.json", &state(&format!("agent:{}", agent.display())).to_string());
+    // A version-1 agent (features that froze it on new spaces, issue 17).
+    let old = bad.join("agent-v1");
+    std::fs::create_dir_all(&old).unwrap();
+    v["format_version"] = 1.into();
+    std::fs::write(old.join("agent.json"), v.to_string()).unwrap();
+    std::fs::copy(agent.join("policy.safetensors"), old.join("policy.safetensors")).unwrap();
+    write("state-agent-v1.json", &state(&format!("agent:{}", old.display())).to_string());
 }
 
 #[test]
