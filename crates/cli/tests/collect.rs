@@ -236,7 +236,9 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
     assert_eq!(bytes(&a), bytes(&b), "same seed, same policy");
     let schema = read(&a.join("agent.json"));
     assert_eq!(schema["space"]["trained_domains"], 20);
-    assert_eq!(schema["training"]["data"]["transitions"], 16);
+    // 16 stages, each read through 8 views (the space, its field level, 6 re-groupings).
+    assert_eq!(schema["training"]["data"]["views_per_trajectory"], 8);
+    assert_eq!(schema["training"]["data"]["transitions"], 16 * 8);
     assert_eq!(schema["net"]["d_model"], 16);
 
     // Trained on the 20-domain space, it steers a 2-entry one and a 64-domain one.
