@@ -210,11 +210,24 @@ pub fn encode(h: &History<'_>) -> StateTokens {
     ];
 
     // A stage's weight of entry `i` within its field: n_f·w_i / W_f (1 = even in the field).
-    let in_field = |w: &[f64], i: usize| -> f64 {
-        let field = &h.domains[i].field;
-        let total: f64 =
-            w.iter().zip(h.domains).filter(|(_, d)| &d.field == field).map(|(w, _)| w).sum();
-        per_field[field.as_str()] as f64 * w[i] / total.max(SCALE_FLOOR)
+    // Field totals per stage are summed once (O(T·K), not O(T·K²)).
+    let field_of: Vec<usize> = h
+        .domains
+        .iter()
+        .map(|d| fields.iter().position(|f| *f == d.field).expect("listed above"))
+        .collect();
+    let totals: Vec<Vec<f64>> = h
+        .stages
+        .iter()
+        .map(|s| {
+            let mut t = vec![0f64; fields.len()];
+            s.weights.iter().zip(&field_of).for_each(|(w, &f)| t[f] += w);
+            t
+        })
+        .collect();
+    let in_field = |stage: usize, i: usize| -> f64 {
+        let n = per_field[h.domains[i].field.as_str()] as f64;
+        n * h.stages[stage].weights[i] / totals[stage][field_of[i]].max(SCALE_FLOOR)
     };
     let last_obs = h.stages.last().map_or(h.initial, |s| s.observation);
     let prev_obs = t.checked_sub(2).map_or(h.initial, |i| h.stages[i].observation);
@@ -233,13 +246,10 @@ pub fn encode(h: &History<'_>) -> StateTokens {
     let width = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len();
     let mut values = Vec::with_capacity(k * width);
     for (i, d) in h.domains.iter().enumerate() {
-        let w_last = h.stages.last().map_or(0.0, |s| in_field(s.weights, i));
-        let w_prev = t.checked_sub(2).map_or(0.0, |j| in_field(h.stages[j].weights, i));
-        let w_mean = if t == 0 {
-            0.0
-        } else {
-            h.stages.iter().map(|s| in_field(s.weights, i)).sum::<f64>() / t as f64
-        };
+        let w_last = t.checked_sub(1).map_or(0.0, |j| in_field(j, i));
+        let w_prev = t.checked_sub(2).map_or(0.0, |j| in_field(j, i));
+        let w_mean =
+            if t == 0 { 0.0 } else { (0..t).map(|j| in_field(j, i)).sum::<f64>() / t as f64 };
         let own = [
             f64::from(u8::from(!is_target[i])),
             d.share_in_field,
