@@ -301,33 +301,16 @@ fn free_logits(is_target: &Tensor) -> Tensor {
 
 /// Log-density of an action `(z (.., K), u (..))` under the policy's Gaussian (broadcast over
 /// leading dimensions), summed over the free logits and the share: (..).
-fn log_prob(z: &Tensor, u: &Tensor, pi: &PolicyParts, free: &Tensor) -> Tensor {
+fn log_prob(z: &Tensor, u: &Tensor, pi: &PolicyOut, free: &Tensor) -> Tensor {
     (normal_lp(z, &pi.mean, &pi.log_std) * free).sum_dim_intlist(-1, false, Kind::Float)
         + normal_lp(u, &pi.share_mean, &pi.share_log_std)
 }
 
-/// The policy's outputs shaped to broadcast against samples (leading dims of `z` and `u`).
-struct PolicyParts {
-    mean: Tensor,
-    log_std: Tensor,
-    share_mean: Tensor,
-    share_log_std: Tensor,
-}
-
-impl PolicyParts {
-    /// As computed, for one action per state.
-    fn of(p: PolicyOut) -> Self {
-        PolicyParts {
-            mean: p.mean,
-            log_std: p.log_std,
-            share_mean: p.share_mean,
-            share_log_std: p.share_log_std,
-        }
-    }
-
+/// Sampling helpers on the policy's outputs (the parts broadcast against samples).
+impl PolicyOut {
     /// With a sample axis at 1, for (B, M, ..) samples.
     fn per_sample(&self) -> Self {
-        PolicyParts {
+        PolicyOut {
             mean: self.mean.unsqueeze(1),
             log_std: self.log_std.unsqueeze(1),
             share_mean: self.share_mean.unsqueeze(1),
@@ -486,7 +469,7 @@ pub fn train(
         let s = t.states.index_select(0, idx);
         let mask = t.is_target.index_select(0, idx);
         let (z, u) = to_logits(&t.actions.index_select(0, idx), &mask, cfg.floor);
-        let mut pi = PolicyParts::of(policy.forward(&s, &mask));
+        let mut pi = policy.forward(&s, &mask);
         pi.mean = centred(&pi.mean, &mask);
         let free = free_logits(&mask);
         let dims = free.sum_dim_intlist(-1, false, Kind::Float) + 1.0;
@@ -598,7 +581,7 @@ fn cql(
 
         // Critic targets and the sampled actions of the penalty carry no gradient.
         let (y, actions) = tch::no_grad(|| {
-            let pi2 = PolicyParts::of(policy.forward(&s2, &mask));
+            let pi2 = policy.forward(&s2, &mask);
             let (z2, u2) = pi2.sample();
             let lp2 = log_prob(&z2, &u2, &pi2, &free);
             let a2 = to_weights(&z2, &u2, &mask, cfg.floor);
@@ -606,7 +589,7 @@ fn cql(
             let y = td_target(&r, &done, cfg.reward.gamma, &q_next, &temp, &lp2);
             // Per state: the data's action, then `half` policy samples and `half` uniform
             // points on the simplex (B, 1 + 2·half, K).
-            let pi = PolicyParts::of(policy.forward(&s, &mask)).per_sample();
+            let pi = policy.forward(&s, &mask).per_sample();
             let b = s.size()[0];
             let z = pi.mean.expand([b, half, -1], false);
             let z = &z + pi.log_std.exp() * z.randn_like();
@@ -653,7 +636,7 @@ fn cql(
         // Actor and temperature, once the critics have had their warm-up. The critics'
         // state embeddings of this batch are reused (from just before their update).
         let actor = if step > c.critic_warmup {
-            let pi = PolicyParts::of(policy.forward(&s, &mask));
+            let pi = policy.forward(&s, &mask);
             let (z, u) = pi.sample();
             let lp = log_prob(&z, &u, &pi, &free);
             let a_pi = to_weights(&z, &u, &mask, cfg.floor).unsqueeze(1);
@@ -731,7 +714,7 @@ mod tests {
         close(&z, &[3f32.ln() / 2.0, -(3f32.ln()) / 2.0, 0.0]);
         close(&u, &[0.0]);
         // A log-density over free logits plus the share.
-        let pi = PolicyParts {
+        let pi = PolicyOut {
             mean: t(&[0.0, 0.0, 0.0]).view([1, 3]),
             log_std: t(&[0.0, 0.0, 0.0]).view([1, 3]),
             share_mean: t(&[0.0]),
