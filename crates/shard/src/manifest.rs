@@ -111,6 +111,16 @@ pub struct Manifest {
     pub tokenizer: TokenizerInfo,
     /// Domains, in a stable order (grouped by field).
     pub domains: Vec<DomainEntry>,
+    /// What each source was read from: the source's name → the SHA-256 (first 16 hex digits)
+    /// of the `SOURCE` stamp `scripts/setup.sh` wrote beside its raw files (package file names
+    /// and hashes), `unstamped` where there is none, or `file` for a user's own files.
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, String>,
+    /// The corpus fingerprint: SHA-256 (first 16 hex digits) of the source stamps, the
+    /// tokenizer and every shard and held-out file. Two preparations with the same fingerprint
+    /// are the same corpus. Absent in corpora prepared before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl Manifest {
@@ -148,6 +158,13 @@ impl Manifest {
         m.tokenizer.fingerprint_u64().map_err(&bad)?;
         m.domain_space().map_err(|e| bad(e.to_string()))?;
         Ok(m)
+    }
+
+    /// The corpus fingerprint for display: the recorded one, or a note saying how to get one.
+    pub fn fingerprint_label(&self) -> &str {
+        self.fingerprint
+            .as_deref()
+            .unwrap_or("none (prepared before fingerprints; re-run `mixagent prepare`)")
     }
 
     /// Writes `dir/manifest.json` atomically.

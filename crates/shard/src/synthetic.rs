@@ -76,6 +76,8 @@ pub fn write_synthetic_corpus(
             eos_id: 0,
         },
         domains: entries,
+        sources: Default::default(),
+        fingerprint: None,
     };
     manifest.save(dir)?;
     Ok(manifest)

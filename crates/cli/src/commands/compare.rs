@@ -23,7 +23,7 @@ use mixagent_report::{
     mixture_svg, policy_slug, scores_svg, summarise, BenchTable, CompareConfig, HtmlReport,
     Tabular, TaskReport,
 };
-use mixagent_shard::write_atomic;
+use mixagent_shard::{write_atomic, Manifest};
 use mixagent_trajectory::{CollectConfig, SteeredRun};
 
 /// Arguments of `compare`.
@@ -162,6 +162,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         md.push_str("\nBenchmarks of the final models (score = (accuracy − chance)/(1 − chance) × 100):\n\n");
         md.push_str(&b.to_markdown());
     }
+    md.push_str(&format!("\nCorpus: {}.\n", corpus_label(&run_cfg.corpus)));
     write_atomic(out.join("table.md"), md.as_bytes())?;
     let json = serde_json::json!({ "feedback": &table, "benchmarks": &bench });
     write_atomic(out.join("table.json"), &serde_json::to_vec_pretty(&json)?)?;
@@ -208,6 +209,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The corpus's path and fingerprint, so a report says exactly which data it measured.
+fn corpus_label(corpus: &Path) -> String {
+    match Manifest::load(corpus) {
+        Ok(m) => format!("{} (fingerprint {})", corpus.display(), m.fingerprint_label()),
+        Err(_) => corpus.display().to_string(),
+    }
+}
+
 /// What was run, for the top of the report.
 fn facts(
     path: &Path,
@@ -218,7 +227,7 @@ fn facts(
     let mut f = vec![
         ("config".to_string(), path.display().to_string()),
         ("run config".into(), format!("{} {}", cfg.run.display(), cfg.set.join(" "))),
-        ("corpus".into(), run.corpus.display().to_string()),
+        ("corpus".into(), corpus_label(&run.corpus)),
     ];
     if let Some(r) = first {
         f.push((

@@ -99,5 +99,6 @@ pub fn table(m: &Manifest) -> String {
         m.tokenizer.fingerprint,
         m.tokenizer.vocab_size
     );
+    let _ = writeln!(s, "corpus fingerprint {}", m.fingerprint_label());
     s
 }

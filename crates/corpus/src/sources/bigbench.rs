@@ -152,10 +152,7 @@ mod tests {
                 {"input": "B: z .\nClaim: c3", "target_scores": {"True": 1}}]}"#,
         );
         let docs = read_vitaminc(tmp.path()).unwrap();
-        assert_eq!(
-            docs,
-            [RawDoc { domain: "encyclopedic".into(), text: "A: x, y.\nB: z.".into() }]
-        );
+        assert_eq!(docs, [RawDoc::new("encyclopedic", "A: x, y.\nB: z.")]);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Layout: `raw/brown/c<genre><NN>` (e.g. `ca01`). In each file, paragraphs are separated by
 //! blank lines and each line is one sentence of `word/tag` tokens. One document per file;
-//! the 15 genres are grouped into 4 domains so that each has enough text.
+//! the 15 genres are grouped into 4 domains so that each has enough text. Each document's part
+//! is its genre letter (`a` … `r`), so a feedback set can hold a whole genre out of training.
 
 use std::path::Path;
 
@@ -20,7 +21,8 @@ pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
         let Some(domain) = genre_domain(name) else { continue };
         let text = untag_text(&read_text(&path)?);
         if !text.is_empty() {
-            docs.push(RawDoc { domain: domain.to_string(), text });
+            // The part is the genre letter, so a feedback set can hold out whole genres.
+            docs.push(RawDoc::new(domain, text).in_part(&name[1..2]));
         }
     }
     Ok(docs)
@@ -119,6 +121,7 @@ mod tests {
         assert_eq!(docs.len(), 2);
         assert_eq!((docs[0].domain.as_str(), docs[0].text.as_str()), ("brown_press", "News."));
         assert_eq!((docs[1].domain.as_str(), docs[1].text.as_str()), ("brown_fiction", "He ran."));
+        assert_eq!((docs[0].part.as_str(), docs[1].part.as_str()), ("a", "k"));
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
     Ok(champ
         .problems
         .values()
-        .map(|p| RawDoc { domain: "math_competition".to_string(), text: render(p) })
+        .map(|p| RawDoc::new("math_competition".to_string(), render(p)))
         .collect())
 }
 

@@ -1,9 +1,11 @@
-//! Source code: the Python standard library, Rust crates from the cargo registry, and the
-//! system's C headers, one document per file.
+//! Source code: the Python standard library (Debian `libpython3.11-minimal` and
+//! `-stdlib`), Rust crates from the cargo registry (the workspace's `Cargo.lock`), and C headers
+//! (Debian `libc6-dev` and `linux-libc-dev`), one document per file. Every one is pinned to a
+//! package, never read from the machine's own installation.
 //!
 //! Layouts (copied by `scripts/setup.sh`, tests and oversized files already left out):
-//! `raw/python-stdlib/**/*.py`, `raw/rust-crates/<crate-version>/**/*.rs`,
-//! `raw/c-headers/**/*.h`.
+//! `raw/python3.11-stdlib/**/*.py`, `raw/rust-crates/<crate-version>/**/*.rs`,
+//! `raw/libc-headers/**/*.h`.
 
 use std::path::Path;
 
@@ -11,23 +13,27 @@ use super::common::{list_files, read_text, source_dir};
 use super::RawDoc;
 use crate::CorpusError;
 
+/// The raw folders of the two Debian-pinned code sources.
+pub(crate) const PYTHON_STDLIB: &str = "python3.11-stdlib";
+pub(crate) const C_HEADERS: &str = "libc-headers";
+
 /// Which code source to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Code {
-    /// `raw/python-stdlib`: `code_python` (top-level modules) and `code_python_packages`.
+    /// `raw/python3.11-stdlib`: `code_python` (top-level modules) and `code_python_packages`.
     PythonStdlib,
     /// `raw/rust-crates`: `code_rust`.
     RustCrates,
-    /// `raw/c-headers`: `code_c`.
+    /// `raw/libc-headers`: `code_c`.
     CHeaders,
 }
 
 /// Reads one code source into one document per (non-empty) file.
 pub(crate) fn read(raw_root: &Path, code: Code) -> Result<Vec<RawDoc>, CorpusError> {
     let (sub, extension) = match code {
-        Code::PythonStdlib => ("python-stdlib", ".py"),
+        Code::PythonStdlib => (PYTHON_STDLIB, ".py"),
         Code::RustCrates => ("rust-crates", ".rs"),
-        Code::CHeaders => ("c-headers", ".h"),
+        Code::CHeaders => (C_HEADERS, ".h"),
     };
     let dir = source_dir(raw_root, sub, sub)?;
     let mut docs = Vec::new();
@@ -50,7 +56,7 @@ pub(crate) fn read(raw_root: &Path, code: Code) -> Result<Vec<RawDoc>, CorpusErr
             Code::RustCrates => "code_rust",
             Code::CHeaders => "code_c",
         };
-        docs.push(RawDoc { domain: domain.to_string(), text });
+        docs.push(RawDoc::new(domain.to_string(), text));
     }
     Ok(docs)
 }
@@ -68,10 +74,10 @@ mod tests {
     #[test]
     fn splits_python_modules_from_packages() {
         let tmp = tempfile::tempdir().unwrap();
-        write(tmp.path(), "python-stdlib/os.py", "import sys\n");
-        write(tmp.path(), "python-stdlib/json/decoder.py", "class JSONDecoder: pass\n");
-        write(tmp.path(), "python-stdlib/json/__init__.py", "");
-        write(tmp.path(), "python-stdlib/README.txt", "not code");
+        write(tmp.path(), "python3.11-stdlib/os.py", "import sys\n");
+        write(tmp.path(), "python3.11-stdlib/json/decoder.py", "class JSONDecoder: pass\n");
+        write(tmp.path(), "python3.11-stdlib/json/__init__.py", "");
+        write(tmp.path(), "python3.11-stdlib/README.txt", "not code");
         let docs = read(tmp.path(), Code::PythonStdlib).unwrap();
         let got: Vec<(&str, &str)> =
             docs.iter().map(|d| (d.domain.as_str(), d.text.as_str())).collect();
@@ -88,7 +94,7 @@ mod tests {
     fn reads_rust_and_c() {
         let tmp = tempfile::tempdir().unwrap();
         write(tmp.path(), "rust-crates/foo-1.0.0/src/lib.rs", "pub fn f() {}\n");
-        write(tmp.path(), "c-headers/sys/types.h", "typedef int x;\n");
+        write(tmp.path(), "libc-headers/sys/types.h", "typedef int x;\n");
         assert_eq!(read(tmp.path(), Code::RustCrates).unwrap()[0].domain, "code_rust");
         assert_eq!(read(tmp.path(), Code::CHeaders).unwrap()[0].domain, "code_c");
     }

@@ -89,7 +89,7 @@ pub(crate) fn push_grouped(
     for chunk in items.chunks(per_doc.max(1)) {
         let text = chunk.join(sep);
         if !text.trim().is_empty() {
-            out.push(RawDoc { domain: domain.to_string(), text });
+            out.push(RawDoc::new(domain.to_string(), text));
         }
     }
 }

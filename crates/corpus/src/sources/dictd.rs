@@ -247,10 +247,7 @@ mod tests {
         // meta at 0+5, foo at 5+27 (F = 5, b = 27)
         std::fs::write(dir.join("foldoc.index"), "00-database-short\tA\tF\nfoo\tF\tb\n").unwrap();
         let docs = read(tmp.path(), Dict::Foldoc).unwrap();
-        assert_eq!(
-            docs,
-            [RawDoc { domain: "foldoc".into(), text: "foo\n   <language> A bar.".into() }]
-        );
+        assert_eq!(docs, [RawDoc::new("foldoc", "foo\n   <language> A bar.")]);
 
         std::fs::write(dir.join("foldoc.index"), "foo\tF\tZZ\n").unwrap();
         assert!(matches!(read(tmp.path(), Dict::Foldoc), Err(CorpusError::Malformed { .. })));

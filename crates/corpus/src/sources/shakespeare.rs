@@ -16,7 +16,7 @@ pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
     for path in list_files(&dir, |name| name.ends_with("_gut.txt"))? {
         let text = squeeze_blank_lines(strip_gutenberg(&read_text(&path)?));
         if !text.is_empty() {
-            docs.push(RawDoc { domain: "shakespeare".to_string(), text });
+            docs.push(RawDoc::new("shakespeare".to_string(), text));
         }
     }
     Ok(docs)
@@ -64,10 +64,7 @@ mod tests {
         std::fs::write(dir.join("hamlet_gut.txt"), "To be.\n\n\n\nOr not.\n").unwrap();
         std::fs::write(dir.join("hamlet_gut_f.txt"), "To bee.\n").unwrap();
         let docs = read(tmp.path()).unwrap();
-        assert_eq!(
-            docs,
-            [RawDoc { domain: "shakespeare".into(), text: "To be.\n\nOr not.".into() }]
-        );
+        assert_eq!(docs, [RawDoc::new("shakespeare", "To be.\n\nOr not.")]);
     }
 
     #[test]

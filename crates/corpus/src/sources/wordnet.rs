@@ -88,7 +88,7 @@ mod tests {
         )
         .unwrap();
         let docs = read(tmp.path()).unwrap();
-        assert_eq!(docs, [RawDoc { domain: "wordnet".into(), text: "breathe: draw air".into() }]);
+        assert_eq!(docs, [RawDoc::new("wordnet", "breathe: draw air")]);
 
         std::fs::write(dir.join("data.adv"), "oops\n").unwrap();
         assert!(matches!(read(tmp.path()), Err(CorpusError::Malformed { .. })));
