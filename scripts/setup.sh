@@ -270,6 +270,48 @@ step_c_headers() {
     record_source "$1" "${files[@]}"
 }
 
+# ---- distractor domains of the version-2 corpus (DESIGN §10; crates/corpus/src/sources/distractors.rs)
+
+# deb_extract OUT PACKAGE PATTERN STRIP: the files of a Debian package matching PATTERN (a tar
+# wildcard), their leading STRIP path components removed.
+deb_extract() {
+    local f
+    f=$(deb_get "$2")
+    dpkg-deb --fsys-tarfile "$f" | tar x -C "$1" --wildcards --strip-components="$4" "$3"
+    record_source "$1" "$f"
+}
+
+step_licenses() {
+    local f
+    f=$(npm_get spdx-license-list 6.12.0)
+    tar xzf "$f" -C "$1" --strip-components=1 package/spdx-full.json
+    record_source "$1" "$f"
+}
+step_unicode_data() {
+    deb_extract "$1" unicode-data './usr/share/unicode/UnicodeData.txt' 4
+    deb_extract "$1" unicode-data './usr/share/unicode/NamesList.txt' 4
+    sort -u -o "$1/SOURCE" "$1/SOURCE"
+}
+step_hardware_ids() {
+    deb_extract "$1" pci.ids './usr/share/misc/pci.ids' 4
+    deb_extract "$1" usb.ids './var/lib/usbutils/usb.ids' 4
+}
+step_iso_codes() { deb_extract "$1" iso-codes './usr/share/iso-codes/json/*.json' 5; }
+step_manpages_de() { deb_extract "$1" manpages-de './usr/share/man/de/*.gz' 4; }
+step_manpages_fr() { deb_extract "$1" manpages-fr './usr/share/man/fr/*.gz' 4; }
+# The served HTML of the library reference (the reStructuredText sources are python_docs).
+step_python_html() { deb_extract "$1" python3.11-doc './usr/share/doc/python3.11/html/library/*.html' 6; }
+step_math_code() {
+    deb_extract "$1" python3-sympy './usr/lib/python3/dist-packages/sympy/*.py' 4
+    deb_extract "$1" python3-mpmath './usr/lib/python3/dist-packages/mpmath/*.py' 4
+}
+step_numeric_tables() {
+    local f
+    f=$(pip_get "$CACHE/pip" "vega_datasets-0.9.0-*.whl" vega_datasets==0.9.0)
+    unzip -q -j "$f" 'vega_datasets/_data/*.csv' 'vega_datasets/_data/*.json' -d "$1"
+    record_source "$1" "$f"
+}
+
 VENV="$CACHE/venv-math"
 step_venv_math() {
     local whl
@@ -320,6 +362,15 @@ main() {
     run_step python-stdlib "$RAW/python3.11-stdlib" step_python_stdlib
     run_step rust-crates "$RAW/rust-crates" step_rust_crates
     run_step c-headers "$RAW/libc-headers" step_c_headers
+    run_step licenses "$RAW/licenses" step_licenses
+    run_step unicode-data "$RAW/unicode-data" step_unicode_data
+    run_step hardware-ids "$RAW/hardware-ids" step_hardware_ids
+    run_step iso-codes "$RAW/iso-codes" step_iso_codes
+    run_step manpages-de "$RAW/manpages-de" step_manpages_de
+    run_step manpages-fr "$RAW/manpages-fr" step_manpages_fr
+    run_step python-html "$RAW/python-html" step_python_html
+    run_step math-code "$RAW/math-code" step_math_code
+    run_step numeric-tables "$RAW/numeric-tables" step_numeric_tables
 
     STEP=venv-math STEP_OUT="" STEP_RESUME=""
     if "$VENV/bin/python" -c "import mathematics_dataset" 2>/dev/null; then

@@ -133,6 +133,52 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
     std::fs::write(old.join("agent.json"), v.to_string()).unwrap();
     std::fs::copy(agent.join("policy.safetensors"), old.join("policy.safetensors")).unwrap();
     write("state-agent-v1.json", &state(&format!("agent:{}", old.display())).to_string());
+
+    // Corpus v2 sources and feedback sets (issue 18), each on its own raw folder.
+    let corpus = |raw: &str, sources: &str, feedback: &str| {
+        format!(
+            "raw_dir = \"{}\"\nvocab_size = 300\nmin_doc_chars = 10\n{sources}{feedback}",
+            bad.join(raw).display()
+        )
+    };
+    let brown = "[[source]]\ntype = \"builtin\"\nsource = \"brown\"\nfield = \"general\"\n";
+    std::fs::create_dir_all(bad.join("raw-empty")).unwrap();
+    write(
+        "no-licenses.toml",
+        &corpus(
+            "raw-empty",
+            "[[source]]\ntype = \"builtin\"\nsource = \"licenses\"\nfield = \"general\"\n",
+            "",
+        ),
+    );
+    std::fs::create_dir_all(bad.join("raw-html/python-html")).unwrap();
+    write(
+        "empty-html.toml",
+        &corpus(
+            "raw-html",
+            "[[source]]\ntype = \"builtin\"\nsource = \"html_pages\"\nfield = \"general\"\n",
+            "",
+        ),
+    );
+    let real_raw = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.deps/raw/brown");
+    copy_dir(&real_raw, &bad.join("raw-brown/brown"));
+    let held = |parts: &str, field: &str| {
+        format!("[[feedback]]\nbuilder = \"held_out_parts\"\nfield = \"{field}\"\nsource = \"brown\"\nparts = [{parts}]\n")
+    };
+    write("part-z.toml", &corpus("raw-brown", brown, &held("\"z\"", "general")));
+    write("feedback-poetry.toml", &corpus("raw-brown", brown, &held("\"l\"", "poetry")));
+    write("val.jsonl", "{\"prompt\": \"2+2=\", \"answer\": \"4\", \"field\": \"general\"}\n{\"prompt\": \"3+3=\"}\n");
+    write(
+        "feedback-jsonl.toml",
+        &corpus(
+            "raw-brown",
+            brown,
+            &format!(
+                "[[feedback]]\nbuilder = \"jsonl\"\npath = \"{}\"\n",
+                bad.join("val.jsonl").display()
+            ),
+        ),
+    );
 }
 
 #[test]

@@ -152,7 +152,7 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
     let t = read(&out.join("trajectories/t-00002.json"));
     assert_eq!(t["format_version"], 1);
     assert_eq!(t["stages"].as_array().unwrap().len(), 4);
-    assert_eq!(t["space"].as_array().unwrap().len(), 20);
+    assert_eq!(t["space"].as_array().unwrap().len(), 30); // 17 general + 13 math domains
     assert!(t["base"]["fingerprint"].as_str().unwrap().len() == 16);
     for row in t["stages"].as_array().unwrap() {
         let w: f64 = row["weights"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum();
@@ -160,7 +160,7 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
         assert!(row["observation"]["feedback"]["math"].as_f64().unwrap() < 0.0);
         // Every domain but shakespeare, whose one smoke document has no held-out split.
         let losses = row["observation"]["domain_loss"].as_object().unwrap();
-        assert_eq!(losses.len(), 19);
+        assert_eq!(losses.len(), 29);
         assert!(!losses.contains_key("shakespeare"));
         let tokens: u64 = row["tokens_by_domain"]
             .as_object()
@@ -398,7 +398,7 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
     let plan = read(&out.join("plan.json"));
     let trajs = plan["trajectories"].as_array().unwrap();
     assert_eq!(trajs.len(), 64);
-    assert_eq!(plan["space"].as_array().unwrap().len(), 20);
+    assert_eq!(plan["space"].as_array().unwrap().len(), 30);
     assert_eq!(trajs[5]["mixtures"].as_array().unwrap().len(), 6);
     let cov = read(&out.join("coverage.json"));
     assert!(cov["share_cells_covered"].as_f64().unwrap() > 0.8, "{cov}");
@@ -410,12 +410,16 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
 
 /// `cpt --policy` on the smoke fixture: the arguments of a steered run into `out`.
 fn cpt_args(out: &Path, policy: &str) -> Vec<std::ffi::OsString> {
+    cpt_args_with(out, policy, &[])
+}
+
+fn cpt_args_with(out: &Path, policy: &str, extra: &[&str]) -> Vec<std::ffi::OsString> {
     let (corpus, base) = fixture();
     let mut a: Vec<std::ffi::OsString> = vec!["cpt".into(), "--policy".into(), policy.into()];
     a.extend(["--config".into(), config().into(), "--out".into(), out.into()]);
     a.extend(["--set".into(), format!("corpus={}", corpus.display()).into()]);
     a.extend(["--set".into(), format!("base={}", base.display()).into()]);
-    for s in ["stages=5", "stage_tokens=8192"] {
+    for s in ["stages=5", "stage_tokens=8192"].iter().chain(extra) {
         a.extend(["--set".into(), s.into()]);
     }
     a.extend(["--threads".into(), "1".into()]);
@@ -446,12 +450,14 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
     // The steered model is evaluable as a run folder.
     mixagent().args(["eval", "--suite", "feedback"]).arg(&fixed).assert().success();
 
-    // ODM carries state between stages; kill a run after its second stage and resume it.
+    // ODM carries state between stages; kill a run after its second stage and resume it. At
+    // field level (2 arms): over the 30 domains its exploration keeps it uniform for ~90 steps.
+    let odm_args = |out: &Path| cpt_args_with(out, "odm", &["space.level=\"fields\""]);
     let clean = tmp.path().join("clean");
-    mixagent().args(cpt_args(&clean, "odm")).assert().success();
+    mixagent().args(odm_args(&clean)).assert().success();
     let killed = tmp.path().join("killed");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mixagent"))
-        .args(cpt_args(&killed, "odm"))
+        .args(odm_args(&killed))
         .env("MIXAGENT_LOG", "warn")
         .spawn()
         .unwrap();
@@ -465,7 +471,7 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
     std::thread::sleep(Duration::from_millis(50));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    mixagent().args(cpt_args(&killed, "odm")).assert().success();
+    mixagent().args(odm_args(&killed)).assert().success();
     let strip = |mut v: Value| {
         for row in v["stages"].as_array_mut().unwrap() {
             let row = row.as_object_mut().unwrap();
@@ -481,7 +487,11 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
     assert_ne!(a["stages"][4]["weights"], first, "ODM moved its weights");
 
     // Another policy into the same folder is refused; unknown policies name the known ones.
-    mixagent().args(cpt_args(&killed, "dbl")).assert().failure().stderr(contains("policy `odm`"));
+    mixagent()
+        .args(cpt_args_with(&killed, "dbl", &["space.level=\"fields\""]))
+        .assert()
+        .failure()
+        .stderr(contains("policy `odm`"));
     mixagent()
         .args(cpt_args(&tmp.path().join("x"), "regmx"))
         .assert()

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::feedback::FeedbackConfig;
 use crate::sources::BuiltinSource;
 use crate::CorpusError;
 
@@ -39,6 +40,24 @@ pub struct PrepareConfig {
     /// The sources, each giving one or more domains of one field.
     #[serde(rename = "source")]
     pub sources: Vec<SourceConfig>,
+    /// Feedback sets apart from training (the agent's observation); none: the v1 round-robin
+    /// over every domain's held-out documents.
+    #[serde(default, rename = "feedback")]
+    pub feedback: Vec<FeedbackConfig>,
+    /// At most this many feedback items per field are kept (seeded choice).
+    #[serde(default = "default_feedback_items")]
+    pub feedback_items_per_field: usize,
+    /// A feedback item sharing a word n-gram of this length with training text is dropped.
+    #[serde(default = "default_dedup_ngram")]
+    pub dedup_ngram: usize,
+}
+
+fn default_feedback_items() -> usize {
+    1024
+}
+
+fn default_dedup_ngram() -> usize {
+    13
 }
 
 /// One input of the corpus.
@@ -139,6 +158,16 @@ impl PrepareConfig {
         if self.sources.is_empty() {
             return Err("no [[source]] given".into());
         }
+        if self.dedup_ngram < 4 {
+            return Err(format!("dedup_ngram = {}: must be at least 4", self.dedup_ngram));
+        }
+        for f in &self.feedback {
+            if let FeedbackConfig::HeldOutParts { parts, source, .. } = f {
+                if parts.is_empty() {
+                    return Err(format!("[[feedback]] of {source:?}: `parts` is empty"));
+                }
+            }
+        }
         for s in &self.sources {
             if let SourceConfig::Cluster { k, .. } = s {
                 if *k < 1 || *k > 256 {
@@ -160,6 +189,11 @@ impl PrepareConfig {
         }
         if let Some(p) = self.raw_dir.as_mut() {
             fix(p);
+        }
+        for f in &mut self.feedback {
+            if let FeedbackConfig::Jsonl { path, .. } = f {
+                fix(path);
+            }
         }
         for s in &mut self.sources {
             match s {

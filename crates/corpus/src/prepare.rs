@@ -2,7 +2,7 @@
 //! tokenizer → token shards and manifest, all written into a staging folder that is renamed
 //! into place only when complete (so a killed run leaves no half-written corpus).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,7 +12,8 @@ use mixagent_shard::{
 };
 
 use crate::docs::{read_folders, read_jsonl, read_unlabelled};
-use crate::sources::{read_builtin, BuiltinSource};
+use crate::feedback::{self, FeedbackConfig, FeedbackItem, FEEDBACK_FILE};
+use crate::sources::{read_builtin, BuiltinSource, RawDoc};
 use crate::{
     clean_and_cap, is_heldout, kmeans, CorpusError, CorpusTokenizer, LabelledDoc, PrepareConfig,
     SourceConfig,
@@ -30,7 +31,7 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         return Err(CorpusError::OutputExists { path: out.into() });
     }
     let t0 = Instant::now();
-    let (docs, stamps) = gather(cfg)?;
+    let Gathered { docs, stamps, held } = gather(cfg)?;
     let declared = domain_fields(&docs)?;
     let n_raw = docs.len();
     let docs = clean_and_cap(docs, cfg.min_doc_chars, cfg.max_bytes_per_domain, cfg.seed);
@@ -40,6 +41,8 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         secs = format!("{:.1}", t0.elapsed().as_secs_f32()),
         "documents read and cleaned"
     );
+
+    let feedback = feedback_sets(cfg, &declared, held, &docs)?;
 
     let mut by_domain: Splits<'_> = HashMap::new();
     for d in &docs {
@@ -87,8 +90,8 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         std::fs::remove_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
-    let written =
-        write_corpus(cfg, &declared, &by_domain, &tokenizer, stamps, &staging).and_then(|m| {
+    let written = write_corpus(cfg, &declared, &by_domain, &tokenizer, stamps, &feedback, &staging)
+        .and_then(|m| {
             swap_into_place(&staging, out)?;
             Ok(m)
         });
@@ -111,6 +114,7 @@ fn write_corpus(
     by_domain: &Splits<'_>,
     tokenizer: &CorpusTokenizer,
     sources: BTreeMap<String, String>,
+    feedback: &BTreeMap<String, Vec<FeedbackItem>>,
     staging: &Path,
 ) -> Result<Manifest, CorpusError> {
     let out = staging;
@@ -138,7 +142,17 @@ fn write_corpus(
             heldout: held_stats,
         });
     }
-    let fingerprint = corpus_fingerprint(staging, &sources, &entries)?;
+    if !feedback.is_empty() {
+        let mut jsonl = String::new();
+        for item in feedback.values().flatten() {
+            jsonl.push_str(&serde_json::to_string(item).expect("item serialises"));
+            jsonl.push('\n');
+        }
+        write_atomic(staging.join(FEEDBACK_FILE), jsonl.as_bytes())?;
+    }
+    let feedback_counts: BTreeMap<String, u64> =
+        feedback.iter().map(|(f, items)| (f.clone(), items.len() as u64)).collect();
+    let fingerprint = corpus_fingerprint(staging, &sources, &entries, !feedback.is_empty())?;
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,
         created_by: format!("mixagent {}", env!("CARGO_PKG_VERSION")),
@@ -152,6 +166,7 @@ fn write_corpus(
         },
         domains: entries,
         sources,
+        feedback: feedback_counts,
         fingerprint: Some(fingerprint),
     };
     let resolved = toml::to_string(cfg)
@@ -168,6 +183,7 @@ fn corpus_fingerprint(
     dir: &Path,
     sources: &BTreeMap<String, String>,
     entries: &[DomainEntry],
+    has_feedback: bool,
 ) -> Result<String, CorpusError> {
     let mut h = Sha256::new();
     let file = |rel: &str, h: &mut Sha256| -> Result<(), CorpusError> {
@@ -188,6 +204,9 @@ fn corpus_fingerprint(
         }
         file(&format!("{}/heldout.jsonl", e.name), &mut h)?;
     }
+    if has_feedback {
+        file(FEEDBACK_FILE, &mut h)?;
+    }
     let d = h.finalize();
     Ok(d[..8].iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -201,18 +220,57 @@ fn source_stamp(raw_root: &Path, source: BuiltinSource) -> String {
     }
 }
 
-/// Reads every configured source into labelled documents, with each source's stamp.
-fn gather(
+/// What the sources gave: training documents, each source's stamp, and per `[[feedback]]`
+/// table the documents it holds out of training (empty for a JSONL set).
+struct Gathered {
+    docs: Vec<LabelledDoc>,
+    stamps: BTreeMap<String, String>,
+    held: Vec<Vec<RawDoc>>,
+}
+
+/// Takes the documents that a `[[feedback]]` table holds out of `raw` (read from `source`):
+/// those of `source` itself go to the table's set, those of another source sharing the raw
+/// folder (mis-paired math reads the same modules) are dropped, so no held-out part is trained.
+fn divert_held_out(
     cfg: &PrepareConfig,
-) -> Result<(Vec<LabelledDoc>, BTreeMap<String, String>), CorpusError> {
+    source: BuiltinSource,
+    raw: Vec<RawDoc>,
+    held: &mut [Vec<RawDoc>],
+) -> Vec<RawDoc> {
+    let folder = source.raw_folder();
+    raw.into_iter()
+        .filter_map(|d| match cfg.feedback.iter().position(|f| f.holds_out(folder, &d)) {
+            None => Some(d),
+            Some(i) => {
+                if matches!(&cfg.feedback[i], FeedbackConfig::HeldOutParts { source: s, .. } if *s == source) {
+                    held[i].push(d);
+                }
+                None
+            }
+        })
+        .collect()
+}
+
+/// Reads every configured source into labelled documents, with each source's stamp.
+fn gather(cfg: &PrepareConfig) -> Result<Gathered, CorpusError> {
     let mut docs = Vec::new();
     let mut stamps = BTreeMap::new();
+    let mut held: Vec<Vec<RawDoc>> = vec![Vec::new(); cfg.feedback.len()];
+    let mut parts_of: HashMap<BuiltinSource, BTreeSet<String>> = HashMap::new();
+    let read_source = |source: BuiltinSource,
+                       parts_of: &mut HashMap<BuiltinSource, BTreeSet<String>>|
+     -> Result<Vec<RawDoc>, CorpusError> {
+        let raw = read_builtin(source, &cfg.raw_root())?;
+        parts_of.insert(source, raw.iter().map(|d| d.part.clone()).collect());
+        Ok(raw)
+    };
     for source in &cfg.sources {
         let t = Instant::now();
         let before = docs.len();
         match source {
             SourceConfig::Builtin { source, field, domains } => {
-                let raw = read_builtin(*source, &cfg.raw_root())?;
+                let raw =
+                    divert_held_out(cfg, *source, read_source(*source, &mut parts_of)?, &mut held);
                 let name = serde_json::to_value(source)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
@@ -280,7 +338,98 @@ fn gather(
             source_label(source)
         );
     }
-    Ok((docs, stamps))
+    // Held-out parts of a source that is not also a training source, and a check that every
+    // named part exists.
+    for (i, f) in cfg.feedback.iter().enumerate() {
+        let FeedbackConfig::HeldOutParts { source, parts, .. } = f else { continue };
+        if !parts_of.contains_key(source) {
+            let name = serde_json::to_value(source)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            stamps.insert(name, source_stamp(&cfg.raw_root(), *source));
+            let raw = read_source(*source, &mut parts_of)?;
+            held[i].extend(raw.into_iter().filter(|d| f.holds_out(source.raw_folder(), d)));
+        }
+        let have = &parts_of[source];
+        if let Some(missing) = parts.iter().find(|p| !have.contains(*p)) {
+            let known: Vec<&str> =
+                have.iter().map(String::as_str).filter(|p| !p.is_empty()).collect();
+            return Err(CorpusError::Config {
+                path: PathBuf::from(format!("[[feedback]] {}", f.name())),
+                message: format!(
+                    "part `{missing}` is not a part of source {source:?} (it has: {})",
+                    if known.is_empty() { "no named parts".to_string() } else { known.join(", ") }
+                ),
+            });
+        }
+    }
+    Ok(Gathered { docs, stamps, held })
+}
+
+/// Builds the `[[feedback]]` sets: items from the held-out documents or the user's JSONL,
+/// checked against the corpus's fields, deduplicated against all training text, then a seeded
+/// choice of at most `feedback_items_per_field` per field.
+fn feedback_sets(
+    cfg: &PrepareConfig,
+    declared: &[(String, Field)],
+    held: Vec<Vec<RawDoc>>,
+    training: &[LabelledDoc],
+) -> Result<BTreeMap<String, Vec<FeedbackItem>>, CorpusError> {
+    if cfg.feedback.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let t = Instant::now();
+    let mut items = Vec::new();
+    for (f, mut docs) in cfg.feedback.iter().zip(held) {
+        let name = f.name();
+        let set = match f {
+            FeedbackConfig::HeldOutParts { field, .. } => {
+                for d in &mut docs {
+                    d.text = crate::clean_text(&d.text);
+                }
+                feedback::items_from_docs(field, &name, &docs)
+            }
+            FeedbackConfig::Jsonl { path, field } => feedback::read_jsonl(path, field.as_deref())?,
+        };
+        if let Some(bad) =
+            set.iter().find(|it| !declared.iter().any(|(_, f)| f.as_str() == it.field))
+        {
+            let fields: BTreeSet<&str> = declared.iter().map(|(_, f)| f.as_str()).collect();
+            return Err(CorpusError::Config {
+                path: PathBuf::from(format!("[[feedback]] {name}")),
+                message: format!(
+                    "field `{}` has no domain in this corpus (fields: {})",
+                    bad.field,
+                    fields.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        if set.is_empty() {
+            return Err(CorpusError::Config {
+                path: PathBuf::from(format!("[[feedback]] {name}")),
+                message: "the held-out documents yielded no items".into(),
+            });
+        }
+        items.extend(set);
+    }
+    let found = items.len();
+    let dropped = feedback::dedup_against(&mut items, training, cfg.dedup_ngram);
+    let sets = feedback::select(items, cfg.feedback_items_per_field, cfg.seed);
+    for (field, items) in &sets {
+        if items.len() < feedback::MIN_FEEDBACK_ITEMS {
+            tracing::warn!(field = %field, items = items.len(), "feedback set smaller than {} items: its scores will be noisy", feedback::MIN_FEEDBACK_ITEMS);
+        }
+    }
+    tracing::info!(
+        found,
+        dropped_as_overlapping = dropped,
+        kept = sets.values().map(Vec::len).sum::<usize>(),
+        secs = format!("{:.1}", t.elapsed().as_secs_f32()),
+        "feedback sets built (dedup: word {}-grams)",
+        cfg.dedup_ngram
+    );
+    Ok(sets)
 }
 
 fn source_label(s: &SourceConfig) -> String {

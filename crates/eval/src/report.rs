@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::bigbench::load_task;
 use crate::score::{mean_loss, Scorer};
+use crate::suites::round_robin_suite;
 use crate::{build_suite, EvalError, Suite};
 
 /// What to evaluate.
@@ -236,13 +237,14 @@ pub fn evaluate(
 }
 
 /// Greedy generation on held-out mathematics_dataset questions; exact match of the first line.
+/// The questions come from the math domains' held-out documents, never from the feedback sets.
 fn exact_match_math(
     scorer: &Scorer<'_>,
     corpus: &Path,
     manifest: &Manifest,
     opts: &EvalOptions,
 ) -> Result<TaskScore, EvalError> {
-    let suite = build_suite(corpus, manifest, "math", opts.items_per_task, opts.seed ^ 1)?;
+    let suite = round_robin_suite(corpus, manifest, "math", opts.items_per_task, opts.seed ^ 1)?;
     let qa: Vec<_> = suite.items.iter().filter(|i| i.prompt.starts_with("Question: ")).collect();
     if qa.is_empty() {
         return Err(EvalError::Empty {

@@ -116,6 +116,10 @@ pub struct Manifest {
     /// and hashes), `unstamped` where there is none, or `file` for a user's own files.
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, String>,
+    /// Items per field in `feedback.jsonl`, the feedback sets apart from training; empty when
+    /// the corpus has none (feedback suites then come from the domains' held-out documents).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub feedback: std::collections::BTreeMap<String, u64>,
     /// The corpus fingerprint: SHA-256 (first 16 hex digits) of the source stamps, the
     /// tokenizer and every shard and held-out file. Two preparations with the same fingerprint
     /// are the same corpus. Absent in corpora prepared before it existed.

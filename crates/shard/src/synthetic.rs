@@ -77,6 +77,7 @@ pub fn write_synthetic_corpus(
         },
         domains: entries,
         sources: Default::default(),
+        feedback: Default::default(),
         fingerprint: None,
     };
     manifest.save(dir)?;

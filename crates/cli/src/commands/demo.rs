@@ -97,6 +97,24 @@ fn minutes(secs: f64) -> String {
     format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
 }
 
+/// A corpus left at `dir` by an earlier demo must come from today's `config` (the default
+/// corpus changed from version 1 to 2): reusing another would silently measure other data.
+fn check_demo_corpus(dir: &Path, config: &Path) -> anyhow::Result<()> {
+    let Ok(prepared) = std::fs::read_to_string(dir.join("prepare.toml")) else {
+        return Ok(()); // nothing prepared yet
+    };
+    let wanted = toml::to_string(&mixagent_corpus::PrepareConfig::load(config, &[])?)?;
+    if prepared != wanted {
+        bail!(
+            "{} was prepared from another corpus config than today's {} (an older default, e.g. the version-1 corpus); \
+             the demo's models under runs/demo were trained on it too. Move both away (or delete them) and rerun the demo",
+            dir.display(),
+            config.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `demo`.
 pub fn run(a: Args) -> anyhow::Result<()> {
     for needed in ["configs/default.toml", "experiments/compare-demo.toml", "scripts/setup.sh"] {
@@ -104,6 +122,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             bail!("{needed} not found: run `mixagent demo` from the repository root (or `bash scripts/demo.sh`)");
         }
     }
+    check_demo_corpus(Path::new("data/default"), Path::new("configs/default.toml"))?;
     let steps = steps(a.workers.max(1));
     let total_estimate: f64 = steps.iter().map(|s| s.secs).sum();
     let start = Instant::now();

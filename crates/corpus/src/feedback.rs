@@ -1,0 +1,278 @@
+//! Feedback sets apart from training (DESIGN §10, principle 1): the agent's observation, built
+//! at `prepare` time from text that no training domain contains.
+//!
+//! Builders, named in the corpus config as `[[feedback]]` tables:
+//! - `held_out_parts`: whole named parts of a built-in source (Brown genres, mathematics_dataset
+//!   modules) are taken out of training and turned into items. Question/answer items are
+//!   restyled (`Problem: …\nSolution:` instead of the training text's `Question: …\nAnswer:`),
+//!   so the feedback measures the skill, not the template.
+//! - `jsonl`: the user's own set (their MMLU-val), one `{"prompt", "answer", "field"}` a line.
+//!
+//! Every item is checked against all training text: one whose prompt and answer share a word
+//! 13-gram with any training document is dropped (`dedup_ngram`). Per field, the items are
+//! shuffled with the corpus seed and capped at `feedback_items_per_field`, then written to
+//! `feedback.jsonl`. A corpus config without `[[feedback]]` keeps the v1 behaviour: suites are
+//! built from every domain's held-out documents, round-robin (`mixagent-eval`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use mixagent_core::seed::derive;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::items::items_of;
+use crate::sources::{BuiltinSource, RawDoc};
+use crate::{CorpusError, LabelledDoc};
+
+/// The file a corpus's feedback sets are written to, beside its manifest.
+pub const FEEDBACK_FILE: &str = "feedback.jsonl";
+
+/// Fewer items than this in a field's feedback set gives a warning (DESIGN §10 asks ≥ 256).
+pub const MIN_FEEDBACK_ITEMS: usize = 256;
+
+/// One `[[feedback]]` table of the corpus config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "builder", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FeedbackConfig {
+    /// Whole parts of a built-in source, held out of training.
+    HeldOutParts {
+        /// The field whose feedback these items are.
+        field: String,
+        /// The built-in source the parts belong to.
+        source: BuiltinSource,
+        /// The parts (a Brown genre letter, a mathematics_dataset `<family>__<module>`).
+        parts: Vec<String>,
+    },
+    /// A user's feedback set: JSONL lines `{"prompt": …, "answer": …, "field": …}`.
+    Jsonl {
+        /// The file.
+        path: PathBuf,
+        /// Field for lines without one.
+        #[serde(default)]
+        field: Option<String>,
+    },
+}
+
+impl FeedbackConfig {
+    /// The set's name, recorded with each of its items.
+    pub fn name(&self) -> String {
+        match self {
+            Self::HeldOutParts { source, parts, .. } if parts.len() > 3 => {
+                format!("{}:{}+{} more", source.raw_folder(), parts[0], parts.len() - 1)
+            }
+            Self::HeldOutParts { source, parts, .. } => {
+                format!("{}:{}", source.raw_folder(), parts.join("+"))
+            }
+            Self::Jsonl { path, .. } => {
+                path.file_name().map_or("jsonl".into(), |n| n.to_string_lossy().into_owned())
+            }
+        }
+    }
+
+    /// Whether a document of a source reading `raw_folder` is held out by this set.
+    pub fn holds_out(&self, raw_folder: &str, doc: &RawDoc) -> bool {
+        match self {
+            Self::HeldOutParts { source, parts, .. } => {
+                !doc.part.is_empty()
+                    && source.raw_folder() == raw_folder
+                    && parts.iter().any(|p| p == &doc.part)
+            }
+            Self::Jsonl { .. } => false,
+        }
+    }
+}
+
+/// One feedback item as written to `feedback.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackItem {
+    /// The field it measures.
+    pub field: String,
+    /// The set it came from ([`FeedbackConfig::name`]).
+    pub set: String,
+    /// Context.
+    pub prompt: String,
+    /// Gold continuation (starts with its separating space).
+    pub answer: String,
+}
+
+/// Items of a held-out-parts set, from its documents: every item `items_of` finds, with
+/// question/answer items restyled away from the training format.
+pub fn items_from_docs(field: &str, set: &str, docs: &[RawDoc]) -> Vec<FeedbackItem> {
+    docs.iter()
+        .flat_map(|d| items_of(set, &d.text))
+        .map(|it| {
+            let prompt = match it.prompt.strip_prefix("Question: ") {
+                Some(q) => format!("Problem: {}\nSolution:", q.trim_end_matches("\nAnswer:")),
+                None => it.prompt,
+            };
+            FeedbackItem { field: field.into(), set: set.into(), prompt, answer: it.answer }
+        })
+        .collect()
+}
+
+/// Reads a user's feedback JSONL, naming the file and line of any bad entry.
+pub fn read_jsonl(
+    path: &Path,
+    default_field: Option<&str>,
+) -> Result<Vec<FeedbackItem>, CorpusError> {
+    #[derive(Deserialize)]
+    struct Line {
+        prompt: String,
+        answer: String,
+        #[serde(default)]
+        field: Option<String>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| CorpusError::io(path, e))?;
+    let set = path.file_name().map_or("jsonl".into(), |n| n.to_string_lossy().into_owned());
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |m: String| {
+            CorpusError::malformed(path, format!("line {}: {m}; each line must be {{\"prompt\": …, \"answer\": …, \"field\": …}}", n + 1))
+        };
+        let l: Line = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        let field = l.field.or(default_field.map(str::to_string)).ok_or_else(|| {
+            bad("no `field` (give it on the line or as `field` in the [[feedback]] table)".into())
+        })?;
+        if l.prompt.trim().is_empty() || l.answer.trim().is_empty() {
+            return Err(bad("empty prompt or answer".into()));
+        }
+        // The answer is scored as a continuation of the prompt: keep one separating space.
+        let answer =
+            if l.answer.starts_with([' ', '\n']) { l.answer } else { format!(" {}", l.answer) };
+        out.push(FeedbackItem { field, set: set.clone(), prompt: l.prompt, answer });
+    }
+    if out.is_empty() {
+        return Err(CorpusError::malformed(path, "no feedback items in the file".to_string()));
+    }
+    Ok(out)
+}
+
+/// Word n-grams of a text (lowercase alphanumeric words), hashed.
+fn ngram_hashes(text: &str, n: usize) -> impl Iterator<Item = u64> + '_ {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let count = words.len().saturating_sub(n - 1);
+    (0..count).map(move |i| {
+        // FNV-1a over the n words, a separator between them.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for w in &words[i..i + n] {
+            for b in w.bytes().chain(std::iter::once(b' ')) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x100_0000_01b3);
+            }
+        }
+        h
+    })
+}
+
+/// Drops every item whose prompt + answer shares a word `n`-gram with any training document;
+/// returns how many were dropped.
+pub fn dedup_against(items: &mut Vec<FeedbackItem>, training: &[LabelledDoc], n: usize) -> usize {
+    let mut seen: HashSet<u64> = HashSet::new();
+    for d in training {
+        seen.extend(ngram_hashes(&d.text, n));
+    }
+    let before = items.len();
+    items.retain(|it| {
+        let text = format!("{}{}", it.prompt, it.answer);
+        let overlaps = ngram_hashes(&text, n).any(|h| seen.contains(&h));
+        !overlaps
+    });
+    before - items.len()
+}
+
+/// Per field: a seeded shuffle, then at most `cap` items. Output grouped by field (sorted).
+pub fn select(
+    items: Vec<FeedbackItem>,
+    cap: usize,
+    seed: u64,
+) -> BTreeMap<String, Vec<FeedbackItem>> {
+    let mut by_field: BTreeMap<String, Vec<FeedbackItem>> = BTreeMap::new();
+    for it in items {
+        by_field.entry(it.field.clone()).or_default().push(it);
+    }
+    for (i, items) in by_field.values_mut().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "corpus.feedback", i as u64));
+        items.shuffle(&mut rng);
+        items.truncate(cap);
+    }
+    by_field
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> LabelledDoc {
+        LabelledDoc { field: "f".into(), domain: "d".into(), source: "s".into(), text: text.into() }
+    }
+
+    #[test]
+    fn question_answer_items_are_restyled() {
+        let docs = [RawDoc::new("math_arithmetic", "Question: What is 2 + 3?\nAnswer: 5")
+            .in_part("arithmetic__add")];
+        let items = items_from_docs("math", "set", &docs);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].prompt, "Problem: What is 2 + 3?\nSolution:");
+        assert_eq!(items[0].answer, " 5");
+    }
+
+    #[test]
+    fn items_sharing_a_13_gram_with_training_are_dropped() {
+        let training = [doc(
+            "one two three four five six seven eight nine ten eleven twelve thirteen fourteen",
+        )];
+        let item = |p: &str| FeedbackItem {
+            field: "f".into(),
+            set: "s".into(),
+            prompt: p.into(),
+            answer: " end".into(),
+        };
+        let mut items = vec![
+            item("Two three four five six seven eight nine ten eleven twelve thirteen fourteen"),
+            item("two three four five six seven eight nine ten eleven twelve thirteen, banana"),
+            item("short"),
+        ];
+        assert_eq!(dedup_against(&mut items, &training, 13), 1);
+        assert_eq!(items.len(), 2);
+        assert!(items[0].prompt.ends_with("banana"));
+    }
+
+    #[test]
+    fn selection_is_seeded_and_capped_per_field() {
+        let items: Vec<FeedbackItem> = (0..20)
+            .map(|i| FeedbackItem {
+                field: if i % 2 == 0 { "a" } else { "b" }.into(),
+                set: "s".into(),
+                prompt: format!("p{i}"),
+                answer: " x".into(),
+            })
+            .collect();
+        let a = select(items.clone(), 4, 1);
+        assert_eq!((a["a"].len(), a["b"].len()), (4, 4));
+        assert_eq!(a, select(items.clone(), 4, 1));
+        assert_ne!(a, select(items, 4, 2));
+    }
+
+    #[test]
+    fn user_jsonl_is_validated_with_file_and_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("val.jsonl");
+        std::fs::write(&path, "{\"prompt\": \"2+2=\", \"answer\": \"4\", \"field\": \"math\"}\n\n{\"prompt\": \"Capital of France?\", \"answer\": \" Paris\"}\n").unwrap();
+        let items = read_jsonl(&path, Some("general")).unwrap();
+        assert_eq!(items[0].answer, " 4");
+        assert_eq!((items[1].field.as_str(), items[1].answer.as_str()), ("general", " Paris"));
+        let e = read_jsonl(&path, None).unwrap_err().to_string();
+        assert!(e.contains("val.jsonl") && e.contains("line 3") && e.contains("field"), "{e}");
+        std::fs::write(&path, "{\"prompt\": \"x\"}\n").unwrap();
+        let e = read_jsonl(&path, Some("g")).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("answer"), "{e}");
+    }
+}
