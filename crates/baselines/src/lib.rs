@@ -12,6 +12,7 @@ mod fixed;
 mod odm;
 mod reference;
 mod regmix;
+mod schedule;
 mod spec;
 mod uniform;
 
@@ -22,6 +23,7 @@ pub use fixed::FixedRatio;
 pub use odm::Odm;
 pub use reference::{entry_losses, Reference};
 pub use regmix::{RegMix, RegMixSample};
+pub use schedule::Scheduled;
 pub use spec::{parse_policy, DEFAULT_REFERENCE, POLICY_SPECS};
 pub use uniform::Uniform;
 

@@ -2,11 +2,14 @@
 
 use mixagent_core::{CoreError, MixingPolicy};
 
-use crate::{AgentPolicy, Dbl, DoReMi, FixedRatio, Odm, Reference, RegMix, RegMixSample, Uniform};
+use crate::{
+    AgentPolicy, Dbl, DoReMi, FixedRatio, Odm, Reference, RegMix, RegMixSample, Scheduled, Uniform,
+};
 
 /// The accepted specs, for help texts and errors.
 pub const POLICY_SPECS: &str = "uniform, fixed:<source share> (e.g. fixed:0.7), target-only, \
-     regmix:<collection folder>, dbl, doremi, odm, agent:<artifact folder>";
+     regmix:<collection folder>, dbl, doremi, odm, agent:<artifact folder>, \
+     static:<DOMAIN=W,...>, schedule:<file.json>";
 
 /// Reference losses of DBL and DoReMi when none are given: the base model's own losses for
 /// source entries, 20% below them for target entries.
@@ -54,6 +57,8 @@ pub fn parse_policy(spec: &str, seed: u64) -> Result<Box<dyn MixingPolicy>, Core
             Ok(Box::new(RegMix::new(samples, seed)))
         }
         ("agent", Some(dir)) => Ok(Box::new(AgentPolicy::load(std::path::Path::new(dir))?)),
+        ("static", Some(weights)) => Ok(Box::new(Scheduled::parse_static(weights)?)),
+        ("schedule", Some(file)) => Ok(Box::new(Scheduled::load(std::path::Path::new(file))?)),
         _ => Err(unknown()),
     }
 }

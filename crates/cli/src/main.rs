@@ -33,6 +33,8 @@ enum Command {
     TrainAgent(commands::train_agent::Args),
     /// Every policy steers the same CPT run over seeds; one table with 95% intervals.
     Compare(commands::compare::Args),
+    /// Does mixing matter for this corpus, by how much, and where: the headroom gates, paired.
+    Headroom(commands::headroom::Args),
     /// The next stage's mixture for a run in another trainer, from its feedback so far.
     Next(commands::next::Args),
     /// Write a schedule (a run's, or a static policy's) in a trainer's config format.
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Collect(args) => commands::collect::run(args),
         Command::TrainAgent(args) => commands::train_agent::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Headroom(args) => commands::headroom::run(args),
         Command::Next(args) => commands::next::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Preflight(args) => commands::preflight::run(args),

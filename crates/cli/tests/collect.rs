@@ -707,3 +707,67 @@ fn controller_export_and_preflight(agent: &Path, run_dir: &Path, tmp: &Path) {
         .success();
     assert!(std::fs::read_to_string(&nanotron).unwrap().contains("start_training_step: 1"));
 }
+
+#[test]
+fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
+    if !raw_available() {
+        return;
+    }
+    let (corpus, base) = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("headroom.toml");
+    let write = |confirm: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nconfirm_seeds = {confirm}\nstatics = 1\n",
+                config().display().to_string(),
+                corpus.display(),
+                base.display(),
+                base.display()
+            ),
+        )
+        .unwrap()
+    };
+    // Confirming on a seed the choice was made on is refused.
+    write("[1, 5]");
+    let out = tmp.path().join("hr");
+    let run = || {
+        let mut c = mixagent();
+        c.args(["headroom", "--workers", "2", "--threads", "1", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out);
+        c
+    };
+    run().assert().failure().stderr(contains("both a selection and a confirmation seed"));
+    write("[5, 6]");
+    run().assert().success().stdout(contains("| G1 |")).stdout(contains("| G5 | **not measured**"));
+    let report = read(&out.join("headroom.json"));
+    // 17 general + 13 math domains, each with its help over the 2 selection seeds.
+    let relevance = report["relevance"].as_array().unwrap();
+    assert_eq!(relevance.len(), 30);
+    assert!(relevance.iter().all(|r| r["help"]["n"] == 2), "{relevance:?}");
+    let gates: Vec<&str> =
+        report["gates"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
+    assert_eq!(gates, ["G0", "G1", "G2", "G3", "G4", "G5"]);
+    // uniform, proportional, one draw, and the two relevance-built mixtures when they exist.
+    assert!(report["statics"].as_array().unwrap().len() >= 3);
+    assert_eq!(
+        report["statics"].as_array().unwrap().len(),
+        report["statics_on_proxy"].as_array().unwrap().len()
+    );
+    for row in report["confirm"].as_array().unwrap() {
+        let seeds: Vec<u64> = row["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["seed"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seeds, [5, 6], "{}", row["label"]);
+    }
+    assert!(out.join("relevance.svg").exists());
+    // Rerun: every run is finished, nothing is retrained, the report is the same.
+    run().assert().success();
+    assert_eq!(read(&out.join("headroom.json")), report);
+}

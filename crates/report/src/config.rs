@@ -74,6 +74,72 @@ impl CompareConfig {
     }
 }
 
+/// What `mixagent headroom` measures (DESIGN §10's gates), and on which models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadroomConfig {
+    /// The run config (`experiments/collect-*.toml` format): corpus, space, stages, training.
+    pub run: PathBuf,
+    /// Overrides that make it the target model's run (`base=…`).
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// Further overrides that make it the proxy's run (`base=…`): the relevance ablation (G1)
+    /// and the proxy column of the static mixtures (G4) run there. Empty: no proxy runs; the
+    /// relevance ablation then runs on the target model.
+    #[serde(default)]
+    pub proxy_set: Vec<String>,
+    /// Seeds of the relevance ablation and of choosing the best static mixture.
+    pub selection_seeds: Vec<u64>,
+    /// Fresh seeds on which uniform, the chosen static mixture and the dynamic schedules are
+    /// compared, paired (G2, G3): never the seeds the choice was made on.
+    pub confirm_seeds: Vec<u64>,
+    /// Random static mixtures drawn (Dirichlet over the space's entries).
+    #[serde(default = "default_statics")]
+    pub statics: usize,
+    /// Their Dirichlet concentration (small: sparse mixtures).
+    #[serde(default = "default_concentration")]
+    pub concentration: f64,
+    /// Seed of the draws.
+    #[serde(default)]
+    pub seed: u64,
+    /// A trajectory collection on this corpus, for G5 (optional).
+    #[serde(default)]
+    pub trajectories: Option<PathBuf>,
+    /// Title of the report [default: the config's file name].
+    #[serde(default)]
+    pub title: String,
+}
+
+fn default_statics() -> usize {
+    16
+}
+
+fn default_concentration() -> f64 {
+    0.5
+}
+
+impl HeadroomConfig {
+    /// Reads and checks a headroom config; relative paths are resolved against the working
+    /// folder, as `compare` does.
+    pub fn load(path: &Path) -> Result<Self, ReportError> {
+        let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let cfg: HeadroomConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if cfg.selection_seeds.is_empty() || cfg.confirm_seeds.len() < 2 {
+            return Err(bad("needs selection_seeds and at least 2 confirm_seeds (DESIGN §10 asks ≥ 5 on the rows that decide a gate)".into()));
+        }
+        if let Some(s) = cfg.confirm_seeds.iter().find(|s| cfg.selection_seeds.contains(s)) {
+            return Err(bad(format!(
+                "seed {s} is both a selection and a confirmation seed: confirm on fresh seeds"
+            )));
+        }
+        if !(cfg.concentration > 0.0 && cfg.concentration.is_finite()) {
+            return Err(bad(format!("concentration = {}: must be positive", cfg.concentration)));
+        }
+        Ok(cfg)
+    }
+}
+
 /// A folder name for a policy spec (`agent:runs/agent-demo` → `agent_runs_agent-demo`).
 pub fn policy_slug(spec: &str) -> String {
     spec.chars()

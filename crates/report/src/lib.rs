@@ -11,6 +11,7 @@
 mod bench;
 mod config;
 mod figures;
+pub mod headroom;
 mod html;
 mod plot;
 mod render;
@@ -18,7 +19,7 @@ mod stats;
 mod table;
 
 pub use bench::{bench_row, BenchRow, BenchTable, TaskReport, TaskResult};
-pub use config::{policy_slug, CompareConfig, ReportError};
+pub use config::{policy_slug, CompareConfig, HeadroomConfig, ReportError};
 pub use figures::{mixture_bands, mixture_svg, scores_svg};
 pub use html::HtmlReport;
 pub use plot::{line_panels_svg, stacked_area_svg, Band, Line};

@@ -421,7 +421,7 @@ fn gamma(shape: f64, rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// A symmetric Dirichlet(conc) draw of size `k`.
-fn dirichlet(k: usize, conc: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
+pub fn dirichlet(k: usize, conc: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let g: Vec<f64> = (0..k).map(|_| gamma(conc, rng).max(1e-300)).collect();
     let sum: f64 = g.iter().sum();
     g.into_iter().map(|x| x / sum).collect()

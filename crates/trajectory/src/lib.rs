@@ -17,7 +17,7 @@ pub use config::{CollectConfig, StageTraining, COLLECT_CONFIG_VERSION};
 pub use coverage::{coverage, Coverage, DomainCoverage};
 pub use error::TrajectoryError;
 pub use export::{export_csv, export_jsonl, stage_records, Cell, StageRecord};
-pub use family::{sample_plan, trajectory_id, Family, FamilyConfig, PlannedTrajectory};
+pub use family::{dirichlet, sample_plan, trajectory_id, Family, FamilyConfig, PlannedTrajectory};
 pub use steered::{SteeredRun, STEERED_RUN_VERSION};
 pub use store::{
     entry_members, list_trajectories, space_fields, target_share, BaseInfo, SpaceEntry, StageRow,

@@ -11,6 +11,7 @@ pub mod cpt_policy;
 pub mod demo;
 pub mod eval;
 pub mod export;
+pub mod headroom;
 pub mod next;
 pub mod preflight;
 pub mod prepare;

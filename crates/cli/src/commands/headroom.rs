@@ -1,0 +1,517 @@
+//! `mixagent headroom --config C`: does mixing matter for this corpus, by how much, and where?
+//! The gates of DESIGN §10, measured with paired seeds, before any agent is trained.
+//!
+//! Three phases, each a `mixagent compare` child run (resumable: finished runs are kept), then
+//! the analysis of `mixagent_report::headroom`:
+//! 1. **relevance** (G1), on the proxy (or the target when no proxy is given), selection seeds:
+//!    for every domain, half the mixture on it and half spread over the other fields; for
+//!    every field, the same with that field absent.
+//! 2. **statics** (G2's choice, G4), selection seeds, on the target and the proxy: uniform,
+//!    token-proportional (`fixed:0.5`), `statics` Dirichlet draws, and two mixtures built from
+//!    the relevance ablation (only the domains that help; every domain but the useless and
+//!    harmful ones).
+//! 3. **confirm** (G2, G3), fresh seeds, on the target: uniform, the best static mixture, and
+//!    three dynamic schedules around it (a target-share ramp, target first then replay of the
+//!    source, and an anneal onto the helpful domains in the last fifth of the stages).
+//!
+//! G5 is read from a trajectory collection when the config names one; G0 waits for the
+//! version-2 benchmarks. Output: `headroom.md`, `headroom.json` and `relevance.svg` in `--out`.
+//!
+//! ```text
+//! <out>/schedules/*.json             every mixture and schedule run, by name
+//! <out>/{relevance,statics-target,statics-proxy,confirm}/   the compare runs
+//! <out>/headroom.md, headroom.json, relevance.svg
+//! ```
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use mixagent_report::headroom::{self, Headroom, Outcome, Relevance, Row};
+use mixagent_report::{policy_slug, HeadroomConfig};
+use mixagent_shard::{write_atomic, Manifest};
+use mixagent_trajectory::{dirichlet, CollectConfig, SteeredRun, Trajectory};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Arguments of `headroom`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The headroom config (TOML: `run`, `set`, `proxy_set`, `selection_seeds`,
+    /// `confirm_seeds`, `statics`, `trajectories`).
+    #[arg(long)]
+    config: PathBuf,
+    /// Output folder [default: runs/CONFIG-STEM].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Runs at a time (each a child process).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// libtorch threads per run [default: cores / workers].
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// A named mixture schedule: per stage, weight by entry name.
+struct Plan {
+    label: String,
+    stages: Vec<BTreeMap<String, f64>>,
+}
+
+/// The space's entries: (name, field), source field first, as the manifest lists them.
+type Entries = Vec<(String, String)>;
+
+/// Runs `headroom`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let cfg = HeadroomConfig::load(&a.config)?;
+    let target = CollectConfig::load(&cfg.run, &cfg.set)
+        .with_context(|| format!("the run config of {}", a.config.display()))?;
+    if target.space.level != "domains" {
+        bail!(
+            "headroom measures domains: the run config's space.level must be \"domains\", not {:?}",
+            target.space.level
+        );
+    }
+    let manifest = Manifest::load(&target.corpus)?;
+    let entries: Entries = target
+        .space
+        .fields
+        .iter()
+        .flat_map(|f| {
+            manifest
+                .domains
+                .iter()
+                .filter(move |d| d.field.as_str() == f)
+                .map(|d| (d.name.clone(), d.field.to_string()))
+        })
+        .collect();
+    if target.space.fields.len() < 2 {
+        bail!("headroom needs a source and a target field in the run's space");
+    }
+    let stem = a.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&stem));
+    std::fs::create_dir_all(out.join("schedules")).with_context(|| format!("{}", out.display()))?;
+    let out = std::fs::canonicalize(&out)?;
+    let proxy_set: Vec<String> = cfg.set.iter().chain(&cfg.proxy_set).cloned().collect();
+    let has_proxy = !cfg.proxy_set.is_empty();
+    let phase = |name: &str, set: &[String], seeds: &[u64], plans: &[Plan]| {
+        run_phase(&a, &cfg, &out, name, set, seeds, plans)
+    };
+
+    // 1. Relevance.
+    let fields = &target.space.fields;
+    let mut ablation = Vec::new();
+    for (d, f) in &entries {
+        ablation.push(Plan { label: format!("only-{d}"), stages: vec![half_on(&entries, d, f)] });
+    }
+    for f in fields {
+        ablation
+            .push(Plan { label: format!("absent-{f}"), stages: vec![without_field(&entries, f)] });
+    }
+    let rel_set = if has_proxy { &proxy_set } else { &cfg.set };
+    eprintln!("headroom [1/3] relevance: {} single-domain runs + {} field-absent runs × {} seeds on the {}", entries.len(), fields.len(), cfg.selection_seeds.len(), if has_proxy { "proxy" } else { "target" });
+    let rel_rows = phase("relevance", rel_set, &cfg.selection_seeds, &ablation)?;
+    let single: BTreeMap<String, Vec<Outcome>> =
+        entries.iter().map(|(d, _)| (d.clone(), rel_rows[&format!("only-{d}")].clone())).collect();
+    let absent: BTreeMap<String, Vec<Outcome>> =
+        fields.iter().map(|f| (f.clone(), rel_rows[&format!("absent-{f}")].clone())).collect();
+    let field_of: BTreeMap<String, String> = entries.iter().cloned().collect();
+    let mut relevance = headroom::relevance(&single, &absent, &field_of);
+    relevance.sort_by(|a, b| {
+        let fa = fields.iter().position(|f| f == &a.field);
+        let fb = fields.iter().position(|f| f == &b.field);
+        fa.cmp(&fb).then(b.help.mean.total_cmp(&a.help.mean))
+    });
+
+    // 2. Statics.
+    let mut statics = vec![
+        Plan {
+            label: "uniform".into(),
+            stages: vec![entries.iter().map(|(d, _)| (d.clone(), 1.0)).collect()],
+        },
+        Plan { label: "proportional".into(), stages: Vec::new() }, // `fixed:0.5`, see spec_of
+    ];
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    for i in 0..cfg.statics {
+        let w = dirichlet(entries.len(), cfg.concentration, &mut rng);
+        statics.push(Plan {
+            label: format!("static-{i:02}"),
+            stages: vec![entries.iter().map(|(d, _)| d.clone()).zip(w).collect()],
+        });
+    }
+    let helpful: Vec<&str> = relevance
+        .iter()
+        .filter(|r| r.help.mean > r.help.sd.max(0.0))
+        .map(|r| r.domain.as_str())
+        .collect();
+    let kept: Vec<&str> =
+        relevance.iter().filter(|r| !r.useless_or_harmful()).map(|r| r.domain.as_str()).collect();
+    for (label, set) in [("helpful-only", &helpful), ("no-useless-or-harmful", &kept)] {
+        if let Some(stage) = field_balanced(&entries, fields, set) {
+            statics.push(Plan { label: label.into(), stages: vec![stage] });
+        }
+    }
+    eprintln!(
+        "headroom [2/3] statics: {} static mixtures × {} seeds on the target{}",
+        statics.len(),
+        cfg.selection_seeds.len(),
+        if has_proxy { " and the proxy" } else { "" }
+    );
+    let on_target = phase("statics-target", &cfg.set, &cfg.selection_seeds, &statics)?;
+    let on_proxy = if has_proxy {
+        Some(phase("statics-proxy", &proxy_set, &cfg.selection_seeds, &statics)?)
+    } else {
+        None
+    };
+    let mut static_rows: Vec<Row> = statics
+        .iter()
+        .map(|p| Row {
+            label: p.label.clone(),
+            spec: spec_of(&out, p),
+            outcomes: on_target[&p.label].clone(),
+        })
+        .collect();
+    static_rows.sort_by(|a, b| b.mean_balanced().total_cmp(&a.mean_balanced()));
+    let proxy_means: Vec<f64> = match &on_proxy {
+        Some(rows) => static_rows
+            .iter()
+            .map(|r| {
+                let o = &rows[&r.label];
+                o.iter().map(|x| x.balanced).sum::<f64>() / o.len().max(1) as f64
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+
+    // 3. Confirmation on fresh seeds.
+    let best = statics.iter().find(|p| p.label == static_rows[0].label).expect("a static");
+    let best_stage = match best.stages.first() {
+        Some(s) => s.clone(),
+        None => proportional(&entries, &manifest),
+    };
+    let stages = target.stages;
+    let mut confirm = vec![
+        Plan { label: "uniform".into(), stages: statics[0].stages.clone() },
+        Plan { label: "best-static".into(), stages: vec![best_stage.clone()] },
+        Plan {
+            label: "ramp".into(),
+            stages: (0..stages)
+                .map(|t| {
+                    with_target_share(
+                        &best_stage,
+                        &entries,
+                        0.2 + 0.6 * t as f64 / (stages.max(2) - 1) as f64,
+                    )
+                })
+                .collect(),
+        },
+        Plan {
+            label: "target-then-replay".into(),
+            stages: (0..stages)
+                .map(|t| {
+                    with_target_share(&best_stage, &entries, if 2 * t < stages { 0.8 } else { 0.2 })
+                })
+                .collect(),
+        },
+    ];
+    if let Some(anneal) = field_balanced(&entries, fields, &helpful) {
+        let decay = stages - (stages / 5).max(1);
+        confirm.push(Plan {
+            label: "anneal-helpful".into(),
+            stages: (0..stages)
+                .map(|t| if t < decay { best_stage.clone() } else { anneal.clone() })
+                .collect(),
+        });
+    }
+    eprintln!("headroom [3/3] confirm: uniform, the best static ({}) and {} dynamic schedules × {} fresh seeds on the target", static_rows[0].label, confirm.len() - 2, cfg.confirm_seeds.len());
+    let confirmed = phase("confirm", &cfg.set, &cfg.confirm_seeds, &confirm)?;
+    let confirm_rows: Vec<Row> = confirm
+        .iter()
+        .map(|p| Row {
+            label: p.label.clone(),
+            spec: spec_of(&out, p),
+            outcomes: confirmed[&p.label].clone(),
+        })
+        .collect();
+
+    // G5 from a collection.
+    let explained = match &cfg.trajectories {
+        Some(dir) => {
+            let store = if dir.join("trajectories").is_dir() {
+                dir.join("trajectories")
+            } else {
+                dir.clone()
+            };
+            let trajs = mixagent_trajectory::list_trajectories(&store)?
+                .iter()
+                .map(|f| Trajectory::read(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            if trajs.len() < 10 {
+                bail!("{}: {} trajectories; G5 needs at least 10", store.display(), trajs.len());
+            }
+            Some(headroom::explained_by_mixture(&trajs, 5, 1e-3))
+        }
+        None => None,
+    };
+
+    let gates = headroom::gates(
+        &relevance,
+        &static_rows,
+        &proxy_means,
+        &confirm_rows,
+        explained.as_ref().map(|e| e.0),
+    );
+    let report = Headroom {
+        gates,
+        relevance,
+        statics: static_rows,
+        statics_on_proxy: proxy_means,
+        confirm: confirm_rows,
+        explained,
+    };
+    let title =
+        if cfg.title.is_empty() { format!("mixagent headroom: {stem}") } else { cfg.title.clone() };
+    let md = format!(
+        "# {title}\n\nCorpus {} (fingerprint {}); {} entries over {}; {} stages × {} tokens; selection seeds {:?}, confirmation seeds {:?}.\n\n{}",
+        target.corpus.display(),
+        manifest.fingerprint_label(),
+        entries.len(),
+        fields.join(" + "),
+        target.stages,
+        target.stage_tokens,
+        cfg.selection_seeds,
+        cfg.confirm_seeds,
+        report.to_markdown()
+    );
+    write_atomic(out.join("headroom.md"), md.as_bytes())?;
+    write_atomic(out.join("headroom.json"), &serde_json::to_vec_pretty(&report)?)?;
+    write_atomic(out.join("relevance.svg"), relevance_svg(&report.relevance).as_bytes())?;
+    println!("{md}");
+    println!("report in {}", out.join("headroom.md").display());
+    Ok(())
+}
+
+/// The spec a plan runs as: `fixed:0.5` for the token-proportional mixture, else its file.
+fn spec_of(out: &Path, p: &Plan) -> String {
+    if p.stages.is_empty() {
+        "fixed:0.5".into()
+    } else {
+        format!("schedule:{}", out.join("schedules").join(format!("{}.json", p.label)).display())
+    }
+}
+
+/// Writes the plans' schedule files, runs them as one `compare` child, and returns each plan's
+/// outcomes by label.
+fn run_phase(
+    a: &Args,
+    cfg: &HeadroomConfig,
+    out: &Path,
+    name: &str,
+    set: &[String],
+    seeds: &[u64],
+    plans: &[Plan],
+) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
+    for p in plans.iter().filter(|p| !p.stages.is_empty()) {
+        let json = serde_json::json!({ "name": p.label, "stages": p.stages });
+        let path = out.join("schedules").join(format!("{}.json", p.label));
+        let bytes = serde_json::to_vec_pretty(&json)?;
+        // Rewriting an identical file keeps finished runs valid; a changed one is refused
+        // by compare (the policy's identity changed), as it should be.
+        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+            write_atomic(&path, &bytes)?;
+        }
+    }
+    let specs: Vec<String> = plans.iter().map(|p| spec_of(out, p)).collect();
+    let dir = out.join(name);
+    std::fs::create_dir_all(&dir)?;
+    let compare = serde_json::json!({
+        "run": std::fs::canonicalize(&cfg.run)?,
+        "set": set,
+        "seeds": seeds,
+        "policies": specs,
+        "benchmarks": false,
+        "title": format!("headroom phase {name}"),
+    });
+    let toml_text = toml::to_string(&compare)?;
+    let cfg_path = dir.join("compare.toml");
+    write_atomic(&cfg_path, toml_text.as_bytes())?;
+    let mut args: Vec<OsString> = vec!["compare".into(), "--config".into(), cfg_path.into()];
+    args.extend([
+        "--out".into(),
+        dir.clone().into(),
+        "--workers".into(),
+        a.workers.to_string().into(),
+    ]);
+    if let Some(t) = a.threads {
+        args.extend(["--threads".into(), t.to_string().into()]);
+    }
+    let status = Command::new(std::env::current_exe()?).args(&args).status()?;
+    if !status.success() {
+        bail!(
+            "headroom phase `{name}` failed ({status}); its logs are in {}; rerun to resume",
+            dir.join("logs").display()
+        );
+    }
+    let mut rows = BTreeMap::new();
+    for (p, spec) in plans.iter().zip(&specs) {
+        let mut outcomes = Vec::new();
+        for s in seeds {
+            let run =
+                dir.join("runs").join(policy_slug(spec)).join(format!("seed-{s}")).join("run.json");
+            outcomes.push(Outcome::of(&SteeredRun::read(&run)?));
+        }
+        rows.insert(p.label.clone(), outcomes);
+    }
+    Ok(rows)
+}
+
+/// Half the mixture on `domain`, the other half spread evenly over the other fields' entries.
+fn half_on(entries: &Entries, domain: &str, field: &str) -> BTreeMap<String, f64> {
+    let others: Vec<&String> = entries.iter().filter(|(_, f)| f != field).map(|(d, _)| d).collect();
+    let mut w: BTreeMap<String, f64> =
+        others.iter().map(|d| ((*d).clone(), 0.5 / others.len() as f64)).collect();
+    w.insert(domain.to_string(), 0.5);
+    w
+}
+
+/// Every entry of the other fields, evenly: the run against which a domain's help is measured.
+fn without_field(entries: &Entries, field: &str) -> BTreeMap<String, f64> {
+    entries.iter().filter(|(_, f)| f != field).map(|(d, _)| (d.clone(), 1.0)).collect()
+}
+
+/// Each field half (equal shares), spread evenly over the listed domains of that field; `None`
+/// when some field has none of them.
+fn field_balanced(
+    entries: &Entries,
+    fields: &[String],
+    keep: &[&str],
+) -> Option<BTreeMap<String, f64>> {
+    let mut w = BTreeMap::new();
+    for f in fields {
+        let mine: Vec<&String> = entries
+            .iter()
+            .filter(|(d, g)| g == f && keep.contains(&d.as_str()))
+            .map(|(d, _)| d)
+            .collect();
+        if mine.is_empty() {
+            return None;
+        }
+        let each = 1.0 / (fields.len() * mine.len()) as f64;
+        w.extend(mine.into_iter().map(|d| (d.clone(), each)));
+    }
+    Some(w)
+}
+
+/// The mixture `w` with its target fields' total set to `share` (within-field weights kept).
+fn with_target_share(
+    w: &BTreeMap<String, f64>,
+    entries: &Entries,
+    share: f64,
+) -> BTreeMap<String, f64> {
+    let source = &entries[0].1;
+    let is_source = |d: &str| entries.iter().any(|(e, f)| e == d && f == source);
+    let (s, t): (f64, f64) =
+        w.iter()
+            .fold((0.0, 0.0), |(s, t), (d, x)| if is_source(d) { (s + x, t) } else { (s, t + x) });
+    w.iter()
+        .map(|(d, x)| {
+            let v = if is_source(d) {
+                if s > 0.0 {
+                    x / s * (1.0 - share)
+                } else {
+                    0.0
+                }
+            } else if t > 0.0 {
+                x / t * share
+            } else {
+                0.0
+            };
+            (d.clone(), v)
+        })
+        .filter(|(_, v)| *v > 0.0)
+        .collect()
+}
+
+/// The token-proportional mixture as named weights (each field half, by training tokens).
+fn proportional(entries: &Entries, manifest: &Manifest) -> BTreeMap<String, f64> {
+    let tokens = |d: &str| {
+        manifest.domains.iter().find(|e| e.name == d).map_or(0, |e| e.train.tokens) as f64
+    };
+    let mut fields: Vec<&str> = entries.iter().map(|(_, f)| f.as_str()).collect();
+    fields.dedup();
+    let mut w = BTreeMap::new();
+    for f in &fields {
+        let total: f64 = entries.iter().filter(|(_, g)| g == f).map(|(d, _)| tokens(d)).sum();
+        for (d, _) in entries.iter().filter(|(_, g)| g == f) {
+            w.insert(d.clone(), tokens(d) / total.max(1.0) / fields.len() as f64);
+        }
+    }
+    w
+}
+
+/// A horizontal bar chart of each domain's help (mean ± 95% interval), grouped by field.
+fn relevance_svg(rel: &[Relevance]) -> String {
+    use std::fmt::Write;
+    let (row, left, width) = (18.0, 190.0, 420.0);
+    let h = 40.0 + row * rel.len() as f64;
+    let lim = rel
+        .iter()
+        .map(|r| r.help.mean.abs() + r.help.half.abs().min(1.0))
+        .filter(|v| v.is_finite())
+        .fold(1e-9, f64::max);
+    let x = |v: f64| left + width / 2.0 + v / lim * width / 2.0;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{h}" font-family="sans-serif" font-size="11">"#,
+        left + width + 20.0
+    );
+    let _ = write!(
+        s,
+        r#"<text x="{left}" y="14">help of each domain for its own field's feedback (± 95% interval)</text>"#
+    );
+    let _ = write!(
+        s,
+        r##"<line x1="{0}" x2="{0}" y1="22" y2="{1}" stroke="#888"/>"##,
+        x(0.0),
+        h - 10.0
+    );
+    for (i, r) in rel.iter().enumerate() {
+        let y = 30.0 + row * i as f64;
+        let colour = if r.strongly_relevant() {
+            "#2a7"
+        } else if r.useless_or_harmful() {
+            "#c44"
+        } else {
+            "#68a"
+        };
+        let (a, b) = (x(0.0).min(x(r.help.mean)), x(0.0).max(x(r.help.mean)));
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">{} ({})</text>"#,
+            left - 6.0,
+            y + 11.0,
+            r.domain,
+            r.field
+        );
+        let _ = write!(
+            s,
+            r#"<rect x="{a:.1}" y="{y}" width="{:.1}" height="{}" fill="{colour}"/>"#,
+            b - a,
+            row - 4.0
+        );
+        if r.help.half.is_finite() {
+            let _ = write!(
+                s,
+                r#"<line x1="{:.1}" x2="{:.1}" y1="{2}" y2="{2}" stroke="black"/>"#,
+                x(r.help.mean - r.help.half),
+                x(r.help.mean + r.help.half),
+                y + (row - 4.0) / 2.0
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}

@@ -1,0 +1,608 @@
+//! The headroom analysis (DESIGN §10): from finished steered runs and a trajectory collection,
+//! does mixing matter for this corpus, by how much, and where? Pure computation; the runs are
+//! made by `mixagent headroom`, which also writes what [`Headroom::to_markdown`] renders.
+//!
+//! Every comparison is paired: a seed fixes the data order, so two policies run with the same
+//! seed differ only by their mixtures, and the quantity compared is the per-seed difference.
+//! σ is the sample standard deviation of that difference over seeds (DESIGN §10's "paired
+//! seed SD").
+
+use std::collections::BTreeMap;
+
+use mixagent_trajectory::{SteeredRun, Trajectory};
+use serde::Serialize;
+
+use crate::stats::student_t95;
+
+/// A run's final result: each field's feedback change relative to the base, and their mean.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The run's seed.
+    pub seed: u64,
+    /// Per field: (f − f₀)/|f₀| after the last stage.
+    pub delta: BTreeMap<String, f64>,
+    /// Mean over the fields.
+    pub balanced: f64,
+}
+
+impl Outcome {
+    /// The outcome of a finished steered run.
+    pub fn of(run: &SteeredRun) -> Outcome {
+        let last = run.last_observation();
+        let delta: BTreeMap<String, f64> = run
+            .fields()
+            .iter()
+            .map(|f| (f.clone(), last.relative_change(&run.initial, f).unwrap_or(f64::NAN)))
+            .collect();
+        let balanced = delta.values().sum::<f64>() / delta.len().max(1) as f64;
+        Outcome { seed: run.config.seed, delta, balanced }
+    }
+}
+
+/// A paired difference `a − b` over the seeds both have.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Paired {
+    /// Mean difference.
+    pub mean: f64,
+    /// Sample standard deviation of the per-seed differences (σ).
+    pub sd: f64,
+    /// Seeds paired.
+    pub n: usize,
+    /// Half-width of the 95% interval of the mean (Student's t).
+    pub half: f64,
+}
+
+impl Paired {
+    /// Pairs `a` and `b` by seed through `value`.
+    pub fn of(a: &[Outcome], b: &[Outcome], value: impl Fn(&Outcome) -> f64) -> Paired {
+        let d: Vec<f64> = a
+            .iter()
+            .filter_map(|x| b.iter().find(|y| y.seed == x.seed).map(|y| value(x) - value(y)))
+            .collect();
+        Paired::from_differences(&d)
+    }
+
+    /// Statistics of per-seed differences.
+    pub fn from_differences(d: &[f64]) -> Paired {
+        let n = d.len();
+        let mean = if n == 0 { f64::NAN } else { d.iter().sum::<f64>() / n as f64 };
+        let sd = if n < 2 {
+            f64::NAN
+        } else {
+            (d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        };
+        let half = if n < 2 { f64::NAN } else { student_t95(n - 1) * sd / (n as f64).sqrt() };
+        Paired { mean, sd, n, half }
+    }
+
+    /// Mean in units of σ (NaN when σ is unknown, infinite when σ is 0 and the mean is not).
+    pub fn sigmas(&self) -> f64 {
+        self.mean / self.sd
+    }
+}
+
+/// How much one domain helps its own field's feedback (gate G1).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Relevance {
+    /// The domain.
+    pub domain: String,
+    /// Its field.
+    pub field: String,
+    /// Half of the mixture on this domain (the other half on the other fields) minus the same
+    /// run with this field absent: the field's feedback change, paired by seed.
+    pub help: Paired,
+    /// Help minus the field's mean help (over its domains), paired by seed.
+    pub above_mean: Paired,
+}
+
+impl Relevance {
+    /// Helps by at least 3 σ more than the field's mean domain.
+    pub fn strongly_relevant(&self) -> bool {
+        self.above_mean.mean >= 3.0 * self.above_mean.sd
+    }
+
+    /// Helps not at all or hurts: its help is within one σ of zero, or negative.
+    pub fn useless_or_harmful(&self) -> bool {
+        self.help.mean <= self.help.sd
+    }
+}
+
+/// Per-domain relevance from single-domain runs: `single[d]` the runs with half the mixture on
+/// domain `d`, `absent[f]` the runs with field `f` absent, `field_of[d]` each domain's field.
+pub fn relevance(
+    single: &BTreeMap<String, Vec<Outcome>>,
+    absent: &BTreeMap<String, Vec<Outcome>>,
+    field_of: &BTreeMap<String, String>,
+) -> Vec<Relevance> {
+    // Per seed help of each domain, then per field the mean over its domains, per seed.
+    let help_by_seed = |d: &str| -> BTreeMap<u64, f64> {
+        let f = &field_of[d];
+        single[d]
+            .iter()
+            .filter_map(|x| {
+                let y = absent.get(f)?.iter().find(|y| y.seed == x.seed)?;
+                Some((x.seed, x.delta[f] - y.delta[f]))
+            })
+            .collect()
+    };
+    let helps: BTreeMap<&str, BTreeMap<u64, f64>> =
+        single.keys().map(|d| (d.as_str(), help_by_seed(d))).collect();
+    let mut out = Vec::new();
+    for (d, by_seed) in &helps {
+        let f = &field_of[*d];
+        let mates: Vec<&BTreeMap<u64, f64>> =
+            helps.iter().filter(|(e, _)| &field_of[**e] == f).map(|(_, h)| h).collect();
+        let help: Vec<f64> = by_seed.values().copied().collect();
+        let above: Vec<f64> = by_seed
+            .iter()
+            .filter_map(|(s, h)| {
+                let v: Vec<f64> = mates.iter().filter_map(|m| m.get(s).copied()).collect();
+                (v.len() == mates.len()).then(|| h - v.iter().sum::<f64>() / v.len() as f64)
+            })
+            .collect();
+        out.push(Relevance {
+            domain: d.to_string(),
+            field: f.clone(),
+            help: Paired::from_differences(&help),
+            above_mean: Paired::from_differences(&above),
+        });
+    }
+    out
+}
+
+/// Spearman's rank correlation (average ranks for ties).
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            for k in i..=j {
+                r[idx[k]] = (i + j) as f64 / 2.0 + 1.0;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = x.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
+
+/// Gate G5: how much of a stage's reward (the change of the balanced score during the stage)
+/// the stage's mixture explains, within each stage index: the out-of-fold R² of a ridge
+/// regression of reward on weights (`folds`-fold cross-validation, so a regression with many
+/// weights and few trajectories is not credited with noise it memorised). Returns the R² of all
+/// stages pooled (each stage's reward centred on its own mean first) and the per-stage R².
+pub fn explained_by_mixture(trajs: &[Trajectory], folds: usize, ridge: f64) -> (f64, Vec<f64>) {
+    let stages = trajs.iter().map(|t| t.stages.len()).min().unwrap_or(0);
+    let fields: Vec<&str> = match trajs.first() {
+        Some(t) => {
+            let mut f: Vec<&str> = t.space.iter().map(|e| e.field.as_str()).collect();
+            f.dedup();
+            f
+        }
+        None => return (f64::NAN, Vec::new()),
+    };
+    let balanced = |o: &mixagent_core::Observation, base: &mixagent_core::Observation| {
+        mixagent_core::balanced_score(o, base, &fields).unwrap_or(f64::NAN)
+    };
+    let (mut sse_all, mut sst_all) = (0.0, 0.0);
+    let mut per_stage = Vec::new();
+    for s in 0..stages {
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for t in trajs {
+            let before = if s == 0 { &t.initial } else { &t.stages[s - 1].observation };
+            let r = balanced(&t.stages[s].observation, &t.initial) - balanced(before, &t.initial);
+            if r.is_finite() {
+                x.push(t.stages[s].weights.clone());
+                y.push(r);
+            }
+        }
+        let (sse, sst) = cv_ridge(&x, &y, folds, ridge);
+        per_stage.push(1.0 - sse / sst);
+        sse_all += sse;
+        sst_all += sst;
+    }
+    (1.0 - sse_all / sst_all, per_stage)
+}
+
+/// Out-of-fold squared error of ridge regression (intercept unpenalised, by centring) and the
+/// total sum of squares around the training folds' means.
+fn cv_ridge(x: &[Vec<f64>], y: &[f64], folds: usize, ridge: f64) -> (f64, f64) {
+    let n = y.len();
+    let folds = folds.clamp(2, n.max(2));
+    let (mut sse, mut sst) = (0.0, 0.0);
+    for k in 0..folds {
+        let train: Vec<usize> = (0..n).filter(|i| i % folds != k).collect();
+        let test: Vec<usize> = (0..n).filter(|i| i % folds == k).collect();
+        if train.len() < 2 || test.is_empty() {
+            continue;
+        }
+        let p = x[0].len();
+        let mean_x: Vec<f64> = (0..p)
+            .map(|j| train.iter().map(|&i| x[i][j]).sum::<f64>() / train.len() as f64)
+            .collect();
+        let mean_y = train.iter().map(|&i| y[i]).sum::<f64>() / train.len() as f64;
+        // (XᵀX + λI) β = Xᵀy on centred data, by Cholesky.
+        let mut a = vec![vec![0.0; p]; p];
+        let mut b = vec![0.0; p];
+        for &i in &train {
+            for j in 0..p {
+                let xj = x[i][j] - mean_x[j];
+                b[j] += xj * (y[i] - mean_y);
+                for l in 0..=j {
+                    a[j][l] += xj * (x[i][l] - mean_x[l]);
+                }
+            }
+        }
+        for (j, row) in a.iter_mut().enumerate() {
+            row[j] += ridge;
+        }
+        let beta = cholesky_solve(a, b);
+        for &i in &test {
+            let pred = mean_y + (0..p).map(|j| beta[j] * (x[i][j] - mean_x[j])).sum::<f64>();
+            sse += (y[i] - pred).powi(2);
+            sst += (y[i] - mean_y).powi(2);
+        }
+    }
+    (sse, sst)
+}
+
+/// Solves `A x = b` for a symmetric positive definite `A` given by its lower triangle.
+fn cholesky_solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
+    let p = b.len();
+    for j in 0..p {
+        let d = a[j][j] - (0..j).map(|k| a[j][k] * a[j][k]).sum::<f64>();
+        a[j][j] = d.max(1e-300).sqrt();
+        for i in j + 1..p {
+            a[i][j] = (a[i][j] - (0..j).map(|k| a[i][k] * a[j][k]).sum::<f64>()) / a[j][j];
+        }
+    }
+    for i in 0..p {
+        b[i] = (b[i] - (0..i).map(|k| a[i][k] * b[k]).sum::<f64>()) / a[i][i];
+    }
+    for i in (0..p).rev() {
+        b[i] = (b[i] - (i + 1..p).map(|k| a[k][i] * b[k]).sum::<f64>()) / a[i][i];
+    }
+    b
+}
+
+/// One gate of DESIGN §10: passed, failed, or not measured, with the figure that decided it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gate {
+    /// `G0` … `G5`.
+    pub id: String,
+    /// What it asks.
+    pub asks: String,
+    /// `Some(true)` passed, `Some(false)` failed, `None` not measured.
+    pub pass: Option<bool>,
+    /// The figure, in words.
+    pub figure: String,
+}
+
+impl Gate {
+    fn verdict(&self) -> &'static str {
+        match self.pass {
+            Some(true) => "PASS",
+            Some(false) => "FAIL",
+            None => "not measured",
+        }
+    }
+}
+
+/// A policy's outcomes on one model, for the tables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The policy's label (`uniform`, `static-07`, `ramp`, …).
+    pub label: String,
+    /// The policy spec it ran as.
+    pub spec: String,
+    /// Its outcomes, one per seed.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Row {
+    /// Mean balanced score over seeds.
+    pub fn mean_balanced(&self) -> f64 {
+        self.outcomes.iter().map(|o| o.balanced).sum::<f64>() / self.outcomes.len().max(1) as f64
+    }
+}
+
+/// The whole headroom report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Headroom {
+    /// The gates, G0 to G5.
+    pub gates: Vec<Gate>,
+    /// Per-domain relevance (G1), by field then help.
+    pub relevance: Vec<Relevance>,
+    /// Static mixtures on the target model, selection seeds (G2's choice), best first.
+    pub statics: Vec<Row>,
+    /// Static mixtures' mean balanced score on the proxy, same order (G4).
+    pub statics_on_proxy: Vec<f64>,
+    /// The confirmation rows on fresh seeds: uniform, the best static, the dynamic schedules.
+    pub confirm: Vec<Row>,
+    /// G5: pooled out-of-fold R² and per stage.
+    pub explained: Option<(f64, Vec<f64>)>,
+}
+
+/// Decides the gates from the measured rows (DESIGN §10's table).
+pub fn gates(
+    relevance: &[Relevance],
+    statics: &[Row],
+    statics_on_proxy: &[f64],
+    confirm: &[Row],
+    explained: Option<f64>,
+) -> Vec<Gate> {
+    let mut g = vec![Gate {
+        id: "G0".into(),
+        asks: "benchmarks alive: every averaged task above chance by ≥ 3 Wilson half-widths for the base and target-only models; constant answers < 50%".into(),
+        pass: None,
+        figure: "the version-2 benchmark tasks are not built yet (issue 18, point 3)".into(),
+    }];
+    // G1, per field.
+    let mut fields: Vec<&str> = relevance.iter().map(|r| r.field.as_str()).collect();
+    fields.dedup();
+    let mut g1_pass = !fields.is_empty();
+    let mut parts = Vec::new();
+    for f in &fields {
+        let mine: Vec<&Relevance> = relevance.iter().filter(|r| r.field == *f).collect();
+        let strong = mine.iter().filter(|r| r.strongly_relevant()).count();
+        let weak = mine.iter().filter(|r| r.useless_or_harmful()).count();
+        let ok = strong >= 3 && weak * 4 >= mine.len();
+        g1_pass &= ok;
+        parts.push(format!(
+            "{f}: {strong} of {} domains ≥ 3σ above the field's mean, {weak} ({:.0}%) useless or harmful",
+            mine.len(),
+            100.0 * weak as f64 / mine.len().max(1) as f64
+        ));
+    }
+    g.push(Gate {
+        id: "G1".into(),
+        asks: "relevance differs: per field ≥ 3 domains help its feedback by ≥ 3σ more than the field's mean domain, and ≥ 25% help not at all or hurt".into(),
+        pass: (!fields.is_empty()).then_some(g1_pass),
+        figure: if parts.is_empty() { "no relevance runs".into() } else { parts.join("; ") },
+    });
+    // G2 and G3 on the confirmation seeds.
+    let find = |label: &str| confirm.iter().find(|r| r.label == label);
+    let (uniform, best) = (find("uniform"), find("best-static"));
+    match (uniform, best) {
+        (Some(u), Some(b)) => {
+            let d = Paired::of(&b.outcomes, &u.outcomes, |o| o.balanced);
+            let gain = u.mean_balanced();
+            let need = (5.0 * d.sd).max(0.15 * gain.abs());
+            g.push(Gate {
+                id: "G2".into(),
+                asks: "static headroom: best static − uniform ≥ max(5σ, 15% of uniform's balanced gain) (and ≥ 3 benchmark points, not measured yet)".into(),
+                pass: Some(d.mean >= need),
+                figure: format!(
+                    "best static − uniform = {:+.4} (σ {:.4}, {} seeds; needs ≥ {:.4}; uniform's gain {:+.4})",
+                    d.mean, d.sd, d.n, need, gain
+                ),
+            });
+            let dynamics: Vec<&Row> = confirm
+                .iter()
+                .filter(|r| !["uniform", "best-static"].contains(&r.label.as_str()))
+                .collect();
+            let best_dyn = dynamics
+                .iter()
+                .map(|r| (r, Paired::of(&r.outcomes, &b.outcomes, |o| o.balanced)))
+                .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean));
+            g.push(match best_dyn {
+                Some((r, d)) => Gate {
+                    id: "G3".into(),
+                    asks: "dynamic headroom: best dynamic schedule − best static ≥ 2σ".into(),
+                    pass: Some(d.mean >= 2.0 * d.sd),
+                    figure: format!(
+                        "{} − best static = {:+.4} (σ {:.4}, {} seeds; {:.1}σ)",
+                        r.label,
+                        d.mean,
+                        d.sd,
+                        d.n,
+                        d.sigmas()
+                    ),
+                },
+                None => Gate {
+                    id: "G3".into(),
+                    asks: "dynamic headroom".into(),
+                    pass: None,
+                    figure: "no dynamic schedule ran".into(),
+                },
+            });
+        }
+        _ => {
+            for (id, asks) in [("G2", "static headroom"), ("G3", "dynamic headroom")] {
+                g.push(Gate {
+                    id: id.into(),
+                    asks: asks.into(),
+                    pass: None,
+                    figure: "no confirmation runs".into(),
+                });
+            }
+        }
+    }
+    // G4.
+    let target: Vec<f64> = statics.iter().map(Row::mean_balanced).collect();
+    g.push(if statics_on_proxy.len() == target.len() && target.len() >= 2 {
+        let rho = spearman(statics_on_proxy, &target);
+        Gate {
+            id: "G4".into(),
+            asks: "proxy fidelity: Spearman ρ ≥ 0.6 between proxy and target rankings of ≥ 16 mixtures".into(),
+            pass: Some(rho >= 0.6 && target.len() >= 16),
+            figure: format!("ρ = {rho:.2} over {} static mixtures", target.len()),
+        }
+    } else {
+        Gate { id: "G4".into(), asks: "proxy fidelity".into(), pass: None, figure: "no proxy runs of the static mixtures".into() }
+    });
+    g.push(match explained {
+        Some(r2) => Gate {
+            id: "G5".into(),
+            asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (out-of-fold R²)".into(),
+            pass: Some(r2 >= 0.30),
+            figure: format!("R² = {r2:.2} (stages pooled, 5-fold ridge regression on the weights)"),
+        },
+        None => Gate { id: "G5".into(), asks: "learnable signal".into(), pass: None, figure: "no trajectory collection given".into() },
+    });
+    g
+}
+
+impl Headroom {
+    /// The report as Markdown: gates, relevance, statics, confirmation rows.
+    pub fn to_markdown(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "| gate | verdict | figure | asks |\n|---|---|---|---|");
+        for g in &self.gates {
+            let _ = writeln!(s, "| {} | **{}** | {} | {} |", g.id, g.verdict(), g.figure, g.asks);
+        }
+        if !self.relevance.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nPer-domain relevance (G1): half the mixture on the domain, the other half on the other fields, minus the same run with the domain's field absent; change of the domain's own field's feedback, mean ± 95% interval over seeds.\n\n| domain | field | help | σ | above the field's mean | verdict |\n|---|---|---|---|---|---|"
+            );
+            for r in &self.relevance {
+                let verdict = if r.strongly_relevant() {
+                    "strongly relevant"
+                } else if r.useless_or_harmful() {
+                    if r.help.mean < 0.0 {
+                        "harmful"
+                    } else {
+                        "useless"
+                    }
+                } else {
+                    "helps"
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:+.4} ± {:.4} | {:.4} | {:+.4} | {verdict} |",
+                    r.domain, r.field, r.help.mean, r.help.half, r.help.sd, r.above_mean.mean
+                );
+            }
+        }
+        if !self.statics.is_empty() {
+            let _ = writeln!(s, "\nStatic mixtures on the target model (selection seeds), best first; the proxy column is the same mixture on the proxy (G4).\n\n| mixture | balanced (target) | balanced (proxy) |\n|---|---|---|");
+            for (r, p) in self
+                .statics
+                .iter()
+                .zip(self.statics_on_proxy.iter().map(Some).chain(std::iter::repeat(None)))
+            {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:+.4} | {} |",
+                    r.label,
+                    r.mean_balanced(),
+                    p.map_or("—".into(), |p| format!("{p:+.4}"))
+                );
+            }
+        }
+        if !self.confirm.is_empty() {
+            let _ = writeln!(s, "\nConfirmation on fresh seeds (paired with uniform).\n\n| policy | balanced | − uniform (paired) |\n|---|---|---|");
+            let uniform = self.confirm.iter().find(|r| r.label == "uniform");
+            for r in &self.confirm {
+                let d = uniform.map(|u| Paired::of(&r.outcomes, &u.outcomes, |o| o.balanced));
+                let _ = writeln!(
+                    s,
+                    "| {} | {:+.4} | {} |",
+                    r.label,
+                    r.mean_balanced(),
+                    d.filter(|_| r.label != "uniform")
+                        .map_or("—".into(), |d| format!("{:+.4} ± {:.4}", d.mean, d.half))
+                );
+            }
+        }
+        if let Some((r2, per)) = &self.explained {
+            let per: Vec<String> = per.iter().map(|v| format!("{v:.2}")).collect();
+            let _ =
+                writeln!(s, "\nG5, out-of-fold R² by stage: {} (pooled {r2:.2}).", per.join(", "));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(seed: u64, g: f64, m: f64) -> Outcome {
+        Outcome {
+            seed,
+            delta: [("general".into(), g), ("math".into(), m)].into(),
+            balanced: (g + m) / 2.0,
+        }
+    }
+
+    #[test]
+    fn paired_differences_by_hand() {
+        // Differences 1, 2, 3 (seed 9 unpaired): mean 2, sd 1, half 4.303/√3.
+        let a = [
+            outcome(0, 2.0, 0.0),
+            outcome(1, 4.0, 0.0),
+            outcome(2, 6.0, 0.0),
+            outcome(9, 0.0, 0.0),
+        ];
+        let b = [outcome(0, 0.0, 0.0), outcome(1, 0.0, 0.0), outcome(2, 0.0, 0.0)];
+        let d = Paired::of(&a, &b, |o| o.balanced);
+        assert_eq!((d.mean, d.sd, d.n), (2.0, 1.0, 3));
+        assert!((d.half - 4.303 / 3f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn spearman_by_hand() {
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        // Ranks (1, 2, 3, 4) against (2, 1, 4, 3): Σd² = 4, ρ = 1 − 6·4/(4·15) = 0.6.
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[2.0, 1.0, 4.0, 3.0]) - 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn relevance_finds_helpful_and_harmful_domains() {
+        // Field math, 4 domains over 3 seeds; absent run's math change is 0 on every seed.
+        let absent: BTreeMap<String, Vec<Outcome>> =
+            [("math".to_string(), (0..3).map(|s| outcome(s, 0.0, 0.0)).collect())].into();
+        let noise = [0.001, -0.001, 0.0];
+        let single: BTreeMap<String, Vec<Outcome>> =
+            [("a", 0.30), ("b", 0.05), ("c", 0.0), ("d", -0.10)]
+                .iter()
+                .map(|(d, m)| {
+                    (
+                        d.to_string(),
+                        (0..3).map(|s| outcome(s, 0.0, m + noise[s as usize])).collect(),
+                    )
+                })
+                .collect();
+        let field_of = single.keys().map(|d| (d.clone(), "math".to_string())).collect();
+        let r = relevance(&single, &absent, &field_of);
+        let by = |d: &str| r.iter().find(|x| x.domain == d).unwrap();
+        // Mean help 0.0625; a is 0.2375 above it with a tiny σ.
+        assert!((by("a").above_mean.mean - 0.2375).abs() < 1e-12);
+        assert!(by("a").strongly_relevant() && !by("a").useless_or_harmful());
+        assert!(by("c").useless_or_harmful() && by("d").useless_or_harmful());
+        assert!(!by("b").useless_or_harmful());
+        let g = gates(&r, &[], &[], &[], None);
+        assert_eq!(g[1].pass, Some(false), "only one strongly relevant domain: {}", g[1].figure);
+    }
+
+    #[test]
+    fn ridge_cv_explains_a_linear_signal_and_not_noise() {
+        // y = 2·w0 − w1 exactly: out-of-fold R² near 1; y unrelated to w: R² ≤ ~0.
+        let x: Vec<Vec<f64>> = (0..40)
+            .map(|i| vec![(i % 7) as f64 / 7.0, (i % 5) as f64 / 5.0, (i % 3) as f64 / 3.0])
+            .collect();
+        let y: Vec<f64> = x.iter().map(|w| 2.0 * w[0] - w[1]).collect();
+        let (sse, sst) = cv_ridge(&x, &y, 5, 1e-6);
+        assert!(1.0 - sse / sst > 0.99, "{}", 1.0 - sse / sst);
+        let noise: Vec<f64> = (0..40).map(|i| ((i * 7919) % 13) as f64 - 6.0).collect();
+        let (sse, sst) = cv_ridge(&x, &noise, 5, 1e-3);
+        assert!(1.0 - sse / sst < 0.2, "{}", 1.0 - sse / sst);
+    }
+}
