@@ -20,6 +20,10 @@ pub struct Args {
     /// Runs at a time in collection and comparison.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// The corpus config: the version-2 default, or `configs/v1.toml` to reproduce the
+    /// version-1 demo (move `data/default` and `runs/demo*` away when switching).
+    #[arg(long, default_value = "configs/default.toml")]
+    corpus_config: String,
 }
 
 /// One step: what it does, how long it took on 2 cores, the command, and the file whose
@@ -44,7 +48,7 @@ fn step(what: &'static str, secs: f64, args: &str, done_if: Option<&'static str>
 
 /// The demo's steps. The durations are this machine class's (2 cores), measured by a full
 /// demo from a clean clone with the set-up cache warm: 25 min 34 s in all (README).
-fn steps(workers: usize) -> Vec<Step> {
+fn steps(workers: usize, corpus_config: &str) -> Vec<Step> {
     vec![
         Step {
             what: "set-up: libtorch and the raw corpora (cached; seconds when warm)",
@@ -54,9 +58,9 @@ fn steps(workers: usize) -> Vec<Step> {
             done_if: None,
         },
         step(
-            "prepare the default corpus (24 domains, BPE tokenizer, shards)",
-            15.0,
-            "prepare --config configs/default.toml --out data/default",
+            "prepare the corpus (BPE tokenizer, shards, feedback sets)",
+            55.0,
+            &format!("prepare --config {corpus_config} --out data/default"),
             Some("data/default/manifest.json"),
         ),
         step("the corpus table", 2.0, "corpus stats --corpus data/default", None),
@@ -117,13 +121,13 @@ fn check_demo_corpus(dir: &Path, config: &Path) -> anyhow::Result<()> {
 
 /// Runs `demo`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    for needed in ["configs/default.toml", "experiments/compare-demo.toml", "scripts/setup.sh"] {
+    for needed in [a.corpus_config.as_str(), "experiments/compare-demo.toml", "scripts/setup.sh"] {
         if !Path::new(needed).exists() {
             bail!("{needed} not found: run `mixagent demo` from the repository root (or `bash scripts/demo.sh`)");
         }
     }
-    check_demo_corpus(Path::new("data/default"), Path::new("configs/default.toml"))?;
-    let steps = steps(a.workers.max(1));
+    check_demo_corpus(Path::new("data/default"), Path::new(&a.corpus_config))?;
+    let steps = steps(a.workers.max(1), &a.corpus_config);
     let total_estimate: f64 = steps.iter().map(|s| s.secs).sum();
     let start = Instant::now();
     // Measured time over estimated time of the steps that ran, for the ETA.
