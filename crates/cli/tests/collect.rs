@@ -771,3 +771,100 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     run().assert().success();
     assert_eq!(read(&out.join("headroom.json")), report);
 }
+
+/// A user's corpus with fields of its own (`source`, `target`), as JSONL.
+fn user_corpus(dir: &Path, feedback: &str) -> PathBuf {
+    let words = ["river", "stone", "market", "lantern", "orchard", "harbour", "violin", "meadow"];
+    let mut jsonl = String::new();
+    for (domain, field, k) in [
+        ("letters", "source", 0),
+        ("stories", "source", 2),
+        ("proofs", "target", 4),
+        ("tables", "target", 6),
+    ] {
+        for i in 0..40 {
+            let text: Vec<String> =
+                (0..60).map(|j| format!("{}{}", words[(k + i * j) % 8], (i + j) % 10)).collect();
+            let sentences: Vec<String> = text.chunks(10).map(|c| c.join(" ")).collect();
+            jsonl.push_str(&serde_json::json!({"text": sentences.join(". ") + ".", "domain": domain, "field": field}).to_string());
+            jsonl.push('\n');
+        }
+    }
+    std::fs::write(dir.join("corpus.jsonl"), jsonl).unwrap();
+    let cfg = dir.join("corpus.toml");
+    std::fs::write(&cfg, format!("vocab_size = 300\nheldout_fraction = 0.2\n[[source]]\ntype = \"jsonl\"\npath = \"corpus.jsonl\"\n{feedback}")).unwrap();
+    let out = dir.join("corpus");
+    mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(&out).assert().success();
+    out
+}
+
+#[test]
+fn a_users_corpus_with_its_own_fields_runs_end_to_end_or_fails_before_the_first_run() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = user_corpus(tmp.path(), "");
+    let base = tmp.path().join("base");
+    mixagent()
+        .args([
+            "pretrain",
+            "--preset",
+            "smoke",
+            "--tokens",
+            "8192",
+            "--threads",
+            "1",
+            "--field",
+            "source",
+        ])
+        .args(["--batch-size", "4", "--seq-len", "64", "--corpus"])
+        .arg(&corpus)
+        .arg("--out")
+        .arg(&base)
+        .assert()
+        .success();
+    let compare = |corpus: &Path, out: &Path| {
+        let cfg = out.with_extension("toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=1024\", 'space.fields=[\"source\", \"target\"]', \"observe.items_per_field=4\"]\nseeds = [0]\npolicies = [\"uniform\"]\n",
+                config().display().to_string(),
+                corpus.display(),
+                base.display()
+            ),
+        )
+        .unwrap();
+        let mut c = mixagent();
+        c.args(["compare", "--workers", "1", "--threads", "1", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(out);
+        c
+    };
+    // Its fields have no built-in benchmark tasks: a warning, and the feedback table.
+    let out = tmp.path().join("cmp");
+    compare(&corpus, &out)
+        .assert()
+        .success()
+        .stderr(contains("the built-in benchmark tasks are for the fields general and math"))
+        .stdout(contains("| uniform | 1 |"));
+    assert!(!std::fs::read_to_string(out.join("table.md")).unwrap().contains("Benchmarks"));
+    // Feedback sets for `source` only: refused before any run starts, naming the fix.
+    let dir = tmp.path().join("partial");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("val.jsonl"),
+        "{\"prompt\": \"The river\", \"answer\": \" stone\", \"field\": \"source\"}\n",
+    )
+    .unwrap();
+    let partial = user_corpus(&dir, "[[feedback]]\nbuilder = \"jsonl\"\npath = \"val.jsonl\"\n");
+    let out = tmp.path().join("cmp2");
+    compare(&partial, &out)
+        .assert()
+        .failure()
+        .stderr(contains("feedback suite of field `target`"))
+        .stderr(contains("add a [[feedback]] table for `target`"));
+    assert!(!out.join("runs").exists(), "no run started");
+}

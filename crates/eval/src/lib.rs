@@ -15,7 +15,7 @@ pub use mixagent_core::ObserveConfig;
 pub use observe::Observer;
 pub use report::{
     evaluate, feedback, DomainLoss, EvalOptions, EvalReport, FeedbackScore, TaskScore,
-    GENERAL_TASKS, MATH_TASKS,
+    BENCHMARK_FIELDS, GENERAL_TASKS, MATH_TASKS,
 };
 pub use score::{mean_loss, Scored, Scorer};
 pub use suites::{build_suite, Item, Suite};

@@ -108,6 +108,9 @@ pub const GENERAL_TASKS: &[&str] =
 /// others repeat its questions with hints, or with the solution steps in place of the question.
 pub const MATH_TASKS: &[&str] = &["elementary_math_qa/question_only", "arithmetic"];
 
+/// The fields the built-in benchmark tasks are for.
+pub const BENCHMARK_FIELDS: &[&str] = &["general", "math"];
+
 /// Scores the feedback suites (the agent's observation).
 pub fn feedback(scorer: &Scorer<'_>, suites: &[Suite]) -> Result<Vec<FeedbackScore>, EvalError> {
     suites
@@ -174,7 +177,12 @@ pub fn evaluate(
         .collect();
     let mut tasks = Vec::new();
     if opts.full {
-        for (names, field) in [(GENERAL_TASKS, "general"), (MATH_TASKS, "math")] {
+        // Built-in tasks run only for the fields the run has (a corpus of its own fields gets
+        // none: `compare` warns before it starts).
+        let tasks_of = [(GENERAL_TASKS, "general"), (MATH_TASKS, "math")];
+        for (names, field) in
+            tasks_of.into_iter().filter(|(_, f)| opts.fields.iter().any(|g| g == f))
+        {
             for name in names.iter() {
                 let task = load_task(&opts.bigbench_root, name, opts.items_per_task, opts.seed)?;
                 let pairs: Vec<(&str, &str)> = task
@@ -211,7 +219,9 @@ pub fn evaluate(
                 });
             }
         }
-        tasks.push(exact_match_math(&scorer, corpus, &manifest, opts)?);
+        if opts.fields.iter().any(|f| f == "math") {
+            tasks.push(exact_match_math(&scorer, corpus, &manifest, opts)?);
+        }
     }
     let mut averages = Vec::new();
     if !tasks.is_empty() {

@@ -60,9 +60,10 @@ struct Job {
 
 /// Runs `compare`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let cfg = CompareConfig::load(&a.config)?;
+    let mut cfg = CompareConfig::load(&a.config)?;
     let run_cfg = CollectConfig::load(&cfg.run, &cfg.set)
         .with_context(|| format!("the run config of {}", a.config.display()))?;
+    preflight(&mut cfg, &run_cfg)?;
     let stem = a.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&stem));
     std::fs::create_dir_all(out.join("logs")).with_context(|| format!("{}", out.display()))?;
@@ -215,6 +216,40 @@ fn corpus_label(corpus: &Path) -> String {
         Ok(m) => format!("{} (fingerprint {})", corpus.display(), m.fingerprint_label()),
         Err(_) => corpus.display().to_string(),
     }
+}
+
+/// Checks, before the first run starts, what would otherwise fail only at evaluation: every
+/// field of the space has a feedback suite in this corpus; and the built-in benchmark tasks
+/// (fields `general` and `math`) apply to some field of the space, else the report is written
+/// without the benchmark table, with a warning.
+fn preflight(cfg: &mut CompareConfig, run: &CollectConfig) -> anyhow::Result<()> {
+    let manifest = Manifest::load(&run.corpus)?;
+    for f in &run.space.fields {
+        mixagent_eval::build_suite(
+            &run.corpus,
+            &manifest,
+            f,
+            run.observe.items_per_field,
+            run.observe.seed,
+        )
+        .with_context(|| {
+            format!("the feedback suite of field `{f}` (checked before any run starts)")
+        })?;
+    }
+    let applies: Vec<&str> = mixagent_eval::BENCHMARK_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| run.space.fields.iter().any(|g| g == f))
+        .collect();
+    if cfg.benchmarks && applies.is_empty() {
+        eprintln!(
+            "compare: warning: the built-in benchmark tasks are for the fields {}; this run's fields are {}: no benchmark table (set `benchmarks = false` to silence this)",
+            mixagent_eval::BENCHMARK_FIELDS.join(" and "),
+            run.space.fields.join(", ")
+        );
+        cfg.benchmarks = false;
+    }
+    Ok(())
 }
 
 /// What was run, for the top of the report.
