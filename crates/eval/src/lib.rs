@@ -5,6 +5,7 @@
 
 pub mod bigbench;
 mod error;
+pub mod living;
 mod observe;
 mod report;
 mod score;

@@ -9,6 +9,7 @@ use mixagent_shard::{Manifest, Split};
 use serde::Serialize;
 
 use crate::bigbench::load_task;
+use crate::living::{living_tasks, score_task};
 use crate::score::{mean_loss, Scorer};
 use crate::suites::round_robin_suite;
 use crate::{build_suite, EvalError, Suite};
@@ -81,6 +82,59 @@ pub struct TaskScore {
     pub score: f64,
     /// Item fingerprint.
     pub fingerprint: String,
+    /// Half-width of the 95% Wilson interval of the accuracy.
+    pub wilson_half: f64,
+    /// Share of items given the most common answer (option position, or generated text).
+    pub constant_rate: f64,
+    /// Above chance by ≥ 3 Wilson half-widths with constant answers under 50% (the per-model
+    /// half of gate G0); a comparison averages only the tasks alive for its base model.
+    pub alive: bool,
+}
+
+impl TaskScore {
+    /// A task's score from its counts: `correct` (ties share credit) of `items`, the chance
+    /// rate, and each item's answer, for the constant-answer rate: the share of items given
+    /// the most common answer. When the answers are option positions shuffled per item
+    /// (`positions = Some(k)`), that share is rescaled so that a model without a favourite
+    /// position reads 0 and one that always picks the same position reads 1:
+    /// (share − 1/k)/(1 − 1/k).
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_counts(
+        task: &str,
+        field: &str,
+        kind: &str,
+        correct: f64,
+        chance: f64,
+        answers: &[String],
+        positions: Option<usize>,
+        fingerprint: String,
+    ) -> TaskScore {
+        let items = answers.len();
+        let accuracy = correct / items.max(1) as f64;
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for a in answers {
+            *counts.entry(a.as_str()).or_default() += 1;
+        }
+        let share = counts.values().copied().max().unwrap_or(0) as f64 / items.max(1) as f64;
+        let constant_rate = match positions {
+            Some(k) if k > 1 => ((share - 1.0 / k as f64) / (1.0 - 1.0 / k as f64)).max(0.0),
+            _ => share,
+        };
+        let wilson_half = crate::living::wilson_half(correct, items);
+        TaskScore {
+            task: task.into(),
+            field: field.into(),
+            kind: kind.into(),
+            items,
+            accuracy,
+            chance,
+            score: 100.0 * (accuracy - chance) / (1.0 - chance),
+            fingerprint,
+            wilson_half,
+            constant_rate,
+            alive: accuracy - chance >= 3.0 * wilson_half && constant_rate < 0.5,
+        }
+    }
 }
 
 /// Everything `mixagent eval` reports.
@@ -193,6 +247,7 @@ pub fn evaluate(
                 let scored = scorer.score(&pairs)?;
                 let mut k = 0;
                 let mut correct = 0.0;
+                let mut picks = Vec::with_capacity(task.items.len());
                 for it in &task.items {
                     let scores = &scored[k..k + it.options.len()];
                     k += it.options.len();
@@ -204,23 +259,27 @@ pub fn evaluate(
                     if tied.contains(&it.correct) {
                         correct += 1.0 / tied.len() as f64;
                     }
+                    // The chosen option's text: the same text for every item is a constant answer.
+                    picks.push(it.options[tied[0]].clone());
                 }
-                let accuracy = correct / task.items.len() as f64;
-                let chance = task.chance();
-                tasks.push(TaskScore {
-                    task: name.to_string(),
-                    field: field.into(),
-                    kind: "multiple_choice".into(),
-                    items: task.items.len(),
-                    accuracy,
-                    chance,
-                    score: 100.0 * (accuracy - chance) / (1.0 - chance),
-                    fingerprint: task.fingerprint(),
-                });
+                tasks.push(TaskScore::from_counts(
+                    name,
+                    field,
+                    "multiple_choice",
+                    correct,
+                    task.chance(),
+                    &picks,
+                    None,
+                    task.fingerprint(),
+                ));
             }
         }
         if opts.fields.iter().any(|f| f == "math") {
             tasks.push(exact_match_math(&scorer, corpus, &manifest, opts)?);
+        }
+        // The living benchmarks (DESIGN §10), for the fields the run has.
+        for t in living_tasks(corpus, &manifest, &opts.fields, opts.items_per_task, opts.seed)? {
+            tasks.push(score_task(&scorer, &t)?);
         }
     }
     let mut averages = Vec::new();
@@ -265,15 +324,15 @@ fn exact_match_math(
     let prompts: Vec<&str> = qa.iter().map(|i| i.prompt.as_str()).collect();
     let outputs = scorer.generate(&prompts, 16)?;
     let correct = qa.iter().zip(&outputs).filter(|(i, o)| o.trim() == i.answer.trim()).count();
-    let accuracy = correct as f64 / qa.len() as f64;
-    Ok(TaskScore {
-        task: "math_exact_match".into(),
-        field: "math".into(),
-        kind: "exact_match".into(),
-        items: qa.len(),
-        accuracy,
-        chance: 0.0,
-        score: 100.0 * accuracy,
-        fingerprint: suite.fingerprint(),
-    })
+    let answers: Vec<String> = outputs.iter().map(|o| o.trim().to_string()).collect();
+    Ok(TaskScore::from_counts(
+        "math_exact_match",
+        "math",
+        "exact_match",
+        correct as f64,
+        0.0,
+        &answers,
+        None,
+        suite.fingerprint(),
+    ))
 }

@@ -2,7 +2,7 @@
 //! (`mixagent eval --suite full`, read from its JSON report without libtorch), the source and
 //! target averages and their mean.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,10 @@ pub struct TaskResult {
     pub items: usize,
     /// (accuracy − chance) / (1 − chance), ×100.
     pub score: f64,
+    /// Above chance by ≥ 3 Wilson half-widths with constant answers under 50% (absent in
+    /// reports written before it existed: counted as alive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alive: Option<bool>,
 }
 
 /// The benchmark part of a `mixagent eval --suite full` report.
@@ -43,13 +47,18 @@ impl TaskReport {
         Ok(report)
     }
 
-    /// Mean task score of each field, in `fields` order (NaN for a field without tasks).
-    pub fn field_averages(&self, fields: &[String]) -> Vec<f64> {
+    /// Mean task score of each field over the tasks not in `dead`, in `fields` order (NaN
+    /// for a field without such tasks).
+    pub fn field_averages(&self, fields: &[String], dead: &BTreeSet<String>) -> Vec<f64> {
         fields
             .iter()
             .map(|f| {
-                let s: Vec<f64> =
-                    self.tasks.iter().filter(|t| &t.field == f).map(|t| t.score).collect();
+                let s: Vec<f64> = self
+                    .tasks
+                    .iter()
+                    .filter(|t| &t.field == f && !dead.contains(&t.task))
+                    .map(|t| t.score)
+                    .collect();
                 if s.is_empty() {
                     f64::NAN
                 } else {
@@ -61,8 +70,8 @@ impl TaskReport {
 
     /// Source average, target average (mean over the target fields that have tasks) and
     /// their mean, the overall average.
-    pub fn averages(&self, fields: &[String]) -> (f64, f64, f64) {
-        let per_field = self.field_averages(fields);
+    pub fn averages(&self, fields: &[String], dead: &BTreeSet<String>) -> (f64, f64, f64) {
+        let per_field = self.field_averages(fields, dead);
         let source = per_field.first().copied().unwrap_or(f64::NAN);
         let targets: Vec<f64> = per_field.iter().skip(1).copied().filter(|v| !v.is_nan()).collect();
         let target = if targets.is_empty() {
@@ -104,17 +113,25 @@ pub struct BenchTable {
     pub base: Option<BenchRow>,
     /// One row per policy.
     pub rows: Vec<BenchRow>,
+    /// Tasks not alive for the base model (gate G0): shown, left out of the averages.
+    pub dead: BTreeSet<String>,
 }
 
 /// Summarises one group of reports (one per seed) into a row.
-pub fn bench_row(policy: &str, reports: &[TaskReport], fields: &[String]) -> BenchRow {
+/// Tasks in `dead` are shown but left out of the averages.
+pub fn bench_row(
+    policy: &str,
+    reports: &[TaskReport],
+    fields: &[String],
+    dead: &BTreeSet<String>,
+) -> BenchRow {
     let mut tasks: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for r in reports {
         for t in &r.tasks {
             tasks.entry(t.task.clone()).or_default().push(t.score);
         }
     }
-    let avgs: Vec<(f64, f64, f64)> = reports.iter().map(|r| r.averages(fields)).collect();
+    let avgs: Vec<(f64, f64, f64)> = reports.iter().map(|r| r.averages(fields, dead)).collect();
     let pick = |f: fn(&(f64, f64, f64)) -> f64| -> Vec<f64> { avgs.iter().map(f).collect() };
     BenchRow {
         policy: policy.to_string(),
@@ -142,15 +159,22 @@ impl BenchTable {
         let items = first
             .map(|r| r.tasks.iter().map(|t| (t.task.clone(), t.items)).collect())
             .unwrap_or_default();
+        let dead: BTreeSet<String> = base
+            .map(|b| {
+                b.tasks.iter().filter(|t| t.alive == Some(false)).map(|t| t.task.clone()).collect()
+            })
+            .unwrap_or_default();
         BenchTable {
             tasks,
             items,
-            base: base.map(|b| bench_row("base (before CPT)", std::slice::from_ref(b), fields)),
+            base: base
+                .map(|b| bench_row("base (before CPT)", std::slice::from_ref(b), fields, &dead)),
             rows: groups
                 .iter()
                 .filter(|(_, r)| !r.is_empty())
-                .map(|(p, r)| bench_row(p, r, fields))
+                .map(|(p, r)| bench_row(p, r, fields, &dead))
                 .collect(),
+            dead,
         }
     }
 }
@@ -160,7 +184,13 @@ impl crate::Tabular for BenchTable {
     /// source average, the target average and their mean; the base model first.
     fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
         let mut header: Vec<String> = vec!["policy".into(), "seeds".into()];
-        header.extend(self.tasks.iter().map(|(t, f)| format!("{t} ({f})")));
+        header.extend(self.tasks.iter().map(|(t, f)| {
+            if self.dead.contains(t) {
+                format!("{t} ({f}; at chance for the base, not averaged)")
+            } else {
+                format!("{t} ({f})")
+            }
+        }));
         header.extend(["source avg", "target avg", "overall avg"].map(String::from));
         let rows = self
             .base
@@ -194,6 +224,7 @@ mod tests {
                     field: f.to_string(),
                     items: 10,
                     score: *s,
+                    alive: None,
                 })
                 .collect(),
         }
@@ -204,10 +235,11 @@ mod tests {
         let fields = vec!["general".to_string(), "math".to_string()];
         // general: (10 + 20) / 2 = 15; math: 4; overall (15 + 4) / 2 = 9.5.
         let r = report(&[("a", "general", 10.0), ("m", "math", 4.0), ("b", "general", 20.0)]);
-        assert_eq!(r.averages(&fields), (15.0, 4.0, 9.5));
+        let none = BTreeSet::new();
+        assert_eq!(r.averages(&fields, &none), (15.0, 4.0, 9.5));
         // A target field without tasks (code): the overall average is the source's.
         let code = vec!["general".to_string(), "code".to_string()];
-        let (s, t, o) = r.averages(&code);
+        let (s, t, o) = r.averages(&code, &none);
         assert_eq!(s, 15.0);
         assert!(t.is_nan());
         assert_eq!(o, 15.0);
@@ -222,5 +254,17 @@ mod tests {
         assert_eq!(row.source.0, 20.0);
         assert_eq!(row.overall.0, 12.0);
         assert!(table.base.as_ref().unwrap().source.1.is_nan());
+    }
+
+    #[test]
+    fn tasks_dead_for_the_base_are_shown_but_not_averaged() {
+        let fields = vec!["general".to_string(), "math".to_string()];
+        let mut base = report(&[("a", "general", 10.0), ("b", "general", 0.5), ("m", "math", 4.0)]);
+        base.tasks[1].alive = Some(false);
+        let table = BenchTable::new(&fields, Some(&base), &[("p".into(), vec![base.clone()])]);
+        assert_eq!(table.rows[0].source.0, 10.0, "b is left out");
+        assert_eq!(table.rows[0].tasks["b"].0, 0.5, "and still shown");
+        let (header, _) = crate::Tabular::cells(&table);
+        assert!(header.iter().any(|h| h.starts_with("b (general; at chance for the base")));
     }
 }

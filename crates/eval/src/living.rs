@@ -1,0 +1,540 @@
+//! Living benchmarks (DESIGN §10, principle 4): tasks on which 1–5M-parameter models score
+//! above chance and mixtures separate, each with ≥ 400 items, its chance rate, a Wilson
+//! interval and the rate of constant answers.
+//!
+//! | task | field | kind | items from |
+//! |---|---|---|---|
+//! | `agreement` | general | choice of 2 | held-out sentences with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number |
+//! | `cloze` | general | choice of 2 | held-out sentences: the original word or another word of the same length from the same text |
+//! | `definition` | general | choice of 4 | held-out `term: gloss` lines: the term's gloss or three others (per-token scoring) |
+//! | `arithmetic_1digit` | math | exact match | `What is a ∘ b?` with one-digit operands (+, −, ×), greedy answer |
+//! | `addition_2digit` | math | choice of 4 | `What is a + b?`, two-digit operands: the sum, ±1, ±10 |
+//! | `comparison` | math | choice of 2 | `Which is bigger: a or b?` |
+//! | `code_syntax` | code | choice of 2 | held-out code lines ending in `)`, `]`, `}` or `:`, against the line with that character removed (per-token scoring) |
+//!
+//! Text tasks read the domains' held-out documents (`<domain>/heldout.jsonl`), which no model
+//! trains on and which are disjoint from the feedback sets (their parts are held out of every
+//! domain); any item whose prompt is also a feedback prompt is dropped. Options are shuffled per
+//! item with the seed, so a model that always picks one position scores chance and shows a high
+//! constant-answer rate.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use mixagent_core::seed::derive;
+use mixagent_corpus::items::items_of;
+use mixagent_corpus::{FeedbackItem, FEEDBACK_FILE};
+use mixagent_shard::Manifest;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{EvalError, Scorer, TaskScore};
+
+/// One item: a prompt and either options (one correct) or an exact answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivingItem {
+    /// What the model reads.
+    pub prompt: String,
+    /// Continuations to choose from (empty for exact match).
+    pub options: Vec<String>,
+    /// Index of the right option, or 0 for exact match.
+    pub correct: usize,
+    /// The exact answer (exact match only).
+    pub answer: String,
+}
+
+/// A task: its items and how they are scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivingTask {
+    /// Task name.
+    pub name: &'static str,
+    /// The field it counts for.
+    pub field: &'static str,
+    /// `choice`, `choice_per_token` (options scored by mean log-probability per token) or
+    /// `exact_match`.
+    pub kind: &'static str,
+    /// The items.
+    pub items: Vec<LivingItem>,
+}
+
+impl LivingTask {
+    /// Accuracy of guessing.
+    pub fn chance(&self) -> f64 {
+        match self.items.first() {
+            Some(it) if !it.options.is_empty() => 1.0 / it.options.len() as f64,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Half-width of the 95% Wilson score interval of `k` successes in `n`.
+pub fn wilson_half(k: f64, n: usize) -> f64 {
+    if n == 0 {
+        return f64::NAN;
+    }
+    let (n, z) = (n as f64, 1.96f64);
+    let p = k / n;
+    z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()
+}
+
+/// Builds the living tasks of `fields` (`general`, `math`, `code`; others have none), `n` items
+/// each where the corpus has enough text, from the corpus at `dir`.
+pub fn living_tasks(
+    dir: &Path,
+    manifest: &Manifest,
+    fields: &[String],
+    n: usize,
+    seed: u64,
+) -> Result<Vec<LivingTask>, EvalError> {
+    let feedback_prompts = feedback_prompts(dir, manifest)?;
+    let fresh = |it: &LivingItem| !feedback_prompts.contains(it.prompt.trim());
+    let mut tasks = Vec::new();
+    let has = |f: &str| fields.iter().any(|g| g == f);
+    if has("general") {
+        let texts = heldout_texts(dir, manifest, "general")?;
+        tasks.push(task("agreement", "general", "choice", agreement(&texts), n, seed, &fresh));
+        tasks.push(task("cloze", "general", "choice", cloze(&texts, seed), n, seed, &fresh));
+        tasks.push(task(
+            "definition",
+            "general",
+            "choice_per_token",
+            definition(&texts, seed),
+            n,
+            seed,
+            &fresh,
+        ));
+    }
+    if has("math") {
+        tasks.push(task(
+            "arithmetic_1digit",
+            "math",
+            "exact_match",
+            arithmetic(seed),
+            n,
+            seed,
+            &fresh,
+        ));
+        tasks.push(task("addition_2digit", "math", "choice", addition(seed), n, seed, &fresh));
+        tasks.push(task("comparison", "math", "choice", comparison(seed), n, seed, &fresh));
+    }
+    if has("code") {
+        let texts = heldout_texts(dir, manifest, "code")?;
+        tasks.push(task(
+            "code_syntax",
+            "code",
+            "choice_per_token",
+            code_syntax(&texts),
+            n,
+            seed,
+            &fresh,
+        ));
+    }
+    Ok(tasks.into_iter().filter(|t| !t.items.is_empty()).collect())
+}
+
+/// Shuffles every item's options (seeded), drops items that repeat a feedback prompt, and
+/// keeps a seeded choice of `n`.
+fn task(
+    name: &'static str,
+    field: &'static str,
+    kind: &'static str,
+    mut items: Vec<LivingItem>,
+    n: usize,
+    seed: u64,
+    fresh: &dyn Fn(&LivingItem) -> bool,
+) -> LivingTask {
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living", fnv(name)));
+    items.retain(fresh);
+    items.shuffle(&mut rng);
+    items.truncate(n);
+    for it in &mut items {
+        if it.options.len() > 1 {
+            let right = it.options[it.correct].clone();
+            it.options.shuffle(&mut rng);
+            it.correct = it.options.iter().position(|o| *o == right).expect("kept");
+        }
+    }
+    LivingTask { name, field, kind, items }
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn feedback_prompts(dir: &Path, manifest: &Manifest) -> Result<HashSet<String>, EvalError> {
+    if manifest.feedback.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let path = dir.join(FEEDBACK_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| EvalError::io(&path, e))?;
+    text.lines()
+        .map(|l| {
+            serde_json::from_str::<FeedbackItem>(l)
+                .map(|it| it.prompt.trim().to_string())
+                .map_err(|e| EvalError::malformed(&path, format!("{e}; re-run `mixagent prepare`")))
+        })
+        .collect()
+}
+
+/// The held-out documents of a field's domains, in manifest order.
+fn heldout_texts(dir: &Path, manifest: &Manifest, field: &str) -> Result<Vec<String>, EvalError> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        text: String,
+    }
+    let mut out = Vec::new();
+    for d in manifest.domains.iter().filter(|d| d.field.as_str() == field) {
+        let path = dir.join(&d.name).join("heldout.jsonl");
+        let text = std::fs::read_to_string(&path).map_err(|e| EvalError::io(&path, e))?;
+        for (n, line) in text.lines().enumerate() {
+            let doc: Doc = serde_json::from_str(line).map_err(|e| {
+                EvalError::malformed(
+                    &path,
+                    format!("line {}: {e}; re-run `mixagent prepare`", n + 1),
+                )
+            })?;
+            out.push(doc.text);
+        }
+    }
+    Ok(out)
+}
+
+/// English-looking sentences of 6 to 40 words (ASCII letters and light punctuation).
+fn sentences(texts: &[String]) -> Vec<&str> {
+    let mut out = Vec::new();
+    for t in texts {
+        for s in t.split_inclusive(['.', '!', '?']) {
+            let s = s.trim();
+            let words = s.split_whitespace().count();
+            let ok = (6..=40).contains(&words)
+                && s.chars().all(|c| c.is_ascii_alphabetic() || " ,;'-.!?".contains(c))
+                && s.starts_with(|c: char| c.is_ascii_uppercase());
+            if ok {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// The prefix before word `i` (as a prompt) and the rest from word `i` (with its space).
+fn split_at_word<'a>(words: &[&'a str], i: usize) -> (String, String) {
+    (words[..i].join(" "), format!(" {}", words[i..].join(" ")))
+}
+
+fn agreement(texts: &[String]) -> Vec<LivingItem> {
+    const PAIRS: [(&str, &str); 4] =
+        [("is", "are"), ("was", "were"), ("has", "have"), ("does", "do")];
+    let mut out = Vec::new();
+    for s in sentences(texts) {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let Some((i, other)) = words.iter().enumerate().skip(1).find_map(|(i, w)| {
+            PAIRS.iter().find_map(|(a, b)| {
+                if w == a {
+                    Some((i, *b))
+                } else if w == b {
+                    Some((i, *a))
+                } else {
+                    None
+                }
+            })
+        }) else {
+            continue;
+        };
+        let (prompt, rest) = split_at_word(&words, i);
+        let swapped = format!(" {other}{}", &rest[1 + words[i].len()..]);
+        out.push(LivingItem {
+            prompt,
+            options: vec![rest, swapped],
+            correct: 0,
+            answer: String::new(),
+        });
+    }
+    out
+}
+
+fn cloze(texts: &[String], seed: u64) -> Vec<LivingItem> {
+    let sents = sentences(texts);
+    // Candidate replacements by length: lowercase words of 4+ letters seen in the text.
+    let mut by_len: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for s in &sents {
+        for w in s.split_whitespace() {
+            if w.len() >= 4 && w.chars().all(|c| c.is_ascii_lowercase()) {
+                by_len.entry(w.len()).or_default().push(w);
+            }
+        }
+    }
+    for v in by_len.values_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.cloze", 0));
+    let mut out = Vec::new();
+    for s in sents {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let slots: Vec<usize> = (2..words.len())
+            .filter(|&i| words[i].len() >= 4 && words[i].chars().all(|c| c.is_ascii_lowercase()))
+            .collect();
+        let Some(&i) = slots.choose(&mut rng) else { continue };
+        let Some(pool) = by_len.get(&words[i].len()).filter(|p| p.len() > 1) else { continue };
+        let other = loop {
+            let w = pool[rng.gen_range(0..pool.len())];
+            if w != words[i] {
+                break w;
+            }
+        };
+        let (prompt, rest) = split_at_word(&words, i);
+        let swapped = format!(" {other}{}", &rest[1 + words[i].len()..]);
+        out.push(LivingItem {
+            prompt,
+            options: vec![rest, swapped],
+            correct: 0,
+            answer: String::new(),
+        });
+    }
+    out
+}
+
+fn definition(texts: &[String], seed: u64) -> Vec<LivingItem> {
+    let defs: Vec<(String, String)> = texts
+        .iter()
+        .flat_map(|t| items_of("d", t))
+        .filter(|it| it.prompt.ends_with(':') && !it.prompt.contains('\n') && it.prompt.len() <= 40)
+        .map(|it| (it.prompt, it.answer))
+        .collect();
+    if defs.len() < 4 {
+        return Vec::new();
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.definition", 0));
+    defs.iter()
+        .enumerate()
+        .map(|(i, (term, gloss))| {
+            let mut options = vec![gloss.clone()];
+            while options.len() < 4 {
+                let j = rng.gen_range(0..defs.len());
+                if j != i && !options.contains(&defs[j].1) {
+                    options.push(defs[j].1.clone());
+                }
+            }
+            LivingItem { prompt: term.clone(), options, correct: 0, answer: String::new() }
+        })
+        .collect()
+}
+
+fn question(q: &str) -> String {
+    format!("Question: {q}\nAnswer:")
+}
+
+fn arithmetic(seed: u64) -> Vec<LivingItem> {
+    let mut out = Vec::new();
+    for a in 0..10i32 {
+        for b in 0..10i32 {
+            out.push((format!("What is {a} + {b}?"), a + b));
+            out.push((format!("What is {a} * {b}?"), a * b));
+            if a >= b {
+                out.push((format!("What is {a} - {b}?"), a - b));
+            }
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.arithmetic", 0));
+    while out.len() < 420 {
+        let (a, b, c) = (rng.gen_range(0..10), rng.gen_range(0..10), rng.gen_range(0..10));
+        out.push((format!("What is {a} + {b} + {c}?"), a + b + c));
+    }
+    out.into_iter()
+        .map(|(q, v)| LivingItem {
+            prompt: question(&q),
+            options: Vec::new(),
+            correct: 0,
+            answer: v.to_string(),
+        })
+        .collect()
+}
+
+fn addition(seed: u64) -> Vec<LivingItem> {
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.addition", 0));
+    (0..600)
+        .map(|_| {
+            let (a, b) = (rng.gen_range(10..90), rng.gen_range(10..90));
+            let s = a + b;
+            let options = [s, s + 1, s - 1, s + 10].iter().map(|v| format!(" {v}")).collect();
+            LivingItem {
+                prompt: question(&format!("What is {a} + {b}?")),
+                options,
+                correct: 0,
+                answer: String::new(),
+            }
+        })
+        .collect()
+}
+
+fn comparison(seed: u64) -> Vec<LivingItem> {
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.comparison", 0));
+    let mut out = Vec::new();
+    while out.len() < 600 {
+        let (a, b) = (rng.gen_range(0..100), rng.gen_range(0..100));
+        if a == b {
+            continue;
+        }
+        let (big, small) = (a.max(b), a.min(b));
+        out.push(LivingItem {
+            prompt: question(&format!("Which is bigger: {a} or {b}?")),
+            options: vec![format!(" {big}"), format!(" {small}")],
+            correct: 0,
+            answer: String::new(),
+        });
+    }
+    out
+}
+
+fn code_syntax(texts: &[String]) -> Vec<LivingItem> {
+    let mut out = Vec::new();
+    for t in texts {
+        let lines: Vec<&str> = t.lines().collect();
+        for i in 2..lines.len() {
+            let line = lines[i];
+            let body = line.trim();
+            if body.len() < 12 || body.len() > 100 || !body.ends_with([')', ']', '}', ':']) {
+                continue;
+            }
+            let prompt = format!("{}\n", lines[i.saturating_sub(3)..i].join("\n"));
+            let broken = &line[..line.len() - 1];
+            out.push(LivingItem {
+                prompt,
+                options: vec![format!("{line}\n"), format!("{broken}\n")],
+                correct: 0,
+                answer: String::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Scores one task on a model: accuracy, chance, Wilson interval, constant-answer rate.
+pub fn score_task(scorer: &Scorer<'_>, task: &LivingTask) -> Result<TaskScore, EvalError> {
+    let (correct, answers): (f64, Vec<String>) = if task.kind == "exact_match" {
+        let prompts: Vec<&str> = task.items.iter().map(|i| i.prompt.as_str()).collect();
+        let outputs = scorer.generate(&prompts, 6)?;
+        let right = task.items.iter().zip(&outputs).filter(|(i, o)| o.trim() == i.answer).count();
+        (right as f64, outputs.iter().map(|o| o.trim().to_string()).collect())
+    } else {
+        let pairs: Vec<(&str, &str)> = task
+            .items
+            .iter()
+            .flat_map(|it| it.options.iter().map(move |o| (it.prompt.as_str(), o.as_str())))
+            .collect();
+        let scored = scorer.score(&pairs)?;
+        let value = |x: &crate::Scored| {
+            if task.kind == "choice_per_token" {
+                x.mean()
+            } else {
+                x.logprob_sum
+            }
+        };
+        let mut k = 0;
+        let mut right = 0.0;
+        let mut picks = Vec::with_capacity(task.items.len());
+        for it in &task.items {
+            let s = &scored[k..k + it.options.len()];
+            k += it.options.len();
+            let best = s.iter().map(value).fold(f64::NEG_INFINITY, f64::max);
+            let tied: Vec<usize> = (0..s.len()).filter(|&i| value(&s[i]) == best).collect();
+            if tied.contains(&it.correct) {
+                right += 1.0 / tied.len() as f64;
+            }
+            // Options are shuffled per item, so the position picked is the constant answer.
+            picks.push(tied[0].to_string());
+        }
+        (right, picks)
+    };
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for it in &task.items {
+        for part in
+            std::iter::once(&it.prompt).chain(&it.options).chain(std::iter::once(&it.answer))
+        {
+            h = (h ^ fnv(part)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    Ok(TaskScore::from_counts(
+        task.name,
+        task.field,
+        task.kind,
+        correct,
+        task.chance(),
+        &answers,
+        task.items.first().map(|i| i.options.len()).filter(|&k| k > 1),
+        format!("{h:016x}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_by_hand() {
+        // k = 50 of n = 100: z/(1+z²/n) · sqrt(p(1−p)/n + z²/(4n²)) = 0.09617.
+        assert!((wilson_half(50.0, 100) - 0.0961).abs() < 1e-3, "{}", wilson_half(50.0, 100));
+        assert!(wilson_half(0.0, 0).is_nan());
+    }
+
+    #[test]
+    fn agreement_and_cloze_items_are_minimal_pairs() {
+        let texts = vec!["The old dog is asleep by the warm fire tonight. Many people were watching the quiet river.".to_string()];
+        let a = agreement(&texts);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].prompt, "The old dog");
+        assert_eq!(
+            a[0].options,
+            [" is asleep by the warm fire tonight.", " are asleep by the warm fire tonight."]
+        );
+        assert_eq!(a[1].options[1], " was watching the quiet river.");
+        let c = cloze(&texts, 0);
+        for it in &c {
+            let (x, y) = (&it.options[0], &it.options[1]);
+            assert_ne!(x, y);
+            assert_eq!(x.split(' ').count(), y.split(' ').count(), "one word swapped: {x} / {y}");
+        }
+    }
+
+    #[test]
+    fn math_items_are_right_and_enough() {
+        let a = arithmetic(0);
+        assert!(a.len() >= 400);
+        assert!(a
+            .iter()
+            .any(|i| i.prompt == "Question: What is 7 * 8?\nAnswer:" && i.answer == "56"));
+        let s = addition(0);
+        for it in &s {
+            let q =
+                it.prompt.trim_start_matches("Question: What is ").trim_end_matches("?\nAnswer:");
+            let (x, y) = q.split_once(" + ").unwrap();
+            let sum: i32 = x.parse::<i32>().unwrap() + y.parse::<i32>().unwrap();
+            assert_eq!(it.options[it.correct], format!(" {sum}"));
+        }
+        let c = comparison(0);
+        assert!(c.iter().all(|i| i.options.len() == 2));
+    }
+
+    #[test]
+    fn options_are_shuffled_and_feedback_prompts_dropped() {
+        let items = comparison(0);
+        let first = items[0].prompt.clone();
+        let t = task("comparison", "math", "choice", items, 400, 3, &|it| it.prompt != first);
+        assert_eq!(t.items.len(), 400);
+        assert!(t.items.iter().all(|i| i.prompt != first));
+        let at_zero = t.items.iter().filter(|i| i.correct == 0).count();
+        assert!((150..250).contains(&at_zero), "right answer at position 0 in {at_zero} of 400");
+        assert_eq!(t.chance(), 0.5);
+    }
+
+    #[test]
+    fn code_lines_lose_their_last_character() {
+        let texts = vec!["import os\n\ndef f(x):\n    return g(x, y)\n".to_string()];
+        let items = code_syntax(&texts);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].options, ["    return g(x, y)\n", "    return g(x, y\n"]);
+    }
+}
