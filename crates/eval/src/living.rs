@@ -220,7 +220,7 @@ fn sentences(texts: &[String]) -> Vec<&str> {
 }
 
 /// The prefix before word `i` (as a prompt) and the rest from word `i` (with its space).
-fn split_at_word<'a>(words: &[&'a str], i: usize) -> (String, String) {
+fn split_at_word(words: &[&str], i: usize) -> (String, String) {
     (words[..i].join(" "), format!(" {}", words[i..].join(" ")))
 }
 
