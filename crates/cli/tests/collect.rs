@@ -720,7 +720,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         std::fs::write(
             &cfg,
             format!(
-                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nconfirm_seeds = {confirm}\nstatics = 1\n",
+                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nconfirm_seeds = {confirm}\nstatics = 1\ntask_items = 8\n",
                 config().display().to_string(),
                 corpus.display(),
                 base.display(),
@@ -751,6 +751,9 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     let gates: Vec<&str> =
         report["gates"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
     assert_eq!(gates, ["G0", "G1", "G2", "G3", "G4", "G5"]);
+    // G0 was measured: the base and a target-only model were scored on the benchmark suite.
+    assert!(report["gates"][0]["pass"].is_boolean(), "{}", report["gates"][0]);
+    assert!(out.join("benchmarks/base-eval-full.json").exists());
     // uniform, proportional, one draw, and the two relevance-built mixtures when they exist.
     assert!(report["statics"].as_array().unwrap().len() >= 3);
     assert_eq!(

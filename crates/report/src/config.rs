@@ -105,6 +105,10 @@ pub struct HeadroomConfig {
     /// A trajectory collection on this corpus, for G5 (optional).
     #[serde(default)]
     pub trajectories: Option<PathBuf>,
+    /// Items per benchmark task for G0 (the base and a target-only model are scored on the
+    /// benchmark suite); 0 skips G0.
+    #[serde(default = "default_headroom_task_items")]
+    pub task_items: usize,
     /// Title of the report [default: the config's file name].
     #[serde(default)]
     pub title: String,
@@ -116,6 +120,10 @@ fn default_statics() -> usize {
 
 fn default_concentration() -> f64 {
     0.5
+}
+
+fn default_headroom_task_items() -> usize {
+    400
 }
 
 impl HeadroomConfig {

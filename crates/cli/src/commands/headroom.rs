@@ -14,8 +14,9 @@
 //!    three dynamic schedules around it (a target-share ramp, target first then replay of the
 //!    source, and an anneal onto the helpful domains in the last fifth of the stages).
 //!
-//! G5 is read from a trajectory collection when the config names one; G0 waits for the
-//! version-2 benchmarks. Output: `headroom.md`, `headroom.json` and `relevance.svg` in `--out`.
+//! G0 scores the base and a target-only model (first confirmation seed) on the benchmark suite
+//! (`task_items` a task; 0 skips it); G5 is read from a trajectory collection when the config
+//! names one. Output: `headroom.md`, `headroom.json` and `relevance.svg` in `--out`.
 //!
 //! ```text
 //! <out>/schedules/*.json             every mixture and schedule run, by name
@@ -30,7 +31,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use mixagent_report::headroom::{self, Headroom, Outcome, Relevance, Row};
-use mixagent_report::{policy_slug, HeadroomConfig};
+use mixagent_report::{policy_slug, HeadroomConfig, TaskReport};
 use mixagent_shard::{write_atomic, Manifest};
 use mixagent_trajectory::{dirichlet, CollectConfig, SteeredRun, Trajectory};
 use rand::SeedableRng;
@@ -256,7 +257,29 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => None,
     };
 
+    // G0: the base and a target-only model on the benchmark suite.
+    let g0 = if cfg.task_items > 0 {
+        eprintln!(
+            "headroom: G0, the benchmark suite ({} items a task) on the base and a target-only model",
+            cfg.task_items
+        );
+        let dir = out.join("benchmarks");
+        let seed = cfg.confirm_seeds[0];
+        let plan = [Plan {
+            label: "target-only".into(),
+            stages: vec![without_field(&entries, &fields[0])],
+        }];
+        run_phase_with(&a, &cfg, &out, "benchmarks", &cfg.set, &[seed], &plan, cfg.task_items)?;
+        let spec = spec_of(&out, &plan[0]);
+        let base = TaskReport::read(&dir.join("base-eval-full.json"))?;
+        let run = dir.join("runs").join(policy_slug(&spec)).join(format!("seed-{seed}"));
+        let only = TaskReport::read(&run.join("eval-full.json"))?;
+        Some(headroom::benchmarks_alive(&base, &only, fields))
+    } else {
+        None
+    };
     let gates = headroom::gates(
+        g0,
         &relevance,
         &static_rows,
         &proxy_means,
@@ -313,6 +336,21 @@ fn run_phase(
     seeds: &[u64],
     plans: &[Plan],
 ) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
+    run_phase_with(a, cfg, out, name, set, seeds, plans, 0)
+}
+
+/// [`run_phase`], with the benchmark suite at `task_items` items a task (0: none).
+#[allow(clippy::too_many_arguments)]
+fn run_phase_with(
+    a: &Args,
+    cfg: &HeadroomConfig,
+    out: &Path,
+    name: &str,
+    set: &[String],
+    seeds: &[u64],
+    plans: &[Plan],
+    task_items: usize,
+) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
     for p in plans.iter().filter(|p| !p.stages.is_empty()) {
         let json = serde_json::json!({ "name": p.label, "stages": p.stages });
         let path = out.join("schedules").join(format!("{}.json", p.label));
@@ -331,7 +369,8 @@ fn run_phase(
         "set": set,
         "seeds": seeds,
         "policies": specs,
-        "benchmarks": false,
+        "benchmarks": task_items > 0,
+        "task_items": task_items.max(1),
         "title": format!("headroom phase {name}"),
     });
     let toml_text = toml::to_string(&compare)?;
