@@ -182,6 +182,9 @@ pub(crate) fn train_config(cfg: &mixagent_trajectory::CollectConfig, seed: u64) 
     out.peak_lr = t.peak_lr;
     out.min_lr_ratio = t.min_lr_ratio;
     out.warmup_steps = t.warmup_steps;
+    if t.lr_shape == "wsd" {
+        out.lr_shape = mixagent_lm::LrShape::Wsd { decay_fraction: t.decay_fraction };
+    }
     out.seed = seed;
     // A rollout's data may repeat (small corpora, long collections); that is by design here.
     out.max_epochs = u32::MAX;
@@ -220,5 +223,27 @@ pub(crate) fn remove_stages_except(dir: &std::path::Path, keep: &str) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use mixagent_lm::LrShape;
+    use mixagent_trajectory::CollectConfig;
+
+    #[test]
+    fn the_collection_configs_learning_rate_shape_reaches_the_trainer() {
+        let smoke =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
+        let cosine = CollectConfig::load(&smoke, &[]).unwrap();
+        assert_eq!(super::train_config(&cosine, 0).lr_shape, LrShape::Cosine);
+        let wsd = CollectConfig::load(
+            &smoke,
+            &["train.lr_shape=\"wsd\"".into(), "train.decay_fraction=0.3".into()],
+        )
+        .unwrap();
+        assert_eq!(super::train_config(&wsd, 0).lr_shape, LrShape::Wsd { decay_fraction: 0.3 });
     }
 }

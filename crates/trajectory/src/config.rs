@@ -11,7 +11,8 @@ use crate::{FamilyConfig, TrajectoryError};
 /// Version of the collection config as stored in `collect.json` and every trajectory.
 pub const COLLECT_CONFIG_VERSION: u32 = 1;
 
-/// How each proxy trains during a rollout (CPT from the base, cosine over the trajectory).
+/// How each proxy trains during a rollout (CPT from the base; one learning-rate schedule over
+/// the whole trajectory: cosine, or WSD so that data seen in the decay phase counts more).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageTraining {
@@ -25,6 +26,29 @@ pub struct StageTraining {
     pub min_lr_ratio: f64,
     /// Warmup steps at the start of the trajectory.
     pub warmup_steps: u64,
+    /// `cosine` (default) or `wsd`: constant at the peak, then linear decay over the last
+    /// `decay_fraction` of the trajectory's steps (DESIGN §10, principle 3).
+    #[serde(default = "default_lr_shape", skip_serializing_if = "is_cosine")]
+    pub lr_shape: String,
+    /// The decay phase's share of the steps under `wsd`.
+    #[serde(default = "default_decay_fraction", skip_serializing_if = "is_default_decay")]
+    pub decay_fraction: f64,
+}
+
+fn default_lr_shape() -> String {
+    "cosine".into()
+}
+
+fn is_cosine(s: &str) -> bool {
+    s == "cosine"
+}
+
+fn default_decay_fraction() -> f64 {
+    0.2
+}
+
+fn is_default_decay(x: &f64) -> bool {
+    *x == default_decay_fraction()
 }
 
 /// A whole collection: what to roll out and how. Saved (resolved) as `collect.json` in the
@@ -94,6 +118,12 @@ impl CollectConfig {
                 t.peak_lr, t.min_lr_ratio
             ));
         }
+        if !["cosine", "wsd"].contains(&t.lr_shape.as_str()) {
+            return bad(format!("train.lr_shape = {:?}: use \"cosine\" or \"wsd\"", t.lr_shape));
+        }
+        if !(t.decay_fraction > 0.0 && t.decay_fraction <= 1.0) {
+            return bad(format!("train.decay_fraction = {} must be in (0, 1]", t.decay_fraction));
+        }
         if self.observe.items_per_field == 0 || self.observe.batch_size == 0 {
             return bad("observe.items_per_field and observe.batch_size must be > 0".into());
         }
@@ -145,5 +175,15 @@ mod tests {
         assert!(e.contains("floor"), "{e}");
         let e = CollectConfig::load(&path, &["device=tpu".into()]).unwrap_err().to_string();
         assert!(e.contains("tpu"), "{e}");
+        // The learning-rate shape: cosine by default (and not written, so configs saved before
+        // it existed read back identical), WSD on request, anything else refused.
+        assert_eq!(c.train.lr_shape, "cosine");
+        assert!(!serde_json::to_string(&c).unwrap().contains("lr_shape"));
+        let w = CollectConfig::load(&path, &["train.lr_shape=\"wsd\"".into()]).unwrap();
+        assert_eq!((w.train.lr_shape.as_str(), w.train.decay_fraction), ("wsd", 0.2));
+        let e = CollectConfig::load(&path, &["train.lr_shape=\"step\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lr_shape") && e.contains("wsd"), "{e}");
     }
 }
