@@ -235,7 +235,7 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
     let bytes = |d: &Path| std::fs::read(d.join("policy.safetensors")).unwrap();
     assert_eq!(bytes(&a), bytes(&b), "same seed, same policy");
     let schema = read(&a.join("agent.json"));
-    assert_eq!(schema["space"]["trained_domains"], 20);
+    assert_eq!(schema["space"]["trained_domains"], 30);
     // 16 stages, each read through 8 views (the space, its field level, 6 re-groupings).
     assert_eq!(schema["training"]["data"]["views_per_trajectory"], 8);
     assert_eq!(schema["training"]["data"]["transitions"], 16 * 8);
