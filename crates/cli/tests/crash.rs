@@ -146,7 +146,13 @@ fn train_agent_killed_mid_training_keeps_the_old_artifact_and_restarts_cleanly()
     let train = |seed: &str| {
         let mut a = os(&["train-agent", "--threads", "1", "--trajectories"]);
         a.extend([collection.clone().into(), "--out".into(), agent.clone().into()]);
-        for s in ["sft.steps=400", "cql.steps=400", "net.d_model=16", &format!("seed={seed}")] {
+        for s in [
+            "sft.steps=150",
+            "cql.steps=150",
+            "cql.critic_warmup=50",
+            "net.d_model=16",
+            &format!("seed={seed}"),
+        ] {
             a.extend(os(&["--set", s]));
         }
         a

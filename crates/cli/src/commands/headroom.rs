@@ -97,6 +97,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let out = std::fs::canonicalize(&out)?;
     let proxy_set: Vec<String> = cfg.set.iter().chain(&cfg.proxy_set).cloned().collect();
     let has_proxy = !cfg.proxy_set.is_empty();
+    let title =
+        if cfg.title.is_empty() { format!("mixagent headroom: {stem}") } else { cfg.title.clone() };
+    let header = format!(
+        "# {title}\n\nCorpus {} (fingerprint {}); {} entries over {}; {} stages × {} tokens; selection seeds {:?}, confirmation seeds {:?}.\n\n",
+        target.corpus.display(),
+        manifest.fingerprint_label(),
+        entries.len(),
+        target.space.fields.join(" + "),
+        target.stages,
+        target.stage_tokens,
+        cfg.selection_seeds,
+        cfg.confirm_seeds,
+    );
     let phase = |name: &str, set: &[String], seeds: &[u64], plans: &[Plan]| {
         run_phase(&a, &cfg, &out, name, set, seeds, plans)
     };
@@ -125,6 +138,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let fb = fields.iter().position(|f| f == &b.field);
         fa.cmp(&fb).then(b.help.mean.total_cmp(&a.help.mean))
     });
+    let partial = |relevance: &[Relevance], statics: &[Row], proxy: &[f64], confirm: &[Row]| {
+        let report = Headroom {
+            gates: Vec::new(),
+            relevance: relevance.to_vec(),
+            statics: statics.to_vec(),
+            statics_on_proxy: proxy.to_vec(),
+            confirm: confirm.to_vec(),
+            explained: None,
+        };
+        write_report(&out, &header, report, None)?;
+        eprintln!("headroom: what is measured so far is in {}", out.join("headroom.md").display());
+        anyhow::Ok(())
+    };
+    partial(&relevance, &[], &[], &[])?;
 
     // 2. Statics.
     let mut statics = vec![
@@ -186,6 +213,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => Vec::new(),
     };
 
+    partial(&relevance, &static_rows, &proxy_means, &[])?;
+
     // 3. Confirmation on fresh seeds.
     let best = statics.iter().find(|p| p.label == static_rows[0].label).expect("a static");
     let best_stage = match best.stages.first() {
@@ -237,6 +266,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         })
         .collect();
 
+    partial(&relevance, &static_rows, &proxy_means, &confirm_rows)?;
+
     // G5 from a collection.
     let explained = match &cfg.trajectories {
         Some(dir) => {
@@ -278,42 +309,46 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         None
     };
-    let gates = headroom::gates(
+    let md = write_report(
+        &out,
+        &header,
+        Headroom {
+            gates: Vec::new(),
+            relevance,
+            statics: static_rows,
+            statics_on_proxy: proxy_means,
+            confirm: confirm_rows,
+            explained,
+        },
         g0,
-        &relevance,
-        &static_rows,
-        &proxy_means,
-        &confirm_rows,
-        explained.as_ref().map(|e| e.0),
-    );
-    let report = Headroom {
-        gates,
-        relevance,
-        statics: static_rows,
-        statics_on_proxy: proxy_means,
-        confirm: confirm_rows,
-        explained,
-    };
-    let title =
-        if cfg.title.is_empty() { format!("mixagent headroom: {stem}") } else { cfg.title.clone() };
-    let md = format!(
-        "# {title}\n\nCorpus {} (fingerprint {}); {} entries over {}; {} stages × {} tokens; selection seeds {:?}, confirmation seeds {:?}.\n\n{}",
-        target.corpus.display(),
-        manifest.fingerprint_label(),
-        entries.len(),
-        fields.join(" + "),
-        target.stages,
-        target.stage_tokens,
-        cfg.selection_seeds,
-        cfg.confirm_seeds,
-        report.to_markdown()
-    );
-    write_atomic(out.join("headroom.md"), md.as_bytes())?;
-    write_atomic(out.join("headroom.json"), &serde_json::to_vec_pretty(&report)?)?;
-    write_atomic(out.join("relevance.svg"), relevance_svg(&report.relevance).as_bytes())?;
+    )?;
     println!("{md}");
     println!("report in {}", out.join("headroom.md").display());
     Ok(())
+}
+
+/// Decides the gates from what `report` holds (missing phases read "not measured") and writes
+/// `headroom.md`, `headroom.json` and `relevance.svg`; returns the Markdown. Called after every
+/// phase, so a long run shows what it has measured so far.
+fn write_report(
+    out: &Path,
+    header: &str,
+    mut report: Headroom,
+    g0: Option<headroom::Gate>,
+) -> anyhow::Result<String> {
+    report.gates = headroom::gates(
+        g0,
+        &report.relevance,
+        &report.statics,
+        &report.statics_on_proxy,
+        &report.confirm,
+        report.explained.as_ref().map(|e| e.0),
+    );
+    let md = format!("{header}{}", report.to_markdown());
+    write_atomic(out.join("headroom.md"), md.as_bytes())?;
+    write_atomic(out.join("headroom.json"), &serde_json::to_vec_pretty(&report)?)?;
+    write_atomic(out.join("relevance.svg"), relevance_svg(&report.relevance).as_bytes())?;
+    Ok(md)
 }
 
 /// The spec a plan runs as: `fixed:0.5` for the token-proportional mixture, else its file.
