@@ -88,8 +88,8 @@ pub struct Relevance {
     pub domain: String,
     /// Its field.
     pub field: String,
-    /// Half of the mixture on this domain (the other half on the other fields) minus the same
-    /// run with this field absent: the field's feedback change, paired by seed.
+    /// The field's feedback change from the base with the whole CPT budget on this domain,
+    /// over seeds.
     pub help: Paired,
     /// Help minus the field's mean help (over its domains), paired by seed.
     pub above_mean: Paired,
@@ -107,26 +107,21 @@ impl Relevance {
     }
 }
 
-/// Per-domain relevance from single-domain runs: `single[d]` the runs with half the mixture on
-/// domain `d`, `absent[f]` the runs with field `f` absent, `field_of[d]` each domain's field.
+/// Per-domain relevance from single-domain runs: `single[d]` the runs with the whole budget on
+/// domain `d`, `field_of[d]` each domain's field. A domain's help is its field's feedback change
+/// from the base in its run (0: the base's own level; negative: training on it alone makes the
+/// field's feedback worse than not training at all).
 pub fn relevance(
     single: &BTreeMap<String, Vec<Outcome>>,
-    absent: &BTreeMap<String, Vec<Outcome>>,
     field_of: &BTreeMap<String, String>,
 ) -> Vec<Relevance> {
-    // Per seed help of each domain, then per field the mean over its domains, per seed.
-    let help_by_seed = |d: &str| -> BTreeMap<u64, f64> {
-        let f = &field_of[d];
-        single[d]
-            .iter()
-            .filter_map(|x| {
-                let y = absent.get(f)?.iter().find(|y| y.seed == x.seed)?;
-                Some((x.seed, x.delta[f] - y.delta[f]))
-            })
-            .collect()
-    };
-    let helps: BTreeMap<&str, BTreeMap<u64, f64>> =
-        single.keys().map(|d| (d.as_str(), help_by_seed(d))).collect();
+    let helps: BTreeMap<&str, BTreeMap<u64, f64>> = single
+        .iter()
+        .map(|(d, runs)| {
+            let f = &field_of[d];
+            (d.as_str(), runs.iter().map(|x| (x.seed, x.delta[f])).collect())
+        })
+        .collect();
     let mut out = Vec::new();
     for (d, by_seed) in &helps {
         let f = &field_of[*d];
@@ -504,7 +499,7 @@ impl Headroom {
         if !self.relevance.is_empty() {
             let _ = writeln!(
                 s,
-                "\nPer-domain relevance (G1): half the mixture on the domain, the other half on the other fields, minus the same run with the domain's field absent; change of the domain's own field's feedback, mean ± 95% interval over seeds.\n\n| domain | field | help | σ | above the field's mean | verdict |\n|---|---|---|---|---|---|"
+                "\nPer-domain relevance (G1): the whole CPT budget on the domain; change of the domain's own field's feedback from the base, mean ± 95% interval over seeds.\n\n| domain | field | help | σ | above the field's mean | verdict |\n|---|---|---|---|---|---|"
             );
             for r in &self.relevance {
                 let verdict = if r.strongly_relevant() {
@@ -602,9 +597,7 @@ mod tests {
 
     #[test]
     fn relevance_finds_helpful_and_harmful_domains() {
-        // Field math, 4 domains over 3 seeds; absent run's math change is 0 on every seed.
-        let absent: BTreeMap<String, Vec<Outcome>> =
-            [("math".to_string(), (0..3).map(|s| outcome(s, 0.0, 0.0)).collect())].into();
+        // Field math, 4 domains over 3 seeds: the math change of each single-domain run.
         let noise = [0.001, -0.001, 0.0];
         let single: BTreeMap<String, Vec<Outcome>> =
             [("a", 0.30), ("b", 0.05), ("c", 0.0), ("d", -0.10)]
@@ -617,7 +610,7 @@ mod tests {
                 })
                 .collect();
         let field_of = single.keys().map(|d| (d.clone(), "math".to_string())).collect();
-        let r = relevance(&single, &absent, &field_of);
+        let r = relevance(&single, &field_of);
         let by = |d: &str| r.iter().find(|x| x.domain == d).unwrap();
         // Mean help 0.0625; a is 0.2375 above it with a tiny σ.
         assert!((by("a").above_mean.mean - 0.2375).abs() < 1e-12);

@@ -4,8 +4,8 @@
 //! Three phases, each a `mixagent compare` child run (resumable: finished runs are kept), then
 //! the analysis of `mixagent_report::headroom`:
 //! 1. **relevance** (G1), on the proxy (or the target when no proxy is given), selection seeds:
-//!    for every domain, half the mixture on it and half spread over the other fields; for
-//!    every field, the same with that field absent.
+//!    for every domain, the whole CPT budget on it; its help is its own field's feedback change
+//!    from the base.
 //! 2. **statics** (G2's choice, G4), selection seeds, on the target and the proxy: uniform,
 //!    token-proportional (`fixed:0.5`), `statics` Dirichlet draws, and two mixtures built from
 //!    the relevance ablation (only the domains that help; every domain but the useless and
@@ -116,23 +116,30 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 
     // 1. Relevance.
     let fields = &target.space.fields;
-    let mut ablation = Vec::new();
-    for (d, f) in &entries {
-        ablation.push(Plan { label: format!("only-{d}"), stages: vec![half_on(&entries, d, f)] });
-    }
-    for f in fields {
-        ablation
-            .push(Plan { label: format!("absent-{f}"), stages: vec![without_field(&entries, f)] });
-    }
+    // The whole CPT budget on one domain: its field's feedback change from the base says what
+    // the domain does for that field on its own (more than a half-and-half mixture, whose
+    // other half would confound it by changing how much of the other field is trained).
+    let ablation: Vec<Plan> = entries
+        .iter()
+        .map(|(d, _)| Plan {
+            label: format!("single-{d}"),
+            stages: vec![[(d.clone(), 1.0)].into()],
+        })
+        .collect();
     let rel_set = if has_proxy { &proxy_set } else { &cfg.set };
-    eprintln!("headroom [1/3] relevance: {} single-domain runs + {} field-absent runs × {} seeds on the {}", entries.len(), fields.len(), cfg.selection_seeds.len(), if has_proxy { "proxy" } else { "target" });
+    eprintln!(
+        "headroom [1/3] relevance: {} single-domain runs × {} seeds on the {}",
+        entries.len(),
+        cfg.selection_seeds.len(),
+        if has_proxy { "proxy" } else { "target" }
+    );
     let rel_rows = phase("relevance", rel_set, &cfg.selection_seeds, &ablation)?;
-    let single: BTreeMap<String, Vec<Outcome>> =
-        entries.iter().map(|(d, _)| (d.clone(), rel_rows[&format!("only-{d}")].clone())).collect();
-    let absent: BTreeMap<String, Vec<Outcome>> =
-        fields.iter().map(|f| (f.clone(), rel_rows[&format!("absent-{f}")].clone())).collect();
+    let single: BTreeMap<String, Vec<Outcome>> = entries
+        .iter()
+        .map(|(d, _)| (d.clone(), rel_rows[&format!("single-{d}")].clone()))
+        .collect();
     let field_of: BTreeMap<String, String> = entries.iter().cloned().collect();
-    let mut relevance = headroom::relevance(&single, &absent, &field_of);
+    let mut relevance = headroom::relevance(&single, &field_of);
     relevance.sort_by(|a, b| {
         let fa = fields.iter().position(|f| f == &a.field);
         let fb = fields.iter().position(|f| f == &b.field);
@@ -351,13 +358,21 @@ fn write_report(
     Ok(md)
 }
 
-/// The spec a plan runs as: `fixed:0.5` for the token-proportional mixture, else its file.
+/// The spec a plan runs as: `fixed:0.5` for the token-proportional mixture, else its schedule
+/// file, named by label and content, so a plan whose weights changed (a rerun whose relevance
+/// ablation chose other domains) runs anew instead of reusing, or clashing with, old runs.
 fn spec_of(out: &Path, p: &Plan) -> String {
     if p.stages.is_empty() {
         "fixed:0.5".into()
     } else {
-        format!("schedule:{}", out.join("schedules").join(format!("{}.json", p.label)).display())
+        format!("schedule:{}", schedule_file(out, p).display())
     }
+}
+
+fn schedule_file(out: &Path, p: &Plan) -> PathBuf {
+    let json = serde_json::to_string(&p.stages).expect("weights serialise");
+    let hash = mixagent_core::fnv64_hex(json.as_bytes());
+    out.join("schedules").join(format!("{}-{}.json", p.label, &hash[..8]))
 }
 
 /// Writes the plans' schedule files, runs them as one `compare` child, and returns each plan's
@@ -388,12 +403,9 @@ fn run_phase_with(
 ) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
     for p in plans.iter().filter(|p| !p.stages.is_empty()) {
         let json = serde_json::json!({ "name": p.label, "stages": p.stages });
-        let path = out.join("schedules").join(format!("{}.json", p.label));
-        let bytes = serde_json::to_vec_pretty(&json)?;
-        // Rewriting an identical file keeps finished runs valid; a changed one is refused
-        // by compare (the policy's identity changed), as it should be.
-        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
-            write_atomic(&path, &bytes)?;
+        let path = schedule_file(out, p);
+        if !path.exists() {
+            write_atomic(&path, &serde_json::to_vec_pretty(&json)?)?;
         }
     }
     let specs: Vec<String> = plans.iter().map(|p| spec_of(out, p)).collect();
@@ -441,16 +453,7 @@ fn run_phase_with(
     Ok(rows)
 }
 
-/// Half the mixture on `domain`, the other half spread evenly over the other fields' entries.
-fn half_on(entries: &Entries, domain: &str, field: &str) -> BTreeMap<String, f64> {
-    let others: Vec<&String> = entries.iter().filter(|(_, f)| f != field).map(|(d, _)| d).collect();
-    let mut w: BTreeMap<String, f64> =
-        others.iter().map(|d| ((*d).clone(), 0.5 / others.len() as f64)).collect();
-    w.insert(domain.to_string(), 0.5);
-    w
-}
-
-/// Every entry of the other fields, evenly: the run against which a domain's help is measured.
+/// Every entry of the other fields, evenly (a target-only mixture when `field` is the source).
 fn without_field(entries: &Entries, field: &str) -> BTreeMap<String, f64> {
     entries.iter().filter(|(_, f)| f != field).map(|(d, _)| (d.clone(), 1.0)).collect()
 }
