@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The study-scale pipeline behind RESULTS.md, end to end: the study proxy base, 384 trajectories,
+# The version-1 study-scale pipeline behind RESULTS.md, end to end: the study proxy base, 384 trajectories,
 # the agent, the study target model, then the comparison settings named on the command line
 # (default: code 2d math). Every step resumes or skips finished work, so the script can be rerun
 # after an interruption (a session's end, a kill) and loses nothing. About 3.5 hours on 2 cores.
@@ -13,7 +13,7 @@ mkdir -p runs/study
 [ -x runs/study/mixagent ] || cp target/release/mixagent runs/study/mixagent
 bin=runs/study/mixagent
 settings=("${@:-code 2d math}")
-[ -d data/default ] || $bin prepare --config configs/default.toml --out data/default
+[ -d data/default ] || $bin prepare --config configs/v1.toml --out data/default   # the version-1 corpus of RESULTS.md
 $bin pretrain --preset study --tokens 4000000 --out runs/study/base
 $bin collect --config experiments/collect-study.toml --workers 2
 [ -f runs/agent-study/agent.json ] || \
