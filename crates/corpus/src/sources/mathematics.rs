@@ -47,6 +47,41 @@ pub(crate) fn read_mispaired(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError
     })
 }
 
+/// A stronger corruption, `math_misaligned`: every third pair of each module with the answer of
+/// a pair of another module, half the module list away (an arithmetic question answered with a
+/// polynomial, a probability with a list of primes), as a scrape whose columns slipped between
+/// files would pair them. Unlike `math_mispaired`, it teaches a wrong answer *format*, which a
+/// small model does learn.
+pub(crate) fn read_misaligned(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
+    let dir = source_dir(raw_root, "mathematics_dataset", "mathematics_dataset")?;
+    let mut modules: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for path in list_files(&dir, |name| name.ends_with(".txt") && name.contains("__"))? {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let pairs =
+            qa_pairs(&read_text(&path)?).map_err(|msg| CorpusError::malformed(&path, msg))?;
+        modules.push((stem, pairs.into_iter().step_by(3).collect()));
+    }
+    let m = modules.len();
+    let mut docs = Vec::new();
+    for (i, (stem, pairs)) in modules.iter().enumerate() {
+        let donor = &modules[(i + m / 2) % m].1;
+        if m < 2 || donor.is_empty() {
+            continue;
+        }
+        let items: Vec<String> = pairs
+            .iter()
+            .enumerate()
+            .map(|(j, (q, _))| format!("Question: {q}\nAnswer: {}", donor[j % donor.len()].1))
+            .collect();
+        let before = docs.len();
+        push_grouped(&mut docs, "math_misaligned", &items, PAIRS_PER_DOC, "\n\n");
+        for d in &mut docs[before..] {
+            d.part = stem.clone();
+        }
+    }
+    Ok(docs)
+}
+
 /// Seed of the mis-pairing (fixed: the corruption is part of the corpus definition).
 const MISPAIR_SEED: u64 = 0x006d_6973_7061_6972;
 
@@ -157,6 +192,28 @@ mod tests {
             "a permutation of the kept answers"
         );
         assert_eq!(read_mispaired(tmp.path()).unwrap(), docs, "deterministic");
+    }
+
+    #[test]
+    fn misaligned_answers_come_from_another_module() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("mathematics_dataset");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("arithmetic__add.txt"), "What is 1 + 1?\n2\nWhat is 2 + 2?\n4\n")
+            .unwrap();
+        std::fs::write(dir.join("polynomials__expand.txt"), "Expand (x+1)^2.\nx**2 + 2*x + 1\n")
+            .unwrap();
+        let docs = read_misaligned(tmp.path()).unwrap();
+        let text: Vec<(&str, &str)> =
+            docs.iter().map(|d| (d.part.as_str(), d.text.as_str())).collect();
+        assert_eq!(
+            text,
+            [
+                ("arithmetic__add", "Question: What is 1 + 1?\nAnswer: x**2 + 2*x + 1"),
+                ("polynomials__expand", "Question: Expand (x+1)^2.\nAnswer: 2"),
+            ]
+        );
+        assert!(docs.iter().all(|d| d.domain == "math_misaligned"));
     }
 
     #[test]

