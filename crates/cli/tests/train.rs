@@ -83,6 +83,35 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
             .stderr(contains(says));
     }
 
+    // A base that has read a little of another field (`--also math=0.2`): math domains are
+    // trained on; a share that leaves nothing for the source field is refused.
+    let also = tmp.path().join("base-also");
+    mixagent()
+        .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])
+        .arg(&corpus)
+        .arg("--out")
+        .arg(&also)
+        .args(common)
+        .args(["--also", "math=0.2"])
+        .assert()
+        .success();
+    let spec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(also.join("run.json")).unwrap()).unwrap();
+    assert_eq!(spec["schedule"]["stages"][0]["weights"]["math"], 0.2);
+    assert_eq!(spec["space"]["fields"], serde_json::json!(["general", "math"]));
+    for (bad, says) in [("math=1.5", "must be in (0, 1)"), ("general=0.1", "other than `general`")]
+    {
+        mixagent()
+            .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])
+            .arg(&corpus)
+            .arg("--out")
+            .arg(tmp.path().join("bad-also"))
+            .args(["--also", bad])
+            .assert()
+            .failure()
+            .stderr(contains(says));
+    }
+
     // CPT under a two-stage schedule over the field-level space.
     let schedule = tmp.path().join("ramp.toml");
     fs::write(

@@ -102,6 +102,11 @@ pub struct PretrainArgs {
     /// setting.
     #[arg(long, value_delimiter = ',', value_name = "DOMAIN=W")]
     mix: Vec<String>,
+    /// A small share of another field in the base's pretraining (`FIELD=SHARE`, e.g.
+    /// `math=0.05`: a base that has read some math, as web-trained models have); the source
+    /// field keeps the rest. Each field's domains at their natural token shares.
+    #[arg(long, value_delimiter = ',', value_name = "FIELD=SHARE", conflicts_with = "mix")]
+    also: Vec<String>,
     /// Run folder [default: `runs/base-PRESET`].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -158,7 +163,35 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
     let device = a.runtime.apply();
     let corpus = mixagent_sampler::Corpus::open(&a.corpus)?;
     let model = ModelConfig::preset(&a.preset, corpus.manifest.tokenizer.vocab_size as usize)?;
-    let weights = if a.mix.is_empty() {
+    let mut fields = vec![a.field.clone()];
+    let weights = if !a.also.is_empty() {
+        let mut w = std::collections::BTreeMap::new();
+        for item in &a.also {
+            let (f, v) = item
+                .split_once('=')
+                .with_context(|| format!("--also `{item}`: expected FIELD=SHARE"))?;
+            let v: f64 =
+                v.trim().parse().with_context(|| format!("--also `{item}`: not a number"))?;
+            if !(v > 0.0 && v < 1.0) || f.trim() == a.field {
+                bail!(
+                    "--also `{item}`: the share must be in (0, 1), for a field other than `{}`",
+                    a.field
+                );
+            }
+            w.insert(f.trim().to_string(), v);
+            fields.push(f.trim().to_string());
+        }
+        let rest = 1.0 - w.values().sum::<f64>();
+        if rest <= 0.0 {
+            bail!(
+                "--also: the shares sum to {:.3}; the source field `{}` needs the rest",
+                1.0 - rest,
+                a.field
+            );
+        }
+        w.insert(a.field.clone(), rest);
+        w
+    } else if a.mix.is_empty() {
         [(a.field.clone(), 1.0)].into()
     } else {
         let mut w = std::collections::BTreeMap::new();
@@ -185,7 +218,7 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
         corpus: a.corpus.clone(),
         space: SpaceSpec {
             level: if a.mix.is_empty() { "fields" } else { "domains" }.into(),
-            fields: vec![a.field.clone()],
+            fields,
         },
         schedule: ScheduleSpec { stages: vec![StageSpec { tokens: a.tokens, weights }] },
         init: None,
