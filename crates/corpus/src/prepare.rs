@@ -271,10 +271,7 @@ fn gather(cfg: &PrepareConfig) -> Result<Gathered, CorpusError> {
             SourceConfig::Builtin { source, field, domains } => {
                 let raw =
                     divert_held_out(cfg, *source, read_source(*source, &mut parts_of)?, &mut held);
-                let name = serde_json::to_value(source)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
+                let name = source.name();
                 let stamp = source_stamp(&cfg.raw_root(), *source);
                 if stamp == "unstamped" {
                     tracing::warn!(source = %name, "raw folder has no SOURCE stamp (made by an older set-up); re-run scripts/setup.sh to pin it");
@@ -343,10 +340,7 @@ fn gather(cfg: &PrepareConfig) -> Result<Gathered, CorpusError> {
     for (i, f) in cfg.feedback.iter().enumerate() {
         let FeedbackConfig::HeldOutParts { source, parts, .. } = f else { continue };
         if !parts_of.contains_key(source) {
-            let name = serde_json::to_value(source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let name = source.name();
             stamps.insert(name, source_stamp(&cfg.raw_root(), *source));
             let raw = read_source(*source, &mut parts_of)?;
             held[i].extend(raw.into_iter().filter(|d| f.holds_out(source.raw_folder(), d)));

@@ -219,9 +219,16 @@ fn sentences(texts: &[String]) -> Vec<&str> {
     out
 }
 
-/// The prefix before word `i` (as a prompt) and the rest from word `i` (with its space).
-fn split_at_word(words: &[&str], i: usize) -> (String, String) {
-    (words[..i].join(" "), format!(" {}", words[i..].join(" ")))
+/// A minimal pair: the sentence up to word `i` as the prompt; the rest of it from word `i`, as
+/// written (the right option) or with word `i` replaced by `other`.
+fn minimal_pair(words: &[&str], i: usize, other: &str) -> LivingItem {
+    let tail = words[i + 1..].iter().map(|w| format!(" {w}")).collect::<String>();
+    LivingItem {
+        prompt: words[..i].join(" "),
+        options: vec![format!(" {}{tail}", words[i]), format!(" {other}{tail}")],
+        correct: 0,
+        answer: String::new(),
+    }
 }
 
 fn agreement(texts: &[String]) -> Vec<LivingItem> {
@@ -243,14 +250,7 @@ fn agreement(texts: &[String]) -> Vec<LivingItem> {
         }) else {
             continue;
         };
-        let (prompt, rest) = split_at_word(&words, i);
-        let swapped = format!(" {other}{}", &rest[1 + words[i].len()..]);
-        out.push(LivingItem {
-            prompt,
-            options: vec![rest, swapped],
-            correct: 0,
-            answer: String::new(),
-        });
+        out.push(minimal_pair(&words, i, other));
     }
     out
 }
@@ -285,14 +285,7 @@ fn cloze(texts: &[String], seed: u64) -> Vec<LivingItem> {
                 break w;
             }
         };
-        let (prompt, rest) = split_at_word(&words, i);
-        let swapped = format!(" {other}{}", &rest[1 + words[i].len()..]);
-        out.push(LivingItem {
-            prompt,
-            options: vec![rest, swapped],
-            correct: 0,
-            answer: String::new(),
-        });
+        out.push(minimal_pair(&words, i, other));
     }
     out
 }
@@ -412,6 +405,15 @@ fn code_syntax(texts: &[String]) -> Vec<LivingItem> {
     out
 }
 
+/// The option an item's scores pick (the first of the best) and the credit for `correct`: ties
+/// share it (1/k each), so no option order is favoured.
+pub fn choose(scores: &[f64], correct: usize) -> (f64, usize) {
+    let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let tied: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] == best).collect();
+    let credit = if tied.contains(&correct) { 1.0 / tied.len() as f64 } else { 0.0 };
+    (credit, tied[0])
+}
+
 /// Scores one task on a model: accuracy, chance, Wilson interval, constant-answer rate.
 pub fn score_task(scorer: &Scorer<'_>, task: &LivingTask) -> Result<TaskScore, EvalError> {
     let (correct, answers): (f64, Vec<String>) = if task.kind == "exact_match" {
@@ -433,19 +435,16 @@ pub fn score_task(scorer: &Scorer<'_>, task: &LivingTask) -> Result<TaskScore, E
                 x.logprob_sum
             }
         };
+        let values: Vec<f64> = scored.iter().map(value).collect();
         let mut k = 0;
         let mut right = 0.0;
         let mut picks = Vec::with_capacity(task.items.len());
         for it in &task.items {
-            let s = &scored[k..k + it.options.len()];
+            let (credit, pick) = choose(&values[k..k + it.options.len()], it.correct);
             k += it.options.len();
-            let best = s.iter().map(value).fold(f64::NEG_INFINITY, f64::max);
-            let tied: Vec<usize> = (0..s.len()).filter(|&i| value(&s[i]) == best).collect();
-            if tied.contains(&it.correct) {
-                right += 1.0 / tied.len() as f64;
-            }
+            right += credit;
             // Options are shuffled per item, so the position picked is the constant answer.
-            picks.push(tied[0].to_string());
+            picks.push(pick.to_string());
         }
         (right, picks)
     };

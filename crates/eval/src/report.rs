@@ -9,7 +9,7 @@ use mixagent_shard::{Manifest, Split};
 use serde::Serialize;
 
 use crate::bigbench::load_task;
-use crate::living::{living_tasks, score_task};
+use crate::living::{choose, living_tasks, score_task};
 use crate::score::{mean_loss, Scorer};
 use crate::suites::round_robin_suite;
 use crate::{build_suite, EvalError, Suite};
@@ -245,22 +245,16 @@ pub fn evaluate(
                     .flat_map(|it| it.options.iter().map(move |o| (it.prompt.as_str(), o.as_str())))
                     .collect();
                 let scored = scorer.score(&pairs)?;
+                let sums: Vec<f64> = scored.iter().map(|s| s.logprob_sum).collect();
                 let mut k = 0;
                 let mut correct = 0.0;
                 let mut picks = Vec::with_capacity(task.items.len());
                 for it in &task.items {
-                    let scores = &scored[k..k + it.options.len()];
+                    let (credit, pick) = choose(&sums[k..k + it.options.len()], it.correct);
                     k += it.options.len();
-                    // Ties share the credit (1/k each), so no option order is favoured.
-                    let best =
-                        scores.iter().map(|s| s.logprob_sum).fold(f64::NEG_INFINITY, f64::max);
-                    let tied: Vec<usize> =
-                        (0..scores.len()).filter(|&i| scores[i].logprob_sum == best).collect();
-                    if tied.contains(&it.correct) {
-                        correct += 1.0 / tied.len() as f64;
-                    }
+                    correct += credit;
                     // The chosen option's text: the same text for every item is a constant answer.
-                    picks.push(it.options[tied[0]].clone());
+                    picks.push(it.options[pick].clone());
                 }
                 tasks.push(TaskScore::from_counts(
                     name,

@@ -200,14 +200,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         None
     };
-    let mut static_rows: Vec<Row> = statics
-        .iter()
-        .map(|p| Row {
-            label: p.label.clone(),
-            spec: spec_of(&out, p),
-            outcomes: on_target[&p.label].clone(),
-        })
-        .collect();
+    let mut static_rows = rows(&out, &statics, &on_target);
     static_rows.sort_by(|a, b| b.mean_balanced().total_cmp(&a.mean_balanced()));
     let proxy_means: Vec<f64> = match &on_proxy {
         Some(rows) => static_rows
@@ -264,14 +257,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     eprintln!("headroom [3/3] confirm: uniform, the best static ({}) and {} dynamic schedules × {} fresh seeds on the target", static_rows[0].label, confirm.len() - 2, cfg.confirm_seeds.len());
     let confirmed = phase("confirm", &cfg.set, &cfg.confirm_seeds, &confirm)?;
-    let confirm_rows: Vec<Row> = confirm
-        .iter()
-        .map(|p| Row {
-            label: p.label.clone(),
-            spec: spec_of(&out, p),
-            outcomes: confirmed[&p.label].clone(),
-        })
-        .collect();
+    let confirm_rows = rows(&out, &confirm, &confirmed);
 
     partial(&relevance, &static_rows, &proxy_means, &confirm_rows)?;
 
@@ -332,6 +318,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     println!("{md}");
     println!("report in {}", out.join("headroom.md").display());
     Ok(())
+}
+
+/// Each plan's outcomes as a report row.
+fn rows(out: &Path, plans: &[Plan], outcomes: &BTreeMap<String, Vec<Outcome>>) -> Vec<Row> {
+    plans
+        .iter()
+        .map(|p| Row {
+            label: p.label.clone(),
+            spec: spec_of(out, p),
+            outcomes: outcomes[&p.label].clone(),
+        })
+        .collect()
 }
 
 /// Decides the gates from what `report` holds (missing phases read "not measured") and writes

@@ -109,6 +109,14 @@ pub enum BuiltinSource {
 }
 
 impl BuiltinSource {
+    /// Its name as configs write it (`brown`, `python_stdlib`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// The folder under the raw root that this source reads, whose `SOURCE` stamp says which
     /// package files it came from.
     pub fn raw_folder(self) -> &'static str {
