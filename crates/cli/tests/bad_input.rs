@@ -166,6 +166,10 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
         format!("[[feedback]]\nbuilder = \"held_out_parts\"\nfield = \"{field}\"\nsource = \"brown\"\nparts = [{parts}]\n")
     };
     write("part-z.toml", &corpus("raw-brown", brown, &held("\"z\"", "general")));
+    write(
+        "weight-typo.toml",
+        &corpus("raw-brown", &format!("[pretrain_weights]\nbrown_pres = 0.2\n{brown}"), ""),
+    );
     write("feedback-poetry.toml", &corpus("raw-brown", brown, &held("\"l\"", "poetry")));
     write("val.jsonl", "{\"prompt\": \"2+2=\", \"answer\": \"4\", \"field\": \"general\"}\n{\"prompt\": \"3+3=\"}\n");
     write(

@@ -147,6 +147,27 @@ fn prepare_fixture_then_stats_and_bad_inputs() {
     .unwrap();
     mixagent().args(["prepare", "--config"]).arg(&bad).assert().failure().stderr(contains("raw"));
 
+    // A pretrain weight for a domain no source gives, or a negative one; a good one is recorded.
+    let text = fs::read_to_string(&cfg).unwrap();
+    let weighted = tmp.path().join("weighted.toml");
+    let with = |weights: &str| {
+        fs::write(
+            &weighted,
+            text.replacen("[[source]]", &format!("[pretrain_weights]\n{weights}\n[[source]]"), 1),
+        )
+        .unwrap();
+        mixagent()
+            .args(["prepare", "--config"])
+            .arg(&weighted)
+            .arg("--out")
+            .arg(tmp.path().join("w"))
+            .assert()
+    };
+    with("nope = 0.2").failure().stderr(contains("`nope`").and(contains("news, recipes")));
+    with("news = -1.0").failure().stderr(contains("pretrain_weights.news"));
+    with("recipes = 0.25").success();
+    assert_eq!(manifest(&tmp.path().join("w"))["pretrain_weights"]["recipes"], 0.25);
+
     // An empty domain after cleaning names the domain, and leaves no output behind.
     let tiny = tmp.path().join("tiny.jsonl");
     fs::write(&tiny, "{\"text\":\"short\",\"domain\":\"stub\",\"field\":\"general\"}\n").unwrap();

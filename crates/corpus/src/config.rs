@@ -50,6 +50,10 @@ pub struct PrepareConfig {
     /// A feedback item sharing a word n-gram of this length with training text is dropped.
     #[serde(default = "default_dedup_ngram")]
     pub dedup_ngram: usize,
+    /// Domain → multiplier of its token share in a base's pretraining (unlisted: 1), e.g.
+    /// distractors at a realistic small share. Recorded in the manifest for `mixagent pretrain`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pretrain_weights: std::collections::BTreeMap<String, f64>,
 }
 
 fn default_feedback_items() -> usize {
@@ -166,6 +170,13 @@ impl PrepareConfig {
                 if parts.is_empty() {
                     return Err(format!("[[feedback]] of {source:?}: `parts` is empty"));
                 }
+            }
+        }
+        for (domain, w) in &self.pretrain_weights {
+            if !(w.is_finite() && *w >= 0.0) {
+                return Err(format!(
+                    "pretrain_weights.{domain} = {w}: must be a finite number ≥ 0"
+                ));
             }
         }
         for s in &self.sources {

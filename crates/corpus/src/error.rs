@@ -48,6 +48,16 @@ pub enum CorpusError {
         /// How to fix it.
         hint: String,
     },
+    /// The config names a domain that no source gives.
+    #[error("the config's `{key}` names domain `{domain}`, which no source gives; the domains are: {known}")]
+    UnknownDomain {
+        /// The config key.
+        key: &'static str,
+        /// The domain named.
+        domain: String,
+        /// The domains there are.
+        known: String,
+    },
     /// Tokenizer training or loading failed.
     #[error("tokenizer {path}: {message}")]
     Tokenizer {

@@ -33,6 +33,13 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
     let t0 = Instant::now();
     let Gathered { docs, stamps, held } = gather(cfg)?;
     let declared = domain_fields(&docs)?;
+    if let Some(d) = cfg.pretrain_weights.keys().find(|d| !declared.iter().any(|(n, _)| n == *d)) {
+        return Err(CorpusError::UnknownDomain {
+            key: "pretrain_weights",
+            domain: d.clone(),
+            known: declared.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+        });
+    }
     let n_raw = docs.len();
     let docs = clean_and_cap(docs, cfg.min_doc_chars, cfg.max_bytes_per_domain, cfg.seed);
     tracing::info!(
@@ -168,6 +175,7 @@ fn write_corpus(
         sources,
         feedback: feedback_counts,
         fingerprint: Some(fingerprint),
+        pretrain_weights: cfg.pretrain_weights.clone(),
     };
     let resolved = toml::to_string(cfg)
         .map_err(|e| CorpusError::Config { path: out.into(), message: e.to_string() })?;

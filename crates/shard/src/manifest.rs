@@ -125,6 +125,11 @@ pub struct Manifest {
     /// are the same corpus. Absent in corpora prepared before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// How much of its token share each listed domain gets when `mixagent pretrain` trains a
+    /// base on its field (unlisted domains: 1): distractors enter base pretraining at a small
+    /// share, as boilerplate and tables do in a web crawl. From the corpus config.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pretrain_weights: std::collections::BTreeMap<String, f64>,
 }
 
 impl Manifest {
@@ -192,6 +197,39 @@ impl Manifest {
         Ok(self.domain_space()?.field_level())
     }
 
+    /// The domain-level mixture a base pretrained on these field shares reads: within each
+    /// field, every domain at its training token share times its `pretrain_weights` entry.
+    /// `None` when no listed field has a weighted domain (the field-level mixture is then the
+    /// same thing, and what v1 bases used).
+    pub fn pretrain_mixture(
+        &self,
+        field_shares: &std::collections::BTreeMap<String, f64>,
+    ) -> Option<std::collections::BTreeMap<String, f64>> {
+        let in_fields = |d: &&DomainEntry| field_shares.contains_key(d.field.as_str());
+        if !self
+            .domains
+            .iter()
+            .filter(in_fields)
+            .any(|d| self.pretrain_weights.contains_key(&d.name))
+        {
+            return None;
+        }
+        let mass = |d: &DomainEntry| {
+            d.train.tokens as f64 * self.pretrain_weights.get(&d.name).copied().unwrap_or(1.0)
+        };
+        let mut out = std::collections::BTreeMap::new();
+        for (field, share) in field_shares {
+            let total: f64 =
+                self.domains.iter().filter(|d| d.field.as_str() == field).map(mass).sum();
+            for d in self.domains.iter().filter(|d| d.field.as_str() == field) {
+                if total > 0.0 && mass(d) > 0.0 {
+                    out.insert(d.name.clone(), share * mass(d) / total);
+                }
+            }
+        }
+        Some(out)
+    }
+
     /// Looks a domain up by name.
     pub fn domain(&self, name: &str, manifest_path: &Path) -> Result<&DomainEntry, ShardError> {
         self.domains.iter().find(|d| d.name == name).ok_or_else(|| ShardError::UnknownDomain {
@@ -232,5 +270,40 @@ impl Manifest {
             });
         }
         Ok(shards)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::synthetic::{write_synthetic_corpus, SyntheticDomain};
+
+    #[test]
+    fn pretrain_mixture_scales_weighted_domains_within_their_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let d =
+            |n: &str, f: &str, tokens| SyntheticDomain { name: n.into(), field: f.into(), tokens };
+        let mut m = write_synthetic_corpus(
+            dir.path(),
+            &[d("prose", "general", 3000), d("ids", "general", 1000), d("alg", "math", 2000)],
+            64,
+        )
+        .unwrap();
+        let shares: BTreeMap<String, f64> =
+            [("general".to_string(), 0.9), ("math".into(), 0.1)].into();
+        assert_eq!(m.pretrain_mixture(&shares), None, "no weights: the field-level mix");
+        m.pretrain_weights.insert("ids".into(), 0.3);
+        let mix = m.pretrain_mixture(&shares).unwrap();
+        // general: prose 3000, ids 1000 × 0.3 = 300 → 3000/3300 and 300/3300 of 0.9.
+        assert!((mix["prose"] - 0.9 * 3000.0 / 3300.0).abs() < 1e-12);
+        assert!((mix["ids"] - 0.9 * 300.0 / 3300.0).abs() < 1e-12);
+        assert!((mix["alg"] - 0.1).abs() < 1e-12);
+        assert!((mix.values().sum::<f64>() - 1.0).abs() < 1e-12);
+        // A field whose domains carry no weight keeps the field-level mix.
+        assert_eq!(m.pretrain_mixture(&[("math".to_string(), 1.0)].into()), None);
+        // Weight 0 leaves a domain out.
+        m.pretrain_weights.insert("ids".into(), 0.0);
+        assert!(!m.pretrain_mixture(&shares).unwrap().contains_key("ids"));
     }
 }

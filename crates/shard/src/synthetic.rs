@@ -79,6 +79,7 @@ pub fn write_synthetic_corpus(
         sources: Default::default(),
         feedback: Default::default(),
         fingerprint: None,
+        pretrain_weights: Default::default(),
     };
     manifest.save(dir)?;
     Ok(manifest)

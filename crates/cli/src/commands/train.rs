@@ -212,14 +212,17 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
         }
         w.into_iter().map(|(d, v)| (d, v / sum)).collect()
     };
+    // Distractors enter the base at the small share the corpus config gives them.
+    let (level, weights) = match (a.mix.is_empty(), corpus.manifest.pretrain_mixture(&weights)) {
+        (true, Some(by_domain)) => ("domains", by_domain),
+        (true, None) => ("fields", weights),
+        (false, _) => ("domains", weights),
+    };
     let spec = RunSpec {
         train: a.optim.config(&model, 3e-3),
         model,
         corpus: a.corpus.clone(),
-        space: SpaceSpec {
-            level: if a.mix.is_empty() { "fields" } else { "domains" }.into(),
-            fields,
-        },
+        space: SpaceSpec { level: level.into(), fields },
         schedule: ScheduleSpec { stages: vec![StageSpec { tokens: a.tokens, weights }] },
         init: None,
         device,
