@@ -152,7 +152,7 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
     let t = read(&out.join("trajectories/t-00002.json"));
     assert_eq!(t["format_version"], 1);
     assert_eq!(t["stages"].as_array().unwrap().len(), 4);
-    assert_eq!(t["space"].as_array().unwrap().len(), 30); // 17 general + 13 math domains
+    assert_eq!(t["space"].as_array().unwrap().len(), 31); // 17 general + 14 math domains
     assert!(t["base"]["fingerprint"].as_str().unwrap().len() == 16);
     for row in t["stages"].as_array().unwrap() {
         let w: f64 = row["weights"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum();
@@ -160,7 +160,7 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
         assert!(row["observation"]["feedback"]["math"].as_f64().unwrap() < 0.0);
         // Every domain but shakespeare, whose one smoke document has no held-out split.
         let losses = row["observation"]["domain_loss"].as_object().unwrap();
-        assert_eq!(losses.len(), 29);
+        assert_eq!(losses.len(), 30);
         assert!(!losses.contains_key("shakespeare"));
         let tokens: u64 = row["tokens_by_domain"]
             .as_object()
@@ -235,7 +235,7 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
     let bytes = |d: &Path| std::fs::read(d.join("policy.safetensors")).unwrap();
     assert_eq!(bytes(&a), bytes(&b), "same seed, same policy");
     let schema = read(&a.join("agent.json"));
-    assert_eq!(schema["space"]["trained_domains"], 30);
+    assert_eq!(schema["space"]["trained_domains"], 31);
     // 16 stages, each read through 8 views (the space, its field level, 6 re-groupings).
     assert_eq!(schema["training"]["data"]["views_per_trajectory"], 8);
     assert_eq!(schema["training"]["data"]["transitions"], 16 * 8);
@@ -398,7 +398,7 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
     let plan = read(&out.join("plan.json"));
     let trajs = plan["trajectories"].as_array().unwrap();
     assert_eq!(trajs.len(), 64);
-    assert_eq!(plan["space"].as_array().unwrap().len(), 30);
+    assert_eq!(plan["space"].as_array().unwrap().len(), 31);
     assert_eq!(trajs[5]["mixtures"].as_array().unwrap().len(), 6);
     let cov = read(&out.join("coverage.json"));
     assert!(cov["share_cells_covered"].as_f64().unwrap() > 0.8, "{cov}");
@@ -744,9 +744,9 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     write("[5, 6]");
     run().assert().success().stdout(contains("| G1 |")).stdout(contains("| G5 | **not measured**"));
     let report = read(&out.join("headroom.json"));
-    // 17 general + 13 math domains, each with its help over the 2 selection seeds.
+    // 17 general + 14 math domains, each with its help over the 2 selection seeds.
     let relevance = report["relevance"].as_array().unwrap();
-    assert_eq!(relevance.len(), 30);
+    assert_eq!(relevance.len(), 31);
     assert!(relevance.iter().all(|r| r["help"]["n"] == 2), "{relevance:?}");
     let gates: Vec<&str> =
         report["gates"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
