@@ -164,22 +164,17 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
     let corpus = mixagent_sampler::Corpus::open(&a.corpus)?;
     let model = ModelConfig::preset(&a.preset, corpus.manifest.tokenizer.vocab_size as usize)?;
     let mut fields = vec![a.field.clone()];
-    let weights = if !a.also.is_empty() {
+    let weights: std::collections::BTreeMap<String, f64> = if !a.also.is_empty() {
         let mut w = std::collections::BTreeMap::new();
-        for item in &a.also {
-            let (f, v) = item
-                .split_once('=')
-                .with_context(|| format!("--also `{item}`: expected FIELD=SHARE"))?;
-            let v: f64 =
-                v.trim().parse().with_context(|| format!("--also `{item}`: not a number"))?;
-            if !(v > 0.0 && v < 1.0) || f.trim() == a.field {
+        for (f, v) in name_values(&a.also, "--also", "FIELD=SHARE")? {
+            if !(v > 0.0 && v < 1.0) || f == a.field {
                 bail!(
-                    "--also `{item}`: the share must be in (0, 1), for a field other than `{}`",
+                    "--also `{f}={v}`: the share must be in (0, 1), for a field other than `{}`",
                     a.field
                 );
             }
-            w.insert(f.trim().to_string(), v);
-            fields.push(f.trim().to_string());
+            fields.push(f.clone());
+            w.insert(f, v);
         }
         let rest = 1.0 - w.values().sum::<f64>();
         if rest <= 0.0 {
@@ -194,17 +189,10 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
     } else if a.mix.is_empty() {
         [(a.field.clone(), 1.0)].into()
     } else {
-        let mut w = std::collections::BTreeMap::new();
-        for item in &a.mix {
-            let (d, v) = item
-                .split_once('=')
-                .with_context(|| format!("--mix `{item}`: expected DOMAIN=WEIGHT"))?;
-            let v: f64 =
-                v.trim().parse().with_context(|| format!("--mix `{item}`: not a number"))?;
-            if !v.is_finite() || v < 0.0 {
-                bail!("--mix `{item}`: weights must be finite and not negative");
-            }
-            w.insert(d.trim().to_string(), v);
+        let w: std::collections::BTreeMap<String, f64> =
+            name_values(&a.mix, "--mix", "DOMAIN=WEIGHT")?.into_iter().collect();
+        if let Some((d, v)) = w.iter().find(|(_, v)| !v.is_finite() || **v < 0.0) {
+            bail!("--mix `{d}={v}`: weights must be finite and not negative");
         }
         let sum: f64 = w.values().sum();
         if sum <= 0.0 {
@@ -212,11 +200,14 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
         }
         w.into_iter().map(|(d, v)| (d, v / sum)).collect()
     };
-    // Distractors enter the base at the small share the corpus config gives them.
-    let (level, weights) = match (a.mix.is_empty(), corpus.manifest.pretrain_mixture(&weights)) {
-        (true, Some(by_domain)) => ("domains", by_domain),
-        (true, None) => ("fields", weights),
-        (false, _) => ("domains", weights),
+    // Without `--mix`, distractors enter the base at the small share the corpus config gives
+    // them (a domain-level mixture); with none weighted, the field-level mixture.
+    let (level, weights) = if !a.mix.is_empty() {
+        ("domains", weights)
+    } else if let Some(by_domain) = corpus.manifest.pretrain_mixture(&weights) {
+        ("domains", by_domain)
+    } else {
+        ("fields", weights)
     };
     let spec = RunSpec {
         train: a.optim.config(&model, 3e-3),
@@ -229,6 +220,21 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
     };
     let out = a.out.unwrap_or_else(|| PathBuf::from(format!("runs/base-{}", a.preset)));
     run(&spec, &out)
+}
+
+/// Parses `NAME=NUMBER` items of a flag, names trimmed, in order.
+fn name_values(items: &[String], flag: &str, form: &str) -> anyhow::Result<Vec<(String, f64)>> {
+    items
+        .iter()
+        .map(|item| {
+            let (name, v) = item
+                .split_once('=')
+                .with_context(|| format!("{flag} `{item}`: expected {form}"))?;
+            let v: f64 =
+                v.trim().parse().with_context(|| format!("{flag} `{item}`: not a number"))?;
+            Ok((name.trim().to_string(), v))
+        })
+        .collect()
 }
 
 /// Runs `cpt`.
