@@ -4,8 +4,12 @@
 //! Builders, named in the corpus config as `[[feedback]]` tables:
 //! - `held_out_parts`: whole named parts of a built-in source (Brown genres, mathematics_dataset
 //!   modules) are taken out of training and turned into items. Question/answer items are
-//!   restyled (`Problem: …\nSolution:` instead of the training text's `Question: …\nAnswer:`),
-//!   so the feedback measures the skill, not the template.
+//!   restyled (`Problem: …\nAnswer:` instead of the training text's `Question: …\nAnswer:`), so
+//!   the feedback does not reward one memorised template. The answer cue stays `Answer:`: with
+//!   `Solution:`, a cue no training text puts before a short answer, a 0.34M-parameter proxy's
+//!   math feedback swung by 0.2–0.3 nats from stage to stage under a constant mixture (its guess
+//!   of what follows an unseen cue), noise that no mixture explains; with `Answer:` the same run
+//!   moves by about 0.05 nats a stage and trends with training.
 //! - `jsonl`: the user's own set (their MMLU-val), one `{"prompt", "answer", "field"}` a line.
 //!
 //! Every item is checked against all training text: one whose prompt and answer share a word
@@ -106,7 +110,7 @@ pub fn items_from_docs(field: &str, set: &str, docs: &[RawDoc]) -> Vec<FeedbackI
         .flat_map(|d| items_of(set, &d.text))
         .map(|it| {
             let prompt = match it.prompt.strip_prefix("Question: ") {
-                Some(q) => format!("Problem: {}\nSolution:", q.trim_end_matches("\nAnswer:")),
+                Some(q) => format!("Problem: {}\nAnswer:", q.trim_end_matches("\nAnswer:")),
                 None => it.prompt,
             };
             FeedbackItem { field: field.into(), set: set.into(), prompt, answer: it.answer }
@@ -220,7 +224,7 @@ mod tests {
             .in_part("arithmetic__add")];
         let items = items_from_docs("math", "set", &docs);
         assert_eq!(items.len(), 1);
-        assert_eq!(items[0].prompt, "Problem: What is 2 + 3?\nSolution:");
+        assert_eq!(items[0].prompt, "Problem: What is 2 + 3?\nAnswer:");
         assert_eq!(items[0].answer, " 5");
     }
 

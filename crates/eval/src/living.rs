@@ -6,17 +6,30 @@
 //! |---|---|---|---|
 //! | `agreement` | general | choice of 2 | held-out sentences with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number |
 //! | `cloze` | general | choice of 2 | held-out sentences: the original word or another word of the same length from the same text |
+//! | `word_order` | general | choice of 2 | held-out sentences: as written, or with two neighbouring words swapped |
 //! | `definition` | general | choice of 4 | held-out `term: gloss` lines: the term's gloss or three others (per-token scoring) |
+//! | `math_agreement` | math | choice of 2 | held-out problem statements with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number |
+//! | `math_cloze` | math | choice of 2 | held-out problem statements: the original word or another word of the same length |
+//! | `math_word_order` | math | choice of 2 | held-out problem statements: as written, or with two neighbouring tokens swapped |
+//! | `answer_pairing` | math | choice of 2 | held-out `Question: … Answer: …` pairs: the question's answer or that of another question, whose item has the two the other way round |
 //! | `arithmetic_1digit` | math | exact match | `What is a ∘ b?` with one-digit operands (+, −, ×), greedy answer |
 //! | `addition_2digit` | math | choice of 4 | `What is a + b?`, two-digit operands: the sum, ±1, ±10 |
 //! | `comparison` | math | choice of 2 | `Which is bigger: a or b?` |
 //! | `code_syntax` | code | choice of 2 | held-out code lines ending in `)`, `]`, `}` or `:`, against the line with that character removed (per-token scoring) |
 //!
-//! Text tasks read the domains' held-out documents (`<domain>/heldout.jsonl`), which no model
-//! trains on and which are disjoint from the feedback sets (their parts are held out of every
-//! domain); any item whose prompt is also a feedback prompt is dropped. Options are shuffled per
-//! item with the seed, so a model that always picks one position scores chance and shows a high
-//! constant-answer rate.
+//! Text tasks read the held-out documents (`<domain>/heldout.jsonl`) of a field's core domains,
+//! those its base reads at full share (no `pretrain_weights` entry below 1: not the
+//! distractors), which no model trains on and which are disjoint from the feedback sets (their
+//! parts are held out of every domain); any item whose prompt is also a feedback prompt is
+//! dropped. Options are shuffled per item with the seed, so a model that always picks one
+//! position scores chance and shows a high constant-answer rate.
+//!
+//! The minimal-pair tasks (the agreements, the clozes, the word orders, `answer_pairing`) are the
+//! ones 1–5M-parameter models pass: both options have the same length, words and answer strings
+//! (each answer is once right and once wrong in `answer_pairing`), so no bias for short or
+//! frequent strings can score. The generated arithmetic tasks stay in the table for larger
+//! models; at 1M parameters they sit at or below chance (summed log-probability prefers the
+//! shorter, more frequent number), and G0 leaves them out of the average.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -93,8 +106,18 @@ pub fn living_tasks(
     let has = |f: &str| fields.iter().any(|g| g == f);
     if has("general") {
         let texts = heldout_texts(dir, manifest, "general")?;
-        tasks.push(task("agreement", "general", "choice", agreement(&texts), n, seed, &fresh));
-        tasks.push(task("cloze", "general", "choice", cloze(&texts, seed), n, seed, &fresh));
+        let sents = sentences(&texts);
+        tasks.push(task("agreement", "general", "choice", agreement(&sents), n, seed, &fresh));
+        tasks.push(task("cloze", "general", "choice", cloze(&sents, seed, 0), n, seed, &fresh));
+        tasks.push(task(
+            "word_order",
+            "general",
+            "choice",
+            word_order(&sents, seed, 0),
+            n,
+            seed,
+            &fresh,
+        ));
         tasks.push(task(
             "definition",
             "general",
@@ -106,6 +129,16 @@ pub fn living_tasks(
         ));
     }
     if has("math") {
+        let texts = heldout_texts(dir, manifest, "math")?;
+        let lines = problem_lines(&texts);
+        let math_agreement = agreement(&lines);
+        tasks.push(task("math_agreement", "math", "choice", math_agreement, n, seed, &fresh));
+        let math_cloze = cloze(&lines, seed, 1);
+        tasks.push(task("math_cloze", "math", "choice", math_cloze, n, seed, &fresh));
+        let order = word_order(&lines, seed, 1);
+        tasks.push(task("math_word_order", "math", "choice", order, n, seed, &fresh));
+        let pairs = answer_pairing(&texts, seed);
+        tasks.push(task("answer_pairing", "math", "choice", pairs, n, seed, &fresh));
         tasks.push(task(
             "arithmetic_1digit",
             "math",
@@ -178,14 +211,16 @@ fn feedback_prompts(dir: &Path, manifest: &Manifest) -> Result<HashSet<String>, 
         .collect()
 }
 
-/// The held-out documents of a field's domains, in manifest order.
+/// The held-out documents of a field's core domains (no `pretrain_weights` entry below 1), in
+/// manifest order.
 fn heldout_texts(dir: &Path, manifest: &Manifest, field: &str) -> Result<Vec<String>, EvalError> {
     #[derive(serde::Deserialize)]
     struct Doc {
         text: String,
     }
+    let core = |name: &str| manifest.pretrain_weights.get(name).map_or(true, |&w| w >= 1.0);
     let mut out = Vec::new();
-    for d in manifest.domains.iter().filter(|d| d.field.as_str() == field) {
+    for d in manifest.domains.iter().filter(|d| d.field.as_str() == field && core(&d.name)) {
         let path = dir.join(&d.name).join("heldout.jsonl");
         let text = std::fs::read_to_string(&path).map_err(|e| EvalError::io(&path, e))?;
         for (n, line) in text.lines().enumerate() {
@@ -231,11 +266,11 @@ fn minimal_pair(words: &[&str], i: usize, other: &str) -> LivingItem {
     }
 }
 
-fn agreement(texts: &[String]) -> Vec<LivingItem> {
+fn agreement(sents: &[&str]) -> Vec<LivingItem> {
     const PAIRS: [(&str, &str); 4] =
         [("is", "are"), ("was", "were"), ("has", "have"), ("does", "do")];
     let mut out = Vec::new();
-    for s in sentences(texts) {
+    for s in sents {
         let words: Vec<&str> = s.split_whitespace().collect();
         let Some((i, other)) = words.iter().enumerate().skip(1).find_map(|(i, w)| {
             PAIRS.iter().find_map(|(a, b)| {
@@ -255,11 +290,32 @@ fn agreement(texts: &[String]) -> Vec<LivingItem> {
     out
 }
 
-fn cloze(texts: &[String], seed: u64) -> Vec<LivingItem> {
-    let sents = sentences(texts);
+/// Problem statements of held-out math text: the lines (less a `Question: ` or `Problem: `
+/// label) of 6 to 40 printable ASCII words.
+fn problem_lines(texts: &[String]) -> Vec<&str> {
+    let mut out = Vec::new();
+    for t in texts {
+        for line in t.lines() {
+            let line = line.trim();
+            let line = line
+                .strip_prefix("Question: ")
+                .or_else(|| line.strip_prefix("Problem: "))
+                .unwrap_or(line);
+            let words = line.split_whitespace().count();
+            if (6..=40).contains(&words) && line.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+                out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// One word of each segment (a lowercase word of 4+ letters, from the third on) against another
+/// word of the same length from the segments; `stream` separates the fields' seeds.
+fn cloze(sents: &[&str], seed: u64, stream: u64) -> Vec<LivingItem> {
     // Candidate replacements by length: lowercase words of 4+ letters seen in the text.
     let mut by_len: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for s in &sents {
+    for s in sents {
         for w in s.split_whitespace() {
             if w.len() >= 4 && w.chars().all(|c| c.is_ascii_lowercase()) {
                 by_len.entry(w.len()).or_default().push(w);
@@ -270,7 +326,7 @@ fn cloze(texts: &[String], seed: u64) -> Vec<LivingItem> {
         v.sort_unstable();
         v.dedup();
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.cloze", 0));
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.cloze", stream));
     let mut out = Vec::new();
     for s in sents {
         let words: Vec<&str> = s.split_whitespace().collect();
@@ -286,6 +342,62 @@ fn cloze(texts: &[String], seed: u64) -> Vec<LivingItem> {
             }
         };
         out.push(minimal_pair(&words, i, other));
+    }
+    out
+}
+
+/// Each segment as written against the same words with one seeded pair of neighbours (from
+/// the second word on, two different words) swapped.
+fn word_order(sents: &[&str], seed: u64, stream: u64) -> Vec<LivingItem> {
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.word_order", stream));
+    let mut out = Vec::new();
+    for s in sents {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let slots: Vec<usize> =
+            (1..words.len() - 1).filter(|&i| words[i] != words[i + 1]).collect();
+        let Some(&i) = slots.choose(&mut rng) else { continue };
+        let tail = |from: usize| words[from..].iter().map(|w| format!(" {w}")).collect::<String>();
+        out.push(LivingItem {
+            prompt: words[..i].join(" "),
+            options: vec![
+                format!(" {} {}{}", words[i], words[i + 1], tail(i + 2)),
+                format!(" {} {}{}", words[i + 1], words[i], tail(i + 2)),
+            ],
+            correct: 0,
+            answer: String::new(),
+        });
+    }
+    out
+}
+
+/// Held-out `Question: … Answer: …` pairs, matched two by two (seeded) where the answers
+/// differ: each question gets its own answer and its partner's, so every answer string is once
+/// right and once wrong and a preference for one answer's form cannot score.
+fn answer_pairing(texts: &[String], seed: u64) -> Vec<LivingItem> {
+    let mut qa: Vec<(String, String)> = texts
+        .iter()
+        .flat_map(|t| items_of("q", t))
+        .filter(|it| it.prompt.starts_with("Question: ") && it.answer.len() <= 40)
+        .map(|it| (it.prompt, it.answer))
+        .collect();
+    qa.sort();
+    qa.dedup();
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.answer_pairing", 0));
+    qa.shuffle(&mut rng);
+    let mut out = Vec::new();
+    for pair in qa.chunks_exact(2) {
+        let ((q1, a1), (q2, a2)) = (&pair[0], &pair[1]);
+        if a1.trim() == a2.trim() {
+            continue;
+        }
+        for (q, right, wrong) in [(q1, a1, a2), (q2, a2, a1)] {
+            out.push(LivingItem {
+                prompt: q.clone(),
+                options: vec![right.clone(), wrong.clone()],
+                correct: 0,
+                answer: String::new(),
+            });
+        }
     }
     out
 }
@@ -482,7 +594,7 @@ mod tests {
     #[test]
     fn agreement_and_cloze_items_are_minimal_pairs() {
         let texts = vec!["The old dog is asleep by the warm fire tonight. Many people were watching the quiet river.".to_string()];
-        let a = agreement(&texts);
+        let a = agreement(&sentences(&texts));
         assert_eq!(a.len(), 2);
         assert_eq!(a[0].prompt, "The old dog");
         assert_eq!(
@@ -490,12 +602,52 @@ mod tests {
             [" is asleep by the warm fire tonight.", " are asleep by the warm fire tonight."]
         );
         assert_eq!(a[1].options[1], " was watching the quiet river.");
-        let c = cloze(&texts, 0);
+        let c = cloze(&sentences(&texts), 0, 0);
         for it in &c {
             let (x, y) = (&it.options[0], &it.options[1]);
             assert_ne!(x, y);
             assert_eq!(x.split(' ').count(), y.split(' ').count(), "one word swapped: {x} / {y}");
         }
+    }
+
+    #[test]
+    fn word_order_swaps_two_neighbours_and_keeps_the_words() {
+        let sents = ["Let x be the number of apples in the basket."];
+        let items = word_order(&sents, 0, 1);
+        assert_eq!(items.len(), 1);
+        let it = &items[0];
+        let whole = |o: &str| format!("{}{o}", it.prompt);
+        assert_eq!(whole(&it.options[0]), sents[0]);
+        let mut a: Vec<&str> = sents[0].split(' ').collect();
+        let swapped = whole(&it.options[1]);
+        let mut b: Vec<&str> = swapped.split(' ').collect();
+        assert_ne!(a, b);
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "the same words, two of them swapped");
+    }
+
+    #[test]
+    fn answer_pairing_uses_every_answer_once_right_and_once_wrong() {
+        let texts = vec![
+            "Question: What is 2 + 3?\nAnswer: 5\n\nQuestion: Is 7 prime?\nAnswer: True".to_string(),
+            "Question: Expand (x + 1)**2.\nAnswer: x**2 + 2*x + 1\n\nQuestion: What is 4 - 4?\nAnswer: 0"
+                .to_string(),
+        ];
+        let items = answer_pairing(&texts, 0);
+        assert_eq!(items.len(), 4);
+        let mut right: Vec<&str> = items.iter().map(|i| i.options[0].as_str()).collect();
+        let mut wrong: Vec<&str> = items.iter().map(|i| i.options[1].as_str()).collect();
+        right.sort_unstable();
+        wrong.sort_unstable();
+        assert_eq!(right, wrong);
+        assert!(items
+            .iter()
+            .any(|i| i.prompt == "Question: Is 7 prime?\nAnswer:" && i.options[0] == " True"));
+        let doc =
+            vec!["Question: Let x be the sum of 3 and 4.\nAnswer: 7\nProblem: Is 7 prime?"
+                .to_string()];
+        assert_eq!(problem_lines(&doc), ["Let x be the sum of 3 and 4."]);
     }
 
     #[test]
