@@ -218,7 +218,7 @@ fn heldout_texts(dir: &Path, manifest: &Manifest, field: &str) -> Result<Vec<Str
     struct Doc {
         text: String,
     }
-    let core = |name: &str| manifest.pretrain_weights.get(name).map_or(true, |&w| w >= 1.0);
+    let core = |name: &str| manifest.pretrain_weights.get(name).is_none_or(|&w| w >= 1.0);
     let mut out = Vec::new();
     for d in manifest.domains.iter().filter(|d| d.field.as_str() == field && core(&d.name)) {
         let path = dir.join(&d.name).join("heldout.jsonl");

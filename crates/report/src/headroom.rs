@@ -23,19 +23,39 @@ pub struct Outcome {
     pub delta: BTreeMap<String, f64>,
     /// Mean over the fields.
     pub balanced: f64,
+    /// Each stage's reward: the change of the balanced score during the stage (DESIGN §4).
+    pub rewards: Vec<f64>,
 }
 
 impl Outcome {
     /// The outcome of a finished steered run.
     pub fn of(run: &SteeredRun) -> Outcome {
+        let fields = run.fields();
+        let balanced_at = |o: &mixagent_core::Observation| {
+            fields
+                .iter()
+                .map(|f| o.relative_change(&run.initial, f).unwrap_or(f64::NAN))
+                .sum::<f64>()
+                / fields.len().max(1) as f64
+        };
         let last = run.last_observation();
-        let delta: BTreeMap<String, f64> = run
-            .fields()
+        let delta: BTreeMap<String, f64> = fields
             .iter()
             .map(|f| (f.clone(), last.relative_change(&run.initial, f).unwrap_or(f64::NAN)))
             .collect();
         let balanced = delta.values().sum::<f64>() / delta.len().max(1) as f64;
-        Outcome { seed: run.config.seed, delta, balanced }
+        let mut before = 0.0;
+        let rewards = run
+            .stages
+            .iter()
+            .map(|st| {
+                let now = balanced_at(&st.observation);
+                let r = now - before;
+                before = now;
+                r
+            })
+            .collect();
+        Outcome { seed: run.config.seed, delta, balanced, rewards }
     }
 }
 
@@ -173,7 +193,67 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     cov / (vx * vy).sqrt()
 }
 
-/// Gate G5: how much of a stage's reward (the change of the balanced score during the stage)
+/// Gate G5 from replicated runs: the share of a stage's reward variance that is the mixture's,
+/// from runs of several fixed mixtures, each over the same seeds (a one-way analysis of
+/// variance per stage: σ²_mix = (MS_between − MS_within)/k, share = σ²_mix / (σ²_mix +
+/// MS_within), k seeds). Model-free: it is the most any policy's model of the reward can
+/// explain, where a regression on the weights ([`explained_by_mixture`]) is a lower bound that
+/// also pays for its own fit. The seed's effect counts as noise (a policy cannot choose it).
+/// Pooled over stages as Σσ²_mix / Σ(σ²_mix + MS_within). `None` with fewer than 3 mixtures or
+/// 2 common seeds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VarianceShare {
+    /// Pooled over stages.
+    pub pooled: f64,
+    /// Per stage.
+    pub per_stage: Vec<f64>,
+    /// Mixtures compared.
+    pub mixtures: usize,
+    /// Seeds per mixture.
+    pub seeds: usize,
+}
+
+/// See [`VarianceShare`]: the mixture's share of each stage's reward variance over `rows`.
+pub fn mixture_share(rows: &[Row]) -> Option<VarianceShare> {
+    let mut seeds: Vec<u64> = rows.first()?.outcomes.iter().map(|o| o.seed).collect();
+    seeds.retain(|s| rows.iter().all(|r| r.outcomes.iter().any(|o| o.seed == *s)));
+    let (m, k) = (rows.len(), seeds.len());
+    if m < 3 || k < 2 {
+        return None;
+    }
+    let stages =
+        rows.iter().flat_map(|r| r.outcomes.iter().map(|o| o.rewards.len())).min().unwrap_or(0);
+    let (mut mix_all, mut total_all) = (0.0, 0.0);
+    let mut per_stage = Vec::with_capacity(stages);
+    for st in 0..stages {
+        let y: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| {
+                seeds
+                    .iter()
+                    .map(|s| r.outcomes.iter().find(|o| o.seed == *s).expect("common").rewards[st])
+                    .collect()
+            })
+            .collect();
+        let means: Vec<f64> = y.iter().map(|v| v.iter().sum::<f64>() / k as f64).collect();
+        let grand = means.iter().sum::<f64>() / m as f64;
+        let ms_between =
+            k as f64 * means.iter().map(|x| (x - grand).powi(2)).sum::<f64>() / (m - 1) as f64;
+        let ms_within = y
+            .iter()
+            .zip(&means)
+            .map(|(v, mu)| v.iter().map(|x| (x - mu).powi(2)).sum::<f64>())
+            .sum::<f64>()
+            / (m * (k - 1)) as f64;
+        let mix = ((ms_between - ms_within) / k as f64).max(0.0);
+        per_stage.push(mix / (mix + ms_within));
+        mix_all += mix;
+        total_all += mix + ms_within;
+    }
+    Some(VarianceShare { pooled: mix_all / total_all, per_stage, mixtures: m, seeds: k })
+}
+
+/// Gate G5, the regression reading: how much of a stage's reward (the change of the balanced score during the stage)
 /// the stage's mixture explains, within each stage index: the out-of-fold R² of a ridge
 /// regression of reward on weights (`folds`-fold cross-validation, so a regression with many
 /// weights and few trajectories is not credited with noise it memorised). Returns the R² of all
@@ -327,7 +407,10 @@ pub struct Headroom {
     pub statics_on_proxy: Vec<f64>,
     /// The confirmation rows on fresh seeds: uniform, the best static, the dynamic schedules.
     pub confirm: Vec<Row>,
-    /// G5: pooled out-of-fold R² and per stage.
+    /// G5: the mixture's share of a stage's reward variance, over the static mixtures on the
+    /// target model.
+    pub mixture_share: Option<VarianceShare>,
+    /// G5's regression reading on a trajectory collection: pooled out-of-fold R² and per stage.
     pub explained: Option<(f64, Vec<f64>)>,
 }
 
@@ -373,6 +456,7 @@ pub fn gates(
     statics: &[Row],
     statics_on_proxy: &[f64],
     confirm: &[Row],
+    share: Option<&VarianceShare>,
     explained: Option<f64>,
 ) -> Vec<Gate> {
     let mut g = vec![g0.unwrap_or_else(|| Gate {
@@ -475,14 +559,26 @@ pub fn gates(
     } else {
         Gate { id: "G4".into(), asks: "proxy fidelity".into(), pass: None, figure: "no proxy runs of the static mixtures".into() }
     });
-    g.push(match explained {
-        Some(r2) => Gate {
+    let ridge = explained.map_or(String::new(), |r2| {
+        format!("; a 5-fold ridge regression on the weights of a trajectory collection explains R² = {r2:.2}")
+    });
+    g.push(match (share, explained) {
+        (Some(v), _) => Gate {
+            id: "G5".into(),
+            asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (its share of the variance over replicated static mixtures)".into(),
+            pass: Some(v.pooled >= 0.30),
+            figure: format!(
+                "the mixture's share of a stage's reward variance = {:.2} (stages pooled; {} mixtures × {} seeds on the target model){ridge}",
+                v.pooled, v.mixtures, v.seeds
+            ),
+        },
+        (None, Some(r2)) => Gate {
             id: "G5".into(),
             asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (out-of-fold R²)".into(),
             pass: Some(r2 >= 0.30),
             figure: format!("R² = {r2:.2} (stages pooled, 5-fold ridge regression on the weights)"),
         },
-        None => Gate { id: "G5".into(), asks: "learnable signal".into(), pass: None, figure: "no trajectory collection given".into() },
+        (None, None) => Gate { id: "G5".into(), asks: "learnable signal".into(), pass: None, figure: "no replicated static mixtures or trajectory collection".into() },
     });
     g
 }
@@ -551,6 +647,17 @@ impl Headroom {
                 );
             }
         }
+        if let Some(v) = &self.mixture_share {
+            let per: Vec<String> = v.per_stage.iter().map(|x| format!("{x:.2}")).collect();
+            let _ = writeln!(
+                s,
+                "\nG5, the mixture's share of each stage's reward variance ({} static mixtures × {} seeds, target model): {} (pooled {:.2}).",
+                v.mixtures,
+                v.seeds,
+                per.join(", "),
+                v.pooled
+            );
+        }
         if let Some((r2, per)) = &self.explained {
             let per: Vec<String> = per.iter().map(|v| format!("{v:.2}")).collect();
             let _ =
@@ -569,6 +676,7 @@ mod tests {
             seed,
             delta: [("general".into(), g), ("math".into(), m)].into(),
             balanced: (g + m) / 2.0,
+            rewards: Vec::new(),
         }
     }
 
@@ -617,8 +725,32 @@ mod tests {
         assert!(by("a").strongly_relevant() && !by("a").useless_or_harmful());
         assert!(by("c").useless_or_harmful() && by("d").useless_or_harmful());
         assert!(!by("b").useless_or_harmful());
-        let g = gates(None, &r, &[], &[], &[], None);
+        let g = gates(None, &r, &[], &[], &[], None, None);
         assert_eq!(g[1].pass, Some(false), "only one strongly relevant domain: {}", g[1].figure);
+    }
+
+    #[test]
+    fn mixture_share_by_hand() {
+        // 3 mixtures × 2 seeds, one stage: rewards (1, 3), (5, 7), (9, 11). Means 2, 6, 10
+        // around 6: MS_between = 2·(16 + 0 + 16)/2 = 32; MS_within = 3·(1 + 1)/3 = 2;
+        // σ²_mix = (32 − 2)/2 = 15; share = 15/(15 + 2).
+        let row = |label: &str, r: [f64; 2]| Row {
+            label: label.into(),
+            spec: label.into(),
+            outcomes: (0..2)
+                .map(|s| Outcome { rewards: vec![r[s as usize]], ..outcome(s, 0.0, 0.0) })
+                .collect(),
+        };
+        let rows = [row("a", [1.0, 3.0]), row("b", [5.0, 7.0]), row("c", [9.0, 11.0])];
+        let v = mixture_share(&rows).unwrap();
+        assert!((v.pooled - 15.0 / 17.0).abs() < 1e-12, "{}", v.pooled);
+        assert_eq!((v.mixtures, v.seeds), (3, 2));
+        // Pure noise (every mixture the same on average): the share is 0.
+        let flat = [row("a", [1.0, 3.0]), row("b", [3.0, 1.0]), row("c", [1.0, 3.0])];
+        assert_eq!(mixture_share(&flat).unwrap().pooled, 0.0);
+        let g = gates(None, &[], &[], &[], &[], Some(&v), Some(-0.5));
+        assert_eq!(g[5].pass, Some(true), "{}", g[5].figure);
+        assert!(mixture_share(&rows[..2]).is_none(), "two mixtures are too few");
     }
 
     #[test]

@@ -152,6 +152,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             statics: statics.to_vec(),
             statics_on_proxy: proxy.to_vec(),
             confirm: confirm.to_vec(),
+            mixture_share: None,
             explained: None,
         };
         write_report(&out, &header, report, None)?;
@@ -311,6 +312,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             statics: static_rows,
             statics_on_proxy: proxy_means,
             confirm: confirm_rows,
+            mixture_share: None,
             explained,
         },
         g0,
@@ -341,12 +343,14 @@ fn write_report(
     mut report: Headroom,
     g0: Option<headroom::Gate>,
 ) -> anyhow::Result<String> {
+    report.mixture_share = headroom::mixture_share(&report.statics);
     report.gates = headroom::gates(
         g0,
         &report.relevance,
         &report.statics,
         &report.statics_on_proxy,
         &report.confirm,
+        report.mixture_share.as_ref(),
         report.explained.as_ref().map(|e| e.0),
     );
     let md = format!("{header}{}", report.to_markdown());
