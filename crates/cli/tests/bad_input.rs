@@ -173,6 +173,18 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
     write("feedback-poetry.toml", &corpus("raw-brown", brown, &held("\"l\"", "poetry")));
     write("val.jsonl", "{\"prompt\": \"2+2=\", \"answer\": \"4\", \"field\": \"general\"}\n{\"prompt\": \"3+3=\"}\n");
     write(
+        "tasks.jsonl",
+        "{\"task\": \"t\", \"field\": \"general\", \"prompt\": \"A\", \"options\": [\" b\", \" c\"], \"correct\": 2}\n",
+    );
+    write(
+        "task-index.toml",
+        &corpus(
+            "raw-brown",
+            brown,
+            &format!("[[task]]\npath = \"{}\"\n", bad.join("tasks.jsonl").display()),
+        ),
+    );
+    write(
         "feedback-jsonl.toml",
         &corpus(
             "raw-brown",

@@ -776,7 +776,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
 }
 
 /// A user's corpus with fields of its own (`source`, `target`), as JSONL.
-fn user_corpus(dir: &Path, feedback: &str) -> PathBuf {
+fn user_corpus(dir: &Path, extra: &str) -> PathBuf {
     let words = ["river", "stone", "market", "lantern", "orchard", "harbour", "violin", "meadow"];
     let mut jsonl = String::new();
     for (domain, field, k) in [
@@ -795,7 +795,7 @@ fn user_corpus(dir: &Path, feedback: &str) -> PathBuf {
     }
     std::fs::write(dir.join("corpus.jsonl"), jsonl).unwrap();
     let cfg = dir.join("corpus.toml");
-    std::fs::write(&cfg, format!("vocab_size = 300\nheldout_fraction = 0.2\n[[source]]\ntype = \"jsonl\"\npath = \"corpus.jsonl\"\n{feedback}")).unwrap();
+    std::fs::write(&cfg, format!("vocab_size = 300\nheldout_fraction = 0.2\n[[source]]\ntype = \"jsonl\"\npath = \"corpus.jsonl\"\n{extra}")).unwrap();
     let out = dir.join("corpus");
     mixagent().args(["prepare", "--config"]).arg(&cfg).arg("--out").arg(&out).assert().success();
     out
@@ -807,7 +807,18 @@ fn a_users_corpus_with_its_own_fields_runs_end_to_end_or_fails_before_the_first_
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let corpus = user_corpus(tmp.path(), "");
+    // The user's own benchmark task for `target`, beside the corpus config.
+    let item = |p: &str, a: &str, b: &str| {
+        serde_json::json!({"task": "my_pairs", "field": "target", "prompt": p, "options": [a, b], "correct": 0})
+            .to_string()
+    };
+    std::fs::write(
+        tmp.path().join("tasks.jsonl"),
+        [item("The lantern", " meadow", " violin"), item("A stone", " river", " orchard")]
+            .join("\n"),
+    )
+    .unwrap();
+    let corpus = user_corpus(tmp.path(), "[[task]]\npath = \"tasks.jsonl\"\n");
     let base = tmp.path().join("base");
     mixagent()
         .args([
@@ -846,14 +857,13 @@ fn a_users_corpus_with_its_own_fields_runs_end_to_end_or_fails_before_the_first_
             .arg(out);
         c
     };
-    // Its fields have no built-in benchmark tasks: a warning, and the feedback table.
+    // Its fields get the text tasks of their held-out documents, and `target` the user's own.
     let out = tmp.path().join("cmp");
-    compare(&corpus, &out)
-        .assert()
-        .success()
-        .stderr(contains("the built-in benchmark tasks are for the fields general and math"))
-        .stdout(contains("| uniform | 1 |"));
-    assert!(!std::fs::read_to_string(out.join("table.md")).unwrap().contains("Benchmarks"));
+    compare(&corpus, &out).assert().success().stdout(contains("| uniform | 1 |"));
+    let table = std::fs::read_to_string(out.join("table.md")).unwrap();
+    for task in ["Benchmarks", "source_word_order", "target_word_order", "my_pairs"] {
+        assert!(table.contains(task), "{task} missing from:\n{table}");
+    }
     // Feedback sets for `source` only: refused before any run starts, naming the fix.
     let dir = tmp.path().join("partial");
     std::fs::create_dir_all(&dir).unwrap();

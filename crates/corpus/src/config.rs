@@ -44,6 +44,9 @@ pub struct PrepareConfig {
     /// over every domain's held-out documents.
     #[serde(default, rename = "feedback")]
     pub feedback: Vec<FeedbackConfig>,
+    /// The user's own benchmark tasks, as JSONL (`mixagent_corpus::tasks`).
+    #[serde(default, rename = "task", skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<crate::tasks::TaskConfig>,
     /// At most this many feedback items per field are kept (seeded choice).
     #[serde(default = "default_feedback_items")]
     pub feedback_items_per_field: usize,
@@ -205,6 +208,9 @@ impl PrepareConfig {
             if let FeedbackConfig::Jsonl { path, .. } = f {
                 fix(path);
             }
+        }
+        for t in &mut self.tasks {
+            fix(&mut t.path);
         }
         for s in &mut self.sources {
             match s {

@@ -156,7 +156,7 @@ pub fn read_jsonl(
 }
 
 /// Word n-grams of a text (lowercase alphanumeric words), hashed.
-fn ngram_hashes(text: &str, n: usize) -> impl Iterator<Item = u64> + '_ {
+pub(crate) fn ngram_hashes(text: &str, n: usize) -> impl Iterator<Item = u64> + '_ {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())

@@ -9,6 +9,7 @@ pub mod feedback;
 pub mod items;
 mod prepare;
 pub mod sources;
+pub mod tasks;
 mod tokenizer;
 
 pub use cluster::kmeans;
@@ -18,4 +19,5 @@ pub use error::CorpusError;
 pub use feedback::{FeedbackConfig, FeedbackItem, FEEDBACK_FILE};
 pub use mixagent_core::apply_override;
 pub use prepare::prepare;
+pub use tasks::{TaskConfig, TaskItem, TASKS_FILE};
 pub use tokenizer::{CorpusTokenizer, EOS_TOKEN};

@@ -14,6 +14,7 @@ use mixagent_shard::{
 use crate::docs::{read_folders, read_jsonl, read_unlabelled};
 use crate::feedback::{self, FeedbackConfig, FeedbackItem, FEEDBACK_FILE};
 use crate::sources::{read_builtin, BuiltinSource, RawDoc};
+use crate::tasks::{TaskItem, TASKS_FILE};
 use crate::{
     clean_and_cap, is_heldout, kmeans, CorpusError, CorpusTokenizer, LabelledDoc, PrepareConfig,
     SourceConfig,
@@ -50,6 +51,7 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
     );
 
     let feedback = feedback_sets(cfg, &declared, held, &docs)?;
+    let tasks = user_tasks(cfg, &declared, &docs)?;
 
     let mut by_domain: Splits<'_> = HashMap::new();
     for d in &docs {
@@ -97,7 +99,8 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         std::fs::remove_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
-    let written = write_corpus(cfg, &declared, &by_domain, &tokenizer, stamps, &feedback, &staging)
+    let extras = Extras { feedback: &feedback, tasks: &tasks };
+    let written = write_corpus(cfg, &declared, &by_domain, &tokenizer, stamps, extras, &staging)
         .and_then(|m| {
             swap_into_place(&staging, out)?;
             Ok(m)
@@ -113,6 +116,12 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
 
 type Splits<'a> = HashMap<&'a str, (Vec<&'a LabelledDoc>, Vec<&'a LabelledDoc>)>;
 
+/// What a corpus holds beside its domains: feedback sets and user tasks.
+struct Extras<'a> {
+    feedback: &'a BTreeMap<String, Vec<FeedbackItem>>,
+    tasks: &'a [TaskItem],
+}
+
 /// Writes the tokenizer, every domain's shards and held-out text, and the manifest into
 /// `staging`.
 fn write_corpus(
@@ -121,9 +130,10 @@ fn write_corpus(
     by_domain: &Splits<'_>,
     tokenizer: &CorpusTokenizer,
     sources: BTreeMap<String, String>,
-    feedback: &BTreeMap<String, Vec<FeedbackItem>>,
+    extras: Extras<'_>,
     staging: &Path,
 ) -> Result<Manifest, CorpusError> {
+    let Extras { feedback, tasks } = extras;
     let out = staging;
     tokenizer.save(&staging.join("tokenizer.json"))?;
     let fp = u64::from_str_radix(&tokenizer.fingerprint, 16).expect("hex fingerprint");
@@ -159,7 +169,18 @@ fn write_corpus(
     }
     let feedback_counts: BTreeMap<String, u64> =
         feedback.iter().map(|(f, items)| (f.clone(), items.len() as u64)).collect();
-    let fingerprint = corpus_fingerprint(staging, &sources, &entries, !feedback.is_empty())?;
+    let mut task_counts: BTreeMap<String, u64> = BTreeMap::new();
+    if !tasks.is_empty() {
+        let mut jsonl = String::new();
+        for item in tasks {
+            jsonl.push_str(&serde_json::to_string(item).expect("item serialises"));
+            jsonl.push('\n');
+            *task_counts.entry(item.task.clone()).or_default() += 1;
+        }
+        write_atomic(staging.join(TASKS_FILE), jsonl.as_bytes())?;
+    }
+    let fingerprint =
+        corpus_fingerprint(staging, &sources, &entries, !feedback.is_empty(), !tasks.is_empty())?;
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,
         created_by: format!("mixagent {}", env!("CARGO_PKG_VERSION")),
@@ -174,6 +195,7 @@ fn write_corpus(
         domains: entries,
         sources,
         feedback: feedback_counts,
+        tasks: task_counts,
         fingerprint: Some(fingerprint),
         pretrain_weights: cfg.pretrain_weights.clone(),
     };
@@ -192,6 +214,7 @@ fn corpus_fingerprint(
     sources: &BTreeMap<String, String>,
     entries: &[DomainEntry],
     has_feedback: bool,
+    has_tasks: bool,
 ) -> Result<String, CorpusError> {
     let mut h = Sha256::new();
     let file = |rel: &str, h: &mut Sha256| -> Result<(), CorpusError> {
@@ -214,6 +237,10 @@ fn corpus_fingerprint(
     }
     if has_feedback {
         file(FEEDBACK_FILE, &mut h)?;
+    }
+    // Last, so corpora without tasks keep the fingerprint they had before tasks existed.
+    if has_tasks {
+        file(TASKS_FILE, &mut h)?;
     }
     let d = h.finalize();
     Ok(d[..8].iter().map(|b| format!("{b:02x}")).collect())
@@ -367,6 +394,28 @@ fn gather(cfg: &PrepareConfig) -> Result<Gathered, CorpusError> {
         }
     }
     Ok(Gathered { docs, stamps, held })
+}
+
+/// Reads the `[[task]]` files, checked against the corpus's fields, without the items that
+/// overlap training text.
+fn user_tasks(
+    cfg: &PrepareConfig,
+    declared: &[(String, Field)],
+    training: &[LabelledDoc],
+) -> Result<Vec<TaskItem>, CorpusError> {
+    let fields: BTreeSet<&str> = declared.iter().map(|(_, f)| f.as_str()).collect();
+    let fields: Vec<&str> = fields.into_iter().collect();
+    let mut items = Vec::new();
+    for t in &cfg.tasks {
+        items.extend(crate::tasks::read_tasks(t, &fields)?);
+    }
+    if items.is_empty() {
+        return Ok(items);
+    }
+    let found = items.len();
+    let dropped = crate::tasks::dedup_tasks(&mut items, training, cfg.dedup_ngram);
+    tracing::info!(found, dropped_as_overlapping = dropped, kept = items.len(), "user tasks");
+    Ok(items)
 }
 
 /// Builds the `[[feedback]]` sets: items from the held-out documents or the user's JSONL,

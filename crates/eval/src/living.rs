@@ -61,9 +61,9 @@ pub struct LivingItem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LivingTask {
     /// Task name.
-    pub name: &'static str,
+    pub name: String,
     /// The field it counts for.
-    pub field: &'static str,
+    pub field: String,
     /// `choice`, `choice_per_token` (options scored by mean log-probability per token) or
     /// `exact_match`.
     pub kind: &'static str,
@@ -91,8 +91,10 @@ pub fn wilson_half(k: f64, n: usize) -> f64 {
     z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()
 }
 
-/// Builds the living tasks of `fields` (`general`, `math`, `code`; others have none), `n` items
-/// each where the corpus has enough text, from the corpus at `dir`.
+/// Builds the living tasks of `fields`, `n` items each where the corpus has enough text, from
+/// the corpus at `dir`: the built-in tasks of `general`, `math` and `code`; `<field>_cloze` and
+/// `<field>_word_order` from the held-out text of any other field (a user's `source` and
+/// `target`); and the user's own tasks (`tasks.jsonl`) of these fields.
 pub fn living_tasks(
     dir: &Path,
     manifest: &Manifest,
@@ -163,14 +165,39 @@ pub fn living_tasks(
             &fresh,
         ));
     }
+    for f in fields.iter().filter(|f| !["general", "math", "code"].contains(&f.as_str())) {
+        let texts = heldout_texts(dir, manifest, f)?;
+        let segs = text_segments(&texts);
+        let cloze_items = cloze(&segs, seed, fnv(f));
+        tasks.push(task(&format!("{f}_cloze"), f, "choice", cloze_items, n, seed, &fresh));
+        let order = word_order(&segs, seed, fnv(f));
+        tasks.push(task(&format!("{f}_word_order"), f, "choice", order, n, seed, &fresh));
+    }
+    if !manifest.tasks.is_empty() {
+        let mut by_task: BTreeMap<(String, String), Vec<LivingItem>> = BTreeMap::new();
+        for it in mixagent_corpus::tasks::load_tasks(dir)? {
+            if fields.contains(&it.field) {
+                by_task.entry((it.task, it.field)).or_default().push(LivingItem {
+                    prompt: it.prompt,
+                    options: it.options,
+                    correct: it.correct,
+                    answer: it.answer,
+                });
+            }
+        }
+        for ((name, field), items) in by_task {
+            let kind = if items[0].options.is_empty() { "exact_match" } else { "choice" };
+            tasks.push(task(&name, &field, kind, items, n, seed, &fresh));
+        }
+    }
     Ok(tasks.into_iter().filter(|t| !t.items.is_empty()).collect())
 }
 
 /// Shuffles every item's options (seeded), drops items that repeat a feedback prompt, and
 /// keeps a seeded choice of `n`.
 fn task(
-    name: &'static str,
-    field: &'static str,
+    name: &str,
+    field: &str,
     kind: &'static str,
     mut items: Vec<LivingItem>,
     n: usize,
@@ -188,7 +215,7 @@ fn task(
             it.correct = it.options.iter().position(|o| *o == right).expect("kept");
         }
     }
-    LivingTask { name, field, kind, items }
+    LivingTask { name: name.into(), field: field.into(), kind, items }
 }
 
 fn fnv(s: &str) -> u64 {
@@ -304,6 +331,22 @@ fn problem_lines(texts: &[String]) -> Vec<&str> {
             let words = line.split_whitespace().count();
             if (6..=40).contains(&words) && line.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
                 out.push(line);
+            }
+        }
+    }
+    out
+}
+
+/// Segments of any field's held-out text: its lines, split at sentence ends, of 6 to 40
+/// printable ASCII words.
+fn text_segments(texts: &[String]) -> Vec<&str> {
+    let mut out = Vec::new();
+    for t in texts {
+        for s in t.lines().flat_map(|l| l.split_inclusive(['.', '!', '?'])) {
+            let s = s.trim();
+            let words = s.split_whitespace().count();
+            if (6..=40).contains(&words) && s.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+                out.push(s);
             }
         }
     }
@@ -569,8 +612,8 @@ pub fn score_task(scorer: &Scorer<'_>, task: &LivingTask) -> Result<TaskScore, E
         }
     }
     Ok(TaskScore::from_counts(
-        task.name,
-        task.field,
+        &task.name,
+        &task.field,
         task.kind,
         correct,
         task.chance(),

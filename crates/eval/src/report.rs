@@ -278,10 +278,10 @@ pub fn evaluate(
     }
     let mut averages = Vec::new();
     if !tasks.is_empty() {
-        for field in ["general", "math"] {
-            let s: Vec<f64> = tasks.iter().filter(|t| t.field == field).map(|t| t.score).collect();
+        for field in &opts.fields {
+            let s: Vec<f64> = tasks.iter().filter(|t| &t.field == field).map(|t| t.score).collect();
             if !s.is_empty() {
-                averages.push((field.to_string(), s.iter().sum::<f64>() / s.len() as f64));
+                averages.push((field.clone(), s.iter().sum::<f64>() / s.len() as f64));
             }
         }
         averages.push((

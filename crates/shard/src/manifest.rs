@@ -120,6 +120,9 @@ pub struct Manifest {
     /// the corpus has none (feedback suites then come from the domains' held-out documents).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub feedback: std::collections::BTreeMap<String, u64>,
+    /// Items per user task (`tasks.jsonl` beside the manifest); empty when the corpus has none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tasks: std::collections::BTreeMap<String, u64>,
     /// The corpus fingerprint: SHA-256 (first 16 hex digits) of the source stamps, the
     /// tokenizer and every shard and held-out file. Two preparations with the same fingerprint
     /// are the same corpus. Absent in corpora prepared before it existed.

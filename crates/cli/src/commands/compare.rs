@@ -219,9 +219,9 @@ fn corpus_label(corpus: &Path) -> String {
 }
 
 /// Checks, before the first run starts, what would otherwise fail only at evaluation: every
-/// field of the space has a feedback suite in this corpus; and the built-in benchmark tasks
-/// (fields `general` and `math`) apply to some field of the space, else the report is written
-/// without the benchmark table, with a warning.
+/// field of the space has a feedback suite in this corpus; and its benchmark tasks build (the
+/// user's task file reads, the held-out text is there). A field no task applies to gets a
+/// warning; when none applies to any, the report is written without the benchmark table.
 fn preflight(cfg: &mut CompareConfig, run: &CollectConfig) -> anyhow::Result<()> {
     let manifest = Manifest::load(&run.corpus)?;
     for f in &run.space.fields {
@@ -236,18 +236,37 @@ fn preflight(cfg: &mut CompareConfig, run: &CollectConfig) -> anyhow::Result<()>
             format!("the feedback suite of field `{f}` (checked before any run starts)")
         })?;
     }
-    let applies: Vec<&str> = mixagent_eval::BENCHMARK_FIELDS
-        .iter()
-        .copied()
-        .filter(|f| run.space.fields.iter().any(|g| g == f))
-        .collect();
-    if cfg.benchmarks && applies.is_empty() {
+    if !cfg.benchmarks {
+        return Ok(());
+    }
+    // The tasks each field gets: built-in ones, the text tasks of its held-out documents, the
+    // user's own (`[[task]]` in the corpus config). Building them reads everything they need.
+    let living = mixagent_eval::living::living_tasks(
+        &run.corpus,
+        &manifest,
+        &run.space.fields,
+        cfg.task_items,
+        0,
+    )
+    .context("the benchmark tasks (checked before any run starts)")?;
+    let mut none = Vec::new();
+    for f in &run.space.fields {
+        let builtin = mixagent_eval::BENCHMARK_FIELDS.contains(&f.as_str());
+        if !builtin && !living.iter().any(|t| &t.field == f) {
+            none.push(f.as_str());
+        }
+    }
+    if none.len() == run.space.fields.len() {
         eprintln!(
-            "compare: warning: the built-in benchmark tasks are for the fields {}; this run's fields are {}: no benchmark table (set `benchmarks = false` to silence this)",
-            mixagent_eval::BENCHMARK_FIELDS.join(" and "),
-            run.space.fields.join(", ")
+            "compare: warning: no benchmark task applies to the fields {} (too little held-out text and no [[task]] of theirs in the corpus config): no benchmark table (set `benchmarks = false` to silence this)",
+            none.join(", ")
         );
         cfg.benchmarks = false;
+    } else if !none.is_empty() {
+        eprintln!(
+            "compare: warning: no benchmark task applies to the field(s) {}: the benchmark table has none for them (add a [[task]] file to the corpus config)",
+            none.join(", ")
+        );
     }
     Ok(())
 }
