@@ -320,6 +320,21 @@ step_numeric_tables() {
     record_source "$1" "$f"
 }
 
+# Code distractors: generated modules (the Kubernetes API client, generated from its OpenAPI
+# description) and machine-written configuration (botocore's JSON service descriptions).
+step_code_generated() {
+    local f
+    f=$(pip_get "$CACHE/pip" "kubernetes-31.0.0-*.whl" kubernetes==31.0.0)
+    unzip -q "$f" 'kubernetes/client/models/*.py' 'kubernetes/client/api/*.py' -d "$1"
+    record_source "$1" "$f"
+}
+step_code_config() {
+    local f
+    f=$(pip_get "$CACHE/pip" "botocore-1.35.0-*.whl" botocore==1.35.0)
+    unzip -q "$f" 'botocore/data/*.json' -d "$1"
+    record_source "$1" "$f"
+}
+
 VENV="$CACHE/venv-math"
 step_venv_math() {
     local whl
@@ -404,6 +419,8 @@ main() {
     run_step python-html "$RAW/python-html" step_python_html
     run_step math-code "$RAW/math-code" step_math_code
     run_step numeric-tables "$RAW/numeric-tables" step_numeric_tables
+    run_step code-generated "$RAW/code-generated" step_code_generated
+    run_step code-config "$RAW/code-config" step_code_config
 
     # The math data is the one CPU-bound step; it was started first, alongside the downloads.
     STEP=mathematics_dataset STEP_OUT="$RAW/mathematics_dataset" STEP_RESUME=resume

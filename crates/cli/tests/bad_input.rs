@@ -160,6 +160,23 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
             "",
         ),
     );
+    write(
+        "no-generated-code.toml",
+        &corpus(
+            "raw-empty",
+            "[[source]]\ntype = \"builtin\"\nsource = \"generated_code\"\nfield = \"code\"\n",
+            "",
+        ),
+    );
+    std::fs::create_dir_all(bad.join("raw-config/code-config/botocore")).unwrap();
+    write(
+        "empty-config.toml",
+        &corpus(
+            "raw-config",
+            "[[source]]\ntype = \"builtin\"\nsource = \"config_files\"\nfield = \"code\"\n",
+            "",
+        ),
+    );
     let real_raw = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.deps/raw/brown");
     copy_dir(&real_raw, &bad.join("raw-brown/brown"));
     let held = |parts: &str, field: &str| {

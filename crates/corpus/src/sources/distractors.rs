@@ -13,6 +13,8 @@
 //! | `html_pages` | Debian `python3.11-doc` (the HTML build) | `raw/python-html/**/*.html` |
 //! | `math_code` | Debian `python3-sympy`, `python3-mpmath` | `raw/math-code/**/*.py` |
 //! | `numeric_tables` | PyPI `vega_datasets` | `raw/numeric-tables/*.{csv,json}` |
+//! | `code_generated` | PyPI `kubernetes` (the OpenAPI-generated client: models and API classes) | `raw/code-generated/**/*.py` |
+//! | `code_config` | PyPI `botocore` (the JSON service descriptions: paginators, waiters, examples) | `raw/code-config/**/*.json` |
 
 use std::io::Read;
 use std::path::Path;
@@ -39,6 +41,8 @@ pub(crate) enum Distractor {
     HtmlPages,
     MathCode,
     NumericTables,
+    GeneratedCode,
+    ConfigFiles,
 }
 
 impl Distractor {
@@ -54,6 +58,8 @@ impl Distractor {
             Self::HtmlPages => "python-html",
             Self::MathCode => "math-code",
             Self::NumericTables => "numeric-tables",
+            Self::GeneratedCode => "code-generated",
+            Self::ConfigFiles => "code-config",
         }
     }
 
@@ -68,6 +74,8 @@ impl Distractor {
             Self::HtmlPages => "html_pages",
             Self::MathCode => "math_code",
             Self::NumericTables => "numeric_tables",
+            Self::GeneratedCode => "code_generated",
+            Self::ConfigFiles => "code_config",
         }
     }
 }
@@ -134,6 +142,17 @@ pub(crate) fn read(raw_root: &Path, which: Distractor) -> Result<Vec<RawDoc>, Co
                 if rel.components().any(|c| c.as_os_str() == "tests") {
                     continue; // code about code, as for the standard library
                 }
+                let text = read_text(&path)?;
+                if !text.trim().is_empty() {
+                    docs.push(RawDoc::new(domain, text));
+                }
+            }
+        }
+        Distractor::GeneratedCode | Distractor::ConfigFiles => {
+            // One document a file, as generated: every model class is the same template, every
+            // service description the same schema with other names.
+            let ext = if which == Distractor::GeneratedCode { ".py" } else { ".json" };
+            for path in list_files(&dir, |n| n.ends_with(ext))? {
                 let text = read_text(&path)?;
                 if !text.trim().is_empty() {
                     docs.push(RawDoc::new(domain, text));
@@ -367,6 +386,25 @@ mod tests {
     }
 
     #[test]
+    fn the_code_distractors_read_the_real_packages() {
+        // The packages `scripts/setup.sh` fetched (skipped where it has not run).
+        let raw = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.deps/raw");
+        if !raw.join("code-generated/SOURCE").exists() || !raw.join("code-config/SOURCE").exists() {
+            eprintln!("skipped: run scripts/setup.sh for the code distractors");
+            return;
+        }
+        let generated = read(&raw, Distractor::GeneratedCode).unwrap();
+        assert!(generated.len() > 500, "{} generated modules", generated.len());
+        assert!(generated.iter().any(|d| d.text.contains("class V1Pod(object):")));
+        assert!(generated.iter().all(|d| d.domain == "code_generated"));
+        let config = read(&raw, Distractor::ConfigFiles).unwrap();
+        assert!(config.len() > 500, "{} service descriptions", config.len());
+        assert!(config.iter().any(|d| d.text.contains("\"pagination\"")));
+        let bytes: usize = config.iter().map(|d| d.text.len()).sum();
+        assert!(bytes > 2_000_000, "{bytes} bytes of configuration");
+    }
+
+    #[test]
     fn missing_and_empty_sources_are_errors() {
         let tmp = tempfile::tempdir().unwrap();
         assert!(matches!(
@@ -376,5 +414,12 @@ mod tests {
         std::fs::create_dir(tmp.path().join("python-html")).unwrap();
         let err = read(tmp.path(), Distractor::HtmlPages).unwrap_err().to_string();
         assert!(err.contains("no html_pages documents") && err.contains("setup.sh"), "{err}");
+        std::fs::create_dir_all(tmp.path().join("code-generated/kubernetes")).unwrap();
+        let err = read(tmp.path(), Distractor::GeneratedCode).unwrap_err().to_string();
+        assert!(err.contains("no code_generated documents"), "{err}");
+        assert!(matches!(
+            read(tmp.path(), Distractor::ConfigFiles),
+            Err(CorpusError::MissingSource { .. })
+        ));
     }
 }

@@ -99,6 +99,11 @@ pub enum BuiltinSource {
     MathCode,
     /// Distractor for math: numeric tables (PyPI `vega_datasets`).
     NumericTables,
+    /// Distractor for code: generated modules (PyPI `kubernetes`, its OpenAPI client).
+    GeneratedCode,
+    /// Distractor for code: machine-written JSON configuration (PyPI `botocore`'s service
+    /// descriptions).
+    ConfigFiles,
     /// Harmful for math: mathematics_dataset pairs with answers from other questions.
     MathematicsMispaired,
     /// Harmful for math: mathematics_dataset questions with answers from another module.
@@ -151,6 +156,8 @@ impl BuiltinSource {
             Self::HtmlPages => D::HtmlPages,
             Self::MathCode => D::MathCode,
             Self::NumericTables => D::NumericTables,
+            Self::GeneratedCode => D::GeneratedCode,
+            Self::ConfigFiles => D::ConfigFiles,
             _ => return None,
         })
     }
