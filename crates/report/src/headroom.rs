@@ -211,6 +211,9 @@ pub struct VarianceShare {
     pub mixtures: usize,
     /// Seeds per mixture.
     pub seeds: usize,
+    /// The pooled share when the reward is summed over windows of `k` consecutive stages
+    /// (k = 2, 5 and all stages, where they fit): how the signal grows with a longer stage.
+    pub by_window: Vec<(usize, f64)>,
 }
 
 /// See [`VarianceShare`]: the mixture's share of each stage's reward variance over `rows`.
@@ -223,18 +226,39 @@ pub fn mixture_share(rows: &[Row]) -> Option<VarianceShare> {
     }
     let stages =
         rows.iter().flat_map(|r| r.outcomes.iter().map(|o| o.rewards.len())).min().unwrap_or(0);
-    let (mut mix_all, mut total_all) = (0.0, 0.0);
-    let mut per_stage = Vec::with_capacity(stages);
-    for st in 0..stages {
-        let y: Vec<Vec<f64>> = rows
-            .iter()
-            .map(|r| {
-                seeds
-                    .iter()
-                    .map(|s| r.outcomes.iter().find(|o| o.seed == *s).expect("common").rewards[st])
+    // Rewards summed over windows of `k` stages: y[window][mixture][seed].
+    let windows = |k: usize| -> Vec<Vec<Vec<f64>>> {
+        (0..stages / k)
+            .map(|w| {
+                rows.iter()
+                    .map(|r| {
+                        seeds
+                            .iter()
+                            .map(|s| {
+                                let o = r.outcomes.iter().find(|o| o.seed == *s).expect("common");
+                                o.rewards[w * k..(w + 1) * k].iter().sum()
+                            })
+                            .collect()
+                    })
                     .collect()
             })
-            .collect();
+            .collect()
+    };
+    let (pooled, per_stage) = anova_share(&windows(1), m, k);
+    let mut by_window = Vec::new();
+    for w in [2, 5, stages] {
+        if w > 1 && w <= stages && by_window.iter().all(|(x, _)| *x != w) {
+            by_window.push((w, anova_share(&windows(w), m, k).0));
+        }
+    }
+    Some(VarianceShare { pooled, per_stage, mixtures: m, seeds: k, by_window })
+}
+
+/// The pooled and per-window mixture share of `y[window][mixture][seed]`.
+fn anova_share(ys: &[Vec<Vec<f64>>], m: usize, k: usize) -> (f64, Vec<f64>) {
+    let (mut mix_all, mut total_all) = (0.0, 0.0);
+    let mut per_stage = Vec::with_capacity(ys.len());
+    for y in ys {
         let means: Vec<f64> = y.iter().map(|v| v.iter().sum::<f64>() / k as f64).collect();
         let grand = means.iter().sum::<f64>() / m as f64;
         let ms_between =
@@ -250,7 +274,7 @@ pub fn mixture_share(rows: &[Row]) -> Option<VarianceShare> {
         mix_all += mix;
         total_all += mix + ms_within;
     }
-    Some(VarianceShare { pooled: mix_all / total_all, per_stage, mixtures: m, seeds: k })
+    (mix_all / total_all, per_stage)
 }
 
 /// Gate G5, the regression reading: how much of a stage's reward (the change of the balanced score during the stage)
@@ -649,13 +673,16 @@ impl Headroom {
         }
         if let Some(v) = &self.mixture_share {
             let per: Vec<String> = v.per_stage.iter().map(|x| format!("{x:.2}")).collect();
+            let windows: Vec<String> =
+                v.by_window.iter().map(|(k, x)| format!("{x:.2} over {k} stages")).collect();
             let _ = writeln!(
                 s,
-                "\nG5, the mixture's share of each stage's reward variance ({} static mixtures × {} seeds, target model): {} (pooled {:.2}).",
+                "\nG5, the mixture's share of each stage's reward variance ({} static mixtures × {} seeds, target model): {} (pooled {:.2}); of the reward summed over consecutive stages, as a longer stage would give it: {}.",
                 v.mixtures,
                 v.seeds,
                 per.join(", "),
-                v.pooled
+                v.pooled,
+                if windows.is_empty() { "—".to_string() } else { windows.join(", ") }
             );
         }
         if let Some((r2, per)) = &self.explained {
@@ -745,6 +772,7 @@ mod tests {
         let v = mixture_share(&rows).unwrap();
         assert!((v.pooled - 15.0 / 17.0).abs() < 1e-12, "{}", v.pooled);
         assert_eq!((v.mixtures, v.seeds), (3, 2));
+        assert!(v.by_window.is_empty(), "one stage has no longer window");
         // Pure noise (every mixture the same on average): the share is 0.
         let flat = [row("a", [1.0, 3.0]), row("b", [3.0, 1.0]), row("c", [1.0, 3.0])];
         assert_eq!(mixture_share(&flat).unwrap().pooled, 0.0);
