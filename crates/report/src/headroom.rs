@@ -541,15 +541,21 @@ pub fn gates(
                 Some((r, d)) => Gate {
                     id: "G3".into(),
                     asks: "dynamic headroom: best dynamic schedule − best static ≥ 2σ".into(),
-                    pass: Some(d.mean >= 2.0 * d.sd),
-                    figure: format!(
-                        "{} − best static = {:+.4} (σ {:.4}, {} seeds; {:.1}σ)",
-                        r.label,
-                        d.mean,
-                        d.sd,
-                        d.n,
-                        d.sigmas()
-                    ),
+                    // A schedule that equals the best static mixture (difference 0, σ 0) is
+                    // no headroom: the gate needs a positive difference.
+                    pass: Some(d.mean > 0.0 && d.mean >= 2.0 * d.sd),
+                    figure: if d.mean == 0.0 && d.sd == 0.0 {
+                        format!("{} is the best static mixture itself (difference 0 on all {} seeds); no dynamic schedule beats it", r.label, d.n)
+                    } else {
+                        format!(
+                            "{} − best static = {:+.4} (σ {:.4}, {} seeds; {:.1}σ)",
+                            r.label,
+                            d.mean,
+                            d.sd,
+                            d.n,
+                            d.sigmas()
+                        )
+                    },
                 },
                 None => Gate {
                     id: "G3".into(),
@@ -754,6 +760,23 @@ mod tests {
         assert!(!by("b").useless_or_harmful());
         let g = gates(None, &r, &[], &[], &[], None, None);
         assert_eq!(g[1].pass, Some(false), "only one strongly relevant domain: {}", g[1].figure);
+    }
+
+    #[test]
+    fn a_schedule_equal_to_the_best_static_is_no_dynamic_headroom() {
+        let row = |label: &str, b: [f64; 3]| Row {
+            label: label.into(),
+            spec: label.into(),
+            outcomes: (0..3).map(|s| outcome(s, b[s as usize], b[s as usize])).collect(),
+        };
+        let confirm = [
+            row("uniform", [0.0, 0.01, 0.02]),
+            row("best-static", [0.05, 0.06, 0.07]),
+            row("anneal", [0.05, 0.06, 0.07]),
+        ];
+        let g = gates(None, &[], &[], &[], &confirm, None, None);
+        assert_eq!(g[3].pass, Some(false), "{}", g[3].figure);
+        assert!(g[3].figure.contains("is the best static mixture itself"), "{}", g[3].figure);
     }
 
     #[test]
