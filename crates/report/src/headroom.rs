@@ -799,6 +799,24 @@ mod tests {
         // Pure noise (every mixture the same on average): the share is 0.
         let flat = [row("a", [1.0, 3.0]), row("b", [3.0, 1.0]), row("c", [1.0, 3.0])];
         assert_eq!(mixture_share(&flat).unwrap().pooled, 0.0);
+        // Two stages whose noise cancels over the pair: each stage alone is noise around a
+        // common mean, their sum is the mixture's (3, 7, 11) exactly.
+        let two = |label: &str, base: f64| Row {
+            label: label.into(),
+            spec: label.into(),
+            outcomes: (0..2)
+                .map(|s| {
+                    let e = if s == 0 { 1.0 } else { -1.0 };
+                    Outcome {
+                        rewards: vec![base / 2.0 + e, base / 2.0 - e],
+                        ..outcome(s, 0.0, 0.0)
+                    }
+                })
+                .collect(),
+        };
+        let w = mixture_share(&[two("a", 3.0), two("b", 7.0), two("c", 11.0)]).unwrap();
+        assert_eq!(w.by_window, [(2, 1.0)], "the pair's sum is all mixture");
+        assert!(w.pooled < 1.0);
         let g = gates(None, &[], &[], &[], &[], Some(&v), Some(-0.5));
         assert_eq!(g[5].pass, Some(true), "{}", g[5].figure);
         assert!(mixture_share(&rows[..2]).is_none(), "two mixtures are too few");
