@@ -156,7 +156,7 @@ pub fn read_jsonl(
 }
 
 /// Word n-grams of a text (lowercase alphanumeric words), hashed.
-pub(crate) fn ngram_hashes(text: &str, n: usize) -> impl Iterator<Item = u64> + '_ {
+fn ngram_hashes(text: &str, n: usize) -> impl Iterator<Item = u64> + '_ {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -176,19 +176,30 @@ pub(crate) fn ngram_hashes(text: &str, n: usize) -> impl Iterator<Item = u64> + 
     })
 }
 
-/// Drops every item whose prompt + answer shares a word `n`-gram with any training document;
-/// returns how many were dropped.
-pub fn dedup_against(items: &mut Vec<FeedbackItem>, training: &[LabelledDoc], n: usize) -> usize {
-    let mut seen: HashSet<u64> = HashSet::new();
-    for d in training {
-        seen.extend(ngram_hashes(&d.text, n));
+/// The hashed word n-grams of all training text: built once per preparation and shared by
+/// every check against training (feedback sets, user tasks).
+pub struct TrainingNgrams {
+    n: usize,
+    seen: HashSet<u64>,
+}
+
+impl TrainingNgrams {
+    /// Hashes every word `n`-gram of `training`.
+    pub fn new(training: &[LabelledDoc], n: usize) -> Self {
+        TrainingNgrams { n, seen: training.iter().flat_map(|d| ngram_hashes(&d.text, n)).collect() }
     }
+
+    /// Whether `text` shares a word n-gram with training text.
+    pub fn overlaps(&self, text: &str) -> bool {
+        ngram_hashes(text, self.n).any(|h| self.seen.contains(&h))
+    }
+}
+
+/// Drops every item whose prompt + answer shares a word n-gram with training text; returns how
+/// many were dropped.
+pub fn dedup_against(items: &mut Vec<FeedbackItem>, training: &TrainingNgrams) -> usize {
     let before = items.len();
-    items.retain(|it| {
-        let text = format!("{}{}", it.prompt, it.answer);
-        let overlaps = ngram_hashes(&text, n).any(|h| seen.contains(&h));
-        !overlaps
-    });
+    items.retain(|it| !training.overlaps(&format!("{}{}", it.prompt, it.answer)));
     before - items.len()
 }
 
@@ -244,7 +255,7 @@ mod tests {
             item("two three four five six seven eight nine ten eleven twelve thirteen, banana"),
             item("short"),
         ];
-        assert_eq!(dedup_against(&mut items, &training, 13), 1);
+        assert_eq!(dedup_against(&mut items, &TrainingNgrams::new(&training, 13)), 1);
         assert_eq!(items.len(), 2);
         assert!(items[0].prompt.ends_with("banana"));
     }

@@ -12,7 +12,7 @@ use mixagent_shard::{
 };
 
 use crate::docs::{read_folders, read_jsonl, read_unlabelled};
-use crate::feedback::{self, FeedbackConfig, FeedbackItem, FEEDBACK_FILE};
+use crate::feedback::{self, FeedbackConfig, FeedbackItem, TrainingNgrams, FEEDBACK_FILE};
 use crate::sources::{read_builtin, BuiltinSource, RawDoc};
 use crate::tasks::{TaskItem, TASKS_FILE};
 use crate::{
@@ -50,8 +50,11 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         "documents read and cleaned"
     );
 
-    let feedback = feedback_sets(cfg, &declared, held, &docs)?;
-    let tasks = user_tasks(cfg, &declared, &docs)?;
+    // Both checks against training share one n-gram set, built only if either needs it.
+    let ngrams = std::cell::OnceCell::new();
+    let training = || ngrams.get_or_init(|| TrainingNgrams::new(&docs, cfg.dedup_ngram));
+    let feedback = feedback_sets(cfg, &declared, held, &training)?;
+    let tasks = user_tasks(cfg, &declared, &training)?;
 
     let mut by_domain: Splits<'_> = HashMap::new();
     for d in &docs {
@@ -398,10 +401,10 @@ fn gather(cfg: &PrepareConfig) -> Result<Gathered, CorpusError> {
 
 /// Reads the `[[task]]` files, checked against the corpus's fields, without the items that
 /// overlap training text.
-fn user_tasks(
+fn user_tasks<'a>(
     cfg: &PrepareConfig,
     declared: &[(String, Field)],
-    training: &[LabelledDoc],
+    training: &dyn Fn() -> &'a TrainingNgrams,
 ) -> Result<Vec<TaskItem>, CorpusError> {
     let fields: BTreeSet<&str> = declared.iter().map(|(_, f)| f.as_str()).collect();
     let fields: Vec<&str> = fields.into_iter().collect();
@@ -413,7 +416,7 @@ fn user_tasks(
         return Ok(items);
     }
     let found = items.len();
-    let dropped = crate::tasks::dedup_tasks(&mut items, training, cfg.dedup_ngram);
+    let dropped = crate::tasks::dedup_tasks(&mut items, training());
     tracing::info!(found, dropped_as_overlapping = dropped, kept = items.len(), "user tasks");
     Ok(items)
 }
@@ -421,11 +424,11 @@ fn user_tasks(
 /// Builds the `[[feedback]]` sets: items from the held-out documents or the user's JSONL,
 /// checked against the corpus's fields, deduplicated against all training text, then a seeded
 /// choice of at most `feedback_items_per_field` per field.
-fn feedback_sets(
+fn feedback_sets<'a>(
     cfg: &PrepareConfig,
     declared: &[(String, Field)],
     held: Vec<Vec<RawDoc>>,
-    training: &[LabelledDoc],
+    training: &dyn Fn() -> &'a TrainingNgrams,
 ) -> Result<BTreeMap<String, Vec<FeedbackItem>>, CorpusError> {
     if cfg.feedback.is_empty() {
         return Ok(BTreeMap::new());
@@ -465,7 +468,7 @@ fn feedback_sets(
         items.extend(set);
     }
     let found = items.len();
-    let dropped = feedback::dedup_against(&mut items, training, cfg.dedup_ngram);
+    let dropped = feedback::dedup_against(&mut items, training());
     let sets = feedback::select(items, cfg.feedback_items_per_field, cfg.seed);
     for (field, items) in &sets {
         if items.len() < feedback::MIN_FEEDBACK_ITEMS {

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::feedback::ngram_hashes;
-use crate::{CorpusError, LabelledDoc};
+use crate::feedback::TrainingNgrams;
+use crate::CorpusError;
 
 /// The file a corpus's user tasks are written to, beside its manifest.
 pub const TASKS_FILE: &str = "tasks.jsonl";
@@ -146,14 +146,13 @@ pub fn read_tasks(cfg: &TaskConfig, fields: &[&str]) -> Result<Vec<TaskItem>, Co
     Ok(out)
 }
 
-/// Drops every item whose prompt and right answer share a word `n`-gram with a training
-/// document; returns how many were dropped.
-pub fn dedup_tasks(items: &mut Vec<TaskItem>, training: &[LabelledDoc], n: usize) -> usize {
-    let seen: HashSet<u64> = training.iter().flat_map(|d| ngram_hashes(&d.text, n)).collect();
+/// Drops every item whose prompt and right answer share a word n-gram with training text;
+/// returns how many were dropped.
+pub fn dedup_tasks(items: &mut Vec<TaskItem>, training: &TrainingNgrams) -> usize {
     let before = items.len();
     items.retain(|it| {
         let right = it.options.get(it.correct).unwrap_or(&it.answer);
-        !ngram_hashes(&format!("{} {right}", it.prompt), n).any(|h| seen.contains(&h))
+        !training.overlaps(&format!("{} {right}", it.prompt))
     });
     before - items.len()
 }
@@ -181,6 +180,7 @@ pub fn load_tasks(dir: &Path) -> Result<Vec<TaskItem>, CorpusError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::LabelledDoc;
 
     fn read(lines: &str) -> Result<Vec<TaskItem>, String> {
         let dir = tempfile::tempdir().unwrap();
@@ -254,7 +254,7 @@ mod tests {
             item("one two three four five six seven eight nine ten eleven twelve"),
             item("fresh words"),
         ];
-        assert_eq!(dedup_tasks(&mut items, &[doc(words)], 13), 1);
+        assert_eq!(dedup_tasks(&mut items, &TrainingNgrams::new(&[doc(words)], 13)), 1);
         assert_eq!(items[0].prompt, "fresh words");
     }
 }

@@ -31,19 +31,16 @@ impl Outcome {
     /// The outcome of a finished steered run.
     pub fn of(run: &SteeredRun) -> Outcome {
         let fields = run.fields();
+        let names: Vec<&str> = fields.iter().map(String::as_str).collect();
         let balanced_at = |o: &mixagent_core::Observation| {
-            fields
-                .iter()
-                .map(|f| o.relative_change(&run.initial, f).unwrap_or(f64::NAN))
-                .sum::<f64>()
-                / fields.len().max(1) as f64
+            mixagent_core::balanced_score(o, &run.initial, &names).unwrap_or(f64::NAN)
         };
         let last = run.last_observation();
         let delta: BTreeMap<String, f64> = fields
             .iter()
             .map(|f| (f.clone(), last.relative_change(&run.initial, f).unwrap_or(f64::NAN)))
             .collect();
-        let balanced = delta.values().sum::<f64>() / delta.len().max(1) as f64;
+        let balanced = balanced_at(last);
         let mut before = 0.0;
         let rewards = run
             .stages
