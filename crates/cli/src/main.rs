@@ -1,5 +1,6 @@
 //! `mixagent`: the command-line entry point. A thin dispatcher; the work lives in the crates.
 
+mod children;
 mod commands;
 
 use std::process::ExitCode;

@@ -124,8 +124,7 @@ pub fn save_checkpoint(
         write_json(&tmp.join("trainer.json"), meta)?;
     }
     for (name, bytes) in extra {
-        let path = tmp.join(name);
-        write_atomic(&path, bytes).map_err(|e| LmError::checkpoint(&path, e.to_string()))?;
+        write_atomic(tmp.join(name), bytes)?;
     }
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| LmError::io(dir, e))?;
@@ -138,13 +137,19 @@ fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), LmError>
         .iter()
         .map(|(n, t)| (n.as_str(), t.to_device(tch::Device::Cpu).contiguous()))
         .collect();
-    Tensor::write_safetensors(&refs, path)?;
+    // A write error keeps its io::Error (the CLI's "disk is full" hint looks for it).
+    Tensor::write_safetensors(&refs, path).map_err(|e| match e {
+        tch::TchError::SafeTensorError {
+            err: safetensors::SafeTensorError::IoError(io), ..
+        } => LmError::io(path, io),
+        other => LmError::Torch(other),
+    })?;
     std::fs::File::open(path).and_then(|f| f.sync_all()).map_err(|e| LmError::io(path, e))
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), LmError> {
     let bytes = serde_json::to_vec_pretty(value).expect("serialisable");
-    write_atomic(path, &bytes).map_err(|e| LmError::checkpoint(path, e.to_string()))
+    Ok(write_atomic(path, &bytes)?)
 }
 
 /// Finds the checkpoint folder for `path`: a checkpoint folder itself, or a run folder whose

@@ -378,8 +378,7 @@ fn checkpoint(
         spec: spec.clone(),
     };
     save_checkpoint(&dir, model, fingerprint, Some(opt), Some(&meta), &[])?;
-    write_atomic(root.join("latest"), name.as_bytes())
-        .map_err(|e| LmError::checkpoint(root, e.to_string()))?;
+    write_atomic(root.join("latest"), name.as_bytes())?;
     for entry in std::fs::read_dir(root).map_err(|e| LmError::io(root, e))?.flatten() {
         let n = entry.file_name().to_string_lossy().into_owned();
         if n.starts_with("step-") && n != name {
@@ -404,8 +403,7 @@ fn prepare_run_dir(out: &Path, spec: &RunSpec) -> Result<(), LmError> {
         return Ok(());
     }
     std::fs::create_dir_all(out).map_err(|e| LmError::io(out, e))?;
-    write_atomic(&path, &serde_json::to_vec_pretty(spec).expect("json"))
-        .map_err(|e| LmError::checkpoint(&path, e.to_string()))
+    Ok(write_atomic(&path, &serde_json::to_vec_pretty(spec).expect("json"))?)
 }
 
 /// Drops metrics lines past `step` (written after the checkpoint a resume starts from).
@@ -416,5 +414,5 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<(), LmError> {
         .filter(|l| serde_json::from_str::<MetricsLine>(l).is_ok_and(|m| m.step <= step))
         .flat_map(|l| [l, "\n"])
         .collect();
-    write_atomic(path, kept.as_bytes()).map_err(|e| LmError::checkpoint(path, e.to_string()))
+    Ok(write_atomic(path, kept.as_bytes())?)
 }

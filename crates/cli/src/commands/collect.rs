@@ -2,14 +2,16 @@
 //! child processes, optionally one `--shard i/N` slice of it (a Slurm job-array element).
 //! Finished trajectories are skipped and partial ones resume from their last stage.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use mixagent_rollout::{Collection, Outcome, Worker};
 use mixagent_trajectory::{list_trajectories, CollectConfig, Trajectory};
+
+use crate::children::{self, LoggedChild};
 
 /// Arguments of `collect`.
 #[derive(clap::Args)]
@@ -156,28 +158,25 @@ fn work(
 
 /// Starts `workers` child processes on the same slice and shows their joint progress.
 fn spawn_workers(a: &Args, out: &Path, c: &Collection, threads: usize) -> anyhow::Result<()> {
-    let exe = std::env::current_exe().context("cannot find the mixagent binary")?;
     let logs = out.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| logs.display().to_string())?;
-    let mut children: Vec<(usize, PathBuf, Child)> = Vec::new();
+    let mut children: Vec<(usize, LoggedChild)> = Vec::new();
     for w in 0..a.workers {
-        let log = logs.join(format!("worker-{w}.log"));
-        let file = std::fs::File::create(&log).with_context(|| log.display().to_string())?;
-        let mut cmd = Command::new(&exe);
-        cmd.arg("collect").arg("--config").arg(&a.config).arg("--out").arg(out);
+        let mut args: Vec<OsString> = vec!["collect".into(), "--config".into(), (&a.config).into()];
+        args.extend(["--out".into(), out.into()]);
         for o in &a.overrides {
-            cmd.arg("--set").arg(o);
+            args.extend(["--set".into(), o.into()]);
         }
         if let Some(s) = &a.shard {
-            cmd.arg("--shard").arg(s);
+            args.extend(["--shard".into(), s.into()]);
         }
         if let Some(m) = a.max_trajectories {
-            cmd.arg("--max-trajectories").arg(m.to_string());
+            args.extend(["--max-trajectories".into(), m.to_string().into()]);
         }
-        cmd.arg("--threads").arg(threads.to_string());
-        cmd.arg("--worker-of").arg(format!("{w}/{}", a.workers));
-        cmd.stdout(file.try_clone()?).stderr(file);
-        children.push((w, log, cmd.spawn().context("cannot start a worker process")?));
+        args.extend(["--threads".into(), threads.to_string().into()]);
+        args.extend(["--worker-of".into(), format!("{w}/{}", a.workers).into()]);
+        let log = logs.join(format!("worker-{w}.log"));
+        children.push((w, children::spawn(&args, &log, false)?));
         // Stagger the starts so workers lock different trajectories first.
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -199,13 +198,11 @@ fn spawn_workers(a: &Args, out: &Path, c: &Collection, threads: usize) -> anyhow
             tracing::info!(stages = done, total, "collect");
         }
         let mut still = Vec::new();
-        for (w, log, mut child) in children {
+        for (w, mut child) in children {
             match child.try_wait()? {
-                Some(status) if !status.success() => {
-                    failed.push(format!("worker {w} exited with {status}; see {}", log.display()))
-                }
-                Some(_) => {}
-                None => still.push((w, log, child)),
+                Some(Err(why)) => failed.push(format!("worker {w} failed: {why}")),
+                Some(Ok(())) => {}
+                None => still.push((w, child)),
             }
         }
         children = still;

@@ -15,7 +15,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -25,6 +25,8 @@ use mixagent_report::{
 };
 use mixagent_shard::{write_atomic, Manifest};
 use mixagent_trajectory::{CollectConfig, SteeredRun};
+
+use crate::children::{self, LoggedChild};
 
 /// Arguments of `compare`.
 #[derive(clap::Args)]
@@ -357,7 +359,7 @@ fn run_jobs(jobs: Vec<Job>, workers: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let total = jobs.len();
     let mut queue = jobs.into_iter();
-    let mut running: Vec<(Job, usize, Child)> = Vec::new();
+    let mut running: Vec<(Job, usize, LoggedChild)> = Vec::new();
     let mut done = 0usize;
     let mut failed = Vec::new();
     loop {
@@ -374,22 +376,22 @@ fn run_jobs(jobs: Vec<Job>, workers: usize) -> anyhow::Result<()> {
         for (job, step, mut child) in running {
             match child.try_wait()? {
                 None => still.push((job, step, child)),
-                Some(status) if status.success() && step + 1 < job.commands.len() => {
+                Some(Ok(())) if step + 1 < job.commands.len() => {
                     let next = spawn(&job, step + 1)?;
                     still.push((job, step + 1, next));
                 }
-                Some(status) => {
+                Some(Ok(())) => {
                     done += 1;
                     let secs = started.elapsed().as_secs_f64();
-                    if status.success() {
-                        let eta = secs / done as f64 * (total - done) as f64;
-                        eprintln!(
-                            "  [{done}/{total}] {} done ({secs:.0} s, about {:.0} s to go)",
-                            job.label, eta
-                        );
-                    } else {
-                        failed.push(format!("{}: {status}; see {}", job.label, job.log.display()));
-                    }
+                    let eta = secs / done as f64 * (total - done) as f64;
+                    eprintln!(
+                        "  [{done}/{total}] {} done ({secs:.0} s, about {:.0} s to go)",
+                        job.label, eta
+                    );
+                }
+                Some(Err(why)) => {
+                    done += 1;
+                    failed.push(format!("{}: {why}", job.label));
                 }
             }
         }
@@ -423,16 +425,7 @@ fn cpt_command(r: &Run, cfg: &CompareConfig, threads: usize) -> Vec<OsString> {
 }
 
 /// Starts command `step` of `job`, appending to its log (the first command truncates it).
-fn spawn(job: &Job, step: usize) -> anyhow::Result<Child> {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(step > 0)
-        .truncate(step == 0)
-        .open(&job.log)
-        .with_context(|| format!("{}", job.log.display()))?;
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.args(&job.commands[step]);
-    cmd.stdout(log.try_clone()?).stderr(log);
-    cmd.spawn().with_context(|| format!("cannot start {}", job.label))
+fn spawn(job: &Job, step: usize) -> anyhow::Result<LoggedChild> {
+    children::spawn(&job.commands[step], &job.log, step > 0)
+        .with_context(|| format!("cannot start {}", job.label))
 }
