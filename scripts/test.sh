@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need through scripts/setup.sh
-# (cached, seconds when warm), then runs the whole workspace's tests on the real data and the
-# Python module's pytest suite, and closes with one summary line over every test binary.
+# (cached, seconds when warm), checks formatting, lints and docs, then runs the whole
+# workspace's tests on the real data and the Python module's pytest suite, and closes with one
+# summary line over every test binary (and the checks that failed, if any).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
@@ -19,6 +20,12 @@ export MIXAGENT_REQUIRE_DATA=1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
+# The style guide's checks first (formatting, lints and API docs, warnings denied); the tests
+# run either way, and any failure fails the whole command.
+checks=()
+cargo fmt --all --check || checks+=("cargo fmt --all --check")
+cargo clippy --workspace --all-targets --locked -- -D warnings || checks+=("cargo clippy")
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q || checks+=("cargo doc")
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # The Python module: built as a wheel with maturin, tested with pytest (no torch needed).
@@ -28,4 +35,8 @@ py_status=${PIPESTATUS[0]}
 set -e
 sum() { grep -Eo "[0-9]+ $1" "$log" | awk '{ s += $1 } END { print s + 0 }'; }
 echo "tests: $(sum passed) passed, $(sum failed) failed, $(sum ignored) skipped"
+if [[ ${#checks[@]} -gt 0 ]]; then
+    echo "checks failed: ${checks[*]}"
+    [[ $status -ne 0 ]] || status=1
+fi
 exit "$status"
