@@ -823,24 +823,36 @@ fn a_users_corpus_with_its_own_fields_runs_end_to_end_or_fails_before_the_first_
     .unwrap();
     let corpus = user_corpus(tmp.path(), "[[task]]\npath = \"tasks.jsonl\"\n");
     let base = tmp.path().join("base");
+    let pretrain = |field: &[&str]| {
+        let mut c = mixagent();
+        c.args(["pretrain", "--preset", "smoke", "--tokens", "8192", "--threads", "1"])
+            .args(field)
+            .args(["--batch-size", "4", "--seq-len", "64", "--corpus"])
+            .arg(&corpus)
+            .arg("--out")
+            .arg(&base);
+        c
+    };
+    // A built-in field name is refused naming the flag and the corpus's own fields ...
+    pretrain(&["--field", "general"])
+        .assert()
+        .failure()
+        .stderr(contains("--field `general`: no such field"))
+        .stderr(contains("(it has: source, target)"));
+    // ... and without `--field` the base learns the corpus's first field.
+    pretrain(&[]).assert().success();
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("run.json")).unwrap()).unwrap();
+    assert!(run.to_string().contains("\"source\""), "{run}");
+    assert!(!run.to_string().contains("\"target\""), "{run}");
+    // `eval` reads every field of the corpus by default.
     mixagent()
-        .args([
-            "pretrain",
-            "--preset",
-            "smoke",
-            "--tokens",
-            "8192",
-            "--threads",
-            "1",
-            "--field",
-            "source",
-        ])
-        .args(["--batch-size", "4", "--seq-len", "64", "--corpus"])
-        .arg(&corpus)
-        .arg("--out")
+        .args(["eval", "--threads", "1", "--items", "4", "--windows", "1"])
         .arg(&base)
         .assert()
-        .success();
+        .success()
+        .stdout(contains("source"))
+        .stdout(contains("target"));
     let compare = |corpus: &Path, out: &Path| {
         let cfg = out.with_extension("toml");
         std::fs::write(

@@ -70,7 +70,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
         .collect();
     assert!(seen.iter().all(|d| d == "brown_press" || d == "dictionary"), "{seen:?}");
     for (bad, says) in
-        [("brown_pres=1", "unknown domain `brown_pres`"), ("dictionary=NaN", "finite")]
+        [("brown_pres=1", "--mix `brown_pres`: no such domain"), ("dictionary=NaN", "finite")]
     {
         mixagent()
             .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])

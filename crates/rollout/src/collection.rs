@@ -201,16 +201,20 @@ impl Collection {
 pub(crate) fn resolve(
     config: &CollectConfig,
 ) -> Result<(Corpus, Arc<DomainSpace>, PathBuf, BaseInfo), RolloutError> {
-    let corpus = Corpus::open(&config.corpus)?;
-    let space = config.space.resolve(&corpus.manifest.domain_space()?)?;
+    let corpus = Corpus::open(&config.corpus).map_err(|e| RolloutError::key("corpus", e))?;
+    let space = config
+        .space
+        .resolve(&corpus.manifest.domain_space()?)
+        .map_err(|e| RolloutError::key("space", e))?;
     let base_dir = resolve_checkpoint(&config.base).map_err(|e| {
-        RolloutError::collection(
+        let hint = RolloutError::collection(
             &config.base,
             format!(
                 "{e}\n  the base must exist first: `mixagent pretrain --preset <preset> --out {}`",
                 config.base.display()
             ),
-        )
+        );
+        RolloutError::key("base", hint)
     })?;
     let (model, _) = read_model_config(&base_dir)?;
     let base = BaseInfo {

@@ -25,6 +25,15 @@ pub enum RolloutError {
         #[source]
         source: Box<RolloutError>,
     },
+    /// A value of the run's config that cannot be used; the cause follows in the chain.
+    #[error("config key `{key}`")]
+    Key {
+        /// The key, e.g. `corpus`, `base`, `space`.
+        key: &'static str,
+        /// The cause.
+        #[source]
+        source: Box<RolloutError>,
+    },
     /// An I/O failure on a named file.
     #[error("{path}: {source}")]
     Io {
@@ -55,6 +64,11 @@ pub enum RolloutError {
 }
 
 impl RolloutError {
+    /// Names the config `key` whose value caused `self`.
+    pub fn key(key: &'static str, source: impl Into<RolloutError>) -> Self {
+        RolloutError::Key { key, source: Box::new(source.into()) }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         RolloutError::Io { path: path.into(), source }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use mixagent_eval::{evaluate, EvalOptions};
 use mixagent_lm::{load_checkpoint, read_model_config, Llama};
 
@@ -19,8 +19,8 @@ pub struct Args {
     /// The prepared corpus [default: the one the checkpoint was trained on].
     #[arg(long)]
     corpus: Option<PathBuf>,
-    /// Fields to evaluate.
-    #[arg(long, value_delimiter = ',', default_value = "general,math")]
+    /// Fields to evaluate [default: every field of the corpus].
+    #[arg(long, value_delimiter = ',')]
     fields: Vec<String>,
     /// Items per feedback suite.
     #[arg(long, default_value_t = 128)]
@@ -56,8 +56,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let vs = tch::nn::VarStore::new(device);
     let model = Llama::new(&vs.root(), &cfg);
     load_checkpoint(&dir, &model)?;
+    let known = mixagent_shard::Manifest::load(&corpus)?.domain_space()?.fields();
+    let known: Vec<String> = known.iter().map(|f| f.as_str().to_string()).collect();
+    if let Some(f) = a.fields.iter().find(|f| !known.contains(f)) {
+        bail!(
+            "--fields `{f}`: no such field in {} (it has: {}); pass some of them",
+            corpus.display(),
+            known.join(", ")
+        );
+    }
     let opts = EvalOptions {
-        fields: a.fields.clone(),
+        fields: if a.fields.is_empty() { known } else { a.fields.clone() },
         items_per_field: a.items,
         windows_per_domain: a.windows,
         full: a.suite == "full",

@@ -91,9 +91,9 @@ pub struct PretrainArgs {
     /// Model preset (smoke, smoke-target, demo, demo-target, study, study-target, …).
     #[arg(long, default_value = "demo")]
     preset: String,
-    /// The source field the base model learns.
-    #[arg(long, default_value = "general")]
-    field: String,
+    /// The source field the base model learns [default: the corpus's first field].
+    #[arg(long)]
+    field: Option<String>,
     /// Training tokens.
     #[arg(long, default_value_t = 2_000_000)]
     tokens: u64,
@@ -161,16 +161,50 @@ struct ScheduleFile {
 /// Runs `pretrain`.
 pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
     let device = a.runtime.apply();
-    let corpus = mixagent_sampler::Corpus::open(&a.corpus)?;
+    let corpus = mixagent_sampler::Corpus::open(&a.corpus)
+        .with_context(|| format!("--corpus {}", a.corpus.display()))?;
     let model = ModelConfig::preset(&a.preset, corpus.manifest.tokenizer.vocab_size as usize)?;
-    let mut fields = vec![a.field.clone()];
+    let space = corpus.manifest.domain_space()?;
+    if let Some(d) = a
+        .mix
+        .iter()
+        .filter_map(|s| s.split_once('=').map(|(d, _)| d))
+        .find(|d| space.id(d).is_err())
+    {
+        bail!(
+            "--mix `{d}`: no such domain in {} (it has: {})",
+            a.corpus.display(),
+            space.names().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let known = space.fields();
+    let has = |f: &str| known.iter().any(|k| k.as_str() == f);
+    let list = || known.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ");
+    let source = match &a.field {
+        Some(f) if !has(f) => bail!(
+            "--field `{f}`: no such field in {} (it has: {}); pass one of them",
+            a.corpus.display(),
+            list()
+        ),
+        Some(f) => f.clone(),
+        None => known.first().map(|f| f.as_str().to_string()).context("the corpus has no field")?,
+    };
+    if let Some(f) =
+        a.also.iter().filter_map(|s| s.split_once('=')).map(|(f, _)| f).find(|f| !has(f))
+    {
+        bail!(
+            "--also `{f}`: no such field in {} (it has: {}); name one of them",
+            a.corpus.display(),
+            list()
+        );
+    }
+    let mut fields = vec![source.clone()];
     let weights: std::collections::BTreeMap<String, f64> = if !a.also.is_empty() {
         let mut w = std::collections::BTreeMap::new();
         for (f, v) in name_values(&a.also, "--also", "FIELD=SHARE")? {
-            if !(v > 0.0 && v < 1.0) || f == a.field {
+            if !(v > 0.0 && v < 1.0) || f == source {
                 bail!(
-                    "--also `{f}={v}`: the share must be in (0, 1), for a field other than `{}`",
-                    a.field
+                    "--also `{f}={v}`: the share must be in (0, 1), for a field other than `{source}`"
                 );
             }
             fields.push(f.clone());
@@ -179,15 +213,14 @@ pub fn pretrain(a: PretrainArgs) -> anyhow::Result<()> {
         let rest = 1.0 - w.values().sum::<f64>();
         if rest <= 0.0 {
             bail!(
-                "--also: the shares sum to {:.3}; the source field `{}` needs the rest",
-                1.0 - rest,
-                a.field
+                "--also: the shares sum to {:.3}; the source field `{source}` needs the rest",
+                1.0 - rest
             );
         }
-        w.insert(a.field.clone(), rest);
+        w.insert(source.clone(), rest);
         w
     } else if a.mix.is_empty() {
-        [(a.field.clone(), 1.0)].into()
+        [(source.clone(), 1.0)].into()
     } else {
         let w: std::collections::BTreeMap<String, f64> =
             name_values(&a.mix, "--mix", "DOMAIN=WEIGHT")?.into_iter().collect();
