@@ -3,6 +3,9 @@
 /// Unusable trajectory sets or settings; each names the trajectory or setting.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// A config file that cannot be read or parsed.
+    #[error(transparent)]
+    Load(#[from] mixagent_core::ConfigError),
     /// Trajectories that cannot be learned from together.
     #[error("trajectories: {0}")]
     Data(String),

@@ -24,6 +24,8 @@
 //! Batches come from one block of the dataset at a time (states of one size), chosen in
 //! proportion to its transitions.
 
+use std::path::Path;
+
 use mixagent_policy::{NetConfig, RewardConfig};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
@@ -149,17 +151,14 @@ impl AgentConfig {
     /// The defaults, overlaid by a TOML document (any subset of the fields) and then by
     /// `key=value` overrides (`cql.alpha=0.5`), checked.
     pub fn load(toml_text: Option<&str>, overrides: &[String]) -> Result<Self, AgentError> {
-        let bad = |m: String| AgentError::Config(m);
-        let mut value =
-            toml::Value::try_from(AgentConfig::default()).map_err(|e| bad(e.to_string()))?;
-        if let Some(text) = toml_text {
-            let doc: toml::Value = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
-            merge(&mut value, doc);
-        }
-        for o in overrides {
-            mixagent_core::apply_override(&mut value, o).map_err(bad)?;
-        }
-        let cfg: AgentConfig = value.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        let defaults = toml::Value::try_from(AgentConfig::default()).expect("serialisable");
+        let origin = Path::new("the agent config");
+        let cfg: AgentConfig = mixagent_core::parse_config(
+            origin,
+            toml_text.unwrap_or_default(),
+            Some(defaults),
+            overrides,
+        )?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -202,23 +201,6 @@ impl AgentConfig {
             return bad("cql.alpha must be finite and >= 0, cql.tau in (0, 1]");
         }
         Ok(())
-    }
-}
-
-/// Overlays `top` on `base`, table by table.
-fn merge(base: &mut toml::Value, top: toml::Value) {
-    match (base, top) {
-        (toml::Value::Table(b), toml::Value::Table(t)) => {
-            for (k, v) in t {
-                match b.get_mut(&k) {
-                    Some(slot) => merge(slot, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
     }
 }
 

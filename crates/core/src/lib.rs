@@ -4,21 +4,21 @@
 //! other crate takes these types instead of raw vectors, so an unnormalised or misnamed weight
 //! vector cannot travel far.
 
+mod config;
 mod domain;
 mod error;
 mod field;
 mod mixture;
 mod observation;
-mod overrides;
 mod policy;
 mod schedule;
 pub mod seed;
 
+pub use config::{load_config, parse_config, ConfigError};
 pub use domain::{Domain, DomainId, DomainSpace, SpaceSpec};
 pub use error::CoreError;
 pub use field::Field;
 pub use mixture::{Mixture, MixtureSpec, SIMPLEX_TOLERANCE};
 pub use observation::{balanced_score, Observation, ObserveConfig};
-pub use overrides::apply_override;
 pub use policy::{fnv64_hex, spread_over_fields, MixingPolicy, PolicyInput, StageOutcome};
 pub use schedule::{Schedule, ScheduleSpec, Stage, StageSpec};

@@ -137,15 +137,8 @@ impl PrepareConfig {
     /// Parses a TOML config, applies `--set key=value` overrides, checks it, and resolves
     /// relative paths against the config file's folder.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, CorpusError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CorpusError::io(path, e))?;
-        let bad = |message: String| CorpusError::Config { path: path.into(), message };
-        let mut value: toml::Value = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        for o in overrides {
-            mixagent_core::apply_override(&mut value, o).map_err(&bad)?;
-        }
-        let mut cfg: PrepareConfig =
-            value.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
-        cfg.validate().map_err(&bad)?;
+        let mut cfg: PrepareConfig = mixagent_core::load_config(path, overrides)?;
+        cfg.validate().map_err(|message| CorpusError::Config { path: path.into(), message })?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve_paths(base);
         Ok(cfg)

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Everything that can go wrong while reading raw sources or preparing shards.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
+    /// A config file that cannot be read or parsed.
+    #[error(transparent)]
+    Load(#[from] mixagent_core::ConfigError),
     /// An I/O failure on a named file.
     #[error("{path}: {source}")]
     Io {

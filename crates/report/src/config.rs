@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 /// Bad configs and run folders; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// A config file that cannot be read or parsed.
+    #[error(transparent)]
+    Load(#[from] mixagent_core::ConfigError),
     /// A config or run file that cannot be used.
     #[error("{path}: {message}")]
     File {
@@ -56,8 +59,7 @@ impl CompareConfig {
     /// Reads and checks a compare config.
     pub fn load(path: &Path) -> Result<Self, ReportError> {
         let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let cfg: CompareConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let cfg: CompareConfig = mixagent_core::load_config(path, &[])?;
         if cfg.benchmarks && cfg.task_items == 0 {
             return Err(bad("task_items must be at least 1 (or set benchmarks = false)".into()));
         }
@@ -131,8 +133,7 @@ impl HeadroomConfig {
     /// folder, as `compare` does.
     pub fn load(path: &Path) -> Result<Self, ReportError> {
         let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let cfg: HeadroomConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let cfg: HeadroomConfig = mixagent_core::load_config(path, &[])?;
         if cfg.selection_seeds.is_empty() || cfg.confirm_seeds.len() < 2 {
             return Err(bad("needs selection_seeds and at least 2 confirm_seeds (DESIGN §10 asks ≥ 5 on the rows that decide a gate)".into()));
         }

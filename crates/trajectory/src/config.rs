@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mixagent_core::{apply_override, ObserveConfig, SpaceSpec};
+use mixagent_core::{ObserveConfig, SpaceSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::{FamilyConfig, TrajectoryError};
@@ -90,15 +90,8 @@ impl CollectConfig {
     /// Reads a TOML config, applies `--set key=value` overrides, validates, and resolves
     /// relative paths against the current directory (where the command runs).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrajectoryError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrajectoryError::io(path, e))?;
-        let bad = |m: String| TrajectoryError::malformed(path, m);
-        let mut value: toml::Value = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        for o in overrides {
-            apply_override(&mut value, o).map_err(&bad)?;
-        }
-        let cfg: CollectConfig =
-            value.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
-        cfg.validate().map_err(|e| bad(e.to_string()))?;
+        let cfg: CollectConfig = mixagent_core::load_config(path, overrides)?;
+        cfg.validate().map_err(|e| TrajectoryError::malformed(path, e.to_string()))?;
         Ok(cfg)
     }
 

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Bad plans, configs or trajectory files. Each names the file and says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum TrajectoryError {
+    /// A config file that cannot be read or parsed.
+    #[error(transparent)]
+    Load(#[from] mixagent_core::ConfigError),
     /// A bad configuration value.
     #[error("config: {0}")]
     Config(String),

@@ -200,12 +200,12 @@ fn from_file(path: &Path) -> anyhow::Result<Resolved> {
         _space: Option<SpaceSpec>,
         stages: Vec<mixagent_core::StageSpec>,
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let file: File = if path.extension().is_some_and(|e| e == "json") {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("schedule {}", path.display()))?
     } else {
-        toml::from_str(&text).with_context(|| format!("schedule {}", path.display()))?
+        mixagent_core::load_config(path, &[])?
     };
     // The domains in order of first appearance.
     let mut names: Vec<String> = Vec::new();

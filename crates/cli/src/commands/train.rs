@@ -279,10 +279,7 @@ pub fn cpt(a: CptArgs) -> anyhow::Result<()> {
     let (Some(schedule), Some(base)) = (&a.schedule, &a.base) else {
         bail!("cpt needs --base and --schedule, or --policy and --config");
     };
-    let text = std::fs::read_to_string(schedule)
-        .with_context(|| format!("reading {}", schedule.display()))?;
-    let file: ScheduleFile =
-        toml::from_str(&text).with_context(|| format!("schedule {}", schedule.display()))?;
+    let file: ScheduleFile = mixagent_core::load_config(schedule, &[])?;
     let (model, _) = read_model_config(base)?;
     let corpus = match &a.corpus {
         Some(c) => c.clone(),
