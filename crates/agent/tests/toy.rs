@@ -180,11 +180,10 @@ fn sweep() {
         .map(|s| s.parse().unwrap())
         .collect();
     let base = toy_config();
-    let mut toml = toml::Value::try_from(&base).unwrap();
-    for o in &sets {
-        mixagent_core::apply_override(&mut toml, o).unwrap();
-    }
-    let cfg: AgentConfig = toml.try_into().unwrap();
+    let defaults = toml::Value::try_from(&base).unwrap();
+    let cfg: AgentConfig =
+        mixagent_core::parse_config(std::path::Path::new("toy"), "", Some(defaults), &sets)
+            .unwrap();
     for seed in data {
         let dir = tempfile::tempdir().unwrap();
         let d = dataset(dir.path(), seed);
