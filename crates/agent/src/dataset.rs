@@ -104,8 +104,9 @@ pub struct Dataset {
 /// The agent's view of a trajectory's space: shares of field tokens from the corpus manifest,
 /// and which corpus domains stand for each entry's loss.
 pub fn domain_infos(t: &Trajectory, manifest: &Manifest) -> Result<Vec<DomainInfo>, AgentError> {
-    let members = mixagent_trajectory::entry_members(&t.space, manifest)
-        .map_err(|m| AgentError::Data(format!("{}: {m}", t.id)))?;
+    let members = mixagent_trajectory::entry_members(&t.space, manifest).map_err(|e| {
+        AgentError::Data(format!("{}: {e} (give the corpus its space was built on)", t.id))
+    })?;
     Ok(t.space
         .iter()
         .zip(members)
@@ -224,7 +225,7 @@ impl Dataset {
                 return Err(AgentError::Data(format!("{} is not finished", t.id)));
             }
             let no_feedback =
-                |f: String| AgentError::Data(format!("{}: no feedback for field `{f}`", t.id));
+                |e: mixagent_core::CoreError| AgentError::Data(format!("{}: {e}", t.id));
             let rewards = t
                 .stages
                 .iter()
@@ -233,7 +234,7 @@ impl Dataset {
                     let before = if n == 0 { &t.initial } else { &t.stages[n - 1].observation };
                     reward.reward(&t.initial, before, &row.observation, &refs)
                 })
-                .collect::<Result<Vec<f64>, String>>()
+                .collect::<Result<Vec<f64>, _>>()
                 .map_err(no_feedback)?;
             let last = &t.stages.last().expect("finished").observation;
             final_scores

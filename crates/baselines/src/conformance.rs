@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mixagent_core::{
-    Domain, DomainSpace, Field, MixingPolicy, Mixture, Observation, PolicyInput, StageOutcome,
+    CoreError, Domain, DomainSpace, Field, MixingPolicy, Mixture, Observation, PolicyInput,
+    StageOutcome,
 };
 
 /// Stages of the simulated run.
@@ -133,10 +134,13 @@ fn run(
 }
 
 /// Checks a policy family: `make(seed)` builds a fresh policy. Returns what failed.
-pub fn check(make: &dyn Fn(u64) -> Box<dyn MixingPolicy>) -> Result<(), String> {
+pub fn check(make: &dyn Fn(u64) -> Box<dyn MixingPolicy>) -> Result<(), CoreError> {
     for (label, f) in [("2-D", Fixture::two_d()), ("K-D", Fixture::k_d())] {
         let name = make(7).name();
-        let at = |m: String| format!("{name} on the {label} space: {m}");
+        let at = |m: String| CoreError::Policy {
+            policy: name.to_string(),
+            message: format!("conformance on the {label} space: {m}"),
+        };
         let first = run(&f, make(7).as_mut(), Vec::new()).map_err(at)?;
         let again = run(&f, make(7).as_mut(), Vec::new()).map_err(at)?;
         if first != again {

@@ -49,7 +49,7 @@ impl RegMixSample {
         let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
         let last = &t.stages[n - 1].observation;
         let score = mixagent_core::balanced_score(last, &t.initial, &refs)
-            .map_err(|f| bad_state("regmix", format!("{}: no feedback for `{f}`", t.id)))?;
+            .map_err(|e| bad_state("regmix", format!("{}: {e}", t.id)))?;
         Ok(RegMixSample { weights, score })
     }
 }

@@ -99,8 +99,11 @@ impl mixagent_core::MixingPolicy for Forgetful {
 
 #[test]
 fn the_harness_catches_a_policy_that_forgets_or_leaves_its_space() {
-    let e = check(&|_| Box::new(Forgetful { calls: 0, broken_simplex: false })).unwrap_err();
+    let e = check(&|_| Box::new(Forgetful { calls: 0, broken_simplex: false }))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("resumed after stage 3"), "{e}");
-    let e = check(&|_| Box::new(Forgetful { calls: 0, broken_simplex: true })).unwrap_err();
+    let e =
+        check(&|_| Box::new(Forgetful { calls: 0, broken_simplex: true })).unwrap_err().to_string();
     assert!(e.contains("another space"), "{e}");
 }

@@ -19,6 +19,9 @@ pub enum ControllerError {
     /// Feedback or a mixture that cannot be recorded.
     #[error("{0}")]
     Input(String),
+    /// A schedule, trainer shape or token count that cannot be exported or checked.
+    #[error("{0}")]
+    Schedule(String),
     /// The policy could not decide (or be built).
     #[error(transparent)]
     Policy(#[from] mixagent_core::CoreError),

@@ -20,6 +20,8 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use crate::ControllerError;
+
 /// A schedule to export: stages of training tokens and weights over named domains.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedSchedule {
@@ -128,7 +130,11 @@ impl Format {
 
 impl PlannedSchedule {
     /// Checks that there are stages, each with tokens and a simplex point over the domains.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ControllerError> {
+        self.check().map_err(ControllerError::Schedule)
+    }
+
+    fn check(&self) -> Result<(), String> {
         if self.stages.is_empty() {
             return Err("the schedule has no stages".into());
         }
@@ -198,8 +204,17 @@ pub fn export(
     schedule: &PlannedSchedule,
     shape: &TrainerShape,
     paths: &DataPaths,
+) -> Result<String, ControllerError> {
+    write(format, schedule, shape, paths).map_err(ControllerError::Schedule)
+}
+
+fn write(
+    format: Format,
+    schedule: &PlannedSchedule,
+    shape: &TrainerShape,
+    paths: &DataPaths,
 ) -> Result<String, String> {
-    schedule.validate()?;
+    schedule.check()?;
     if shape.seq_len == 0 || shape.global_batch == 0 {
         return Err("the sequence length and the global batch must be at least 1".into());
     }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::export::PlannedSchedule;
+use crate::ControllerError;
 
 /// Thresholds of the check.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +77,7 @@ pub fn preflight(
     schedule: &PlannedSchedule,
     available: &BTreeMap<String, u64>,
     options: &PreflightOptions,
-) -> Result<PreflightReport, String> {
+) -> Result<PreflightReport, ControllerError> {
     schedule.validate()?;
     let total: u64 = schedule.stages.iter().map(|s| s.tokens).sum();
     let even = 1.0 / schedule.domains.len() as f64;
@@ -84,10 +85,10 @@ pub fn preflight(
     let mut problems = Vec::new();
     for (i, name) in schedule.domains.iter().enumerate() {
         let have = *available.get(name).ok_or_else(|| {
-            format!(
+            ControllerError::Schedule(format!(
                 "domain `{name}` has no token count; the counts cover: {}",
                 available.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
+            ))
         })?;
         let (mut read, mut before) = (0.0f64, 0u64);
         let mut exhausted = None;

@@ -142,15 +142,15 @@ fn rounded_weights_sum_to_exactly_one() {
 fn bad_schedules_and_shapes_are_refused_with_the_stage() {
     let mut s = schedule();
     s.stages[1].weights[2] = f64::NAN;
-    let e = export(Format::Hf, &s, &shape(), &paths()).unwrap_err();
+    let e = export(Format::Hf, &s, &shape(), &paths()).unwrap_err().to_string();
     assert!(e.contains("stage 1") && e.contains("`proofs`"), "{e}");
     let mut s = schedule();
     s.stages[2].weights[0] = 0.9;
-    let e = export(Format::Hf, &s, &shape(), &paths()).unwrap_err();
+    let e = export(Format::Hf, &s, &shape(), &paths()).unwrap_err().to_string();
     assert!(e.contains("stage 2") && e.contains("sum to"), "{e}");
     let mut odd = shape();
     odd.mixture_block_size = 2048;
-    let e = export(Format::Levanter, &schedule(), &odd, &paths()).unwrap_err();
+    let e = export(Format::Levanter, &schedule(), &odd, &paths()).unwrap_err().to_string();
     assert!(e.contains("stage 1 starts at step 4") && e.contains("--mixture-block-size"), "{e}");
     assert!("parquet".parse::<Format>().unwrap_err().contains("megatron, nanotron"));
 }

@@ -42,6 +42,6 @@ fn epochs_exhaustion_and_starvation_are_computed() {
 #[test]
 fn a_domain_without_a_count_is_named() {
     let counts = [("web".to_string(), 10u64)].into();
-    let e = preflight(&schedule(), &counts, &PreflightOptions::default()).unwrap_err();
+    let e = preflight(&schedule(), &counts, &PreflightOptions::default()).unwrap_err().to_string();
     assert!(e.contains("`books` has no token count") && e.contains("cover: web"), "{e}");
 }

@@ -71,6 +71,12 @@ pub enum CoreError {
     /// A space specification that does not fit the corpus.
     #[error("invalid space: {0}")]
     InvalidSpace(String),
+    /// An observation without feedback for a field a score needs.
+    #[error("no feedback for field `{0}`")]
+    MissingFeedback(String),
+    /// A score over no fields.
+    #[error("a balanced score needs at least one field")]
+    NoFields,
     /// A policy that cannot decide, or a policy state that does not fit it.
     #[error("policy `{policy}`: {message}")]
     Policy {

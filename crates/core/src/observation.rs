@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::CoreError;
+
 /// The model's state after a stage, as the evaluation environment measures it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,19 +50,21 @@ pub struct ObserveConfig {
 /// Balanced score S (DESIGN §4): the mean over `fields` of each field's feedback change
 /// relative to the base model, `(f − f₀) / |f₀|`. It is 0 at the base; +0.1 means the fields
 /// gained 10% of their starting magnitude on average. Normalising by each field's own start
-/// keeps one field's scale from swamping the other's. Fields missing from either observation
-/// are an error (`Err(field)`).
+/// keeps one field's scale from swamping the other's. A field missing from either observation
+/// is an error.
 pub fn balanced_score(
     obs: &Observation,
     base: &Observation,
     fields: &[&str],
-) -> Result<f64, String> {
+) -> Result<f64, CoreError> {
     if fields.is_empty() {
-        return Err("no fields".into());
+        return Err(CoreError::NoFields);
     }
     let mut sum = 0.0;
     for &f in fields {
-        sum += obs.relative_change(base, f).ok_or_else(|| f.to_string())?;
+        sum += obs
+            .relative_change(base, f)
+            .ok_or_else(|| CoreError::MissingFeedback(f.to_string()))?;
     }
     Ok(sum / fields.len() as f64)
 }
@@ -83,6 +87,10 @@ mod tests {
         let s = balanced_score(&obs(-5.0, -4.0), &base, &["general", "math"]).unwrap();
         assert!((s - 0.125).abs() < 1e-12);
         assert_eq!(balanced_score(&base, &base, &["general", "math"]).unwrap(), 0.0);
-        assert_eq!(balanced_score(&base, &base, &["code"]).unwrap_err(), "code");
+        assert_eq!(
+            balanced_score(&base, &base, &["code"]).unwrap_err(),
+            CoreError::MissingFeedback("code".into())
+        );
+        assert_eq!(balanced_score(&base, &base, &[]).unwrap_err(), CoreError::NoFields);
     }
 }

@@ -145,7 +145,7 @@ impl PrepareConfig {
     }
 
     /// Range checks that serde cannot express.
-    pub fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), String> {
         if !(self.heldout_fraction > 0.0 && self.heldout_fraction < 1.0) {
             return Err(format!("heldout_fraction = {}: must be in (0, 1)", self.heldout_fraction));
         }

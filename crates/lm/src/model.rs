@@ -5,7 +5,7 @@
 //! Checkpoints use Hugging Face `LlamaForCausalLM` names (`model.layers.0.self_attn.q_proj.weight`,
 //! …) so they load there unchanged. In memory, q/k/v and gate/up are each one fused matrix
 //! (one matmul instead of three or two: on small models per-op overhead is what costs);
-//! [`Llama::hf_tensors`] and [`Llama::load_hf`] split and join them at the checkpoint boundary.
+//! [`Llama::hf_tensors`] and `Llama::load_hf` split and join them at the checkpoint boundary.
 
 use std::collections::HashMap;
 
@@ -131,7 +131,7 @@ impl Llama {
 
     /// Copies Hugging Face-named weights into the model. Every tensor must be present with the
     /// model's shape; the error names the first that is not.
-    pub fn load_hf(&self, weights: &HashMap<String, Tensor>) -> Result<(), String> {
+    pub(crate) fn load_hf(&self, weights: &HashMap<String, Tensor>) -> Result<(), String> {
         let _guard = tch::no_grad_guard();
         for (name, mut dst) in self.hf_tensors() {
             let src = weights.get(&name).ok_or_else(|| format!("tensor `{name}` is missing"))?;

@@ -151,7 +151,7 @@ impl AdamW {
     }
 
     /// Restores `m`, `v` and the step; the layout must match this optimizer's.
-    pub fn restore(
+    pub(crate) fn restore(
         &mut self,
         tensors: &HashMap<String, Tensor>,
         step: u64,

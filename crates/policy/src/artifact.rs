@@ -228,7 +228,7 @@ impl Policy {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir(&tmp).map_err(|e| io(&tmp, e))?;
         let json = serde_json::to_vec_pretty(&policy.schema).expect("schema serialises");
-        let st = write_f32_tensors(tensors).map_err(PolicyError::Artifact)?;
+        let st = write_f32_tensors(tensors)?;
         for (file, bytes) in [("agent.json", json.as_slice()), ("policy.safetensors", &st)] {
             let path = tmp.join(file);
             let mut f = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
@@ -270,7 +270,10 @@ impl Policy {
             serde_json::from_str(&text).map_err(|e| at(json.clone(), e.to_string()))?;
         let st = dir.join("policy.safetensors");
         let bytes = std::fs::read(&st).map_err(|e| at(st.clone(), e.to_string()))?;
-        let tensors = read_f32_tensors(&bytes).map_err(|m| at(st.clone(), m))?;
+        let tensors = read_f32_tensors(&bytes).map_err(|e| match e {
+            PolicyError::Artifact(m) => at(st.clone(), m),
+            other => other,
+        })?;
         Policy::new(schema, &tensors).map_err(|e| at(dir.to_path_buf(), e.to_string()))
     }
 
@@ -302,13 +305,14 @@ impl Policy {
 }
 
 /// Reads every tensor of a safetensors buffer as f32 (name → (shape, values)).
-pub fn read_f32_tensors(bytes: &[u8]) -> Result<NamedTensors, String> {
+pub fn read_f32_tensors(bytes: &[u8]) -> Result<NamedTensors, PolicyError> {
+    let bad = |m: String| PolicyError::Artifact(m);
     let st = safetensors::SafeTensors::deserialize(bytes)
-        .map_err(|e| format!("{e:?}: corrupt or truncated safetensors file"))?;
+        .map_err(|e| bad(format!("{e:?}: corrupt or truncated safetensors file")))?;
     let mut out = NamedTensors::new();
     for (name, view) in st.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
-            return Err(format!("tensor `{name}` is {:?}, expected F32", view.dtype()));
+            return Err(bad(format!("tensor `{name}` is {:?}, expected F32", view.dtype())));
         }
         let values: Vec<f32> = view
             .data()
@@ -321,7 +325,8 @@ pub fn read_f32_tensors(bytes: &[u8]) -> Result<NamedTensors, String> {
 }
 
 /// Serialises f32 tensors into a safetensors buffer.
-pub fn write_f32_tensors(tensors: &NamedTensors) -> Result<Vec<u8>, String> {
+pub fn write_f32_tensors(tensors: &NamedTensors) -> Result<Vec<u8>, PolicyError> {
+    let bad = |e: safetensors::SafeTensorError| PolicyError::Artifact(format!("{e:?}"));
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(n, (s, v))| (n.clone(), s.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect()))
@@ -331,8 +336,8 @@ pub fn write_f32_tensors(tensors: &NamedTensors) -> Result<Vec<u8>, String> {
         .map(|(n, s, b)| {
             safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
                 .map(|v| (n.clone(), v))
-                .map_err(|e| format!("{e:?}"))
+                .map_err(bad)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    safetensors::tensor::serialize(views, &None).map_err(|e| format!("{e:?}"))
+    safetensors::tensor::serialize(views, &None).map_err(bad)
 }

@@ -2,7 +2,7 @@
 //! S = mean over fields of (f − f₀)/|f₀|, minus an optional penalty while the source field's
 //! feedback is more than `tolerance` (relative) below its start.
 
-use mixagent_core::{balanced_score, Observation};
+use mixagent_core::{balanced_score, CoreError, Observation};
 use serde::{Deserialize, Serialize};
 
 /// How rewards are computed and discounted; written into the artifact.
@@ -27,18 +27,19 @@ impl Default for RewardConfig {
 
 impl RewardConfig {
     /// Reward of the stage that moved the model from `before` to `after`; `fields` lists the
-    /// fields, source first. `Err(field)` when a field's feedback is missing.
+    /// fields, source first. An error when a field's feedback is missing.
     pub fn reward(
         &self,
         base: &Observation,
         before: &Observation,
         after: &Observation,
         fields: &[&str],
-    ) -> Result<f64, String> {
+    ) -> Result<f64, CoreError> {
         let gain = balanced_score(after, base, fields)? - balanced_score(before, base, fields)?;
-        let source = fields.first().ok_or("no fields")?;
-        let f0 = base.field_feedback(source).ok_or_else(|| source.to_string())?;
-        let f = after.field_feedback(source).ok_or_else(|| source.to_string())?;
+        let source = fields.first().ok_or(CoreError::NoFields)?;
+        let missing = || CoreError::MissingFeedback(source.to_string());
+        let f0 = base.field_feedback(source).ok_or_else(missing)?;
+        let f = after.field_feedback(source).ok_or_else(missing)?;
         let drop = (f0 - f) / f0.abs().max(1e-9);
         Ok(gain - self.source_penalty * (drop - self.source_tolerance).max(0.0))
     }
@@ -67,6 +68,9 @@ mod tests {
         let strict = RewardConfig { source_penalty: 2.0, ..plain };
         let r = strict.reward(&base, &base, &obs(-4.4, -6.0), &fields).unwrap();
         assert!((r - (0.075 - 0.1)).abs() < 1e-12);
-        assert_eq!(plain.reward(&base, &base, &base, &["code"]).unwrap_err(), "code");
+        assert_eq!(
+            plain.reward(&base, &base, &base, &["code"]).unwrap_err(),
+            CoreError::MissingFeedback("code".into())
+        );
     }
 }

@@ -95,7 +95,7 @@ pub fn run_steered(
     std::fs::create_dir_all(out).map_err(|e| RolloutError::io(out, e))?;
     let (share_in_field, members): (Vec<f64>, Vec<Vec<String>>) =
         mixagent_trajectory::entry_members(&SpaceEntry::of(&space), &corpus.manifest)
-            .map_err(|m| RolloutError::collection(&config.corpus, m))?
+            .map_err(|e| RolloutError::key("corpus", e))?
             .into_iter()
             .unzip();
     let mut history: Vec<StageOutcome> = run

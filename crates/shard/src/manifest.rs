@@ -48,7 +48,7 @@ pub struct TokenizerInfo {
 
 impl TokenizerInfo {
     /// The fingerprint as the `u64` stored in shard headers.
-    pub fn fingerprint_u64(&self) -> Result<u64, String> {
+    pub(crate) fn fingerprint_u64(&self) -> Result<u64, String> {
         u64::from_str_radix(&self.fingerprint, 16).map_err(|_| {
             format!("tokenizer fingerprint `{}` is not 16 hex digits", self.fingerprint)
         })

@@ -57,9 +57,8 @@ pub fn stage_records(trajectories: &[Trajectory]) -> Result<StageRecord, Traject
         let stage_rows = t.stages.iter().map(|r| (r.stage as i64, Some(r)));
         for (stage, row) in base_row.chain(stage_rows) {
             let obs = row.map_or(&t.initial, |r| &r.observation);
-            let balanced = balanced_score(obs, &t.initial, &field_refs).map_err(|f| {
-                TrajectoryError::Config(format!("{}: no feedback for field `{f}`", t.id))
-            })?;
+            let balanced = balanced_score(obs, &t.initial, &field_refs)
+                .map_err(|e| TrajectoryError::Config(format!("{}: {e}", t.id)))?;
             let mut cells = vec![
                 Cell::Text(t.id.clone()),
                 Cell::Text(t.family.name().into()),

@@ -55,11 +55,12 @@ pub fn space_fields(space: &[SpaceEntry]) -> Vec<String> {
 
 /// For each entry of `space`: its share of its field's training tokens in the corpus of
 /// `manifest`, and the corpus domains it stands for (itself, or, for a field-level entry named
-/// after its field, all of the field's domains). `Err` names an entry that is neither.
+/// after its field, all of the field's domains). An entry that is neither is an unknown
+/// domain: the space was built on another corpus.
 pub fn entry_members(
     space: &[SpaceEntry],
     manifest: &mixagent_shard::Manifest,
-) -> Result<Vec<(f64, Vec<String>)>, String> {
+) -> Result<Vec<(f64, Vec<String>)>, mixagent_core::CoreError> {
     let field_tokens = |field: &str| -> u64 {
         manifest.domains.iter().filter(|d| d.field.as_str() == field).map(|d| d.train.tokens).sum()
     };
@@ -79,10 +80,15 @@ pub fn entry_members(
                     .map(|d| d.name.clone())
                     .collect(),
             )),
-            None => Err(format!(
-                "domain `{}` is not in the corpus manifest; give the corpus the space was built on",
-                e.name
-            )),
+            None => Err(mixagent_core::CoreError::UnknownDomain {
+                name: e.name.clone(),
+                known: manifest
+                    .domains
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
         })
         .collect()
 }

@@ -71,7 +71,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         mixture_block_size: a.mixture_block_size,
     };
     let paths = DataPaths { template: a.path_template.clone(), overrides };
-    let text = export(format, &resolved.schedule, &shape, &paths).map_err(anyhow::Error::msg)?;
+    let text = export(format, &resolved.schedule, &shape, &paths)?;
     match &a.out {
         Some(out) => {
             mixagent_shard::write_atomic(out, text.as_bytes())?;

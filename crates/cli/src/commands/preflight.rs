@@ -74,7 +74,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         max_epochs: a.max_epochs,
         tokens_per_step: a.tokens_per_step.or(resolved.shape.map(|(s, b)| s * b)),
     };
-    let report = preflight(&resolved.schedule, &counts, &options).map_err(anyhow::Error::msg)?;
+    let report = preflight(&resolved.schedule, &counts, &options)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
     } else {

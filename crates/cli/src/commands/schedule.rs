@@ -66,8 +66,7 @@ impl Source {
 /// Each entry of `space` with its field, training tokens and member corpus domains.
 pub fn entries(space: &DomainSpace, manifest: &Manifest) -> anyhow::Result<Vec<DomainEntry>> {
     let spec = mixagent_trajectory::SpaceEntry::of(space);
-    let members =
-        mixagent_trajectory::entry_members(&spec, manifest).map_err(anyhow::Error::msg)?;
+    let members = mixagent_trajectory::entry_members(&spec, manifest)?;
     Ok(spec
         .iter()
         .zip(members)
