@@ -24,7 +24,7 @@ pub use odm::Odm;
 pub use reference::{entry_losses, Reference};
 pub use regmix::{RegMix, RegMixSample};
 pub use schedule::Scheduled;
-pub use spec::{parse_policy, DEFAULT_REFERENCE, POLICY_SPECS};
+pub use spec::{parse_policy, PolicySpec, DEFAULT_REFERENCE, POLICY_SPECS};
 pub use uniform::Uniform;
 
 /// A policy's error for a state it cannot restore.

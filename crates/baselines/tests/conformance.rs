@@ -11,6 +11,37 @@ fn every_policy_conforms() {
     }
 }
 
+/// The weights `spec` chooses over 4 stages of the K-D fixture.
+fn decisions(spec: &str) -> Vec<Vec<f64>> {
+    use mixagent_baselines::conformance::{fixture_input, simulate, Fixture};
+    let f = Fixture::k_d();
+    let mut policy = parse_policy(spec, 7).unwrap();
+    let mut history = Vec::new();
+    for _ in 0..4 {
+        let m = policy.next_mixture(&fixture_input(&f, &history)).unwrap();
+        history.push(simulate(&f, &history, &m));
+    }
+    history.iter().map(|s| s.mixture.weights().to_vec()).collect()
+}
+
+#[test]
+fn set_parameters_conform_and_change_the_decisions() {
+    for (spec, default) in [
+        ("dbl:eta=3", "dbl"),
+        ("dbl:target_gain=0.5", "dbl"),
+        ("doremi:eta=3,smoothing=0.1", "doremi"),
+        ("doremi:target_gain=0.5", "doremi"),
+        ("odm:smoothing=0.1", "odm"),
+    ] {
+        check(&|seed| parse_policy(spec, seed).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(decisions(spec), decisions(default), "{spec} decides as {default} does");
+    }
+    // Written out, the defaults are the defaults.
+    assert_eq!(decisions("dbl:eta=1,target_gain=0.2"), decisions("dbl"));
+    assert_eq!(decisions("doremi:eta=1,smoothing=0.001,target_gain=0.2"), decisions("doremi"));
+    assert_eq!(decisions("odm:smoothing=0.9"), decisions("odm"));
+}
+
 /// RegMix fitted on 24 simulated proxy runs (named for both fixture spaces).
 #[test]
 fn regmix_conforms() {
