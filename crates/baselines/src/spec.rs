@@ -243,23 +243,10 @@ impl PolicySpec {
 /// The proxy runs of a collection folder (or of its `trajectories` folder), as RegMix reads
 /// them.
 fn regmix_samples(dir: &Path) -> Result<Vec<RegMixSample>, CoreError> {
-    let bad = |e: &dyn std::fmt::Display| CoreError::Policy {
-        policy: format!("regmix:{}", dir.display()),
-        message: e.to_string(),
-    };
-    let store = if dir.join("trajectories").is_dir() {
-        dir.join("trajectories")
-    } else {
-        dir.to_path_buf()
-    };
-    let files = mixagent_trajectory::list_trajectories(&store).map_err(|e| bad(&e))?;
-    files
-        .iter()
-        .map(|f| {
-            let t = mixagent_trajectory::Trajectory::read(f).map_err(|e| bad(&e))?;
-            RegMixSample::from_trajectory(&t)
-        })
-        .collect()
+    let trajectories = mixagent_trajectory::read_collection(dir).map_err(|e| {
+        CoreError::Policy { policy: format!("regmix:{}", dir.display()), message: e.to_string() }
+    })?;
+    trajectories.iter().map(RegMixSample::from_trajectory).collect()
 }
 
 /// Builds a policy from its spec (`uniform`, `fixed:0.9`, `dbl:eta=0.5`,

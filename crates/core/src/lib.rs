@@ -5,6 +5,7 @@
 //! vector cannot travel far.
 
 mod config;
+mod device;
 mod domain;
 mod error;
 mod field;
@@ -15,6 +16,7 @@ mod schedule;
 pub mod seed;
 
 pub use config::{load_config, parse_config, ConfigError};
+pub use device::Device;
 pub use domain::{Domain, DomainId, DomainSpace, SpaceSpec};
 pub use error::CoreError;
 pub use field::Field;

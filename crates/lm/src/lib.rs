@@ -23,4 +23,6 @@ pub use mixagent_core::SpaceSpec;
 pub use model::{with_seed, Llama};
 pub use optim::{AdamW, AdamWConfig, AdamWState, ParamLayout};
 pub use session::{Session, StageStats, SESSION_VERSION};
-pub use trainer::{micro_step, train, Device, RunSpec, StepReport, TrainConfig, TrainSummary};
+pub use trainer::{
+    micro_step, tch_device, train, Device, RunSpec, StepReport, TrainConfig, TrainSummary,
+};

@@ -79,7 +79,7 @@ impl Session {
         total_steps: u64,
         device: Device,
     ) -> Result<Self, LmError> {
-        let device = device.to_tch()?;
+        let device = crate::tch_device(device)?;
         let (model_cfg, fingerprint) = read_model_config(base)?;
         if fingerprint != corpus.manifest.tokenizer.fingerprint {
             return Err(LmError::checkpoint(

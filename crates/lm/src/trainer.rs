@@ -12,32 +12,23 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
+pub use mixagent_core::Device;
+
 use crate::checkpoint::read_tensors;
 use crate::{
     load_checkpoint, save_checkpoint, AdamW, AdamWConfig, CheckpointMeta, Llama, LmError,
     LrSchedule, LrShape, ModelConfig,
 };
 
-/// Where tensors live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Device {
-    /// The CPU (libtorch's intra-op threads).
-    Cpu,
-    /// The first CUDA device.
-    Cuda,
-}
-
-impl Device {
-    /// The tch device; CUDA must be available.
-    pub fn to_tch(self) -> Result<tch::Device, LmError> {
-        match self {
-            Device::Cpu => Ok(tch::Device::Cpu),
-            Device::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
-            Device::Cuda => Err(LmError::Config(
-                "--device cuda: libtorch sees no CUDA device (or this build lacks the CUDA libraries)".into(),
-            )),
-        }
+/// The tch device of `device`; CUDA must be available.
+pub fn tch_device(device: Device) -> Result<tch::Device, LmError> {
+    match device {
+        Device::Cpu => Ok(tch::Device::Cpu),
+        Device::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
+        Device::Cuda => Err(LmError::Config(
+            "--device cuda: libtorch sees no CUDA device (or this build lacks the CUDA libraries)"
+                .into(),
+        )),
     }
 }
 
@@ -167,7 +158,7 @@ pub fn train(
     out: &Path,
     mut on_step: impl FnMut(&StepReport) -> bool,
 ) -> Result<TrainSummary, LmError> {
-    let device = spec.device.to_tch()?;
+    let device = tch_device(spec.device)?;
     spec.model.validate()?;
     if spec.train.seq_len > spec.model.max_seq_len {
         return Err(LmError::Config(format!(

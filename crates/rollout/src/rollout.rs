@@ -52,7 +52,7 @@ impl<'c> Worker<'c> {
     /// Loads the feedback suites and held-out tokens and observes the base model once.
     pub fn new(collection: &'c Collection) -> Result<Self, RolloutError> {
         let cfg = &collection.config;
-        let device = if cfg.device == "cuda" { Device::Cuda } else { Device::Cpu };
+        let device = cfg.device;
         let observer = Observer::new(&cfg.corpus, &cfg.space.fields, cfg.observe.clone())?;
         let base = Session::new(
             &collection.base_dir,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use mixagent_core::{MixingPolicy, PolicyInput, StageOutcome};
 use mixagent_eval::Observer;
-use mixagent_lm::{Device, Session};
+use mixagent_lm::Session;
 use mixagent_shard::write_atomic;
 use mixagent_trajectory::{CollectConfig, SpaceEntry, StageRow, SteeredRun, STEERED_RUN_VERSION};
 
@@ -38,7 +38,7 @@ pub fn run_steered(
 ) -> Result<SteeredRun, RolloutError> {
     config.validate()?;
     let (corpus, space, base_dir, base) = resolve(&config)?;
-    let device = if config.device == "cuda" { Device::Cuda } else { Device::Cpu };
+    let device = config.device;
     let steps = config.steps_per_stage();
     let mut session = Session::new(
         &base_dir,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mixagent_core::{ObserveConfig, SpaceSpec};
+use mixagent_core::{Device, ObserveConfig, SpaceSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::{FamilyConfig, TrajectoryError};
@@ -71,8 +71,8 @@ pub struct CollectConfig {
     /// Training tokens per stage (rounded up to whole optimizer steps).
     pub stage_tokens: u64,
     /// `cpu` or `cuda`.
-    #[serde(default = "cpu")]
-    pub device: String,
+    #[serde(default)]
+    pub device: Device,
     /// Proxy optimisation.
     pub train: StageTraining,
     /// What is measured after each stage.
@@ -80,10 +80,6 @@ pub struct CollectConfig {
     /// The family mix.
     #[serde(default)]
     pub families: FamilyConfig,
-}
-
-fn cpu() -> String {
-    "cpu".into()
 }
 
 impl CollectConfig {
@@ -119,9 +115,6 @@ impl CollectConfig {
         }
         if self.observe.items_per_field == 0 || self.observe.batch_size == 0 {
             return bad("observe.items_per_field and observe.batch_size must be > 0".into());
-        }
-        if self.device != "cpu" && self.device != "cuda" {
-            return bad(format!("device `{}`: use `cpu` or `cuda`", self.device));
         }
         self.families.validate()
     }

@@ -238,6 +238,30 @@ impl Trajectory {
     }
 }
 
+/// The folder holding a collection's trajectory files: `dir/trajectories` when `dir` is a
+/// collection folder, else `dir` itself.
+pub fn store_dir(dir: &Path) -> PathBuf {
+    let inner = dir.join("trajectories");
+    if inner.is_dir() {
+        inner
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// Every finished trajectory of a collection folder (or of a folder of trajectory files),
+/// in id order.
+pub fn read_collection(dir: &Path) -> Result<Vec<Trajectory>, TrajectoryError> {
+    let store = store_dir(dir);
+    if !store.is_dir() {
+        return Err(TrajectoryError::malformed(
+            &store,
+            "no such folder (give a collection folder or its trajectories/ folder)",
+        ));
+    }
+    list_trajectories(&store)?.iter().map(|f| Trajectory::read(f)).collect()
+}
+
 /// The trajectory files (`t-*.json`) of a folder, sorted by name.
 pub fn list_trajectories(dir: &Path) -> Result<Vec<PathBuf>, TrajectoryError> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -16,8 +16,6 @@ use mixagent_trajectory::{
     BaseInfo, CollectConfig, Family, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
 };
 
-use super::trajectories::read_all;
-
 /// Arguments of `bench agent`.
 #[derive(clap::Args)]
 pub struct AgentArgs {
@@ -51,7 +49,7 @@ pub fn agent(a: AgentArgs) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let (set, corpus) = match &a.trajectories {
         Some(dir) => {
-            let set = read_all(dir)?;
+            let set = mixagent_trajectory::read_collection(dir)?;
             anyhow::ensure!(!set.is_empty(), "{}: no finished trajectories", dir.display());
             let corpus = Corpus::open(&set[0].config.corpus)?;
             (set, corpus)

@@ -19,7 +19,7 @@ pub fn run(a: &CptArgs, spec: &str) -> anyhow::Result<()> {
     let config_path = a.config.as_ref().context("--policy needs --config")?;
     let mut overrides = a.overrides.clone();
     if device == mixagent_lm::Device::Cuda {
-        overrides.push("device=\"cuda\"".into());
+        overrides.push(format!("device=\"{device}\""));
     }
     let config = CollectConfig::load(config_path, &overrides)?;
     let mut policy = parse_policy(spec, config.seed)?;

@@ -46,7 +46,7 @@ pub struct Args {
 
 /// Runs `eval`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let device = a.runtime.apply().to_tch()?;
+    let device = mixagent_lm::tch_device(a.runtime.apply())?;
     let dir = mixagent_lm::resolve_checkpoint(&a.checkpoint)?;
     let (cfg, _) = read_model_config(&dir)?;
     let corpus = match a.corpus {

@@ -33,7 +33,7 @@ use anyhow::{bail, Context};
 use mixagent_report::headroom::{self, Headroom, Outcome, Relevance, Row};
 use mixagent_report::{policy_slug, HeadroomConfig, TaskReport};
 use mixagent_shard::{write_atomic, Manifest};
-use mixagent_trajectory::{dirichlet, CollectConfig, SteeredRun, Trajectory};
+use mixagent_trajectory::{dirichlet, CollectConfig, SteeredRun};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -265,17 +265,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     // G5 from a collection.
     let explained = match &cfg.trajectories {
         Some(dir) => {
-            let store = if dir.join("trajectories").is_dir() {
-                dir.join("trajectories")
-            } else {
-                dir.clone()
-            };
-            let trajs = mixagent_trajectory::list_trajectories(&store)?
-                .iter()
-                .map(|f| Trajectory::read(f))
-                .collect::<Result<Vec<_>, _>>()?;
+            let trajs = mixagent_trajectory::read_collection(dir)?;
             if trajs.len() < 10 {
-                bail!("{}: {} trajectories; G5 needs at least 10", store.display(), trajs.len());
+                bail!("{}: {} trajectories; G5 needs at least 10", dir.display(), trajs.len());
             }
             Some(headroom::explained_by_mixture(&trajs, 5, 1e-3))
         }

@@ -13,9 +13,9 @@ use serde::Deserialize;
 /// Options shared by every command that trains.
 #[derive(clap::Args, Clone)]
 pub struct Runtime {
-    /// `cpu` or `cuda` (CUDA needs a CUDA build of libtorch and a GPU; untested here).
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
-    pub device: String,
+    /// `cpu` or `cuda` (CUDA needs a CUDA build of libtorch and a GPU).
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
     /// libtorch intra-op threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
@@ -28,11 +28,7 @@ impl Runtime {
             tch::set_num_threads(n as i32);
         }
         tch::set_num_interop_threads(1);
-        if self.device == "cuda" {
-            Device::Cuda
-        } else {
-            Device::Cpu
-        }
+        self.device
     }
 }
 

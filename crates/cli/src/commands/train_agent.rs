@@ -12,7 +12,6 @@ use mixagent_policy::{History, Policy};
 use mixagent_sampler::Corpus;
 
 use super::train::Runtime;
-use super::trajectories::read_all;
 
 /// Arguments of `train-agent`.
 #[derive(clap::Args)]
@@ -38,7 +37,7 @@ pub struct Args {
 
 /// Runs `train-agent`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let device = a.runtime.apply().to_tch()?;
+    let device = mixagent_lm::tch_device(a.runtime.apply())?;
     let text = match &a.config {
         Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?),
         None => None,
@@ -48,7 +47,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             Some(p) => format!("{}", p.display()),
             None => "--set".into(),
         })?;
-    let set = read_all(&a.trajectories)?;
+    let set = mixagent_trajectory::read_collection(&a.trajectories)?;
     let Some(first) = set.first() else {
         bail!(
             "{}: no finished trajectories (collect some with `mixagent collect`)",

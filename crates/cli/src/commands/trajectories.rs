@@ -4,14 +4,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use mixagent_core::balanced_score;
 use mixagent_rollout::PlanFile;
 use mixagent_sampler::Corpus;
 use mixagent_shard::write_atomic;
 use mixagent_trajectory::{
-    coverage, export_csv, export_jsonl, list_trajectories, sample_plan, stage_records, tradeoff,
-    CollectConfig, SpaceEntry, Trajectory,
+    coverage, export_csv, export_jsonl, read_collection, sample_plan, stage_records, store_dir,
+    tradeoff, CollectConfig, SpaceEntry, Trajectory,
 };
 
 /// Subcommands of `trajectories`.
@@ -95,34 +95,8 @@ fn sample(config: &Path, overrides: &[String], out: &Path) -> anyhow::Result<()>
     Ok(())
 }
 
-/// The folder of trajectory files: `dir/trajectories` for a collection folder, else `dir`.
-fn store_dir(dir: &Path) -> PathBuf {
-    let inner = dir.join("trajectories");
-    if inner.is_dir() {
-        inner
-    } else {
-        dir.to_path_buf()
-    }
-}
-
-/// The trajectory files under `dir` (a collection folder or a folder of files).
-fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let d = store_dir(dir);
-    if !d.is_dir() {
-        bail!(
-            "{}: no such folder (give a collection folder or its trajectories/ folder)",
-            d.display()
-        );
-    }
-    Ok(list_trajectories(&d)?)
-}
-
-pub(crate) fn read_all(dir: &Path) -> anyhow::Result<Vec<Trajectory>> {
-    files(dir)?.iter().map(|f| Trajectory::read(f).map_err(Into::into)).collect()
-}
-
 fn ls(dir: &Path) -> anyhow::Result<()> {
-    let set = read_all(dir)?;
+    let set = read_collection(dir)?;
     if let Ok(text) = std::fs::read_to_string(dir.join("plan.json")) {
         let plan: PlanFile = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a plan file", dir.join("plan.json").display()))?;
@@ -238,7 +212,7 @@ fn show(path: &Path, id: Option<&str>) -> anyhow::Result<()> {
 }
 
 fn export(dir: &Path, format: &str, out: Option<&Path>) -> anyhow::Result<()> {
-    let set = read_all(dir)?;
+    let set = read_collection(dir)?;
     let records = stage_records(&set)?;
     let mut bytes = Vec::new();
     if format == "csv" {
@@ -262,7 +236,7 @@ fn export(dir: &Path, format: &str, out: Option<&Path>) -> anyhow::Result<()> {
 }
 
 fn stats(dir: &Path, json: Option<&Path>) -> anyhow::Result<()> {
-    let set = read_all(dir)?;
+    let set = read_collection(dir)?;
     let t = tradeoff(&set);
     print!("{}", t.render());
     if let Some(p) = json {
