@@ -1,18 +1,29 @@
-//! Child `mixagent` processes (the workers of `collect`, the runs of `compare`): each one's
-//! standard output and error go through a pipe into its log file, and the parent keeps the
-//! child's `error:` message, so a failure is reported with its cause even when the log could
-//! not be written (a full disk).
+//! Child `mixagent` processes (the workers of `collect`, the runs of `compare`), run as a pool
+//! of jobs: each one's standard output and error go through a pipe into its log file, and the
+//! parent keeps the child's `error:` message, so a failure is reported with its cause even when
+//! the log could not be written (a full disk).
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+
+/// Commands run one after another under one label and log (a run, then its eval).
+pub struct Job {
+    /// Names the job in progress lines and errors.
+    pub label: String,
+    /// Its log file (the first command truncates it).
+    pub log: PathBuf,
+    /// `mixagent` argument lists.
+    pub commands: Vec<Vec<OsString>>,
+}
 
 /// A running child `mixagent`.
-pub struct LoggedChild {
+struct LoggedChild {
     child: std::process::Child,
     log: PathBuf,
     /// Copies the child's output to the log; returns its last `error:` message.
@@ -20,7 +31,11 @@ pub struct LoggedChild {
 }
 
 /// Starts this binary with `args`, its output appended to `log` (or replacing it).
-pub fn spawn<S: AsRef<OsStr>>(args: &[S], log: &Path, append: bool) -> anyhow::Result<LoggedChild> {
+fn spawn_logged<S: AsRef<OsStr>>(
+    args: &[S],
+    log: &Path,
+    append: bool,
+) -> anyhow::Result<LoggedChild> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
@@ -57,7 +72,7 @@ pub fn spawn<S: AsRef<OsStr>>(args: &[S], log: &Path, append: bool) -> anyhow::R
 impl LoggedChild {
     /// `None` while it runs; then `Ok` when it succeeded, or what went wrong: its exit status,
     /// its own error message and its log.
-    pub fn try_wait(&mut self) -> anyhow::Result<Option<Result<(), String>>> {
+    fn try_wait(&mut self) -> anyhow::Result<Option<Result<(), String>>> {
         let Some(status) = self.child.try_wait()? else { return Ok(None) };
         let message = self.reader.take().and_then(|r| r.join().ok()).flatten();
         if status.success() {
@@ -69,4 +84,83 @@ impl LoggedChild {
             None => format!("{status}; see {log}"),
         })))
     }
+}
+
+/// What `run_jobs` reports while it runs.
+pub enum Progress<'a> {
+    /// A poll of the running jobs.
+    Poll,
+    /// A job finished (`done` of `total`, `secs` after the pool started).
+    Done {
+        /// The job's label.
+        label: &'a str,
+        /// Jobs finished so far, failed ones included.
+        done: usize,
+        /// All jobs.
+        total: usize,
+        /// Seconds since the pool started.
+        secs: f64,
+    },
+}
+
+/// Runs `jobs`, `workers` at a time (starts 300 ms apart, so that workers of one collection
+/// lock different trajectories first); each job's commands one after another. Every job runs
+/// even when another fails; the failures, each with the child's own message, are listed at the
+/// end. `progress` hears of every poll (twice a second) and every finished job.
+pub fn run_jobs(
+    jobs: Vec<Job>,
+    workers: usize,
+    mut progress: impl FnMut(Progress<'_>),
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let total = jobs.len();
+    let mut queue = jobs.into_iter();
+    let mut running: Vec<(Job, usize, LoggedChild)> = Vec::new();
+    let mut done = 0usize;
+    let mut failed = Vec::new();
+    loop {
+        while running.len() < workers {
+            let Some(job) = queue.next() else { break };
+            let child = spawn(&job, 0)?;
+            running.push((job, 0, child));
+            if running.len() < workers {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        progress(Progress::Poll);
+        let mut still = Vec::new();
+        for (job, step, mut child) in running {
+            match child.try_wait()? {
+                None => still.push((job, step, child)),
+                Some(Ok(())) if step + 1 < job.commands.len() => {
+                    let next = spawn(&job, step + 1)?;
+                    still.push((job, step + 1, next));
+                }
+                Some(Ok(())) => {
+                    done += 1;
+                    let secs = started.elapsed().as_secs_f64();
+                    progress(Progress::Done { label: &job.label, done, total, secs });
+                }
+                Some(Err(why)) => {
+                    done += 1;
+                    failed.push(format!("{}: {why}", job.label));
+                }
+            }
+        }
+        running = still;
+    }
+    if !failed.is_empty() {
+        bail!("{} job(s) failed:\n  {}", failed.len(), failed.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Starts command `step` of `job`, appending to its log (the first command truncates it).
+fn spawn(job: &Job, step: usize) -> anyhow::Result<LoggedChild> {
+    self::spawn_logged(&job.commands[step], &job.log, step > 0)
+        .with_context(|| format!("cannot start {}", job.label))
 }

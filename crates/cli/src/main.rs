@@ -2,6 +2,8 @@
 
 mod children;
 mod commands;
+mod flags;
+mod schedule;
 
 use std::process::ExitCode;
 
@@ -23,9 +25,9 @@ enum Command {
     /// Turn raw corpora into domain-labelled token shards and a manifest.
     Prepare(commands::prepare::Args),
     /// Train a base model on the source field only.
-    Pretrain(commands::train::PretrainArgs),
+    Pretrain(commands::pretrain::Args),
     /// Continue a base model under a schedule of mixtures.
-    Cpt(commands::train::CptArgs),
+    Cpt(commands::cpt::Args),
     /// Evaluate a checkpoint: feedback suites, held-out bits per byte, benchmark suite.
     Eval(commands::eval::Args),
     /// Roll out mixing trajectories on proxy models (resumable; parallel; Slurm slices).
@@ -75,8 +77,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args),
         Command::Prepare(args) => commands::prepare::run(args),
-        Command::Pretrain(args) => commands::train::pretrain(args),
-        Command::Cpt(args) => commands::train::cpt(args),
+        Command::Pretrain(args) => commands::pretrain::run(args),
+        Command::Cpt(args) => commands::cpt::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Collect(args) => commands::collect::run(args),
         Command::TrainAgent(args) => commands::train_agent::run(args),

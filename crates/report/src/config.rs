@@ -21,6 +21,9 @@ pub enum ReportError {
     /// A run file.
     #[error(transparent)]
     Trajectory(#[from] mixagent_trajectory::TrajectoryError),
+    /// A report file that cannot be written (the cause keeps its io error).
+    #[error(transparent)]
+    Write(mixagent_shard::ShardError),
 }
 
 /// A comparison: every policy steers the same run config once per seed.

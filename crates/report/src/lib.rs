@@ -9,7 +9,9 @@
 //! reports of `mixagent eval`.
 
 mod bench;
+mod compare;
 mod config;
+mod corpus;
 mod figures;
 pub mod headroom;
 mod html;
@@ -19,10 +21,12 @@ mod stats;
 mod table;
 
 pub use bench::{bench_row, BenchRow, BenchTable, TaskReport, TaskResult};
+pub use compare::CompareReport;
 pub use config::{policy_slug, CompareConfig, HeadroomConfig, ReportError};
+pub use corpus::corpus_table;
 pub use figures::{mixture_bands, mixture_svg, scores_svg};
 pub use html::HtmlReport;
 pub use plot::{line_panels_svg, stacked_area_svg, Band, Line};
 pub use render::{html_table, markdown, Tabular};
-pub use stats::{mean_interval, student_t95};
+pub use stats::{mean_interval, median, student_t95};
 pub use table::{summarise, PolicyRow, Table};

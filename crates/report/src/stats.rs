@@ -1,4 +1,10 @@
-//! Means and 95% intervals over seeds.
+//! Means and 95% intervals over seeds, and medians of timed repeats.
+
+/// The median of `v` (the upper one of an even count); `v` must not be empty.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
 
 /// Two-sided 95% quantile of Student's t with `df` degrees of freedom (table values; 1.96 for
 /// large `df`).

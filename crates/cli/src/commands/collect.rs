@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mixagent_rollout::{Collection, Outcome, Worker};
 use mixagent_trajectory::{list_trajectories, CollectConfig, Trajectory};
 
-use crate::children::{self, LoggedChild};
+use crate::children::{self, Job, Progress};
 
 /// Arguments of `collect`.
 #[derive(clap::Args)]
@@ -160,59 +160,57 @@ fn work(
 fn spawn_workers(a: &Args, out: &Path, c: &Collection, threads: usize) -> anyhow::Result<()> {
     let logs = out.join("logs");
     std::fs::create_dir_all(&logs).with_context(|| logs.display().to_string())?;
-    let mut children: Vec<(usize, LoggedChild)> = Vec::new();
-    for w in 0..a.workers {
-        let mut args: Vec<OsString> = vec!["collect".into(), "--config".into(), (&a.config).into()];
-        args.extend(["--out".into(), out.into()]);
-        for o in &a.overrides {
-            args.extend(["--set".into(), o.into()]);
-        }
-        if let Some(s) = &a.shard {
-            args.extend(["--shard".into(), s.into()]);
-        }
-        if let Some(m) = a.max_trajectories {
-            args.extend(["--max-trajectories".into(), m.to_string().into()]);
-        }
-        args.extend(["--threads".into(), threads.to_string().into()]);
-        args.extend(["--worker-of".into(), format!("{w}/{}", a.workers).into()]);
-        let log = logs.join(format!("worker-{w}.log"));
-        children.push((w, children::spawn(&args, &log, false)?));
-        // Stagger the starts so workers lock different trajectories first.
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let jobs = (0..a.workers)
+        .map(|w| {
+            let mut args: Vec<OsString> =
+                vec!["collect".into(), "--config".into(), (&a.config).into()];
+            args.extend(["--out".into(), out.into()]);
+            for o in &a.overrides {
+                args.extend(["--set".into(), o.into()]);
+            }
+            if let Some(s) = &a.shard {
+                args.extend(["--shard".into(), s.into()]);
+            }
+            if let Some(m) = a.max_trajectories {
+                args.extend(["--max-trajectories".into(), m.to_string().into()]);
+            }
+            args.extend(["--threads".into(), threads.to_string().into()]);
+            args.extend(["--worker-of".into(), format!("{w}/{}", a.workers).into()]);
+            Job {
+                label: format!("worker {w}"),
+                log: logs.join(format!("worker-{w}.log")),
+                commands: vec![args],
+            }
+        })
+        .collect();
     let total = (c.plan.len() * c.config.stages) as u64;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} stages  {msg}  [{elapsed} < {eta}]")
             .expect("valid template"),
     );
-    let mut failed = Vec::new();
-    let mut last_log = Instant::now();
-    while !children.is_empty() {
-        std::thread::sleep(Duration::from_millis(1000));
+    let mut running = a.workers;
+    let (mut polled, mut logged) = (Instant::now(), Instant::now());
+    let result = children::run_jobs(jobs, a.workers, |p| {
+        if let Progress::Done { .. } = p {
+            running -= 1;
+        }
+        // Counting stages reads the work folders: once a second is enough.
+        if polled.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        polled = Instant::now();
         let done = c.stages_done() as u64;
         bar.set_position(done);
+        bar.set_message(format!("{running} worker(s) running"));
         // Without a terminal the bar is hidden: log a line a minute instead.
-        if bar.is_hidden() && last_log.elapsed() >= Duration::from_secs(60) {
-            last_log = Instant::now();
+        if bar.is_hidden() && logged.elapsed() >= Duration::from_secs(60) {
+            logged = Instant::now();
             tracing::info!(stages = done, total, "collect");
         }
-        let mut still = Vec::new();
-        for (w, mut child) in children {
-            match child.try_wait()? {
-                Some(Err(why)) => failed.push(format!("worker {w} failed: {why}")),
-                Some(Ok(())) => {}
-                None => still.push((w, child)),
-            }
-        }
-        children = still;
-        bar.set_message(format!("{} worker(s) running", children.len()));
-    }
+    });
     bar.finish_and_clear();
-    if !failed.is_empty() {
-        bail!("{}", failed.join("\n"));
-    }
-    Ok(())
+    result
 }
 
 /// Prints what the collection holds and how fast this call went.

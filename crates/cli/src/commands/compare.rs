@@ -16,17 +16,12 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use std::time::{Duration, Instant};
-
 use anyhow::{bail, Context};
-use mixagent_report::{
-    mixture_svg, policy_slug, scores_svg, summarise, BenchTable, CompareConfig, HtmlReport,
-    Tabular, TaskReport,
-};
-use mixagent_shard::{write_atomic, Manifest};
+use mixagent_report::{policy_slug, CompareConfig, CompareReport, TaskReport};
+use mixagent_shard::Manifest;
 use mixagent_trajectory::{CollectConfig, SteeredRun};
 
-use crate::children::{self, LoggedChild};
+use crate::children::{self, Job, Progress};
 
 /// Arguments of `compare`.
 #[derive(clap::Args)]
@@ -51,13 +46,6 @@ struct Run {
     seed: u64,
     dir: PathBuf,
     log: PathBuf,
-}
-
-/// Child processes run one after another under one label and log (a run, then its eval).
-struct Job {
-    label: String,
-    log: PathBuf,
-    commands: Vec<Vec<OsString>>,
 }
 
 /// Runs `compare`.
@@ -130,7 +118,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if cfg.benchmarks { ", benchmarks included" } else { "" },
         out.display()
     );
-    run_jobs(jobs, workers)?;
+    children::run_jobs(jobs, workers, |p| {
+        if let Progress::Done { label, done, total, secs } = p {
+            let eta = secs / done as f64 * (total - done) as f64;
+            eprintln!("  [{done}/{total}] {label} done ({secs:.0} s, about {eta:.0} s to go)");
+        }
+    })?;
 
     let mut groups = Vec::new();
     let mut evals = Vec::new();
@@ -149,59 +142,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             evals.push((p.clone(), reports));
         }
     }
-    let table = summarise(&groups);
-    // Benchmark rows in the feedback table's order (best balanced first).
-    let bench = cfg.benchmarks.then(|| -> anyhow::Result<BenchTable> {
-        let ordered: Vec<(String, Vec<TaskReport>)> = table
-            .rows
-            .iter()
-            .filter_map(|row| evals.iter().find(|(p, _)| p == &row.policy).cloned())
-            .collect();
-        Ok(BenchTable::new(&table.fields, Some(&TaskReport::read(&base_eval)?), &ordered))
-    });
-    let bench = bench.transpose()?;
-    let mut md = table.to_markdown();
-    if let Some(b) = &bench {
-        md.push_str("\nBenchmarks of the final models (score = (accuracy − chance)/(1 − chance) × 100):\n\n");
-        md.push_str(&b.to_markdown());
-    }
-    md.push_str(&format!("\nCorpus: {}.\n", corpus_label(&run_cfg.corpus)));
-    write_atomic(out.join("table.md"), md.as_bytes())?;
-    let json = serde_json::json!({ "feedback": &table, "benchmarks": &bench });
-    write_atomic(out.join("table.json"), &serde_json::to_vec_pretty(&json)?)?;
-
-    let shown = groups
-        .iter()
-        .find(|(p, _)| p.starts_with("agent"))
-        .or(groups.first())
-        .map(|(p, r)| (p.clone(), mixture_svg(p, r)));
-    let scores = scores_svg(&groups);
-    let mut figures = Vec::new();
-    if let Some((p, svg)) = shown {
-        write_atomic(out.join("mixture.svg"), svg.as_bytes())?;
-        figures.push((
-            format!("The mixture {p} chose at each stage, per domain (source field in blues, target in warm colours), mean over seeds."),
-            svg,
-        ));
-    }
-    write_atomic(out.join("scores.svg"), scores.as_bytes())?;
-    figures.push((
-        "Each field's feedback change relative to the base after every stage, the balanced score, and the share of target data in each stage; mean over seeds, one line per policy (the agent in bold black).".into(),
-        scores,
-    ));
     let first = groups.iter().flat_map(|(_, r)| r.first()).next();
     let title =
         if cfg.title.is_empty() { format!("mixagent compare: {stem}") } else { cfg.title.clone() };
     let facts = facts(&a.config, &cfg, &run_cfg, first);
-    let html = HtmlReport {
+    let base_report = if cfg.benchmarks { Some(TaskReport::read(&base_eval)?) } else { None };
+    let md = CompareReport {
+        groups: &groups,
+        benchmarks: base_report.as_ref().map(|b| (b, evals.as_slice())),
         title: &title,
         facts: &facts,
-        table: &table,
-        bench: bench.as_ref(),
-        figures: &figures,
+        corpus: &corpus_label(&run_cfg.corpus),
     }
-    .render();
-    write_atomic(out.join("report.html"), html.as_bytes())?;
+    .write(&out)?;
     println!("{md}");
     println!(
         "final feedback change relative to the base, mean ± 95% interval over {} seed(s); table in {}; report in {}",
@@ -353,56 +306,6 @@ fn refuse_stale(runs: &[Run]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `jobs`, `workers` at a time; each job's commands one after another. Every job runs
-/// even when another fails; the failures are listed at the end.
-fn run_jobs(jobs: Vec<Job>, workers: usize) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let total = jobs.len();
-    let mut queue = jobs.into_iter();
-    let mut running: Vec<(Job, usize, LoggedChild)> = Vec::new();
-    let mut done = 0usize;
-    let mut failed = Vec::new();
-    loop {
-        while running.len() < workers {
-            let Some(job) = queue.next() else { break };
-            let child = spawn(&job, 0)?;
-            running.push((job, 0, child));
-        }
-        if running.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-        let mut still = Vec::new();
-        for (job, step, mut child) in running {
-            match child.try_wait()? {
-                None => still.push((job, step, child)),
-                Some(Ok(())) if step + 1 < job.commands.len() => {
-                    let next = spawn(&job, step + 1)?;
-                    still.push((job, step + 1, next));
-                }
-                Some(Ok(())) => {
-                    done += 1;
-                    let secs = started.elapsed().as_secs_f64();
-                    let eta = secs / done as f64 * (total - done) as f64;
-                    eprintln!(
-                        "  [{done}/{total}] {} done ({secs:.0} s, about {:.0} s to go)",
-                        job.label, eta
-                    );
-                }
-                Some(Err(why)) => {
-                    done += 1;
-                    failed.push(format!("{}: {why}", job.label));
-                }
-            }
-        }
-        running = still;
-    }
-    if !failed.is_empty() {
-        bail!("{} job(s) failed:\n  {}", failed.len(), failed.join("\n  "));
-    }
-    Ok(())
-}
-
 /// Whether `dir` holds a finished steered run.
 fn finished(dir: &Path) -> bool {
     SteeredRun::read(&dir.join("run.json")).is_ok_and(|r| r.is_complete())
@@ -422,10 +325,4 @@ fn cpt_command(r: &Run, cfg: &CompareConfig, threads: usize) -> Vec<OsString> {
         threads.to_string().into(),
     ]);
     c
-}
-
-/// Starts command `step` of `job`, appending to its log (the first command truncates it).
-fn spawn(job: &Job, step: usize) -> anyhow::Result<LoggedChild> {
-    children::spawn(&job.commands[step], &job.log, step > 0)
-        .with_context(|| format!("cannot start {}", job.label))
 }

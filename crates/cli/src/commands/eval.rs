@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long)]
     json: Option<PathBuf>,
     #[command(flatten)]
-    runtime: super::train::Runtime,
+    runtime: crate::flags::Runtime,
 }
 
 /// Runs `eval`.
@@ -51,7 +51,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let (cfg, _) = read_model_config(&dir)?;
     let corpus = match a.corpus {
         Some(c) => c,
-        None => super::train::base_corpus(&a.checkpoint)?,
+        None => crate::flags::base_corpus(&a.checkpoint)?,
     };
     let vs = tch::nn::VarStore::new(device);
     let model = Llama::new(&vs.root(), &cfg);

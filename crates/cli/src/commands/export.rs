@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use mixagent_controller::export::{export, DataPaths, Format, TrainerShape};
 
-use super::schedule::Source;
+use crate::schedule::Source;
 
 /// `mixagent export`.
 #[derive(clap::Args)]

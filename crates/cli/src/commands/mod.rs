@@ -1,13 +1,10 @@
-//! One module per subcommand.
+//! One module per subcommand (`bench` a folder of its own subcommands).
 
 pub mod bench;
-pub mod bench_agent;
-pub mod bench_eval;
-pub mod bench_train;
 pub mod collect;
 pub mod compare;
 pub mod corpus;
-pub mod cpt_policy;
+pub mod cpt;
 pub mod demo;
 pub mod eval;
 pub mod export;
@@ -15,7 +12,6 @@ pub mod headroom;
 pub mod next;
 pub mod preflight;
 pub mod prepare;
-pub mod schedule;
-pub mod train;
+pub mod pretrain;
 pub mod train_agent;
 pub mod trajectories;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use mixagent_controller::preflight::{preflight, PreflightOptions};
 
-use super::schedule::Source;
+use crate::schedule::Source;
 
 /// `mixagent preflight`.
 #[derive(clap::Args)]

@@ -35,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     let manifest = prepare(&cfg, &out, args.force)
         .with_context(|| format!("prepare {}", args.config.display()))?;
-    print!("{}", super::corpus::table(&manifest));
+    print!("{}", mixagent_report::corpus_table(&manifest));
     println!("corpus written to {}", out.display());
     Ok(())
 }

@@ -11,7 +11,7 @@ use mixagent_agent::{domain_infos, train_agent, AgentConfig};
 use mixagent_policy::{History, Policy};
 use mixagent_sampler::Corpus;
 
-use super::train::Runtime;
+use crate::flags::Runtime;
 
 /// Arguments of `train-agent`.
 #[derive(clap::Args)]

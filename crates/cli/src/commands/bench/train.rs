@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use super::bench::median;
 use mixagent_lm::{
     micro_step, with_seed, AdamW, AdamWConfig, Llama, LrSchedule, LrShape, ModelConfig,
 };
+use mixagent_report::median;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 

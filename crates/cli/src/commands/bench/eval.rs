@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::bench::median;
+use mixagent_report::median;
 
 use mixagent_corpus::CorpusTokenizer;
 use mixagent_eval::{build_suite, feedback, mean_loss, Scorer};

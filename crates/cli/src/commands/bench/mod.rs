@@ -1,5 +1,10 @@
-//! `mixagent bench sampler`: sampler throughput into a reused buffer, side by side with a plain
-//! memcpy of the same number of bytes, interleaved in one run; medians and their ratio.
+//! `mixagent bench ...`: one module per benchmark (`train`, `eval`, `agent`); the sampler's
+//! is here: throughput into a reused buffer, side by side with a plain memcpy of the same
+//! number of bytes, interleaved in one run; medians and their ratio.
+
+mod agent;
+mod eval;
+mod train;
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -8,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use mixagent_core::Mixture;
+use mixagent_report::median;
 use mixagent_sampler::{Corpus, Sampler, SamplerConfig};
 use mixagent_shard::synthetic::{write_synthetic_corpus, SyntheticDomain};
 use mixagent_shard::TokenOut;
@@ -18,14 +24,14 @@ pub enum Command {
     /// Sampler tokens/s vs memcpy bandwidth.
     Sampler(SamplerArgs),
     /// Training tokens/s vs the PyTorch eager reference (bench/train_ref.py), side by side.
-    Train(super::bench_train::TrainArgs),
+    Train(train::TrainArgs),
     /// Feedback-suite cost against one training stage.
-    Eval(super::bench_eval::EvalArgs),
+    Eval(eval::EvalArgs),
     /// train-agent wall time (warm-up plus CQL) on a trajectory set of a given shape.
-    Agent(super::bench_agent::AgentArgs),
+    Agent(agent::AgentArgs),
     /// One timed training run in this process (what `bench train` spawns); prints JSON.
     #[command(hide = true)]
-    TrainOne(super::bench_train::TrainOneArgs),
+    TrainOne(train::TrainOneArgs),
 }
 
 /// Arguments of `bench sampler`.
@@ -55,10 +61,10 @@ pub struct SamplerArgs {
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Sampler(a) => sampler(a),
-        Command::Train(a) => super::bench_train::train(a),
-        Command::Eval(a) => super::bench_eval::eval(a),
-        Command::Agent(a) => super::bench_agent::agent(a),
-        Command::TrainOne(a) => super::bench_train::train_one(a),
+        Command::Train(a) => train::train(a),
+        Command::Eval(a) => eval::eval(a),
+        Command::Agent(a) => agent::agent(a),
+        Command::TrainOne(a) => train::train_one(a),
     }
 }
 
@@ -157,10 +163,4 @@ fn run_type<T: TokenOut>(
         c / s
     );
     Ok(())
-}
-
-/// Median of a non-empty sample (the upper middle for even lengths).
-pub(crate) fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
