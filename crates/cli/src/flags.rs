@@ -81,16 +81,13 @@ impl Optim {
 /// `checkpoints/` folder).
 pub fn base_corpus(base: &Path) -> anyhow::Result<PathBuf> {
     let dir = mixagent_lm::resolve_checkpoint(base)?;
-    for candidate in [dir.join("trainer.json"), base.join("run.json")] {
+    // `base` is a run folder, or a checkpoint folder inside one (`RUN/checkpoints/NAME`).
+    let run = dir.parent().and_then(Path::parent).unwrap_or(base);
+    for candidate in [base.join("run.json"), run.join("run.json")] {
         if let Ok(text) = std::fs::read_to_string(&candidate) {
             let v: serde_json::Value = serde_json::from_str(&text)?;
-            // A training run (`spec.corpus`), a checkpoint, or a steered run (`config.corpus`).
-            let corpus = v
-                .get("spec")
-                .or(v.get("config"))
-                .unwrap_or(&v)
-                .get("corpus")
-                .and_then(|c| c.as_str());
+            // A training run (`corpus`) or a steered run (`config.corpus`).
+            let corpus = v.get("config").unwrap_or(&v).get("corpus").and_then(|c| c.as_str());
             if let Some(c) = corpus {
                 return Ok(PathBuf::from(c));
             }

@@ -1,42 +1,19 @@
 //! Checkpoints: a folder with `model.safetensors` (Hugging Face LLaMA tensor names),
 //! `config.json` (a Hugging Face `LlamaConfig` plus a `mixagent` block), and for resumable
-//! training `optimizer.safetensors` and `trainer.json`. Written into `<dir>.tmp` and renamed,
+//! training `optimizer.safetensors` and `trainer.json` (the session's state, `session.rs`). Written into `<dir>.tmp` and renamed,
 //! so a checkpoint folder is always complete.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use mixagent_sampler::SamplerState;
 use mixagent_shard::write_atomic;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use crate::{AdamW, Llama, LmError, ModelConfig, RunSpec};
+use crate::{AdamW, Llama, LmError, ModelConfig};
 
 /// Version of the checkpoint layout.
 pub const CHECKPOINT_VERSION: u32 = 1;
-
-/// `trainer.json`: where training stood.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckpointMeta {
-    /// The checkpoint layout version (currently 1).
-    pub format_version: u32,
-    /// Optimizer steps completed.
-    pub step: u64,
-    /// Training tokens consumed.
-    pub tokens_seen: u64,
-    /// Tokenizer of the corpus the model was trained on.
-    pub tokenizer_fingerprint: String,
-    /// The sampler's cursors.
-    pub sampler: SamplerState,
-    /// AdamW's step count.
-    pub optimizer_step: u64,
-    /// AdamW's flat layout (name, offset, numel).
-    pub optimizer_layout: Vec<(String, i64, i64)>,
-    /// The run this checkpoint belongs to.
-    pub spec: RunSpec,
-}
 
 #[derive(Serialize, Deserialize)]
 struct HfConfig {
@@ -72,19 +49,15 @@ pub struct LoadedCheckpoint {
     pub model: ModelConfig,
     /// Tokenizer fingerprint the model was trained with.
     pub tokenizer_fingerprint: String,
-    /// Trainer state, when the checkpoint has one.
-    pub meta: Option<CheckpointMeta>,
 }
 
 /// Writes a checkpoint folder atomically: the weights and config, the optimizer state when
-/// `opt` is given, `trainer.json` when `meta` is given, and any `extra` (file name, bytes)
-/// files, all in one rename.
+/// `opt` is given, and any `extra` (file name, bytes) files, all in one rename.
 pub fn save_checkpoint(
     dir: &Path,
     llama: &Llama,
     tokenizer_fingerprint: &str,
     opt: Option<&AdamW>,
-    meta: Option<&CheckpointMeta>,
     extra: &[(&str, &[u8])],
 ) -> Result<(), LmError> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -119,9 +92,6 @@ pub fn save_checkpoint(
     write_json(&tmp.join("config.json"), &hf)?;
     if let Some(opt) = opt {
         write_tensors(&tmp.join("optimizer.safetensors"), &opt.state().tensors)?;
-    }
-    if let Some(meta) = meta {
-        write_json(&tmp.join("trainer.json"), meta)?;
     }
     for (name, bytes) in extra {
         write_atomic(tmp.join(name), bytes)?;
@@ -204,21 +174,10 @@ pub fn load_checkpoint(path: &Path, model: &Llama) -> Result<LoadedCheckpoint, L
     let file = dir.join("model.safetensors");
     let weights = read_tensors(&file)?;
     model.load_hf(&weights).map_err(|m| LmError::checkpoint(&file, m))?;
-    let meta_path = dir.join("trainer.json");
-    let meta = if meta_path.exists() {
-        let text = std::fs::read_to_string(&meta_path).map_err(|e| LmError::io(&meta_path, e))?;
-        Some(
-            serde_json::from_str(&text)
-                .map_err(|e| LmError::checkpoint(&meta_path, e.to_string()))?,
-        )
-    } else {
-        None
-    };
     Ok(LoadedCheckpoint {
         dir,
         model: hf.mixagent.model,
         tokenizer_fingerprint: hf.mixagent.tokenizer_fingerprint,
-        meta,
     })
 }
 

@@ -13,8 +13,7 @@ mod trainer;
 
 pub use alloc::tune_allocator;
 pub use checkpoint::{
-    load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, CheckpointMeta,
-    LoadedCheckpoint,
+    load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, LoadedCheckpoint,
 };
 pub use config::{ModelConfig, PRESETS};
 pub use error::LmError;
@@ -22,7 +21,7 @@ pub use lr::{LrSchedule, LrShape};
 pub use mixagent_core::SpaceSpec;
 pub use model::{with_seed, Llama};
 pub use optim::{AdamW, AdamWConfig, AdamWState, ParamLayout};
-pub use session::{Session, StageStats, SESSION_VERSION};
+pub use session::{DomainStats, Session, StageStats, StepOut, TRAINER_STATE_VERSION};
 pub use trainer::{
     micro_step, tch_device, train, Device, RunSpec, StepReport, TrainConfig, TrainSummary,
 };

@@ -1,7 +1,8 @@
-//! A continual pre-training session steered stage by stage: the caller chooses each stage's
-//! mixture after seeing the model (trajectory rollouts, policy-steered CPT). Optimizer, sampler
-//! cursors and the learning-rate schedule carry over between stages, and the whole state saves
-//! to one checkpoint folder and resumes exactly.
+//! The training engine: a model, its optimizer, the sampler and the learning-rate schedule,
+//! stepped one optimizer step at a time under whatever mixture the caller gives. [`train`]
+//! (crate::train) drives it through a fixed schedule; rollouts and policy-steered CPT drive it
+//! stage by stage, choosing each stage's mixture after seeing the model. The whole state saves
+//! to one checkpoint folder (`trainer.json` beside the tensors) and resumes exactly.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,16 +18,17 @@ use tch::Tensor;
 use crate::checkpoint::read_tensors;
 use crate::{
     load_checkpoint, micro_step, read_model_config, save_checkpoint, AdamW, Device, Llama, LmError,
-    LrSchedule, TrainConfig,
+    LrSchedule, ModelConfig, TrainConfig,
 };
 
-/// Version of `session.json`.
-pub const SESSION_VERSION: u32 = 1;
+/// Version of `trainer.json`, the training state of a checkpoint (2: one state for every
+/// training run; version 1 had two, `trainer.json` and `session.json`).
+pub const TRAINER_STATE_VERSION: u32 = 2;
 
-/// `session.json` in a session checkpoint: everything besides the tensors.
+/// `trainer.json` in a checkpoint: everything besides the tensors.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SessionState {
+struct TrainerState {
     format_version: u32,
     step: u64,
     tokenizer_fingerprint: String,
@@ -52,7 +54,28 @@ pub struct StageStats {
     pub train_secs: f64,
 }
 
-/// A model under continual pre-training, one stage at a time.
+/// One optimizer step's loss and learning rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOut {
+    /// Mean training loss over the step's tokens.
+    pub loss: f64,
+    /// The learning rate used.
+    pub lr: f64,
+}
+
+/// Rows trained on per corpus domain, and their mean loss, since the last
+/// [`Session::take_domain_stats`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainStats {
+    /// The corpus domain.
+    pub name: String,
+    /// Rows (sequences) drawn from it.
+    pub rows: u64,
+    /// Their mean training loss.
+    pub mean_loss: f64,
+}
+
+/// A model in training: the engine of pretraining, scheduled CPT, rollouts and steered CPT.
 pub struct Session {
     _vs: VarStore,
     model: Llama,
@@ -65,13 +88,15 @@ pub struct Session {
     buf: Vec<i64>,
     names: Vec<String>,
     step: u64,
+    /// Per corpus domain since the last `take_domain_stats`: rows and summed row losses.
+    domain_rows: Vec<u64>,
+    domain_loss: Vec<f64>,
 }
 
 impl Session {
-    /// Starts from the weights of `base` (a checkpoint or run folder), over `space`, with a
-    /// learning-rate schedule spanning `total_steps` optimizer steps. The sampler's seed is
-    /// derived from `train.seed`, so sessions with different seeds see different batches.
-    pub fn new(
+    /// Starts from the weights of `base` (a checkpoint or run folder, in its own shape), over
+    /// `space`, with a learning-rate schedule spanning `total_steps` optimizer steps.
+    pub fn from_base(
         base: &Path,
         corpus: &Corpus,
         space: Arc<DomainSpace>,
@@ -79,27 +104,56 @@ impl Session {
         total_steps: u64,
         device: Device,
     ) -> Result<Self, LmError> {
+        let (model, _) = read_model_config(base)?;
+        Self::new(&model, Some(base), corpus, space, train, total_steps, device)
+    }
+
+    /// A `model`-shaped session over `space`: the weights of `init` (a checkpoint or run
+    /// folder of that shape, trained on this corpus's tokenizer), or fresh ones drawn from
+    /// `train.seed`. The learning-rate schedule spans `total_steps` optimizer steps; the
+    /// sampler's seed is derived from `train.seed`, so sessions with different seeds see
+    /// different batches.
+    pub fn new(
+        model: &ModelConfig,
+        init: Option<&Path>,
+        corpus: &Corpus,
+        space: Arc<DomainSpace>,
+        train: TrainConfig,
+        total_steps: u64,
+        device: Device,
+    ) -> Result<Self, LmError> {
         let device = crate::tch_device(device)?;
-        let (model_cfg, fingerprint) = read_model_config(base)?;
-        if fingerprint != corpus.manifest.tokenizer.fingerprint {
-            return Err(LmError::checkpoint(
-                base,
-                format!(
-                    "trained with tokenizer {fingerprint}, but the corpus {} uses {}: continue on the corpus the base was trained on",
-                    corpus.dir.display(),
-                    corpus.manifest.tokenizer.fingerprint
-                ),
-            ));
+        model.validate()?;
+        let fingerprint = corpus.manifest.tokenizer.fingerprint.clone();
+        if corpus.manifest.tokenizer.vocab_size as usize != model.vocab_size {
+            return Err(LmError::Config(format!(
+                "model vocab {} differs from the corpus tokenizer's {}",
+                model.vocab_size, corpus.manifest.tokenizer.vocab_size
+            )));
         }
-        if train.seq_len > model_cfg.max_seq_len {
+        if train.seq_len > model.max_seq_len {
             return Err(LmError::Config(format!(
                 "seq_len {} exceeds the model's max_seq_len {}",
-                train.seq_len, model_cfg.max_seq_len
+                train.seq_len, model.max_seq_len
             )));
         }
         let vs = VarStore::new(device);
-        let model = crate::with_seed(0, || Llama::new(&vs.root(), &model_cfg));
-        load_checkpoint(base, &model)?;
+        // Fresh weights from the run's seed; loaded ones overwrite whatever is drawn.
+        let seed = if init.is_some() { 0 } else { derive(train.seed, "lm.init", 0) };
+        let llama = crate::with_seed(seed, || Llama::new(&vs.root(), model));
+        if let Some(init) = init {
+            let loaded = load_checkpoint(init, &llama)?;
+            if loaded.tokenizer_fingerprint != fingerprint {
+                return Err(LmError::checkpoint(
+                    &loaded.dir,
+                    format!(
+                        "trained with tokenizer {}, but the corpus {} uses {fingerprint}: continue on the corpus the base was trained on",
+                        loaded.tokenizer_fingerprint,
+                        corpus.dir.display(),
+                    ),
+                ));
+            }
+        }
         let sampler = Sampler::new(
             corpus,
             space,
@@ -118,17 +172,19 @@ impl Session {
             total_steps,
             shape: train.lr_shape,
         };
-        let names = sampler.corpus_domains().map(str::to_string).collect();
+        let names: Vec<String> = sampler.corpus_domains().map(str::to_string).collect();
         Ok(Session {
             buf: vec![0; sampler.buffer_len()],
             _vs: vs,
-            model,
+            model: llama,
             opt,
             sampler,
             train,
             lr,
             fingerprint,
             device,
+            domain_rows: vec![0; names.len()],
+            domain_loss: vec![0.0; names.len()],
             names,
             step: 0,
         })
@@ -159,48 +215,73 @@ impl Session {
         self.sampler.space()
     }
 
-    /// Trains `steps` optimizer steps on batches drawn by `mixture`.
-    pub fn train_stage(&mut self, mixture: &Mixture, steps: u64) -> Result<StageStats, LmError> {
+    /// One optimizer step on batches drawn by `mixture`. A non-finite loss stops before the
+    /// update.
+    pub fn train_step(&mut self, mixture: &Mixture) -> Result<StepOut, LmError> {
         mixture.check_space(self.sampler.space()).map_err(|e| LmError::Config(e.to_string()))?;
-        let start = Instant::now();
         let (b, t1) = (self.train.batch_size as i64, self.train.seq_len as i64 + 1);
         let accum = self.train.grad_accum;
-        let mut rows_by_domain = vec![0u64; self.names.len()];
+        let mut loss = 0.0;
+        for _ in 0..accum {
+            self.sampler.fill(mixture, &mut self.buf)?;
+            let window = Tensor::from_slice(&self.buf).view([b, t1]).to_device(self.device);
+            let rows = micro_step(&self.model, &window, accum)?;
+            for (&l, &d) in rows.iter().zip(self.sampler.row_domains()) {
+                self.domain_loss[d as usize] += f64::from(l);
+                self.domain_rows[d as usize] += 1;
+            }
+            loss += rows.iter().map(|&x| f64::from(x)).sum::<f64>() / rows.len() as f64;
+        }
+        let loss = loss / accum as f64;
+        if !loss.is_finite() {
+            return Err(LmError::NonFiniteLoss {
+                step: self.step,
+                loss,
+                last_good: "the last checkpoint".into(),
+            });
+        }
+        let lr = self.lr.at(self.step);
+        let _grad_norm = self.opt.step(lr);
+        self.opt.zero_grad();
+        self.step += 1;
+        Ok(StepOut { loss, lr })
+    }
+
+    /// The corpus domains trained on since the last call (or the start), with their rows and
+    /// mean loss; the counts restart.
+    pub fn take_domain_stats(&mut self) -> Vec<DomainStats> {
+        let out = self
+            .names
+            .iter()
+            .zip(self.domain_rows.iter().zip(&self.domain_loss))
+            .filter(|(_, (&n, _))| n > 0)
+            .map(|(name, (&rows, &sum))| DomainStats {
+                name: name.clone(),
+                rows,
+                mean_loss: sum / rows as f64,
+            })
+            .collect();
+        self.domain_rows.iter_mut().for_each(|n| *n = 0);
+        self.domain_loss.iter_mut().for_each(|s| *s = 0.0);
+        out
+    }
+
+    /// Trains `steps` optimizer steps on batches drawn by `mixture`.
+    pub fn train_stage(&mut self, mixture: &Mixture, steps: u64) -> Result<StageStats, LmError> {
+        let start = Instant::now();
+        self.take_domain_stats();
         let mut loss_sum = 0.0;
         for _ in 0..steps {
-            let mut step_loss = 0.0;
-            for _ in 0..accum {
-                self.sampler.fill(mixture, &mut self.buf)?;
-                let window = Tensor::from_slice(&self.buf).view([b, t1]).to_device(self.device);
-                let rows = micro_step(&self.model, &window, accum)?;
-                for &d in self.sampler.row_domains() {
-                    rows_by_domain[d as usize] += 1;
-                }
-                step_loss += rows.iter().map(|&x| f64::from(x)).sum::<f64>() / rows.len() as f64;
-            }
-            let step_loss = step_loss / accum as f64;
-            if !step_loss.is_finite() {
-                return Err(LmError::NonFiniteLoss {
-                    step: self.step,
-                    loss: step_loss,
-                    last_good: "the last stage checkpoint".into(),
-                });
-            }
-            let _grad_norm = self.opt.step(self.lr.at(self.step));
-            self.opt.zero_grad();
-            self.step += 1;
-            loss_sum += step_loss;
+            loss_sum += self.train_step(mixture)?.loss;
         }
         let seq = self.train.seq_len as u64;
         Ok(StageStats {
             steps,
             tokens: steps * self.tokens_per_step(),
             tokens_by_domain: self
-                .names
-                .iter()
-                .zip(&rows_by_domain)
-                .filter(|(_, &n)| n > 0)
-                .map(|(name, &n)| (name.clone(), n * seq))
+                .take_domain_stats()
+                .into_iter()
+                .map(|d| (d.name, d.rows * seq))
                 .collect(),
             train_loss: loss_sum / steps.max(1) as f64,
             train_secs: start.elapsed().as_secs_f64(),
@@ -211,8 +292,8 @@ impl Session {
     /// into checkpoint folder `dir`, atomically.
     pub fn save(&self, dir: &Path, extra: &[(&str, &[u8])]) -> Result<(), LmError> {
         let opt = self.opt.state();
-        let state = SessionState {
-            format_version: SESSION_VERSION,
+        let state = TrainerState {
+            format_version: TRAINER_STATE_VERSION,
             step: self.step,
             tokenizer_fingerprint: self.fingerprint.clone(),
             train: self.train.clone(),
@@ -222,25 +303,36 @@ impl Session {
             optimizer_layout: opt.layout,
         };
         let json = serde_json::to_vec_pretty(&state).expect("json");
-        let mut files: Vec<(&str, &[u8])> = vec![("session.json", &json)];
+        let mut files: Vec<(&str, &[u8])> = vec![("trainer.json", &json)];
         files.extend_from_slice(extra);
-        save_checkpoint(dir, &self.model, &self.fingerprint, Some(&self.opt), None, &files)
+        save_checkpoint(dir, &self.model, &self.fingerprint, Some(&self.opt), &files)
     }
 
     /// Restores the state saved by [`Session::save`] into this session, which must have been
     /// built with the same settings.
     pub fn resume(&mut self, dir: &Path) -> Result<(), LmError> {
-        let path = dir.join("session.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| LmError::io(&path, e))?;
-        let state: SessionState = serde_json::from_str(&text).map_err(|e| {
-            LmError::checkpoint(&path, format!("{e}; not a mixagent session checkpoint"))
+        let path = dir.join("trainer.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            LmError::checkpoint(
+                dir,
+                format!("{e}: no trainer.json, so not a resumable checkpoint (or one written before format {TRAINER_STATE_VERSION}): start the run afresh in a new folder"),
+            )
         })?;
-        if state.format_version != SESSION_VERSION {
+        let version = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("format_version").and_then(|v| v.as_u64()));
+        if version != Some(u64::from(TRAINER_STATE_VERSION)) {
             return Err(LmError::checkpoint(
                 &path,
-                format!("format version {}, expected {SESSION_VERSION}", state.format_version),
+                format!(
+                    "training state format {}, expected {TRAINER_STATE_VERSION}: written by another mixagent; start the run afresh in a new folder",
+                    version.map_or("missing".into(), |v| v.to_string())
+                ),
             ));
         }
+        let state: TrainerState = serde_json::from_str(&text).map_err(|e| {
+            LmError::checkpoint(&path, format!("{e}; not a mixagent training state"))
+        })?;
         if state.train != self.train || state.lr != self.lr {
             return Err(LmError::checkpoint(
                 dir,

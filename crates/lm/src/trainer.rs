@@ -1,24 +1,19 @@
-//! The training loop (one plain function, nanoGPT style): stage by stage through a
-//! [`Schedule`](mixagent_core::Schedule), batches from the sampler, AdamW, periodic atomic
-//! checkpoints with optimizer and sampler state, exact resume.
+//! The training loop over a fixed schedule (one plain function, nanoGPT style): the
+//! [`Session`] engine stepped through a [`Schedule`](mixagent_core::Schedule), metrics lines,
+//! periodic atomic checkpoints with optimizer and sampler state, exact resume.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use mixagent_core::{seed::derive, Schedule, ScheduleSpec, SpaceSpec};
-use mixagent_sampler::{Corpus, Sampler, SamplerConfig};
+use mixagent_core::{Schedule, ScheduleSpec, SpaceSpec};
+use mixagent_sampler::Corpus;
 use mixagent_shard::write_atomic;
 use serde::{Deserialize, Serialize};
-use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
 pub use mixagent_core::Device;
 
-use crate::checkpoint::read_tensors;
-use crate::{
-    load_checkpoint, save_checkpoint, AdamW, AdamWConfig, CheckpointMeta, Llama, LmError,
-    LrSchedule, LrShape, ModelConfig,
-};
+use crate::{AdamWConfig, Llama, LmError, LrShape, ModelConfig, Session};
 
 /// The tch device of `device`; CUDA must be available.
 pub fn tch_device(device: Device) -> Result<tch::Device, LmError> {
@@ -152,152 +147,85 @@ struct MetricsLine {
 /// Trains (or resumes) the run `spec` in folder `out`, calling `on_step` after every step;
 /// `on_step` returning `false` stops at once without a checkpoint (as a crash would). A folder
 /// holding another run is an error; one holding this run resumes from its latest checkpoint,
-/// with results identical to an uninterrupted run.
+/// with results identical to an uninterrupted run. A driver over [`Session`]: the schedule
+/// picks each step's mixture.
 pub fn train(
     spec: &RunSpec,
     out: &Path,
     mut on_step: impl FnMut(&StepReport) -> bool,
 ) -> Result<TrainSummary, LmError> {
-    let device = tch_device(spec.device)?;
-    spec.model.validate()?;
-    if spec.train.seq_len > spec.model.max_seq_len {
-        return Err(LmError::Config(format!(
-            "seq_len {} exceeds the model's max_seq_len {}",
-            spec.train.seq_len, spec.model.max_seq_len
-        )));
-    }
     let corpus = Corpus::open(&spec.corpus)?;
-    if corpus.manifest.tokenizer.vocab_size as usize != spec.model.vocab_size {
-        return Err(LmError::Config(format!(
-            "model vocab {} differs from the corpus tokenizer's {}",
-            spec.model.vocab_size, corpus.manifest.tokenizer.vocab_size
-        )));
-    }
     let space = spec.space.resolve(&corpus.manifest.domain_space()?)?;
     let schedule = Schedule::from_spec(space.clone(), &spec.schedule)?;
-    let fingerprint = corpus.manifest.tokenizer.fingerprint.clone();
     prepare_run_dir(out, spec)?;
-
-    let vs = VarStore::new(device);
-    let model = crate::model::with_seed(derive(spec.train.seed, "lm.init", 0), || {
-        Llama::new(&vs.root(), &spec.model)
-    });
-    let sampler_cfg = SamplerConfig {
-        batch_size: spec.train.batch_size,
-        seq_len: spec.train.seq_len,
-        seed: derive(spec.train.seed, "lm.sampler", 0),
-        max_epochs: spec.train.max_epochs,
-    };
-    let mut sampler = Sampler::new(&corpus, space, sampler_cfg)?;
-    let mut opt = AdamW::new(vs.variables().into_iter().collect(), spec.train.adamw.clone());
-
-    let ckpt_root = out.join("checkpoints");
-    let mut start_step = 0;
-    let mut last_good = "none".to_string();
-    if let Ok(latest) = std::fs::read_to_string(ckpt_root.join("latest")) {
-        let dir = ckpt_root.join(latest.trim());
-        let loaded = load_checkpoint(&dir, &model)?;
-        let meta = loaded.meta.ok_or_else(|| {
-            LmError::checkpoint(&dir, "has no trainer.json: cannot resume from it")
-        })?;
-        let opt_state = read_tensors(&dir.join("optimizer.safetensors"))?;
-        opt.restore(&opt_state, meta.optimizer_step, &meta.optimizer_layout)
-            .map_err(|m| LmError::checkpoint(&dir, m))?;
-        sampler.restore(&meta.sampler)?;
-        start_step = meta.step;
-        last_good = dir.display().to_string();
-        truncate_metrics(&out.join("metrics.jsonl"), start_step)?;
-        tracing::info!(step = start_step, checkpoint = %dir.display(), "resuming");
-    } else if let Some(init) = &spec.init {
-        let loaded = load_checkpoint(init, &model)?;
-        if loaded.tokenizer_fingerprint != fingerprint {
-            return Err(LmError::checkpoint(
-                &loaded.dir,
-                format!(
-                    "trained with tokenizer {}, but the corpus uses {}: continue on the corpus the base was trained on",
-                    loaded.tokenizer_fingerprint, fingerprint
-                ),
-            ));
-        }
-    }
-
     let tps = spec.train.tokens_per_step();
     let total_steps = schedule.total_tokens().div_ceil(tps);
-    let lr = LrSchedule {
-        peak: spec.train.peak_lr,
-        min_ratio: spec.train.min_lr_ratio,
-        warmup_steps: spec.train.warmup_steps.min(total_steps / 2),
+    let ckpt_root = out.join("checkpoints");
+    let latest = std::fs::read_to_string(ckpt_root.join("latest"))
+        .ok()
+        .map(|name| ckpt_root.join(name.trim()));
+    // A resumed run takes its weights from its own checkpoint, not from `init`.
+    let init = if latest.is_some() { None } else { spec.init.as_deref() };
+    let mut session = Session::new(
+        &spec.model,
+        init,
+        &corpus,
+        space,
+        spec.train.clone(),
         total_steps,
-        shape: spec.train.lr_shape,
-    };
-    let names: Vec<String> = sampler.corpus_domains().map(str::to_string).collect();
-    let mut dom_sum = vec![0f64; names.len()];
-    let mut dom_rows = vec![0u64; names.len()];
-    let mut buf = vec![0i64; sampler.buffer_len()];
-    let (b, t1) = (spec.train.batch_size as i64, spec.train.seq_len as i64 + 1);
+        spec.device,
+    )?;
+    let mut last_good = "none".to_string();
+    if let Some(dir) = &latest {
+        session.resume(dir)?;
+        last_good = dir.display().to_string();
+        truncate_metrics(&out.join("metrics.jsonl"), session.step())?;
+        tracing::info!(step = session.step(), checkpoint = %dir.display(), "resuming");
+    }
+    let start_step = session.step();
     let mut losses = Vec::new();
+    let metrics_path = out.join("metrics.jsonl");
     let mut metrics = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(out.join("metrics.jsonl"))
-        .map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
+        .open(&metrics_path)
+        .map_err(|e| LmError::io(&metrics_path, e))?;
 
     for step in start_step..total_steps {
         let stage = schedule.stage_index_at(step * tps);
-        let mixture = &schedule.stages()[stage].mixture;
-        let mut step_loss = 0.0;
-        for _ in 0..spec.train.grad_accum {
-            sampler.fill(mixture, &mut buf)?;
-            let window = Tensor::from_slice(&buf).view([b, t1]).to_device(device);
-            let rows = micro_step(&model, &window, spec.train.grad_accum)?;
-            for (&l, &d) in rows.iter().zip(sampler.row_domains()) {
-                dom_sum[d as usize] += f64::from(l);
-                dom_rows[d as usize] += 1;
-            }
-            step_loss += rows.iter().map(|&x| f64::from(x)).sum::<f64>() / rows.len() as f64;
-        }
-        let step_loss = step_loss / spec.train.grad_accum as f64;
-        if !step_loss.is_finite() {
-            return Err(LmError::NonFiniteLoss { step, loss: step_loss, last_good });
-        }
-        let lr_now = lr.at(step);
-        let _grad_norm = opt.step(lr_now);
-        opt.zero_grad();
-        losses.push(step_loss);
+        let done_step =
+            session.train_step(&schedule.stages()[stage].mixture).map_err(|e| match e {
+                LmError::NonFiniteLoss { step, loss, .. } => {
+                    LmError::NonFiniteLoss { step, loss, last_good: last_good.clone() }
+                }
+                other => other,
+            })?;
+        losses.push(done_step.loss);
         let done = step + 1;
         let log_now = done % spec.train.log_every == 0 || done == total_steps;
         let domain_losses = log_now.then(|| {
-            let out: Vec<(String, f64)> = names
-                .iter()
-                .zip(dom_sum.iter().zip(&dom_rows))
-                .filter(|(_, (_, &n))| n > 0)
-                .map(|(name, (&s, &n))| (name.clone(), s / n as f64))
-                .collect();
-            dom_sum.iter_mut().for_each(|s| *s = 0.0);
-            dom_rows.iter_mut().for_each(|n| *n = 0);
-            out
+            let stats = session.take_domain_stats();
+            stats.into_iter().map(|d| (d.name, d.mean_loss)).collect::<Vec<_>>()
         });
         if let Some(dl) = &domain_losses {
             let line = MetricsLine {
                 step: done,
                 tokens: done * tps,
                 stage,
-                lr: lr_now,
-                loss: step_loss,
+                lr: done_step.lr,
+                loss: done_step.loss,
                 domain_loss: dl.iter().cloned().collect(),
             };
             let mut text = serde_json::to_string(&line).expect("json");
             text.push('\n');
-            metrics
-                .write_all(text.as_bytes())
-                .map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
+            metrics.write_all(text.as_bytes()).map_err(|e| LmError::io(&metrics_path, e))?;
         }
         let report = StepReport {
             step: done,
             total_steps,
             tokens_seen: done * tps,
-            loss: step_loss,
-            lr: lr_now,
+            loss: done_step.loss,
+            lr: done_step.lr,
             stage,
             domain_losses,
         };
@@ -310,18 +238,9 @@ pub fn train(
             });
         }
         if done % spec.train.checkpoint_every == 0 || done == total_steps {
-            metrics.flush().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
-            metrics.sync_all().map_err(|e| LmError::io(out.join("metrics.jsonl"), e))?;
-            last_good = checkpoint(
-                &ckpt_root,
-                &model,
-                spec,
-                &fingerprint,
-                &opt,
-                &sampler,
-                done,
-                done * tps,
-            )?;
+            metrics.flush().map_err(|e| LmError::io(&metrics_path, e))?;
+            metrics.sync_all().map_err(|e| LmError::io(&metrics_path, e))?;
+            last_good = checkpoint(&ckpt_root, &session, done)?;
         }
     }
     let checkpoint = crate::resolve_checkpoint(out)?;
@@ -343,32 +262,11 @@ pub fn micro_step(model: &Llama, window: &Tensor, accum: usize) -> Result<Vec<f3
 }
 
 /// Writes `checkpoints/step-NNNNNNN`, points `checkpoints/latest` at it, removes older ones.
-#[allow(clippy::too_many_arguments)]
-fn checkpoint(
-    root: &Path,
-    model: &Llama,
-    spec: &RunSpec,
-    fingerprint: &str,
-    opt: &AdamW,
-    sampler: &Sampler,
-    step: u64,
-    tokens: u64,
-) -> Result<String, LmError> {
+fn checkpoint(root: &Path, session: &Session, step: u64) -> Result<String, LmError> {
     std::fs::create_dir_all(root).map_err(|e| LmError::io(root, e))?;
     let name = format!("step-{step:07}");
     let dir = root.join(&name);
-    let state = opt.state();
-    let meta = CheckpointMeta {
-        format_version: crate::checkpoint::CHECKPOINT_VERSION,
-        step,
-        tokens_seen: tokens,
-        tokenizer_fingerprint: fingerprint.into(),
-        sampler: sampler.state(),
-        optimizer_step: state.step,
-        optimizer_layout: state.layout,
-        spec: spec.clone(),
-    };
-    save_checkpoint(&dir, model, fingerprint, Some(opt), Some(&meta), &[])?;
+    session.save(&dir, &[])?;
     write_atomic(root.join("latest"), name.as_bytes())?;
     for entry in std::fs::read_dir(root).map_err(|e| LmError::io(root, e))?.flatten() {
         let n = entry.file_name().to_string_lossy().into_owned();

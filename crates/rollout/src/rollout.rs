@@ -54,7 +54,7 @@ impl<'c> Worker<'c> {
         let cfg = &collection.config;
         let device = cfg.device;
         let observer = Observer::new(&cfg.corpus, &cfg.space.fields, cfg.observe.clone())?;
-        let base = Session::new(
+        let base = Session::from_base(
             &collection.base_dir,
             &collection.corpus,
             collection.space.clone(),
@@ -105,7 +105,7 @@ impl<'c> Worker<'c> {
         }
         let cfg = &c.config;
         let steps = cfg.steps_per_stage();
-        let mut session = Session::new(
+        let mut session = Session::from_base(
             &c.base_dir,
             &c.corpus,
             c.space.clone(),

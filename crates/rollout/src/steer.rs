@@ -40,7 +40,7 @@ pub fn run_steered(
     let (corpus, space, base_dir, base) = resolve(&config)?;
     let device = config.device;
     let steps = config.steps_per_stage();
-    let mut session = Session::new(
+    let mut session = Session::from_base(
         &base_dir,
         &corpus,
         space.clone(),
