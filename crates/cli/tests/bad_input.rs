@@ -74,6 +74,7 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
         std::fs::write(p, text).unwrap();
     };
     write("truncated-manifest/manifest.json", &manifest[..300]);
+    write("old-run/run.json", r#"{"model": {}, "corpus": "data/default"}"#);
     let mut old: serde_json::Value = serde_json::from_str(&manifest).unwrap();
     old["format_version"] = 99.into();
     write("old-manifest/manifest.json", &old.to_string());

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::CoreError;
 
+/// Version of `mixagent eval`'s JSON report (`format_version`), read by the report crate
+/// without libtorch.
+pub const EVAL_REPORT_VERSION: u32 = 1;
+
 /// The model's state after a stage, as the evaluation environment measures it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -140,6 +140,8 @@ impl TaskScore {
 /// Everything `mixagent eval` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
+    /// The report's layout version ([`mixagent_core::EVAL_REPORT_VERSION`]).
+    pub format_version: u32,
     /// The checkpoint evaluated.
     pub checkpoint: String,
     /// Feedback per field.
@@ -290,6 +292,7 @@ pub fn evaluate(
         ));
     }
     Ok(EvalReport {
+        format_version: mixagent_core::EVAL_REPORT_VERSION,
         checkpoint: checkpoint.display().to_string(),
         feedback,
         heldout,

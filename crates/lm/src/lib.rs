@@ -24,4 +24,5 @@ pub use optim::{AdamW, AdamWConfig, AdamWState, ParamLayout};
 pub use session::{DomainStats, Session, StageStats, StepOut, TRAINER_STATE_VERSION};
 pub use trainer::{
     micro_step, tch_device, train, Device, RunSpec, StepReport, TrainConfig, TrainSummary,
+    RUN_SPEC_VERSION,
 };

@@ -82,7 +82,11 @@ impl TrainConfig {
     }
 }
 
-/// Everything that defines a run; saved as `run.json` in its folder.
+/// Version of a training run's `run.json` (its [`RunSpec`] plus `format_version`).
+pub const RUN_SPEC_VERSION: u32 = 1;
+
+/// Everything that defines a run; saved as `run.json` in its folder with `format_version`
+/// ([`RUN_SPEC_VERSION`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
@@ -281,8 +285,18 @@ fn checkpoint(root: &Path, session: &Session, step: u64) -> Result<String, LmErr
 fn prepare_run_dir(out: &Path, spec: &RunSpec) -> Result<(), LmError> {
     let path = out.join("run.json");
     if let Ok(text) = std::fs::read_to_string(&path) {
-        let existing: RunSpec = serde_json::from_str(&text)
-            .map_err(|e| LmError::checkpoint(&path, format!("{e}; not a mixagent run folder")))?;
+        let bad = |m: String| LmError::checkpoint(&path, m);
+        let mut value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{e}; not a mixagent run folder")))?;
+        let version = value.as_object_mut().and_then(|o| o.remove("format_version"));
+        if version.as_ref().and_then(|v| v.as_u64()) != Some(u64::from(RUN_SPEC_VERSION)) {
+            return Err(bad(format!(
+                "run format {}, expected {RUN_SPEC_VERSION}: written by another mixagent; train into a new folder (--out) or delete this one",
+                version.map_or("missing".to_string(), |v| v.to_string())
+            )));
+        }
+        let existing: RunSpec = serde_json::from_value(value)
+            .map_err(|e| bad(format!("{e}; not a mixagent run folder")))?;
         if &existing != spec {
             return Err(LmError::checkpoint(
                 out,
@@ -292,7 +306,12 @@ fn prepare_run_dir(out: &Path, spec: &RunSpec) -> Result<(), LmError> {
         return Ok(());
     }
     std::fs::create_dir_all(out).map_err(|e| LmError::io(out, e))?;
-    Ok(write_atomic(&path, &serde_json::to_vec_pretty(spec).expect("json"))?)
+    let mut value = serde_json::to_value(spec).expect("json");
+    value
+        .as_object_mut()
+        .expect("an object")
+        .insert("format_version".into(), RUN_SPEC_VERSION.into());
+    Ok(write_atomic(&path, &serde_json::to_vec_pretty(&value).expect("json"))?)
 }
 
 /// Drops metrics lines past `step` (written after the checkpoint a resume starts from).

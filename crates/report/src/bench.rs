@@ -38,7 +38,18 @@ impl TaskReport {
     pub fn read(path: &Path) -> Result<Self, ReportError> {
         let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let report: TaskReport = serde_json::from_str(&text).map_err(|e| {
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            bad(format!("{e}: not a `mixagent eval` report, or truncated; delete it to rerun"))
+        })?;
+        let version = value.get("format_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(mixagent_core::EVAL_REPORT_VERSION)) {
+            return Err(bad(format!(
+                "eval report format {}, expected {}: written by another mixagent; delete it to rerun",
+                version.map_or("missing".to_string(), |v| v.to_string()),
+                mixagent_core::EVAL_REPORT_VERSION
+            )));
+        }
+        let report: TaskReport = serde_json::from_value(value).map_err(|e| {
             bad(format!("{e}: not a `mixagent eval` report, or truncated; delete it to rerun"))
         })?;
         if report.tasks.is_empty() {
@@ -214,6 +225,20 @@ impl crate::Tabular for BenchTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_eval_report_of_another_version_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eval-full.json");
+        let task = r#"{"task": "t", "field": "general", "items": 4, "score": 50.0}"#;
+        for (version, says) in [("", "format missing"), (r#""format_version": 7,"#, "format 7")] {
+            std::fs::write(&path, format!(r#"{{{version} "tasks": [{task}]}}"#)).unwrap();
+            let e = TaskReport::read(&path).map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("delete it to rerun"), "{e}");
+        }
+        std::fs::write(&path, format!(r#"{{"format_version": 1, "tasks": [{task}]}}"#)).unwrap();
+        assert_eq!(TaskReport::read(&path).unwrap().tasks[0].score, 50.0);
+    }
 
     fn report(scores: &[(&str, &str, f64)]) -> TaskReport {
         TaskReport {
