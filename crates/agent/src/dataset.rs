@@ -104,19 +104,9 @@ pub struct Dataset {
 /// The agent's view of a trajectory's space: shares of field tokens from the corpus manifest,
 /// and which corpus domains stand for each entry's loss.
 pub fn domain_infos(t: &Trajectory, manifest: &Manifest) -> Result<Vec<DomainInfo>, AgentError> {
-    let members = mixagent_trajectory::entry_members(&t.space, manifest).map_err(|e| {
-        AgentError::Data(format!("{}: {e} (give the corpus its space was built on)", t.id))
-    })?;
-    Ok(t.space
-        .iter()
-        .zip(members)
-        .map(|(e, (share_in_field, loss_domains))| DomainInfo {
-            name: e.name.clone(),
-            field: e.field.clone(),
-            share_in_field,
-            loss_domains,
-        })
-        .collect())
+    manifest.domain_infos(t.space.iter().map(|e| (e.name.as_str(), e.field.as_str()))).map_err(
+        |e| AgentError::Data(format!("{}: {e} (give the corpus its space was built on)", t.id)),
+    )
 }
 
 /// Groups of a space's entries (indices), each within one field, source field first.
@@ -179,10 +169,10 @@ fn merged(domains: &[DomainInfo], grouping: &Grouping, hide_loss: &[bool]) -> Ve
             name: g.iter().map(|&i| domains[i].name.as_str()).collect::<Vec<_>>().join("+"),
             field: domains[g[0]].field.clone(),
             share_in_field: g.iter().map(|&i| domains[i].share_in_field).sum(),
-            loss_domains: if hide {
+            members: if hide {
                 Vec::new()
             } else {
-                g.iter().flat_map(|&i| domains[i].loss_domains.clone()).collect()
+                g.iter().flat_map(|&i| domains[i].members.clone()).collect()
             },
         })
         .collect()
@@ -518,6 +508,6 @@ mod tests {
         let e = Dataset::build(&[other], &m, &RewardConfig::default(), &ONE_VIEW, 0)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`z`") && e.contains("not in the corpus"), "{e}");
+        assert!(e.contains("unknown domain `z`") && e.contains("space was built on"), "{e}");
     }
 }

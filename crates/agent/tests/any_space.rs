@@ -137,7 +137,7 @@ fn space(general: usize, math: usize) -> Vec<DomainInfo> {
             name: format!("{field}-{i}"),
             field: field.into(),
             share_in_field: sizes[i] / total,
-            loss_domains: vec![toy[i % 3].to_string()],
+            members: vec![toy[i % 3].to_string()],
         }
     };
     (0..general)

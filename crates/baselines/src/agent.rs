@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use mixagent_core::{CoreError, MixingPolicy, Mixture, PolicyInput};
-use mixagent_policy::{DomainInfo, History, Policy, StageView};
+use mixagent_policy::{History, Policy, StageView};
 
 use crate::bad_state;
 
@@ -55,19 +55,7 @@ impl MixingPolicy for AgentPolicy {
     }
 
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError> {
-        let domains: Vec<DomainInfo> = input
-            .space
-            .domains()
-            .iter()
-            .zip(input.share_in_field)
-            .zip(input.members)
-            .map(|((d, &share), members)| DomainInfo {
-                name: d.name.clone(),
-                field: d.field.as_str().to_string(),
-                share_in_field: share,
-                loss_domains: members.clone(),
-            })
-            .collect();
+        let domains = input.domains.to_vec();
         let stages: Vec<StageView> = input
             .history
             .iter()

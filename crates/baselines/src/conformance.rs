@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mixagent_core::{
-    CoreError, Domain, DomainSpace, Field, MixingPolicy, Mixture, Observation, PolicyInput,
-    StageOutcome,
+    CoreError, Domain, DomainInfo, DomainSpace, Field, MixingPolicy, Mixture, Observation,
+    PolicyInput, StageOutcome,
 };
 
 /// Stages of the simulated run.
@@ -23,10 +23,8 @@ pub const STAGES: usize = 6;
 pub struct Fixture {
     /// The space (general first).
     pub space: Arc<DomainSpace>,
-    /// Each entry's share of its field's tokens.
-    pub share_in_field: Vec<f64>,
-    /// The corpus domains of each entry.
-    pub members: Vec<Vec<String>>,
+    /// Each entry's share of its field's tokens and corpus domains.
+    pub domains: Vec<DomainInfo>,
     /// The base model's observation.
     pub initial: Observation,
 }
@@ -44,8 +42,15 @@ impl Fixture {
         };
         Fixture {
             space,
-            share_in_field: entries.iter().map(|e| e.2).collect(),
-            members: entries.iter().map(|e| vec![e.0.to_string()]).collect(),
+            domains: entries
+                .iter()
+                .map(|&(n, f, share)| DomainInfo {
+                    name: n.into(),
+                    field: f.into(),
+                    share_in_field: share,
+                    members: vec![n.into()],
+                })
+                .collect(),
             initial,
         }
     }
@@ -72,8 +77,7 @@ impl Fixture {
 pub fn fixture_input<'a>(f: &'a Fixture, history: &'a [StageOutcome]) -> PolicyInput<'a> {
     PolicyInput {
         space: &f.space,
-        share_in_field: &f.share_in_field,
-        members: &f.members,
+        domains: &f.domains,
         initial: &f.initial,
         history,
         total_stages: STAGES,

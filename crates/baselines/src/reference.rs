@@ -16,11 +16,11 @@ pub fn entry_losses(
     obs: &Observation,
 ) -> Result<Vec<Option<f64>>, CoreError> {
     let losses: Vec<Option<f64>> = input
-        .members
+        .domains
         .iter()
-        .map(|members| {
+        .map(|info| {
             let v: Vec<f64> =
-                members.iter().filter_map(|d| obs.domain_loss.get(d)).copied().collect();
+                info.members.iter().filter_map(|d| obs.domain_loss.get(d)).copied().collect();
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         })
         .collect();
@@ -72,13 +72,13 @@ impl Reference {
             Reference::Given(map) => input
                 .space
                 .names()
-                .zip(input.members)
-                .map(|(name, members)| {
+                .zip(input.domains)
+                .map(|(name, info)| {
                     map.get(name)
                         .copied()
                         .or_else(|| {
                             let v: Vec<f64> =
-                                members.iter().filter_map(|d| map.get(d)).copied().collect();
+                                info.members.iter().filter_map(|d| map.get(d)).copied().collect();
                             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
                         })
                         .ok_or_else(|| bad_state(policy, format!("no reference loss for `{name}`")))

@@ -97,12 +97,12 @@ impl RegMix {
             .iter()
             .map(|s| {
                 let w: Vec<f64> = input
-                    .members
+                    .domains
                     .iter()
                     .zip(input.space.names())
-                    .map(|(m, name)| {
+                    .map(|(info, name)| {
                         s.weights.get(name).copied().unwrap_or_else(|| {
-                            m.iter().filter_map(|d| s.weights.get(d)).sum::<f64>()
+                            info.members.iter().filter_map(|d| s.weights.get(d)).sum::<f64>()
                         })
                     })
                     .collect();
@@ -280,7 +280,8 @@ mod tests {
         r.candidates = 20_000;
         r.top_k = 20;
         let mut f2 = Fixture::two_d();
-        f2.members = vec![vec!["g0".into()], vec!["m0".into()]];
+        f2.domains[0].members = vec!["g0".into()];
+        f2.domains[1].members = vec!["m0".into()];
         let w = r.next_mixture(&fixture_input(&f2, &[])).unwrap();
         assert!((w.weights()[1] - 0.3).abs() < 0.01, "{:?}", w.weights());
     }

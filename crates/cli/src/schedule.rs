@@ -65,12 +65,12 @@ impl Source {
 
 /// Each entry of `space` with its field, training tokens and member corpus domains.
 pub fn entries(space: &DomainSpace, manifest: &Manifest) -> anyhow::Result<Vec<DomainEntry>> {
-    let spec = mixagent_trajectory::SpaceEntry::of(space);
-    let members = mixagent_trajectory::entry_members(&spec, manifest)?;
-    Ok(spec
-        .iter()
-        .zip(members)
-        .map(|(e, (_, members))| {
+    let infos = manifest
+        .domain_infos(space.domains().iter().map(|d| (d.name.as_str(), d.field.as_str())))?;
+    Ok(infos
+        .into_iter()
+        .map(|e| {
+            let members = e.members;
             let tokens = manifest
                 .domains
                 .iter()
@@ -78,8 +78,8 @@ pub fn entries(space: &DomainSpace, manifest: &Manifest) -> anyhow::Result<Vec<D
                 .map(|d| d.train.tokens)
                 .sum();
             DomainEntry {
-                name: e.name.clone(),
-                field: e.field.clone(),
+                name: e.name,
+                field: e.field,
                 tokens: Some(tokens),
                 members: Some(members),
             }

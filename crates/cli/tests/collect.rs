@@ -248,7 +248,7 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
             name: format!("{f}{i}"),
             field: f.into(),
             share_in_field: 1.0,
-            loss_domains: vec![format!("{f}{i}")],
+            members: vec![format!("{f}{i}")],
         };
         let domains: Vec<_> =
             (0..general).map(|i| d(i, "general")).chain((0..math).map(|i| d(i, "math"))).collect();

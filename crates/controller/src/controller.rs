@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use mixagent_core::{
-    Domain, DomainSpace, Field, MixingPolicy, Mixture, MixtureSpec, Observation, PolicyInput,
-    StageOutcome,
+    Domain, DomainInfo, DomainSpace, Field, MixingPolicy, Mixture, MixtureSpec, Observation,
+    PolicyInput, StageOutcome,
 };
 
 use crate::{ControllerError, ControllerState, DomainEntry, StageRecord};
@@ -14,8 +14,7 @@ use crate::{ControllerError, ControllerState, DomainEntry, StageRecord};
 pub struct Controller {
     state: ControllerState,
     space: Arc<DomainSpace>,
-    share_in_field: Vec<f64>,
-    members: Vec<Vec<String>>,
+    domains: Vec<DomainInfo>,
     policy: Box<dyn MixingPolicy>,
     history: Vec<StageOutcome>,
     /// Decisions the policy object has made: stage `k`'s decision saw `history[..k]`.
@@ -70,7 +69,7 @@ impl Controller {
                 space.fields()[0]
             )));
         }
-        let (share_in_field, members) = state.entry_info()?;
+        let domains = state.entry_info()?;
         let policy = mixagent_baselines::parse_policy(&state.policy, state.seed)?;
         let identity = policy.identity();
         if !state.policy_identity.is_empty() && state.policy_identity != identity {
@@ -103,8 +102,7 @@ impl Controller {
             Mixture::from_spec(space.clone(), p)
                 .map_err(|e| bad(format!("the pending mixture: {e}")))?;
         }
-        let mut controller =
-            Controller { state, space, share_in_field, members, policy, history, decided: 0 };
+        let mut controller = Controller { state, space, domains, policy, history, decided: 0 };
         controller.catch_up()?;
         if controller.state.pending.is_some() {
             controller.decided += 1;
@@ -126,8 +124,7 @@ impl Controller {
         let initial = self.state.initial.as_ref().expect("checked by the callers");
         let input = PolicyInput {
             space: &self.space,
-            share_in_field: &self.share_in_field,
-            members: &self.members,
+            domains: &self.domains,
             initial,
             history: &self.history[..k],
             total_stages: self.state.total_stages,

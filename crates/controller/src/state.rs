@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use mixagent_core::{MixtureSpec, Observation};
+use mixagent_core::{DomainInfo, MixtureSpec, Observation};
 use serde::{Deserialize, Serialize};
 
 use crate::ControllerError;
@@ -168,7 +168,7 @@ impl ControllerState {
     }
 
     /// Each entry's share of its field's tokens, and the names whose loss stands for it.
-    pub(crate) fn entry_info(&self) -> Result<(Vec<f64>, Vec<Vec<String>>), ControllerError> {
+    pub(crate) fn entry_info(&self) -> Result<Vec<DomainInfo>, ControllerError> {
         let given = self.domains.iter().filter(|d| d.tokens.is_some()).count();
         if given != 0 && given != self.domains.len() {
             let missing: Vec<&str> = self
@@ -186,23 +186,22 @@ impl ControllerState {
         for d in &self.domains {
             *field_total.entry(&d.field).or_default() += d.tokens.map_or(1.0, |t| t as f64);
         }
-        let shares = self
+        Ok(self
             .domains
             .iter()
             .map(|d| {
                 let total = field_total[d.field.as_str()];
-                if total > 0.0 {
-                    d.tokens.map_or(1.0, |t| t as f64) / total
-                } else {
-                    0.0
+                DomainInfo {
+                    name: d.name.clone(),
+                    field: d.field.clone(),
+                    share_in_field: if total > 0.0 {
+                        d.tokens.map_or(1.0, |t| t as f64) / total
+                    } else {
+                        0.0
+                    },
+                    members: d.members.clone().unwrap_or_else(|| vec![d.name.clone()]),
                 }
             })
-            .collect();
-        let members = self
-            .domains
-            .iter()
-            .map(|d| d.members.clone().unwrap_or_else(|| vec![d.name.clone()]))
-            .collect();
-        Ok((shares, members))
+            .collect())
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use mixagent_controller::{Controller, ControllerError, ControllerState, DomainEntry};
 use mixagent_core::{
-    Domain, DomainSpace, Field, MixingPolicy, Mixture, Observation, PolicyInput, StageOutcome,
+    Domain, DomainInfo, DomainSpace, Field, MixingPolicy, Mixture, Observation, PolicyInput,
+    StageOutcome,
 };
 
 const STAGES: usize = 5;
@@ -103,15 +104,23 @@ fn direct(policy: &str) -> Vec<Vec<f64>> {
     );
     let mut p: Box<dyn MixingPolicy> = mixagent_baselines::parse_policy(policy, 7).unwrap();
     let share = [0.75, 0.25, 0.25, 0.75];
-    let members: Vec<Vec<String>> = names().into_iter().map(|n| vec![n]).collect();
+    let infos: Vec<DomainInfo> = domains()
+        .iter()
+        .zip(share)
+        .map(|(d, share_in_field)| DomainInfo {
+            name: d.name.clone(),
+            field: d.field.clone(),
+            share_in_field,
+            members: vec![d.name.clone()],
+        })
+        .collect();
     let initial = base();
     let mut history: Vec<StageOutcome> = Vec::new();
     let mut out = Vec::new();
     for _ in 0..STAGES {
         let input = PolicyInput {
             space: &space,
-            share_in_field: &share,
-            members: &members,
+            domains: &infos,
             initial: &initial,
             history: &history,
             total_stages: STAGES,

@@ -22,5 +22,7 @@ pub use error::CoreError;
 pub use field::Field;
 pub use mixture::{Mixture, MixtureSpec, SIMPLEX_TOLERANCE};
 pub use observation::{balanced_score, Observation, ObserveConfig, EVAL_REPORT_VERSION};
-pub use policy::{fnv64_hex, spread_over_fields, MixingPolicy, PolicyInput, StageOutcome};
+pub use policy::{
+    fnv64_hex, spread_over_fields, DomainInfo, MixingPolicy, PolicyInput, StageOutcome,
+};
 pub use schedule::{Schedule, ScheduleSpec, Stage, StageSpec};

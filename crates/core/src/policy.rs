@@ -22,12 +22,9 @@ pub struct StageOutcome {
 pub struct PolicyInput<'a> {
     /// The space to mix over (the source field's entries first).
     pub space: &'a Arc<DomainSpace>,
-    /// Each entry's share of its field's training tokens (1 for a field-level entry): the
-    /// natural mixture within a field, for policies that set field shares only.
-    pub share_in_field: &'a [f64],
-    /// The corpus domains each entry stands for (its own name in a K-D space, the field's
-    /// domains in a field-level one): where its held-out loss is read in an observation.
-    pub members: &'a [Vec<String>],
+    /// What is known of each entry, in the space's order: its share of its field's tokens
+    /// and the corpus domains it stands for.
+    pub domains: &'a [DomainInfo],
     /// The observation of the model before the first stage.
     pub initial: &'a Observation,
     /// Finished stages, oldest first.
@@ -102,6 +99,22 @@ pub fn fnv64_hex(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
+/// One entry of a domain space as policies and the agent see it. Built once: from the corpus
+/// manifest (`Manifest::domain_infos`), or from what a trainer declares (the controller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainInfo {
+    /// Entry name (a corpus domain, a group of them, or a field in a field-level space).
+    pub name: String,
+    /// Its field.
+    pub field: String,
+    /// Its share of its field's training tokens (1 for a field-level entry): the natural
+    /// mixture within a field, for policies that set field shares only.
+    pub share_in_field: f64,
+    /// The corpus domains whose held-out loss stands for this entry (itself, or a group's or
+    /// a field's domains); their relative changes are averaged.
+    pub members: Vec<String>,
+}
+
 /// Spreads each field's share over its entries in proportion to `share_in_field`.
 /// `field_share(field_index)` gives the share of the space's `i`-th field (source first).
 pub fn spread_over_fields(
@@ -113,16 +126,17 @@ pub fn spread_over_fields(
         .space
         .domains()
         .iter()
-        .zip(input.share_in_field)
-        .map(|(d, &s)| {
+        .zip(input.domains)
+        .map(|(d, info)| {
+            let s = info.share_in_field;
             let f = fields.iter().position(|x| x == &d.field).expect("a field of the space");
             let total: f64 = input
                 .space
                 .domains()
                 .iter()
-                .zip(input.share_in_field)
+                .zip(input.domains)
                 .filter(|(e, _)| e.field == d.field)
-                .map(|(_, &x)| x)
+                .map(|(_, x)| x.share_in_field)
                 .sum();
             field_share(f) * if total > 0.0 { s / total } else { 0.0 }
         })

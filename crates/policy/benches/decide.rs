@@ -30,7 +30,7 @@ fn main() {
                     name: format!("d{i}"),
                     field: if i < k / 2 { "general" } else { "math" }.into(),
                     share_in_field: 2.0 / k as f64,
-                    loss_domains: vec![format!("d{i}")],
+                    members: vec![format!("d{i}")],
                 })
                 .collect();
             let obs = |x: f64| Observation {

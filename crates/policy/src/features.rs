@@ -47,19 +47,7 @@ pub const GLOBAL_FEATURES: &[&str] = &[
     "target_share_mean",
 ];
 
-/// What the agent knows about one entry of the space.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DomainInfo {
-    /// Entry name (a corpus domain, a group of them, or a field in a field-level space).
-    pub name: String,
-    /// Its field.
-    pub field: String,
-    /// Its share of its field's training tokens (1 for a field-level entry).
-    pub share_in_field: f64,
-    /// The corpus domains whose held-out loss stands for this entry (itself, or a group's or
-    /// a field's domains); their relative changes are averaged.
-    pub loss_domains: Vec<String>,
-}
+pub use mixagent_core::DomainInfo;
 
 /// One finished stage as the agent sees it.
 #[derive(Debug, Clone, Copy)]
@@ -232,9 +220,9 @@ pub fn encode(h: &History<'_>) -> StateTokens {
     let last_obs = h.stages.last().map_or(h.initial, |s| s.observation);
     let prev_obs = t.checked_sub(2).map_or(h.initial, |i| h.stages[i].observation);
     let now: Vec<Option<f64>> =
-        h.domains.iter().map(|d| loss_rel(last_obs, h.initial, &d.loss_domains)).collect();
+        h.domains.iter().map(|d| loss_rel(last_obs, h.initial, &d.members)).collect();
     let before: Vec<Option<f64>> =
-        h.domains.iter().map(|d| loss_rel(prev_obs, h.initial, &d.loss_domains)).collect();
+        h.domains.iter().map(|d| loss_rel(prev_obs, h.initial, &d.members)).collect();
     let loss_level = by_largest(&now.iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>());
     let loss_change = by_largest(
         &now.iter()
@@ -282,7 +270,7 @@ mod tests {
             name: n.into(),
             field: f.into(),
             share_in_field: 1.0,
-            loss_domains: vec![n.into()],
+            members: vec![n.into()],
         };
         vec![d("a", "general"), d("b", "math")]
     }
@@ -370,7 +358,7 @@ mod tests {
             name: n.into(),
             field: f.into(),
             share_in_field: 0.5,
-            loss_domains: vec![n.into()],
+            members: vec![n.into()],
         };
         let ds = vec![d("a", "general"), d("c", "general"), d("b", "math")];
         let base = obs(-4.0, -8.0, 4.0, 6.0);

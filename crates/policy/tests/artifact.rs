@@ -43,7 +43,7 @@ fn write(dir: &Path, schema: &AgentSchema, t: &Tensors) {
 
 fn space(general: usize, math: usize) -> Vec<DomainInfo> {
     let d = |n: String, f: &str, share: f64| DomainInfo {
-        loss_domains: vec![n.clone()],
+        members: vec![n.clone()],
         name: n,
         field: f.into(),
         share_in_field: share,

@@ -93,11 +93,10 @@ pub fn run_steered(
         }
     };
     std::fs::create_dir_all(out).map_err(|e| RolloutError::io(out, e))?;
-    let (share_in_field, members): (Vec<f64>, Vec<Vec<String>>) =
-        mixagent_trajectory::entry_members(&SpaceEntry::of(&space), &corpus.manifest)
-            .map_err(|e| RolloutError::key("corpus", e))?
-            .into_iter()
-            .unzip();
+    let domains = corpus
+        .manifest
+        .domain_infos(space.domains().iter().map(|d| (d.name.as_str(), d.field.as_str())))
+        .map_err(|e| RolloutError::key("corpus", e))?;
     let mut history: Vec<StageOutcome> = run
         .stages
         .iter()
@@ -117,8 +116,7 @@ pub fn run_steered(
         };
         let input = PolicyInput {
             space: &space,
-            share_in_field: &share_in_field,
-            members: &members,
+            domains: &domains,
             initial: &run.initial,
             history: &history,
             total_stages: config.stages,

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mixagent_core::{Domain, DomainSpace, Field};
+use mixagent_core::{CoreError, Domain, DomainInfo, DomainSpace, Field};
 use serde::{Deserialize, Serialize};
 
 use crate::{write_atomic, Shard, ShardError};
@@ -183,6 +183,55 @@ impl Manifest {
     pub fn save(&self, dir: &Path) -> Result<(), ShardError> {
         let json = serde_json::to_vec_pretty(self).expect("manifest serialises");
         write_atomic(Self::path_in(dir), &json)
+    }
+
+    /// What policies and the agent know of each `(name, field)` entry of a space over this
+    /// corpus: its share of its field's training tokens, and the corpus domains it stands for
+    /// (itself, or, for a field-level entry named after its field, all of the field's domains).
+    /// An entry that is neither is an unknown domain: the space was built on another corpus.
+    pub fn domain_infos<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Vec<DomainInfo>, CoreError> {
+        let field_tokens = |field: &str| -> u64 {
+            self.domains.iter().filter(|d| d.field.as_str() == field).map(|d| d.train.tokens).sum()
+        };
+        entries
+            .into_iter()
+            .map(|(name, field)| {
+                let (share_in_field, members) = match self.domains.iter().find(|d| d.name == name) {
+                    Some(d) => (
+                        d.train.tokens as f64 / field_tokens(field).max(1) as f64,
+                        vec![name.to_string()],
+                    ),
+                    None if name == field => (
+                        1.0,
+                        self.domains
+                            .iter()
+                            .filter(|d| d.field.as_str() == field)
+                            .map(|d| d.name.clone())
+                            .collect(),
+                    ),
+                    None => {
+                        return Err(CoreError::UnknownDomain {
+                            name: name.to_string(),
+                            known: self
+                                .domains
+                                .iter()
+                                .map(|d| d.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        })
+                    }
+                };
+                Ok(DomainInfo {
+                    name: name.to_string(),
+                    field: field.to_string(),
+                    share_in_field,
+                    members,
+                })
+            })
+            .collect()
     }
 
     /// The K-D space: one entry per corpus domain.

@@ -20,7 +20,7 @@ pub use export::{export_csv, export_jsonl, stage_records, Cell, StageRecord};
 pub use family::{dirichlet, sample_plan, trajectory_id, Family, FamilyConfig, PlannedTrajectory};
 pub use steered::{SteeredRun, STEERED_RUN_VERSION};
 pub use store::{
-    entry_members, list_trajectories, read_collection, space_fields, store_dir, target_share,
-    BaseInfo, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
+    list_trajectories, read_collection, space_fields, store_dir, target_share, BaseInfo,
+    SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
 };
 pub use tradeoff::{pearson, tradeoff, ShareBucket, Tradeoff};

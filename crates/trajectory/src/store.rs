@@ -53,46 +53,6 @@ pub fn space_fields(space: &[SpaceEntry]) -> Vec<String> {
     out
 }
 
-/// For each entry of `space`: its share of its field's training tokens in the corpus of
-/// `manifest`, and the corpus domains it stands for (itself, or, for a field-level entry named
-/// after its field, all of the field's domains). An entry that is neither is an unknown
-/// domain: the space was built on another corpus.
-pub fn entry_members(
-    space: &[SpaceEntry],
-    manifest: &mixagent_shard::Manifest,
-) -> Result<Vec<(f64, Vec<String>)>, mixagent_core::CoreError> {
-    let field_tokens = |field: &str| -> u64 {
-        manifest.domains.iter().filter(|d| d.field.as_str() == field).map(|d| d.train.tokens).sum()
-    };
-    space
-        .iter()
-        .map(|e| match manifest.domains.iter().find(|d| d.name == e.name) {
-            Some(d) => Ok((
-                d.train.tokens as f64 / field_tokens(&e.field).max(1) as f64,
-                vec![e.name.clone()],
-            )),
-            None if e.name == e.field => Ok((
-                1.0,
-                manifest
-                    .domains
-                    .iter()
-                    .filter(|d| d.field.as_str() == e.field)
-                    .map(|d| d.name.clone())
-                    .collect(),
-            )),
-            None => Err(mixagent_core::CoreError::UnknownDomain {
-                name: e.name.clone(),
-                known: manifest
-                    .domains
-                    .iter()
-                    .map(|d| d.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }),
-        })
-        .collect()
-}
-
 /// The base checkpoint a trajectory started from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
