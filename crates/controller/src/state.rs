@@ -163,8 +163,11 @@ impl ControllerState {
 
     /// Writes the state atomically (a reader sees the old or the new file, never a torn one).
     pub fn write(&self, path: &Path) -> Result<(), ControllerError> {
-        mixagent_shard::write_atomic(path, self.to_json().as_bytes())
-            .map_err(|e| ControllerError::State(e.to_string()))
+        mixagent_shard::write_atomic(path, self.to_json().as_bytes()).map_err(|e| match e {
+            // The io error stays (a full disk or a read-only folder gets its hint).
+            mixagent_shard::ShardError::Io { path, source } => ControllerError::Io { path, source },
+            other => ControllerError::State(other.to_string()),
+        })
     }
 
     /// Each entry's share of its field's tokens, and the names whose loss stands for it.
