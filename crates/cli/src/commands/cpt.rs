@@ -28,7 +28,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "policy", required_unless_present = "policy")]
     schedule: Option<PathBuf>,
     /// A policy that chooses each stage's mixture: `uniform`, `fixed:0.7`, `target-only`,
-    /// `regmix:COLLECTION`, `dbl`, `doremi`, `odm`, `agent:ARTIFACT`.
+    /// `regmix:COLLECTION`, `dbl`, `doremi`, `odm`, `agent:ARTIFACT`, `static:D=W,...`,
+    /// `schedule:FILE.json`; parameters after a colon, e.g. `dbl:eta=0.5` (README "Parameters").
     #[arg(long, requires = "config")]
     policy: Option<String>,
     /// With `--policy`: the run config (the format of `experiments/collect-*.toml`: corpus,
