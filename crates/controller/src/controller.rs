@@ -19,6 +19,10 @@ pub struct Controller {
     history: Vec<StageOutcome>,
     /// Decisions the policy object has made: stage `k`'s decision saw `history[..k]`.
     decided: usize,
+    /// The pending mixture as the policy made it: recorded as is when its stage is observed,
+    /// so a live run's history holds exactly what was trained on (the named form in the
+    /// state is re-normalised when read back, which may move a weight by an ulp).
+    handed: Option<Mixture>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -102,7 +106,8 @@ impl Controller {
             Mixture::from_spec(space.clone(), p)
                 .map_err(|e| bad(format!("the pending mixture: {e}")))?;
         }
-        let mut controller = Controller { state, space, domains, policy, history, decided: 0 };
+        let mut controller =
+            Controller { state, space, domains, policy, history, decided: 0, handed: None };
         controller.catch_up()?;
         if controller.state.pending.is_some() {
             controller.decided += 1;
@@ -157,7 +162,11 @@ impl Controller {
                 self.history.len()
             )));
         };
-        self.push(weights, observation, tokens)
+        let mixture = match self.handed.take() {
+            Some(m) if m.to_spec() == weights => m,
+            _ => self.mixture_of(&weights)?,
+        };
+        self.push(mixture, observation, tokens)
     }
 
     /// Records a stage trained on `weights` of the trainer's own choosing (it replaces any
@@ -173,12 +182,21 @@ impl Controller {
                 "no initial observation: observe() the base model before recording a stage".into(),
             ));
         }
-        self.push(weights, observation, tokens)
+        self.handed = None;
+        let mixture = self.mixture_of(&weights)?;
+        self.push(mixture, observation, tokens)
+    }
+
+    /// The next stage's weights, checked against the space.
+    fn mixture_of(&self, weights: &MixtureSpec) -> Result<Mixture, ControllerError> {
+        let k = self.history.len();
+        Mixture::from_spec(self.space.clone(), weights)
+            .map_err(|e| ControllerError::Input(format!("stage {k}'s weights: {e}")))
     }
 
     fn push(
         &mut self,
-        weights: MixtureSpec,
+        mixture: Mixture,
         observation: Observation,
         tokens: u64,
     ) -> Result<(), ControllerError> {
@@ -189,8 +207,6 @@ impl Controller {
                 self.state.total_stages
             )));
         }
-        let mixture = Mixture::from_spec(self.space.clone(), &weights)
-            .map_err(|e| ControllerError::Input(format!("stage {k}'s weights: {e}")))?;
         check_observation(&observation, &self.fields(), &format!("stage {k}'s observation"))?;
         self.history.push(StageOutcome { mixture, observation: observation.clone(), tokens });
         self.state.stages.push(StageRecord {
@@ -224,6 +240,7 @@ impl Controller {
         self.catch_up()?;
         let mixture = self.decide(k)?;
         self.state.pending = Some(mixture.to_spec());
+        self.handed = Some(mixture.clone());
         Ok(mixture)
     }
 
@@ -235,6 +252,11 @@ impl Controller {
     /// The policy's display name.
     pub fn policy_name(&self) -> String {
         self.policy.name()
+    }
+
+    /// The policy's own state now (for the record; the controller resumes by replay).
+    pub fn policy_state(&self) -> serde_json::Value {
+        self.policy.state()
     }
 
     /// Whether the policy's decisions depend on feedback (see `MixingPolicy::reads_feedback`).

@@ -58,6 +58,9 @@ pub enum RolloutError {
     /// The corpus.
     #[error(transparent)]
     Sampler(#[from] mixagent_sampler::SamplerError),
+    /// The controller that steers a run.
+    #[error(transparent)]
+    Controller(#[from] mixagent_controller::ControllerError),
     /// Shards and manifests.
     #[error(transparent)]
     Shard(#[from] mixagent_shard::ShardError),

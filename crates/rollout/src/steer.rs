@@ -17,7 +17,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mixagent_core::{MixingPolicy, PolicyInput, StageOutcome};
+use mixagent_controller::{Controller, ControllerState, DomainEntry, StageRecord};
+use mixagent_core::Mixture;
 use mixagent_eval::Observer;
 use mixagent_lm::Session;
 use mixagent_shard::write_atomic;
@@ -27,18 +28,19 @@ use crate::collection::resolve;
 use crate::rollout::{remove_stages_except, run_stage, train_config};
 use crate::RolloutError;
 
-/// Runs (or resumes, or finds finished) the steered run in `out`. `on_stage` is called after
-/// each stage with the row just recorded.
+/// Runs (or resumes, or finds finished) the steered run in `out`, the policy `policy_spec`
+/// driven through a [`Controller`], as an outside trainer drives it: a resumed run rebuilds
+/// the controller from the recorded stages (the policy replays its decisions), the one resume
+/// mechanism of every steered run. `on_stage` is called after each stage with the row just
+/// recorded.
 pub fn run_steered(
     out: &Path,
     config: CollectConfig,
     policy_spec: &str,
-    policy: &mut dyn MixingPolicy,
     mut on_stage: impl FnMut(&StageRow),
 ) -> Result<SteeredRun, RolloutError> {
     config.validate()?;
     let (corpus, space, base_dir, base) = resolve(&config)?;
-    let device = config.device;
     let steps = config.steps_per_stage();
     let mut session = Session::from_base(
         &base_dir,
@@ -46,91 +48,114 @@ pub fn run_steered(
         space.clone(),
         train_config(&config, config.seed),
         steps * config.stages as u64,
-        device,
+        config.device,
     )?;
     let observer = Observer::new(&config.corpus, &config.space.fields, config.observe.clone())?;
     let checkpoints = out.join("checkpoints");
-    let mut run = if let Some(checkpoint) = newest_stage(&checkpoints) {
-        let path = checkpoint.join("run.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| RolloutError::io(&path, e))?;
-        let saved: SteeredRun = serde_json::from_str(&text).map_err(|e| {
-            RolloutError::collection(&path, format!("{e}: not a steered run; choose another --out"))
-        })?;
-        if saved.policy != policy_spec || saved.config != config || saved.base != base {
-            return Err(RolloutError::collection(
-                out,
-                format!(
-                    "holds a run of policy `{}` with other settings or another base: choose another --out, or delete it to restart",
-                    saved.policy
-                ),
-            ));
+    let saved = match newest_stage(&checkpoints) {
+        Some(checkpoint) => {
+            let path = checkpoint.join("run.json");
+            let text = std::fs::read_to_string(&path).map_err(|e| RolloutError::io(&path, e))?;
+            let saved: SteeredRun = serde_json::from_str(&text).map_err(|e| {
+                RolloutError::collection(
+                    &path,
+                    format!("{e}: not a steered run; choose another --out"),
+                )
+            })?;
+            if saved.policy != policy_spec || saved.config != config || saved.base != base {
+                return Err(RolloutError::collection(
+                    out,
+                    format!(
+                        "holds a run of policy `{}` with other settings or another base: choose another --out, or delete it to restart",
+                        saved.policy
+                    ),
+                ));
+            }
+            session.resume(&checkpoint)?;
+            Some(saved)
         }
-        if saved.policy_identity != policy.identity() && !saved.policy_identity.is_empty() {
-            return Err(RolloutError::collection(
-                out,
-                format!(
-                    "was steered by `{}` ({}), but that policy's files have changed since ({}): choose another --out, or delete it to restart",
-                    saved.policy, saved.policy_identity, policy.identity()
-                ),
-            ));
-        }
-        session.resume(&checkpoint)?;
-        policy.restore(saved.policy_state.clone())?;
-        saved
-    } else {
-        let initial = observer.observe(session.model(), session.device())?;
-        SteeredRun {
-            format_version: STEERED_RUN_VERSION,
-            policy: policy_spec.to_string(),
-            policy_name: policy.name(),
-            policy_identity: policy.identity(),
-            config: config.clone(),
-            base,
-            space: SpaceEntry::of(&space),
-            initial,
-            stages: Vec::new(),
-            policy_state: policy.state(),
-        }
+        None => None,
     };
-    std::fs::create_dir_all(out).map_err(|e| RolloutError::io(out, e))?;
-    let domains = corpus
+    let initial = match &saved {
+        Some(s) => s.initial.clone(),
+        None => observer.observe(session.model(), session.device())?,
+    };
+    // The controller's view of the space: each entry's training tokens and corpus domains.
+    let infos = corpus
         .manifest
         .domain_infos(space.domains().iter().map(|d| (d.name.as_str(), d.field.as_str())))
         .map_err(|e| RolloutError::key("corpus", e))?;
-    let mut history: Vec<StageOutcome> = run
-        .stages
-        .iter()
-        .map(|r| {
-            Ok(StageOutcome {
-                mixture: mixagent_core::Mixture::new(space.clone(), r.weights.clone())?,
-                observation: r.observation.clone(),
-                tokens: r.tokens,
-            })
+    let entries = infos
+        .into_iter()
+        .map(|info| {
+            let tokens = corpus
+                .manifest
+                .domains
+                .iter()
+                .filter(|d| info.members.contains(&d.name))
+                .map(|d| d.train.tokens)
+                .sum();
+            DomainEntry {
+                name: info.name,
+                field: info.field,
+                tokens: Some(tokens),
+                members: Some(info.members),
+            }
         })
-        .collect::<Result<_, mixagent_core::CoreError>>()?;
+        .collect();
+    let mut state = ControllerState::new(policy_spec, config.seed, entries, config.stages);
+    state.steps_per_stage = steps;
+    state.initial = Some(initial.clone());
+    if let Some(s) = &saved {
+        state.stages = s
+            .stages
+            .iter()
+            .map(|r| {
+                Ok(StageRecord {
+                    weights: Mixture::new(space.clone(), r.weights.clone())?.to_spec(),
+                    observation: r.observation.clone(),
+                    tokens: r.tokens,
+                })
+            })
+            .collect::<Result<_, mixagent_core::CoreError>>()?;
+    }
+    let mut controller = Controller::from_state(state)?;
+    let identity = &controller.state().policy_identity;
+    if let Some(s) = saved.as_ref().filter(|s| !s.policy_identity.is_empty()) {
+        if &s.policy_identity != identity {
+            return Err(RolloutError::collection(
+                out,
+                format!(
+                    "was steered by `{}` ({}), but that policy's files have changed since ({identity}): choose another --out, or delete it to restart",
+                    s.policy, s.policy_identity
+                ),
+            ));
+        }
+    }
+    let mut run = saved.unwrap_or_else(|| SteeredRun {
+        format_version: STEERED_RUN_VERSION,
+        policy: policy_spec.to_string(),
+        policy_name: controller.policy_name(),
+        policy_identity: controller.state().policy_identity.clone(),
+        config: config.clone(),
+        base,
+        space: SpaceEntry::of(&space),
+        initial,
+        stages: Vec::new(),
+        policy_state: controller.policy_state(),
+    });
+    std::fs::create_dir_all(out).map_err(|e| RolloutError::io(out, e))?;
     for stage in run.stages.len()..config.stages {
         let wrap = |e: RolloutError| RolloutError::Stage {
             id: format!("cpt run {} ({policy_spec})", out.display()),
             stage,
             source: Box::new(e),
         };
-        let input = PolicyInput {
-            space: &space,
-            domains: &domains,
-            initial: &run.initial,
-            history: &history,
-            total_stages: config.stages,
-            steps_per_stage: steps,
-        };
-        let mixture = policy.next_mixture(&input).map_err(|e| wrap(e.into()))?;
+        let mixture = controller.next_mixture().map_err(|e| wrap(e.into()))?;
         let row = run_stage(&mut session, &observer, &mixture, steps, stage).map_err(wrap)?;
-        history.push(StageOutcome {
-            mixture,
-            observation: row.observation.clone(),
-            tokens: row.tokens,
-        });
+        controller.observe(row.observation.clone(), row.tokens).map_err(|e| wrap(e.into()))?;
         run.stages.push(row);
-        run.policy_state = policy.state();
+        run.policy_state = controller.policy_state();
         let json = serde_json::to_vec_pretty(&run).expect("json");
         let name = format!("stage-{:03}", stage + 1);
         session

@@ -100,7 +100,9 @@ fn steered(a: &Args, spec: &str) -> anyhow::Result<()> {
         overrides.push(format!("device=\"{device}\""));
     }
     let config = CollectConfig::load(config_path, &overrides)?;
-    let mut policy = parse_policy(spec, config.seed)?;
+    // Built here to refuse a bad spec or artifact before anything else is opened; the run
+    // builds its own through the controller.
+    let name = parse_policy(spec, config.seed)?.name();
     let stem = config_path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -108,7 +110,7 @@ fn steered(a: &Args, spec: &str) -> anyhow::Result<()> {
     let out: PathBuf = a.out.clone().unwrap_or_else(|| default_run_dir(&stem, spec));
     eprintln!(
         "cpt: policy {} from {} for {} stages x {} tokens -> {}",
-        policy.name(),
+        name,
         config.base.display(),
         config.stages,
         config.stage_tokens,
@@ -117,7 +119,7 @@ fn steered(a: &Args, spec: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let fields: Vec<String> = config.space.fields.clone();
     let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-    let result = run_steered(&out, config.clone(), spec, policy.as_mut(), |row| {
+    let result = run_steered(&out, config.clone(), spec, |row| {
         let feedback: Vec<String> =
             row.observation.feedback.iter().map(|(f, v)| format!("{f} {v:.4}")).collect();
         eprintln!(
