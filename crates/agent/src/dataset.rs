@@ -17,7 +17,8 @@
 
 use std::collections::BTreeMap;
 
-use mixagent_policy::{encode, DomainInfo, FeatureSpec, History, RewardConfig, StageView};
+use mixagent_core::Mixture;
+use mixagent_policy::{encode, DomainInfo, FeatureSpec, History, RewardConfig, StageOutcome};
 use mixagent_shard::Manifest;
 use mixagent_trajectory::Trajectory;
 use serde::{Deserialize, Serialize};
@@ -166,7 +167,8 @@ fn merged(domains: &[DomainInfo], grouping: &Grouping, hide_loss: &[bool]) -> Ve
         .iter()
         .zip(hide_loss)
         .map(|(g, &hide)| DomainInfo {
-            name: g.iter().map(|&i| domains[i].name.as_str()).collect::<Vec<_>>().join("+"),
+            // A valid domain name (`a--b`), so a view is a space like any other.
+            name: g.iter().map(|&i| domains[i].name.as_str()).collect::<Vec<_>>().join("--"),
             field: domains[g[0]].field.clone(),
             share_in_field: g.iter().map(|&i| domains[i].share_in_field).sum(),
             members: if hide {
@@ -252,12 +254,21 @@ impl Dataset {
                         grouping.iter().map(|g| g.iter().map(|&j| r.weights[j]).sum()).collect()
                     })
                     .collect();
-                let stage_views: Vec<StageView> = t
+                let view_space = DomainInfo::space_of(&entries)
+                    .map_err(|e| AgentError::Data(format!("{}: view {v}: {e}", t.id)))?;
+                let stage_views = t
                     .stages
                     .iter()
                     .zip(&weights)
-                    .map(|(r, w)| StageView { weights: w, observation: &r.observation })
-                    .collect();
+                    .map(|(r, w)| {
+                        Ok(StageOutcome {
+                            mixture: Mixture::new(view_space.clone(), w.clone())?,
+                            observation: r.observation.clone(),
+                            tokens: r.tokens,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, mixagent_core::CoreError>>()
+                    .map_err(|e| AgentError::Data(format!("{}: view {v}: {e}", t.id)))?;
                 let state_at = |n: usize| {
                     encode(&History {
                         domains: &entries,

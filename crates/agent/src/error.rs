@@ -3,9 +3,10 @@
 /// Unusable trajectory sets or settings; each names the trajectory or setting.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    /// A config file that cannot be read or parsed.
+    /// A file that cannot be read or written, or whose content is unusable (configs
+    /// included).
     #[error(transparent)]
-    Load(#[from] mixagent_core::ConfigError),
+    File(#[from] mixagent_core::FileError),
     /// Trajectories that cannot be learned from together.
     #[error("trajectories: {0}")]
     Data(String),

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use mixagent_agent::{train_agent, AgentConfig, ViewConfig};
 use mixagent_core::Observation;
-use mixagent_policy::{DomainInfo, History, Policy, StageView};
+use mixagent_policy::{DomainInfo, History, Policy, StageOutcome};
 use mixagent_shard::synthetic::{write_synthetic_corpus, SyntheticDomain};
 use mixagent_trajectory::{
     BaseInfo, CollectConfig, Family, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
@@ -174,10 +174,10 @@ fn failures(policy: &Policy) -> Vec<String> {
         let domains = space(general, math);
         let (base, [fast, stalled], w) = histories(&domains);
         let decide = |after: &[Observation]| {
-            let stages: Vec<StageView> = after
+            let stages: Vec<StageOutcome> = after
                 .iter()
                 .zip(&w)
-                .map(|(o, w)| StageView { weights: w, observation: o })
+                .map(|(o, w)| StageOutcome::over(&domains, w.clone(), o.clone(), 0).unwrap())
                 .collect();
             let h = History { domains: &domains, initial: &base, stages: &stages, total_stages: 8 };
             let state = mixagent_policy::encode(&h);
@@ -233,8 +233,11 @@ fn a_trained_agent_reads_two_entries_and_ten_plus_four_inside_its_range_and_foll
     // And the runtime's own check agrees: nothing was clipped.
     let domains = space(10, 4);
     let (base, [fast, _], w) = histories(&domains);
-    let stages: Vec<StageView> =
-        fast.iter().zip(&w).map(|(o, w)| StageView { weights: w, observation: o }).collect();
+    let stages: Vec<StageOutcome> = fast
+        .iter()
+        .zip(&w)
+        .map(|(o, w)| StageOutcome::over(&domains, w.clone(), o.clone(), 0).unwrap())
+        .collect();
     let h = History { domains: &domains, initial: &base, stages: &stages, total_stages: 8 };
     assert!(policy.decide_checked(&h).unwrap().outside.is_empty());
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use mixagent_core::{CoreError, MixingPolicy, Mixture, PolicyInput};
-use mixagent_policy::{History, Policy, StageView};
+use mixagent_policy::{History, Policy};
 
 use crate::bad_state;
 
@@ -56,15 +56,10 @@ impl MixingPolicy for AgentPolicy {
 
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError> {
         let domains = input.domains.to_vec();
-        let stages: Vec<StageView> = input
-            .history
-            .iter()
-            .map(|s| StageView { weights: s.mixture.weights(), observation: &s.observation })
-            .collect();
         let history = History {
             domains: &domains,
             initial: input.initial,
-            stages: &stages,
+            stages: input.history,
             total_stages: input.total_stages,
         };
         let decision =

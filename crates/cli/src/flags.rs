@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use mixagent_lm::{train, Device, ModelConfig, RunSpec, TrainConfig};
+use mixagent_rollout::RunFile;
 
 /// Options shared by every command that trains.
 #[derive(clap::Args, Clone)]
@@ -27,6 +28,42 @@ impl Runtime {
         }
         tch::set_num_interop_threads(1);
         self.device
+    }
+}
+
+/// The run config a policy steers under (`cpt --policy`, `export --policy`).
+#[derive(clap::Args, Clone)]
+pub struct RunConfig {
+    /// With `--policy`: the run config (the format of `experiments/collect-*.toml`: corpus,
+    /// base, space, stages, stage_tokens, train, observe).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// With `--policy`: override a config value; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+/// Child runs at a time, for the commands that fan out (`compare`, `headroom`).
+#[derive(clap::Args, Clone)]
+pub struct Pool {
+    /// Runs at a time (each a child process).
+    #[arg(long = "workers", default_value_t = 2)]
+    workers: usize,
+    /// libtorch threads per run [default: cores / workers].
+    #[arg(long = "threads")]
+    threads: Option<usize>,
+}
+
+impl Pool {
+    /// Runs at a time (at least one).
+    pub fn workers(&self) -> usize {
+        self.workers.max(1)
+    }
+
+    /// libtorch threads each run gets.
+    pub fn threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        self.threads.unwrap_or((cores / self.workers()).max(1))
     }
 }
 
@@ -84,13 +121,8 @@ pub fn base_corpus(base: &Path) -> anyhow::Result<PathBuf> {
     // `base` is a run folder, or a checkpoint folder inside one (`RUN/checkpoints/NAME`).
     let run = dir.parent().and_then(Path::parent).unwrap_or(base);
     for candidate in [base.join("run.json"), run.join("run.json")] {
-        if let Ok(text) = std::fs::read_to_string(&candidate) {
-            let v: serde_json::Value = serde_json::from_str(&text)?;
-            // A training run (`corpus`) or a steered run (`config.corpus`).
-            let corpus = v.get("config").unwrap_or(&v).get("corpus").and_then(|c| c.as_str());
-            if let Some(c) = corpus {
-                return Ok(PathBuf::from(c));
-            }
+        if candidate.is_file() {
+            return Ok(RunFile::read(&candidate)?.corpus().to_path_buf());
         }
     }
     bail!("{}: cannot tell which corpus the base was trained on; pass --corpus", base.display())

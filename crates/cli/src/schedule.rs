@@ -10,8 +10,11 @@ use anyhow::{bail, Context};
 use mixagent_controller::export::{PlannedSchedule, PlannedStage};
 use mixagent_controller::{Controller, DomainEntry};
 use mixagent_core::{DomainSpace, Mixture, MixtureSpec, Observation, SpaceSpec};
+use mixagent_rollout::RunFile;
 use mixagent_shard::Manifest;
-use mixagent_trajectory::{CollectConfig, SteeredRun};
+use mixagent_trajectory::CollectConfig;
+
+use crate::flags::RunConfig;
 
 /// The schedule's source: exactly one of `--run`, `--policy` (with `--config`), `--schedule`.
 #[derive(clap::Args)]
@@ -24,12 +27,8 @@ pub struct Source {
     /// regmix:COLLECTION), over the stages and space of --config.
     #[arg(long, requires = "config", conflicts_with = "schedule")]
     policy: Option<String>,
-    /// With --policy: the run config (experiments/collect-*.toml format).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// With --policy: override a config value; repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    #[command(flatten)]
+    run_config: RunConfig,
     /// A schedule file (TOML, as `cpt --schedule` takes it, or JSON): `[[stages]]` with
     /// `tokens` and `weights` (domain = weight).
     #[arg(long)]
@@ -55,8 +54,8 @@ impl Source {
             return from_run(run);
         }
         if let Some(policy) = &self.policy {
-            let config = self.config.as_ref().context("--policy needs --config")?;
-            return from_policy(policy, config, &self.overrides);
+            let config = self.run_config.config.as_ref().context("--policy needs --config")?;
+            return from_policy(policy, config, &self.run_config.overrides);
         }
         let path = self.schedule.as_ref().context("give --run, --policy or --schedule")?;
         from_file(path)
@@ -97,48 +96,47 @@ fn load_manifest(corpus: &Path) -> anyhow::Result<Manifest> {
 
 fn from_run(dir: &Path) -> anyhow::Result<Resolved> {
     let path = dir.join("run.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: not a run folder of `mixagent cpt`", dir.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not JSON, or truncated", path.display()))?;
-    if value.get("policy").is_some() {
-        let run = SteeredRun::read(&path)?;
-        if run.stages.is_empty() {
-            bail!("{}: the run has no finished stage yet", dir.display());
-        }
-        let manifest = load_manifest(&run.config.corpus)?;
-        let known = manifest.domain_space()?;
-        let space = run.config.space.resolve(&known)?;
-        let stages = run
-            .stages
-            .iter()
-            .map(|s| PlannedStage { tokens: s.tokens, weights: s.weights.clone() })
-            .collect();
-        return Ok(Resolved {
-            schedule: PlannedSchedule {
-                domains: run.space.iter().map(|e| e.name.clone()).collect(),
-                stages,
-            },
-            shape: Some((run.config.train.seq_len as u64, run.config.train.batch_size as u64)),
-            seed: Some(run.config.seed),
-            counts: Some(counts_of(&entries(&space, &manifest)?)),
-        });
+    if !path.is_file() {
+        bail!("{}: not a run folder of `mixagent cpt` (it has no run.json)", dir.display());
     }
-    let spec: mixagent_lm::RunSpec = serde_json::from_value(value)
-        .with_context(|| format!("{}: neither a steered run nor a training run", path.display()))?;
-    let manifest = load_manifest(&spec.corpus)?;
-    let space = spec.space.resolve(&manifest.domain_space()?)?;
-    let schedule =
-        stages_over(&space, spec.schedule.stages.iter().map(|s| (s.tokens, &s.weights)))?;
-    Ok(Resolved {
-        schedule,
-        shape: Some((
-            spec.train.seq_len as u64,
-            spec.train.batch_size as u64 * spec.train.grad_accum as u64,
-        )),
-        seed: Some(spec.train.seed),
-        counts: Some(counts_of(&entries(&space, &manifest)?)),
-    })
+    match RunFile::read(&path)? {
+        RunFile::Steered(run) => {
+            if run.stages.is_empty() {
+                bail!("{}: the run has no finished stage yet", dir.display());
+            }
+            let manifest = load_manifest(&run.config.corpus)?;
+            let space = run.config.space.resolve(&manifest.domain_space()?)?;
+            let stages = run
+                .stages
+                .iter()
+                .map(|s| PlannedStage { tokens: s.tokens, weights: s.weights.clone() })
+                .collect();
+            Ok(Resolved {
+                schedule: PlannedSchedule {
+                    domains: run.space.iter().map(|e| e.name.clone()).collect(),
+                    stages,
+                },
+                shape: Some((run.config.train.seq_len as u64, run.config.train.batch_size as u64)),
+                seed: Some(run.config.seed),
+                counts: Some(counts_of(&entries(&space, &manifest)?)),
+            })
+        }
+        RunFile::Training(spec) => {
+            let manifest = load_manifest(&spec.corpus)?;
+            let space = spec.space.resolve(&manifest.domain_space()?)?;
+            let schedule =
+                stages_over(&space, spec.schedule.stages.iter().map(|s| (s.tokens, &s.weights)))?;
+            Ok(Resolved {
+                schedule,
+                shape: Some((
+                    spec.train.seq_len as u64,
+                    spec.train.batch_size as u64 * spec.train.grad_accum as u64,
+                )),
+                seed: Some(spec.train.seed),
+                counts: Some(counts_of(&entries(&space, &manifest)?)),
+            })
+        }
+    }
 }
 
 /// Named stages resolved over a space (unknown domains and bad weights name the stage).

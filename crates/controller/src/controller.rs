@@ -332,7 +332,7 @@ pub fn answer_next(
 ) -> Result<NextAnswer, ControllerError> {
     state.pending = None;
     let named = |e: ControllerError| match e {
-        ControllerError::Io { .. } => e,
+        ControllerError::File(_) => e,
         other => ControllerError::State(format!("{origin}: {other}")),
     };
     let mut controller = Controller::from_state(state).map_err(named)?;

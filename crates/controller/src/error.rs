@@ -1,18 +1,14 @@
 //! Controller errors: each names the state file, stage or domain and says what to change.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What went wrong while reading a state, recording feedback or deciding.
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
-    /// A state file that cannot be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// A file that cannot be read or written, or whose content is unusable (configs
+    /// included).
+    #[error(transparent)]
+    File(#[from] mixagent_core::FileError),
     /// A state that is malformed, of another version, or inconsistent.
     #[error("{0}")]
     State(String),
@@ -29,6 +25,6 @@ pub enum ControllerError {
 
 impl ControllerError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        ControllerError::Io { path: path.to_path_buf(), source }
+        ControllerError::File(mixagent_core::FileError::io(path, source))
     }
 }

@@ -165,7 +165,7 @@ impl ControllerState {
     pub fn write(&self, path: &Path) -> Result<(), ControllerError> {
         mixagent_shard::write_atomic(path, self.to_json().as_bytes()).map_err(|e| match e {
             // The io error stays (a full disk or a read-only folder gets its hint).
-            mixagent_shard::ShardError::Io { path, source } => ControllerError::Io { path, source },
+            mixagent_shard::ShardError::File(f) => ControllerError::File(f),
             other => ControllerError::State(other.to_string()),
         })
     }

@@ -4,39 +4,15 @@
 //! configs (collect, compare, headroom) read paths from the working folder, corpus configs from
 //! the config file's folder (README "Configs").
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-/// A config that cannot be read or does not parse into its type.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The config file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not TOML, an unknown key, a value of the wrong type, or a malformed `--set`.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The config file (or what stands for it, e.g. `the built-in defaults`).
-        path: PathBuf,
-        /// What is wrong, from the TOML parser or serde.
-        message: String,
-    },
-}
+use crate::FileError;
 
 /// Reads the TOML config at `path` into `T`, with `--set` `overrides` applied.
-pub fn load_config<T: DeserializeOwned>(
-    path: &Path,
-    overrides: &[String],
-) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+pub fn load_config<T: DeserializeOwned>(path: &Path, overrides: &[String]) -> Result<T, FileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::io(path, source))?;
     parse_config(path, &text, None, overrides)
 }
 
@@ -47,8 +23,8 @@ pub fn parse_config<T: DeserializeOwned>(
     text: &str,
     defaults: Option<toml::Value>,
     overrides: &[String],
-) -> Result<T, ConfigError> {
-    let bad = |message: String| ConfigError::Invalid { path: origin.into(), message };
+) -> Result<T, FileError> {
+    let bad = |message: String| FileError::malformed(origin, message);
     let doc: toml::Value = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
     let mut value = match defaults {
         Some(mut d) => {
@@ -150,6 +126,6 @@ mod tests {
         let e = parse_config::<Cfg>(origin, "", Some(defaults()), &["a.b=1".into()]).unwrap_err();
         assert!(e.to_string().contains("`a` is not a table"), "{e}");
         let e = load_config::<Cfg>(Path::new("/nowhere/c.toml"), &[]).unwrap_err();
-        assert!(matches!(e, ConfigError::Read { .. }), "{e}");
+        assert!(matches!(e, FileError::Io { .. }), "{e}");
     }
 }

@@ -1,4 +1,42 @@
-//! Errors of the core vocabulary.
+//! Errors of the core vocabulary, and the one file error every crate shares.
+
+use std::path::PathBuf;
+
+/// A file that cannot be read or written, or whose content is not what it should be. Every
+/// crate's error wraps this one, so "which file, and what is wrong with it" reads the same
+/// everywhere and the I/O cause stays reachable (the CLI's disk-full hint looks for it).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// An I/O failure on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file (a config, a data or task file) whose content is unusable.
+    #[error("{path}: {message}")]
+    Malformed {
+        /// The file, or what stands for it (e.g. `the built-in defaults`).
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+impl FileError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        FileError::Io { path: path.into(), source }
+    }
+
+    /// A file with unusable content.
+    pub fn malformed(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        FileError::Malformed { path: path.into(), message: message.into() }
+    }
+}
 
 /// Invalid names, spaces, mixtures or schedules. Each variant says what to change.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -15,10 +15,10 @@ mod policy;
 mod schedule;
 pub mod seed;
 
-pub use config::{load_config, parse_config, ConfigError};
+pub use config::{load_config, parse_config};
 pub use device::Device;
 pub use domain::{Domain, DomainId, DomainSpace, SpaceSpec};
-pub use error::CoreError;
+pub use error::{CoreError, FileError};
 pub use field::Field;
 pub use mixture::{Mixture, MixtureSpec, SIMPLEX_TOLERANCE};
 pub use observation::{balanced_score, Observation, ObserveConfig, EVAL_REPORT_VERSION};

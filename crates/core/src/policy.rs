@@ -17,6 +17,19 @@ pub struct StageOutcome {
     pub tokens: u64,
 }
 
+impl StageOutcome {
+    /// A stage over the space of `domains`, from weights in their order.
+    pub fn over(
+        domains: &[DomainInfo],
+        weights: Vec<f64>,
+        observation: Observation,
+        tokens: u64,
+    ) -> Result<Self, CoreError> {
+        let mixture = Mixture::new(DomainInfo::space_of(domains)?, weights)?;
+        Ok(StageOutcome { mixture, observation, tokens })
+    }
+}
+
 /// What a policy may read before choosing the next mixture.
 #[derive(Debug, Clone, Copy)]
 pub struct PolicyInput<'a> {
@@ -113,6 +126,17 @@ pub struct DomainInfo {
     /// The corpus domains whose held-out loss stands for this entry (itself, or a group's or
     /// a field's domains); their relative changes are averaged.
     pub members: Vec<String>,
+}
+
+impl DomainInfo {
+    /// The domain space of `infos`, in their order (names and fields validated).
+    pub fn space_of(infos: &[DomainInfo]) -> Result<Arc<DomainSpace>, CoreError> {
+        let domains = infos
+            .iter()
+            .map(|d| crate::Domain::new(&d.name, crate::Field::new(&d.field)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(DomainSpace::new(domains)?))
+    }
 }
 
 /// Spreads each field's share over its entries in proportion to `share_in_field`.

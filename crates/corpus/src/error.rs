@@ -5,18 +5,10 @@ use std::path::PathBuf;
 /// Everything that can go wrong while reading raw sources or preparing shards.
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
-    /// A config file that cannot be read or parsed.
+    /// A file that cannot be read or written, or whose content is unusable (configs
+    /// included).
     #[error(transparent)]
-    Load(#[from] mixagent_core::ConfigError),
-    /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or folder being read or written.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    File(#[from] mixagent_core::FileError),
     /// A raw source folder or file that should exist does not.
     #[error("{path}: raw source `{source_name}` is missing ({hint})")]
     MissingSource {
@@ -26,14 +18,6 @@ pub enum CorpusError {
         path: PathBuf,
         /// How to fix it.
         hint: String,
-    },
-    /// A raw file whose content cannot be parsed.
-    #[error("{path}: {message}")]
-    Malformed {
-        /// The file at fault.
-        path: PathBuf,
-        /// What is wrong, and how to fix it where that is known.
-        message: String,
     },
     /// A configuration problem.
     #[error("config {path}: {message}")]
@@ -86,11 +70,11 @@ pub enum CorpusError {
 impl CorpusError {
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CorpusError::Io { path: path.into(), source }
+        CorpusError::File(mixagent_core::FileError::io(path, source))
     }
 
     /// A malformed-file error.
     pub fn malformed(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        CorpusError::Malformed { path: path.into(), message: message.into() }
+        CorpusError::File(mixagent_core::FileError::malformed(path, message))
     }
 }

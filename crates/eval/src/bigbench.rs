@@ -119,8 +119,8 @@ impl McTask {
 /// derived from `seed` and `name` (so tasks draw independently) and kept in file order;
 /// `usize::MAX` takes every item.
 ///
-/// Errors: a bad `name` or a malformed file is [`EvalError::Malformed`] naming the file (with
-/// serde's line and column); a missing task folder or `task.json` is [`EvalError::Io`] with
+/// Errors: a bad `name` or a malformed file is [`FileError::Malformed`](mixagent_core::FileError::Malformed) naming the file (with
+/// serde's line and column); a missing task folder or `task.json` is [`FileError::Io`](mixagent_core::FileError::Io) with
 /// kind `NotFound` and a hint to run `scripts/setup.sh`; a task with no usable item, or
 /// `max_items == 0`, is [`EvalError::Empty`] naming the task.
 pub fn load_task(

@@ -5,23 +5,10 @@ use std::path::PathBuf;
 /// What can stop building or running an evaluation.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A task or data file with unusable content.
-    #[error("{path}: {message}")]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
+    /// A file that cannot be read or written, or whose content is unusable (configs
+    /// included).
+    #[error(transparent)]
+    File(#[from] mixagent_core::FileError),
     /// A suite or task that ended up with no items.
     #[error("{what} has no items ({hint})")]
     Empty {
@@ -47,11 +34,11 @@ pub enum EvalError {
 impl EvalError {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        EvalError::Io { path: path.into(), source }
+        EvalError::File(mixagent_core::FileError::io(path, source))
     }
 
     /// A malformed-file error.
     pub fn malformed(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        EvalError::Malformed { path: path.into(), message: message.into() }
+        EvalError::File(mixagent_core::FileError::malformed(path, message))
     }
 }

@@ -569,6 +569,35 @@ pub fn choose(scores: &[f64], correct: usize) -> (f64, usize) {
     (credit, tied[0])
 }
 
+/// Scores every option of every `(prompt, options, correct)` item in one batch and grades the
+/// picks: the credit summed over the items (ties shared, see [`choose`]) and the option each
+/// item picked. `per_token` compares mean log-probabilities per token instead of sums.
+pub fn grade_choices(
+    scorer: &Scorer<'_>,
+    items: &[(&str, &[String], usize)],
+    per_token: bool,
+) -> Result<(f64, Vec<usize>), EvalError> {
+    let pairs: Vec<(&str, &str)> = items
+        .iter()
+        .flat_map(|&(prompt, options, _)| options.iter().map(move |o| (prompt, o.as_str())))
+        .collect();
+    let values: Vec<f64> = scorer
+        .score(&pairs)?
+        .iter()
+        .map(|x| if per_token { x.mean() } else { x.logprob_sum })
+        .collect();
+    let mut k = 0;
+    let mut credit = 0.0;
+    let mut picks = Vec::with_capacity(items.len());
+    for &(_, options, correct) in items {
+        let (c, pick) = choose(&values[k..k + options.len()], correct);
+        k += options.len();
+        credit += c;
+        picks.push(pick);
+    }
+    Ok((credit, picks))
+}
+
 /// Scores one task on a model: accuracy, chance, Wilson interval, constant-answer rate.
 pub fn score_task(scorer: &Scorer<'_>, task: &LivingTask) -> Result<TaskScore, EvalError> {
     let (correct, answers): (f64, Vec<String>) = if task.kind == "exact_match" {
@@ -577,31 +606,11 @@ pub fn score_task(scorer: &Scorer<'_>, task: &LivingTask) -> Result<TaskScore, E
         let right = task.items.iter().zip(&outputs).filter(|(i, o)| o.trim() == i.answer).count();
         (right as f64, outputs.iter().map(|o| o.trim().to_string()).collect())
     } else {
-        let pairs: Vec<(&str, &str)> = task
-            .items
-            .iter()
-            .flat_map(|it| it.options.iter().map(move |o| (it.prompt.as_str(), o.as_str())))
-            .collect();
-        let scored = scorer.score(&pairs)?;
-        let value = |x: &crate::Scored| {
-            if task.kind == "choice_per_token" {
-                x.mean()
-            } else {
-                x.logprob_sum
-            }
-        };
-        let values: Vec<f64> = scored.iter().map(value).collect();
-        let mut k = 0;
-        let mut right = 0.0;
-        let mut picks = Vec::with_capacity(task.items.len());
-        for it in &task.items {
-            let (credit, pick) = choose(&values[k..k + it.options.len()], it.correct);
-            k += it.options.len();
-            right += credit;
-            // Options are shuffled per item, so the position picked is the constant answer.
-            picks.push(pick.to_string());
-        }
-        (right, picks)
+        let items: Vec<(&str, &[String], usize)> =
+            task.items.iter().map(|it| (it.prompt.as_str(), &it.options[..], it.correct)).collect();
+        let (right, picks) = grade_choices(scorer, &items, task.kind == "choice_per_token")?;
+        // Options are shuffled per item, so the position picked is the constant answer.
+        (right, picks.iter().map(usize::to_string).collect())
     };
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     for it in &task.items {

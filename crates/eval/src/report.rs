@@ -9,7 +9,7 @@ use mixagent_shard::{Manifest, Split};
 use serde::Serialize;
 
 use crate::bigbench::load_task;
-use crate::living::{choose, living_tasks, score_task};
+use crate::living::{grade_choices, living_tasks, score_task};
 use crate::score::{mean_loss, Scorer};
 use crate::suites::round_robin_suite;
 use crate::{build_suite, EvalError, Suite};
@@ -241,23 +241,15 @@ pub fn evaluate(
         {
             for name in names.iter() {
                 let task = load_task(&opts.bigbench_root, name, opts.items_per_task, opts.seed)?;
-                let pairs: Vec<(&str, &str)> = task
+                let items: Vec<(&str, &[String], usize)> = task
                     .items
                     .iter()
-                    .flat_map(|it| it.options.iter().map(move |o| (it.prompt.as_str(), o.as_str())))
+                    .map(|it| (it.prompt.as_str(), &it.options[..], it.correct))
                     .collect();
-                let scored = scorer.score(&pairs)?;
-                let sums: Vec<f64> = scored.iter().map(|s| s.logprob_sum).collect();
-                let mut k = 0;
-                let mut correct = 0.0;
-                let mut picks = Vec::with_capacity(task.items.len());
-                for it in &task.items {
-                    let (credit, pick) = choose(&sums[k..k + it.options.len()], it.correct);
-                    k += it.options.len();
-                    correct += credit;
-                    // The chosen option's text: the same text for every item is a constant answer.
-                    picks.push(it.options[pick].clone());
-                }
+                let (correct, picked) = grade_choices(&scorer, &items, false)?;
+                // The chosen option's text: the same text for every item is a constant answer.
+                let picks: Vec<String> =
+                    picked.iter().zip(&task.items).map(|(&p, it)| it.options[p].clone()).collect();
                 tasks.push(TaskScore::from_counts(
                     name,
                     field,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use mixagent_core::FileError;
 use mixagent_eval::bigbench::{load_task, McItem, McTask};
 use mixagent_eval::EvalError;
 
@@ -211,7 +212,7 @@ fn bigbench_malformed_files_name_the_file() {
         ("noinput", "noinput/task.json"),
     ] {
         match load_task(tmp.path(), name, 10, 0) {
-            Err(EvalError::Malformed { path, message }) => {
+            Err(EvalError::File(FileError::Malformed { path, message })) => {
                 assert_eq!(path, tmp.path().join(file));
                 assert!(message.contains("line"), "{message}");
             }
@@ -224,13 +225,15 @@ fn bigbench_malformed_files_name_the_file() {
 fn bigbench_missing_and_empty_tasks_say_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
     let err = load_task(tmp.path(), "absent", 10, 0).unwrap_err();
-    assert!(matches!(&err, EvalError::Io { path, source }
+    assert!(matches!(&err, EvalError::File(FileError::Io { path, source })
         if path == &tmp.path().join("absent") && source.kind() == std::io::ErrorKind::NotFound));
     assert!(err.to_string().contains("scripts/setup.sh"), "{err}");
 
     fs::create_dir_all(tmp.path().join("hollow/docs")).unwrap();
     let err = load_task(tmp.path(), "hollow", 10, 0).unwrap_err();
-    assert!(matches!(&err, EvalError::Io { path, .. } if path.ends_with("hollow/task.json")));
+    assert!(
+        matches!(&err, EvalError::File(FileError::Io { path, .. }) if path.ends_with("hollow/task.json"))
+    );
     assert!(err.to_string().contains("scripts/setup.sh"), "{err}");
 
     write(tmp.path(), "gen/task.json", r#"{"examples": [{"input": "1+1", "target": "2"}]}"#);
@@ -244,7 +247,10 @@ fn bigbench_missing_and_empty_tasks_say_what_to_do() {
 
     for bad in ["", "..", "../gen", "gen/../..", "/gen"] {
         assert!(
-            matches!(load_task(tmp.path(), bad, 10, 0), Err(EvalError::Malformed { .. })),
+            matches!(
+                load_task(tmp.path(), bad, 10, 0),
+                Err(EvalError::File(FileError::Malformed { .. }))
+            ),
             "{bad:?}"
         );
     }

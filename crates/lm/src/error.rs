@@ -8,15 +8,10 @@ pub enum LmError {
     /// A bad model or training configuration.
     #[error("config: {0}")]
     Config(String),
-    /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file that cannot be read or written, or whose content is unusable (configs
+    /// included).
+    #[error(transparent)]
+    File(#[from] mixagent_core::FileError),
     /// A checkpoint that cannot be used here.
     #[error("checkpoint {path}: {message}")]
     Checkpoint {
@@ -52,7 +47,7 @@ pub enum LmError {
 impl LmError {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        LmError::Io { path: path.into(), source }
+        LmError::File(mixagent_core::FileError::io(path, source))
     }
 
     /// A checkpoint error.

@@ -281,13 +281,13 @@ fn checkpoint(root: &Path, session: &Session, step: u64) -> Result<String, LmErr
     Ok(dir.display().to_string())
 }
 
-/// Creates `out` with `run.json`, or checks that an existing `run.json` is this run.
-fn prepare_run_dir(out: &Path, spec: &RunSpec) -> Result<(), LmError> {
-    let path = out.join("run.json");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let bad = |m: String| LmError::checkpoint(&path, m);
+impl RunSpec {
+    /// Reads a training run's `run.json`, refusing another format version with the fix.
+    pub fn read(path: &Path) -> Result<Self, LmError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LmError::io(path, e))?;
+        let bad = |m: String| LmError::checkpoint(path, m);
         let mut value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("{e}; not a mixagent run folder")))?;
+            .map_err(|e| bad(format!("{e}; not a mixagent run folder, or truncated")))?;
         let version = value.as_object_mut().and_then(|o| o.remove("format_version"));
         if version.as_ref().and_then(|v| v.as_u64()) != Some(u64::from(RUN_SPEC_VERSION)) {
             return Err(bad(format!(
@@ -295,9 +295,15 @@ fn prepare_run_dir(out: &Path, spec: &RunSpec) -> Result<(), LmError> {
                 version.map_or("missing".to_string(), |v| v.to_string())
             )));
         }
-        let existing: RunSpec = serde_json::from_value(value)
-            .map_err(|e| bad(format!("{e}; not a mixagent run folder")))?;
-        if &existing != spec {
+        serde_json::from_value(value).map_err(|e| bad(format!("{e}; not a mixagent training run")))
+    }
+}
+
+/// Creates `out` with `run.json`, or checks that an existing `run.json` is this run.
+fn prepare_run_dir(out: &Path, spec: &RunSpec) -> Result<(), LmError> {
+    let path = out.join("run.json");
+    if path.exists() {
+        if &RunSpec::read(&path)? != spec {
             return Err(LmError::checkpoint(
                 out,
                 "holds a different run (its run.json differs from this command's settings): choose another --out, or delete the folder",

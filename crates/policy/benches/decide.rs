@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use mixagent_core::Observation;
-use mixagent_policy::{AgentSchema, DomainInfo, History, Policy, PolicyNet, StageView};
+use mixagent_policy::{AgentSchema, DomainInfo, History, Policy, PolicyNet, StageOutcome};
 
 fn policy(d_model: usize, d_ff: usize) -> (Policy, usize) {
     let mut schema = AgentSchema::untrained(d_model, 4, d_ff, 2);
@@ -40,8 +40,10 @@ fn main() {
             let base = obs(0.0);
             let after: Vec<Observation> = (0..10).map(|i| obs(0.1 * i as f64)).collect();
             let w = vec![1.0 / k as f64; k];
-            let stages: Vec<StageView> =
-                after.iter().map(|o| StageView { weights: &w, observation: o }).collect();
+            let stages: Vec<StageOutcome> = after
+                .iter()
+                .map(|o| StageOutcome::over(&domains, w.clone(), o.clone(), 0).unwrap())
+                .collect();
             let h =
                 History { domains: &domains, initial: &base, stages: &stages, total_stages: 20 };
             let reps = 2000;

@@ -47,16 +47,7 @@ pub const GLOBAL_FEATURES: &[&str] = &[
     "target_share_mean",
 ];
 
-pub use mixagent_core::DomainInfo;
-
-/// One finished stage as the agent sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct StageView<'a> {
-    /// The mixture trained on, in space order.
-    pub weights: &'a [f64],
-    /// The observation after the stage.
-    pub observation: &'a Observation,
-}
+pub use mixagent_core::{DomainInfo, StageOutcome};
 
 /// Everything before the decision.
 #[derive(Debug, Clone)]
@@ -65,8 +56,8 @@ pub struct History<'a> {
     pub domains: &'a [DomainInfo],
     /// The base model's observation.
     pub initial: &'a Observation,
-    /// Finished stages, in order.
-    pub stages: &'a [StageView<'a>],
+    /// Finished stages, in order (the record every policy reads).
+    pub stages: &'a [StageOutcome],
     /// Stages planned in all.
     pub total_stages: usize,
 }
@@ -170,7 +161,7 @@ pub fn encode(h: &History<'_>) -> StateTokens {
 
     // Traces over the run: base, then after each stage.
     let observations: Vec<&Observation> =
-        std::iter::once(h.initial).chain(h.stages.iter().map(|s| s.observation)).collect();
+        std::iter::once(h.initial).chain(h.stages.iter().map(|s| &s.observation)).collect();
     let trace = |f: &dyn Fn(&Observation) -> f64| -> Vec<f64> {
         observations.iter().map(|o| f(o)).collect()
     };
@@ -183,7 +174,7 @@ pub fn encode(h: &History<'_>) -> StateTokens {
     }));
     let target_share =
         |w: &[f64]| -> f64 { w.iter().zip(&is_target).filter(|(_, t)| **t).map(|(w, _)| w).sum() };
-    let shares: Vec<f64> = h.stages.iter().map(|s| target_share(s.weights)).collect();
+    let shares: Vec<f64> = h.stages.iter().map(|s| target_share(s.mixture.weights())).collect();
     let global = [
         t as f64 / h.total_stages.max(1) as f64,
         f64::from(u8::from(t == 0)),
@@ -209,16 +200,16 @@ pub fn encode(h: &History<'_>) -> StateTokens {
         .iter()
         .map(|s| {
             let mut t = vec![0f64; fields.len()];
-            s.weights.iter().zip(&field_of).for_each(|(w, &f)| t[f] += w);
+            s.mixture.weights().iter().zip(&field_of).for_each(|(w, &f)| t[f] += w);
             t
         })
         .collect();
     let in_field = |stage: usize, i: usize| -> f64 {
         let n = per_field[h.domains[i].field.as_str()] as f64;
-        n * h.stages[stage].weights[i] / totals[stage][field_of[i]].max(SCALE_FLOOR)
+        n * h.stages[stage].mixture.weights()[i] / totals[stage][field_of[i]].max(SCALE_FLOOR)
     };
-    let last_obs = h.stages.last().map_or(h.initial, |s| s.observation);
-    let prev_obs = t.checked_sub(2).map_or(h.initial, |i| h.stages[i].observation);
+    let last_obs = h.stages.last().map_or(h.initial, |s| &s.observation);
+    let prev_obs = t.checked_sub(2).map_or(h.initial, |i| &h.stages[i].observation);
     let now: Vec<Option<f64>> =
         h.domains.iter().map(|d| loss_rel(last_obs, h.initial, &d.members)).collect();
     let before: Vec<Option<f64>> =
@@ -297,8 +288,8 @@ mod tests {
         let o2 = obs(-5.0, -4.0, 4.4, 3.0);
         let (w1, w2) = ([0.5, 0.5], [0.25, 0.75]);
         let stages = [
-            StageView { weights: &w1, observation: &o1 },
-            StageView { weights: &w2, observation: &o2 },
+            StageOutcome::over(&ds, w1.to_vec(), o1.clone(), 0).unwrap(),
+            StageOutcome::over(&ds, w2.to_vec(), o2.clone(), 0).unwrap(),
         ];
         let s = encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 });
         let (a, b) = (s.token(0), s.token(1));
@@ -341,8 +332,8 @@ mod tests {
             .map(|&f| {
                 let os = scaled(f);
                 let stages = [
-                    StageView { weights: &w, observation: &os[0] },
-                    StageView { weights: &w, observation: &os[1] },
+                    StageOutcome::over(&ds, w.to_vec(), os[0].clone(), 0).unwrap(),
+                    StageOutcome::over(&ds, w.to_vec(), os[1].clone(), 0).unwrap(),
                 ];
                 encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 })
             })
@@ -363,7 +354,7 @@ mod tests {
         let ds = vec![d("a", "general"), d("c", "general"), d("b", "math")];
         let base = obs(-4.0, -8.0, 4.0, 6.0);
         let w = [0.1, 0.3, 0.6];
-        let stages = [StageView { weights: &w, observation: &base }];
+        let stages = [StageOutcome::over(&ds, w.to_vec(), base.clone(), 0).unwrap()];
         let s = encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 });
         let close = |x: f32, y: f64| assert!((f64::from(x) - y).abs() < 1e-6, "{x} vs {y}");
         close(s.token(0)[2], 0.5); // two entries in general

@@ -15,7 +15,7 @@ pub use artifact::{
 };
 pub use error::PolicyError;
 pub use features::{
-    encode, DomainInfo, History, StageView, StateTokens, DOMAIN_FEATURES, GLOBAL_FEATURES,
+    encode, DomainInfo, History, StageOutcome, StateTokens, DOMAIN_FEATURES, GLOBAL_FEATURES,
 };
 pub use net::{
     mixture_from_logits, NamedTensors, NetConfig, PolicyNet, PolicyOutput, LN_EPS, LOG_STD_RANGE,

@@ -7,7 +7,8 @@ use std::path::Path;
 use mixagent_core::Observation;
 use mixagent_policy::{
     write_f32_tensors, AgentSchema, DomainInfo, FeatureSpec, History, NetConfig, Policy, PolicyNet,
-    RewardConfig, SpaceRequirements, StageView, ARTIFACT_VERSION, DOMAIN_FEATURES, GLOBAL_FEATURES,
+    RewardConfig, SpaceRequirements, StageOutcome, ARTIFACT_VERSION, DOMAIN_FEATURES,
+    GLOBAL_FEATURES,
 };
 
 type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
@@ -88,7 +89,7 @@ fn a_saved_policy_reloads_and_steers_spaces_of_any_size() {
         let base = observation(&ds, -4.0, -6.0);
         let after = observation(&ds, -4.2, -5.0);
         let w: Vec<f64> = (0..ds.len()).map(|_| 1.0 / ds.len() as f64).collect();
-        let stages = [StageView { weights: &w, observation: &after }];
+        let stages = [StageOutcome::over(&ds, w.clone(), after.clone(), 0).unwrap()];
         let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
         let a = loaded.decide(&h).unwrap();
         assert_eq!(a, in_memory.decide(&h).unwrap(), "reloaded policy differs");

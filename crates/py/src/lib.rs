@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use mixagent_controller::{Controller as Inner, ControllerError, ControllerState, DomainEntry};
-use mixagent_core::Observation;
+use mixagent_core::{FileError, Observation};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -32,7 +32,7 @@ create_exception!(
 
 fn to_py(e: ControllerError) -> PyErr {
     match e {
-        ControllerError::Io { .. } => PyOSError::new_err(e.to_string()),
+        ControllerError::File(FileError::Io { .. }) => PyOSError::new_err(e.to_string()),
         other => MixagentError::new_err(other.to_string()),
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum ReportError {
     /// A config file that cannot be read or parsed.
     #[error(transparent)]
-    Load(#[from] mixagent_core::ConfigError),
+    Load(#[from] mixagent_core::FileError),
     /// A config or run file that cannot be used.
     #[error("{path}: {message}")]
     File {

@@ -34,15 +34,10 @@ pub enum RolloutError {
         #[source]
         source: Box<RolloutError>,
     },
-    /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file that cannot be read or written, or whose content is unusable (configs
+    /// included).
+    #[error(transparent)]
+    File(#[from] mixagent_core::FileError),
     /// Training.
     #[error(transparent)]
     Lm(#[from] mixagent_lm::LmError),
@@ -74,7 +69,7 @@ impl RolloutError {
 
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        RolloutError::Io { path: path.into(), source }
+        RolloutError::File(mixagent_core::FileError::io(path, source))
     }
 
     /// A collection-level problem.

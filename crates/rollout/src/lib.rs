@@ -6,9 +6,11 @@
 mod collection;
 mod error;
 mod rollout;
+mod run_file;
 mod steer;
 
 pub use collection::{file_fingerprint, Collection, PlanFile, Status};
 pub use error::RolloutError;
 pub use rollout::{Outcome, StageEvent, Worker};
+pub use run_file::RunFile;
 pub use steer::{default_run_dir, run_steered};

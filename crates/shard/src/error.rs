@@ -7,15 +7,10 @@ const REPREPARE: &str = "re-run `mixagent prepare` to rebuild the corpus";
 /// Everything that can be wrong with a shard, a manifest, or writing them.
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
-    /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file that cannot be read or written, or whose content is unusable (configs
+    /// included).
+    #[error(transparent)]
+    File(#[from] mixagent_core::FileError),
     /// The file is shorter (or longer) than its header says.
     #[error("{path}: shard is {got} bytes but its header implies {expected}: the file is truncated or corrupt; {REPREPARE}")]
     Truncated {
@@ -93,6 +88,6 @@ pub enum ShardError {
 impl ShardError {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ShardError::Io { path: path.into(), source }
+        ShardError::File(mixagent_core::FileError::io(path, source))
     }
 }

@@ -22,6 +22,7 @@ use mixagent_shard::Manifest;
 use mixagent_trajectory::{CollectConfig, SteeredRun};
 
 use crate::children::{self, Job, Progress};
+use crate::flags::Pool;
 
 /// Arguments of `compare`.
 #[derive(clap::Args)]
@@ -32,12 +33,8 @@ pub struct Args {
     /// Output folder [default: runs/CONFIG-STEM].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Runs at a time (each a child process).
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
-    /// libtorch threads per run [default: cores / workers].
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    pool: Pool,
 }
 
 /// One policy × seed: its run folder and log.
@@ -72,9 +69,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         })
         .collect();
     refuse_stale(&runs)?;
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let workers = a.workers.max(1);
-    let threads = a.threads.unwrap_or((cores / workers).max(1));
+    let (workers, threads) = (a.pool.workers(), a.pool.threads());
     let fields = run_cfg.space.fields.join(",");
     let eval = |checkpoint: &Path, json: &Path| -> Vec<OsString> {
         let mut c: Vec<OsString> = vec!["eval".into(), checkpoint.into(), "--suite".into()];

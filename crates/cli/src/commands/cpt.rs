@@ -14,7 +14,7 @@ use mixagent_rollout::{default_run_dir, run_steered};
 use mixagent_trajectory::CollectConfig;
 use serde::Deserialize;
 
-use crate::flags::{base_corpus, train_with_progress, Optim, Runtime};
+use crate::flags::{base_corpus, train_with_progress, Optim, RunConfig, Runtime};
 
 /// Arguments of `cpt`: either a fixed `--schedule` from `--base`, or a `--policy` that steers
 /// the run stage by stage from the model's own feedback (`--config`).
@@ -32,13 +32,8 @@ pub struct Args {
     /// `schedule:FILE.json`; parameters after a colon, e.g. `dbl:eta=0.5` (README "Parameters").
     #[arg(long, requires = "config")]
     policy: Option<String>,
-    /// With `--policy`: the run config (the format of `experiments/collect-*.toml`: corpus,
-    /// base, space, stages, stage_tokens, train, observe).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// With `--policy`: override a config value; repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    overrides: Vec<String>,
+    #[command(flatten)]
+    run: RunConfig,
     /// The prepared corpus [default: the one the base was trained on].
     #[arg(long)]
     corpus: Option<PathBuf>,
@@ -94,8 +89,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 /// Runs `cpt --policy`.
 fn steered(a: &Args, spec: &str) -> anyhow::Result<()> {
     let device = a.runtime.apply();
-    let config_path = a.config.as_ref().context("--policy needs --config")?;
-    let mut overrides = a.overrides.clone();
+    let config_path = a.run.config.as_ref().context("--policy needs --config")?;
+    let mut overrides = a.run.overrides.clone();
     if device == mixagent_lm::Device::Cuda {
         overrides.push(format!("device=\"{device}\""));
     }

@@ -37,6 +37,8 @@ use mixagent_trajectory::{dirichlet, CollectConfig, SteeredRun};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::flags::Pool;
+
 /// Arguments of `headroom`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,12 +49,8 @@ pub struct Args {
     /// Output folder [default: runs/CONFIG-STEM].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Runs at a time (each a child process).
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
-    /// libtorch threads per run [default: cores / workers].
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    pool: Pool,
 }
 
 /// A named mixture schedule: per stage, weight by entry name.
@@ -111,7 +109,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         cfg.confirm_seeds,
     );
     let phase = |name: &str, set: &[String], seeds: &[u64], plans: &[Plan]| {
-        run_phase(&a, &cfg, &out, name, set, seeds, plans)
+        run_phase(&a, &cfg, &out, name, set, seeds, plans, 0)
     };
 
     // 1. Relevance.
@@ -286,7 +284,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             label: "target-only".into(),
             stages: vec![without_field(&entries, &fields[0])],
         }];
-        run_phase_with(&a, &cfg, &out, "benchmarks", &cfg.set, &[seed], &plan, cfg.task_items)?;
+        run_phase(&a, &cfg, &out, "benchmarks", &cfg.set, &[seed], &plan, cfg.task_items)?;
         let spec = spec_of(&out, &plan[0]);
         let base = TaskReport::read(&dir.join("base-eval-full.json"))?;
         let run = dir.join("runs").join(policy_slug(&spec)).join(format!("seed-{seed}"));
@@ -369,23 +367,10 @@ fn schedule_file(out: &Path, p: &Plan) -> PathBuf {
     out.join("schedules").join(format!("{}-{}.json", p.label, &hash[..8]))
 }
 
-/// Writes the plans' schedule files, runs them as one `compare` child, and returns each plan's
-/// outcomes by label.
-fn run_phase(
-    a: &Args,
-    cfg: &HeadroomConfig,
-    out: &Path,
-    name: &str,
-    set: &[String],
-    seeds: &[u64],
-    plans: &[Plan],
-) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
-    run_phase_with(a, cfg, out, name, set, seeds, plans, 0)
-}
-
-/// [`run_phase`], with the benchmark suite at `task_items` items a task (0: none).
+/// Writes the plans' schedule files, runs them as one `compare` child (with the benchmark
+/// suite at `task_items` items a task; 0: none), and returns each plan's outcomes by label.
 #[allow(clippy::too_many_arguments)]
-fn run_phase_with(
+fn run_phase(
     a: &Args,
     cfg: &HeadroomConfig,
     out: &Path,
@@ -422,11 +407,10 @@ fn run_phase_with(
         "--out".into(),
         dir.clone().into(),
         "--workers".into(),
-        a.workers.to_string().into(),
+        a.pool.workers().to_string().into(),
+        "--threads".into(),
+        a.pool.threads().to_string().into(),
     ]);
-    if let Some(t) = a.threads {
-        args.extend(["--threads".into(), t.to_string().into()]);
-    }
     let status = Command::new(std::env::current_exe()?).args(&args).status()?;
     if !status.success() {
         bail!(

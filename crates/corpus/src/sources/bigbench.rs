@@ -186,7 +186,10 @@ mod tests {
     fn bad_json_is_malformed() {
         let tmp = tempfile::tempdir().unwrap();
         write_task(tmp.path(), "vitaminc_fact_verification/task.json", "{not json");
-        assert!(matches!(read_vitaminc(tmp.path()), Err(CorpusError::Malformed { .. })));
+        assert!(matches!(
+            read_vitaminc(tmp.path()),
+            Err(CorpusError::File(mixagent_core::FileError::Malformed { .. }))
+        ));
     }
 
     #[test]

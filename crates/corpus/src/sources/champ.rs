@@ -97,7 +97,10 @@ mod tests {
         assert!(docs.iter().all(|d| d.domain == "math_competition"));
 
         std::fs::write(dir.join("v0.json"), r#"{"problems": 3}"#).unwrap();
-        assert!(matches!(read(tmp.path()), Err(CorpusError::Malformed { .. })));
+        assert!(matches!(
+            read(tmp.path()),
+            Err(CorpusError::File(mixagent_core::FileError::Malformed { .. }))
+        ));
     }
 
     #[test]

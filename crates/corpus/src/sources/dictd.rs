@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(docs, [RawDoc::new("foldoc", "foo\n   <language> A bar.")]);
 
         std::fs::write(dir.join("foldoc.index"), "foo\tF\tZZ\n").unwrap();
-        assert!(matches!(read(tmp.path(), Dict::Foldoc), Err(CorpusError::Malformed { .. })));
+        assert!(matches!(
+            read(tmp.path(), Dict::Foldoc),
+            Err(CorpusError::File(mixagent_core::FileError::Malformed { .. }))
+        ));
     }
 
     #[test]

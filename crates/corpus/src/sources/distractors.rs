@@ -23,72 +23,39 @@ use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 
 use super::common::{list_files, push_grouped, read_text, source_dir, source_file};
-use super::RawDoc;
+use super::{BuiltinSource as S, RawDoc};
 use crate::CorpusError;
 
 /// Lines of a machine table per document.
 const LINES_PER_DOC: usize = 60;
 
-/// Which distractor to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Distractor {
-    Licenses,
-    UnicodeTables,
-    HardwareIds,
-    IdLists,
-    ManpagesDe,
-    ManpagesFr,
-    HtmlPages,
-    MathCode,
-    NumericTables,
-    GeneratedCode,
-    ConfigFiles,
-}
-
-impl Distractor {
-    /// The folder under the raw root.
-    pub(crate) fn raw_folder(self) -> &'static str {
-        match self {
-            Self::Licenses => "licenses",
-            Self::UnicodeTables => "unicode-data",
-            Self::HardwareIds => "hardware-ids",
-            Self::IdLists => "iso-codes",
-            Self::ManpagesDe => "manpages-de",
-            Self::ManpagesFr => "manpages-fr",
-            Self::HtmlPages => "python-html",
-            Self::MathCode => "math-code",
-            Self::NumericTables => "numeric-tables",
-            Self::GeneratedCode => "code-generated",
-            Self::ConfigFiles => "code-config",
-        }
-    }
-
-    fn domain(self) -> &'static str {
-        match self {
-            Self::Licenses => "licenses",
-            Self::UnicodeTables => "unicode_tables",
-            Self::HardwareIds => "hardware_ids",
-            Self::IdLists => "id_lists",
-            Self::ManpagesDe => "manpages_de",
-            Self::ManpagesFr => "manpages_fr",
-            Self::HtmlPages => "html_pages",
-            Self::MathCode => "math_code",
-            Self::NumericTables => "numeric_tables",
-            Self::GeneratedCode => "code_generated",
-            Self::ConfigFiles => "code_config",
-        }
-    }
+/// Where a distractor source lies under the raw root and the domain it fills; `None` for a
+/// source that is not a distractor.
+pub(crate) fn layout(which: S) -> Option<(&'static str, &'static str)> {
+    Some(match which {
+        S::Licenses => ("licenses", "licenses"),
+        S::UnicodeTables => ("unicode-data", "unicode_tables"),
+        S::HardwareIds => ("hardware-ids", "hardware_ids"),
+        S::IdLists => ("iso-codes", "id_lists"),
+        S::ManpagesDe => ("manpages-de", "manpages_de"),
+        S::ManpagesFr => ("manpages-fr", "manpages_fr"),
+        S::HtmlPages => ("python-html", "html_pages"),
+        S::MathCode => ("math-code", "math_code"),
+        S::NumericTables => ("numeric-tables", "numeric_tables"),
+        S::GeneratedCode => ("code-generated", "code_generated"),
+        S::ConfigFiles => ("code-config", "code_config"),
+        _ => return None,
+    })
 }
 
 /// Reads one distractor source. An empty extraction is an error naming the folder, since a
 /// silently empty domain would change the environment without a word.
-pub(crate) fn read(raw_root: &Path, which: Distractor) -> Result<Vec<RawDoc>, CorpusError> {
-    let sub = which.raw_folder();
-    let dir = source_dir(raw_root, sub, which.domain())?;
-    let domain = which.domain();
+pub(crate) fn read(raw_root: &Path, which: S) -> Result<Vec<RawDoc>, CorpusError> {
+    let (sub, domain) = layout(which).expect("read_builtin passes distractors only");
+    let dir = source_dir(raw_root, sub, domain)?;
     let mut docs = Vec::new();
     match which {
-        Distractor::Licenses => {
+        S::Licenses => {
             let path = source_file(&dir, "spdx-full.json", domain)?;
             let all: serde_json::Map<String, Value> = serde_json::from_str(&read_text(&path)?)
                 .map_err(|e| malformed(&path, &e.to_string()))?;
@@ -100,8 +67,8 @@ pub(crate) fn read(raw_root: &Path, which: Distractor) -> Result<Vec<RawDoc>, Co
                 }
             }
         }
-        Distractor::UnicodeTables | Distractor::HardwareIds => {
-            let ext = if which == Distractor::UnicodeTables { ".txt" } else { ".ids" };
+        S::UnicodeTables | S::HardwareIds => {
+            let ext = if which == S::UnicodeTables { ".txt" } else { ".ids" };
             for path in list_files(&dir, |n| n.ends_with(ext))? {
                 let text = read_text(&path)?;
                 let lines: Vec<String> = text
@@ -112,13 +79,13 @@ pub(crate) fn read(raw_root: &Path, which: Distractor) -> Result<Vec<RawDoc>, Co
                 push_grouped(&mut docs, domain, &lines, LINES_PER_DOC, "\n");
             }
         }
-        Distractor::IdLists => {
+        S::IdLists => {
             for path in list_files(&dir, |n| n.ends_with(".json"))? {
                 let lines = id_list_lines(&read_text(&path)?).map_err(|m| malformed(&path, &m))?;
                 push_grouped(&mut docs, domain, &lines, LINES_PER_DOC, "\n");
             }
         }
-        Distractor::ManpagesDe | Distractor::ManpagesFr => {
+        S::ManpagesDe | S::ManpagesFr => {
             for path in list_files(&dir, |n| n.ends_with(".gz"))? {
                 let mut raw = Vec::new();
                 std::fs::File::open(&path)
@@ -130,13 +97,13 @@ pub(crate) fn read(raw_root: &Path, which: Distractor) -> Result<Vec<RawDoc>, Co
                 }
             }
         }
-        Distractor::HtmlPages => {
+        S::HtmlPages => {
             // The pages as served: navigation, scripts and markup included. That is the point.
             for path in list_files(&dir, |n| n.ends_with(".html"))? {
                 docs.push(RawDoc::new(domain, read_text(&path)?));
             }
         }
-        Distractor::MathCode => {
+        S::MathCode => {
             for path in list_files(&dir, |n| n.ends_with(".py"))? {
                 let rel = path.strip_prefix(&dir).unwrap_or(&path);
                 if rel.components().any(|c| c.as_os_str() == "tests") {
@@ -148,10 +115,10 @@ pub(crate) fn read(raw_root: &Path, which: Distractor) -> Result<Vec<RawDoc>, Co
                 }
             }
         }
-        Distractor::GeneratedCode | Distractor::ConfigFiles => {
+        S::GeneratedCode | S::ConfigFiles => {
             // One document a file, as generated: every model class is the same template, every
             // service description the same schema with other names.
-            let ext = if which == Distractor::GeneratedCode { ".py" } else { ".json" };
+            let ext = if which == S::GeneratedCode { ".py" } else { ".json" };
             for path in list_files(&dir, |n| n.ends_with(ext))? {
                 let text = read_text(&path)?;
                 if !text.trim().is_empty() {
@@ -159,7 +126,7 @@ pub(crate) fn read(raw_root: &Path, which: Distractor) -> Result<Vec<RawDoc>, Co
                 }
             }
         }
-        Distractor::NumericTables => {
+        S::NumericTables => {
             for path in list_files(&dir, |n| n.ends_with(".csv") || n.ends_with(".json"))? {
                 let text = read_text(&path)?;
                 let rows = if path.extension().is_some_and(|e| e == "csv") {
@@ -181,6 +148,7 @@ pub(crate) fn read(raw_root: &Path, which: Distractor) -> Result<Vec<RawDoc>, Co
                 }
             }
         }
+        other => unreachable!("{other:?} has a layout, so it is a distractor"),
     }
     if docs.is_empty() {
         return Err(CorpusError::malformed(
@@ -380,7 +348,7 @@ mod tests {
             .chain((0..100).map(|i| format!("{i},{}\n", i * i)))
             .collect();
         std::fs::write(dir.join("squares.csv"), csv).unwrap();
-        let docs = read(tmp.path(), Distractor::NumericTables).unwrap();
+        let docs = read(tmp.path(), S::NumericTables).unwrap();
         assert_eq!(docs.len(), 2);
         assert!(docs.iter().all(|d| d.text.starts_with("x,y\n") && d.domain == "numeric_tables"));
     }
@@ -393,11 +361,11 @@ mod tests {
             eprintln!("skipped: run scripts/setup.sh for the code distractors");
             return;
         }
-        let generated = read(&raw, Distractor::GeneratedCode).unwrap();
+        let generated = read(&raw, S::GeneratedCode).unwrap();
         assert!(generated.len() > 500, "{} generated modules", generated.len());
         assert!(generated.iter().any(|d| d.text.contains("class V1Pod(object):")));
         assert!(generated.iter().all(|d| d.domain == "code_generated"));
-        let config = read(&raw, Distractor::ConfigFiles).unwrap();
+        let config = read(&raw, S::ConfigFiles).unwrap();
         assert!(config.len() > 500, "{} service descriptions", config.len());
         assert!(config.iter().any(|d| d.text.contains("\"pagination\"")));
         let bytes: usize = config.iter().map(|d| d.text.len()).sum();
@@ -407,19 +375,13 @@ mod tests {
     #[test]
     fn missing_and_empty_sources_are_errors() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            read(tmp.path(), Distractor::Licenses),
-            Err(CorpusError::MissingSource { .. })
-        ));
+        assert!(matches!(read(tmp.path(), S::Licenses), Err(CorpusError::MissingSource { .. })));
         std::fs::create_dir(tmp.path().join("python-html")).unwrap();
-        let err = read(tmp.path(), Distractor::HtmlPages).unwrap_err().to_string();
+        let err = read(tmp.path(), S::HtmlPages).unwrap_err().to_string();
         assert!(err.contains("no html_pages documents") && err.contains("setup.sh"), "{err}");
         std::fs::create_dir_all(tmp.path().join("code-generated/kubernetes")).unwrap();
-        let err = read(tmp.path(), Distractor::GeneratedCode).unwrap_err().to_string();
+        let err = read(tmp.path(), S::GeneratedCode).unwrap_err().to_string();
         assert!(err.contains("no code_generated documents"), "{err}");
-        assert!(matches!(
-            read(tmp.path(), Distractor::ConfigFiles),
-            Err(CorpusError::MissingSource { .. })
-        ));
+        assert!(matches!(read(tmp.path(), S::ConfigFiles), Err(CorpusError::MissingSource { .. })));
     }
 }

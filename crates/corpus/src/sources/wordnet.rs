@@ -91,7 +91,10 @@ mod tests {
         assert_eq!(docs, [RawDoc::new("wordnet", "breathe: draw air")]);
 
         std::fs::write(dir.join("data.adv"), "oops\n").unwrap();
-        assert!(matches!(read(tmp.path()), Err(CorpusError::Malformed { .. })));
+        assert!(matches!(
+            read(tmp.path()),
+            Err(CorpusError::File(mixagent_core::FileError::Malformed { .. }))
+        ));
     }
 
     #[test]

@@ -10,7 +10,6 @@ use mixagent_corpus::CorpusTokenizer;
 use mixagent_eval::{build_suite, feedback, mean_loss, Scorer};
 use mixagent_lm::{micro_step, with_seed, AdamW, AdamWConfig, Llama, ModelConfig};
 use mixagent_shard::{Manifest, Split};
-use tch::{Kind, Tensor};
 
 /// Arguments of `bench eval`.
 #[derive(clap::Args)]
@@ -54,17 +53,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let model = with_seed(0, || Llama::new(&vs.root(), &cfg));
     let mut opt = AdamW::new(vs.variables().into_iter().collect(), AdamWConfig::default());
     let t = cfg.max_seq_len as i64;
-    let batches: Vec<Tensor> = with_seed(1, || {
-        (0..8)
-            .map(|_| {
-                Tensor::randint(
-                    cfg.vocab_size as i64,
-                    [a.batch_size as i64, t + 1],
-                    (Kind::Int64, tch::Device::Cpu),
-                )
-            })
-            .collect()
-    });
+    let batches = super::random_batches(1, 8, cfg.vocab_size, a.batch_size, t + 1);
     let steps = a.stage_tokens.div_ceil(a.batch_size * cfg.max_seq_len);
 
     let start = Instant::now();

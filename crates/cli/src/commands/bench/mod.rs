@@ -164,3 +164,19 @@ fn run_type<T: TokenOut>(
     );
     Ok(())
 }
+
+/// `n` batches of `rows × cols` uniform token ids below `vocab`, drawn from the global
+/// generator seeded with `seed` (as `bench/train_ref.py` draws its own).
+fn random_batches(seed: u64, n: usize, vocab: usize, rows: usize, cols: i64) -> Vec<tch::Tensor> {
+    mixagent_lm::with_seed(seed, || {
+        (0..n)
+            .map(|_| {
+                tch::Tensor::randint(
+                    vocab as i64,
+                    [rows as i64, cols],
+                    (tch::Kind::Int64, tch::Device::Cpu),
+                )
+            })
+            .collect()
+    })
+}

@@ -89,17 +89,7 @@ pub fn train_one(a: TrainOneArgs) -> anyhow::Result<()> {
     // batches from a generator seeded the same), so both sides see the same weights and data
     // and their losses can be compared step by step.
     let model = with_seed(0, || Llama::new(&vs.root(), &cfg));
-    let pool: Vec<Tensor> = with_seed(0, || {
-        (0..64)
-            .map(|_| {
-                Tensor::randint(
-                    a.vocab as i64,
-                    [a.batch_size as i64, t + 1],
-                    (Kind::Int64, tch::Device::Cpu),
-                )
-            })
-            .collect()
-    });
+    let pool = super::random_batches(0, 64, a.vocab, a.batch_size, t + 1);
     let mut opt = AdamW::new(vs.variables().into_iter().collect(), AdamWConfig::default());
     let lr = LrSchedule {
         peak: 3e-3,
