@@ -896,3 +896,37 @@ fn a_users_corpus_with_its_own_fields_runs_end_to_end_or_fails_before_the_first_
         .stderr(contains("add a [[feedback]] table for `target`"));
     assert!(!out.join("runs").exists(), "no run started");
 }
+
+/// `bench collect` measures a collection against a baseline binary on the same plan. With this
+/// binary as its own baseline the two collections must agree to the bit (the check the bench
+/// prints would show any nondeterminism), and the table has both rows and their ratio.
+#[test]
+fn bench_collect_runs_both_binaries_on_one_plan_and_compares_them() {
+    if !raw_available() {
+        return;
+    }
+    let (corpus, _) = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = mixagent()
+        .current_dir(&root)
+        .args(["bench", "collect", "--scales", "smoke", "--trajectories", "1", "--repeats", "1"])
+        .arg("--baseline")
+        .arg(assert_cmd::cargo::cargo_bin("mixagent"))
+        .arg("--corpus")
+        .arg(corpus)
+        .arg("--work")
+        .arg(tmp.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("| smoke | baseline |") && text.contains("| smoke | this |"), "{text}");
+    assert!(text.contains("smoke: this / baseline = "), "{text}");
+    assert!(
+        text.contains("same planned mixtures: true; largest difference of an observation: feedback 0.0e0, held-out loss 0.0e0"),
+        "{text}"
+    );
+}

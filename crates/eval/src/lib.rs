@@ -18,5 +18,5 @@ pub use report::{
     evaluate, feedback, DomainLoss, EvalOptions, EvalReport, FeedbackScore, TaskScore,
     BENCHMARK_FIELDS, GENERAL_TASKS, MATH_TASKS,
 };
-pub use score::{mean_loss, Scored, Scorer};
+pub use score::{mean_loss, HeldoutBatches, Prepared, Scored, Scorer};
 pub use suites::{build_suite, Item, Suite};

@@ -1,5 +1,8 @@
 //! The per-stage observation for rollouts and policy-steered CPT: the feedback suites and the
-//! held-out tokens are loaded once, then every stage costs only forward passes.
+//! held-out tokens are loaded once and laid out in batches on the first observation (the
+//! layout depends on the model's context), then every stage costs only forward passes: the
+//! suites' items in length-sorted batches with the output projection at the answer tokens
+//! only, every domain's held-out windows in shared batches.
 
 use std::path::Path;
 
@@ -8,8 +11,9 @@ use mixagent_corpus::CorpusTokenizer;
 use mixagent_lm::Llama;
 use mixagent_shard::{Manifest, Split};
 
-use crate::score::{mean_loss, Scorer};
-use crate::{build_suite, feedback, EvalError, Suite};
+use crate::report::feedback_score;
+use crate::score::{HeldoutBatches, Prepared, Scorer};
+use crate::{build_suite, EvalError, Suite};
 
 struct Heldout {
     domain: String,
@@ -22,6 +26,15 @@ pub struct Observer {
     suites: Vec<Suite>,
     heldout: Vec<Heldout>,
     cfg: ObserveConfig,
+    /// The batches, for the model context they were laid out for.
+    layout: std::sync::OnceLock<Layout>,
+}
+
+/// The suites and held-out windows in batches for a model of context `max_len`.
+struct Layout {
+    max_len: usize,
+    suites: Vec<Prepared>,
+    heldout: HeldoutBatches,
 }
 
 impl Observer {
@@ -47,7 +60,7 @@ impl Observer {
                 heldout.push(Heldout { domain: d.name.clone(), tokens });
             }
         }
-        Ok(Observer { tokenizer, suites, heldout, cfg })
+        Ok(Observer { tokenizer, suites, heldout, cfg, layout: Default::default() })
     }
 
     /// Fingerprint of each field's suite (field, fingerprint), to record with the results.
@@ -57,24 +70,46 @@ impl Observer {
 
     /// Scores `model`.
     pub fn observe(&self, model: &Llama, device: tch::Device) -> Result<Observation, EvalError> {
+        let max_len = model.config().max_seq_len;
+        let fresh;
+        let layout = match self.layout.get() {
+            Some(l) if l.max_len == max_len => l,
+            Some(_) => {
+                // Another model context than the first one observed: lay out afresh.
+                fresh = self.lay_out(max_len)?;
+                &fresh
+            }
+            None => {
+                let l = self.lay_out(max_len)?;
+                self.layout.get_or_init(|| l)
+            }
+        };
         let scorer = Scorer::new(model, &self.tokenizer, self.cfg.batch_size, device);
-        let feedback = feedback(&scorer, &self.suites)?;
-        let seq_len = self.cfg.heldout_seq_len.min(model.config().max_seq_len);
-        let mut domain_loss = std::collections::BTreeMap::new();
-        for h in &self.heldout {
-            let nats = mean_loss(
-                model,
-                &h.tokens,
-                seq_len,
-                self.cfg.heldout_windows,
-                self.cfg.batch_size,
-                device,
-            )?;
-            domain_loss.insert(h.domain.clone(), nats);
+        let mut feedback = std::collections::BTreeMap::new();
+        for (suite, prepared) in self.suites.iter().zip(&layout.suites) {
+            let score = feedback_score(suite, &scorer.score_prepared(prepared)?);
+            feedback.insert(score.field, score.feedback);
         }
-        Ok(Observation {
-            feedback: feedback.into_iter().map(|f| (f.field, f.feedback)).collect(),
-            domain_loss,
-        })
+        let losses = layout.heldout.mean_losses(model, device)?;
+        let domain_loss =
+            self.heldout.iter().zip(losses).map(|(h, l)| (h.domain.clone(), l)).collect();
+        Ok(Observation { feedback, domain_loss })
+    }
+
+    fn lay_out(&self, max_len: usize) -> Result<Layout, EvalError> {
+        let batch = self.cfg.batch_size;
+        let suites = self
+            .suites
+            .iter()
+            .map(|s| {
+                let pairs: Vec<(&str, &str)> =
+                    s.items.iter().map(|i| (i.prompt.as_str(), i.answer.as_str())).collect();
+                Prepared::new(&self.tokenizer, max_len, &pairs, batch)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let tokens: Vec<&[u32]> = self.heldout.iter().map(|h| h.tokens.as_slice()).collect();
+        let seq_len = self.cfg.heldout_seq_len.min(max_len);
+        let heldout = HeldoutBatches::new(&tokens, seq_len, self.cfg.heldout_windows, batch);
+        Ok(Layout { max_len, suites, heldout })
     }
 }

@@ -174,18 +174,22 @@ pub fn feedback(scorer: &Scorer<'_>, suites: &[Suite]) -> Result<Vec<FeedbackSco
         .map(|s| {
             let pairs: Vec<(&str, &str)> =
                 s.items.iter().map(|i| (i.prompt.as_str(), i.answer.as_str())).collect();
-            let scored = scorer.score(&pairs)?;
-            let means: Vec<f64> =
-                scored.iter().filter(|x| x.tokens > 0).map(|x| x.mean()).collect();
-            Ok(FeedbackScore {
-                field: s.field.clone(),
-                items: means.len(),
-                fingerprint: s.fingerprint(),
-                feedback: means.iter().sum::<f64>() / means.len().max(1) as f64,
-                truncated: scored.iter().filter(|x| x.truncated).count(),
-            })
+            Ok(feedback_score(s, &scorer.score(&pairs)?))
         })
         .collect()
+}
+
+/// A suite's feedback from the scores of its items: the mean over items (with an answer) of
+/// the mean log-probability per answer token.
+pub(crate) fn feedback_score(suite: &Suite, scored: &[crate::Scored]) -> FeedbackScore {
+    let means: Vec<f64> = scored.iter().filter(|x| x.tokens > 0).map(|x| x.mean()).collect();
+    FeedbackScore {
+        field: suite.field.clone(),
+        items: means.len(),
+        fingerprint: suite.fingerprint(),
+        feedback: means.iter().sum::<f64>() / means.len().max(1) as f64,
+        truncated: scored.iter().filter(|x| x.truncated).count(),
+    }
 }
 
 /// Runs the evaluation of `model` (trained on the corpus at `corpus`).

@@ -51,67 +51,38 @@ impl<'a> Scorer<'a> {
     /// byte-level BPE merges a space with the word after it, so `"A: " + "270"` would otherwise
     /// be scored as a lone space token and an unusual split of the answer.
     pub fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<Scored>, EvalError> {
-        let moved: Vec<(&str, String)> = pairs
-            .iter()
-            .map(|(p, a)| {
-                let trimmed = p.trim_end_matches([' ', '\t']);
-                (trimmed, format!("{}{a}", &p[trimmed.len()..]))
-            })
-            .collect();
-        let prompts: Vec<&str> = moved.iter().map(|p| p.0).collect();
-        let answers: Vec<&str> = moved.iter().map(|p| p.1.as_str()).collect();
-        let p_ids = self.tokenizer.encode_batch(&prompts)?;
-        let a_ids = self.tokenizer.encode_batch(&answers)?;
-        let max_len = self.model.config().max_seq_len;
-        // (sequence, answer tokens scored, truncated)
-        let seqs: Vec<(Vec<i64>, usize, bool)> = p_ids
-            .iter()
-            .zip(&a_ids)
-            .map(|(p, a)| {
-                let mut ids: Vec<i64> = p.iter().chain(a).map(|&t| i64::from(t)).collect();
-                let truncated = ids.len() > max_len + 1;
-                if truncated {
-                    ids.drain(..ids.len() - (max_len + 1));
-                }
-                let scored = a.len().min(ids.len().saturating_sub(1));
-                (ids, scored, truncated)
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..seqs.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].0.len()));
-        let mut out = vec![Scored { logprob_sum: 0.0, tokens: 0, truncated: false }; seqs.len()];
+        let prepared =
+            Prepared::new(self.tokenizer, self.model.config().max_seq_len, pairs, self.batch_size)?;
+        self.score_prepared(&prepared)
+    }
+
+    /// [`Scorer::score`] of pairs tokenised once by [`Prepared::new`] (the observation after
+    /// every stage scores the same suite again and again).
+    pub fn score_prepared(&self, p: &Prepared) -> Result<Vec<Scored>, EvalError> {
+        let mut sums = vec![0f64; p.tokens.len()];
         let _guard = tch::no_grad_guard();
-        for chunk in order.chunks(self.batch_size) {
-            let width = chunk.iter().map(|&i| seqs[i].0.len()).max().unwrap_or(1).max(2) - 1;
-            let (b, w) = (chunk.len(), width);
-            let mut inputs = vec![0i64; b * w];
-            let mut targets = vec![0i64; b * w];
-            let mut mask = vec![0f32; b * w];
-            for (r, &i) in chunk.iter().enumerate() {
-                let (ids, scored, _) = &seqs[i];
-                let n = ids.len() - 1;
-                inputs[r * w..r * w + n].copy_from_slice(&ids[..n]);
-                targets[r * w..r * w + n].copy_from_slice(&ids[1..]);
-                // Answer tokens are the last `scored` targets of the row.
-                mask[r * w + n - scored..r * w + n].iter_mut().for_each(|m| *m = 1.0);
-            }
-            let to = |v: Vec<i64>| {
-                Tensor::from_slice(&v).view([b as i64, w as i64]).to_device(self.device)
-            };
-            let logits = self.model.forward(&to(inputs)); // (B, W, V)
-            let lp = logits
-                .log_softmax(-1, Kind::Float)
-                .gather(2, &to(targets).unsqueeze(-1), false)
-                .squeeze_dim(-1);
-            let mask = Tensor::from_slice(&mask).view([b as i64, w as i64]).to_device(self.device);
-            let sums: Vec<f64> = Vec::try_from(
-                (lp * mask).sum_dim_intlist(1, false, Kind::Double).to_device(tch::Device::Cpu),
-            )?;
-            for (&i, s) in chunk.iter().zip(sums) {
-                out[i] = Scored { logprob_sum: s, tokens: seqs[i].1, truncated: seqs[i].2 };
+        for b in &p.batches {
+            // Final hidden states everywhere, but the output projection and the softmax's
+            // normaliser only at the answer positions.
+            let hidden = self.model.hidden(&b.inputs.to_device(self.device));
+            let width = hidden.size()[2];
+            let at = hidden.view([-1, width]).index_select(0, &b.positions.to_device(self.device));
+            let logits = self.model.head(&at); // (N, V)
+            let target = logits.gather(1, &b.targets.to_device(self.device).unsqueeze(1), false);
+            let lp = (target.squeeze_dim(1) - logits.logsumexp([1], false))
+                .to_kind(Kind::Double)
+                .to_device(tch::Device::Cpu);
+            let lp: Vec<f64> = Vec::try_from(lp)?;
+            for (&item, v) in b.owner.iter().zip(lp) {
+                sums[item] += v;
             }
         }
-        Ok(out)
+        Ok(sums
+            .into_iter()
+            .zip(&p.tokens)
+            .zip(&p.truncated)
+            .map(|((logprob_sum, &tokens), &truncated)| Scored { logprob_sum, tokens, truncated })
+            .collect())
     }
 
     /// Greedy continuation of each prompt, up to `max_new` tokens or the first newline / end
@@ -185,15 +156,10 @@ pub fn mean_loss(
     batch_size: usize,
     device: tch::Device,
 ) -> Result<f64, EvalError> {
-    let window = seq_len + 1;
     if tokens.len() < 2 {
         return Ok(f64::NAN);
     }
-    let window = window.min(tokens.len());
-    let available = tokens.len() - window + 1;
-    let n = max_windows.min(available.div_ceil(window - 1)).max(1);
-    let stride = if n > 1 { (available - 1) / (n - 1) } else { 0 };
-    let starts: Vec<usize> = (0..n).map(|i| i * stride).collect();
+    let (window, starts) = windows(tokens.len(), seq_len, max_windows);
     let _guard = tch::no_grad_guard();
     let (mut total, mut count) = (0.0, 0usize);
     for chunk in starts.chunks(batch_size.max(1)) {
@@ -208,4 +174,151 @@ pub fn mean_loss(
         count += chunk.len() * (window - 1);
     }
     Ok(total / count as f64)
+}
+
+/// The windows [`mean_loss`] reads from `len` tokens: their length (`seq_len + 1`, or all the
+/// tokens when fewer) and their starts, spread evenly (at most `max_windows`, at least one).
+fn windows(len: usize, seq_len: usize, max_windows: usize) -> (usize, Vec<usize>) {
+    let window = (seq_len + 1).min(len);
+    let available = len - window + 1;
+    let n = max_windows.min(available.div_ceil(window - 1)).max(1);
+    let stride = if n > 1 { (available - 1) / (n - 1) } else { 0 };
+    (window, (0..n).map(|i| i * stride).collect())
+}
+
+/// The held-out windows of several domains laid out once in shared batches, so a model's
+/// [`mean_loss`] of every domain costs a few forward passes instead of one or more per domain.
+pub struct HeldoutBatches {
+    /// Per batch: windows `(B, L)` and the domain each row belongs to.
+    batches: Vec<(Tensor, Vec<usize>)>,
+    domains: usize,
+}
+
+impl HeldoutBatches {
+    /// Lays out the windows of each domain's `tokens` (each at least 2 tokens), as
+    /// [`mean_loss`] reads them, `batch_size` rows a batch (windows of one length together).
+    pub fn new(domains: &[&[u32]], seq_len: usize, max_windows: usize, batch_size: usize) -> Self {
+        let mut by_len: std::collections::BTreeMap<usize, Vec<(usize, usize)>> = Default::default();
+        for (d, tokens) in domains.iter().enumerate() {
+            let (window, starts) = windows(tokens.len(), seq_len, max_windows);
+            by_len.entry(window).or_default().extend(starts.into_iter().map(|s| (d, s)));
+        }
+        let mut batches = Vec::new();
+        for (window, rows) in by_len {
+            for chunk in rows.chunks(batch_size.max(1)) {
+                let ids: Vec<i64> = chunk
+                    .iter()
+                    .flat_map(|&(d, s)| domains[d][s..s + window].iter().map(|&t| i64::from(t)))
+                    .collect();
+                let x = Tensor::from_slice(&ids).view([chunk.len() as i64, window as i64]);
+                batches.push((x, chunk.iter().map(|&(d, _)| d).collect()));
+            }
+        }
+        HeldoutBatches { batches, domains: domains.len() }
+    }
+
+    /// Mean next-token loss (nats) of `model` on each domain's windows, in the order given.
+    pub fn mean_losses(&self, model: &Llama, device: tch::Device) -> Result<Vec<f64>, EvalError> {
+        let _guard = tch::no_grad_guard();
+        let mut total = vec![0f64; self.domains];
+        let mut count = vec![0usize; self.domains];
+        for (x, owner) in &self.batches {
+            let losses = model.token_losses(&x.to_device(device)); // (B, L - 1)
+            let per_row = (losses.size()[1]) as usize;
+            let sums: Vec<f64> = Vec::try_from(
+                losses.sum_dim_intlist(1, false, Kind::Double).to_device(tch::Device::Cpu),
+            )?;
+            for (&d, s) in owner.iter().zip(sums) {
+                total[d] += s;
+                count[d] += per_row;
+            }
+        }
+        Ok(total.iter().zip(&count).map(|(t, &c)| t / c as f64).collect())
+    }
+}
+
+/// (prompt, answer) pairs tokenised and laid out in scoring batches once, for a suite that is
+/// scored many times ([`Scorer::score_prepared`]).
+pub struct Prepared {
+    batches: Vec<PreparedBatch>,
+    /// Answer tokens scored per pair.
+    tokens: Vec<usize>,
+    /// Whether each pair was cut to fit the context.
+    truncated: Vec<bool>,
+}
+
+/// One forward pass: inputs `(B, W)`, and the flat positions `(N,)` of the answer tokens in
+/// them with their targets and the pair each belongs to.
+struct PreparedBatch {
+    inputs: Tensor,
+    positions: Tensor,
+    targets: Tensor,
+    owner: Vec<usize>,
+}
+
+impl Prepared {
+    /// Tokenises `pairs` (see [`Scorer::score`]) for a model of context `max_len`, in
+    /// length-sorted batches of `batch_size` sequences.
+    pub fn new(
+        tokenizer: &CorpusTokenizer,
+        max_len: usize,
+        pairs: &[(&str, &str)],
+        batch_size: usize,
+    ) -> Result<Self, EvalError> {
+        let moved: Vec<(&str, String)> = pairs
+            .iter()
+            .map(|(p, a)| {
+                let trimmed = p.trim_end_matches([' ', '\t']);
+                (trimmed, format!("{}{a}", &p[trimmed.len()..]))
+            })
+            .collect();
+        let prompts: Vec<&str> = moved.iter().map(|p| p.0).collect();
+        let answers: Vec<&str> = moved.iter().map(|p| p.1.as_str()).collect();
+        let p_ids = tokenizer.encode_batch(&prompts)?;
+        let a_ids = tokenizer.encode_batch(&answers)?;
+        // (sequence, answer tokens scored, truncated)
+        let seqs: Vec<(Vec<i64>, usize, bool)> = p_ids
+            .iter()
+            .zip(&a_ids)
+            .map(|(p, a)| {
+                let mut ids: Vec<i64> = p.iter().chain(a).map(|&t| i64::from(t)).collect();
+                let truncated = ids.len() > max_len + 1;
+                if truncated {
+                    ids.drain(..ids.len() - (max_len + 1));
+                }
+                let scored = a.len().min(ids.len().saturating_sub(1));
+                (ids, scored, truncated)
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].0.len()));
+        let mut batches = Vec::new();
+        for chunk in order.chunks(batch_size.max(1)) {
+            let width = chunk.iter().map(|&i| seqs[i].0.len()).max().unwrap_or(1).max(2) - 1;
+            let mut inputs = vec![0i64; chunk.len() * width];
+            let (mut positions, mut targets, mut owner) = (Vec::new(), Vec::new(), Vec::new());
+            for (r, &i) in chunk.iter().enumerate() {
+                let (ids, scored, _) = &seqs[i];
+                let n = ids.len() - 1;
+                inputs[r * width..r * width + n].copy_from_slice(&ids[..n]);
+                // Answer tokens are the last `scored` targets of the row.
+                for c in n - scored..n {
+                    positions.push((r * width + c) as i64);
+                    targets.push(ids[c + 1]);
+                    owner.push(i);
+                }
+            }
+            batches.push(PreparedBatch {
+                inputs: Tensor::from_slice(&inputs).view([chunk.len() as i64, width as i64]),
+                positions: Tensor::from_slice(&positions),
+                targets: Tensor::from_slice(&targets),
+                owner,
+            });
+        }
+        Ok(Prepared {
+            batches,
+            tokens: seqs.iter().map(|s| s.1).collect(),
+            truncated: seqs.iter().map(|s| s.2).collect(),
+        })
+    }
 }

@@ -2,8 +2,9 @@
 //! counted, never a crash; batching does not change scores; generation stops at a newline.
 
 use mixagent_corpus::CorpusTokenizer;
-use mixagent_eval::Scorer;
+use mixagent_eval::{mean_loss, HeldoutBatches, Scorer};
 use mixagent_lm::{with_seed, Llama, ModelConfig};
+use tch::{Kind, Tensor};
 
 fn setup() -> (CorpusTokenizer, ModelConfig) {
     tch::set_num_threads(1);
@@ -48,6 +49,53 @@ fn long_items_are_truncated_from_the_left_and_counted() {
         .unwrap();
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|o| !o.contains('\n')));
+}
+
+/// The observation's shortcuts keep the maths: answers scored with the output projection at
+/// their own positions only equal the full log-softmax over every position, and every
+/// domain's held-out loss from shared batches equals `mean_loss` of that domain alone.
+#[test]
+fn scoring_at_answer_positions_and_shared_heldout_batches_keep_the_values() {
+    let (tk, cfg) = setup();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let model = with_seed(2, || Llama::new(&vs.root(), &cfg));
+    let pairs = [
+        ("Question: What is 5 plus 5?\nAnswer:", " 10"),
+        ("Question: What is 12 plus 5?\nAnswer: ", "17"),
+        ("Q", " 3 3 3"),
+    ];
+    let scored = Scorer::new(&model, &tk, 2, tch::Device::Cpu).score(&pairs).unwrap();
+    let _guard = tch::no_grad_guard();
+    for ((prompt, answer), s) in pairs.iter().zip(&scored) {
+        // The reference: the whole sequence's log-softmax, summed over the answer's tokens.
+        let trimmed = prompt.trim_end();
+        let answer = format!("{}{answer}", &prompt[trimmed.len()..]);
+        let p = tk.encode_batch(&[trimmed]).unwrap().remove(0);
+        let a = tk.encode_batch(&[answer.as_str()]).unwrap().remove(0);
+        let ids: Vec<i64> = p.iter().chain(&a).map(|&t| i64::from(t)).collect();
+        let n = ids.len() - 1;
+        let x = Tensor::from_slice(&ids[..n]).view([1, n as i64]);
+        let lp = model.forward(&x).log_softmax(-1, Kind::Double).squeeze_dim(0);
+        let reference: f64 =
+            (n - a.len()..n).map(|c| lp.double_value(&[c as i64, ids[c + 1]])).sum();
+        assert_eq!(s.tokens, a.len());
+        assert!((s.logprob_sum - reference).abs() < 1e-4, "{} vs {reference}", s.logprob_sum);
+    }
+    // Three domains, one shorter than a window, one with several windows.
+    let text = |i: usize| format!("Question: What is {i} plus 1?\nAnswer: {}\n", i + 1);
+    let corpora: Vec<Vec<u32>> = [3usize, 1, 40]
+        .iter()
+        .map(|&k| {
+            let t: String = (0..k).map(text).collect();
+            tk.encode_batch(&[t.as_str()]).unwrap().remove(0)
+        })
+        .collect();
+    let refs: Vec<&[u32]> = corpora.iter().map(Vec::as_slice).collect();
+    let shared = HeldoutBatches::new(&refs, 16, 4, 3).mean_losses(&model, tch::Device::Cpu);
+    for (tokens, got) in refs.iter().zip(shared.unwrap()) {
+        let alone = mean_loss(&model, tokens, 16, 4, 1, tch::Device::Cpu).unwrap();
+        assert!((got - alone).abs() < 1e-5 * alone.abs(), "{got} vs {alone}");
+    }
 }
 
 /// Every task of the benchmark suite loads from the real BIG-bench files, and none of them is

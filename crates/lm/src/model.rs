@@ -149,10 +149,22 @@ impl Llama {
     }
 
     /// Logits `(B, T, V)` for token ids `(B, T)` (int64).
+    pub fn forward(&self, ids: &Tensor) -> Tensor {
+        self.head(&self.hidden(ids))
+    }
+
+    /// The output projection: logits `(…, V)` of final hidden states `(…, C)`. Scoring a few
+    /// positions of a sequence needs it only there (the projection is a third of a small
+    /// model's flops).
+    pub fn head(&self, hidden: &Tensor) -> Tensor {
+        hidden.linear::<Tensor>(self.lm_head.as_ref().unwrap_or(&self.embed), None)
+    }
+
+    /// Final hidden states `(B, T, C)`, after the last norm, for token ids `(B, T)`.
     // `x = x + …`, not `x += …`: tch's `+=` is the in-place `add_`, which would overwrite a
     // tensor autograd saved for the backward pass of the previous RMSNorm.
     #[allow(clippy::assign_op_pattern)]
-    pub fn forward(&self, ids: &Tensor) -> Tensor {
+    pub fn hidden(&self, ids: &Tensor) -> Tensor {
         let (b, t) = ids.size2().expect("ids are (B, T)");
         let cfg = &self.cfg;
         let (h, kvh, hd) = (cfg.n_heads as i64, cfg.n_kv_heads as i64, cfg.head_dim() as i64);
@@ -192,8 +204,7 @@ impl Llama {
             let m = gu.narrow(2, 0, ff).silu() * gu.narrow(2, ff, ff);
             x = x + m.linear::<Tensor>(&l.down, None);
         }
-        let x = x.rms_norm([cfg.d_model as i64], Some(&self.norm), cfg.norm_eps);
-        x.linear::<Tensor>(self.lm_head.as_ref().unwrap_or(&self.embed), None)
+        x.rms_norm([cfg.d_model as i64], Some(&self.norm), cfg.norm_eps)
     }
 
     /// Per-token cross-entropy `(B, T)` of predicting `window[:, 1:]` from `window[:, :-1]`,

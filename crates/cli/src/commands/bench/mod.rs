@@ -3,6 +3,7 @@
 //! number of bytes, interleaved in one run; medians and their ratio.
 
 mod agent;
+mod collect;
 mod eval;
 mod train;
 
@@ -27,6 +28,9 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Feedback-suite cost against one training stage.
     Eval(eval::EvalArgs),
+    /// Trajectories per core-hour of `collect` and the split of a stage's time, against a
+    /// baseline binary on the same plan.
+    Collect(collect::CollectArgs),
     /// train-agent wall time (warm-up plus CQL) on a trajectory set of a given shape.
     Agent(agent::AgentArgs),
     /// One timed training run in this process (what `bench train` spawns); prints JSON.
@@ -64,6 +68,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Train(a) => train::train(a),
         Command::Eval(a) => eval::eval(a),
         Command::Agent(a) => agent::agent(a),
+        Command::Collect(a) => collect::collect(a),
         Command::TrainOne(a) => train::train_one(a),
     }
 }
