@@ -167,8 +167,7 @@ fn merged(domains: &[DomainInfo], grouping: &Grouping, hide_loss: &[bool]) -> Ve
         .iter()
         .zip(hide_loss)
         .map(|(g, &hide)| DomainInfo {
-            // A valid domain name (`a--b`), so a view is a space like any other.
-            name: g.iter().map(|&i| domains[i].name.as_str()).collect::<Vec<_>>().join("--"),
+            name: view_entry_name(domains, g),
             field: domains[g[0]].field.clone(),
             share_in_field: g.iter().map(|&i| domains[i].share_in_field).sum(),
             members: if hide {
@@ -178,6 +177,18 @@ fn merged(domains: &[DomainInfo], grouping: &Grouping, hide_loss: &[bool]) -> Ve
             },
         })
         .collect()
+}
+
+/// A view entry's name: its domain's own, or for a merged group its first domain's and its
+/// size (`brown_press--4`): a valid domain name, so a view is a space like any other, and
+/// unique in the view, since the groups partition the domains.
+fn view_entry_name(domains: &[DomainInfo], group: &[usize]) -> String {
+    let first = &domains[group[0]].name;
+    if group.len() == 1 {
+        return first.clone();
+    }
+    let head: String = first.chars().take(56).collect();
+    format!("{head}--{}", group.len())
 }
 
 /// Share of entries whose held-out loss a random view hides: a deployment space may have

@@ -43,6 +43,32 @@ pub struct RunConfig {
     pub overrides: Vec<String>,
 }
 
+/// A command that fans out runs from one config (`compare`, `headroom`; each command's help
+/// names its config's keys).
+#[derive(clap::Args, Clone)]
+pub struct Experiment {
+    /// The config (TOML; see `experiments/` and the README).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output folder [default: runs/CONFIG-STEM].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    pub pool: Pool,
+}
+
+impl Experiment {
+    /// The config's file name without its extension.
+    pub fn stem(&self) -> String {
+        self.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// `--out`, or `runs/CONFIG-STEM`.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(self.stem()))
+    }
+}
+
 /// Child runs at a time, for the commands that fan out (`compare`, `headroom`).
 #[derive(clap::Args, Clone)]
 pub struct Pool {

@@ -35,8 +35,15 @@ enum Command {
     /// Train the mixing agent on collected trajectories (warm-up, then CQL).
     TrainAgent(commands::train_agent::Args),
     /// Every policy steers the same CPT run over seeds; one table with 95% intervals.
+    ///
+    /// The config's keys: `run`, `set`, `seeds`, `policies`, `title`, `benchmarks`,
+    /// `task_items` (see `experiments/compare-*.toml`).
     Compare(commands::compare::Args),
     /// Does mixing matter for this corpus, by how much, and where: the headroom gates, paired.
+    ///
+    /// The config's keys: `run`, `set`, `proxy_set`, `selection_seeds`, `confirm_seeds`,
+    /// `statics`, `concentration`, `seed`, `trajectories`, `task_items`, `title` (see
+    /// `experiments/headroom-*.toml`).
     Headroom(commands::headroom::Args),
     /// The next stage's mixture for a run in another trainer, from its feedback so far.
     Next(commands::next::Args),

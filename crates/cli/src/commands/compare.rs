@@ -22,20 +22,10 @@ use mixagent_shard::Manifest;
 use mixagent_trajectory::{CollectConfig, SteeredRun};
 
 use crate::children::{self, Job, Progress};
-use crate::flags::Pool;
+use crate::flags::Experiment;
 
-/// Arguments of `compare`.
-#[derive(clap::Args)]
-pub struct Args {
-    /// The comparison (TOML: `run`, `set`, `seeds`, `policies`).
-    #[arg(long)]
-    config: PathBuf,
-    /// Output folder [default: runs/CONFIG-STEM].
-    #[arg(long)]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    pool: Pool,
-}
+/// Arguments of `compare`: the comparison's config, its output folder and the pool of runs.
+pub type Args = Experiment;
 
 /// One policy × seed: its run folder and log.
 struct Run {
@@ -51,8 +41,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let run_cfg = CollectConfig::load(&cfg.run, &cfg.set)
         .with_context(|| format!("the run config of {}", a.config.display()))?;
     preflight(&mut cfg, &run_cfg)?;
-    let stem = a.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&stem));
+    let (stem, out) = (a.stem(), a.out_dir());
     std::fs::create_dir_all(out.join("logs")).with_context(|| format!("{}", out.display()))?;
     let runs: Vec<Run> = cfg
         .policies

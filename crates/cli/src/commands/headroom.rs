@@ -37,21 +37,10 @@ use mixagent_trajectory::{dirichlet, CollectConfig, SteeredRun};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::flags::Pool;
+use crate::flags::Experiment;
 
-/// Arguments of `headroom`.
-#[derive(clap::Args)]
-pub struct Args {
-    /// The headroom config (TOML: `run`, `set`, `proxy_set`, `selection_seeds`,
-    /// `confirm_seeds`, `statics`, `trajectories`).
-    #[arg(long)]
-    config: PathBuf,
-    /// Output folder [default: runs/CONFIG-STEM].
-    #[arg(long)]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    pool: Pool,
-}
+/// Arguments of `headroom`: its config, its output folder and the pool of runs.
+pub type Args = Experiment;
 
 /// A named mixture schedule: per stage, weight by entry name.
 struct Plan {
@@ -89,8 +78,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if target.space.fields.len() < 2 {
         bail!("headroom needs a source and a target field in the run's space");
     }
-    let stem = a.config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(&stem));
+    let (stem, out) = (a.stem(), a.out_dir());
     std::fs::create_dir_all(out.join("schedules")).with_context(|| format!("{}", out.display()))?;
     let out = std::fs::canonicalize(&out)?;
     let proxy_set: Vec<String> = cfg.set.iter().chain(&cfg.proxy_set).cloned().collect();
