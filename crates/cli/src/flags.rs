@@ -93,9 +93,11 @@ impl Pool {
     }
 }
 
-/// Optimisation options shared by `pretrain` and `cpt`.
+/// Training options shared by `pretrain` and `cpt`: the optimiser's and the runtime's.
 #[derive(clap::Args, Clone)]
 pub struct Optim {
+    #[command(flatten)]
+    pub runtime: Runtime,
     /// Rows per batch.
     #[arg(long, default_value_t = 16)]
     batch_size: usize,

@@ -277,6 +277,15 @@ fn nonzero<'a>(schedule: &'a PlannedSchedule, stage: &Stage) -> Vec<(&'a str, f6
         .collect()
 }
 
+/// One value per stage, from its index, the stage and its entries of nonzero weight.
+fn per_stage(
+    s: &PlannedSchedule,
+    stages: &[Stage],
+    f: impl Fn(usize, &Stage, &[(&str, f64)]) -> Value,
+) -> Vec<Value> {
+    stages.iter().enumerate().map(|(k, st)| f(k, st, &nonzero(s, st))).collect()
+}
+
 /// The weights of `pairs`, summing to exactly 1.0 (for trainers that check the sum).
 fn exact_weights(pairs: &[(&str, f64)]) -> Vec<f64> {
     rounded(&pairs.iter().map(|(_, w)| *w).collect::<Vec<_>>())
@@ -318,25 +327,20 @@ fn megatron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &Dat
 
 fn nanotron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPaths) -> String {
     let total: u64 = stages.iter().map(|st| st.steps).sum();
-    let list: Vec<Value> = stages
-        .iter()
-        .enumerate()
-        .map(|(k, st)| {
-            let pairs = nonzero(s, st);
-            json!({
-                "name": format!("stage-{k}"),
-                "start_training_step": st.first_step + 1,
-                "data": {
-                    "dataset": {
-                        "dataset_folder": pairs.iter().map(|(d, _)| p.of(d)).collect::<Vec<_>>(),
-                        "dataset_weights": pairs.iter().map(|(_, w)| *w).collect::<Vec<_>>(),
-                    },
-                    "seed": shape.seed,
-                    "num_loading_workers": 1,
+    let list = per_stage(s, stages, |k, st, pairs| {
+        json!({
+            "name": format!("stage-{k}"),
+            "start_training_step": st.first_step + 1,
+            "data": {
+                "dataset": {
+                    "dataset_folder": pairs.iter().map(|(d, _)| p.of(d)).collect::<Vec<_>>(),
+                    "dataset_weights": pairs.iter().map(|(_, w)| *w).collect::<Vec<_>>(),
                 },
-            })
+                "seed": shape.seed,
+                "num_loading_workers": 1,
+            },
         })
-        .collect();
+    });
     header(&[
         "mixagent schedule for nanotron (Nanoset data stages).".into(),
         format!(
@@ -421,20 +425,15 @@ fn mosaic(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataP
 }
 
 fn hf(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPaths) -> String {
-    let list: Vec<Value> = stages
-        .iter()
-        .enumerate()
-        .map(|(k, st)| {
-            let pairs = nonzero(s, st);
-            json!({
-                "stage": k,
-                "tokens": st.tokens,
-                "datasets": pairs.iter().map(|(d, _)| d.to_string()).collect::<Vec<_>>(),
-                "paths": pairs.iter().map(|(d, _)| p.of(d)).collect::<Vec<_>>(),
-                "probabilities": exact_weights(&pairs),
-            })
+    let list = per_stage(s, stages, |k, st, pairs| {
+        json!({
+            "stage": k,
+            "tokens": st.tokens,
+            "datasets": pairs.iter().map(|(d, _)| d.to_string()).collect::<Vec<_>>(),
+            "paths": pairs.iter().map(|(d, _)| p.of(d)).collect::<Vec<_>>(),
+            "probabilities": exact_weights(pairs),
         })
-        .collect();
+    });
     let doc = json!({
         "format": "hf-interleave-datasets",
         "how": "per stage: interleave_datasets([the stage's datasets], probabilities=..., seed=seed + stage, stopping_strategy=\"all_exhausted\"), take the stage's tokens' worth of examples, then concatenate the stages",

@@ -14,7 +14,7 @@ use mixagent_rollout::{default_run_dir, run_steered};
 use mixagent_trajectory::CollectConfig;
 use serde::Deserialize;
 
-use crate::flags::{base_corpus, train_with_progress, Optim, RunConfig, Runtime};
+use crate::flags::{base_corpus, train_with_progress, Optim, RunConfig};
 
 /// Arguments of `cpt`: either a fixed `--schedule` from `--base`, or a `--policy` that steers
 /// the run stage by stage from the model's own feedback (`--config`).
@@ -42,8 +42,6 @@ pub struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     optim: Optim,
-    #[command(flatten)]
-    runtime: Runtime,
 }
 
 /// A schedule file for `cpt`.
@@ -59,7 +57,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(policy) = &a.policy {
         return steered(&a, policy);
     }
-    let device = a.runtime.apply();
+    let device = a.optim.runtime.apply();
     let (Some(schedule), Some(base)) = (&a.schedule, &a.base) else {
         bail!("cpt needs --base and --schedule, or --policy and --config");
     };
@@ -88,7 +86,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 
 /// Runs `cpt --policy`.
 fn steered(a: &Args, spec: &str) -> anyhow::Result<()> {
-    let device = a.runtime.apply();
+    let device = a.optim.runtime.apply();
     let config_path = a.run.config.as_ref().context("--policy needs --config")?;
     let mut overrides = a.run.overrides.clone();
     if device == mixagent_lm::Device::Cuda {

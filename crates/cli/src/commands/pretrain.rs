@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use mixagent_core::{ScheduleSpec, StageSpec};
 use mixagent_lm::{ModelConfig, RunSpec, SpaceSpec};
 
-use crate::flags::{train_with_progress, Optim, Runtime};
+use crate::flags::{train_with_progress, Optim};
 
 /// Arguments of `pretrain`.
 #[derive(clap::Args)]
@@ -39,13 +39,11 @@ pub struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     optim: Optim,
-    #[command(flatten)]
-    runtime: Runtime,
 }
 
 /// Runs `pretrain`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let device = a.runtime.apply();
+    let device = a.optim.runtime.apply();
     let corpus = mixagent_sampler::Corpus::open(&a.corpus)
         .with_context(|| format!("--corpus {}", a.corpus.display()))?;
     let model = ModelConfig::preset(&a.preset, corpus.manifest.tokenizer.vocab_size as usize)?;
