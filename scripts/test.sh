@@ -15,6 +15,23 @@ if ! command -v chromium >/dev/null 2>&1; then
     $sudo apt-get install -y --no-install-recommends chromium >/dev/null ||
         { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends chromium >/dev/null; }
 fi
+# The Slurm test starts a throw-away single-node cluster (scripts/slurm-cluster.sh): four Debian
+# packages, installed once (about 15 s). If they cannot be installed the test says so and skips.
+slurm_packages=(slurmctld slurmd slurm-client munge)
+if ! command -v slurmctld >/dev/null 2>&1 || ! command -v sbatch >/dev/null 2>&1 ||
+    ! command -v munged >/dev/null 2>&1; then
+    echo "test: installing Debian ${slurm_packages[*]} for the Slurm job-array test" >&2
+    sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y --no-install-recommends "${slurm_packages[@]}" >/dev/null ||
+        { $sudo apt-get update >/dev/null &&
+            $sudo apt-get install -y --no-install-recommends "${slurm_packages[@]}" >/dev/null; } ||
+        echo "test: could not install ${slurm_packages[*]}: the Slurm test will skip" >&2
+fi
+if command -v slurmctld >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+    export MIXAGENT_REQUIRE_SLURM=1
+fi
 # The real-corpus tests must not skip here: setup has just installed the raw sources.
 export MIXAGENT_REQUIRE_DATA=1
 log=$(mktemp)

@@ -212,6 +212,93 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
     train_agent_on(&out, tmp.path());
 }
 
+/// Whether a Slurm test can run here: root (the throw-away cluster runs its daemons as root)
+/// and Debian's four packages. Without them the test skips, unless `MIXAGENT_REQUIRE_SLURM` is
+/// set (as `scripts/test.sh` does once it has installed them), where it fails.
+fn slurm_available() -> bool {
+    let on_path = |name: &str| {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+            .any(|d| d.join(name).is_file())
+    };
+    let missing: Vec<&str> =
+        ["slurmctld", "slurmd", "sbatch", "munged"].into_iter().filter(|n| !on_path(n)).collect();
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if missing.is_empty() && root {
+        return true;
+    }
+    let why = if missing.is_empty() {
+        "the throw-away cluster needs root".to_string()
+    } else {
+        format!("{} not installed (Debian slurmctld slurmd slurm-client munge)", missing.join(", "))
+    };
+    assert!(std::env::var_os("MIXAGENT_REQUIRE_SLURM").is_none(), "Slurm test: {why}");
+    eprintln!("skipped: the Slurm test: {why}");
+    false
+}
+
+/// `scripts/collect.sbatch` as a real Slurm job array (scripts/test-slurm.sh: a requeue
+/// mid-run, a follow-up job, single-element resubmissions) gives exactly the trajectories of
+/// the same plan collected locally with two workers.
+#[test]
+fn a_slurm_job_array_collects_what_a_local_run_collects() {
+    if !raw_available() || !slurm_available() {
+        return;
+    }
+    let (corpus, base) = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    // The smoke plan with 6 trajectories (3 slices of 2) and stages long enough to requeue one
+    // mid-trajectory; absolute paths, since the jobs run in another folder.
+    let text = std::fs::read_to_string(config()).unwrap();
+    let text = text
+        .replace("corpus = \"data/smoke\"", &format!("corpus = {:?}", corpus.display().to_string()))
+        .replace("base = \"runs/smoke/base\"", &format!("base = {:?}", base.display().to_string()))
+        .replace("trajectories = 4", "trajectories = 6")
+        .replace("stage_tokens = 4096", "stage_tokens = 8192");
+    assert!(text.contains("trajectories = 6") && text.contains("stage_tokens = 8192"));
+    let cfg = tmp.path().join("collect-slurm.toml");
+    std::fs::write(&cfg, text).unwrap();
+
+    let local = tmp.path().join("local");
+    mixagent()
+        .args(["collect", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&local)
+        .args(["--workers", "2", "--threads", "1"])
+        .assert()
+        .success()
+        .stdout(contains("6/6 trajectories finished"));
+
+    let sliced = tmp.path().join("slurm");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-slurm.sh");
+    let run = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&cfg)
+        .arg(&sliced)
+        .env("MIXAGENT", env!("CARGO_BIN_EXE_mixagent"))
+        .env("MIXAGENT_LOG", "info")
+        .output()
+        .unwrap();
+    let log =
+        format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    eprintln!("{log}");
+    assert!(run.status.success(), "scripts/test-slurm.sh failed:\n{log}");
+
+    let (a, b) = (trajectory_files(&local), trajectory_files(&sliced));
+    assert_eq!(a.len(), 6);
+    let names =
+        |v: &[PathBuf]| -> Vec<_> { v.iter().map(|p| p.file_name().unwrap().to_owned()).collect() };
+    assert_eq!(names(&a), names(&b));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(without_times(read(x)), without_times(read(y)), "{} differs", y.display());
+    }
+}
+
 /// `train-agent` on a finished collection: a loadable artifact that steers other spaces, the
 /// same bytes from the same seed, and clear errors for bad inputs.
 fn train_agent_on(collection: &Path, tmp: &Path) {
