@@ -500,8 +500,38 @@ fn is_short(v: &Value) -> bool {
     }
 }
 
+/// A value in YAML flow style: JSON's syntax with a space after each `,` and `:`, and numbers
+/// that YAML 1.1 readers (PyYAML, under nanotron's and Mosaic's loaders) read as numbers.
 fn flow(v: &Value) -> String {
-    serde_json::to_string(v).expect("json")
+    match v {
+        Value::Number(n) => yaml_number(n),
+        Value::Array(a) => format!("[{}]", a.iter().map(flow).collect::<Vec<_>>().join(", ")),
+        Value::Object(m) => {
+            let items: Vec<String> =
+                m.iter().map(|(k, x)| format!("{}: {}", key(k), flow(x))).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        _ => serde_json::to_string(v).expect("json"),
+    }
+}
+
+/// Integers as they are; floats always with a decimal point, and in exponent form (only for
+/// magnitudes a plain decimal would spell out at length) with a signed exponent: YAML 1.1's
+/// float pattern needs both, so PyYAML reads `4e-6` or `1` as a string or an integer.
+fn yaml_number(n: &serde_json::Number) -> String {
+    let Some(x) = n.as_f64().filter(|_| n.is_f64()) else {
+        return n.to_string();
+    };
+    // Display prints the shortest decimal that reads back to the same f64, never an exponent.
+    let plain = format!("{x}");
+    if plain.len() <= 24 {
+        return if plain.contains('.') { plain } else { plain + ".0" };
+    }
+    let sci = format!("{x:e}");
+    let (mantissa, exp) = sci.split_once('e').expect("exponent form");
+    let dot = if mantissa.contains('.') { "" } else { ".0" };
+    let sign = if exp.starts_with('-') { "" } else { "+" };
+    format!("{mantissa}{dot}e{sign}{exp}")
 }
 
 fn key(k: &str) -> String {

@@ -1,5 +1,8 @@
 //! Checkpoints: a folder with `model.safetensors` (Hugging Face LLaMA tensor names),
-//! `config.json` (a Hugging Face `LlamaConfig` plus a `mixagent` block), and for resumable
+//! `config.json` (a Hugging Face `LlamaConfig` with the tokenizer's special token ids, plus a
+//! `mixagent` block), the corpus's `tokenizer.json` with a `tokenizer_config.json` (so
+//! `AutoTokenizer.from_pretrained` and `AutoModelForCausalLM.from_pretrained` load the folder
+//! alone; tested with transformers in `crates/cli/tests/interop.rs`), and for resumable
 //! training `optimizer.safetensors` and `trainer.json` (the session's state, `session.rs`). Written into `<dir>.tmp` and renamed,
 //! so a checkpoint folder is always complete.
 
@@ -30,8 +33,32 @@ struct HfConfig {
     rope_theta: f64,
     tie_word_embeddings: bool,
     hidden_act: String,
-    torch_dtype: String,
+    /// Hugging Face's generation and padding read these; without them it falls back to
+    /// LLaMA's defaults (eos = 2), which are other tokens here.
+    #[serde(default)]
+    bos_token_id: Option<u32>,
+    #[serde(default)]
+    eos_token_id: Option<u32>,
+    #[serde(default)]
+    pad_token_id: Option<u32>,
+    /// `dtype` since transformers 4.56 (`torch_dtype`, which checkpoints before it carry, is
+    /// deprecated there).
+    #[serde(alias = "torch_dtype")]
+    dtype: String,
     mixagent: MixagentBlock,
+}
+
+/// The tokenizer a checkpoint is trained with. Its `tokenizer.json`, when given, is saved
+/// into the folder with a `tokenizer_config.json`, so `AutoTokenizer.from_pretrained` loads
+/// it from the checkpoint alone.
+#[derive(Debug, Clone)]
+pub struct CheckpointTokenizer {
+    /// The corpus tokenizer's fingerprint (checked when the checkpoint is loaded).
+    pub fingerprint: String,
+    /// The id of `<|endoftext|>`: the beginning, end and padding token.
+    pub eos_id: u32,
+    /// The bytes of its `tokenizer.json`.
+    pub json: Option<Vec<u8>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -56,7 +83,7 @@ pub struct LoadedCheckpoint {
 pub fn save_checkpoint(
     dir: &Path,
     llama: &Llama,
-    tokenizer_fingerprint: &str,
+    tokenizer: &CheckpointTokenizer,
     opt: Option<&AdamW>,
     extra: &[(&str, &[u8])],
 ) -> Result<(), LmError> {
@@ -82,14 +109,35 @@ pub fn save_checkpoint(
         rope_theta: model.rope_theta,
         tie_word_embeddings: model.tie_embeddings,
         hidden_act: "silu".into(),
-        torch_dtype: "float32".into(),
+        bos_token_id: Some(tokenizer.eos_id),
+        eos_token_id: Some(tokenizer.eos_id),
+        pad_token_id: Some(tokenizer.eos_id),
+        dtype: "float32".into(),
         mixagent: MixagentBlock {
             format_version: CHECKPOINT_VERSION,
             model: model.clone(),
-            tokenizer_fingerprint: tokenizer_fingerprint.into(),
+            tokenizer_fingerprint: tokenizer.fingerprint.clone(),
         },
     };
     write_json(&tmp.join("config.json"), &hf)?;
+    if let Some(json) = &tokenizer.json {
+        write_atomic(tmp.join("tokenizer.json"), json)?;
+        let eos = added_token(json, tokenizer.eos_id).ok_or_else(|| {
+            LmError::checkpoint(
+                dir,
+                format!("the tokenizer has no added token with id {}", tokenizer.eos_id),
+            )
+        })?;
+        let config = serde_json::json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": eos,
+            "eos_token": eos,
+            "pad_token": eos,
+            "model_max_length": model.max_seq_len,
+            "clean_up_tokenization_spaces": false,
+        });
+        write_json(&tmp.join("tokenizer_config.json"), &config)?;
+    }
     if let Some(opt) = opt {
         write_tensors(&tmp.join("optimizer.safetensors"), &opt.state().tensors)?;
     }
@@ -100,6 +148,16 @@ pub fn save_checkpoint(
         std::fs::remove_dir_all(dir).map_err(|e| LmError::io(dir, e))?;
     }
     std::fs::rename(&tmp, dir).map_err(|e| LmError::io(dir, e))
+}
+
+/// The text of added token `id` in a `tokenizer.json`.
+fn added_token(json: &[u8], id: u32) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
+    v["added_tokens"]
+        .as_array()?
+        .iter()
+        .find(|t| t["id"].as_u64() == Some(u64::from(id)))
+        .and_then(|t| t["content"].as_str().map(str::to_string))
 }
 
 fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), LmError> {

@@ -13,7 +13,8 @@ mod trainer;
 
 pub use alloc::tune_allocator;
 pub use checkpoint::{
-    load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, LoadedCheckpoint,
+    load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, CheckpointTokenizer,
+    LoadedCheckpoint,
 };
 pub use config::{ModelConfig, PRESETS};
 pub use error::LmError;

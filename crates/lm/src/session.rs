@@ -17,8 +17,8 @@ use tch::Tensor;
 
 use crate::checkpoint::read_tensors;
 use crate::{
-    load_checkpoint, micro_step, read_model_config, save_checkpoint, AdamW, Device, Llama, LmError,
-    LrSchedule, ModelConfig, TrainConfig,
+    load_checkpoint, micro_step, read_model_config, save_checkpoint, AdamW, CheckpointTokenizer,
+    Device, Llama, LmError, LrSchedule, ModelConfig, TrainConfig,
 };
 
 /// Version of `trainer.json`, the training state of a checkpoint (2: one state for every
@@ -83,7 +83,8 @@ pub struct Session {
     sampler: Sampler,
     train: TrainConfig,
     lr: LrSchedule,
-    fingerprint: String,
+    /// The corpus's tokenizer, saved into every checkpoint (Hugging Face loads it from there).
+    tokenizer: CheckpointTokenizer,
     device: tch::Device,
     buf: Vec<i64>,
     names: Vec<String>,
@@ -137,6 +138,17 @@ impl Session {
                 train.seq_len, model.max_seq_len
             )));
         }
+        let tokenizer_file = corpus.dir.join(&corpus.manifest.tokenizer.file);
+        let tokenizer = CheckpointTokenizer {
+            fingerprint: fingerprint.clone(),
+            eos_id: corpus.manifest.tokenizer.eos_id,
+            // Synthetic test corpora carry no tokenizer file; their checkpoints then have none.
+            json: match std::fs::read(&tokenizer_file) {
+                Ok(bytes) => Some(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(LmError::io(&tokenizer_file, e)),
+            },
+        };
         let vs = VarStore::new(device);
         // Fresh weights from the run's seed; loaded ones overwrite whatever is drawn.
         let seed = if init.is_some() { 0 } else { derive(train.seed, "lm.init", 0) };
@@ -181,7 +193,7 @@ impl Session {
             sampler,
             train,
             lr,
-            fingerprint,
+            tokenizer,
             device,
             domain_rows: vec![0; names.len()],
             domain_loss: vec![0.0; names.len()],
@@ -295,7 +307,7 @@ impl Session {
         let state = TrainerState {
             format_version: TRAINER_STATE_VERSION,
             step: self.step,
-            tokenizer_fingerprint: self.fingerprint.clone(),
+            tokenizer_fingerprint: self.tokenizer.fingerprint.clone(),
             train: self.train.clone(),
             lr: self.lr.clone(),
             sampler: self.sampler.state(),
@@ -305,7 +317,7 @@ impl Session {
         let json = serde_json::to_vec_pretty(&state).expect("json");
         let mut files: Vec<(&str, &[u8])> = vec![("trainer.json", &json)];
         files.extend_from_slice(extra);
-        save_checkpoint(dir, &self.model, &self.fingerprint, Some(&self.opt), &files)
+        save_checkpoint(dir, &self.model, &self.tokenizer, Some(&self.opt), &files)
     }
 
     /// Restores the state saved by [`Session::save`] into this session, which must have been

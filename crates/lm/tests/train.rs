@@ -235,7 +235,12 @@ fn fresh_process_gives_identical_logits() {
         opt.zero_grad();
     }
     let ckpt = tmp.path().join("ckpt");
-    mixagent_lm::save_checkpoint(&ckpt, &model, "00000000c0ffee00", None, &[]).unwrap();
+    let tokenizer = mixagent_lm::CheckpointTokenizer {
+        fingerprint: "00000000c0ffee00".into(),
+        eos_id: 0,
+        json: None,
+    };
+    mixagent_lm::save_checkpoint(&ckpt, &model, &tokenizer, None, &[]).unwrap();
     let in_memory = tch::no_grad(|| model.forward(&probe_ids()));
 
     let out = tmp.path().join("logits.pt");

@@ -50,6 +50,34 @@ fn domain_list(domains: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
     })
 }
 
+/// A token count: an int, or a float with a whole value such as `8e9`, not negative.
+fn token_count(what: &str, v: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if let Ok(n) = v.extract::<u64>() {
+        return Ok(n);
+    }
+    if let Ok(x) = v.extract::<f64>() {
+        if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x < u64::MAX as f64 {
+            return Ok(x as u64);
+        }
+    }
+    let shown = v.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
+    Err(MixagentError::new_err(format!(
+        "{what}: expected a whole number of tokens (an int, or a float such as 8e9), got {shown}"
+    )))
+}
+
+/// Token counts per domain, `{name: count}`.
+fn token_counts(tokens: Option<&Bound<'_, PyDict>>) -> PyResult<Option<BTreeMap<String, u64>>> {
+    let Some(d) = tokens else { return Ok(None) };
+    let mut out = BTreeMap::new();
+    for (k, v) in d.iter() {
+        let name: String = k.extract()?;
+        let n = token_count(&format!("tokens[{name:?}]"), &v)?;
+        out.insert(name, n);
+    }
+    Ok(Some(out))
+}
+
 /// The controller: a mixing policy (the trained agent or a baseline) steering one run.
 #[pyclass(module = "mixagent", name = "Controller", unsendable)]
 pub struct Controller {
@@ -66,10 +94,11 @@ impl Controller {
         policy: &str,
         domains: &Bound<'_, PyAny>,
         total_stages: usize,
-        tokens: Option<BTreeMap<String, u64>>,
+        tokens: Option<&Bound<'_, PyDict>>,
         seed: u64,
     ) -> PyResult<Self> {
         let list = domain_list(domains)?;
+        let tokens = token_counts(tokens)?;
         if let Some(t) = &tokens {
             if let Some(unknown) = t.keys().find(|k| !list.iter().any(|(n, _)| n == *k)) {
                 return Err(MixagentError::new_err(format!(
@@ -96,7 +125,7 @@ impl Controller {
         artifact: PathBuf,
         domains: &Bound<'_, PyAny>,
         total_stages: usize,
-        tokens: Option<BTreeMap<String, u64>>,
+        tokens: Option<&Bound<'_, PyDict>>,
         seed: u64,
     ) -> PyResult<Self> {
         Self::new(&format!("agent:{}", artifact.display()), domains, total_stages, tokens, seed)
@@ -121,26 +150,28 @@ impl Controller {
     /// Reports feedback: first the base model's, then after each stage the model's after it.
     /// `feedback` is field -> mean per-token log-probability of the gold answers of the field's
     /// feedback suite; `domain_loss` is domain -> held-out loss (nats per token), optional.
-    #[pyo3(signature = (feedback, domain_loss=None, tokens=0))]
+    #[pyo3(signature = (feedback, domain_loss=None, tokens=None))]
     fn observe(
         &mut self,
         feedback: BTreeMap<String, f64>,
         domain_loss: Option<BTreeMap<String, f64>>,
-        tokens: u64,
+        tokens: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let tokens = tokens.map_or(Ok(0), |t| token_count("tokens", t))?;
         let obs = Observation { feedback, domain_loss: domain_loss.unwrap_or_default() };
         self.inner.observe(obs, tokens).map_err(to_py)
     }
 
     /// Reports a stage trained on a mixture of the trainer's own choosing, with its feedback.
-    #[pyo3(signature = (weights, feedback, domain_loss=None, tokens=0))]
+    #[pyo3(signature = (weights, feedback, domain_loss=None, tokens=None))]
     fn record(
         &mut self,
         weights: BTreeMap<String, f64>,
         feedback: BTreeMap<String, f64>,
         domain_loss: Option<BTreeMap<String, f64>>,
-        tokens: u64,
+        tokens: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let tokens = tokens.map_or(Ok(0), |t| token_count("tokens", t))?;
         let obs = Observation { feedback, domain_loss: domain_loss.unwrap_or_default() };
         self.inner.record(weights, obs, tokens).map_err(to_py)
     }

@@ -78,6 +78,27 @@ def test_state_file_round_trip_and_own_mixture(tmp_path):
     assert "stage=1/3" in repr(c)
 
 
+def test_token_counts_may_be_floats_with_whole_values():
+    # docs/controller.md writes corpus sizes as 8e9; they must mean what the ints mean.
+    ints = {"web": 8_000_000_000, "books": 2_000_000_000, "proofs": 1_000_000_000, "qa": 3}
+    floats = {"web": 8e9, "books": 2e9, "proofs": 1e9, "qa": 3.0}
+    mixtures = []
+    for tokens in (ints, floats):
+        c = mixagent.Controller("fixed:0.7", DOMAINS, total_stages=2, tokens=tokens)
+        c.observe(BASE, tokens=0.0)
+        first = c.next_mixture()
+        c.observe(feedback_after(first, BASE), tokens=4.096e6)
+        mixtures.append((first, c.next_mixture()))
+    assert mixtures[0] == mixtures[1]
+    assert math.isclose(mixtures[0][0]["web"] / mixtures[0][0]["books"], 4.0)
+    for bad in (1.5, -1.0, float("nan"), "8e9"):
+        with pytest.raises(mixagent.MixagentError, match="whole number of tokens"):
+            mixagent.Controller("uniform", DOMAINS, total_stages=2, tokens={"web": bad})
+    c = mixagent.Controller("uniform", DOMAINS, total_stages=2)
+    with pytest.raises(mixagent.MixagentError, match="tokens: expected a whole number"):
+        c.observe(BASE, tokens=2.5)
+
+
 def test_bad_input_raises_with_what_to_fix(tmp_path):
     c = mixagent.Controller("uniform", DOMAINS, total_stages=2)
     assert not c.has_base

@@ -16,7 +16,7 @@ class Controller:
         policy: str,
         domains: Domains,
         total_stages: int,
-        tokens: Optional[Mapping[str, int]] = None,
+        tokens: Optional[dict[str, Union[int, float]]] = None,
         seed: int = 0,
     ) -> None: ...
     @staticmethod
@@ -24,7 +24,7 @@ class Controller:
         artifact: Union[str, PathLike[str]],
         domains: Domains,
         total_stages: int,
-        tokens: Optional[Mapping[str, int]] = None,
+        tokens: Optional[dict[str, Union[int, float]]] = None,
         seed: int = 0,
     ) -> Controller: ...
     @staticmethod
@@ -33,14 +33,14 @@ class Controller:
         self,
         feedback: Mapping[str, float],
         domain_loss: Optional[Mapping[str, float]] = None,
-        tokens: int = 0,
+        tokens: Union[int, float, None] = None,
     ) -> None: ...
     def record(
         self,
         weights: Mapping[str, float],
         feedback: Mapping[str, float],
         domain_loss: Optional[Mapping[str, float]] = None,
-        tokens: int = 0,
+        tokens: Union[int, float, None] = None,
     ) -> None: ...
     def next_mixture(self) -> dict[str, float]: ...
     def state_json(self) -> str: ...
