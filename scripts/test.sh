@@ -32,10 +32,11 @@ fi
 if command -v slurmctld >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
     export MIXAGENT_REQUIRE_SLURM=1
 fi
-# The interop tests run the upstream libraries (transformers, PyYAML) on what mixagent writes,
-# in the venv scripts/setup-interop.sh builds (cached; it prints the venv's python).
-if interop_python=$(bash scripts/setup-interop.sh); then
-    export MIXAGENT_INTEROP_PYTHON=$interop_python MIXAGENT_REQUIRE_INTEROP=1
+# The interop tests run the upstream libraries (transformers, PyYAML, Levanter) on what mixagent
+# writes, in the venvs scripts/setup-interop.sh builds (cached; it prints where they are).
+if interop_env=$(bash scripts/setup-interop.sh); then
+    # shellcheck disable=SC2046
+    export $interop_env MIXAGENT_REQUIRE_INTEROP=1
 else
     echo "test: the interop environment could not be built: the interop tests will skip" >&2
 fi

@@ -1,8 +1,9 @@
-//! Interop, proven by the upstream libraries themselves (in the Python environment that
-//! `scripts/setup-interop.sh` builds; `scripts/test.sh` passes its python as
-//! `MIXAGENT_INTEROP_PYTHON`): transformers' `AutoTokenizer` and `AutoModelForCausalLM` load a
-//! mixagent checkpoint folder alone and give mixagent's token ids and logits; PyYAML reads
-//! every weight of the YAML schedule exports as a number.
+//! Interop, proven by the upstream libraries themselves, in the Python environments that
+//! `scripts/setup-interop.sh` builds (`scripts/test.sh` exports where they are):
+//! transformers' `AutoTokenizer` and `AutoModelForCausalLM` load a mixagent checkpoint folder
+//! alone and give mixagent's token ids and logits; marin-levanter's own config class parses the
+//! Levanter export and its mixture draws the exported shares; PyYAML reads every weight of the
+//! nanotron and Mosaic exports as a number.
 
 use std::path::{Path, PathBuf};
 
@@ -13,21 +14,42 @@ use mixagent_controller::export::{
 mod common;
 use common::{mixagent, prepare_smoke, raw_available};
 
-/// The interop python, or `None` (the test skips) when it is not set up. `scripts/test.sh`
-/// sets `MIXAGENT_REQUIRE_INTEROP`, where a missing one fails.
-fn interop_python() -> Option<PathBuf> {
-    let py = std::env::var_os("MIXAGENT_INTEROP_PYTHON").map(PathBuf::from);
+/// The python of one interop venv, named by `var` (`MIXAGENT_INTEROP_PYTHON`: torch,
+/// transformers, PyYAML; `MIXAGENT_LEVANTER_PYTHON`: marin-levanter), or `None` (the test
+/// skips) when it is not set up. `scripts/test.sh` sets `MIXAGENT_REQUIRE_INTEROP`, where a
+/// missing one fails.
+fn venv_python(var: &str) -> Option<PathBuf> {
+    let py = std::env::var_os(var).map(PathBuf::from);
     if let Some(py) = py.filter(|p| p.exists()) {
         return Some(py);
     }
     assert!(
         std::env::var_os("MIXAGENT_REQUIRE_INTEROP").is_none(),
-        "MIXAGENT_INTEROP_PYTHON is not a python: run `scripts/setup-interop.sh` and pass what it prints"
+        "{var} is not a python: export $(bash scripts/setup-interop.sh)"
     );
-    eprintln!(
-        "skipped: no interop environment (MIXAGENT_INTEROP_PYTHON=$(bash scripts/setup-interop.sh))"
-    );
+    eprintln!("skipped: {var} is not set (export $(bash scripts/setup-interop.sh))");
     None
+}
+
+/// A schedule over four domains, one stage per (tokens, weights).
+fn schedule(stages: &[(u64, [f64; 4])]) -> PlannedSchedule {
+    PlannedSchedule {
+        domains: ["web", "books", "proofs", "qa"].map(String::from).to_vec(),
+        stages: stages
+            .iter()
+            .map(|(tokens, w)| PlannedStage { tokens: *tokens, weights: w.to_vec() })
+            .collect(),
+    }
+}
+
+/// Writes `format`'s export of `s` (8 sequences of 128 tokens per step, Levanter blocks of 32
+/// sequences) to `dir` and returns its path.
+fn write_export(dir: &Path, format: Format, s: &PlannedSchedule) -> PathBuf {
+    let shape = TrainerShape { seq_len: 128, global_batch: 8, seed: 5, mixture_block_size: 32 };
+    let paths = DataPaths { template: "/data/{domain}".into(), overrides: Default::default() };
+    let path = dir.join(format!("{format:?}.yaml"));
+    std::fs::write(&path, export(format, s, &shape, &paths).unwrap()).unwrap();
+    path
 }
 
 fn script(name: &str) -> PathBuf {
@@ -58,7 +80,7 @@ fn transformers_loads_a_checkpoint_folder_with_its_tokenizer_and_mixagents_logit
     if !raw_available() {
         return;
     }
-    let Some(py) = interop_python() else { return };
+    let Some(py) = venv_python("MIXAGENT_INTEROP_PYTHON") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let corpus = prepare_smoke(tmp.path());
     let run = tmp.path().join("base");
@@ -99,30 +121,34 @@ fn transformers_loads_a_checkpoint_folder_with_its_tokenizer_and_mixagents_logit
 }
 
 #[test]
+fn levanter_parses_its_export_and_mixes_in_the_exported_proportions() {
+    let Some(py) = venv_python("MIXAGENT_LEVANTER_PYTHON") else { return };
+    // Stages of 4, 8 and 4 steps of 8 sequences (switches at sequences 32 and 96), blocks of
+    // 32 sequences: the 0.1 weights get 3 sequences a block; at blocks of 8 they got none.
+    let s = schedule(&[
+        (4096, [0.5, 0.2, 0.3, 0.0]),
+        (8192, [0.1, 0.1, 0.4, 0.4]),
+        (4096, [0.3, 0.3, 0.2, 0.2]),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_export(tmp.path(), Format::Levanter, &s);
+    let out = run_python(&py, "levanter_mixture.py", &[file.as_os_str()]);
+    assert!(out.contains("\"stages\": 3"), "{out}");
+}
+
+#[test]
 fn pyyaml_reads_every_yaml_export_weight_as_a_number() {
-    let Some(py) = interop_python() else { return };
+    let Some(py) = venv_python("MIXAGENT_INTEROP_PYTHON") else { return };
     // Weights that round to 4e-6 and 1e-5: serde_json writes them as `4e-6`, which YAML 1.1
     // (PyYAML) reads as a string.
-    let schedule = PlannedSchedule {
-        domains: ["web", "books", "proofs", "qa"].map(String::from).to_vec(),
-        stages: vec![
-            PlannedStage { tokens: 8192, weights: vec![0.599996, 0.2, 0.2, 0.000004] },
-            PlannedStage { tokens: 8192, weights: vec![0.00001, 0.49999, 0.25, 0.25] },
-            PlannedStage { tokens: 8192, weights: vec![1.0, 0.0, 0.0, 0.0] },
-        ],
-    };
-    let shape = TrainerShape { seq_len: 128, global_batch: 8, seed: 5, mixture_block_size: 8 };
-    let paths = DataPaths { template: "/data/{domain}".into(), overrides: Default::default() };
+    let s = schedule(&[
+        (8192, [0.599996, 0.2, 0.2, 0.000004]),
+        (8192, [0.00001, 0.49999, 0.25, 0.25]),
+        (8192, [1.0, 0.0, 0.0, 0.0]),
+    ]);
     let tmp = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> = [Format::Nanotron, Format::Levanter, Format::Mosaic]
-        .into_iter()
-        .map(|f| {
-            let path = tmp.path().join(format!("{f:?}.yaml"));
-            std::fs::write(&path, export(f, &schedule, &shape, &paths).unwrap()).unwrap();
-            path
-        })
-        .collect();
+    let files = [Format::Nanotron, Format::Mosaic].map(|f| write_export(tmp.path(), f, &s));
     let args: Vec<&std::ffi::OsStr> = files.iter().map(|p| p.as_os_str()).collect();
     let out = run_python(&py, "yaml_exports.py", &args);
-    assert!(out.contains("\"stages_checked\": 9"), "{out}");
+    assert!(out.contains("\"stages_checked\": 6"), "{out}");
 }

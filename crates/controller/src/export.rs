@@ -344,13 +344,31 @@ fn nanotron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &Dat
     header(&[
         "mixagent schedule for nanotron (Nanoset data stages).".into(),
         format!(
-            "Steps are 1-based; {} sequences of {} tokens per step; tokens.train_steps = {total}.",
+            "Steps are 1-based; {} sequences of {} tokens per step; {total} steps in all.",
             shape.global_batch, shape.seq_len
         ),
-        "Current nanotron trains only the last stage of a file: for stage k keep stages 0..k"
+        "Current nanotron trains only the last stage of a file: for stage k keep stages 0..k,"
             .into(),
-        "and resume from the checkpoint at the step before it.".into(),
-    ]) + &yaml(&json!({ "data_stages": list }))
+        "resume from the checkpoint at the step before it, stop at the stage's end with".into(),
+        "tokens.train_steps, and keep the learning-rate schedule of the whole run in every".into(),
+        format!(
+            "launch: optimizer.learning_rate_scheduler.lr_decay_steps = {total} - lr_warmup_steps"
+        ),
+        "(by default nanotron decays over each launch's own train_steps). Per launch:".into(),
+    ]) + &header(
+        &stages
+            .iter()
+            .enumerate()
+            .map(|(k, st)| {
+                format!(
+                    "  stage {k}: steps {}-{}, tokens.train_steps = {}",
+                    st.first_step + 1,
+                    st.first_step + st.steps,
+                    st.first_step + st.steps
+                )
+            })
+            .collect::<Vec<_>>(),
+    ) + &yaml(&json!({ "data_stages": list }))
 }
 
 fn levanter(
@@ -368,8 +386,27 @@ fn levanter(
             ));
         }
     }
-    let configs: serde_json::Map<String, Value> =
-        s.domains.iter().map(|d| (d.clone(), json!({ "train_urls": [p.of(d)] }))).collect();
+    // Levanter draws floor(w × block) sequences of each domain per block (the largest domain
+    // takes the rest), so a small weight can get none at all.
+    let block = shape.mixture_block_size;
+    let mut deviation: f64 = 0.0;
+    for (k, st) in stages.iter().enumerate() {
+        let counts = levanter_block_counts(&st.weights, block);
+        for ((d, &w), &c) in s.domains.iter().zip(&st.weights).zip(&counts) {
+            if w > 0.0 && c == 0 {
+                return Err(format!(
+                    "stage {k}: `{d}` (weight {w}) would get no sequence at all: Levanter draws floor(weight × mixture_block_size) = floor({w} × {block}) = 0 sequences of it per block; use a --mixture-block-size of at least {} (and a multiple of it that divides every stage's first sequence)",
+                    (1.0 / w).ceil() as u64
+                ));
+            }
+            deviation = deviation.max((c as f64 / block as f64 - w).abs());
+        }
+    }
+    let components: serde_json::Map<String, Value> = s
+        .domains
+        .iter()
+        .map(|d| (d.clone(), json!({ "source": { "type": "url", "train_urls": [p.of(d)] } })))
+        .collect();
     let weights: Vec<Value> = stages
         .iter()
         .map(|st| {
@@ -383,14 +420,29 @@ fn levanter(
         "mixagent schedule for Levanter / Marin: one run, the mixture switching at each step of"
             .into(),
         "train_weights (steps; each switch at a multiple of mixture_block_size sequences).".into(),
+        format!(
+            "Levanter realises each weight as whole sequences per block of {block}: at most {} off here.",
+            (deviation * 1e4).ceil() / 1e4
+        ),
     ]) + &yaml(&json!({
         "data": {
-            "configs": configs,
+            "components": components,
             "train_weights": weights,
             "mixture_block_size": shape.mixture_block_size,
         },
         "trainer": {"train_batch_size": shape.global_batch, "num_train_steps": total, "seed": shape.seed},
     })))
+}
+
+/// Sequences per block of each weight as Levanter's mixture draws them: floor(w × block),
+/// the remainder to the largest.
+fn levanter_block_counts(weights: &[f64], block: u64) -> Vec<u64> {
+    let mut counts: Vec<u64> = weights.iter().map(|w| (w * block as f64) as u64).collect();
+    let largest = (0..counts.len()).max_by_key(|&i| (counts[i], std::cmp::Reverse(i)));
+    if let Some(i) = largest {
+        counts[i] += block.saturating_sub(counts.iter().sum());
+    }
+    counts
 }
 
 fn mosaic(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPaths) -> String {

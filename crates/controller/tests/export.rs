@@ -22,7 +22,7 @@ fn schedule() -> PlannedSchedule {
 }
 
 fn shape() -> TrainerShape {
-    TrainerShape { seq_len: 128, global_batch: 8, seed: 5, mixture_block_size: 8 }
+    TrainerShape { seq_len: 128, global_batch: 8, seed: 5, mixture_block_size: 32 }
 }
 
 fn paths() -> DataPaths {
@@ -152,5 +152,9 @@ fn bad_schedules_and_shapes_are_refused_with_the_stage() {
     odd.mixture_block_size = 2048;
     let e = export(Format::Levanter, &schedule(), &odd, &paths()).unwrap_err().to_string();
     assert!(e.contains("stage 1 starts at step 4") && e.contains("--mixture-block-size"), "{e}");
+    // Blocks of 8 sequences give a 0.1 weight floor(0.8) = 0 sequences in Levanter.
+    odd.mixture_block_size = 8;
+    let e = export(Format::Levanter, &schedule(), &odd, &paths()).unwrap_err().to_string();
+    assert!(e.contains("stage 1: `web`") && e.contains("at least 10"), "{e}");
     assert!("parquet".parse::<Format>().unwrap_err().contains("megatron, nanotron"));
 }

@@ -1,8 +1,8 @@
 """PyYAML, the YAML 1.1 reader under nanotron's config loader and Mosaic's YAML configs, reads
-every weight of mixagent's YAML exports as a number, and each stage's weights sum to 1. Run by
+every weight of mixagent's nanotron and Mosaic exports as a number, and each stage's weights sum to 1. Run by
 crates/cli/tests/interop.rs.
 
-usage: python yaml_exports.py NANOTRON.yaml LEVANTER.yaml MOSAIC.yaml
+usage: python yaml_exports.py NANOTRON.yaml MOSAIC.yaml
 """
 
 import json
@@ -33,19 +33,13 @@ def sums_to_one(weights, where):
     assert math.isclose(sum(weights), 1.0, abs_tol=1e-9), f"{where}: sum {sum(weights)}"
 
 
-nanotron, levanter, mosaic = sys.argv[1:4]
+nanotron, mosaic = sys.argv[1:3]
 checked = 0
 with open(nanotron) as f:
     doc = yaml.safe_load(f)
 no_numeric_strings(doc, "nanotron")
 for s in doc["data_stages"]:
     sums_to_one(s["data"]["dataset"]["dataset_weights"], f"nanotron {s['name']}")
-    checked += 1
-with open(levanter) as f:
-    doc = yaml.safe_load(f)
-no_numeric_strings(doc, "levanter")
-for step, weights in doc["data"]["train_weights"]:
-    sums_to_one(list(weights.values()), f"levanter step {step}")
     checked += 1
 with open(mosaic) as f:
     docs = list(yaml.safe_load_all(f))
