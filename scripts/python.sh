@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the `mixagent` Python module (crates/py, an abi3 wheel, with maturin) into a virtual
-# environment and runs its pytest suite. Idempotent: the environment (.deps/venv) and its
+# environment and runs its pytest suite, then (with MIXAGENT_INTEROP_PYTHON) the `mixagent.hf`
+# tests under a real Hugging Face Trainer. Idempotent: the environment (.deps/venv) and its
 # packages (maturin, pytest, from the package registry) are reused when present.
 #   VENV   the virtual environment (default .deps/venv)
 set -euo pipefail
@@ -20,3 +21,14 @@ cargo run -q -p mixagent-policy --example untrained_artifact -- "$agent/agent" >
 cargo build -q -p mixagent-controller --bin mixagent-next
 MIXAGENT_TEST_AGENT="$agent/agent" MIXAGENT_BIN="$PWD/target/debug/mixagent-next" \
     "$VENV/bin/python" -m pytest -q crates/py/tests
+# `mixagent.hf` under a real Hugging Face Trainer (torch, transformers, accelerate, datasets), in
+# the interop venv when scripts/setup-interop.sh has built it (scripts/test.sh exports it).
+if [[ -n ${MIXAGENT_INTEROP_PYTHON:-} ]]; then
+    "$MIXAGENT_INTEROP_PYTHON" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl
+    "$MIXAGENT_INTEROP_PYTHON" -m pytest -q crates/py/tests_hf
+elif [[ -n ${MIXAGENT_REQUIRE_INTEROP:-} ]]; then
+    echo "python.sh: MIXAGENT_INTEROP_PYTHON is not set: export \$(bash scripts/setup-interop.sh)" >&2
+    exit 1
+else
+    echo "python.sh: skipped the Trainer tests (crates/py/tests_hf): export \$(bash scripts/setup-interop.sh) to run them" >&2
+fi

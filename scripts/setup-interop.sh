@@ -2,7 +2,8 @@
 # The Python environments of the interop tests (crates/cli/tests/interop.rs), where the upstream
 # libraries themselves load what mixagent writes. Idempotent: seconds when they exist.
 #   - $CACHE/venv-torch: the eager-PyTorch venv of bench/setup_ref.sh (the torch wheel libtorch
-#     comes from, no CUDA wheels) plus transformers and PyYAML;
+#     comes from, no CUDA wheels) plus transformers, accelerate, datasets, PyYAML and pytest
+#     (scripts/python.sh also runs the `mixagent.hf` tests with a real Trainer in it);
 #   - $CACHE/venv-levanter: marin-levanter (JAX on CPU), apart, since it pins another
 #     transformers. Its release does not declare GitPython, which it imports.
 # Prints `MIXAGENT_INTEROP_PYTHON=...` and `MIXAGENT_LEVANTER_PYTHON=...` on stdout, for
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 CACHE="${MIXAGENT_CACHE:-$HOME/.cache/mixagent}"
 # The versions tested (README, "Steering your own trainer").
-TORCH_PINS=(transformers==5.23.0 pyyaml==6.0.3)
+TORCH_PINS=(transformers==5.23.0 accelerate==1.15.0 datasets==5.2.0 pyyaml==6.0.3 pytest==9.2.0)
 LEVANTER_PINS=(marin-levanter==0.2.20.dev202606180959 gitpython==3.2.1)
 
 # has PYTHON PIN...: whether the venv has exactly these versions.

@@ -1,52 +1,33 @@
 """Steer a Hugging Face `Trainer`'s data mixture with mixagent, stage by stage.
 
-The training set is a `MixtureDataset` that draws each example from a domain chosen by the
-current weights. `MixagentCallback` splits training into stages of `steps_per_stage` optimizer
-steps. Before the first stage and after each one, it measures the model's feedback per field
-(the mean per-token log-probability of the gold answers of a small question set per field),
-reports it to the controller, and sets the next stage's weights on the dataset. The
-controller's state is saved after every stage, so a resumed job continues the same decisions
-(`mixagent.Controller.from_state(path)`).
+The training set is a `mixagent.hf.MixtureDataset` over one source per domain (a
+`datasets.Dataset`, a list, or a sharded `datasets.IterableDataset`); sample i is drawn under
+its stage's weights, which `MixagentCallback` publishes in a folder that dataloader workers
+read, so `dataloader_num_workers > 0` works. The callback measures the model's feedback per
+field (the mean per-token log-probability of the gold answers of a small question set per
+field) one optimizer step before each stage ends (the data loader fetches a batch ahead), tells
+the controller, and publishes the next stage's weights: every step of a stage trains on that
+stage's mixture exactly. Killed? Run the same command again: the Trainer resumes from its last
+checkpoint and the controller from its state (tested: crates/py/tests_hf).
 
-    pip install mixagent transformers torch
+    pip install mixagent transformers accelerate datasets torch
     python hf_trainer_callback.py --agent runs/agent-demo --model gpt2 --data data.json
 
 `data.json`: {"domains": {"web": {"field": "general", "texts": [...]}, ...},
               "feedback": {"general": [[prompt, answer], ...], "math": [[prompt, answer], ...]}}
-(the first domain's field is the source field). Use `num_workers=0` for the data loader: the
-weights live in the main process.
+(the first domain's field is the source field).
 """
 
 import argparse
 import json
-import random
+import os
 
 import torch
-from torch.utils.data import IterableDataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
+from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
 
 import mixagent
-
-
-class MixtureDataset(IterableDataset):
-    """Endless examples, each from a domain drawn by the current weights."""
-
-    def __init__(self, domains, tokenizer, max_length=256, seed=0):
-        self.texts = {name: d["texts"] for name, d in domains.items()}
-        self.tokenizer, self.max_length = tokenizer, max_length
-        self.weights = {name: 1.0 / len(domains) for name in domains}
-        self.rng = random.Random(seed)
-
-    def set_weights(self, weights):
-        self.weights = dict(weights)
-
-    def __iter__(self):
-        names = list(self.texts)
-        while True:
-            name = self.rng.choices(names, weights=[self.weights[n] for n in names])[0]
-            text = self.rng.choice(self.texts[name])
-            ids = self.tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"]
-            yield {"input_ids": ids, "labels": list(ids)}
+from mixagent.hf import MixagentCallback, MixtureDataset, StageWeights
 
 
 @torch.no_grad()
@@ -66,45 +47,17 @@ def gold_logprob(model, tokenizer, items):
     return total / max(count, 1)
 
 
-class MixagentCallback(TrainerCallback):
-    """Reports feedback to the controller at stage ends and applies its next mixture."""
-
-    def __init__(self, controller, dataset, tokenizer, suites, steps_per_stage, tokens_per_step, state_path):
-        self.controller, self.dataset, self.tokenizer = controller, dataset, tokenizer
-        self.suites, self.steps_per_stage = suites, steps_per_stage
-        self.tokens_per_step, self.state_path = tokens_per_step, state_path
-
-    def feedback(self, model):
-        return {field: gold_logprob(model, self.tokenizer, items) for field, items in self.suites.items()}
-
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if not self.controller.has_base:
-            self.controller.observe(self.feedback(model))
-        self.dataset.set_weights(self.controller.next_mixture())
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step % self.steps_per_stage != 0:
-            return
-        self.controller.observe(self.feedback(model), tokens=self.steps_per_stage * self.tokens_per_step)
-        self.controller.save(self.state_path)
-        if self.controller.stage < self.controller.total_stages:
-            weights = self.controller.next_mixture()
-            self.dataset.set_weights(weights)
-            print(f"stage {self.controller.stage}: " + ", ".join(f"{d} {w:.3f}" for d, w in weights.items()))
-        else:
-            control.should_training_stop = True
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agent", required=True, help="agent artifact folder (mixagent train-agent)")
     ap.add_argument("--model", default="gpt2")
     ap.add_argument("--data", required=True)
+    ap.add_argument("--out", default="out")
     ap.add_argument("--stages", type=int, default=10)
     ap.add_argument("--steps-per-stage", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-length", type=int, default=256)
-    ap.add_argument("--state", default="mixagent-state.json")
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
 
     data = json.load(open(args.data))
@@ -113,30 +66,43 @@ def main():
     model = AutoModelForCausalLM.from_pretrained(args.model)
     domains = [(name, d["field"]) for name, d in data["domains"].items()]
     tokens = {name: sum(len(t) for t in d["texts"]) for name, d in data["domains"].items()}
-    try:
-        controller = mixagent.Controller.from_state(args.state)
-    except OSError:
+    state = os.path.join(args.out, "mixagent-state.json")
+    if os.path.exists(state):
+        controller = mixagent.Controller.from_state(state)
+    else:
+        os.makedirs(args.out, exist_ok=True)
         controller = mixagent.Controller.load(args.agent, domains, total_stages=args.stages, tokens=tokens)
-    dataset = MixtureDataset(data["domains"], tokenizer, args.max_length)
+    weights = StageWeights(os.path.join(args.out, "mixagent-weights"))
+
+    def transform(text, domain):
+        return tokenizer(text, truncation=True, max_length=args.max_length)
+
+    dataset = MixtureDataset(
+        {name: d["texts"] for name, d in data["domains"].items()}, weights,
+        samples_per_stage=args.steps_per_stage * args.batch_size, batch_size=args.batch_size,
+        stages=args.stages, transform=transform,
+    )
     callback = MixagentCallback(
-        controller, dataset, tokenizer, data["feedback"], args.steps_per_stage,
-        args.batch_size * args.max_length, args.state,
+        controller, weights,
+        lambda m: {field: gold_logprob(m, tokenizer, items) for field, items in data["feedback"].items()},
+        args.steps_per_stage, args.batch_size * args.max_length, state,
     )
 
     def collate(batch):
-        return tokenizer.pad({"input_ids": [b["input_ids"] for b in batch]}, return_tensors="pt") | {
-            "labels": torch.nn.utils.rnn.pad_sequence(
-                [torch.tensor(b["labels"]) for b in batch], batch_first=True, padding_value=-100
-            )
-        }
+        out = tokenizer.pad({"input_ids": [b["input_ids"] for b in batch]}, return_tensors="pt")
+        out["labels"] = out["input_ids"].masked_fill(out["attention_mask"] == 0, -100)
+        return out
 
     training = TrainingArguments(
-        output_dir="out", per_device_train_batch_size=args.batch_size,
-        max_steps=args.stages * args.steps_per_stage, dataloader_num_workers=0,
+        output_dir=os.path.join(args.out, "trainer"), per_device_train_batch_size=args.batch_size,
+        max_steps=args.stages * args.steps_per_stage, dataloader_num_workers=args.workers,
         logging_steps=10, save_steps=args.steps_per_stage, report_to=[],
     )
-    Trainer(model=model, args=training, train_dataset=dataset, data_collator=collate,
-            callbacks=[callback]).train()
+    trainer = Trainer(model=model, args=training, train_dataset=dataset, data_collator=collate,
+                      callbacks=[callback])
+    # The controller's decisions so far stay published; the Trainer goes on from its last checkpoint.
+    last = get_last_checkpoint(training.output_dir) if os.path.isdir(training.output_dir) else None
+    trainer.train(resume_from_checkpoint=last)
 
 
 if __name__ == "__main__":
