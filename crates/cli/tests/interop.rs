@@ -2,8 +2,9 @@
 //! `scripts/setup-interop.sh` builds (`scripts/test.sh` exports where they are):
 //! transformers' `AutoTokenizer` and `AutoModelForCausalLM` load a mixagent checkpoint folder
 //! alone and give mixagent's token ids and logits; marin-levanter's own config class parses the
-//! Levanter export and its mixture draws the exported shares; PyYAML reads every weight of the
-//! nanotron and Mosaic exports as a number.
+//! Levanter export and its mixture draws the exported shares; `datasets.interleave_datasets`
+//! draws the `hf` export's probabilities; PyYAML reads every weight of the nanotron and Mosaic
+//! exports as a number.
 
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,7 @@ fn schedule(stages: &[(u64, [f64; 4])]) -> PlannedSchedule {
 fn write_export(dir: &Path, format: Format, s: &PlannedSchedule) -> PathBuf {
     let shape = TrainerShape { seq_len: 128, global_batch: 8, seed: 5, mixture_block_size: 32 };
     let paths = DataPaths { template: "/data/{domain}".into(), overrides: Default::default() };
-    let path = dir.join(format!("{format:?}.yaml"));
+    let path = dir.join(format!("{format:?}.{}", format.extension()));
     std::fs::write(&path, export(format, s, &shape, &paths).unwrap()).unwrap();
     path
 }
@@ -133,6 +134,20 @@ fn levanter_parses_its_export_and_mixes_in_the_exported_proportions() {
     let tmp = tempfile::tempdir().unwrap();
     let file = write_export(tmp.path(), Format::Levanter, &s);
     let out = run_python(&py, "levanter_mixture.py", &[file.as_os_str()]);
+    assert!(out.contains("\"stages\": 3"), "{out}");
+}
+
+#[test]
+fn hf_interleave_datasets_draws_the_exported_probabilities() {
+    let Some(py) = venv_python("MIXAGENT_INTEROP_PYTHON") else { return };
+    let s = schedule(&[
+        (4096, [0.5, 0.2, 0.3, 0.0]),
+        (8192, [0.1, 0.1, 0.4, 0.4]),
+        (4096, [0.3, 0.3, 0.2, 0.2]),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_export(tmp.path(), Format::Hf, &s);
+    let out = run_python(&py, "hf_interleave.py", &[file.as_os_str()]);
     assert!(out.contains("\"stages\": 3"), "{out}");
 }
 
