@@ -6,28 +6,24 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-# The report test renders an HTML page in headless Chromium (Debian `chromium`): the one
-# system package the tests need, installed once.
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "test: installing Debian chromium for the report's screenshot test" >&2
-    sudo=""
+# apt_install WHAT PACKAGE...: Debian packages some tests need (as root, else with sudo),
+# refreshing the package lists only when the first try fails.
+apt_install() {
+    local what=$1 sudo=""
+    shift
+    echo "test: installing Debian $* for $what" >&2
     [[ $(id -u) -eq 0 ]] || sudo="sudo"
-    $sudo apt-get install -y --no-install-recommends chromium >/dev/null ||
-        { $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends chromium >/dev/null; }
-fi
-# The Slurm test starts a throw-away single-node cluster (scripts/slurm-cluster.sh): four Debian
-# packages, installed once (about 15 s). If they cannot be installed the test says so and skips.
-slurm_packages=(slurmctld slurmd slurm-client munge)
+    local install=($sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@")
+    "${install[@]}" >/dev/null || { $sudo apt-get update >/dev/null && "${install[@]}" >/dev/null; }
+}
+# The report test renders an HTML page in headless Chromium, installed once.
+command -v chromium >/dev/null 2>&1 || apt_install "the report's screenshot test" chromium
+# The Slurm test starts a throw-away single-node cluster (scripts/slurm-cluster.sh), installed
+# once (about 15 s). If the packages cannot be installed the test says so and skips.
 if ! command -v slurmctld >/dev/null 2>&1 || ! command -v sbatch >/dev/null 2>&1 ||
     ! command -v munged >/dev/null 2>&1; then
-    echo "test: installing Debian ${slurm_packages[*]} for the Slurm job-array test" >&2
-    sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo="sudo"
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get install -y --no-install-recommends "${slurm_packages[@]}" >/dev/null ||
-        { $sudo apt-get update >/dev/null &&
-            $sudo apt-get install -y --no-install-recommends "${slurm_packages[@]}" >/dev/null; } ||
-        echo "test: could not install ${slurm_packages[*]}: the Slurm test will skip" >&2
+    apt_install "the Slurm job-array test" slurmctld slurmd slurm-client munge ||
+        echo "test: could not install the Slurm packages: the Slurm test will skip" >&2
 fi
 if command -v slurmctld >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
     export MIXAGENT_REQUIRE_SLURM=1

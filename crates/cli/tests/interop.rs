@@ -43,6 +43,15 @@ fn schedule(stages: &[(u64, [f64; 4])]) -> PlannedSchedule {
     }
 }
 
+/// Stages of 4, 8 and 4 steps (at 8 sequences of 128 tokens a step) over the four domains.
+fn three_stages() -> PlannedSchedule {
+    schedule(&[
+        (4096, [0.5, 0.2, 0.3, 0.0]),
+        (8192, [0.1, 0.1, 0.4, 0.4]),
+        (4096, [0.3, 0.3, 0.2, 0.2]),
+    ])
+}
+
 /// Writes `format`'s export of `s` (8 sequences of 128 tokens per step, Levanter blocks of 32
 /// sequences) to `dir` and returns its path.
 fn write_export(dir: &Path, format: Format, s: &PlannedSchedule) -> PathBuf {
@@ -126,11 +135,7 @@ fn levanter_parses_its_export_and_mixes_in_the_exported_proportions() {
     let Some(py) = venv_python("MIXAGENT_LEVANTER_PYTHON") else { return };
     // Stages of 4, 8 and 4 steps of 8 sequences (switches at sequences 32 and 96), blocks of
     // 32 sequences: the 0.1 weights get 3 sequences a block; at blocks of 8 they got none.
-    let s = schedule(&[
-        (4096, [0.5, 0.2, 0.3, 0.0]),
-        (8192, [0.1, 0.1, 0.4, 0.4]),
-        (4096, [0.3, 0.3, 0.2, 0.2]),
-    ]);
+    let s = three_stages();
     let tmp = tempfile::tempdir().unwrap();
     let file = write_export(tmp.path(), Format::Levanter, &s);
     let out = run_python(&py, "levanter_mixture.py", &[file.as_os_str()]);
@@ -140,11 +145,7 @@ fn levanter_parses_its_export_and_mixes_in_the_exported_proportions() {
 #[test]
 fn hf_interleave_datasets_draws_the_exported_probabilities() {
     let Some(py) = venv_python("MIXAGENT_INTEROP_PYTHON") else { return };
-    let s = schedule(&[
-        (4096, [0.5, 0.2, 0.3, 0.0]),
-        (8192, [0.1, 0.1, 0.4, 0.4]),
-        (4096, [0.3, 0.3, 0.2, 0.2]),
-    ]);
+    let s = three_stages();
     let tmp = tempfile::tempdir().unwrap();
     let file = write_export(tmp.path(), Format::Hf, &s);
     let out = run_python(&py, "hf_interleave.py", &[file.as_os_str()]);

@@ -48,17 +48,38 @@ struct HfConfig {
     mixagent: MixagentBlock,
 }
 
-/// The tokenizer a checkpoint is trained with. Its `tokenizer.json`, when given, is saved
-/// into the folder with a `tokenizer_config.json`, so `AutoTokenizer.from_pretrained` loads
-/// it from the checkpoint alone.
+/// The tokenizer a checkpoint is trained with. Its files, when given, are saved into the
+/// folder, so `AutoTokenizer.from_pretrained` loads it from the checkpoint alone.
 #[derive(Debug, Clone)]
 pub struct CheckpointTokenizer {
     /// The corpus tokenizer's fingerprint (checked when the checkpoint is loaded).
     pub fingerprint: String,
     /// The id of `<|endoftext|>`: the beginning, end and padding token.
     pub eos_id: u32,
-    /// The bytes of its `tokenizer.json`.
-    pub json: Option<Vec<u8>>,
+    /// Its `tokenizer.json` and the text of its end-of-text token.
+    pub files: Option<TokenizerFiles>,
+}
+
+/// A `tokenizer.json` and the text of its end-of-text token, read once per run.
+#[derive(Debug, Clone)]
+pub struct TokenizerFiles {
+    json: Vec<u8>,
+    eos_token: String,
+}
+
+impl TokenizerFiles {
+    /// The files of tokenizer `json` (its bytes) whose end-of-text token has id `eos_id`.
+    pub fn new(json: Vec<u8>, eos_id: u32) -> Result<Self, String> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&json).map_err(|e| format!("not a tokenizer.json: {e}"))?;
+        let eos_token = v["added_tokens"]
+            .as_array()
+            .and_then(|tokens| tokens.iter().find(|t| t["id"].as_u64() == Some(u64::from(eos_id))))
+            .and_then(|t| t["content"].as_str())
+            .ok_or_else(|| format!("no added token with id {eos_id}, the end-of-text token"))?
+            .to_string();
+        Ok(TokenizerFiles { json, eos_token })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -120,14 +141,9 @@ pub fn save_checkpoint(
         },
     };
     write_json(&tmp.join("config.json"), &hf)?;
-    if let Some(json) = &tokenizer.json {
-        write_atomic(tmp.join("tokenizer.json"), json)?;
-        let eos = added_token(json, tokenizer.eos_id).ok_or_else(|| {
-            LmError::checkpoint(
-                dir,
-                format!("the tokenizer has no added token with id {}", tokenizer.eos_id),
-            )
-        })?;
+    if let Some(files) = &tokenizer.files {
+        write_atomic(tmp.join("tokenizer.json"), &files.json)?;
+        let eos = &files.eos_token;
         let config = serde_json::json!({
             "tokenizer_class": "PreTrainedTokenizerFast",
             "bos_token": eos,
@@ -148,16 +164,6 @@ pub fn save_checkpoint(
         std::fs::remove_dir_all(dir).map_err(|e| LmError::io(dir, e))?;
     }
     std::fs::rename(&tmp, dir).map_err(|e| LmError::io(dir, e))
-}
-
-/// The text of added token `id` in a `tokenizer.json`.
-fn added_token(json: &[u8], id: u32) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
-    v["added_tokens"]
-        .as_array()?
-        .iter()
-        .find(|t| t["id"].as_u64() == Some(u64::from(id)))
-        .and_then(|t| t["content"].as_str().map(str::to_string))
 }
 
 fn write_tensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), LmError> {

@@ -14,7 +14,7 @@ mod trainer;
 pub use alloc::tune_allocator;
 pub use checkpoint::{
     load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, CheckpointTokenizer,
-    LoadedCheckpoint,
+    LoadedCheckpoint, TokenizerFiles,
 };
 pub use config::{ModelConfig, PRESETS};
 pub use error::LmError;

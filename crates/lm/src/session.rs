@@ -18,7 +18,7 @@ use tch::Tensor;
 use crate::checkpoint::read_tensors;
 use crate::{
     load_checkpoint, micro_step, read_model_config, save_checkpoint, AdamW, CheckpointTokenizer,
-    Device, Llama, LmError, LrSchedule, ModelConfig, TrainConfig,
+    Device, Llama, LmError, LrSchedule, ModelConfig, TokenizerFiles, TrainConfig,
 };
 
 /// Version of `trainer.json`, the training state of a checkpoint (2: one state for every
@@ -143,8 +143,11 @@ impl Session {
             fingerprint: fingerprint.clone(),
             eos_id: corpus.manifest.tokenizer.eos_id,
             // Synthetic test corpora carry no tokenizer file; their checkpoints then have none.
-            json: match std::fs::read(&tokenizer_file) {
-                Ok(bytes) => Some(bytes),
+            files: match std::fs::read(&tokenizer_file) {
+                Ok(bytes) => Some(
+                    TokenizerFiles::new(bytes, corpus.manifest.tokenizer.eos_id)
+                        .map_err(|m| LmError::checkpoint(&tokenizer_file, m))?,
+                ),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(LmError::io(&tokenizer_file, e)),
             },

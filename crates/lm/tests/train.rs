@@ -238,7 +238,7 @@ fn fresh_process_gives_identical_logits() {
     let tokenizer = mixagent_lm::CheckpointTokenizer {
         fingerprint: "00000000c0ffee00".into(),
         eos_id: 0,
-        json: None,
+        files: None,
     };
     mixagent_lm::save_checkpoint(&ckpt, &model, &tokenizer, None, &[]).unwrap();
     let in_memory = tch::no_grad(|| model.forward(&probe_ids()));
