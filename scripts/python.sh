@@ -16,10 +16,10 @@ trap 'rm -rf "$wheels" "$agent"' EXIT
 "$VENV/bin/maturin" build --release --locked -m crates/py/Cargo.toml --out "$wheels"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl
 # An untrained agent artifact and the command line, for the tests that compare the module with
-# `mixagent next` (the test profile's build, which `cargo test` has already made).
-cargo run -q -p mixagent-policy --example untrained_artifact -- "$agent/agent" >/dev/null
-cargo build -q -p mixagent-controller --bin mixagent-next
-MIXAGENT_TEST_AGENT="$agent/agent" MIXAGENT_BIN="$PWD/target/debug/mixagent-next" \
+# `mixagent next` (in the test profile, whose libraries `cargo test` has already built).
+cargo run -q --profile test -p mixagent-policy --example untrained_artifact -- "$agent/agent" >/dev/null
+cargo build -q --profile test -p mixagent-controller --bin mixagent-next
+MIXAGENT_TEST_AGENT="$agent/agent" MIXAGENT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/mixagent-next" \
     "$VENV/bin/python" -m pytest -q crates/py/tests
 # `mixagent.hf` under a real Hugging Face Trainer (torch, transformers, accelerate, datasets), in
 # the interop venv when scripts/setup-interop.sh has built it (scripts/test.sh exports it).
