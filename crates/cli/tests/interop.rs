@@ -3,8 +3,10 @@
 //! transformers' `AutoTokenizer` and `AutoModelForCausalLM` load a mixagent checkpoint folder
 //! alone and give mixagent's token ids and logits; marin-levanter's own config class parses the
 //! Levanter export and its mixture draws the exported shares; `datasets.interleave_datasets`
-//! draws the `hf` export's probabilities; PyYAML reads every weight of the nanotron and Mosaic
-//! exports as a number.
+//! draws the `hf` export's probabilities; megatron-core builds each launch's blend of the Megatron
+//! export and its scheduler resumes launch after launch as the recipe says; OLMo-core's own
+//! config loader builds each stage of the `olmo` export into a dataset holding the exported
+//! shares; PyYAML reads every weight of the nanotron and Mosaic exports as a number.
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +18,8 @@ mod common;
 use common::{mixagent, prepare_smoke, raw_available};
 
 /// The python of one interop venv, named by `var` (`MIXAGENT_INTEROP_PYTHON`: torch,
-/// transformers, PyYAML; `MIXAGENT_LEVANTER_PYTHON`: marin-levanter), or `None` (the test
-/// skips) when it is not set up. `scripts/test.sh` sets `MIXAGENT_REQUIRE_INTEROP`, where a
+/// transformers, PyYAML, megatron-core; `MIXAGENT_LEVANTER_PYTHON`: marin-levanter;
+/// `MIXAGENT_OLMO_PYTHON`: ai2-olmo-core), or `None` (the test skips) when it is not set up. `scripts/test.sh` sets `MIXAGENT_REQUIRE_INTEROP`, where a
 /// missing one fails.
 fn venv_python(var: &str) -> Option<PathBuf> {
     let py = std::env::var_os(var).map(PathBuf::from);
@@ -167,4 +169,24 @@ fn pyyaml_reads_every_yaml_export_weight_as_a_number() {
     let args: Vec<&std::ffi::OsStr> = files.iter().map(|p| p.as_os_str()).collect();
     let out = run_python(&py, "yaml_exports.py", &args);
     assert!(out.contains("\"stages_checked\": 6"), "{out}");
+}
+
+#[test]
+fn megatron_core_blends_each_launch_and_resumes_the_schedule_across_launches() {
+    let Some(py) = venv_python("MIXAGENT_INTEROP_PYTHON") else { return };
+    let s = three_stages();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_export(tmp.path(), Format::Megatron, &s);
+    let out = run_python(&py, "megatron_blend.py", &[file.as_os_str()]);
+    assert!(out.contains("\"stages\": 3") && out.contains("\"steps\": 16"), "{out}");
+}
+
+#[test]
+fn olmo_core_builds_every_stage_in_the_exported_shares() {
+    let Some(py) = venv_python("MIXAGENT_OLMO_PYTHON") else { return };
+    let s = three_stages();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_export(tmp.path(), Format::Olmo, &s);
+    let out = run_python(&py, "olmo_mixture.py", &[file.as_os_str()]);
+    assert!(out.contains("\"stages\": 3"), "{out}");
 }

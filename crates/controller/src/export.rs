@@ -3,7 +3,7 @@
 //!
 //! | format | what it writes | stages |
 //! |---|---|---|
-//! | `megatron` | JSON: per stage the `--data-path` weights and a `--per-split-data-args-path` object, with the cumulative `--train-samples` | one launch per stage, resumed with `--load` |
+//! | `megatron` | JSON: per stage the `--data-path` weights and a `--per-split-data-args-path` object, the cumulative `--train-samples` (on a step), the whole run's `--lr-decay-samples` | one launch per stage, resumed with `--load` and `--override-opt_param-scheduler` |
 //! | `nanotron` | YAML `data_stages` (Nanoset `dataset_folder` + `dataset_weights`), 1-based `start_training_step` | in one file; current nanotron trains the last stage of a file, so launch stage k with stages 1..k |
 //! | `levanter` | YAML `data.configs` + `data.train_weights` as `[step, weights]` pairs | in one run |
 //! | `mosaic` | YAML documents (one per stage) of llm-foundry `train_loader.dataset.streams` proportions, cumulative `max_duration` | one run per stage |
@@ -237,20 +237,18 @@ struct Stage {
     /// Optimizer steps before it and in it.
     first_step: u64,
     steps: u64,
-    /// Sequences (samples) in it, and up to its end.
+    /// Sequences (samples) in it.
     samples: u64,
-    samples_to_end: u64,
 }
 
 fn plan(schedule: &PlannedSchedule, shape: &TrainerShape) -> Vec<Stage> {
-    let (mut step, mut tokens_before) = (0u64, 0u64);
+    let mut step = 0u64;
     schedule
         .stages
         .iter()
         .map(|s| {
             let steps = (s.tokens as f64 / shape.tokens_per_step() as f64).round().max(1.0) as u64;
             let samples = s.tokens.div_ceil(shape.seq_len);
-            tokens_before += s.tokens;
             let out = Stage {
                 tokens: s.tokens,
                 // Formats that normalise take 6 decimals; hf and olmo need exact sums (`rounded`).
@@ -258,7 +256,6 @@ fn plan(schedule: &PlannedSchedule, shape: &TrainerShape) -> Vec<Stage> {
                 first_step: step,
                 steps,
                 samples,
-                samples_to_end: tokens_before.div_ceil(shape.seq_len),
             };
             step += steps;
             out
@@ -301,6 +298,9 @@ fn header(lines: &[String]) -> String {
 }
 
 fn megatron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &DataPaths) -> String {
+    // Each stage ends on a step, so every launch stops where the next resumes.
+    let end = |st: &Stage| (st.first_step + st.steps) * shape.global_batch;
+    let total = stages.last().map_or(0, end);
     let out: Vec<Value> = stages
         .iter()
         .enumerate()
@@ -310,7 +310,11 @@ fn megatron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &Dat
             json!({
                 "stage": k,
                 "tokens": st.tokens,
-                "train_samples": st.samples_to_end,
+                "train_samples": end(st),
+                "args": format!(
+                    "--train-samples {} --lr-decay-samples {total} --override-opt_param-scheduler",
+                    end(st)
+                ),
                 "data_path": args.join(" "),
                 "per_split_data_args": {"train": args, "valid": null, "test": null},
             })
@@ -318,8 +322,11 @@ fn megatron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &Dat
         .collect();
     let doc = json!({
         "format": "megatron-lm",
-        "how": "one launch per stage, resumed with --load from the previous stage's checkpoint: pass `--data-path <data_path>` (or write per_split_data_args to a file for --per-split-data-args-path) and the cumulative --train-samples; keep the learning-rate schedule arguments the same across launches",
+        "how": "one launch per stage, each resuming with --load from the previous stage's checkpoint: pass the stage's args (its cumulative --train-samples, the whole run's --lr-decay-samples, --override-opt_param-scheduler) and `--data-path <data_path>` (or per_split_data_args in a file for --per-split-data-args-path); keep --lr-warmup-samples and the other schedule arguments the same in every launch, and weight decay constant (its increment horizon is each launch's --train-samples). Without the override flag the second launch stops: the checkpoint's scheduler recorded the first launch's --train-samples",
         "seq_length": shape.seq_len,
+        "global_batch_size": shape.global_batch,
+        "seed": shape.seed,
+        "lr_decay_samples": total,
         "stages": out,
     });
     pretty(&doc)

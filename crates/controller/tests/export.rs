@@ -71,10 +71,15 @@ fn weights_sum_to_one(v: &Value) -> f64 {
 #[test]
 fn the_numbers_a_trainer_reads_are_right() {
     let get = |f: Format| parse(f, &export(f, &schedule(), &shape(), &paths()).unwrap());
-    // Megatron: cumulative samples of 128 tokens; weight/path pairs without zero weights.
+    // Megatron: cumulative samples at step ends (8 a step); each launch keeps the whole run's
+    // decay horizon; weight/path pairs without zero weights.
     let m = &get(Format::Megatron)[0]["stages"];
     let samples: Vec<u64> = (0..3).map(|k| m[k]["train_samples"].as_u64().unwrap()).collect();
     assert_eq!(samples, [32, 96, 128]);
+    assert_eq!(
+        m[1]["args"],
+        "--train-samples 96 --lr-decay-samples 128 --override-opt_param-scheduler"
+    );
     assert_eq!(
         m[0]["data_path"],
         "0.5 /data/web_text_document 0.2 /data/books_text_document 0.3 /data/proofs_text_document"
