@@ -7,10 +7,11 @@
 #   - $CACHE/venv-levanter: marin-levanter (JAX on CPU), apart, since it pins another
 #     transformers. Its release does not declare GitPython, which it imports.
 #   - $CACHE/venv-olmo: ai2-olmo-core, apart, since it pins older huggingface_hub, rich and
-#     filelock than transformers wants; it takes torch and numpy from venv-torch (a .pth file
-#     puts venv-torch's site-packages after its own) instead of a second copy of torch.
-# Prints `MIXAGENT_INTEROP_PYTHON=...`, `MIXAGENT_LEVANTER_PYTHON=...` and
-# `MIXAGENT_OLMO_PYTHON=...` on stdout, for `export $(bash scripts/setup-interop.sh)`.
+#     filelock than transformers wants; $CACHE/venv-mosaic: mosaicml-streaming, apart, since it
+#     pins numpy < 2.2 and transformers < 5. Both take torch from venv-torch (a .pth file puts
+#     venv-torch's site-packages after their own) instead of a second copy of torch.
+# Prints `MIXAGENT_INTEROP_PYTHON=...`, `MIXAGENT_LEVANTER_PYTHON=...`, `MIXAGENT_OLMO_PYTHON=...`
+# and `MIXAGENT_MOSAIC_PYTHON=...` on stdout, for `export $(bash scripts/setup-interop.sh)`.
 #
 #   MIXAGENT_CACHE   cache folder (default ~/.cache/mixagent)
 set -euo pipefail
@@ -21,6 +22,8 @@ TORCH_PINS=(transformers==5.23.0 accelerate==1.15.0 datasets==5.2.0 pyyaml==6.0.
     megatron-core==0.16.1)
 LEVANTER_PINS=(marin-levanter==0.2.20.dev202606180959 gitpython==3.2.1)
 OLMO_PINS=(ai2-olmo-core==3.0.0)
+# torchvision (which streaming requires) at the release built for torch 2.13.
+MOSAIC_PINS=(mosaicml-streaming==0.13.0 numpy==2.1.3 transformers==4.57.6 torchvision==0.28.0)
 
 # has PYTHON PIN...: whether the venv has exactly these versions.
 has() {
@@ -71,6 +74,8 @@ venv() {
 venv venv-levanter "${LEVANTER_PINS[@]}"
 torch_site=$("$torch_py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 venv venv-olmo "$torch_site" "${OLMO_PINS[@]}"
+venv venv-mosaic "$torch_site" "${MOSAIC_PINS[@]}"
 echo "MIXAGENT_INTEROP_PYTHON=$torch_py"
 echo "MIXAGENT_LEVANTER_PYTHON=$CACHE/venv-levanter/bin/python"
 echo "MIXAGENT_OLMO_PYTHON=$CACHE/venv-olmo/bin/python"
+echo "MIXAGENT_MOSAIC_PYTHON=$CACHE/venv-mosaic/bin/python"

@@ -6,7 +6,9 @@
 //! draws the `hf` export's probabilities; megatron-core builds each launch's blend of the Megatron
 //! export and its scheduler resumes launch after launch as the recipe says; OLMo-core's own
 //! config loader builds each stage of the `olmo` export into a dataset holding the exported
-//! shares; PyYAML reads every weight of the nanotron and Mosaic exports as a number.
+//! shares; MosaicML Streaming's `StreamingDataset` over the `mosaic` export's streams yields each
+//! domain in its proportion; PyYAML reads every weight of the nanotron and Mosaic exports as a
+//! number.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,8 @@ use common::{mixagent, prepare_smoke, raw_available};
 
 /// The python of one interop venv, named by `var` (`MIXAGENT_INTEROP_PYTHON`: torch,
 /// transformers, PyYAML, megatron-core; `MIXAGENT_LEVANTER_PYTHON`: marin-levanter;
-/// `MIXAGENT_OLMO_PYTHON`: ai2-olmo-core), or `None` (the test skips) when it is not set up. `scripts/test.sh` sets `MIXAGENT_REQUIRE_INTEROP`, where a
+/// `MIXAGENT_OLMO_PYTHON`: ai2-olmo-core; `MIXAGENT_MOSAIC_PYTHON`: mosaicml-streaming), or
+/// `None` (the test skips) when it is not set up. `scripts/test.sh` sets `MIXAGENT_REQUIRE_INTEROP`, where a
 /// missing one fails.
 fn venv_python(var: &str) -> Option<PathBuf> {
     let py = std::env::var_os(var).map(PathBuf::from);
@@ -188,5 +191,15 @@ fn olmo_core_builds_every_stage_in_the_exported_shares() {
     let tmp = tempfile::tempdir().unwrap();
     let file = write_export(tmp.path(), Format::Olmo, &s);
     let out = run_python(&py, "olmo_mixture.py", &[file.as_os_str()]);
+    assert!(out.contains("\"stages\": 3"), "{out}");
+}
+
+#[test]
+fn mosaic_streaming_yields_each_stream_in_its_exported_proportion() {
+    let Some(py) = venv_python("MIXAGENT_MOSAIC_PYTHON") else { return };
+    let s = three_stages();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_export(tmp.path(), Format::Mosaic, &s);
+    let out = run_python(&py, "mosaic_streams.py", &[file.as_os_str()]);
     assert!(out.contains("\"stages\": 3"), "{out}");
 }
