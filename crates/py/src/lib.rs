@@ -66,6 +66,17 @@ fn token_count(what: &str, v: &Bound<'_, PyAny>) -> PyResult<u64> {
     )))
 }
 
+/// A reported observation and the stage's token count (0 when not given), as `observe` and
+/// `record` take them.
+fn observation(
+    feedback: BTreeMap<String, f64>,
+    domain_loss: Option<BTreeMap<String, f64>>,
+    tokens: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Observation, u64)> {
+    let tokens = tokens.map_or(Ok(0), |t| token_count("tokens", t))?;
+    Ok((Observation { feedback, domain_loss: domain_loss.unwrap_or_default() }, tokens))
+}
+
 /// Token counts per domain, `{name: count}`.
 fn token_counts(tokens: Option<&Bound<'_, PyDict>>) -> PyResult<Option<BTreeMap<String, u64>>> {
     let Some(d) = tokens else { return Ok(None) };
@@ -157,8 +168,7 @@ impl Controller {
         domain_loss: Option<BTreeMap<String, f64>>,
         tokens: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let tokens = tokens.map_or(Ok(0), |t| token_count("tokens", t))?;
-        let obs = Observation { feedback, domain_loss: domain_loss.unwrap_or_default() };
+        let (obs, tokens) = observation(feedback, domain_loss, tokens)?;
         self.inner.observe(obs, tokens).map_err(to_py)
     }
 
@@ -171,8 +181,7 @@ impl Controller {
         domain_loss: Option<BTreeMap<String, f64>>,
         tokens: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let tokens = tokens.map_or(Ok(0), |t| token_count("tokens", t))?;
-        let obs = Observation { feedback, domain_loss: domain_loss.unwrap_or_default() };
+        let (obs, tokens) = observation(feedback, domain_loss, tokens)?;
         self.inner.record(weights, obs, tokens).map_err(to_py)
     }
 
