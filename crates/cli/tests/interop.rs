@@ -90,6 +90,18 @@ fn run_python(py: &Path, name: &str, args: &[&std::ffi::OsStr]) -> String {
     stdout
 }
 
+/// Runs `script` in the venv named by `var` on `format`'s export of [`three_stages`] and checks
+/// that its output holds each of `expected`; skips when that venv is not set up.
+fn check_export(var: &str, format: Format, script: &str, expected: &[&str]) {
+    let Some(py) = venv_python(var) else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_export(tmp.path(), format, &three_stages());
+    let out = run_python(&py, script, &[file.as_os_str()]);
+    for e in expected {
+        assert!(out.contains(e), "{script}: `{e}` not in its output:\n{out}");
+    }
+}
+
 #[test]
 fn transformers_loads_a_checkpoint_folder_with_its_tokenizer_and_mixagents_logits() {
     if !raw_available() {
@@ -137,24 +149,19 @@ fn transformers_loads_a_checkpoint_folder_with_its_tokenizer_and_mixagents_logit
 
 #[test]
 fn levanter_parses_its_export_and_mixes_in_the_exported_proportions() {
-    let Some(py) = venv_python("MIXAGENT_LEVANTER_PYTHON") else { return };
     // Stages of 4, 8 and 4 steps of 8 sequences (switches at sequences 32 and 96), blocks of
     // 32 sequences: the 0.1 weights get 3 sequences a block; at blocks of 8 they got none.
-    let s = three_stages();
-    let tmp = tempfile::tempdir().unwrap();
-    let file = write_export(tmp.path(), Format::Levanter, &s);
-    let out = run_python(&py, "levanter_mixture.py", &[file.as_os_str()]);
-    assert!(out.contains("\"stages\": 3"), "{out}");
+    check_export(
+        "MIXAGENT_LEVANTER_PYTHON",
+        Format::Levanter,
+        "levanter_mixture.py",
+        &["\"stages\": 3"],
+    );
 }
 
 #[test]
 fn hf_interleave_datasets_draws_the_exported_probabilities() {
-    let Some(py) = venv_python("MIXAGENT_INTEROP_PYTHON") else { return };
-    let s = three_stages();
-    let tmp = tempfile::tempdir().unwrap();
-    let file = write_export(tmp.path(), Format::Hf, &s);
-    let out = run_python(&py, "hf_interleave.py", &[file.as_os_str()]);
-    assert!(out.contains("\"stages\": 3"), "{out}");
+    check_export("MIXAGENT_INTEROP_PYTHON", Format::Hf, "hf_interleave.py", &["\"stages\": 3"]);
 }
 
 #[test]
@@ -176,30 +183,20 @@ fn pyyaml_reads_every_yaml_export_weight_as_a_number() {
 
 #[test]
 fn megatron_core_blends_each_launch_and_resumes_the_schedule_across_launches() {
-    let Some(py) = venv_python("MIXAGENT_INTEROP_PYTHON") else { return };
-    let s = three_stages();
-    let tmp = tempfile::tempdir().unwrap();
-    let file = write_export(tmp.path(), Format::Megatron, &s);
-    let out = run_python(&py, "megatron_blend.py", &[file.as_os_str()]);
-    assert!(out.contains("\"stages\": 3") && out.contains("\"steps\": 16"), "{out}");
+    check_export(
+        "MIXAGENT_INTEROP_PYTHON",
+        Format::Megatron,
+        "megatron_blend.py",
+        &["\"stages\": 3", "\"steps\": 16"],
+    );
 }
 
 #[test]
 fn olmo_core_builds_every_stage_in_the_exported_shares() {
-    let Some(py) = venv_python("MIXAGENT_OLMO_PYTHON") else { return };
-    let s = three_stages();
-    let tmp = tempfile::tempdir().unwrap();
-    let file = write_export(tmp.path(), Format::Olmo, &s);
-    let out = run_python(&py, "olmo_mixture.py", &[file.as_os_str()]);
-    assert!(out.contains("\"stages\": 3"), "{out}");
+    check_export("MIXAGENT_OLMO_PYTHON", Format::Olmo, "olmo_mixture.py", &["\"stages\": 3"]);
 }
 
 #[test]
 fn mosaic_streaming_yields_each_stream_in_its_exported_proportion() {
-    let Some(py) = venv_python("MIXAGENT_MOSAIC_PYTHON") else { return };
-    let s = three_stages();
-    let tmp = tempfile::tempdir().unwrap();
-    let file = write_export(tmp.path(), Format::Mosaic, &s);
-    let out = run_python(&py, "mosaic_streams.py", &[file.as_os_str()]);
-    assert!(out.contains("\"stages\": 3"), "{out}");
+    check_export("MIXAGENT_MOSAIC_PYTHON", Format::Mosaic, "mosaic_streams.py", &["\"stages\": 3"]);
 }
