@@ -22,8 +22,8 @@ use common::{mixagent, prepare_smoke, raw_available};
 /// The python of one interop venv, named by `var` (`MIXAGENT_INTEROP_PYTHON`: torch,
 /// transformers, PyYAML, megatron-core; `MIXAGENT_LEVANTER_PYTHON`: marin-levanter;
 /// `MIXAGENT_OLMO_PYTHON`: ai2-olmo-core; `MIXAGENT_MOSAIC_PYTHON`: mosaicml-streaming), or
-/// `None` (the test skips) when it is not set up. `scripts/test.sh` sets `MIXAGENT_REQUIRE_INTEROP`, where a
-/// missing one fails.
+/// `None` (the test skips) when it is not set up. `scripts/test.sh` sets
+/// `MIXAGENT_REQUIRE_INTEROP`, where a missing one fails.
 fn venv_python(var: &str) -> Option<PathBuf> {
     let py = std::env::var_os(var).map(PathBuf::from);
     if let Some(py) = py.filter(|p| p.exists()) {

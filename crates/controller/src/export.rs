@@ -307,13 +307,13 @@ fn megatron(s: &PlannedSchedule, stages: &[Stage], shape: &TrainerShape, p: &Dat
         .map(|(k, st)| {
             let args: Vec<String> =
                 nonzero(s, st).iter().flat_map(|(d, w)| [weight_arg(*w), p.of(d)]).collect();
+            let samples = end(st);
             json!({
                 "stage": k,
                 "tokens": st.tokens,
-                "train_samples": end(st),
+                "train_samples": samples,
                 "args": format!(
-                    "--train-samples {} --lr-decay-samples {total} --override-opt_param-scheduler",
-                    end(st)
+                    "--train-samples {samples} --lr-decay-samples {total} --override-opt_param-scheduler"
                 ),
                 "data_path": args.join(" "),
                 "per_split_data_args": {"train": args, "valid": null, "test": null},

@@ -25,6 +25,7 @@ import types
 import warnings
 
 warnings.filterwarnings("ignore")
+import megatron.core
 import numpy
 import torch
 from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
@@ -92,10 +93,10 @@ tokenizer = types.SimpleNamespace(
     vocab_size=64, eod=0, pad=1, unique_identifiers={"class": "mixagent-test-ids"}
 )
 worst, consumed = 0.0, 0
+launches = [args_of(s) for s in stages]
 
 # Data: each launch's blended dataset, read from the previous stage's end.
-for k, stage in enumerate(stages):
-    launch = args_of(stage)
+for k, (stage, launch) in enumerate(zip(stages, launches)):
     blend = get_blend_from_list(stage["data_path"].split())
     assert blend == get_blend_from_list(stage["per_split_data_args"]["train"]), k
     prefixes, weights = blend
@@ -131,8 +132,7 @@ for k, stage in enumerate(stages):
     consumed = launch["--train-samples"]
 
 # Learning rate: launches resumed from each other against one uninterrupted run.
-launches = [args_of(s) for s in stages]
-whole = scheduler(dict(launches[-1]), override=False)
+whole = scheduler(launches[-1], override=False)
 reference = []
 for _ in range(consumed // batch):
     whole.step(batch)
@@ -159,8 +159,6 @@ try:
     raise SystemExit("expected megatron's scheduler check to refuse a changed --train-samples")
 except AssertionError:
     pass
-
-import megatron.core
 
 print(
     json.dumps(

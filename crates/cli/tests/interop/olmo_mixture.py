@@ -23,27 +23,31 @@ logging.disable(logging.WARNING)
 doc = json.load(open(sys.argv[1]))
 seq_len = doc["sequence_length"]
 root = tempfile.mkdtemp()
-ids = {}
+files = {}
 
 
 def local(path):
     """The export names the trainer's paths (`/data/{domain}`); here each is a token file of
     uint16 ids (the dtype OLMo-core picks for a vocabulary under 65,536): documents of 63 tokens
-    whose id names the domain, each closed by the end-of-text id 0, enough for any stage."""
-    if path not in ids:
-        ids[path] = 10 + len(ids)
-        file = os.path.join(root, f"{ids[path]}.npy")
-        docs = numpy.full((1024, 64), ids[path], dtype=numpy.uint16)
+    whose id names the domain, each closed by the end-of-text id 0, enough for any stage. The
+    file is named by that id."""
+    if path not in files:
+        domain = 10 + len(files)
+        files[path] = os.path.join(root, f"{domain}.npy")
+        docs = numpy.full((1024, 64), domain, dtype=numpy.uint16)
         docs[:, -1] = 0
-        docs.tofile(file)
-    return os.path.join(root, f"{ids[path]}.npy")
+        docs.tofile(files[path])
+    return files[path]
+
+
+def domain_of(file):
+    """The token id of a file written by `local`."""
+    return int(os.path.basename(file).removesuffix(".npy"))
 
 
 worst = 0.0
 for k, stage in enumerate(doc["stages"]):
-    stage_paths = {}
     for source in stage["source_list"]["sources"]:
-        stage_paths[source["source_name"]] = source["paths"][0]
         source["paths"] = [local(p) for p in source["paths"]]
     # OLMo-core's own loader resolves the `_CLASS_` names.
     mix = Config.from_dict(stage)
@@ -63,7 +67,7 @@ for k, stage in enumerate(doc["stages"]):
         drawn[counts.argmax()] += 1
     assert drawn.sum() * seq_len >= mix.requested_tokens, (k, drawn.sum(), mix.requested_tokens)
     for source in mix.source_list.sources:
-        share = drawn[ids[stage_paths[source.source_name]]] / drawn.sum()
+        share = drawn[domain_of(source.paths[0])] / drawn.sum()
         # OLMo-core rounds each source to whole instances of `sequence_length` tokens.
         bound = 1.0 / drawn.sum()
         assert abs(share - source.target_ratio) <= bound + 1e-12, (k, source.source_name, share)
