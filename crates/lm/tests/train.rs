@@ -272,3 +272,65 @@ fn gradient_accumulation_counts_tokens_per_optimizer_step() {
     assert_eq!(last["tokens"], 8 * 32 * 2 * 12);
     assert!(summary.losses[11] < summary.losses[0] - 0.3, "{:?}", summary.losses);
 }
+
+/// A session over the synthetic corpus's two fields, from fresh weights of seed 3.
+fn session(corpus: &Path) -> (mixagent_lm::Session, mixagent_core::Mixture) {
+    let c = mixagent_sampler::Corpus::open(corpus).unwrap();
+    let s = spec(corpus.to_path_buf(), 1);
+    let space = s.space.resolve(&c.manifest.domain_space().unwrap()).unwrap();
+    let mut train = s.train.clone();
+    train.seed = 3;
+    let mixture = mixagent_core::Mixture::new(space.clone(), vec![0.5, 0.5]).unwrap();
+    let session = mixagent_lm::Session::new(&s.model, None, &c, space, train, 40, Device::Cpu);
+    (session.unwrap(), mixture)
+}
+
+fn weights(model: &Llama) -> Vec<Tensor> {
+    model.hf_tensors().into_iter().map(|(_, t)| t.copy()).collect()
+}
+
+#[test]
+fn tail_averaging_changes_what_is_observed_never_what_is_trained() {
+    setup();
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    // Plain: the weights after each of the stage's 4 steps.
+    let (mut plain, mixture) = session(&c);
+    let mut after = Vec::new();
+    for _ in 0..4 {
+        plain.train_step(&mixture).unwrap();
+        after.push(weights(plain.model()));
+    }
+    // Averaged over the last 3: training lands on the same weights; the observed model is the
+    // mean of the weights after steps 2, 3 and 4.
+    let (mut avg, _) = session(&c);
+    avg.train_stage(&mixture, 4, 3).unwrap();
+    for (a, b) in weights(avg.model()).iter().zip(&after[3]) {
+        assert!(a.equal(b), "averaging changed the trained weights");
+    }
+    let mut largest = 0.0f64;
+    for (i, observed) in weights(avg.eval_model()).iter().enumerate() {
+        let mean = (&after[1][i] + &after[2][i] + &after[3][i]) / 3.0;
+        let diff = (observed - &mean).abs().max().double_value(&[]);
+        largest = largest.max(diff);
+        assert!(diff < 1e-6, "tensor {i} is not the tail mean (off by {diff})");
+    }
+    let moved = weights(avg.eval_model())
+        .iter()
+        .zip(&after[3])
+        .map(|(a, b)| (a - b).abs().max().double_value(&[]))
+        .fold(0.0, f64::max);
+    assert!(moved > 1e-4, "the tail mean equals the last weights: nothing was averaged");
+    // A plain step after it: the observed model is the trained one again.
+    avg.train_step(&mixture).unwrap();
+    for (a, b) in weights(avg.eval_model()).iter().zip(&weights(avg.model())) {
+        assert!(a.equal(b));
+    }
+    // Without averaging the observed model is the trained one.
+    let (mut none, _) = session(&c);
+    none.train_stage(&mixture, 4, 0).unwrap();
+    for (a, b) in weights(none.eval_model()).iter().zip(&after[3]) {
+        assert!(a.equal(b));
+    }
+    assert!(largest < 1e-6);
+}

@@ -153,10 +153,18 @@ impl HeadroomConfig {
 }
 
 /// A folder name for a policy spec (`agent:runs/agent-demo` → `agent_runs_agent-demo`).
+///
+/// A long spec (a `static:` mixture over many domains) keeps its first 60 characters and adds
+/// a hash of the whole, so file names stay far below the file system's limit and still differ.
 pub fn policy_slug(spec: &str) -> String {
-    spec.chars()
+    let slug: String = spec
+        .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
-        .collect()
+        .collect();
+    if slug.len() <= 80 {
+        return slug;
+    }
+    format!("{}-{}", &slug[..60], mixagent_core::fnv64_hex(spec.as_bytes()))
 }
 
 #[cfg(test)]
@@ -168,6 +176,20 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text).unwrap();
         CompareConfig::load(&path)
+    }
+
+    #[test]
+    fn long_specs_get_short_distinct_slugs() {
+        assert_eq!(policy_slug("fixed:0.5"), "fixed_0.5");
+        let mixture =
+            |w: f64| (0..31).map(|i| format!("domain_{i}={w:.6}")).collect::<Vec<_>>().join(",");
+        let (a, b) = (
+            policy_slug(&format!("static:{}", mixture(0.1))),
+            policy_slug(&format!("static:{}", mixture(0.2))),
+        );
+        assert!(a.len() <= 80 && b.len() <= 80, "{a}");
+        assert_ne!(a, b);
+        assert!(a.starts_with("static_domain_0_0.100000"));
     }
 
     #[test]
