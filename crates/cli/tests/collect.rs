@@ -807,7 +807,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         std::fs::write(
             &cfg,
             format!(
-                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nconfirm_seeds = {confirm}\nstatics = 1\ntask_items = 8\n",
+                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nconfirm_seeds = {confirm}\nstatics = 2\ntask_items = 8\n",
                 config().display().to_string(),
                 corpus.display(),
                 base.display(),
@@ -838,8 +838,15 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     let gates: Vec<&str> =
         report["gates"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
     assert_eq!(gates, ["G0", "G1", "G2", "G3", "G4", "G5"]);
-    // G5 was read from the static mixtures' replicated runs (no collection given).
+    // G5 was read from three mixtures branched at the middle stage (uniform and the two static
+    // draws) on the confirmation seeds, with the static mixtures' replicated runs beside it.
     assert!(report["gates"][5]["pass"].is_boolean(), "{}", report["gates"][5]);
+    assert!(report["gates"][5]["figure"].as_str().unwrap().contains("shared state"));
+    assert_eq!(report["branch"]["stage"], 1);
+    assert_eq!(
+        (report["branch"]["mixtures"].as_u64(), report["branch"]["seeds"].as_u64()),
+        (Some(3), Some(2))
+    );
     assert!(report["mixture_share"]["per_stage"].as_array().is_some_and(|v| !v.is_empty()));
     // G0 was measured: the base and a target-only model were scored on the benchmark suite.
     assert!(report["gates"][0]["pass"].is_boolean(), "{}", report["gates"][0]);

@@ -49,15 +49,6 @@ pub struct ObserveConfig {
     pub seed: u64,
     /// Sequences per forward pass.
     pub batch_size: usize,
-    /// Observe the mean of the weights over each stage's last `average_steps` optimizer steps
-    /// (tail averaging) instead of the last weights: less of the last steps' SGD noise in the
-    /// feedback (DESIGN §10, gate G5). 0 (the default): the last weights.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub average_steps: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// Balanced score S (DESIGN §4): the mean over `fields` of each field's feedback change

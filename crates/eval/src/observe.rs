@@ -63,11 +63,6 @@ impl Observer {
         Ok(Observer { tokenizer, suites, heldout, cfg, layout: Default::default() })
     }
 
-    /// What it measures.
-    pub fn config(&self) -> &ObserveConfig {
-        &self.cfg
-    }
-
     /// Fingerprint of each field's suite (field, fingerprint), to record with the results.
     pub fn suite_fingerprints(&self) -> Vec<(String, String)> {
         self.suites.iter().map(|s| (s.field.clone(), s.fingerprint())).collect()

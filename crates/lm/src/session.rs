@@ -77,13 +77,8 @@ pub struct DomainStats {
 
 /// A model in training: the engine of pretraining, scheduled CPT, rollouts and steered CPT.
 pub struct Session {
-    vs: VarStore,
+    _vs: VarStore,
     model: Llama,
-    /// The mean of the weights over the last steps of the latest stage trained with tail
-    /// averaging ([`Session::train_stage`]), in a model of its own; built on first use.
-    averaged: Option<(VarStore, Llama)>,
-    /// Whether `averaged` holds the latest stage's mean (false after a plain step).
-    averaged_fresh: bool,
     opt: AdamW,
     sampler: Sampler,
     train: TrainConfig,
@@ -195,10 +190,8 @@ impl Session {
         let names: Vec<String> = sampler.corpus_domains().map(str::to_string).collect();
         Ok(Session {
             buf: vec![0; sampler.buffer_len()],
-            vs,
+            _vs: vs,
             model: llama,
-            averaged: None,
-            averaged_fresh: false,
             opt,
             sampler,
             train,
@@ -266,7 +259,6 @@ impl Session {
         let _grad_norm = self.opt.step(lr);
         self.opt.zero_grad();
         self.step += 1;
-        self.averaged_fresh = false;
         Ok(StepOut { loss, lr })
     }
 
@@ -289,29 +281,13 @@ impl Session {
         out
     }
 
-    /// Trains `steps` optimizer steps on batches drawn by `mixture`. With `average` > 0 it also
-    /// keeps the mean of the weights after each of the stage's last `average` steps (tail
-    /// averaging): [`Session::eval_model`] then returns that mean, a reading of where the stage
-    /// led with less of the last few steps' SGD noise. Training continues from the last weights
-    /// either way, so the averaging changes what is observed, never what is trained.
-    pub fn train_stage(
-        &mut self,
-        mixture: &Mixture,
-        steps: u64,
-        average: u64,
-    ) -> Result<StageStats, LmError> {
+    /// Trains `steps` optimizer steps on batches drawn by `mixture`.
+    pub fn train_stage(&mut self, mixture: &Mixture, steps: u64) -> Result<StageStats, LmError> {
         let start = Instant::now();
         self.take_domain_stats();
         let mut loss_sum = 0.0;
-        let first_averaged = steps.saturating_sub(average);
-        for i in 0..steps {
+        for _ in 0..steps {
             loss_sum += self.train_step(mixture)?.loss;
-            if average > 0 && i >= first_averaged {
-                self.accumulate_average(i == first_averaged);
-            }
-        }
-        if average > 0 && steps > 0 {
-            self.finish_average(steps - first_averaged);
         }
         let seq = self.train.seq_len as u64;
         Ok(StageStats {
@@ -325,50 +301,6 @@ impl Session {
             train_loss: loss_sum / steps.max(1) as f64,
             train_secs: start.elapsed().as_secs_f64(),
         })
-    }
-
-    /// The model to observe: the latest stage's tail average when that stage kept one, else
-    /// the model being trained.
-    pub fn eval_model(&self) -> &Llama {
-        match &self.averaged {
-            Some((_, m)) if self.averaged_fresh => m,
-            _ => &self.model,
-        }
-    }
-
-    /// Adds the current weights into the average (`first`: starts it afresh).
-    fn accumulate_average(&mut self, first: bool) {
-        let _guard = tch::no_grad_guard();
-        if self.averaged.is_none() {
-            let vs = VarStore::new(self.device);
-            // Seeded: drawing the (overwritten) initial weights must not depend on, or move,
-            // whatever the global generator was doing.
-            let model = crate::with_seed(0, || Llama::new(&vs.root(), self.model.config()));
-            self.averaged = Some((vs, model));
-        }
-        let (avg_vs, _) = self.averaged.as_ref().expect("built above");
-        let live = self.vs.variables();
-        for (name, mut dst) in avg_vs.variables() {
-            let src = &live[&name];
-            if first {
-                dst.copy_(src);
-            } else {
-                let _ = dst.g_add_(src);
-            }
-        }
-    }
-
-    /// Divides the accumulated sum of `n` weight sets into their mean.
-    fn finish_average(&mut self, n: u64) {
-        let _guard = tch::no_grad_guard();
-        if let Some((vs, _)) = &self.averaged {
-            if n > 1 {
-                for (_, mut t) in vs.variables() {
-                    let _ = t.g_div_scalar_(n as f64);
-                }
-            }
-            self.averaged_fresh = true;
-        }
     }
 
     /// Writes the whole state (weights, optimizer, sampler cursors, step) and `extra` files
@@ -429,7 +361,6 @@ impl Session {
             .map_err(|m| LmError::checkpoint(dir, m))?;
         self.sampler.restore(&state.sampler)?;
         self.step = state.step;
-        self.averaged_fresh = false;
         Ok(())
     }
 }

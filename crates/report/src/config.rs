@@ -107,9 +107,18 @@ pub struct HeadroomConfig {
     /// Seed of the draws.
     #[serde(default)]
     pub seed: u64,
-    /// A trajectory collection on this corpus, for G5 (optional).
+    /// A trajectory collection on this corpus, for G5's regression reading (optional).
     #[serde(default)]
     pub trajectories: Option<PathBuf>,
+    /// G5's branch reading: this many mixtures (uniform and the first static draws, so at most
+    /// `statics` + 1) each run for one stage from a shared state (uniform before and after
+    /// it), on the confirmation seeds, on the proxy when there is one; 0 (or fewer than 3
+    /// available) skips it.
+    #[serde(default = "default_branches")]
+    pub branches: usize,
+    /// The stage the branches differ at [default: the middle stage].
+    #[serde(default)]
+    pub branch_stage: Option<usize>,
     /// Items per benchmark task for G0 (the base and a target-only model are scored on the
     /// benchmark suite); 0 skips G0.
     #[serde(default = "default_headroom_task_items")]
@@ -121,6 +130,10 @@ pub struct HeadroomConfig {
 
 fn default_statics() -> usize {
     16
+}
+
+fn default_branches() -> usize {
+    8
 }
 
 fn default_concentration() -> f64 {
@@ -147,6 +160,12 @@ impl HeadroomConfig {
         }
         if !(cfg.concentration > 0.0 && cfg.concentration.is_finite()) {
             return Err(bad(format!("concentration = {}: must be positive", cfg.concentration)));
+        }
+        if (1..3).contains(&cfg.branches) {
+            return Err(bad(format!(
+                "branches = {}: G5's branch reading needs at least 3 mixtures, or 0 to skip it",
+                cfg.branches
+            )));
         }
         Ok(cfg)
     }

@@ -251,6 +251,79 @@ pub fn mixture_share(rows: &[Row]) -> Option<VarianceShare> {
     Some(VarianceShare { pooled, per_stage, mixtures: m, seeds: k, by_window })
 }
 
+/// Gate G5, the branch reading: runs that share every stage but one (the same schedule before
+/// and after, so with the same seed they reach that stage in the same state) and differ only in
+/// that stage's mixture. The seed is a block (two-way analysis of variance without
+/// interaction): what a seed's state does to the reward is common to every mixture tried from
+/// it, and an agent sees that state, so only the rest counts as noise. σ²_mix = (MS_mix −
+/// MS_residual)/k, share = σ²_mix / (σ²_mix + MS_residual), m mixtures × k seeds. This is the
+/// quantity a critic fits (the reward of an action from a state); the static reading
+/// ([`mixture_share`]) also counts the seeds' diverging states as noise and, once a model has
+/// adapted to a fixed mixture, sees little of the mixture in any one stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BranchShare {
+    /// The stage the mixtures differ at.
+    pub stage: usize,
+    /// The mixture's share with the seed as a block.
+    pub share: f64,
+    /// The one-way share (the seed's state counted as noise), for comparison.
+    pub one_way: f64,
+    /// SD of the mixture's effect, σ_mix.
+    pub sd_mixture: f64,
+    /// SD of the residual noise.
+    pub sd_noise: f64,
+    /// Mixtures compared.
+    pub mixtures: usize,
+    /// Seeds per mixture.
+    pub seeds: usize,
+}
+
+/// See [`BranchShare`]: the mixture's share of stage `stage`'s reward over `rows` (each row a
+/// schedule that differs from the others only at that stage). `None` with fewer than 3 rows,
+/// 2 common seeds, or runs shorter than `stage + 1`.
+pub fn branch_share(rows: &[Row], stage: usize) -> Option<BranchShare> {
+    let mut seeds: Vec<u64> = rows.first()?.outcomes.iter().map(|o| o.seed).collect();
+    seeds.retain(|s| rows.iter().all(|r| r.outcomes.iter().any(|o| o.seed == *s)));
+    let (m, k) = (rows.len(), seeds.len());
+    if m < 3 || k < 2 {
+        return None;
+    }
+    let mut y = Vec::with_capacity(m);
+    for r in rows {
+        let mut v = Vec::with_capacity(k);
+        for s in &seeds {
+            let o = r.outcomes.iter().find(|o| o.seed == *s).expect("common");
+            v.push(*o.rewards.get(stage)?);
+        }
+        y.push(v);
+    }
+    let mix_means: Vec<f64> = y.iter().map(|v| v.iter().sum::<f64>() / k as f64).collect();
+    let seed_means: Vec<f64> =
+        (0..k).map(|j| y.iter().map(|v| v[j]).sum::<f64>() / m as f64).collect();
+    let grand = mix_means.iter().sum::<f64>() / m as f64;
+    let ms_mix =
+        k as f64 * mix_means.iter().map(|x| (x - grand).powi(2)).sum::<f64>() / (m - 1) as f64;
+    let mut residual = 0.0;
+    for (i, v) in y.iter().enumerate() {
+        for (j, x) in v.iter().enumerate() {
+            residual += (x - mix_means[i] - seed_means[j] + grand).powi(2);
+        }
+    }
+    let ms_residual = residual / ((m - 1) * (k - 1)) as f64;
+    let mix = ((ms_mix - ms_residual) / k as f64).max(0.0);
+    let share = if mix + ms_residual > 0.0 { mix / (mix + ms_residual) } else { 0.0 };
+    let (_, one_way) = anova_share(&[y], m, k);
+    Some(BranchShare {
+        stage,
+        share,
+        one_way: one_way[0],
+        sd_mixture: mix.sqrt(),
+        sd_noise: ms_residual.sqrt(),
+        mixtures: m,
+        seeds: k,
+    })
+}
+
 /// The pooled and per-window mixture share of `y[window][mixture][seed]`.
 fn anova_share(ys: &[Vec<Vec<f64>>], m: usize, k: usize) -> (f64, Vec<f64>) {
     let (mut mix_all, mut total_all) = (0.0, 0.0);
@@ -433,6 +506,8 @@ pub struct Headroom {
     pub mixture_share: Option<VarianceShare>,
     /// G5's regression reading on a trajectory collection: pooled out-of-fold R² and per stage.
     pub explained: Option<(f64, Vec<f64>)>,
+    /// G5's branch reading: the mixture's share of one stage's reward from a shared state.
+    pub branch: Option<BranchShare>,
 }
 
 /// Gate G0 from the benchmark reports of the base and of a target-only model: per field, the
@@ -479,6 +554,7 @@ pub fn gates(
     confirm: &[Row],
     share: Option<&VarianceShare>,
     explained: Option<f64>,
+    branch: Option<&BranchShare>,
 ) -> Vec<Gate> {
     let mut g = vec![g0.unwrap_or_else(|| Gate {
         id: "G0".into(),
@@ -589,8 +665,26 @@ pub fn gates(
     let ridge = explained.map_or(String::new(), |r2| {
         format!("; a 5-fold ridge regression on the weights of a trajectory collection explains R² = {r2:.2}")
     });
-    g.push(match (share, explained) {
-        (Some(v), _) => Gate {
+    let statics_reading = share.map_or(String::new(), |v| {
+        format!(
+            "; over replicated static mixtures {:.2} of a stage's reward variance ({} mixtures × {} seeds on the target model; over the whole run {:.2})",
+            v.pooled,
+            v.mixtures,
+            v.seeds,
+            v.by_window.last().map_or(f64::NAN, |w| w.1)
+        )
+    });
+    g.push(match (branch, share, explained) {
+        (Some(b), ..) => Gate {
+            id: "G5".into(),
+            asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (mixtures branched from a shared state, the seed's state as a block)".into(),
+            pass: Some(b.share >= 0.30),
+            figure: format!(
+                "the mixture's share of stage {}'s reward = {:.2} from a shared state (σ_mix {:.4}, noise {:.4}; {} mixtures × {} seeds; {:.2} counting each seed's state as noise){statics_reading}{ridge}",
+                b.stage, b.share, b.sd_mixture, b.sd_noise, b.mixtures, b.seeds, b.one_way
+            ),
+        },
+        (None, Some(v), _) => Gate {
             id: "G5".into(),
             asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (its share of the variance over replicated static mixtures)".into(),
             pass: Some(v.pooled >= 0.30),
@@ -599,13 +693,13 @@ pub fn gates(
                 v.pooled, v.mixtures, v.seeds
             ),
         },
-        (None, Some(r2)) => Gate {
+        (None, None, Some(r2)) => Gate {
             id: "G5".into(),
             asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (out-of-fold R²)".into(),
             pass: Some(r2 >= 0.30),
             figure: format!("R² = {r2:.2} (stages pooled, 5-fold ridge regression on the weights)"),
         },
-        (None, None) => Gate { id: "G5".into(), asks: "learnable signal".into(), pass: None, figure: "no replicated static mixtures or trajectory collection".into() },
+        (None, None, None) => Gate { id: "G5".into(), asks: "learnable signal".into(), pass: None, figure: "no branched or replicated static mixtures, and no trajectory collection".into() },
     });
     g
 }
@@ -755,7 +849,7 @@ mod tests {
         assert!(by("a").strongly_relevant() && !by("a").useless_or_harmful());
         assert!(by("c").useless_or_harmful() && by("d").useless_or_harmful());
         assert!(!by("b").useless_or_harmful());
-        let g = gates(None, &r, &[], &[], &[], None, None);
+        let g = gates(None, &r, &[], &[], &[], None, None, None);
         assert_eq!(g[1].pass, Some(false), "only one strongly relevant domain: {}", g[1].figure);
     }
 
@@ -771,9 +865,46 @@ mod tests {
             row("best-static", [0.05, 0.06, 0.07]),
             row("anneal", [0.05, 0.06, 0.07]),
         ];
-        let g = gates(None, &[], &[], &[], &confirm, None, None);
+        let g = gates(None, &[], &[], &[], &confirm, None, None, None);
         assert_eq!(g[3].pass, Some(false), "{}", g[3].figure);
         assert!(g[3].figure.contains("is the best static mixture itself"), "{}", g[3].figure);
+    }
+
+    #[test]
+    fn branch_share_by_hand() {
+        // 3 mixtures × 2 seeds at stage 1 (stage 0 is shared). Seed 1 adds 10 to everything
+        // (its state), so one-way the seed is most of the variance; blocked, it is removed.
+        // y = a: (1, 11), b: (3, 15), c: (8, 18). Mixture means 6, 9, 13 around 28/3; seed
+        // means 4, 44/3 around 28/3. Residuals e_ij = y − row − col + grand: a (1/3, −1/3),
+        // b (−2/3, 2/3), c (1/3, −1/3): SS 12/9 over 2 df. One-way, the seed's 10 is noise
+        // larger than the mixtures' spread: share 0.
+        let row = |label: &str, r: [f64; 2]| Row {
+            label: label.into(),
+            spec: label.into(),
+            outcomes: (0..2)
+                .map(|s| Outcome { rewards: vec![0.5, r[s as usize]], ..outcome(s, 0.0, 0.0) })
+                .collect(),
+        };
+        let rows = [row("a", [1.0, 11.0]), row("b", [3.0, 15.0]), row("c", [8.0, 18.0])];
+        let b = branch_share(&rows, 1).unwrap();
+        let ms_mix = 2.0
+            * ((6.0f64 - 28.0 / 3.0).powi(2)
+                + (9.0f64 - 28.0 / 3.0).powi(2)
+                + (13.0f64 - 28.0 / 3.0).powi(2))
+            / 2.0;
+        let ms_res = 12.0 / 9.0 / 2.0;
+        let mix = (ms_mix - ms_res) / 2.0;
+        assert!((b.share - mix / (mix + ms_res)).abs() < 1e-12, "{}", b.share);
+        assert!(b.share > 0.9 && b.one_way == 0.0, "blocking removes the seed: {b:?}");
+        assert_eq!((b.stage, b.mixtures, b.seeds), (1, 3, 2));
+        // The shared stage has no mixture effect at all.
+        assert_eq!(branch_share(&rows, 0).unwrap().share, 0.0);
+        assert!(branch_share(&rows, 2).is_none(), "runs end before stage 2");
+        assert!(branch_share(&rows[..2], 1).is_none(), "two mixtures are too few");
+        // The gate reads it before the static reading.
+        let g = gates(None, &[], &[], &[], &[], None, None, Some(&b));
+        assert_eq!(g[5].pass, Some(true), "{}", g[5].figure);
+        assert!(g[5].figure.contains("stage 1"), "{}", g[5].figure);
     }
 
     #[test]
@@ -814,7 +945,7 @@ mod tests {
         let w = mixture_share(&[two("a", 3.0), two("b", 7.0), two("c", 11.0)]).unwrap();
         assert_eq!(w.by_window, [(2, 1.0)], "the pair's sum is all mixture");
         assert!(w.pooled < 1.0);
-        let g = gates(None, &[], &[], &[], &[], Some(&v), Some(-0.5));
+        let g = gates(None, &[], &[], &[], &[], Some(&v), Some(-0.5), None);
         assert_eq!(g[5].pass, Some(true), "{}", g[5].figure);
         assert!(mixture_share(&rows[..2]).is_none(), "two mixtures are too few");
     }

@@ -199,9 +199,9 @@ pub(crate) fn run_stage(
     steps: u64,
     stage: usize,
 ) -> Result<StageRow, RolloutError> {
-    let stats = session.train_stage(mixture, steps, observer.config().average_steps)?;
+    let stats = session.train_stage(mixture, steps)?;
     let t0 = Instant::now();
-    let observation = observer.observe(session.eval_model(), session.device())?;
+    let observation = observer.observe(session.model(), session.device())?;
     Ok(StageRow {
         stage,
         weights: mixture.weights().to_vec(),

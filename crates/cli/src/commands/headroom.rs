@@ -1,7 +1,7 @@
 //! `mixagent headroom --config C`: does mixing matter for this corpus, by how much, and where?
 //! The gates of DESIGN §10, measured with paired seeds, before any agent is trained.
 //!
-//! Three phases, each a `mixagent compare` child run (resumable: finished runs are kept), then
+//! Four phases, each a `mixagent compare` child run (resumable: finished runs are kept), then
 //! the analysis of `mixagent_report::headroom`:
 //! 1. **relevance** (G1), on the proxy (or the target when no proxy is given), selection seeds:
 //!    for every domain, the whole CPT budget on it; its help is its own field's feedback change
@@ -13,14 +13,18 @@
 //! 3. **confirm** (G2, G3), fresh seeds, on the target: uniform, the best static mixture, and
 //!    three dynamic schedules around it (a target-share ramp, target first then replay of the
 //!    source, and an anneal onto the helpful domains in the last fifth of the stages).
+//! 4. **branch** (G5), the confirmation seeds, on the proxy (or the target): `branches`
+//!    mixtures (uniform and the first static draws), each for one stage (`branch_stage`, the
+//!    middle one by default) between uniform stages, so that with one seed every mixture starts
+//!    from the same state; the mixture's share of that stage's reward, the seed as a block.
 //!
 //! G0 scores the base and a target-only model (first confirmation seed) on the benchmark suite
 //! (`task_items` a task; 0 skips it); G5 is read from a trajectory collection when the config
-//! names one. Output: `headroom.md`, `headroom.json` and `relevance.svg` in `--out`.
+//! names one (its regression reading, a lower bound). Output: `headroom.md`, `headroom.json` and `relevance.svg` in `--out`.
 //!
 //! ```text
 //! <out>/schedules/*.json             every mixture and schedule run, by name
-//! <out>/{relevance,statics-target,statics-proxy,confirm}/   the compare runs
+//! <out>/{relevance,statics-target,statics-proxy,confirm,branch}/   the compare runs
 //! <out>/headroom.md, headroom.json, relevance.svg
 //! ```
 
@@ -114,7 +118,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .collect();
     let rel_set = if has_proxy { &proxy_set } else { &cfg.set };
     eprintln!(
-        "headroom [1/3] relevance: {} single-domain runs × {} seeds on the {}",
+        "headroom [1/4] relevance: {} single-domain runs × {} seeds on the {}",
         entries.len(),
         cfg.selection_seeds.len(),
         if has_proxy { "proxy" } else { "target" }
@@ -140,6 +144,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             confirm: confirm.to_vec(),
             mixture_share: None,
             explained: None,
+            branch: None,
         };
         write_report(&out, &header, report, None)?;
         eprintln!("headroom: what is measured so far is in {}", out.join("headroom.md").display());
@@ -176,7 +181,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "headroom [2/3] statics: {} static mixtures × {} seeds on the target{}",
+        "headroom [2/4] statics: {} static mixtures × {} seeds on the target{}",
         statics.len(),
         cfg.selection_seeds.len(),
         if has_proxy { " and the proxy" } else { "" }
@@ -242,11 +247,41 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 .collect(),
         });
     }
-    eprintln!("headroom [3/3] confirm: uniform, the best static ({}) and {} dynamic schedules × {} fresh seeds on the target", static_rows[0].label, confirm.len() - 2, cfg.confirm_seeds.len());
+    eprintln!("headroom [3/4] confirm: uniform, the best static ({}) and {} dynamic schedules × {} fresh seeds on the target", static_rows[0].label, confirm.len() - 2, cfg.confirm_seeds.len());
     let confirmed = phase("confirm", &cfg.set, &cfg.confirm_seeds, &confirm)?;
     let confirm_rows = rows(&out, &confirm, &confirmed);
 
     partial(&relevance, &static_rows, &proxy_means, &confirm_rows)?;
+
+    // 4. G5's branch reading: the mixtures (uniform and the first static draws) each for one
+    // stage from a shared state, uniform before and after, on the confirmation seeds.
+    let branch = if cfg.branches.min(cfg.statics + 1) >= 3 {
+        let at = cfg.branch_stage.unwrap_or(stages / 2);
+        if at >= stages {
+            bail!("branch_stage = {at}, but the runs have {stages} stages (0 to {})", stages - 1);
+        }
+        let uniform = &statics[0].stages[0];
+        let plans: Vec<Plan> = std::iter::once(uniform)
+            .chain(statics.iter().filter(|p| p.label.starts_with("static-")).map(|p| &p.stages[0]))
+            .take(cfg.branches)
+            .enumerate()
+            .map(|(i, mixture)| {
+                let mut stages = vec![uniform.clone(); at];
+                stages.extend([mixture.clone(), uniform.clone()]);
+                Plan { label: format!("branch-{i:02}"), stages }
+            })
+            .collect();
+        eprintln!(
+            "headroom [4/4] branch: {} mixtures at stage {at} from a shared state × {} seeds on the {}",
+            plans.len(),
+            cfg.confirm_seeds.len(),
+            if has_proxy { "proxy" } else { "target" }
+        );
+        let runs = run_phase(&a, &cfg, &out, "branch", rel_set, &cfg.confirm_seeds, &plans, 0)?;
+        headroom::branch_share(&rows(&out, &plans, &runs), at)
+    } else {
+        None
+    };
 
     // G5 from a collection.
     let explained = match &cfg.trajectories {
@@ -292,6 +327,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             confirm: confirm_rows,
             mixture_share: None,
             explained,
+            branch,
         },
         g0,
     )?;
@@ -330,6 +366,7 @@ fn write_report(
         &report.confirm,
         report.mixture_share.as_ref(),
         report.explained.as_ref().map(|e| e.0),
+        report.branch.as_ref(),
     );
     let md = format!("{header}{}", report.to_markdown());
     write_atomic(out.join("headroom.md"), md.as_bytes())?;
