@@ -489,7 +489,7 @@ impl Row {
 }
 
 /// The whole headroom report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Headroom {
     /// The gates, G0 to G5.
     pub gates: Vec<Gate>,
@@ -544,18 +544,16 @@ pub fn benchmarks_alive(
     }
 }
 
-/// Decides the gates from the measured rows (DESIGN §10's table); `g0` from
-/// [`benchmarks_alive`] when the benchmark phase ran.
-pub fn gates(
-    g0: Option<Gate>,
-    relevance: &[Relevance],
-    statics: &[Row],
-    statics_on_proxy: &[f64],
-    confirm: &[Row],
-    share: Option<&VarianceShare>,
-    explained: Option<f64>,
-    branch: Option<&BranchShare>,
-) -> Vec<Gate> {
+/// Decides the gates from what `report` has measured (DESIGN §10's table; its own `gates` are
+/// not read); `g0` from [`benchmarks_alive`] when the benchmark phase ran.
+pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
+    let (relevance, statics, statics_on_proxy, confirm) =
+        (&report.relevance, &report.statics, &report.statics_on_proxy, &report.confirm);
+    let (share, explained, branch) = (
+        report.mixture_share.as_ref(),
+        report.explained.as_ref().map(|e| e.0),
+        report.branch.as_ref(),
+    );
     let mut g = vec![g0.unwrap_or_else(|| Gate {
         id: "G0".into(),
         asks: "benchmarks alive".into(),
@@ -849,7 +847,7 @@ mod tests {
         assert!(by("a").strongly_relevant() && !by("a").useless_or_harmful());
         assert!(by("c").useless_or_harmful() && by("d").useless_or_harmful());
         assert!(!by("b").useless_or_harmful());
-        let g = gates(None, &r, &[], &[], &[], None, None, None);
+        let g = gates(None, &Headroom { relevance: r.to_vec(), ..Default::default() });
         assert_eq!(g[1].pass, Some(false), "only one strongly relevant domain: {}", g[1].figure);
     }
 
@@ -865,7 +863,7 @@ mod tests {
             row("best-static", [0.05, 0.06, 0.07]),
             row("anneal", [0.05, 0.06, 0.07]),
         ];
-        let g = gates(None, &[], &[], &[], &confirm, None, None, None);
+        let g = gates(None, &Headroom { confirm: confirm.to_vec(), ..Default::default() });
         assert_eq!(g[3].pass, Some(false), "{}", g[3].figure);
         assert!(g[3].figure.contains("is the best static mixture itself"), "{}", g[3].figure);
     }
@@ -902,7 +900,7 @@ mod tests {
         assert!(branch_share(&rows, 2).is_none(), "runs end before stage 2");
         assert!(branch_share(&rows[..2], 1).is_none(), "two mixtures are too few");
         // The gate reads it before the static reading.
-        let g = gates(None, &[], &[], &[], &[], None, None, Some(&b));
+        let g = gates(None, &Headroom { branch: Some(b.clone()), ..Default::default() });
         assert_eq!(g[5].pass, Some(true), "{}", g[5].figure);
         assert!(g[5].figure.contains("stage 1"), "{}", g[5].figure);
     }
@@ -945,7 +943,14 @@ mod tests {
         let w = mixture_share(&[two("a", 3.0), two("b", 7.0), two("c", 11.0)]).unwrap();
         assert_eq!(w.by_window, [(2, 1.0)], "the pair's sum is all mixture");
         assert!(w.pooled < 1.0);
-        let g = gates(None, &[], &[], &[], &[], Some(&v), Some(-0.5), None);
+        let g = gates(
+            None,
+            &Headroom {
+                mixture_share: Some(v.clone()),
+                explained: Some((-0.5, Vec::new())),
+                ..Default::default()
+            },
+        );
         assert_eq!(g[5].pass, Some(true), "{}", g[5].figure);
         assert!(mixture_share(&rows[..2]).is_none(), "two mixtures are too few");
     }

@@ -358,16 +358,7 @@ fn write_report(
     g0: Option<headroom::Gate>,
 ) -> anyhow::Result<String> {
     report.mixture_share = headroom::mixture_share(&report.statics);
-    report.gates = headroom::gates(
-        g0,
-        &report.relevance,
-        &report.statics,
-        &report.statics_on_proxy,
-        &report.confirm,
-        report.mixture_share.as_ref(),
-        report.explained.as_ref().map(|e| e.0),
-        report.branch.as_ref(),
-    );
+    report.gates = headroom::gates(g0, &report);
     let md = format!("{header}{}", report.to_markdown());
     write_atomic(out.join("headroom.md"), md.as_bytes())?;
     write_atomic(out.join("headroom.json"), &serde_json::to_vec_pretty(&report)?)?;
