@@ -843,6 +843,8 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     assert!(report["gates"][5]["pass"].is_boolean(), "{}", report["gates"][5]);
     assert!(report["gates"][5]["figure"].as_str().unwrap().contains("shared state"));
     assert_eq!(report["branch"]["stage"], 1);
+    assert_eq!(report["branch"]["shared_prefix"], true);
+    assert_eq!(report["branch"]["model"], "proxy");
     assert_eq!(
         (report["branch"]["mixtures"].as_u64(), report["branch"]["seeds"].as_u64()),
         (Some(3), Some(2))
@@ -851,8 +853,8 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     // G0 was measured: the base and a target-only model were scored on the benchmark suite.
     assert!(report["gates"][0]["pass"].is_boolean(), "{}", report["gates"][0]);
     assert!(out.join("benchmarks/base-eval-full.json").exists());
-    // uniform, proportional, one draw, and the two relevance-built mixtures when they exist.
-    assert!(report["statics"].as_array().unwrap().len() >= 3);
+    // uniform, proportional, two draws, and the two relevance-built mixtures when they exist.
+    assert!(report["statics"].as_array().unwrap().len() >= 4);
     assert_eq!(
         report["statics"].as_array().unwrap().len(),
         report["statics_on_proxy"].as_array().unwrap().len()

@@ -276,6 +276,11 @@ pub struct BranchShare {
     pub mixtures: usize,
     /// Seeds per mixture.
     pub seeds: usize,
+    /// Whether, under every seed, all the runs had the same rewards before `stage` (the shared
+    /// state the reading assumes; false if, say, a resumed run changed the thread count).
+    pub shared_prefix: bool,
+    /// The model the branches ran on (`proxy` or `target`; set by the caller).
+    pub model: String,
 }
 
 /// See [`BranchShare`]: the mixture's share of stage `stage`'s reward over `rows` (each row a
@@ -313,6 +318,11 @@ pub fn branch_share(rows: &[Row], stage: usize) -> Option<BranchShare> {
     let mix = ((ms_mix - ms_residual) / k as f64).max(0.0);
     let share = if mix + ms_residual > 0.0 { mix / (mix + ms_residual) } else { 0.0 };
     let (_, one_way) = anova_share(&[y], m, k);
+    let prefix = |r: &Row, s: u64| {
+        r.outcomes.iter().find(|o| o.seed == s).map(|o| o.rewards[..stage].to_vec())
+    };
+    let shared_prefix =
+        seeds.iter().all(|&s| rows.iter().all(|r| prefix(r, s) == prefix(&rows[0], s)));
     Some(BranchShare {
         stage,
         share,
@@ -321,6 +331,8 @@ pub fn branch_share(rows: &[Row], stage: usize) -> Option<BranchShare> {
         sd_noise: ms_residual.sqrt(),
         mixtures: m,
         seeds: k,
+        shared_prefix,
+        model: String::new(),
     })
 }
 
@@ -665,21 +677,29 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
     });
     let statics_reading = share.map_or(String::new(), |v| {
         format!(
-            "; over replicated static mixtures {:.2} of a stage's reward variance ({} mixtures × {} seeds on the target model; over the whole run {:.2})",
+            "; over replicated static mixtures {:.2} of a stage's reward variance ({} mixtures × {} seeds on the target model{})",
             v.pooled,
             v.mixtures,
             v.seeds,
-            v.by_window.last().map_or(f64::NAN, |w| w.1)
+            v.by_window.last().map_or(String::new(), |w| format!("; over the whole run {:.2}", w.1))
         )
     });
     g.push(match (branch, share, explained) {
         (Some(b), ..) => Gate {
             id: "G5".into(),
             asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (mixtures branched from a shared state, the seed's state as a block)".into(),
-            pass: Some(b.share >= 0.30),
+            pass: Some(b.share >= 0.30 && b.shared_prefix),
             figure: format!(
-                "the mixture's share of stage {}'s reward = {:.2} from a shared state (σ_mix {:.4}, noise {:.4}; {} mixtures × {} seeds; {:.2} counting each seed's state as noise){statics_reading}{ridge}",
-                b.stage, b.share, b.sd_mixture, b.sd_noise, b.mixtures, b.seeds, b.one_way
+                "the mixture's share of stage {}'s reward = {:.2} from a shared state (σ_mix {:.4}, noise {:.4}; {} mixtures × {} seeds on the {}; {:.2} counting each seed's state as noise){}{statics_reading}{ridge}",
+                b.stage,
+                b.share,
+                b.sd_mixture,
+                b.sd_noise,
+                b.mixtures,
+                b.seeds,
+                if b.model.is_empty() { "model" } else { &b.model },
+                b.one_way,
+                if b.shared_prefix { "" } else { "; NOT a shared state: under some seed the runs differ before the branched stage (a resumed run with another thread count?), so this reading does not count" }
             ),
         },
         (None, Some(v), _) => Gate {
@@ -772,7 +792,7 @@ impl Headroom {
                 v.by_window.iter().map(|(k, x)| format!("{x:.2} over {k} stages")).collect();
             let _ = writeln!(
                 s,
-                "\nG5, the mixture's share of each stage's reward variance ({} static mixtures × {} seeds, target model): {} (pooled {:.2}); of the reward summed over consecutive stages, as a longer stage would give it: {}.",
+                "\nThe static reading of G5, the mixture's share of each stage's reward variance ({} static mixtures × {} seeds, target model; each seed's state counted as noise): {} (pooled {:.2}); of the reward summed over consecutive stages, as a longer stage would give it: {}.",
                 v.mixtures,
                 v.seeds,
                 per.join(", "),
@@ -895,6 +915,14 @@ mod tests {
         assert!((b.share - mix / (mix + ms_res)).abs() < 1e-12, "{}", b.share);
         assert!(b.share > 0.9 && b.one_way == 0.0, "blocking removes the seed: {b:?}");
         assert_eq!((b.stage, b.mixtures, b.seeds), (1, 3, 2));
+        assert!(b.shared_prefix);
+        // Runs that differ before the branched stage are no shared state: the gate fails.
+        let mut drifted = rows.clone();
+        drifted[2].outcomes[1].rewards[0] = 0.6;
+        let d = branch_share(&drifted, 1).unwrap();
+        assert!(!d.shared_prefix);
+        let g = gates(None, &Headroom { branch: Some(d), ..Default::default() });
+        assert_eq!(g[5].pass, Some(false), "{}", g[5].figure);
         // The shared stage has no mixture effect at all.
         assert_eq!(branch_share(&rows, 0).unwrap().share, 0.0);
         assert!(branch_share(&rows, 2).is_none(), "runs end before stage 2");

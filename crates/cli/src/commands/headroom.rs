@@ -19,8 +19,9 @@
 //!    from the same state; the mixture's share of that stage's reward, the seed as a block.
 //!
 //! G0 scores the base and a target-only model (first confirmation seed) on the benchmark suite
-//! (`task_items` a task; 0 skips it); G5 is read from a trajectory collection when the config
-//! names one (its regression reading, a lower bound). Output: `headroom.md`, `headroom.json` and `relevance.svg` in `--out`.
+//! (`task_items` a task; 0 skips it). G5 is the branch reading; the static mixtures' share
+//! and, when the config names a trajectory collection, a ridge regression on it (a lower
+//! bound) are shown beside it, and decide G5 only when no branch phase ran. Output: `headroom.md`, `headroom.json` and `relevance.svg` in `--out`.
 //!
 //! ```text
 //! <out>/schedules/*.json             every mixture and schedule run, by name
@@ -87,6 +88,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let out = std::fs::canonicalize(&out)?;
     let proxy_set: Vec<String> = cfg.set.iter().chain(&cfg.proxy_set).cloned().collect();
     let has_proxy = !cfg.proxy_set.is_empty();
+    if let Some(at) = cfg.branch_stage.filter(|&at| at >= target.stages) {
+        bail!(
+            "branch_stage = {at} in {}, but the runs have {} stages (0 to {}): choose a stage inside the run",
+            a.config.display(),
+            target.stages,
+            target.stages.saturating_sub(1)
+        );
+    }
     let title =
         if cfg.title.is_empty() { format!("mixagent headroom: {stem}") } else { cfg.title.clone() };
     let header = format!(
@@ -257,9 +266,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     // stage from a shared state, uniform before and after, on the confirmation seeds.
     let branch = if cfg.branches.min(cfg.statics + 1) >= 3 {
         let at = cfg.branch_stage.unwrap_or(stages / 2);
-        if at >= stages {
-            bail!("branch_stage = {at}, but the runs have {stages} stages (0 to {})", stages - 1);
-        }
         let uniform = &statics[0].stages[0];
         let plans: Vec<Plan> = std::iter::once(uniform)
             .chain(statics.iter().filter(|p| p.label.starts_with("static-")).map(|p| &p.stages[0]))
@@ -278,7 +284,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             if has_proxy { "proxy" } else { "target" }
         );
         let runs = run_phase(&a, &cfg, &out, "branch", rel_set, &cfg.confirm_seeds, &plans, 0)?;
-        headroom::branch_share(&rows(&out, &plans, &runs), at)
+        headroom::branch_share(&rows(&out, &plans, &runs), at).map(|mut b| {
+            b.model = if has_proxy { "proxy" } else { "target" }.into();
+            b
+        })
     } else {
         None
     };
