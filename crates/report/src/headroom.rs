@@ -8,6 +8,7 @@
 //! seed SD").
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use mixagent_trajectory::{SteeredRun, Trajectory};
 use serde::Serialize;
@@ -215,30 +216,14 @@ pub struct VarianceShare {
 
 /// See [`VarianceShare`]: the mixture's share of each stage's reward variance over `rows`.
 pub fn mixture_share(rows: &[Row]) -> Option<VarianceShare> {
-    let mut seeds: Vec<u64> = rows.first()?.outcomes.iter().map(|o| o.seed).collect();
-    seeds.retain(|s| rows.iter().all(|r| r.outcomes.iter().any(|o| o.seed == *s)));
+    let seeds = replicated(rows)?;
     let (m, k) = (rows.len(), seeds.len());
-    if m < 3 || k < 2 {
-        return None;
-    }
     let stages =
         rows.iter().flat_map(|r| r.outcomes.iter().map(|o| o.rewards.len())).min().unwrap_or(0);
     // Rewards summed over windows of `k` stages: y[window][mixture][seed].
     let windows = |k: usize| -> Vec<Vec<Vec<f64>>> {
         (0..stages / k)
-            .map(|w| {
-                rows.iter()
-                    .map(|r| {
-                        seeds
-                            .iter()
-                            .map(|s| {
-                                let o = r.outcomes.iter().find(|o| o.seed == *s).expect("common");
-                                o.rewards[w * k..(w + 1) * k].iter().sum()
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
+            .map(|w| reward_table(rows, &seeds, w * k..(w + 1) * k).expect("within every run"))
             .collect()
     };
     let (pooled, per_stage) = anova_share(&windows(1), m, k);
@@ -279,29 +264,17 @@ pub struct BranchShare {
     /// Whether, under every seed, all the runs had the same rewards before `stage` (the shared
     /// state the reading assumes; false if, say, a resumed run changed the thread count).
     pub shared_prefix: bool,
-    /// The model the branches ran on (`proxy` or `target`; set by the caller).
+    /// The model the branches ran on (`proxy` or `target`).
     pub model: String,
 }
 
 /// See [`BranchShare`]: the mixture's share of stage `stage`'s reward over `rows` (each row a
 /// schedule that differs from the others only at that stage). `None` with fewer than 3 rows,
 /// 2 common seeds, or runs shorter than `stage + 1`.
-pub fn branch_share(rows: &[Row], stage: usize) -> Option<BranchShare> {
-    let mut seeds: Vec<u64> = rows.first()?.outcomes.iter().map(|o| o.seed).collect();
-    seeds.retain(|s| rows.iter().all(|r| r.outcomes.iter().any(|o| o.seed == *s)));
+pub fn branch_share(rows: &[Row], stage: usize, model: &str) -> Option<BranchShare> {
+    let seeds = replicated(rows)?;
     let (m, k) = (rows.len(), seeds.len());
-    if m < 3 || k < 2 {
-        return None;
-    }
-    let mut y = Vec::with_capacity(m);
-    for r in rows {
-        let mut v = Vec::with_capacity(k);
-        for s in &seeds {
-            let o = r.outcomes.iter().find(|o| o.seed == *s).expect("common");
-            v.push(*o.rewards.get(stage)?);
-        }
-        y.push(v);
-    }
+    let y = reward_table(rows, &seeds, stage..stage + 1)?;
     let mix_means: Vec<f64> = y.iter().map(|v| v.iter().sum::<f64>() / k as f64).collect();
     let seed_means: Vec<f64> =
         (0..k).map(|j| y.iter().map(|v| v[j]).sum::<f64>() / m as f64).collect();
@@ -318,11 +291,13 @@ pub fn branch_share(rows: &[Row], stage: usize) -> Option<BranchShare> {
     let mix = ((ms_mix - ms_residual) / k as f64).max(0.0);
     let share = if mix + ms_residual > 0.0 { mix / (mix + ms_residual) } else { 0.0 };
     let (_, one_way) = anova_share(&[y], m, k);
-    let prefix = |r: &Row, s: u64| {
-        r.outcomes.iter().find(|o| o.seed == s).map(|o| o.rewards[..stage].to_vec())
-    };
-    let shared_prefix =
-        seeds.iter().all(|&s| rows.iter().all(|r| prefix(r, s) == prefix(&rows[0], s)));
+    // Under every seed, every row's rewards before the stage equal the first row's.
+    fn prefix(r: &Row, seed: u64, stage: usize) -> Option<&[f64]> {
+        r.outcome(seed).map(|o| &o.rewards[..stage])
+    }
+    let shared_prefix = seeds
+        .iter()
+        .all(|&s| rows.iter().all(|r| prefix(r, s, stage) == prefix(&rows[0], s, stage)));
     Some(BranchShare {
         stage,
         share,
@@ -332,8 +307,29 @@ pub fn branch_share(rows: &[Row], stage: usize) -> Option<BranchShare> {
         mixtures: m,
         seeds: k,
         shared_prefix,
-        model: String::new(),
+        model: model.to_string(),
     })
+}
+
+/// The seeds every row ran (in the first row's order), when there are at least 3 rows and 2
+/// such seeds: the least an analysis of variance over mixtures × seeds needs.
+fn replicated(rows: &[Row]) -> Option<Vec<u64>> {
+    let mut seeds: Vec<u64> = rows.first()?.outcomes.iter().map(|o| o.seed).collect();
+    seeds.retain(|&s| rows.iter().all(|r| r.outcome(s).is_some()));
+    (rows.len() >= 3 && seeds.len() >= 2).then_some(seeds)
+}
+
+/// y[row][seed]: each row's reward summed over `stages` under each of `seeds`; `None` when a
+/// run is shorter than the range.
+fn reward_table(rows: &[Row], seeds: &[u64], stages: Range<usize>) -> Option<Vec<Vec<f64>>> {
+    rows.iter()
+        .map(|r| {
+            seeds
+                .iter()
+                .map(|&s| Some(r.outcome(s)?.rewards.get(stages.clone())?.iter().sum()))
+                .collect()
+        })
+        .collect()
 }
 
 /// The pooled and per-window mixture share of `y[window][mixture][seed]`.
@@ -494,6 +490,11 @@ pub struct Row {
 }
 
 impl Row {
+    /// Its outcome under `seed`, if it ran it.
+    pub fn outcome(&self, seed: u64) -> Option<&Outcome> {
+        self.outcomes.iter().find(|o| o.seed == seed)
+    }
+
     /// Mean balanced score over seeds.
     pub fn mean_balanced(&self) -> f64 {
         self.outcomes.iter().map(|o| o.balanced).sum::<f64>() / self.outcomes.len().max(1) as f64
@@ -697,7 +698,7 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
                 b.sd_noise,
                 b.mixtures,
                 b.seeds,
-                if b.model.is_empty() { "model" } else { &b.model },
+                b.model,
                 b.one_way,
                 if b.shared_prefix { "" } else { "; NOT a shared state: under some seed the runs differ before the branched stage (a resumed run with another thread count?), so this reading does not count" }
             ),
@@ -904,7 +905,7 @@ mod tests {
                 .collect(),
         };
         let rows = [row("a", [1.0, 11.0]), row("b", [3.0, 15.0]), row("c", [8.0, 18.0])];
-        let b = branch_share(&rows, 1).unwrap();
+        let b = branch_share(&rows, 1, "proxy").unwrap();
         let ms_mix = 2.0
             * ((6.0f64 - 28.0 / 3.0).powi(2)
                 + (9.0f64 - 28.0 / 3.0).powi(2)
@@ -919,14 +920,14 @@ mod tests {
         // Runs that differ before the branched stage are no shared state: the gate fails.
         let mut drifted = rows.clone();
         drifted[2].outcomes[1].rewards[0] = 0.6;
-        let d = branch_share(&drifted, 1).unwrap();
+        let d = branch_share(&drifted, 1, "proxy").unwrap();
         assert!(!d.shared_prefix);
         let g = gates(None, &Headroom { branch: Some(d), ..Default::default() });
         assert_eq!(g[5].pass, Some(false), "{}", g[5].figure);
         // The shared stage has no mixture effect at all.
-        assert_eq!(branch_share(&rows, 0).unwrap().share, 0.0);
-        assert!(branch_share(&rows, 2).is_none(), "runs end before stage 2");
-        assert!(branch_share(&rows[..2], 1).is_none(), "two mixtures are too few");
+        assert_eq!(branch_share(&rows, 0, "proxy").unwrap().share, 0.0);
+        assert!(branch_share(&rows, 2, "proxy").is_none(), "runs end before stage 2");
+        assert!(branch_share(&rows[..2], 1, "proxy").is_none(), "two mixtures are too few");
         // The gate reads it before the static reading.
         let g = gates(None, &Headroom { branch: Some(b.clone()), ..Default::default() });
         assert_eq!(g[5].pass, Some(true), "{}", g[5].figure);

@@ -125,12 +125,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             stages: vec![[(d.clone(), 1.0)].into()],
         })
         .collect();
-    let rel_set = if has_proxy { &proxy_set } else { &cfg.set };
+    // Relevance and the branches run on the proxy when there is one.
+    let (rel_set, rel_model) = if has_proxy { (&proxy_set, "proxy") } else { (&cfg.set, "target") };
     eprintln!(
-        "headroom [1/4] relevance: {} single-domain runs × {} seeds on the {}",
+        "headroom [1/4] relevance: {} single-domain runs × {} seeds on the {rel_model}",
         entries.len(),
         cfg.selection_seeds.len(),
-        if has_proxy { "proxy" } else { "target" }
     );
     let rel_rows = phase("relevance", rel_set, &cfg.selection_seeds, &ablation)?;
     let single: BTreeMap<String, Vec<Outcome>> = entries
@@ -278,16 +278,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             })
             .collect();
         eprintln!(
-            "headroom [4/4] branch: {} mixtures at stage {at} from a shared state × {} seeds on the {}",
+            "headroom [4/4] branch: {} mixtures at stage {at} from a shared state × {} seeds on the {rel_model}",
             plans.len(),
             cfg.confirm_seeds.len(),
-            if has_proxy { "proxy" } else { "target" }
         );
         let runs = run_phase(&a, &cfg, &out, "branch", rel_set, &cfg.confirm_seeds, &plans, 0)?;
-        headroom::branch_share(&rows(&out, &plans, &runs), at).map(|mut b| {
-            b.model = if has_proxy { "proxy" } else { "target" }.into();
-            b
-        })
+        headroom::branch_share(&rows(&out, &plans, &runs), at, rel_model)
     } else {
         None
     };
