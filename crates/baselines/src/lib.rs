@@ -1,8 +1,8 @@
 //! The mixing policies the agent is measured against (DESIGN §7), one file per policy, all
 //! behind `mixagent_core::MixingPolicy`, and the conformance harness every policy passes.
 //!
-//! Policies: uniform, fixed source/target ratios, target-only, RegMix, DBL, DoReMi, ODM and the
-//! learned agent (its artifact through the pure-Rust runtime).
+//! Policies: uniform, fixed source/target ratios, target-only, RegMix, DBL, DoReMi, ODM, the
+//! online regression mixer and the learned agent (its artifact through the pure-Rust runtime).
 
 mod agent;
 pub mod conformance;
@@ -10,6 +10,7 @@ mod dbl;
 mod doremi;
 mod fixed;
 mod odm;
+mod online_reg;
 mod reference;
 mod regmix;
 mod schedule;
@@ -21,6 +22,7 @@ pub use dbl::Dbl;
 pub use doremi::DoReMi;
 pub use fixed::FixedRatio;
 pub use odm::Odm;
+pub use online_reg::OnlineReg;
 pub use reference::{entry_losses, Reference};
 pub use regmix::{RegMix, RegMixSample};
 pub use schedule::Scheduled;

@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use mixagent_core::{CoreError, MixingPolicy};
 
 use crate::{
-    AgentPolicy, Dbl, DoReMi, FixedRatio, Odm, Reference, RegMix, RegMixSample, Scheduled, Uniform,
+    AgentPolicy, Dbl, DoReMi, FixedRatio, Odm, OnlineReg, Reference, RegMix, RegMixSample,
+    Scheduled, Uniform,
 };
 
 /// The accepted specs, for help texts and errors.
 pub const POLICY_SPECS: &str = "uniform, fixed:<source share> (e.g. fixed:0.7), target-only, \
      regmix:<collection folder>[,candidates=N,top_k=N], dbl[:eta=X,target_gain=X], \
-     doremi[:eta=X,smoothing=X,target_gain=X], odm[:smoothing=X], agent:<artifact folder>, \
+     doremi[:eta=X,smoothing=X,target_gain=X], odm[:smoothing=X], \
+     online-reg[:eta=X,explore=X,ridge=X], agent:<artifact folder>, \
      static:<DOMAIN=W,...>, schedule:<file.json>";
 
 /// Reference losses of DBL and DoReMi when none are given: the base model's own losses for
@@ -60,6 +62,15 @@ pub enum PolicySpec {
     Odm {
         /// Reward smoothing α (the paper: 0.9).
         smoothing: f64,
+    },
+    /// The online regression mixer.
+    OnlineReg {
+        /// Trust region: the largest log-factor a weight moves by per stage (0.5).
+        eta: f64,
+        /// Share of each mixture drawn at random (0.2).
+        explore: f64,
+        /// Ridge penalty on the mixture coefficients (1.0).
+        ridge: f64,
     },
     /// A trained agent artifact.
     Agent {
@@ -112,6 +123,14 @@ impl std::str::FromStr for PolicySpec {
             ("odm", arg) => {
                 let mut p = Params::parse(spec, arg, &["smoothing"])?;
                 PolicySpec::Odm { smoothing: p.fraction("smoothing", 0.9)? }
+            }
+            ("online-reg", arg) => {
+                let mut p = Params::parse(spec, arg, &["eta", "explore", "ridge"])?;
+                PolicySpec::OnlineReg {
+                    eta: p.positive("eta", 0.5)?,
+                    explore: p.fraction("explore", 0.2)?,
+                    ridge: p.positive("ridge", 1.0)?,
+                }
             }
             ("regmix", Some(a)) => {
                 let (dir, rest) = a.split_once(',').map_or((a, None), |(d, r)| (d, Some(r)));
@@ -210,7 +229,8 @@ impl<'a> Params<'a> {
 }
 
 impl PolicySpec {
-    /// Builds the policy; `seed` seeds the policies that draw (RegMix's search). Reading its
+    /// Builds the policy; `seed` seeds the policies that draw (RegMix's search, the online
+    /// regression mixer's exploration). Reading its
     /// files (an agent artifact, a collection, a schedule) happens here.
     pub fn build(&self, seed: u64) -> Result<Box<dyn MixingPolicy>, CoreError> {
         let from_base = |target_gain| Reference::FromBase { target_gain };
@@ -227,6 +247,9 @@ impl PolicySpec {
                 Box::new(DoReMi::new(from_base(*target_gain), *eta, *smoothing))
             }
             PolicySpec::Odm { smoothing } => Box::new(Odm::new(*smoothing)),
+            PolicySpec::OnlineReg { eta, explore, ridge } => {
+                Box::new(OnlineReg::new(*eta, *explore, *ridge, seed))
+            }
             PolicySpec::RegMix { collection, candidates, top_k } => {
                 let mut regmix = RegMix::new(regmix_samples(collection)?, seed);
                 regmix.candidates = *candidates;

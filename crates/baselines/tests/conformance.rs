@@ -4,9 +4,17 @@ use mixagent_baselines::{conformance::check, parse_policy};
 
 #[test]
 fn every_policy_conforms() {
-    for spec in
-        ["uniform", "fixed:0.9", "fixed:0.7", "fixed:0.5", "target-only", "dbl", "doremi", "odm"]
-    {
+    for spec in [
+        "uniform",
+        "fixed:0.9",
+        "fixed:0.7",
+        "fixed:0.5",
+        "target-only",
+        "dbl",
+        "doremi",
+        "odm",
+        "online-reg",
+    ] {
         check(&|seed| parse_policy(spec, seed).unwrap()).unwrap_or_else(|e| panic!("{e}"));
     }
 }
@@ -32,6 +40,9 @@ fn set_parameters_conform_and_change_the_decisions() {
         ("doremi:eta=3,smoothing=0.1", "doremi"),
         ("doremi:target_gain=0.5", "doremi"),
         ("odm:smoothing=0.1", "odm"),
+        ("online-reg:eta=2", "online-reg"),
+        ("online-reg:explore=0.5", "online-reg"),
+        ("online-reg:ridge=100", "online-reg"),
     ] {
         check(&|seed| parse_policy(spec, seed).unwrap()).unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(decisions(spec), decisions(default), "{spec} decides as {default} does");
@@ -40,6 +51,7 @@ fn set_parameters_conform_and_change_the_decisions() {
     assert_eq!(decisions("dbl:eta=1,target_gain=0.2"), decisions("dbl"));
     assert_eq!(decisions("doremi:eta=1,smoothing=0.001,target_gain=0.2"), decisions("doremi"));
     assert_eq!(decisions("odm:smoothing=0.9"), decisions("odm"));
+    assert_eq!(decisions("online-reg:eta=0.5,explore=0.2,ridge=1"), decisions("online-reg"));
 }
 
 /// RegMix fitted on 24 simulated proxy runs (named for both fixture spaces).

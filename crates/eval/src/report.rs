@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::bigbench::load_task;
 use crate::living::{grade_choices, living_tasks, score_task};
 use crate::score::{mean_loss, Scorer};
-use crate::suites::round_robin_suite;
+use crate::suites::HeldOut;
 use crate::{build_suite, EvalError, Suite};
 
 /// What to evaluate.
@@ -306,7 +306,11 @@ fn exact_match_math(
     manifest: &Manifest,
     opts: &EvalOptions,
 ) -> Result<TaskScore, EvalError> {
-    let suite = round_robin_suite(corpus, manifest, "math", opts.items_per_task, opts.seed ^ 1)?;
+    let suite = HeldOut { dir: corpus, manifest }.round_robin(
+        "math",
+        opts.items_per_task,
+        opts.seed ^ 1,
+    )?;
     let qa: Vec<_> = suite.items.iter().filter(|i| i.prompt.starts_with("Question: ")).collect();
     if qa.is_empty() {
         return Err(EvalError::Empty {

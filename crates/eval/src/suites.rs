@@ -58,7 +58,7 @@ pub fn build_suite(
     seed: u64,
 ) -> Result<Suite, EvalError> {
     if manifest.feedback.is_empty() {
-        return round_robin_suite(dir, manifest, field, size, seed);
+        return HeldOut { dir, manifest }.round_robin(field, size, seed);
     }
     let path = dir.join(FEEDBACK_FILE);
     if !manifest.feedback.contains_key(field) {
@@ -90,75 +90,79 @@ pub fn build_suite(
     Ok(Suite { field: field.to_string(), items })
 }
 
-/// The v1 builder: `size` items spread round-robin over the field's domains' held-out
-/// documents. In a v2 corpus these are disjoint from the feedback sets (which come from parts
-/// held out of every domain), so the benchmarks draw on them.
-pub fn round_robin_suite(
-    dir: &Path,
-    manifest: &Manifest,
-    field: &str,
-    size: usize,
-    seed: u64,
-) -> Result<Suite, EvalError> {
-    let domains: Vec<&str> = manifest
-        .domains
-        .iter()
-        .filter(|d| d.field.as_str() == field)
-        .map(|d| d.name.as_str())
-        .collect();
-    if domains.is_empty() {
-        return Err(EvalError::Empty {
-            what: format!("feedback suite `{field}`"),
-            hint: format!("the corpus at {} has no domain of field `{field}`", dir.display()),
-        });
-    }
-    let mut pools: Vec<Vec<Item>> = Vec::new();
-    for (i, domain) in domains.iter().enumerate() {
-        let path = dir.join(domain).join("heldout.jsonl");
-        let text = std::fs::read_to_string(&path).map_err(|e| EvalError::io(&path, e))?;
-        let mut items = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            #[derive(Deserialize)]
-            struct Doc {
-                text: String,
-            }
-            let doc: Doc = serde_json::from_str(line).map_err(|e| {
-                EvalError::malformed(
-                    &path,
-                    format!("line {}: {e}; re-run `mixagent prepare`", n + 1),
-                )
-            })?;
-            items.extend(items_of(domain, &doc.text));
+/// A corpus's held-out documents as a source of items: the v1 feedback suites, and the
+/// benchmarks of either version.
+pub(crate) struct HeldOut<'a> {
+    pub dir: &'a Path,
+    pub manifest: &'a Manifest,
+}
+
+impl HeldOut<'_> {
+    /// `size` items spread round-robin over the field's domains' held-out documents. In a v2
+    /// corpus these are disjoint from the feedback sets (which come from parts held out of
+    /// every domain), so the benchmarks draw on them.
+    pub fn round_robin(&self, field: &str, size: usize, seed: u64) -> Result<Suite, EvalError> {
+        let (dir, manifest) = (self.dir, self.manifest);
+        let domains: Vec<&str> = manifest
+            .domains
+            .iter()
+            .filter(|d| d.field.as_str() == field)
+            .map(|d| d.name.as_str())
+            .collect();
+        if domains.is_empty() {
+            return Err(EvalError::Empty {
+                what: format!("feedback suite `{field}`"),
+                hint: format!("the corpus at {} has no domain of field `{field}`", dir.display()),
+            });
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.suite", i as u64));
-        items.shuffle(&mut rng);
-        pools.push(items);
-    }
-    // Round-robin over domains so each contributes equally while it has items.
-    let mut out = Vec::with_capacity(size);
-    let mut cursor = vec![0usize; pools.len()];
-    while out.len() < size {
-        let before = out.len();
-        for (pool, c) in pools.iter().zip(cursor.iter_mut()) {
-            if out.len() == size {
+        let mut pools: Vec<Vec<Item>> = Vec::new();
+        for (i, domain) in domains.iter().enumerate() {
+            let path = dir.join(domain).join("heldout.jsonl");
+            let text = std::fs::read_to_string(&path).map_err(|e| EvalError::io(&path, e))?;
+            let mut items = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                #[derive(Deserialize)]
+                struct Doc {
+                    text: String,
+                }
+                let doc: Doc = serde_json::from_str(line).map_err(|e| {
+                    EvalError::malformed(
+                        &path,
+                        format!("line {}: {e}; re-run `mixagent prepare`", n + 1),
+                    )
+                })?;
+                items.extend(items_of(domain, &doc.text));
+            }
+            let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.suite", i as u64));
+            items.shuffle(&mut rng);
+            pools.push(items);
+        }
+        // Round-robin over domains so each contributes equally while it has items.
+        let mut out = Vec::with_capacity(size);
+        let mut cursor = vec![0usize; pools.len()];
+        while out.len() < size {
+            let before = out.len();
+            for (pool, c) in pools.iter().zip(cursor.iter_mut()) {
+                if out.len() == size {
+                    break;
+                }
+                if let Some(item) = pool.get(*c) {
+                    out.push(item.clone());
+                    *c += 1;
+                }
+            }
+            if out.len() == before {
                 break;
             }
-            if let Some(item) = pool.get(*c) {
-                out.push(item.clone());
-                *c += 1;
-            }
         }
-        if out.len() == before {
-            break;
+        if out.is_empty() {
+            return Err(EvalError::Empty {
+                what: format!("feedback suite `{field}`"),
+                hint: "the held-out documents of its domains yielded no items; prepare with a larger heldout_fraction".into(),
+            });
         }
+        Ok(Suite { field: field.to_string(), items: out })
     }
-    if out.is_empty() {
-        return Err(EvalError::Empty {
-            what: format!("feedback suite `{field}`"),
-            hint: "the held-out documents of its domains yielded no items; prepare with a larger heldout_fraction".into(),
-        });
-    }
-    Ok(Suite { field: field.to_string(), items: out })
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub use lr::{LrSchedule, LrShape};
 pub use mixagent_core::SpaceSpec;
 pub use model::{with_seed, Llama};
 pub use optim::{AdamW, AdamWConfig, AdamWState, ParamLayout};
-pub use session::{DomainStats, Session, StageStats, StepOut, TRAINER_STATE_VERSION};
+pub use session::{DomainStats, Session, StageStats, StepOut, Weights, TRAINER_STATE_VERSION};
 pub use trainer::{
     micro_step, tch_device, train, Device, RunSpec, StepReport, TrainConfig, TrainSummary,
     RUN_SPEC_VERSION,

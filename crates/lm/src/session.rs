@@ -75,6 +75,18 @@ pub struct DomainStats {
     pub mean_loss: f64,
 }
 
+/// Where a [`Session`]'s weights come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Weights<'a> {
+    /// Fresh weights of this shape, drawn from the training seed.
+    Fresh(&'a ModelConfig),
+    /// The weights of a checkpoint or run folder of this shape, trained on the corpus's
+    /// tokenizer.
+    Load(&'a ModelConfig, &'a Path),
+    /// The weights of a checkpoint or run folder, in its own shape (the base of a CPT).
+    Base(&'a Path),
+}
+
 /// A model in training: the engine of pretraining, scheduled CPT, rollouts and steered CPT.
 pub struct Session {
     _vs: VarStore,
@@ -95,34 +107,23 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts from the weights of `base` (a checkpoint or run folder, in its own shape), over
-    /// `space`, with a learning-rate schedule spanning `total_steps` optimizer steps.
-    pub fn from_base(
-        base: &Path,
-        corpus: &Corpus,
-        space: Arc<DomainSpace>,
-        train: TrainConfig,
-        total_steps: u64,
-        device: Device,
-    ) -> Result<Self, LmError> {
-        let (model, _) = read_model_config(base)?;
-        Self::new(&model, Some(base), corpus, space, train, total_steps, device)
-    }
-
-    /// A `model`-shaped session over `space`: the weights of `init` (a checkpoint or run
-    /// folder of that shape, trained on this corpus's tokenizer), or fresh ones drawn from
-    /// `train.seed`. The learning-rate schedule spans `total_steps` optimizer steps; the
-    /// sampler's seed is derived from `train.seed`, so sessions with different seeds see
-    /// different batches.
+    /// A session over `space` from `weights`, with a learning-rate schedule spanning
+    /// `total_steps` optimizer steps. The sampler's seed is derived from `train.seed`, so
+    /// sessions with different seeds see different batches.
     pub fn new(
-        model: &ModelConfig,
-        init: Option<&Path>,
+        weights: Weights<'_>,
         corpus: &Corpus,
         space: Arc<DomainSpace>,
         train: TrainConfig,
         total_steps: u64,
         device: Device,
     ) -> Result<Self, LmError> {
+        let (model, init) = match weights {
+            Weights::Fresh(model) => (model.clone(), None),
+            Weights::Load(model, init) => (model.clone(), Some(init)),
+            Weights::Base(base) => (read_model_config(base)?.0, Some(base)),
+        };
+        let model = &model;
         let device = crate::tch_device(device)?;
         model.validate()?;
         let fingerprint = corpus.manifest.tokenizer.fingerprint.clone();

@@ -13,7 +13,7 @@ use tch::{Kind, Tensor};
 
 pub use mixagent_core::Device;
 
-use crate::{AdamWConfig, Llama, LmError, LrShape, ModelConfig, Session};
+use crate::{AdamWConfig, Llama, LmError, LrShape, ModelConfig, Session, Weights};
 
 /// The tch device of `device`; CUDA must be available.
 pub fn tch_device(device: Device) -> Result<tch::Device, LmError> {
@@ -170,15 +170,12 @@ pub fn train(
         .map(|name| ckpt_root.join(name.trim()));
     // A resumed run takes its weights from its own checkpoint, not from `init`.
     let init = if latest.is_some() { None } else { spec.init.as_deref() };
-    let mut session = Session::new(
-        &spec.model,
-        init,
-        &corpus,
-        space,
-        spec.train.clone(),
-        total_steps,
-        spec.device,
-    )?;
+    let weights = match init {
+        Some(init) => Weights::Load(&spec.model, init),
+        None => Weights::Fresh(&spec.model),
+    };
+    let mut session =
+        Session::new(weights, &corpus, space, spec.train.clone(), total_steps, spec.device)?;
     let mut last_good = "none".to_string();
     if let Some(dir) = &latest {
         session.resume(dir)?;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use mixagent_core::{Mixture, Observation};
 use mixagent_eval::Observer;
-use mixagent_lm::{Device, Session, TrainConfig};
+use mixagent_lm::{Device, Session, TrainConfig, Weights};
 use mixagent_trajectory::{PlannedTrajectory, StageRow, Trajectory, TRAJECTORY_VERSION};
 
 use crate::{Collection, RolloutError};
@@ -54,8 +54,8 @@ impl<'c> Worker<'c> {
         let cfg = &collection.config;
         let device = cfg.device;
         let observer = Observer::new(&cfg.corpus, &cfg.space.fields, cfg.observe.clone())?;
-        let base = Session::from_base(
-            &collection.base_dir,
+        let base = Session::new(
+            Weights::Base(&collection.base_dir),
             &collection.corpus,
             collection.space.clone(),
             train_config(cfg, 0),
@@ -105,8 +105,8 @@ impl<'c> Worker<'c> {
         }
         let cfg = &c.config;
         let steps = cfg.steps_per_stage();
-        let mut session = Session::from_base(
-            &c.base_dir,
+        let mut session = Session::new(
+            Weights::Base(&c.base_dir),
             &c.corpus,
             c.space.clone(),
             train_config(cfg, planned.seed),

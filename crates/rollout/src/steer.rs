@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use mixagent_controller::{Controller, ControllerState, DomainEntry, StageRecord};
 use mixagent_core::Mixture;
 use mixagent_eval::Observer;
-use mixagent_lm::Session;
+use mixagent_lm::{Session, Weights};
 use mixagent_shard::write_atomic;
 use mixagent_trajectory::{CollectConfig, SpaceEntry, StageRow, SteeredRun, STEERED_RUN_VERSION};
 
@@ -42,8 +42,8 @@ pub fn run_steered(
     config.validate()?;
     let (corpus, space, base_dir, base) = resolve(&config)?;
     let steps = config.steps_per_stage();
-    let mut session = Session::from_base(
-        &base_dir,
+    let mut session = Session::new(
+        Weights::Base(&base_dir),
         &corpus,
         space.clone(),
         train_config(&config, config.seed),
