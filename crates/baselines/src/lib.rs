@@ -2,13 +2,14 @@
 //! behind `mixagent_core::MixingPolicy`, and the conformance harness every policy passes.
 //!
 //! Policies: uniform, fixed source/target ratios, target-only, RegMix, DBL, DoReMi, ODM, the
-//! online regression mixer and the learned agent (its artifact through the pure-Rust runtime).
+//! online regression mixer, MixMin and the learned agent (its artifact through the pure-Rust runtime).
 
 mod agent;
 pub mod conformance;
 mod dbl;
 mod doremi;
 mod fixed;
+pub mod mixmin;
 mod odm;
 mod online_reg;
 mod reference;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use mixagent_core::{CoreError, MixingPolicy};
 
+use crate::mixmin::MixMinResult;
 use crate::{
     AgentPolicy, Dbl, DoReMi, FixedRatio, Odm, OnlineReg, Reference, RegMix, RegMixSample,
     Scheduled, Uniform,
@@ -14,7 +15,7 @@ use crate::{
 pub const POLICY_SPECS: &str = "uniform, fixed:<source share> (e.g. fixed:0.7), target-only, \
      regmix:<collection folder>[,candidates=N,top_k=N], dbl[:eta=X,target_gain=X], \
      doremi[:eta=X,smoothing=X,target_gain=X], odm[:smoothing=X], \
-     online-reg[:eta=X,explore=X,ridge=X], agent:<artifact folder>, \
+     online-reg[:eta=X,explore=X,ridge=X], mixmin:<mixmin folder>, agent:<artifact folder>, \
      static:<DOMAIN=W,...>, schedule:<file.json>";
 
 /// Reference losses of DBL and DoReMi when none are given: the base model's own losses for
@@ -71,6 +72,11 @@ pub enum PolicySpec {
         explore: f64,
         /// Ridge penalty on the mixture coefficients (1.0).
         ridge: f64,
+    },
+    /// MixMin's solved mixture (`mixagent mixmin`'s output).
+    MixMin {
+        /// The folder `mixagent mixmin` wrote (or its `mixmin.json`).
+        dir: PathBuf,
     },
     /// A trained agent artifact.
     Agent {
@@ -144,6 +150,7 @@ impl std::str::FromStr for PolicySpec {
                 }
                 PolicySpec::RegMix { collection: dir.into(), candidates, top_k }
             }
+            ("mixmin", Some(dir)) => PolicySpec::MixMin { dir: dir.into() },
             ("agent", Some(dir)) => PolicySpec::Agent { artifact: dir.into() },
             ("static", Some(weights)) => PolicySpec::Static { weights: weights.into() },
             ("schedule", Some(file)) => PolicySpec::Schedule { file: file.into() },
@@ -256,6 +263,7 @@ impl PolicySpec {
                 regmix.top_k = *top_k;
                 Box::new(regmix)
             }
+            PolicySpec::MixMin { dir } => Box::new(MixMinResult::read(dir)?.policy()?),
             PolicySpec::Agent { artifact } => Box::new(AgentPolicy::load(artifact)?),
             PolicySpec::Static { weights } => Box::new(Scheduled::parse_static(weights)?),
             PolicySpec::Schedule { file } => Box::new(Scheduled::load(file)?),

@@ -45,6 +45,9 @@ enum Command {
     /// `statics`, `concentration`, `seed`, `trajectories`, `task_items`, `title` (see
     /// `experiments/headroom-*.toml`).
     Headroom(commands::headroom::Args),
+    /// MixMin's mixture for a run config: one proxy per entry, then the convex fit of their
+    /// ensemble to the feedback (run it as the policy `mixmin:OUT`).
+    Mixmin(commands::mixmin::Args),
     /// The next stage's mixture for a run in another trainer, from its feedback so far.
     Next(commands::next::Args),
     /// Write a schedule (a run's, or a static policy's) in a trainer's config format.
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::TrainAgent(args) => commands::train_agent::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Headroom(args) => commands::headroom::run(args),
+        Command::Mixmin(args) => commands::mixmin::run(args),
         Command::Next(args) => commands::next::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Preflight(args) => commands::preflight::run(args),

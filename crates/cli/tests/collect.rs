@@ -1026,3 +1026,67 @@ fn bench_collect_runs_both_binaries_on_one_plan_and_compares_them() {
         "{text}"
     );
 }
+
+#[test]
+fn mixmin_trains_a_proxy_per_entry_solves_the_mixture_and_runs_it_as_a_policy() {
+    if !raw_available() {
+        return;
+    }
+    let (corpus, base) = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("mixmin");
+    let run = || {
+        let mut c = mixagent();
+        c.args(["mixmin", "--workers", "2", "--threads", "1", "--run"]).arg(config());
+        for s in [
+            format!("corpus={}", corpus.display()),
+            format!("base={}", base.display()),
+            "stages=2".into(),
+            "stage_tokens=2048".into(),
+        ] {
+            c.args(["--set", &s]);
+        }
+        c.arg("--out").arg(&out);
+        c
+    };
+    run().assert().success().stdout(contains("predicted balanced score: MixMin"));
+    let r = read(&out.join("mixmin.json"));
+    let weights = r["weights"].as_object().unwrap();
+    let plan = read(
+        &out.join("proxies/runs")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("seed-0/run.json"),
+    );
+    assert_eq!(weights.len(), plan["space"].as_array().unwrap().len(), "one weight per entry");
+    let sum: f64 = weights.values().map(|w| w.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-9 && weights.values().all(|w| w.as_f64().unwrap() >= 0.0));
+    // The solution is the optimum of a concave objective over the simplex: at least as good
+    // as uniform and as every entry alone.
+    let p = &r["predicted"];
+    let best = p["mixmin"].as_f64().unwrap();
+    assert!(best >= p["uniform"].as_f64().unwrap() - 1e-9, "{p}");
+    assert!(p["single"].as_object().unwrap().values().all(|s| best >= s.as_f64().unwrap() - 1e-9));
+    // A rerun resumes: every proxy is finished and the same mixture comes out.
+    run().assert().success().stderr(contains("(0 jobs to do"));
+    assert_eq!(read(&out.join("mixmin.json"))["weights"], r["weights"]);
+    // The mixture steers a CPT run as the static policy `mixmin:DIR`.
+    let cpt = tmp.path().join("cpt");
+    mixagent()
+        .args(cpt_args_with(&cpt, &format!("mixmin:{}", out.display()), &["stages=2"]))
+        .assert()
+        .success();
+    let steered = read(&cpt.join("run.json"));
+    let space: Vec<&str> =
+        steered["space"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    for row in steered["stages"].as_array().unwrap() {
+        for (name, w) in space.iter().zip(row["weights"].as_array().unwrap()) {
+            let want = weights[*name].as_f64().unwrap();
+            assert!((w.as_f64().unwrap() - want).abs() < 1e-9, "{name}: {w} vs {want}");
+        }
+    }
+}

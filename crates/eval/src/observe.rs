@@ -30,6 +30,22 @@ pub struct Observer {
     layout: std::sync::OnceLock<Layout>,
 }
 
+/// The observer's layout, or one made for a model of another context.
+enum LayoutRef<'a> {
+    Kept(&'a Layout),
+    Fresh(Layout),
+}
+
+impl std::ops::Deref for LayoutRef<'_> {
+    type Target = Layout;
+    fn deref(&self) -> &Layout {
+        match self {
+            LayoutRef::Kept(l) => l,
+            LayoutRef::Fresh(l) => l,
+        }
+    }
+}
+
 /// The suites and held-out windows in batches for a model of context `max_len`.
 struct Layout {
     max_len: usize,
@@ -70,23 +86,10 @@ impl Observer {
 
     /// Scores `model`.
     pub fn observe(&self, model: &Llama, device: tch::Device) -> Result<Observation, EvalError> {
-        let max_len = model.config().max_seq_len;
-        let fresh;
-        let layout = match self.layout.get() {
-            Some(l) if l.max_len == max_len => l,
-            Some(_) => {
-                // Another model context than the first one observed: lay out afresh.
-                fresh = self.lay_out(max_len)?;
-                &fresh
-            }
-            None => {
-                let l = self.lay_out(max_len)?;
-                self.layout.get_or_init(|| l)
-            }
-        };
+        let layout = self.layout_for(model)?;
         let scorer = Scorer::new(model, &self.tokenizer, self.cfg.batch_size, device);
         let mut feedback = std::collections::BTreeMap::new();
-        for (suite, prepared) in self.suites.iter().zip(&layout.suites) {
+        for (suite, prepared) in self.suites.iter().zip(layout.suites.iter()) {
             let score = feedback_score(suite, &scorer.score_prepared(prepared)?);
             feedback.insert(score.field, score.feedback);
         }
@@ -94,6 +97,37 @@ impl Observer {
         let domain_loss =
             self.heldout.iter().zip(losses).map(|(h, l)| (h.domain.clone(), l)).collect();
         Ok(Observation { feedback, domain_loss })
+    }
+
+    /// The log-probability of every answer token of every feedback item under `model`, by
+    /// field (an item's feedback is the mean of its tokens'; a field's, the mean over its
+    /// items).
+    pub fn token_logprobs(
+        &self,
+        model: &Llama,
+        device: tch::Device,
+    ) -> Result<std::collections::BTreeMap<String, Vec<Vec<f64>>>, EvalError> {
+        let layout = self.layout_for(model)?;
+        let scorer = Scorer::new(model, &self.tokenizer, self.cfg.batch_size, device);
+        self.suites
+            .iter()
+            .zip(layout.suites.iter())
+            .map(|(suite, prepared)| Ok((suite.field.clone(), scorer.token_logprobs(prepared)?)))
+            .collect()
+    }
+
+    /// The batches for `model`'s context: laid out on the first call, again (not kept) for
+    /// a model of another context.
+    fn layout_for(&self, model: &Llama) -> Result<LayoutRef<'_>, EvalError> {
+        let max_len = model.config().max_seq_len;
+        Ok(match self.layout.get() {
+            Some(l) if l.max_len == max_len => LayoutRef::Kept(l),
+            Some(_) => LayoutRef::Fresh(self.lay_out(max_len)?),
+            None => {
+                let l = self.lay_out(max_len)?;
+                LayoutRef::Kept(self.layout.get_or_init(|| l))
+            }
+        })
     }
 
     fn lay_out(&self, max_len: usize) -> Result<Layout, EvalError> {

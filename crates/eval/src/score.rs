@@ -59,7 +59,22 @@ impl<'a> Scorer<'a> {
     /// [`Scorer::score`] of pairs tokenised once by [`Prepared::new`] (the observation after
     /// every stage scores the same suite again and again).
     pub fn score_prepared(&self, p: &Prepared) -> Result<Vec<Scored>, EvalError> {
-        let mut sums = vec![0f64; p.tokens.len()];
+        Ok(self
+            .token_logprobs(p)?
+            .into_iter()
+            .zip(&p.tokens)
+            .zip(&p.truncated)
+            .map(|((lp, &tokens), &truncated)| Scored {
+                logprob_sum: lp.iter().sum(),
+                tokens,
+                truncated,
+            })
+            .collect())
+    }
+
+    /// The log-probability of every answer token of every pair, in order (nats).
+    pub fn token_logprobs(&self, p: &Prepared) -> Result<Vec<Vec<f64>>, EvalError> {
+        let mut out: Vec<Vec<f64>> = p.tokens.iter().map(|&n| Vec::with_capacity(n)).collect();
         let _guard = tch::no_grad_guard();
         for b in &p.batches {
             // Final hidden states everywhere, but the output projection and the softmax's
@@ -74,15 +89,10 @@ impl<'a> Scorer<'a> {
                 .to_device(tch::Device::Cpu);
             let lp: Vec<f64> = Vec::try_from(lp)?;
             for (&item, v) in b.owner.iter().zip(lp) {
-                sums[item] += v;
+                out[item].push(v);
             }
         }
-        Ok(sums
-            .into_iter()
-            .zip(&p.tokens)
-            .zip(&p.truncated)
-            .map(|((logprob_sum, &tokens), &truncated)| Scored { logprob_sum, tokens, truncated })
-            .collect())
+        Ok(out)
     }
 
     /// Greedy continuation of each prompt, up to `max_new` tokens or the first newline / end

@@ -30,28 +30,21 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use mixagent_report::headroom::{self, Headroom, Outcome, Relevance, Row};
-use mixagent_report::{policy_slug, HeadroomConfig, TaskReport};
+use mixagent_report::{HeadroomConfig, TaskReport};
 use mixagent_shard::{write_atomic, Manifest};
-use mixagent_trajectory::{dirichlet, CollectConfig, SteeredRun};
+use mixagent_trajectory::{dirichlet, CollectConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::commands::plans::{spec_of, Phases, Plan};
 use crate::flags::Experiment;
 
 /// Arguments of `headroom`: its config, its output folder and the pool of runs.
 pub type Args = Experiment;
-
-/// A named mixture schedule: per stage, weight by entry name.
-struct Plan {
-    label: String,
-    stages: Vec<BTreeMap<String, f64>>,
-}
 
 /// The space's entries: (name, field), source field first, as the manifest lists them.
 type Entries = Vec<(String, String)>;
@@ -109,8 +102,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         cfg.selection_seeds,
         cfg.confirm_seeds,
     );
+    let phases = Phases { command: "headroom", run: &cfg.run, out: &out, pool: &a.pool };
     let phase = |name: &str, set: &[String], seeds: &[u64], plans: &[Plan]| {
-        run_phase(&a, &cfg, &out, name, set, seeds, plans, 0)
+        phases.run(name, set, seeds, plans, 0)
     };
 
     // 1. Relevance.
@@ -282,7 +276,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             plans.len(),
             cfg.confirm_seeds.len(),
         );
-        let runs = run_phase(&a, &cfg, &out, "branch", rel_set, &cfg.confirm_seeds, &plans, 0)?;
+        let runs = phases.run("branch", rel_set, &cfg.confirm_seeds, &plans, 0)?;
         headroom::branch_share(&rows(&out, &plans, &runs), at, rel_model)
     } else {
         None
@@ -312,10 +306,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             label: "target-only".into(),
             stages: vec![without_field(&entries, &fields[0])],
         }];
-        run_phase(&a, &cfg, &out, "benchmarks", &cfg.set, &[seed], &plan, cfg.task_items)?;
-        let spec = spec_of(&out, &plan[0]);
+        phases.run("benchmarks", &cfg.set, &[seed], &plan, cfg.task_items)?;
         let base = TaskReport::read(&dir.join("base-eval-full.json"))?;
-        let run = dir.join("runs").join(policy_slug(&spec)).join(format!("seed-{seed}"));
+        let run = phases.run_dir("benchmarks", &plan[0], seed);
         let only = TaskReport::read(&run.join("eval-full.json"))?;
         Some(headroom::benchmarks_alive(&base, &only, fields))
     } else {
@@ -369,87 +362,6 @@ fn write_report(
     write_atomic(out.join("headroom.json"), &serde_json::to_vec_pretty(&report)?)?;
     write_atomic(out.join("relevance.svg"), relevance_svg(&report.relevance).as_bytes())?;
     Ok(md)
-}
-
-/// The spec a plan runs as: `fixed:0.5` for the token-proportional mixture, else its schedule
-/// file, named by label and content, so a plan whose weights changed (a rerun whose relevance
-/// ablation chose other domains) runs anew instead of reusing, or clashing with, old runs.
-fn spec_of(out: &Path, p: &Plan) -> String {
-    if p.stages.is_empty() {
-        "fixed:0.5".into()
-    } else {
-        format!("schedule:{}", schedule_file(out, p).display())
-    }
-}
-
-fn schedule_file(out: &Path, p: &Plan) -> PathBuf {
-    let json = serde_json::to_string(&p.stages).expect("weights serialise");
-    let hash = mixagent_core::fnv64_hex(json.as_bytes());
-    out.join("schedules").join(format!("{}-{}.json", p.label, &hash[..8]))
-}
-
-/// Writes the plans' schedule files, runs them as one `compare` child (with the benchmark
-/// suite at `task_items` items a task; 0: none), and returns each plan's outcomes by label.
-#[allow(clippy::too_many_arguments)]
-fn run_phase(
-    a: &Args,
-    cfg: &HeadroomConfig,
-    out: &Path,
-    name: &str,
-    set: &[String],
-    seeds: &[u64],
-    plans: &[Plan],
-    task_items: usize,
-) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
-    for p in plans.iter().filter(|p| !p.stages.is_empty()) {
-        let json = serde_json::json!({ "name": p.label, "stages": p.stages });
-        let path = schedule_file(out, p);
-        if !path.exists() {
-            write_atomic(&path, &serde_json::to_vec_pretty(&json)?)?;
-        }
-    }
-    let specs: Vec<String> = plans.iter().map(|p| spec_of(out, p)).collect();
-    let dir = out.join(name);
-    std::fs::create_dir_all(&dir)?;
-    let compare = serde_json::json!({
-        "run": std::fs::canonicalize(&cfg.run)?,
-        "set": set,
-        "seeds": seeds,
-        "policies": specs,
-        "benchmarks": task_items > 0,
-        "task_items": task_items.max(1),
-        "title": format!("headroom phase {name}"),
-    });
-    let toml_text = toml::to_string(&compare)?;
-    let cfg_path = dir.join("compare.toml");
-    write_atomic(&cfg_path, toml_text.as_bytes())?;
-    let mut args: Vec<OsString> = vec!["compare".into(), "--config".into(), cfg_path.into()];
-    args.extend([
-        "--out".into(),
-        dir.clone().into(),
-        "--workers".into(),
-        a.pool.workers().to_string().into(),
-        "--threads".into(),
-        a.pool.threads().to_string().into(),
-    ]);
-    let status = Command::new(std::env::current_exe()?).args(&args).status()?;
-    if !status.success() {
-        bail!(
-            "headroom phase `{name}` failed ({status}); its logs are in {}; rerun to resume",
-            dir.join("logs").display()
-        );
-    }
-    let mut rows = BTreeMap::new();
-    for (p, spec) in plans.iter().zip(&specs) {
-        let mut outcomes = Vec::new();
-        for s in seeds {
-            let run =
-                dir.join("runs").join(policy_slug(spec)).join(format!("seed-{s}")).join("run.json");
-            outcomes.push(Outcome::of(&SteeredRun::read(&run)?));
-        }
-        rows.insert(p.label.clone(), outcomes);
-    }
-    Ok(rows)
 }
 
 /// Every entry of the other fields, evenly (a target-only mixture when `field` is the source).

@@ -1,0 +1,124 @@
+//! Named mixture schedules run as one `mixagent compare` child per phase: the instrument of
+//! `headroom` (ablations, static draws, dynamic schedules, branches) and `mixmin` (one proxy
+//! per entry). Finished runs are kept, so a rerun resumes.
+//!
+//! ```text
+//! <out>/schedules/<label>-<hash>.json            every plan, by name and content
+//! <out>/<phase>/compare.toml, runs/<spec>/seed-N/   the compare child's config and runs
+//! ```
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::bail;
+use mixagent_report::headroom::Outcome;
+use mixagent_report::policy_slug;
+use mixagent_shard::write_atomic;
+use mixagent_trajectory::SteeredRun;
+
+use crate::flags::Pool;
+
+/// A named mixture schedule: per stage, weight by entry name (the last stage repeats). No
+/// stages: the token-proportional mixture (`fixed:0.5`).
+pub struct Plan {
+    pub label: String,
+    pub stages: Vec<BTreeMap<String, f64>>,
+}
+
+/// The spec a plan runs as: `fixed:0.5` for the token-proportional mixture, else its schedule
+/// file, named by label and content, so a plan whose weights changed (a rerun whose relevance
+/// ablation chose other domains) runs anew instead of reusing, or clashing with, old runs.
+pub fn spec_of(out: &Path, p: &Plan) -> String {
+    if p.stages.is_empty() {
+        "fixed:0.5".into()
+    } else {
+        format!("schedule:{}", schedule_file(out, p).display())
+    }
+}
+
+fn schedule_file(out: &Path, p: &Plan) -> PathBuf {
+    let json = serde_json::to_string(&p.stages).expect("weights serialise");
+    let hash = mixagent_core::fnv64_hex(json.as_bytes());
+    out.join("schedules").join(format!("{}-{}.json", p.label, &hash[..8]))
+}
+
+/// Where phases run: the command they belong to (for titles), the run config they all share,
+/// the output folder and the pool.
+pub struct Phases<'a> {
+    pub command: &'a str,
+    pub run: &'a Path,
+    pub out: &'a Path,
+    pub pool: &'a Pool,
+}
+
+impl Phases<'_> {
+    /// Writes the plans' schedule files, runs them as one `compare` child in `<out>/<name>`
+    /// (with `set` overriding the run config, and the benchmark suite at `task_items` items a
+    /// task; 0: none), and returns each plan's outcomes by label, in the order of `seeds`.
+    pub fn run(
+        &self,
+        name: &str,
+        set: &[String],
+        seeds: &[u64],
+        plans: &[Plan],
+        task_items: usize,
+    ) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
+        std::fs::create_dir_all(self.out.join("schedules"))?;
+        for p in plans.iter().filter(|p| !p.stages.is_empty()) {
+            let json = serde_json::json!({ "name": p.label, "stages": p.stages });
+            let path = schedule_file(self.out, p);
+            if !path.exists() {
+                write_atomic(&path, &serde_json::to_vec_pretty(&json)?)?;
+            }
+        }
+        let specs: Vec<String> = plans.iter().map(|p| spec_of(self.out, p)).collect();
+        let dir = self.out.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let compare = serde_json::json!({
+            "run": std::fs::canonicalize(self.run)?,
+            "set": set,
+            "seeds": seeds,
+            "policies": specs,
+            "benchmarks": task_items > 0,
+            "task_items": task_items.max(1),
+            "title": format!("{} phase {name}", self.command),
+        });
+        let toml_text = toml::to_string(&compare)?;
+        let cfg_path = dir.join("compare.toml");
+        write_atomic(&cfg_path, toml_text.as_bytes())?;
+        let mut args: Vec<OsString> = vec!["compare".into(), "--config".into(), cfg_path.into()];
+        args.extend([
+            "--out".into(),
+            dir.clone().into(),
+            "--workers".into(),
+            self.pool.workers().to_string().into(),
+            "--threads".into(),
+            self.pool.threads().to_string().into(),
+        ]);
+        let status = Command::new(std::env::current_exe()?).args(&args).status()?;
+        if !status.success() {
+            bail!(
+                "phase `{name}` failed ({status}); its logs are in {}; rerun to resume",
+                dir.join("logs").display()
+            );
+        }
+        let mut rows = BTreeMap::new();
+        for p in plans {
+            let mut outcomes = Vec::new();
+            for &s in seeds {
+                let run = self.run_dir(name, p, s).join("run.json");
+                outcomes.push(Outcome::of(&SteeredRun::read(&run)?));
+            }
+            rows.insert(p.label.clone(), outcomes);
+        }
+        Ok(rows)
+    }
+
+    /// The run folder of `plan` under `seed` in phase `name`.
+    pub fn run_dir(&self, name: &str, plan: &Plan, seed: u64) -> PathBuf {
+        let spec = spec_of(self.out, plan);
+        self.out.join(name).join("runs").join(policy_slug(&spec)).join(format!("seed-{seed}"))
+    }
+}
