@@ -1,15 +1,19 @@
 //! Training the mixing agent (DESIGN §1 point 4, §4): trajectories become transitions
 //! (state tokens, action, reward, next state), then a supervised warm-up and Conservative
-//! Q-Learning; the result is the policy artifact that `mixagent_policy` runs without libtorch.
+//! Q-Learning or Implicit Q-Learning; the result is the policy artifact that `mixagent_policy` runs without libtorch.
 
 mod agent;
 mod dataset;
 mod error;
+mod iql;
 mod net;
 mod train;
 
 pub use agent::{train_agent, TrainedAgent};
 pub use dataset::{domain_infos, Block, Dataset, ViewConfig};
 pub use error::AgentError;
+pub use iql::{IqlConfig, IqlLosses};
 pub use net::{named_tensors, CriticModel, PolicyModel, PolicyOut};
-pub use train::{mean_action, train, AgentConfig, CqlConfig, SftConfig, TrainLog, Trained};
+pub use train::{
+    mean_action, train, AgentConfig, Algorithm, CqlConfig, SftConfig, TrainLog, Trained,
+};

@@ -57,14 +57,14 @@ impl Block {
 
 /// The shared trunk: embed, blocks, final LayerNorm.
 #[derive(Debug)]
-struct Trunk {
+pub(crate) struct Trunk {
     embed: nn::Linear,
     blocks: Vec<Block>,
     ln_f: nn::LayerNorm,
 }
 
 impl Trunk {
-    fn new(p: &nn::Path, cfg: &NetConfig, features: usize) -> Self {
+    pub(crate) fn new(p: &nn::Path, cfg: &NetConfig, features: usize) -> Self {
         let (d, ff) = (cfg.d_model as i64, cfg.d_ff as i64);
         Trunk {
             embed: nn::linear(p / "embed", features as i64, d, Default::default()),
@@ -75,7 +75,7 @@ impl Trunk {
         }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         let mut h = self.embed.forward(x);
         for b in &self.blocks {
             h = b.forward(&h);

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+use crate::iql::{Iql, IqlConfig, IqlLosses};
 use crate::{AgentError, Block, CriticModel, Dataset, PolicyModel, PolicyOut, ViewConfig};
 
 /// Behaviour-cloning warm-up settings.
@@ -105,10 +106,27 @@ pub struct AgentConfig {
     pub views: ViewConfig,
     /// Warm-up.
     pub sft: SftConfig,
-    /// CQL.
+    /// The offline RL algorithm after the warm-up.
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// CQL (`algorithm = "cql"`).
     pub cql: CqlConfig,
+    /// IQL (`algorithm = "iql"`).
+    #[serde(default)]
+    pub iql: IqlConfig,
     /// Seed of initialisation, batches and action samples.
     pub seed: u64,
+}
+
+/// The offline RL algorithm that follows the warm-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// Conservative Q-Learning on a soft actor-critic (this module).
+    #[default]
+    Cql,
+    /// Implicit Q-Learning (`iql.rs`).
+    Iql,
 }
 
 impl Default for AgentConfig {
@@ -142,6 +160,8 @@ impl Default for AgentConfig {
                 critic_warmup: 500,
                 normalise_rewards: true,
             },
+            algorithm: Algorithm::Cql,
+            iql: IqlConfig::default(),
             seed: 0,
         }
     }
@@ -200,7 +220,7 @@ impl AgentConfig {
         if !(alpha_ok && tau_ok) {
             return bad("cql.alpha must be finite and >= 0, cql.tau in (0, 1]");
         }
-        Ok(())
+        self.iql.validate()
     }
 }
 
@@ -213,7 +233,10 @@ pub struct TrainLog {
     pub cql: Vec<(usize, f64, f64, f64, f64, f64)>,
     /// Warm-up step whose weights were kept (best validation loss; 0: the last).
     pub sft_kept: usize,
-    /// Rewards were multiplied by this before CQL.
+    /// (step, losses) of IQL, every 50 steps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iql: Vec<(usize, IqlLosses)>,
+    /// Rewards were multiplied by this before CQL or IQL.
     pub reward_scale: f64,
 }
 
@@ -257,6 +280,31 @@ impl Tensors {
     }
 }
 
+/// A batch of transitions: states (B, K, F), next states, actions (B, K), `is_target` mask
+/// (B, K), rewards and done flags (B).
+pub(crate) struct Batch {
+    pub s: Tensor,
+    pub s2: Tensor,
+    pub a: Tensor,
+    pub mask: Tensor,
+    pub r: Tensor,
+    pub done: Tensor,
+}
+
+impl Tensors {
+    /// The transitions at `idx`.
+    fn batch(&self, idx: &Tensor) -> Batch {
+        Batch {
+            s: self.states.index_select(0, idx),
+            s2: self.next_states.index_select(0, idx),
+            a: self.actions.index_select(0, idx),
+            mask: self.is_target.index_select(0, idx),
+            r: self.rewards.index_select(0, idx),
+            done: self.dones.index_select(0, idx),
+        }
+    }
+}
+
 /// The trained policy (its VarStore holds the artifact's tensors) and the training log.
 pub struct Trained {
     /// Policy variables.
@@ -273,7 +321,7 @@ fn normal_lp(x: &Tensor, mean: &Tensor, log_std: &Tensor) -> Tensor {
 
 /// 1 for the entries whose logit moves the action: those in a group (source or target) of
 /// two or more. `is_target`: (.., K).
-fn free_logits(is_target: &Tensor) -> Tensor {
+pub(crate) fn free_logits(is_target: &Tensor) -> Tensor {
     let k = is_target.size()[is_target.dim() - 1] as f64;
     let n_t = is_target.sum_dim_intlist(-1, true, Kind::Float);
     let n_s = -&n_t + k;
@@ -283,7 +331,7 @@ fn free_logits(is_target: &Tensor) -> Tensor {
 
 /// Log-density of an action `(z (.., K), u (..))` under the policy's Gaussian (broadcast over
 /// leading dimensions), summed over the free logits and the share: (..).
-fn log_prob(z: &Tensor, u: &Tensor, pi: &PolicyOut, free: &Tensor) -> Tensor {
+pub(crate) fn log_prob(z: &Tensor, u: &Tensor, pi: &PolicyOut, free: &Tensor) -> Tensor {
     (normal_lp(z, &pi.mean, &pi.log_std) * free).sum_dim_intlist(-1, false, Kind::Float)
         + normal_lp(u, &pi.share_mean, &pi.share_log_std)
 }
@@ -320,7 +368,7 @@ fn to_weights(z: &Tensor, u: &Tensor, is_target: &Tensor, floor: f64) -> Tensor 
 }
 
 /// Logits of weights (inverse of `to_weights`): `z` centred within each group, and `u`.
-fn to_logits(w: &Tensor, is_target: &Tensor, floor: f64) -> (Tensor, Tensor) {
+pub(crate) fn to_logits(w: &Tensor, is_target: &Tensor, floor: f64) -> (Tensor, Tensor) {
     let k = w.size()[w.dim() - 1] as f64;
     let v = ((w - floor / k) / (1.0 - floor)).clamp_min(1e-4);
     let share = (&v * is_target).sum_dim_intlist(-1, false, Kind::Float)
@@ -331,7 +379,7 @@ fn to_logits(w: &Tensor, is_target: &Tensor, floor: f64) -> (Tensor, Tensor) {
 }
 
 /// `z` minus the mean of its group (source or target), per row.
-fn centred(z: &Tensor, is_target: &Tensor) -> Tensor {
+pub(crate) fn centred(z: &Tensor, is_target: &Tensor) -> Tensor {
     let mean_of = |m: &Tensor| {
         (z * m).sum_dim_intlist(-1, true, Kind::Float)
             / m.sum_dim_intlist(-1, true, Kind::Float).clamp_min(1.0)
@@ -399,7 +447,11 @@ pub fn train(
         return Err(AgentError::Data("no transitions".into()));
     }
     tch::manual_seed(cfg.seed as i64);
-    let reward_scale = if cfg.cql.normalise_rewards {
+    let normalise_rewards = match cfg.algorithm {
+        Algorithm::Cql => cfg.cql.normalise_rewards,
+        Algorithm::Iql => cfg.iql.normalise_rewards,
+    };
+    let reward_scale = if normalise_rewards {
         let rewards = || data.blocks.iter().flat_map(|b| b.rewards.iter().map(|&r| f64::from(r)));
         let n = data.len() as f64;
         let mean = rewards().sum::<f64>() / n;
@@ -501,8 +553,27 @@ pub fn train(
         });
     }
 
-    if cfg.cql.steps > 0 {
-        cql(&blocks, &policy, &policy_vs, &net, cfg, device, &mut log, &mut progress)?;
+    match cfg.algorithm {
+        Algorithm::Cql if cfg.cql.steps > 0 => {
+            cql(&blocks, &policy, &policy_vs, &net, cfg, device, &mut log, &mut progress)?;
+        }
+        Algorithm::Iql if cfg.iql.steps > 0 => {
+            let c = &cfg.iql;
+            let mut iql =
+                Iql::new(c, cfg.reward.gamma, cfg.floor, &policy, &policy_vs, &net, device)?;
+            let mut picker =
+                BlockPicker::new(&blocks.iter().map(|b| b.n).collect::<Vec<_>>(), cfg.seed ^ 0x1C);
+            for step in 1..=c.steps {
+                let t = &blocks[picker.next()];
+                let idx = Tensor::randint(t.n, [c.batch_size as i64], (Kind::Int64, device));
+                let losses = iql.step(&t.batch(&idx));
+                if step % 50 == 0 || step == c.steps {
+                    log.iql.push((step, losses));
+                    progress("iql", step, c.steps);
+                }
+            }
+        }
+        _ => {}
     }
     Ok(Trained { policy: policy_vs, log })
 }
@@ -544,12 +615,7 @@ fn cql(
     for step in 1..=total {
         let t = &blocks[picker.next()];
         let idx = Tensor::randint(t.n, [c.batch_size as i64], (Kind::Int64, device));
-        let s = t.states.index_select(0, &idx);
-        let s2 = t.next_states.index_select(0, &idx);
-        let a = t.actions.index_select(0, &idx);
-        let mask = t.is_target.index_select(0, &idx);
-        let r = t.rewards.index_select(0, &idx);
-        let done = t.dones.index_select(0, &idx);
+        let Batch { s, s2, a, mask, r, done } = t.batch(&idx);
         let free = free_logits(&mask);
         // The entropy target counts the action's free dimensions: free logits and the share.
         let target_entropy =

@@ -1,4 +1,4 @@
-//! `mixagent train-agent --trajectories DIR`: the supervised warm-up and CQL on a collected
+//! `mixagent train-agent --trajectories DIR`: the supervised warm-up and CQL (or IQL) on a collected
 //! trajectory set, written as a policy artifact (`agent.json` + `policy.safetensors`) that
 //! steers any domain space without libtorch.
 
@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use mixagent_agent::{domain_infos, train_agent, AgentConfig};
+use mixagent_agent::{domain_infos, train_agent, AgentConfig, Algorithm};
 use mixagent_policy::{History, Policy};
 use mixagent_sampler::Corpus;
 
@@ -62,14 +62,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         )
     })?;
     let out = a.out.clone().unwrap_or_else(|| default_out(&a.trajectories));
+    let rl = match cfg.algorithm {
+        Algorithm::Cql => {
+            format!("CQL {} (+{} critic-only)", cfg.cql.steps, cfg.cql.critic_warmup)
+        }
+        Algorithm::Iql => format!("IQL {}", cfg.iql.steps),
+    };
     eprintln!(
-        "train-agent: {} trajectories x {} stages over {} domains; warm-up {} + CQL {} (+{} critic-only) steps -> {}",
+        "train-agent: {} trajectories x {} stages over {} domains; warm-up {} + {rl} steps -> {}",
         set.len(),
         first.config.stages,
         first.space.len(),
         cfg.sft.steps,
-        cfg.cql.steps,
-        cfg.cql.critic_warmup,
         out.display()
     );
 
@@ -118,6 +122,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!(
             "CQL: step {step}, TD {td:.4}, conservative gap {gap:.4}, actor {actor:.4}, temperature {temp:.4}, alpha {alpha:.3} (rewards x{:.1})",
             agent.log.reward_scale
+        );
+    }
+    if let Some((step, l)) = agent.log.iql.last() {
+        println!(
+            "IQL: step {step}, critic {:.4}, value {:.4}, actor {:.4}, mean advantage weight {:.2} (rewards x{:.1})",
+            l.critic, l.value, l.actor, l.weight, agent.log.reward_scale
         );
     }
     // What it learned, in one line: its first mixture from the collection's base.
