@@ -3,6 +3,7 @@
 mod children;
 mod commands;
 mod flags;
+mod plans;
 mod schedule;
 
 use std::process::ExitCode;

@@ -40,8 +40,8 @@ use mixagent_trajectory::{dirichlet, CollectConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::commands::plans::{spec_of, Phases, Plan};
 use crate::flags::Experiment;
+use crate::plans::{spec_of, Phases, Plan};
 
 /// Arguments of `headroom`: its config, its output folder and the pool of runs.
 pub type Args = Experiment;

@@ -22,8 +22,8 @@ use mixagent_lm::{load_checkpoint, read_model_config, resolve_checkpoint, Llama}
 use mixagent_shard::{write_atomic, Manifest};
 use mixagent_trajectory::CollectConfig;
 
-use crate::commands::plans::{Phases, Plan};
 use crate::flags::Pool;
+use crate::plans::{Phases, Plan};
 
 /// Arguments of `mixmin`.
 #[derive(clap::Args)]

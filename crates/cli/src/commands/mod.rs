@@ -11,7 +11,6 @@ pub mod export;
 pub mod headroom;
 pub mod mixmin;
 pub mod next;
-pub mod plans;
 pub mod preflight;
 pub mod prepare;
 pub mod pretrain;
