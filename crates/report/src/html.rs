@@ -85,8 +85,13 @@ mod tests {
             balanced: (0.195, 0.005),
             target_share: 0.6,
             tokens: [("general".into(), 10.0), ("math".into(), 15.0)].into(),
+            paired: None,
         };
-        let table = Table { fields: vec!["general".into(), "math".into()], rows: vec![row] };
+        let table = Table {
+            fields: vec!["general".into(), "math".into()],
+            rows: vec![row],
+            reference: None,
+        };
         let facts = vec![("config".to_string(), "a & b".to_string())];
         let figures = vec![("mixture".to_string(), "<svg id=\"f\"></svg>".to_string())];
         let page =

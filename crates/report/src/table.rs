@@ -25,6 +25,10 @@ pub struct PolicyRow {
     pub target_share: f64,
     /// Mean training tokens per field per run.
     pub tokens: BTreeMap<String, f64>,
+    /// The reference policy's balanced score minus this one's, paired by seed (same seed, same
+    /// data order) over the seeds both ran: (mean, 95% half-width, seeds). `None` for the
+    /// reference itself or when no seed is shared.
+    pub paired: Option<(f64, f64, usize)>,
 }
 
 /// The whole table, best balanced score first.
@@ -34,12 +38,33 @@ pub struct Table {
     pub fields: Vec<String>,
     /// One row per policy.
     pub rows: Vec<PolicyRow>,
+    /// The policy the paired differences are taken from: the first agent (`agent:…`), if any.
+    pub reference: Option<String>,
+}
+
+/// Final balanced score by seed.
+fn by_seed(group: &[SteeredRun]) -> BTreeMap<u64, f64> {
+    group.iter().map(|r| (r.config.seed, r.final_balanced().unwrap_or(f64::NAN))).collect()
+}
+
+/// `reference − other` over the seeds both have: (mean, 95% half-width, seeds).
+fn paired(reference: &BTreeMap<u64, f64>, other: &BTreeMap<u64, f64>) -> Option<(f64, f64, usize)> {
+    let d: Vec<f64> = reference.iter().filter_map(|(s, a)| other.get(s).map(|b| a - b)).collect();
+    if d.is_empty() {
+        return None;
+    }
+    let (m, h) = mean_interval(&d);
+    Some((m, h, d.len()))
 }
 
 /// Summarises finished runs, grouped by policy (in the order given).
 pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
     let fields =
         runs.iter().flat_map(|(_, r)| r.first()).map(SteeredRun::fields).next().unwrap_or_default();
+    let reference = runs
+        .iter()
+        .find(|(p, r)| p.starts_with("agent:") && !r.is_empty())
+        .map(|(p, r)| (p, by_seed(r)));
     let mut rows: Vec<PolicyRow> = runs
         .iter()
         .filter(|(_, r)| !r.is_empty())
@@ -97,11 +122,15 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
                 balanced: mean_interval(&balanced),
                 target_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
                 tokens,
+                paired: reference
+                    .as_ref()
+                    .filter(|(p, _)| *p != policy)
+                    .and_then(|(_, r)| paired(r, &by_seed(group))),
             }
         })
         .collect();
     rows.sort_by(|a, b| b.balanced.0.total_cmp(&a.balanced.0));
-    Table { fields, rows }
+    Table { fields, rows, reference: reference.map(|(p, _)| p.clone()) }
 }
 
 /// `mean ± half-width` (the mean alone for one seed).
@@ -124,6 +153,9 @@ impl crate::Tabular for Table {
         header.extend(self.fields.iter().map(|f| format!("{f} Δ")));
         header.extend(["source avg", "target avg", "balanced", "target share"].map(String::from));
         header.extend(self.fields.iter().map(|f| format!("{f} tokens")));
+        if self.reference.is_some() {
+            header.push("agent − this, paired".into());
+        }
         let rows = self
             .rows
             .iter()
@@ -139,6 +171,22 @@ impl crate::Tabular for Table {
                         .iter()
                         .map(|f| format!("{:.0}", r.tokens.get(f).copied().unwrap_or(0.0))),
                 );
+                if self.reference.is_some() {
+                    row.push(match r.paired {
+                        // A win is an interval above zero: marked so a reader need not check.
+                        Some((m, h, n)) => {
+                            let mark = if m - h > 0.0 {
+                                " ▲"
+                            } else if m + h < 0.0 {
+                                " ▼"
+                            } else {
+                                ""
+                            };
+                            format!("{} ({n}){mark}", cell((m, h), 4))
+                        }
+                        None => "–".into(),
+                    });
+                }
                 row
             })
             .collect();
@@ -223,5 +271,49 @@ mod tests {
         assert_eq!((t.rows[0].tokens["general"], t.rows[0].tokens["math"]), (75.0, 25.0));
         let md = table.to_markdown();
         assert!(md.contains("| b | 1 |") && md.contains("± "), "{md}");
+    }
+
+    #[test]
+    fn paired_differences_to_the_agent_by_hand() {
+        // Balanced score (m + 8)/16 with general unchanged: the run of score b has m = 16b − 8.
+        let scored = |policy: &str, seed: u64, b: f64| {
+            let mut r = run(policy, -4.0, 16.0 * b - 8.0, 0.5);
+            r.config.seed = seed;
+            r
+        };
+        let agent = "agent:runs/a";
+        let table = summarise(&[
+            (
+                "uniform".into(),
+                [0.05, 0.10, 0.20].iter().zip(0..).map(|(b, s)| scored("uniform", s, *b)).collect(),
+            ),
+            (
+                agent.into(),
+                [0.10, 0.20, 0.30].iter().zip(0..).map(|(b, s)| scored(agent, s, *b)).collect(),
+            ),
+            (
+                "odm".into(),
+                [0.30, 0.10, 0.90].iter().zip(1..).map(|(b, s)| scored("odm", s, *b)).collect(),
+            ),
+        ]);
+        assert_eq!(table.reference.as_deref(), Some(agent));
+        let row = |p: &str| table.rows.iter().find(|r| r.policy == p).unwrap();
+        assert_eq!(row(agent).paired, None);
+        // Agent − uniform on seeds 0-2: 0.05, 0.10, 0.10; mean 0.08333, s = 0.028868,
+        // half-width 4.303·s/√3 = 0.071719: above zero.
+        let (m, h, n) = row("uniform").paired.unwrap();
+        assert!(
+            (m - 0.25 / 3.0).abs() < 1e-12
+                && (h - 4.303 * 0.028_867_513 / 3f64.sqrt()).abs() < 1e-6
+        );
+        assert_eq!(n, 3);
+        // Agent − ODM on the seeds both ran (1, 2): 0.20 − 0.30, 0.30 − 0.10.
+        let (m, _, n) = row("odm").paired.unwrap();
+        assert!((m - 0.05).abs() < 1e-12 && n == 2);
+        let md = table.to_markdown();
+        assert!(md.contains("agent − this, paired") && md.contains("(3) ▲"), "{md}");
+        // Without an agent there is no such column.
+        let plain = summarise(&[("uniform".into(), vec![scored("uniform", 0, 0.1)])]);
+        assert!(plain.reference.is_none() && !plain.to_markdown().contains("paired"));
     }
 }
