@@ -2,7 +2,7 @@
 //! behind `mixagent_core::MixingPolicy`, and the conformance harness every policy passes.
 //!
 //! Policies: uniform, fixed source/target ratios, target-only, RegMix, DBL, DoReMi, ODM, the
-//! online regression mixer, MixMin and the learned agent (its artifact through the pure-Rust runtime).
+//! online regression mixer, MixMin, the learned agent and the oracle reference line (its artifact through the pure-Rust runtime).
 
 mod agent;
 pub mod conformance;
@@ -12,6 +12,7 @@ mod fixed;
 pub mod mixmin;
 mod odm;
 mod online_reg;
+mod oracle;
 mod reference;
 mod regmix;
 mod schedule;
@@ -24,6 +25,7 @@ pub use doremi::DoReMi;
 pub use fixed::FixedRatio;
 pub use odm::Odm;
 pub use online_reg::OnlineReg;
+pub use oracle::oracle;
 pub use reference::{entry_losses, Reference};
 pub use regmix::{RegMix, RegMixSample};
 pub use schedule::Scheduled;

@@ -16,6 +16,7 @@ pub const POLICY_SPECS: &str = "uniform, fixed:<source share> (e.g. fixed:0.7), 
      regmix:<collection folder>[,candidates=N,top_k=N], dbl[:eta=X,target_gain=X], \
      doremi[:eta=X,smoothing=X,target_gain=X], odm[:smoothing=X], \
      online-reg[:eta=X,explore=X,ridge=X], mixmin:<mixmin folder>, agent:<artifact folder>, \
+     oracle:<headroom folder>, \
      static:<DOMAIN=W,...>, schedule:<file.json>";
 
 /// Reference losses of DBL and DoReMi when none are given: the base model's own losses for
@@ -77,6 +78,11 @@ pub enum PolicySpec {
     MixMin {
         /// The folder `mixagent mixmin` wrote (or its `mixmin.json`).
         dir: PathBuf,
+    },
+    /// The oracle reference (helpful domains only, from a headroom report; not ranked).
+    Oracle {
+        /// The headroom output folder (or its `headroom.json`).
+        headroom: PathBuf,
     },
     /// A trained agent artifact.
     Agent {
@@ -151,6 +157,7 @@ impl std::str::FromStr for PolicySpec {
                 PolicySpec::RegMix { collection: dir.into(), candidates, top_k }
             }
             ("mixmin", Some(dir)) => PolicySpec::MixMin { dir: dir.into() },
+            ("oracle", Some(dir)) => PolicySpec::Oracle { headroom: dir.into() },
             ("agent", Some(dir)) => PolicySpec::Agent { artifact: dir.into() },
             ("static", Some(weights)) => PolicySpec::Static { weights: weights.into() },
             ("schedule", Some(file)) => PolicySpec::Schedule { file: file.into() },
@@ -264,6 +271,7 @@ impl PolicySpec {
                 Box::new(regmix)
             }
             PolicySpec::MixMin { dir } => Box::new(MixMinResult::read(dir)?.policy()?),
+            PolicySpec::Oracle { headroom } => Box::new(crate::oracle(headroom)?),
             PolicySpec::Agent { artifact } => Box::new(AgentPolicy::load(artifact)?),
             PolicySpec::Static { weights } => Box::new(Scheduled::parse_static(weights)?),
             PolicySpec::Schedule { file } => Box::new(Scheduled::load(file)?),

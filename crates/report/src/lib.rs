@@ -29,4 +29,4 @@ pub use html::HtmlReport;
 pub use plot::{line_panels_svg, stacked_area_svg, Band, Line};
 pub use render::{html_table, markdown, Tabular};
 pub use stats::{mean_interval, median, student_t95};
-pub use table::{summarise, PolicyRow, Table};
+pub use table::{is_reference, summarise, PolicyRow, Table};

@@ -31,7 +31,7 @@ pub struct PolicyRow {
     pub paired: Option<(f64, f64, usize)>,
 }
 
-/// The whole table, best balanced score first.
+/// The whole table, best balanced score first, reference lines last.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Table {
     /// Fields, source first.
@@ -40,6 +40,11 @@ pub struct Table {
     pub rows: Vec<PolicyRow>,
     /// The policy the paired differences are taken from: the first agent (`agent:…`), if any.
     pub reference: Option<String>,
+}
+
+/// A reference line, shown but not ranked: the oracle mixture.
+pub fn is_reference(policy: &str) -> bool {
+    policy.starts_with("oracle:")
 }
 
 /// Final balanced score by seed.
@@ -129,7 +134,12 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
             }
         })
         .collect();
-    rows.sort_by(|a, b| b.balanced.0.total_cmp(&a.balanced.0));
+    // Reference lines (`oracle:…`, which know which domains help) come after every ranked row.
+    rows.sort_by(|a, b| {
+        is_reference(&a.policy)
+            .cmp(&is_reference(&b.policy))
+            .then(b.balanced.0.total_cmp(&a.balanced.0))
+    });
     Table { fields, rows, reference: reference.map(|(p, _)| p.clone()) }
 }
 
@@ -160,7 +170,12 @@ impl crate::Tabular for Table {
             .rows
             .iter()
             .map(|r| {
-                let mut row = vec![r.policy.clone(), r.seeds.to_string()];
+                let name = if is_reference(&r.policy) {
+                    format!("{} (reference, not ranked)", r.policy)
+                } else {
+                    r.policy.clone()
+                };
+                let mut row = vec![name, r.seeds.to_string()];
                 row.extend(self.fields.iter().map(|f| cell(r.fields[f], 4)));
                 row.push(cell(r.source, 4));
                 row.push(cell(r.target, 4));
@@ -297,6 +312,12 @@ mod tests {
             ),
         ]);
         assert_eq!(table.reference.as_deref(), Some(agent));
+        let oracle = summarise(&[
+            ("oracle:runs/h".into(), vec![scored("oracle:runs/h", 0, 0.9)]),
+            ("uniform".into(), vec![scored("uniform", 0, 0.1)]),
+        ]);
+        assert_eq!(oracle.rows[1].policy, "oracle:runs/h", "the best score, but not ranked");
+        assert!(oracle.to_markdown().contains("oracle:runs/h (reference, not ranked)"));
         let row = |p: &str| table.rows.iter().find(|r| r.policy == p).unwrap();
         assert_eq!(row(agent).paired, None);
         // Agent − uniform on seeds 0-2: 0.05, 0.10, 0.10; mean 0.08333, s = 0.028868,
