@@ -2,7 +2,8 @@
 //! behind `mixagent_core::MixingPolicy`, and the conformance harness every policy passes.
 //!
 //! Policies: uniform, fixed source/target ratios, target-only, RegMix, DBL, DoReMi, ODM, the
-//! online regression mixer, MixMin, the learned agent and the oracle reference line (its artifact through the pure-Rust runtime).
+//! online regression mixer, MixMin, the learned agent (its artifact through the pure-Rust
+//! runtime), and the oracle reference line (not ranked).
 
 mod agent;
 pub mod conformance;

@@ -73,6 +73,11 @@ impl MixMinProblem {
         let mut tokens = Vec::new();
         let mut offset = 0.0;
         for (field, items) in base {
+            if let Some(n) = items.iter().position(|t| t.iter().any(|v| !v.is_finite())) {
+                return Err(bad(format!(
+                    "the base gives item {n} of field `{field}` a log-probability that is not finite"
+                )));
+            }
             let f0 = field_feedback(items);
             let scale = f0.abs().max(1e-9);
             offset -= f0 / scale / fields;
@@ -102,6 +107,9 @@ impl MixMinProblem {
                 }
             }
         }
+        if tokens.is_empty() {
+            return Err(bad("the feedback suites have no answer tokens to solve over".into()));
+        }
         let entries = entries.iter().map(|(n, _)| n.clone()).collect();
         Ok(MixMinProblem { entries, tokens, offset })
     }
@@ -121,12 +129,13 @@ impl MixMinProblem {
     }
 
     /// The λ maximising `J`, by EM from uniform until no weight moves by more than `tol` (or
-    /// `max_iter` rounds).
-    pub fn solve(&self, tol: f64, max_iter: usize) -> Vec<f64> {
+    /// `max_iter` rounds), with the rounds taken (`max_iter` + 1: it had not converged; EM
+    /// is slow where a weight at the optimum is 0).
+    pub fn solve(&self, tol: f64, max_iter: usize) -> (Vec<f64>, usize) {
         let k = self.entries.len();
         let mut lambda = vec![1.0 / k as f64; k];
         let total: f64 = self.tokens.iter().map(|(w, _)| w).sum();
-        for _ in 0..max_iter {
+        for round in 1..=max_iter {
             let mut next = vec![0.0; k];
             for (w, lp) in &self.tokens {
                 let m = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -140,10 +149,10 @@ impl MixMinProblem {
             let moved = next.iter().zip(&lambda).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
             lambda = next;
             if moved < tol {
-                break;
+                return (lambda, round);
             }
         }
-        lambda
+        (lambda, max_iter + 1)
     }
 }
 
@@ -157,6 +166,10 @@ pub struct MixMinResult {
     pub weights: BTreeMap<String, f64>,
     /// `J` of the solution, of uniform, and of each entry alone.
     pub predicted: Predicted,
+    /// EM rounds taken.
+    pub rounds: usize,
+    /// Whether EM converged (no weight moved by more than 1e-10 in the last round).
+    pub converged: bool,
     /// The base model's feedback per field.
     pub base_feedback: BTreeMap<String, f64>,
     /// The run config the proxies were trained under, its overrides and the seed.
@@ -228,8 +241,8 @@ mod tests {
         let a = logprobs("math", &[&[hi], &[hi], &[lo]]);
         let b = logprobs("math", &[&[lo], &[lo], &[hi]]);
         let p = MixMinProblem::new(&base, &[("a".into(), a), ("b".into(), b)]).unwrap();
-        let lambda = p.solve(1e-13, 100_000);
-        assert!((lambda[0] - 1.7 / 2.4).abs() < 1e-9, "{lambda:?}");
+        let (lambda, rounds) = p.solve(1e-13, 100_000);
+        assert!((lambda[0] - 1.7 / 2.4).abs() < 1e-9 && rounds <= 100_000, "{lambda:?}");
         let (x, y) = (0.1 + 0.8 * lambda[0], 0.9 - 0.8 * lambda[0]);
         let want = (2.0 * x.ln() + y.ln()) / 3.0 + 1.0;
         assert!((p.objective(&lambda) - want).abs() < 1e-12);
@@ -241,7 +254,7 @@ mod tests {
         let a = logprobs("math", &[&[hi], &[lo, lo]]);
         let b = logprobs("math", &[&[lo], &[hi, hi]]);
         let p = MixMinProblem::new(&base, &[("a".into(), a), ("b".into(), b)]).unwrap();
-        assert!((p.solve(1e-13, 100_000)[0] - 0.5).abs() < 1e-9);
+        assert!((p.solve(1e-13, 100_000).0[0] - 0.5).abs() < 1e-9);
     }
 
     #[test]
@@ -253,8 +266,13 @@ mod tests {
             .to_string();
         assert!(e.contains("`b`") && e.contains("item 1"), "{e}");
         let nan = logprobs("math", &[&[f64::NAN], &[-1.0]]);
-        let e = MixMinProblem::new(&base, &[("a".into(), nan)]).unwrap_err().to_string();
+        let e = MixMinProblem::new(&base, &[("a".into(), nan.clone())]).unwrap_err().to_string();
         assert!(e.contains("NaN"), "{e}");
+        let e = MixMinProblem::new(&nan, &[("a".into(), base.clone())]).unwrap_err().to_string();
+        assert!(e.contains("the base") && e.contains("not finite"), "{e}");
+        let empty = logprobs("math", &[&[]]);
+        let e = MixMinProblem::new(&empty, &[("a".into(), empty.clone())]).unwrap_err().to_string();
+        assert!(e.contains("no answer tokens"), "{e}");
     }
 
     #[test]
@@ -264,6 +282,8 @@ mod tests {
             format_version: MIXMIN_VERSION,
             weights: [("g".to_string(), 0.25), ("m".to_string(), 0.75)].into(),
             predicted: Predicted { mixmin: 0.1, uniform: 0.05, single: Default::default() },
+            rounds: 12,
+            converged: true,
             base_feedback: Default::default(),
             run: "experiments/collect-smoke.toml".into(),
             set: vec![],

@@ -17,7 +17,9 @@
 //!
 //! `w' ∝ wₜ ⊙ exp(η·β / max|β|)`, `wₜ₊₁ = (1 − ε)·w' + ε·d`, `d ~ Dirichlet(1, …, 1)`.
 //!
-//! Each weight moves by at most a factor `e^η` per stage before exploration. The first stage is
+//! Before renormalising, each weight's step is at most a factor `e^η` (so after it, at most
+//! `e^2η`); exploration must be positive, or a run that starts uniform stays there (three
+//! stages of one mixture give the fit nothing to learn from). The first stage is
 //! uniform (plus exploration). The policy keeps no state: every decision is a function of the
 //! run's history and the seed.
 
@@ -116,8 +118,9 @@ impl OnlineReg {
         let theta = ridge_fit(&rows, &rewards, &penalty).ok_or_else(|| CoreError::Policy {
             policy: self.name(),
             message: format!(
-                "the regression over {} stages is singular: give ridge > 0",
-                rows.len()
+                "the regression over {} stages is singular: give a larger ridge (now {})",
+                rows.len(),
+                self.ridge
             ),
         })?;
         Ok(theta[2..].to_vec())

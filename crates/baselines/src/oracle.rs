@@ -28,7 +28,8 @@ struct Relevance {
 #[derive(Deserialize)]
 struct Help {
     mean: f64,
-    sd: f64,
+    /// `null` (NaN) with one selection seed: read as 0, as headroom's `helpful-only` does.
+    sd: Option<f64>,
 }
 
 /// The oracle mixture of the headroom report in `dir` (or the `headroom.json` itself): the
@@ -57,7 +58,7 @@ pub fn oracle(dir: &Path) -> Result<Scheduled, CoreError> {
         let helpful: Vec<&str> = report
             .relevance
             .iter()
-            .filter(|r| r.field == *f && r.help.mean > r.help.sd.max(0.0))
+            .filter(|r| r.field == *f && r.help.mean > r.help.sd.unwrap_or(0.0).max(0.0))
             .map(|r| r.domain.as_str())
             .collect();
         if helpful.is_empty() {
@@ -100,6 +101,16 @@ mod tests {
         let e = oracle(&tmp.path().join("none")).err().unwrap().to_string();
         assert!(e.contains("run `mixagent headroom` first"), "{e}");
         let none = serde_json::json!({"relevance": [rel("g0", "general", 0.0, 0.1)]});
+        std::fs::write(tmp.path().join("headroom.json"), none.to_string()).unwrap();
+        let e = oracle(tmp.path()).err().unwrap().to_string();
+        assert!(e.contains("no domain of field `general` helps it"), "{e}");
+        // One selection seed: no σ (written as null); any positive help counts.
+        let one = serde_json::json!({"relevance": [
+            {"domain": "g0", "field": "general", "help": {"mean": 0.01, "sd": null}},
+            {"domain": "m0", "field": "math", "help": {"mean": 0.2, "sd": null}},
+        ]});
+        std::fs::write(tmp.path().join("headroom.json"), one.to_string()).unwrap();
+        assert!(oracle(tmp.path()).is_ok());
         std::fs::write(tmp.path().join("headroom.json"), none.to_string()).unwrap();
         let e = oracle(tmp.path()).err().unwrap().to_string();
         assert!(e.contains("no domain of field `general` helps it"), "{e}");

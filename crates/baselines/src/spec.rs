@@ -138,9 +138,12 @@ impl std::str::FromStr for PolicySpec {
             }
             ("online-reg", arg) => {
                 let mut p = Params::parse(spec, arg, &["eta", "explore", "ridge"])?;
+                let explore = p.fraction("explore", 0.2)?;
+                // Without exploration a run that starts uniform never leaves it.
+                let explore = p.check("explore", explore, explore > 0.0, "in (0, 1)")?;
                 PolicySpec::OnlineReg {
                     eta: p.positive("eta", 0.5)?,
-                    explore: p.fraction("explore", 0.2)?,
+                    explore,
                     ridge: p.positive("ridge", 1.0)?,
                 }
             }
@@ -336,6 +339,7 @@ mod tests {
             ("dbl:eta=x", "eta = `x` is not a number"),
             ("dbl:eta", "`eta`: parameters are key=value"),
             ("odm:smoothing=1.5", "smoothing = 1.5: must be in [0, 1)"),
+            ("online-reg:explore=0", "explore = 0: must be in (0, 1)"),
             ("doremi:eta=1,eta=2", "parameter `eta` given twice"),
             ("regmix:runs/c,top_k=10,candidates=5", "top_k = 10 is more than candidates = 5"),
             ("regmix:runs/c,candidates=0", "candidates = 0: must be at least 1"),

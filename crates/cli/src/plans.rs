@@ -100,7 +100,8 @@ impl Phases<'_> {
         let status = Command::new(std::env::current_exe()?).args(&args).status()?;
         if !status.success() {
             bail!(
-                "phase `{name}` failed ({status}); its logs are in {}; rerun to resume",
+                "{} phase `{name}` failed ({status}); its logs are in {}; rerun to resume",
+                self.command,
                 dir.join("logs").display()
             );
         }

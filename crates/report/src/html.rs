@@ -90,7 +90,7 @@ mod tests {
         let table = Table {
             fields: vec!["general".into(), "math".into()],
             rows: vec![row],
-            reference: None,
+            paired_against: None,
         };
         let facts = vec![("config".to_string(), "a & b".to_string())];
         let figures = vec![("mixture".to_string(), "<svg id=\"f\"></svg>".to_string())];

@@ -25,9 +25,9 @@ pub struct PolicyRow {
     pub target_share: f64,
     /// Mean training tokens per field per run.
     pub tokens: BTreeMap<String, f64>,
-    /// The reference policy's balanced score minus this one's, paired by seed (same seed, same
-    /// data order) over the seeds both ran: (mean, 95% half-width, seeds). `None` for the
-    /// reference itself or when no seed is shared.
+    /// The agent's balanced score minus this one's ([`Table::paired_against`]), paired by
+    /// seed (same seed, same data order) over the seeds both ran: (mean, 95% half-width,
+    /// seeds). `None` for the agent itself, without an agent, or when no seed is shared.
     pub paired: Option<(f64, f64, usize)>,
 }
 
@@ -39,7 +39,7 @@ pub struct Table {
     /// One row per policy.
     pub rows: Vec<PolicyRow>,
     /// The policy the paired differences are taken from: the first agent (`agent:…`), if any.
-    pub reference: Option<String>,
+    pub paired_against: Option<String>,
 }
 
 /// A reference line, shown but not ranked: the oracle mixture.
@@ -52,9 +52,9 @@ fn by_seed(group: &[SteeredRun]) -> BTreeMap<u64, f64> {
     group.iter().map(|r| (r.config.seed, r.final_balanced().unwrap_or(f64::NAN))).collect()
 }
 
-/// `reference − other` over the seeds both have: (mean, 95% half-width, seeds).
-fn paired(reference: &BTreeMap<u64, f64>, other: &BTreeMap<u64, f64>) -> Option<(f64, f64, usize)> {
-    let d: Vec<f64> = reference.iter().filter_map(|(s, a)| other.get(s).map(|b| a - b)).collect();
+/// `agent − other` over the seeds both have: (mean, 95% half-width, seeds).
+fn paired(agent: &BTreeMap<u64, f64>, other: &BTreeMap<u64, f64>) -> Option<(f64, f64, usize)> {
+    let d: Vec<f64> = agent.iter().filter_map(|(s, a)| other.get(s).map(|b| a - b)).collect();
     if d.is_empty() {
         return None;
     }
@@ -66,7 +66,7 @@ fn paired(reference: &BTreeMap<u64, f64>, other: &BTreeMap<u64, f64>) -> Option<
 pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
     let fields =
         runs.iter().flat_map(|(_, r)| r.first()).map(SteeredRun::fields).next().unwrap_or_default();
-    let reference = runs
+    let agent = runs
         .iter()
         .find(|(p, r)| p.starts_with("agent:") && !r.is_empty())
         .map(|(p, r)| (p, by_seed(r)));
@@ -127,7 +127,7 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
                 balanced: mean_interval(&balanced),
                 target_share: shares.iter().sum::<f64>() / shares.len().max(1) as f64,
                 tokens,
-                paired: reference
+                paired: agent
                     .as_ref()
                     .filter(|(p, _)| *p != policy)
                     .and_then(|(_, r)| paired(r, &by_seed(group))),
@@ -140,7 +140,7 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
             .cmp(&is_reference(&b.policy))
             .then(b.balanced.0.total_cmp(&a.balanced.0))
     });
-    Table { fields, rows, reference: reference.map(|(p, _)| p.clone()) }
+    Table { fields, rows, paired_against: agent.map(|(p, _)| p.clone()) }
 }
 
 /// `mean ± half-width` (the mean alone for one seed).
@@ -163,7 +163,7 @@ impl crate::Tabular for Table {
         header.extend(self.fields.iter().map(|f| format!("{f} Δ")));
         header.extend(["source avg", "target avg", "balanced", "target share"].map(String::from));
         header.extend(self.fields.iter().map(|f| format!("{f} tokens")));
-        if self.reference.is_some() {
+        if self.paired_against.is_some() {
             header.push("agent − this, paired".into());
         }
         let rows = self
@@ -186,7 +186,7 @@ impl crate::Tabular for Table {
                         .iter()
                         .map(|f| format!("{:.0}", r.tokens.get(f).copied().unwrap_or(0.0))),
                 );
-                if self.reference.is_some() {
+                if self.paired_against.is_some() {
                     row.push(match r.paired {
                         // A win is an interval above zero: marked so a reader need not check.
                         Some((m, h, n)) => {
@@ -311,7 +311,7 @@ mod tests {
                 [0.30, 0.10, 0.90].iter().zip(1..).map(|(b, s)| scored("odm", s, *b)).collect(),
             ),
         ]);
-        assert_eq!(table.reference.as_deref(), Some(agent));
+        assert_eq!(table.paired_against.as_deref(), Some(agent));
         let oracle = summarise(&[
             ("oracle:runs/h".into(), vec![scored("oracle:runs/h", 0, 0.9)]),
             ("uniform".into(), vec![scored("uniform", 0, 0.1)]),
@@ -335,6 +335,6 @@ mod tests {
         assert!(md.contains("agent − this, paired") && md.contains("(3) ▲"), "{md}");
         // Without an agent there is no such column.
         let plain = summarise(&[("uniform".into(), vec![scored("uniform", 0, 0.1)])]);
-        assert!(plain.reference.is_none() && !plain.to_markdown().contains("paired"));
+        assert!(plain.paired_against.is_none() && !plain.to_markdown().contains("paired"));
     }
 }

@@ -91,7 +91,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         proxies.push((e.clone(), score(&dir).with_context(|| format!("the proxy of `{e}`"))?));
     }
     let problem = MixMinProblem::new(&base, &proxies)?;
-    let lambda = problem.solve(1e-10, 20_000);
+    let max_rounds = 20_000;
+    let (lambda, rounds) = problem.solve(1e-10, max_rounds);
     let k = entries.len();
     let one_hot = |i: usize| (0..k).map(|j| f64::from(u8::from(i == j))).collect::<Vec<_>>();
     let result = MixMinResult {
@@ -106,11 +107,23 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 .map(|(i, e)| (e.clone(), problem.objective(&one_hot(i))))
                 .collect(),
         },
+        rounds: rounds.min(max_rounds),
+        converged: rounds <= max_rounds,
         base_feedback: base.iter().map(|(f, items)| (f.clone(), field_feedback(items))).collect(),
         run: std::fs::canonicalize(&a.run)?,
         set: a.set.clone(),
         seed: a.seed,
     };
+    if !(result.predicted.mixmin.is_finite() && lambda.iter().all(|w| w.is_finite())) {
+        anyhow::bail!(
+            "MixMin's solution is not finite (predicted {}); the proxies' log-probabilities underflow: check {}",
+            result.predicted.mixmin,
+            out.join("proxies").display()
+        );
+    }
+    if !result.converged {
+        eprintln!("warning: EM stopped after {max_rounds} rounds before converging (weights still moving by more than 1e-10); the mixture is close to, not at, the optimum");
+    }
     write_atomic(out.join(MIXMIN_FILE), &serde_json::to_vec_pretty(&result)?)?;
     println!("{}", table(&result, &space));
     println!(
