@@ -3,6 +3,7 @@
 //! Q-Learning or Implicit Q-Learning; the result is the policy artifact that `mixagent_policy` runs without libtorch.
 
 mod agent;
+mod cql;
 mod dataset;
 mod error;
 mod iql;
@@ -10,10 +11,9 @@ mod net;
 mod train;
 
 pub use agent::{train_agent, TrainedAgent};
+pub use cql::{CqlConfig, CqlLosses};
 pub use dataset::{domain_infos, Block, Dataset, ViewConfig};
 pub use error::AgentError;
 pub use iql::{IqlConfig, IqlLosses};
 pub use net::{named_tensors, CriticModel, PolicyModel, PolicyOut};
-pub use train::{
-    mean_action, train, AgentConfig, Algorithm, CqlConfig, SftConfig, TrainLog, Trained,
-};
+pub use train::{mean_action, train, AgentConfig, Algorithm, SftConfig, TrainLog, Trained};

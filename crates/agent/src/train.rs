@@ -31,8 +31,9 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+use crate::cql::{Cql, CqlConfig, CqlLosses};
 use crate::iql::{Iql, IqlConfig, IqlLosses};
-use crate::{AgentError, Block, CriticModel, Dataset, PolicyModel, PolicyOut, ViewConfig};
+use crate::{AgentError, Block, Dataset, PolicyModel, PolicyOut, ViewConfig};
 
 /// Behaviour-cloning warm-up settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,48 +49,6 @@ pub struct SftConfig {
     pub batch_size: usize,
     /// Adam learning rate.
     pub lr: f64,
-}
-
-/// CQL settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CqlConfig {
-    /// Gradient steps (0: warm-up only).
-    pub steps: usize,
-    /// Transitions per batch.
-    pub batch_size: usize,
-    /// Actor learning rate.
-    pub actor_lr: f64,
-    /// Critic learning rate.
-    pub critic_lr: f64,
-    /// Temperature learning rate.
-    pub temperature_lr: f64,
-    /// Initial entropy temperature.
-    pub initial_temperature: f64,
-    /// Target entropy per domain (the target is `−K·entropy_per_domain`).
-    pub entropy_per_domain: f64,
-    /// Conservative weight (the initial one when tuned).
-    pub alpha: f64,
-    /// Tune `alpha` by dual gradient descent so the penalty approaches `target_gap`.
-    pub auto_alpha: bool,
-    /// Target of the conservative gap when `auto_alpha`.
-    pub target_gap: f64,
-    /// Sampled actions per state for the log-sum-exp (half policy, half uniform).
-    pub samples: usize,
-    /// Draw the penalty's uniform actions uniformly in the target share, then uniformly on the
-    /// simplex within each field (true), instead of uniformly on the whole simplex (false).
-    /// Over 20 domains the whole simplex puts almost all of its mass near a 50% share and
-    /// near-even weights, so the penalty pushes Q down there and the actor flees to corners.
-    pub uniform_share: bool,
-    /// Polyak factor of the target critics.
-    pub tau: f64,
-    /// Critic-only steps before the actor starts moving (the actor starts from the warm-up
-    /// policy; a critic still near its random start would steer it anywhere).
-    pub critic_warmup: usize,
-    /// Divide rewards by their standard deviation over the data, so `alpha`, the temperature
-    /// and the learning rates mean the same for any reward scale (real per-stage rewards are
-    /// about 0.01; a toy's can be 0.3). The policy does not depend on the scale.
-    pub normalise_rewards: bool,
 }
 
 /// Everything train-agent needs besides the data.
@@ -339,7 +298,7 @@ pub(crate) fn log_prob(z: &Tensor, u: &Tensor, pi: &PolicyOut, free: &Tensor) ->
 /// Sampling helpers on the policy's outputs (the parts broadcast against samples).
 impl PolicyOut {
     /// With a sample axis at 1, for (B, M, ..) samples.
-    fn per_sample(&self) -> Self {
+    pub(crate) fn per_sample(&self) -> Self {
         PolicyOut {
             mean: self.mean.unsqueeze(1),
             log_std: self.log_std.unsqueeze(1),
@@ -349,7 +308,7 @@ impl PolicyOut {
     }
 
     /// A reparameterised sample `(z, u)` of the shape of the parts.
-    fn sample(&self) -> (Tensor, Tensor) {
+    pub(crate) fn sample(&self) -> (Tensor, Tensor) {
         let z = &self.mean + self.log_std.exp() * self.mean.randn_like();
         let u = &self.share_mean + self.share_log_std.exp() * self.share_mean.randn_like();
         (z, u)
@@ -358,7 +317,7 @@ impl PolicyOut {
 
 /// Weights from logits `z` (.., K) and share logit `u` (..), with `is_target` (.., K)
 /// (broadcastable): `floor/K + (1 − floor)·(σ(u)·softmax_T(z) | (1 − σ(u))·softmax_S(z))`.
-fn to_weights(z: &Tensor, u: &Tensor, is_target: &Tensor, floor: f64) -> Tensor {
+pub(crate) fn to_weights(z: &Tensor, u: &Tensor, is_target: &Tensor, floor: f64) -> Tensor {
     let k = z.size()[z.dim() - 1] as f64;
     // A large negative logit outside the group: its softmax weight is exactly 0.
     let target = (z + (is_target - 1.0) * 1e9).softmax(-1, Kind::Float);
@@ -386,26 +345,6 @@ pub(crate) fn centred(z: &Tensor, is_target: &Tensor) -> Tensor {
     };
     let source = 1.0 - is_target;
     z - is_target * mean_of(is_target) - &source * mean_of(&source)
-}
-
-/// Soft TD target `r + γ(1 − done)(q_next − α_ent·log π(a'|s'))`; `q_next` is the smaller
-/// target critic's value of the sampled next action.
-fn td_target(
-    r: &Tensor,
-    done: &Tensor,
-    gamma: f64,
-    q_next: &Tensor,
-    temp: &Tensor,
-    lp_next: &Tensor,
-) -> Tensor {
-    r + (1.0 - done) * gamma * (q_next - temp * lp_next)
-}
-
-/// CQL(H) gap of one critic: mean over states of `logsumexp_i Q(s, a_i) − log M − Q(s, a_data)`
-/// from its values at M sampled actions `(B, M)` and at the data's action `(B)`.
-fn conservative_gap(q_samples: &Tensor, q_data: &Tensor) -> Tensor {
-    let m = q_samples.size()[1] as f64;
-    (q_samples.logsumexp([1], false) - m.ln() - q_data).mean(Kind::Float)
 }
 
 /// Draws block indices in proportion to their sizes, from its own seeded stream.
@@ -555,7 +494,21 @@ pub fn train(
 
     match cfg.algorithm {
         Algorithm::Cql if cfg.cql.steps > 0 => {
-            cql(&blocks, &policy, &policy_vs, &net, cfg, device, &mut log, &mut progress)?;
+            let c = &cfg.cql;
+            let mut cql =
+                Cql::new(c, cfg.reward.gamma, cfg.floor, &policy, &policy_vs, &net, device)?;
+            let mut picker =
+                BlockPicker::new(&blocks.iter().map(|b| b.n).collect::<Vec<_>>(), cfg.seed ^ 0xC0);
+            let total = c.critic_warmup + c.steps;
+            for step in 1..=total {
+                let t = &blocks[picker.next()];
+                let idx = Tensor::randint(t.n, [c.batch_size as i64], (Kind::Int64, device));
+                let l: CqlLosses = cql.step(&t.batch(&idx));
+                if step % 50 == 0 || step == total {
+                    log.cql.push((step, l.td, l.gap, l.actor, l.temperature, l.alpha));
+                    progress("cql", step, total);
+                }
+            }
         }
         Algorithm::Iql if cfg.iql.steps > 0 => {
             let c = &cfg.iql;
@@ -576,149 +529,6 @@ pub fn train(
         _ => {}
     }
     Ok(Trained { policy: policy_vs, log })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn cql(
-    blocks: &[Tensors],
-    policy: &PolicyModel,
-    policy_vs: &nn::VarStore,
-    net: &NetConfig,
-    cfg: &AgentConfig,
-    device: Device,
-    log: &mut TrainLog,
-    progress: &mut impl FnMut(&str, usize, usize),
-) -> Result<(), AgentError> {
-    let c = &cfg.cql;
-    let q_vs = nn::VarStore::new(device);
-    let q1 = CriticModel::new(&(q_vs.root() / "q1"), net);
-    let q2 = CriticModel::new(&(q_vs.root() / "q2"), net);
-    let mut target_vs = nn::VarStore::new(device);
-    let t1 = CriticModel::new(&(target_vs.root() / "q1"), net);
-    let t2 = CriticModel::new(&(target_vs.root() / "q2"), net);
-    target_vs.copy(&q_vs)?;
-    let temp_vs = nn::VarStore::new(device);
-    let log_temp = temp_vs
-        .root()
-        .var_copy("log_temperature", &Tensor::from(c.initial_temperature.ln() as f32));
-    let alpha_vs = nn::VarStore::new(device);
-    let log_alpha =
-        alpha_vs.root().var_copy("log_alpha", &Tensor::from(c.alpha.max(1e-6).ln() as f32));
-    let mut opt_pi = nn::Adam::default().build(policy_vs, c.actor_lr)?;
-    let mut opt_q = nn::Adam::default().build(&q_vs, c.critic_lr)?;
-    let mut opt_temp = nn::Adam::default().build(&temp_vs, c.temperature_lr)?;
-    let mut opt_alpha = nn::Adam::default().build(&alpha_vs, c.temperature_lr)?;
-    let half = (c.samples / 2).max(1) as i64;
-    let mut picker =
-        BlockPicker::new(&blocks.iter().map(|b| b.n).collect::<Vec<_>>(), cfg.seed ^ 0xC0);
-    let total = c.critic_warmup + c.steps;
-    for step in 1..=total {
-        let t = &blocks[picker.next()];
-        let idx = Tensor::randint(t.n, [c.batch_size as i64], (Kind::Int64, device));
-        let Batch { s, s2, a, mask, r, done } = t.batch(&idx);
-        let free = free_logits(&mask);
-        // The entropy target counts the action's free dimensions: free logits and the share.
-        let target_entropy =
-            -(free.sum_dim_intlist(-1, false, Kind::Float) + 1.0) * c.entropy_per_domain;
-        let temp = log_temp.exp().detach();
-        let alpha = if c.auto_alpha {
-            log_alpha.exp().clamp(0.0, 1e6)
-        } else {
-            Tensor::from(c.alpha as f32).to_device(device)
-        };
-
-        // Critic targets and the sampled actions of the penalty carry no gradient.
-        let (y, actions) = tch::no_grad(|| {
-            let pi2 = policy.forward(&s2, &mask);
-            let (z2, u2) = pi2.sample();
-            let lp2 = log_prob(&z2, &u2, &pi2, &free);
-            let a2 = to_weights(&z2, &u2, &mask, cfg.floor);
-            let q_next = t1.forward(&s2, &a2).minimum(&t2.forward(&s2, &a2));
-            let y = td_target(&r, &done, cfg.reward.gamma, &q_next, &temp, &lp2);
-            // Per state: the data's action, then `half` policy samples and `half` uniform
-            // points on the simplex (B, 1 + 2·half, K).
-            let pi = policy.forward(&s, &mask).per_sample();
-            let b = s.size()[0];
-            let z = pi.mean.expand([b, half, -1], false);
-            let z = &z + pi.log_std.exp() * z.randn_like();
-            let u = pi.share_mean.expand([b, half], false);
-            let u = &u + pi.share_log_std.exp() * u.randn_like();
-            let k = s.size()[1];
-            let e = -(Tensor::rand([b, half, k], (Kind::Float, device)).clamp_min(1e-12).log());
-            let uniform = if c.uniform_share {
-                let m = mask.unsqueeze(1);
-                let within = |g: &Tensor| {
-                    let x = &e * g;
-                    &x / x.sum_dim_intlist(-1, true, Kind::Float).clamp_min(1e-12)
-                };
-                let share = Tensor::rand([b, half, 1], (Kind::Float, device));
-                let w = &share * within(&m) + (1.0 - &share) * within(&(1.0 - &m));
-                w * (1.0 - cfg.floor) + cfg.floor / k as f64
-            } else {
-                &e / e.sum_dim_intlist(-1, true, Kind::Float)
-            };
-            let sampled = to_weights(&z, &u, &mask.unsqueeze(1), cfg.floor);
-            (y, Tensor::cat(&[a.unsqueeze(1), sampled, uniform], 1))
-        });
-        let (mut tds, mut gaps, mut states) = (Vec::new(), Vec::new(), Vec::new());
-        for q in [&q1, &q2] {
-            let h = q.encode(&s);
-            let scores = q.score(&h, &actions); // (B, 1 + 2·half)
-            let q_data = scores.select(1, 0);
-            tds.push((&q_data - &y).square().mean(Kind::Float));
-            gaps.push(conservative_gap(&scores.narrow(1, 1, 2 * half), &q_data));
-            states.push(h.detach());
-        }
-        // Sums of the two critics' terms (out of place: autograd keeps both).
-        let td = Tensor::stack(&tds, 0).sum(Kind::Float);
-        let gap = Tensor::stack(&gaps, 0).sum(Kind::Float);
-        let conservative =
-            if c.auto_alpha { &alpha.detach() * (&gap - c.target_gap) } else { &alpha * &gap };
-        opt_q.backward_step(&(&td + conservative));
-        if c.auto_alpha {
-            // Dual ascent: alpha grows while the gap exceeds its target.
-            let alpha_loss = -(log_alpha.exp() * (gap.detach() - c.target_gap));
-            opt_alpha.backward_step(&alpha_loss);
-        }
-
-        // Actor and temperature, once the critics have had their warm-up. The critics'
-        // state embeddings of this batch are reused (from just before their update).
-        let actor = if step > c.critic_warmup {
-            let pi = policy.forward(&s, &mask);
-            let (z, u) = pi.sample();
-            let lp = log_prob(&z, &u, &pi, &free);
-            let a_pi = to_weights(&z, &u, &mask, cfg.floor).unsqueeze(1);
-            let q_pi = q1.score(&states[0], &a_pi).minimum(&q2.score(&states[1], &a_pi));
-            let actor = (&temp * &lp - q_pi.squeeze_dim(1)).mean(Kind::Float);
-            opt_pi.backward_step(&actor);
-            let temp_loss = -(&log_temp * (lp.detach() + &target_entropy)).mean(Kind::Float);
-            opt_temp.backward_step(&temp_loss);
-            actor.double_value(&[])
-        } else {
-            f64::NAN
-        };
-
-        // Target critics.
-        tch::no_grad(|| {
-            let src = q_vs.variables();
-            for (name, mut dst) in target_vs.variables() {
-                let s = &src[&name];
-                dst.copy_(&(&dst * (1.0 - c.tau) + s * c.tau));
-            }
-        });
-        if step % 50 == 0 || step == total {
-            log.cql.push((
-                step,
-                td.double_value(&[]) / 2.0,
-                gap.double_value(&[]) / 2.0,
-                actor,
-                temp.double_value(&[]),
-                alpha.double_value(&[]),
-            ));
-            progress("cql", step, total);
-        }
-    }
-    Ok(())
 }
 
 /// The policy's mean action on normalised states `x` (B, K, F) with `is_target` (B, K):
@@ -770,25 +580,6 @@ mod tests {
         };
         let lp = log_prob(&t(&[1.0, 0.0, 9.0]).view([1, 3]), &t(&[0.0]), &pi, &free_logits(&mask));
         close(&lp, &[-0.5 - 3.0 * c]);
-    }
-
-    #[test]
-    fn td_target_and_conservative_gap_by_hand() {
-        // 1 + 0.5·(2 − 0.1·(−1)) = 2.05; a last stage keeps only its reward.
-        let y = td_target(
-            &t(&[1.0, 1.0]),
-            &t(&[0.0, 1.0]),
-            0.5,
-            &t(&[2.0, 2.0]),
-            &Tensor::from(0.1f32),
-            &t(&[-1.0, -1.0]),
-        );
-        close(&y, &[2.05, 1.0]);
-        // Equal values everywhere: no gap. Q = (0, ln 3) at the samples, 0 at the data:
-        // ln(1 + 3) − ln 2 − 0 = ln 2. The mean over the two states is (0 + ln 2) / 2.
-        let samples = t(&[1.0, 1.0, 0.0, 3f32.ln()]).view([2, 2]);
-        let gap = conservative_gap(&samples, &t(&[1.0, 0.0]));
-        close(&gap, &[2f32.ln() / 2.0]);
     }
 
     /// Eight random transitions over two domains, from two trajectories.
