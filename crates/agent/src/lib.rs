@@ -16,4 +16,6 @@ pub use dataset::{domain_infos, Block, Dataset, ViewConfig};
 pub use error::AgentError;
 pub use iql::{IqlConfig, IqlLosses};
 pub use net::{named_tensors, CriticModel, PolicyModel, PolicyOut};
-pub use train::{mean_action, train, AgentConfig, Algorithm, SftConfig, TrainLog, Trained};
+pub use train::{
+    mean_action, train, AgentConfig, Algorithm, SftConfig, SftWeighting, TrainLog, Trained,
+};

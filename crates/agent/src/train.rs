@@ -24,6 +24,7 @@
 //! Batches come from one block of the dataset at a time (states of one size), chosen in
 //! proportion to its transitions.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use mixagent_policy::{NetConfig, RewardConfig};
@@ -39,8 +40,14 @@ use crate::{AgentError, Block, Dataset, PolicyModel, PolicyOut, ViewConfig};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SftConfig {
-    /// Share of trajectories, best final balanced score first, to clone.
+    /// Which demonstrations the warm-up clones, and how much each counts.
+    #[serde(default)]
+    pub weighting: SftWeighting,
+    /// `top`: share of trajectories, best final balanced score first, to clone.
     pub top_fraction: f64,
+    /// `advantage`: inverse temperature β of the weights `exp(β·A/σ_A)` (capped at 100).
+    #[serde(default = "default_sft_beta")]
+    pub beta: f64,
     /// Share of those held out for the validation loss (at least one trajectory).
     pub validation_fraction: f64,
     /// Gradient steps.
@@ -49,6 +56,68 @@ pub struct SftConfig {
     pub batch_size: usize,
     /// Adam learning rate.
     pub lr: f64,
+}
+
+fn default_sft_beta() -> f64 {
+    3.0
+}
+
+/// How the warm-up weighs the demonstrations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SftWeighting {
+    /// Clone the best `top_fraction` of trajectories (by final balanced score) alike.
+    #[default]
+    Top,
+    /// Clone every transition, weighted by `exp(β·A/σ_A)`: `A` its discounted return-to-go
+    /// minus the mean return-to-go of all transitions at the same stage (a Monte-Carlo
+    /// advantage with a per-stage baseline), `σ_A` their standard deviation.
+    Advantage,
+}
+
+/// Per transition of `b`, in order: its stage (position in its trajectory's run of
+/// transitions, which end with `done`) and its discounted return-to-go.
+fn stages_and_returns(b: &Block, gamma: f64) -> (Vec<usize>, Vec<f64>) {
+    let n = b.rewards.len();
+    let mut returns = vec![0.0; n];
+    let mut next = 0.0;
+    for i in (0..n).rev() {
+        if b.dones[i] > 0.5 {
+            next = 0.0;
+        }
+        next = f64::from(b.rewards[i]) + gamma * next;
+        returns[i] = next;
+    }
+    let mut stages = vec![0; n];
+    for i in 1..n {
+        stages[i] = if b.dones[i - 1] > 0.5 { 0 } else { stages[i - 1] + 1 };
+    }
+    (stages, returns)
+}
+
+/// The advantage weights of every block's transitions (see [`SftWeighting::Advantage`]).
+fn advantage_weights(blocks: &[Block], gamma: f64, beta: f64) -> Vec<Vec<f32>> {
+    let parts: Vec<(Vec<usize>, Vec<f64>)> =
+        blocks.iter().map(|b| stages_and_returns(b, gamma)).collect();
+    let mut sum: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+    for (stages, returns) in &parts {
+        for (s, g) in stages.iter().zip(returns) {
+            let e = sum.entry(*s).or_insert((0.0, 0));
+            e.0 += g;
+            e.1 += 1;
+        }
+    }
+    let adv: Vec<Vec<f64>> = parts
+        .iter()
+        .map(|(stages, returns)| {
+            stages.iter().zip(returns).map(|(s, g)| g - sum[s].0 / sum[s].1 as f64).collect()
+        })
+        .collect();
+    let all: Vec<f64> = adv.iter().flatten().copied().collect();
+    let sd = (all.iter().map(|a| a * a).sum::<f64>() / all.len().max(1) as f64).sqrt().max(1e-12);
+    adv.iter()
+        .map(|a| a.iter().map(|a| (beta * a / sd).exp().min(100.0) as f32).collect())
+        .collect()
 }
 
 /// Everything train-agent needs besides the data.
@@ -96,7 +165,9 @@ impl Default for AgentConfig {
             reward: RewardConfig::default(),
             views: ViewConfig::default(),
             sft: SftConfig {
+                weighting: SftWeighting::Top,
                 top_fraction: 0.25,
+                beta: default_sft_beta(),
                 validation_fraction: 0.1,
                 steps: 500,
                 batch_size: 128,
@@ -410,10 +481,25 @@ pub fn train(
     let policy = PolicyModel::new(&policy_vs.root(), &net);
     let mut log = TrainLog { reward_scale, ..TrainLog::default() };
 
-    // Warm-up on the best trajectories, with a validation split of them.
+    // Warm-up on the best trajectories (or on all, weighted by advantage), with a validation
+    // split of them.
     let mut order: Vec<usize> = (0..data.final_scores.len()).collect();
     order.sort_by(|&a, &b| data.final_scores[b].total_cmp(&data.final_scores[a]));
-    let top = ((order.len() as f64 * cfg.sft.top_fraction).ceil() as usize).clamp(1, order.len());
+    let top = match cfg.sft.weighting {
+        SftWeighting::Top => {
+            ((order.len() as f64 * cfg.sft.top_fraction).ceil() as usize).clamp(1, order.len())
+        }
+        SftWeighting::Advantage => order.len(),
+    };
+    let sft_weights: Option<Vec<Tensor>> = match cfg.sft.weighting {
+        SftWeighting::Top => None,
+        SftWeighting::Advantage => Some(
+            advantage_weights(&data.blocks, cfg.reward.gamma, cfg.sft.beta)
+                .iter()
+                .map(|w| Tensor::from_slice(w).to_device(device))
+                .collect(),
+        ),
+    };
     let chosen = &order[..top];
     let n_val = if top > 1 {
         ((top as f64 * cfg.sft.validation_fraction).round() as usize).clamp(1, top - 1)
@@ -437,8 +523,10 @@ pub fn train(
         .collect();
     let val_idx: Vec<Tensor> =
         data.blocks.iter().map(|b| pick(b, &|tr| val_set.contains(&tr))).collect();
-    // Mean negative log-likelihood per free dimension of a block's transitions `idx`.
-    let nll = |t: &Tensors, idx: &Tensor| -> Tensor {
+    // Mean negative log-likelihood per free dimension of block `i`'s transitions `idx`
+    // (weighted by advantage when the warm-up is).
+    let nll = |i: usize, idx: &Tensor| -> Tensor {
+        let t = &blocks[i];
         let s = t.states.index_select(0, idx);
         let mask = t.is_target.index_select(0, idx);
         let (z, u) = to_logits(&t.actions.index_select(0, idx), &mask, cfg.floor);
@@ -446,7 +534,14 @@ pub fn train(
         pi.mean = centred(&pi.mean, &mask);
         let free = free_logits(&mask);
         let dims = free.sum_dim_intlist(-1, false, Kind::Float) + 1.0;
-        (-log_prob(&z, &u, &pi, &free) / dims).mean(Kind::Float)
+        let per = -log_prob(&z, &u, &pi, &free) / dims;
+        match &sft_weights {
+            None => per.mean(Kind::Float),
+            Some(w) => {
+                let w = w[i].index_select(0, idx);
+                (per * &w).sum(Kind::Float) / w.sum(Kind::Float)
+            }
+        }
     };
     let sizes: Vec<i64> = train_idx.iter().map(|t| t.size()[0]).collect();
     if sizes.iter().all(|&n| n == 0) {
@@ -460,15 +555,15 @@ pub fn train(
     for step in 1..=cfg.sft.steps {
         let i = picker.next();
         let b = Tensor::randint(sizes[i], [cfg.sft.batch_size as i64], (Kind::Int64, device));
-        let loss = nll(&blocks[i], &train_idx[i].index_select(0, &b));
+        let loss = nll(i, &train_idx[i].index_select(0, &b));
         opt.backward_step(&loss);
         if step % 50 == 0 || step == cfg.sft.steps {
             let (mut sum, mut count) = (0.0, 0i64);
             tch::no_grad(|| {
-                for (t, idx) in blocks.iter().zip(&val_idx) {
+                for (i, idx) in val_idx.iter().enumerate() {
                     let n = idx.size()[0];
                     if n > 0 {
-                        sum += nll(t, idx).double_value(&[]) * n as f64;
+                        sum += nll(i, idx).double_value(&[]) * n as f64;
                         count += n;
                     }
                 }
@@ -580,6 +675,32 @@ mod tests {
         };
         let lp = log_prob(&t(&[1.0, 0.0, 9.0]).view([1, 3]), &t(&[0.0]), &pi, &free_logits(&mask));
         close(&lp, &[-0.5 - 3.0 * c]);
+    }
+
+    #[test]
+    fn advantage_weights_by_hand() {
+        // Two trajectories of two stages: rewards (1, 2) and (3, 0). With γ = 1 the returns
+        // to go are (3, 2) and (3, 0); the stage means 3 and 1; advantages (0, 1) and (0, −1);
+        // σ = √(2/4); weights exp(A/σ) = 1, e^√2, 1, e^−√2.
+        let block = Block {
+            k: 1,
+            states: vec![],
+            next_states: vec![],
+            actions: vec![],
+            is_target: vec![],
+            rewards: vec![1.0, 2.0, 3.0, 0.0],
+            dones: vec![0.0, 1.0, 0.0, 1.0],
+            trajectory: vec![0, 0, 1, 1],
+        };
+        let (stages, returns) = stages_and_returns(&block, 1.0);
+        assert_eq!((stages, returns), (vec![0, 1, 0, 1], vec![3.0, 2.0, 3.0, 0.0]));
+        let (_, discounted) = stages_and_returns(&block, 0.5);
+        assert_eq!(discounted, vec![2.0, 2.0, 3.0, 0.0]);
+        let w = advantage_weights(&[block], 1.0, 1.0);
+        let r2 = 2f32.sqrt();
+        for (got, want) in w[0].iter().zip([1.0, r2.exp(), 1.0, (-r2).exp()]) {
+            assert!((got - want).abs() < 1e-5, "{w:?}");
+        }
     }
 
     /// Eight random transitions over two domains, from two trajectories.
