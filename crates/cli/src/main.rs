@@ -35,6 +35,9 @@ enum Command {
     Collect(commands::collect::Args),
     /// Train the mixing agent on collected trajectories (warm-up, then CQL).
     TrainAgent(commands::train_agent::Args),
+    /// Choose the agent's settings on held-out proxy runs: a grid of candidates, each trained
+    /// and run on held-out seeds beside uniform; the best is kept with its selection.
+    SelectAgent(commands::select_agent::Args),
     /// Every policy steers the same CPT run over seeds; one table with 95% intervals.
     ///
     /// The config's keys: `run`, `set`, `seeds`, `policies`, `title`, `benchmarks`,
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Collect(args) => commands::collect::run(args),
         Command::TrainAgent(args) => commands::train_agent::run(args),
+        Command::SelectAgent(args) => commands::select_agent::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Headroom(args) => commands::headroom::run(args),
         Command::Mixmin(args) => commands::mixmin::run(args),

@@ -210,6 +210,65 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
         .success()
         .stdout(contains("r(mean target share"));
     train_agent_on(&out, tmp.path());
+    select_agent_on(&out, tmp.path());
+}
+
+/// `select-agent` on a finished collection: two candidates trained, run on held-out seeds
+/// beside uniform, the best kept with the selection in its provenance; a rerun resumes.
+fn select_agent_on(collection: &Path, tmp: &Path) {
+    let (corpus, base) = fixture();
+    let out = tmp.join("select");
+    let run = || {
+        let mut c = mixagent();
+        c.args(["select-agent", "--workers", "2", "--threads", "1", "--seeds", "100,101"]);
+        c.arg("--trajectories").arg(collection).arg("--run").arg(config());
+        for s in ["sft.steps=20", "cql.steps=20", "cql.critic_warmup=10", "net.d_model=16"] {
+            c.args(["--set", s]);
+        }
+        c.args(["--grid", "cql.alpha=0.1,1"]);
+        for s in [
+            format!("corpus={}", corpus.display()),
+            format!("base={}", base.display()),
+            "stages=2".into(),
+            "stage_tokens=2048".into(),
+        ] {
+            c.args(["--run-set", &s]);
+        }
+        c.arg("--out").arg(&out);
+        c
+    };
+    run().assert().success().stdout(contains("(chosen)")).stdout(contains("| uniform |"));
+    let sel = read(&out.join("selection.json"));
+    let cands = sel["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 2);
+    assert_eq!(cands[1]["settings"][0], "cql.alpha=1");
+    let best = cands
+        .iter()
+        .max_by(|a, b| {
+            a["balanced"][0].as_f64().unwrap().total_cmp(&b["balanced"][0].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(sel["chosen"], best["name"]);
+    let schema = read(&out.join("agent/agent.json"));
+    assert_eq!(schema["training"]["selection"], sel);
+    assert!(mixagent_policy::Policy::load(&out.join("agent")).is_ok());
+    // A rerun trains nothing and runs nothing again.
+    run()
+        .assert()
+        .success()
+        .stderr(contains("(0 jobs to do"))
+        .stderr(predicates::prelude::PredicateBooleanExt::not(contains("training candidate")));
+    // A bad setting is refused before anything trains.
+    mixagent()
+        .args(["select-agent", "--trajectories"])
+        .arg(collection)
+        .arg("--run")
+        .arg(config())
+        .args(["--grid", "cql.alpah=1,2", "--out"])
+        .arg(tmp.join("select-bad"))
+        .assert()
+        .failure()
+        .stderr(contains("cql.alpah"));
 }
 
 /// Whether a Slurm test can run here: root (the throw-away cluster runs its daemons as root)

@@ -14,5 +14,6 @@ pub mod next;
 pub mod preflight;
 pub mod prepare;
 pub mod pretrain;
+pub mod select_agent;
 pub mod train_agent;
 pub mod trajectories;

@@ -1,0 +1,266 @@
+//! `mixagent select-agent`: the agent's settings chosen on held-out proxy runs, never on a
+//! comparison's seeds (DESIGN §11). Every combination of the `--grid` values trains a
+//! candidate (a `train-agent` child), the candidates steer the run config (the proxy base, on
+//! held-out data-order seeds) beside uniform in one `compare` child, and the best mean
+//! balanced score wins. The winner is copied to `<out>/agent` with the selection (every
+//! candidate's settings and held-out scores) in its provenance (`training.selection`).
+//!
+//! ```text
+//! <out>/candidates/cNN/          each candidate's artifact and overrides.json
+//! <out>/heldout/                 the compare of the candidates on the held-out seeds
+//! <out>/selection.json           the grid, every candidate's score, the choice
+//! <out>/agent/                   the chosen artifact, selection in its provenance
+//! ```
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use mixagent_agent::AgentConfig;
+use mixagent_shard::write_atomic;
+use serde_json::{json, Value};
+
+use crate::flags::Pool;
+
+/// Arguments of `select-agent`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Collection folder the candidates train on.
+    #[arg(long)]
+    trajectories: PathBuf,
+    /// Agent settings every candidate starts from (TOML; see `experiments/agent-*.toml`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A setting and the values to try, `KEY=V1,V2,...` (repeatable; every combination is a
+    /// candidate), e.g. `--grid cql.alpha=0.1,1 --grid 'algorithm="cql","iql"'`.
+    #[arg(long = "grid", value_name = "KEY=V1,V2", required = true)]
+    grid: Vec<String>,
+    /// A setting every candidate shares, `KEY=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// The run config the candidates steer: the proxies' (collect config), not the target
+    /// model a comparison reports on.
+    #[arg(long)]
+    run: PathBuf,
+    /// Override a key of the run config, `KEY=VALUE` (repeatable).
+    #[arg(long = "run-set", value_name = "KEY=VALUE")]
+    run_set: Vec<String>,
+    /// Held-out data-order seeds; keep them apart from any comparison's.
+    #[arg(long, value_delimiter = ',', default_value = "100,101,102")]
+    seeds: Vec<u64>,
+    /// Output folder [default: runs/select-NAME, NAME the collection folder without `collect-`].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    pool: Pool,
+}
+
+/// Every combination of the grid's values, as `KEY=VALUE` overrides in grid order.
+fn combinations(grid: &[String]) -> anyhow::Result<Vec<Vec<String>>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::new()];
+    for g in grid {
+        let Some((key, values)) = g.split_once('=') else {
+            bail!("--grid {g}: expected KEY=V1,V2,...");
+        };
+        let values: Vec<&str> = values.split(',').filter(|v| !v.trim().is_empty()).collect();
+        if values.is_empty() {
+            bail!("--grid {g}: no values");
+        }
+        out = out
+            .into_iter()
+            .flat_map(|c| {
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push(format!("{}={}", key.trim(), v.trim()));
+                    c
+                })
+            })
+            .collect();
+    }
+    Ok(out)
+}
+
+/// Runs `mixagent ARGS` as a child, failing with `what` and its status.
+fn child(args: &[OsString], what: &str) -> anyhow::Result<()> {
+    let status = Command::new(std::env::current_exe()?).args(args).status()?;
+    if !status.success() {
+        bail!("{what} failed ({status}); rerun to resume");
+    }
+    Ok(())
+}
+
+/// Runs `select-agent`.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let text = match &a.config {
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?),
+        None => None,
+    };
+    let candidates = combinations(&a.grid)?;
+    // Every candidate's settings are checked before anything trains.
+    for c in &candidates {
+        let all: Vec<String> = a.set.iter().chain(c).cloned().collect();
+        AgentConfig::load(text.as_deref(), &all)
+            .with_context(|| format!("candidate settings {}", c.join(" ")))?;
+    }
+    let out = a.out.clone().unwrap_or_else(|| {
+        let name = a.trajectories.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        PathBuf::from("runs").join(format!("select-{}", name.trim_start_matches("collect-")))
+    });
+    std::fs::create_dir_all(out.join("candidates"))
+        .with_context(|| format!("{}", out.display()))?;
+    let out = std::fs::canonicalize(&out)?;
+    eprintln!(
+        "select-agent: {} candidates × {} held-out seeds on {}",
+        candidates.len(),
+        a.seeds.len(),
+        a.run.display()
+    );
+    let threads = (a.pool.workers() * a.pool.threads()).to_string();
+    let mut dirs = Vec::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let dir = out.join("candidates").join(format!("c{i:02}"));
+        let recorded = out.join("candidates").join(format!("c{i:02}.json"));
+        let done = std::fs::read(&recorded)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
+            .is_some_and(|r| &r == c)
+            && dir.join("agent.json").exists();
+        if !done {
+            eprintln!("select-agent: training candidate c{i:02}: {}", c.join(" "));
+            let mut args: Vec<OsString> = vec!["train-agent".into(), "--trajectories".into()];
+            args.push(a.trajectories.clone().into());
+            if let Some(cfg) = &a.config {
+                args.extend(["--config".into(), cfg.clone().into()]);
+            }
+            for s in a.set.iter().chain(c) {
+                args.extend(["--set".into(), s.into()]);
+            }
+            args.extend([
+                "--out".into(),
+                dir.clone().into(),
+                "--threads".into(),
+                (&threads).into(),
+            ]);
+            child(&args, &format!("training candidate c{i:02}"))?;
+            write_atomic(&recorded, &serde_json::to_vec(c)?)?;
+        }
+        dirs.push(dir);
+    }
+
+    let specs: Vec<String> = dirs.iter().map(|d| format!("agent:{}", d.display())).collect();
+    let heldout = out.join("heldout");
+    std::fs::create_dir_all(&heldout)?;
+    let compare = json!({
+        "run": std::fs::canonicalize(&a.run).with_context(|| format!("{}", a.run.display()))?,
+        "set": a.run_set,
+        "seeds": a.seeds,
+        "policies": specs.iter().cloned().chain(["uniform".to_string()]).collect::<Vec<_>>(),
+        "benchmarks": false,
+        "title": "select-agent: candidates on held-out seeds",
+    });
+    let cfg_path = heldout.join("compare.toml");
+    write_atomic(&cfg_path, toml::to_string(&compare)?.as_bytes())?;
+    let args: Vec<OsString> = vec![
+        "compare".into(),
+        "--config".into(),
+        cfg_path.into(),
+        "--out".into(),
+        heldout.clone().into(),
+        "--workers".into(),
+        a.pool.workers().to_string().into(),
+        "--threads".into(),
+        a.pool.threads().to_string().into(),
+    ];
+    child(&args, "the held-out compare")?;
+
+    let table: Value = serde_json::from_slice(&std::fs::read(heldout.join("table.json"))?)?;
+    let rows = table["feedback"]["rows"].as_array().cloned().unwrap_or_default();
+    let score = |spec: &str| -> anyhow::Result<(f64, f64)> {
+        let row = rows
+            .iter()
+            .find(|r| r["policy"] == spec)
+            .with_context(|| format!("{spec} has no row in {}", heldout.display()))?;
+        let b = &row["balanced"];
+        Ok((b[0].as_f64().unwrap_or(f64::NAN), b[1].as_f64().unwrap_or(f64::NAN)))
+    };
+    let mut scored = Vec::new();
+    for ((c, spec), i) in candidates.iter().zip(&specs).zip(0..) {
+        scored.push((format!("c{i:02}"), c.clone(), score(spec)?));
+    }
+    let uniform = score("uniform")?;
+    let best = scored
+        .iter()
+        .max_by(|x, y| x.2 .0.total_cmp(&y.2 .0))
+        .expect("at least one candidate")
+        .clone();
+    let selection = json!({
+        "seeds": a.seeds,
+        "run": std::fs::canonicalize(&a.run)?,
+        "run_set": a.run_set,
+        "shared": a.set,
+        "grid": a.grid,
+        "candidates": scored.iter().map(|(n, c, s)| json!({"name": n, "settings": c, "balanced": [s.0, s.1]})).collect::<Vec<_>>(),
+        "uniform": [uniform.0, uniform.1],
+        "chosen": best.0,
+        "chosen_settings": best.1,
+    });
+    write_atomic(out.join("selection.json"), &serde_json::to_vec_pretty(&selection)?)?;
+    copy_with_selection(&out.join("candidates").join(&best.0), &out.join("agent"), &selection)?;
+
+    println!("held-out balanced score (mean ± 95% interval over seeds {:?}):", a.seeds);
+    println!("| candidate | settings | balanced |\n|---|---|---|");
+    for (n, c, s) in &scored {
+        let mark = if *n == best.0 { " (chosen)" } else { "" };
+        println!("| {n}{mark} | {} | {:+.4} ± {:.4} |", c.join(" "), s.0, s.1);
+    }
+    println!("| uniform | | {:+.4} ± {:.4} |", uniform.0, uniform.1);
+    println!(
+        "chosen: {} ({}); artifact in {}",
+        best.0,
+        best.1.join(" "),
+        out.join("agent").display()
+    );
+    Ok(())
+}
+
+/// Copies the artifact in `from` to `to` (replaced atomically), with `selection` in its
+/// provenance.
+fn copy_with_selection(from: &Path, to: &Path, selection: &Value) -> anyhow::Result<()> {
+    let tmp = to.with_extension("tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), tmp.join(entry.file_name()))?;
+        }
+    }
+    let schema_path = tmp.join("agent.json");
+    let mut schema: Value = serde_json::from_slice(&std::fs::read(&schema_path)?)?;
+    schema["training"]["selection"] = selection.clone();
+    write_atomic(&schema_path, &serde_json::to_vec_pretty(&schema)?)?;
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::rename(&tmp, to).with_context(|| format!("{}", to.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_combination_of_the_grid() {
+        let g = ["cql.alpha=0.1,1".to_string(), "algorithm=\"cql\",\"iql\"".to_string()];
+        let c = combinations(&g).unwrap();
+        assert_eq!(c.len(), 4);
+        assert_eq!(c[0], ["cql.alpha=0.1", "algorithm=\"cql\""]);
+        assert_eq!(c[3], ["cql.alpha=1", "algorithm=\"iql\""]);
+        assert!(combinations(&["cql.alpha".into()]).unwrap_err().to_string().contains("KEY=V1"));
+        assert!(combinations(&["cql.alpha=".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("no values"));
+    }
+}
