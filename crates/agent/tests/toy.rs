@@ -162,6 +162,14 @@ fn mean_action(d: &Dataset, cfg: &AgentConfig, rl_steps: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The tests here run one at a time: libtorch's kernels do not give bit-identical results when
+/// two trainings share the process (measured: the same test read 0.437 and 0.385 on two
+/// concurrent runs, 0.380 every time alone), and the thresholds below are measured values.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn dist(w: &[f64]) -> f64 {
     w.iter().zip(BEST).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt()
 }
@@ -171,6 +179,7 @@ fn dist(w: &[f64]) -> f64 {
 #[test]
 #[ignore]
 fn sweep() {
+    let _serial = one_at_a_time();
     tch::set_num_threads(1);
     let sets: Vec<String> = std::env::var("TOY_SET")
         .unwrap_or_default()
@@ -214,6 +223,7 @@ fn toy_config() -> AgentConfig {
 
 #[test]
 fn cql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
+    let _serial = one_at_a_time();
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
     let d = dataset(dir.path(), 42);
@@ -236,6 +246,7 @@ fn cql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
 
 #[test]
 fn iql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
+    let _serial = one_at_a_time();
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
     let d = dataset(dir.path(), 42);
@@ -255,6 +266,7 @@ fn iql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
 
 #[test]
 fn advantage_weighted_cloning_moves_from_the_demonstrations_toward_the_best_mixture() {
+    let _serial = one_at_a_time();
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
     let d = dataset(dir.path(), 42);
