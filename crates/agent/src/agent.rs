@@ -39,7 +39,8 @@ pub fn train_agent(
         DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
     let (features, constant_features) = data.normalisation(names, FEATURE_CLIP);
     let trained = train(&data, |v: &mut [f32]| features.normalise(v), cfg, device, progress)?;
-    let tensors = named_tensors(&trained.policy)?;
+    let mut tensors = named_tensors(&trained.policy)?;
+    tensors.extend(trained.critics);
     let first = &set[0];
     let fields = first.fields();
     let mut net = cfg.net.clone();
@@ -62,6 +63,8 @@ pub fn train_agent(
             needs_source_and_target: true,
         },
         reward: cfg.reward.clone(),
+        critics: trained.n_critics,
+        decision: cfg.decision.clone(),
         training: serde_json::json!({
             "config": cfg,
             "data": {

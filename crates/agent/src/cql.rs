@@ -5,7 +5,7 @@
 //! critics, the conservative weight, and (after the critic warm-up) the actor and the
 //! temperature, and returns the named losses.
 
-use mixagent_policy::NetConfig;
+use mixagent_policy::{critic_prefix, NamedTensors, NetConfig};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -53,6 +53,39 @@ pub struct CqlConfig {
     /// and the learning rates mean the same for any reward scale (real per-stage rewards are
     /// about 0.01; a toy's can be 0.3). The policy does not depend on the scale.
     pub normalise_rewards: bool,
+    /// Critics in the ensemble (≥ 2). The TD target and the actor read the smallest of them
+    /// (SAC-N; with 2, clipped double Q); all are saved in the artifact, where a decision can
+    /// weigh candidate mixtures by their pessimistic value (`decision` of the agent config).
+    #[serde(default = "default_critics")]
+    pub critics: usize,
+}
+
+/// The default ensemble: twin critics.
+pub(crate) fn default_critics() -> usize {
+    2
+}
+
+/// The critics' variables as artifact tensors: `q<j+1>.…` of `vs` becomes `critic.<j>.…`.
+pub(crate) fn critic_tensors(vs: &nn::VarStore) -> Result<NamedTensors, AgentError> {
+    let mut out = NamedTensors::new();
+    for (name, t) in crate::named_tensors(vs)? {
+        let (head, rest) = name.split_once('.').expect("critic variables are q<j>.<name>");
+        let j: usize = head.trim_start_matches('q').parse().expect("q<j>");
+        out.insert(format!("{}{rest}", critic_prefix(j - 1)), t);
+    }
+    Ok(out)
+}
+
+/// `n` critics `q1..qn` under the root of `vs`.
+pub(crate) fn ensemble(vs: &nn::VarStore, net: &NetConfig, n: usize) -> Vec<CriticModel> {
+    (1..=n).map(|j| CriticModel::new(&(vs.root() / format!("q{j}")), net)).collect()
+}
+
+/// The smallest value of the critics (each `f(critic)`), elementwise.
+pub(crate) fn smallest(critics: &[CriticModel], f: impl Fn(&CriticModel) -> Tensor) -> Tensor {
+    let mut it = critics.iter().map(f);
+    let first = it.next().expect("at least one critic");
+    it.fold(first, |m, q| m.minimum(&q))
 }
 
 /// Soft TD target `r + γ(1 − done)(q_next − α_ent·log π(a'|s'))`; `q_next` is the smaller
@@ -98,9 +131,9 @@ pub struct Cql<'a> {
     device: Device,
     policy: &'a PolicyModel,
     q_vs: nn::VarStore,
-    q: [CriticModel; 2],
+    q: Vec<CriticModel>,
     target_vs: nn::VarStore,
-    target: [CriticModel; 2],
+    target: Vec<CriticModel>,
     _temp_vs: nn::VarStore,
     log_temp: Tensor,
     _alpha_vs: nn::VarStore,
@@ -126,15 +159,9 @@ impl<'a> Cql<'a> {
     ) -> Result<Self, AgentError> {
         let c = cfg;
         let q_vs = nn::VarStore::new(device);
-        let q = [
-            CriticModel::new(&(q_vs.root() / "q1"), net),
-            CriticModel::new(&(q_vs.root() / "q2"), net),
-        ];
+        let q = ensemble(&q_vs, net, c.critics);
         let mut target_vs = nn::VarStore::new(device);
-        let target = [
-            CriticModel::new(&(target_vs.root() / "q1"), net),
-            CriticModel::new(&(target_vs.root() / "q2"), net),
-        ];
+        let target = ensemble(&target_vs, net, c.critics);
         target_vs.copy(&q_vs)?;
         let temp_vs = nn::VarStore::new(device);
         let log_temp = temp_vs
@@ -189,7 +216,7 @@ impl<'a> Cql<'a> {
             let (z2, u2) = pi2.sample();
             let lp2 = log_prob(&z2, &u2, &pi2, &free);
             let a2 = to_weights(&z2, &u2, mask, self.floor);
-            let q_next = self.target[0].forward(s2, &a2).minimum(&self.target[1].forward(s2, &a2));
+            let q_next = smallest(&self.target, |q| q.forward(s2, &a2));
             let y = td_target(r, done, self.gamma, &q_next, &temp, &lp2);
             // Per state: the data's action, then `half` policy samples and `half` uniform
             // points on the simplex (B, 1 + 2·half, K).
@@ -226,7 +253,7 @@ impl<'a> Cql<'a> {
             gaps.push(conservative_gap(&scores.narrow(1, 1, 2 * half), &q_data));
             states.push(h.detach());
         }
-        // Sums of the two critics' terms (out of place: autograd keeps both).
+        // Sums of the critics' terms (out of place: autograd keeps each).
         let td = Tensor::stack(&tds, 0).sum(Kind::Float);
         let gap = Tensor::stack(&gaps, 0).sum(Kind::Float);
         let conservative =
@@ -245,8 +272,13 @@ impl<'a> Cql<'a> {
             let (z, u) = pi.sample();
             let lp = log_prob(&z, &u, &pi, &free);
             let a_pi = to_weights(&z, &u, mask, self.floor).unsqueeze(1);
-            let q_pi =
-                self.q[0].score(&states[0], &a_pi).minimum(&self.q[1].score(&states[1], &a_pi));
+            let q_pi = self
+                .q
+                .iter()
+                .zip(&states)
+                .map(|(q, h)| q.score(h, &a_pi))
+                .reduce(|m, q| m.minimum(&q))
+                .expect("at least one critic");
             let actor = (&temp * &lp - q_pi.squeeze_dim(1)).mean(Kind::Float);
             self.opt_pi.backward_step(&actor);
             let temp_loss = -(&self.log_temp * (lp.detach() + &target_entropy)).mean(Kind::Float);
@@ -264,13 +296,21 @@ impl<'a> Cql<'a> {
                 dst.copy_(&(&dst * (1.0 - c.tau) + s * c.tau));
             }
         });
+        let n = self.q.len() as f64;
         CqlLosses {
-            td: td.double_value(&[]) / 2.0,
-            gap: gap.double_value(&[]) / 2.0,
+            td: td.double_value(&[]) / n,
+            gap: gap.double_value(&[]) / n,
             actor,
             temperature: temp.double_value(&[]),
             alpha: alpha.double_value(&[]),
         }
+    }
+}
+
+impl Cql<'_> {
+    /// The critics as artifact tensors (`critic.<j>.…`) and their number.
+    pub fn critics(&self) -> Result<(NamedTensors, usize), AgentError> {
+        Ok((critic_tensors(&self.q_vs)?, self.q.len()))
     }
 }
 

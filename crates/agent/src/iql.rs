@@ -13,11 +13,12 @@
 //! One [`Iql::step`] per batch returns its named losses (the d3rlpy shape: the configuration
 //! apart from the computation).
 
-use mixagent_policy::NetConfig;
+use mixagent_policy::{NamedTensors, NetConfig};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+use crate::cql::{critic_tensors, ensemble, smallest};
 use crate::train::{centred, free_logits, log_prob, to_logits, Batch};
 use crate::{AgentError, CriticModel, PolicyModel};
 
@@ -134,9 +135,9 @@ pub struct Iql<'a> {
     floor: f64,
     policy: &'a PolicyModel,
     q_vs: nn::VarStore,
-    q: [CriticModel; 2],
+    q: Vec<CriticModel>,
     target_vs: nn::VarStore,
-    target: [CriticModel; 2],
+    target: Vec<CriticModel>,
     value: ValueModel,
     opt_q: nn::Optimizer,
     opt_v: nn::Optimizer,
@@ -155,15 +156,9 @@ impl<'a> Iql<'a> {
         device: Device,
     ) -> Result<Self, AgentError> {
         let q_vs = nn::VarStore::new(device);
-        let q = [
-            CriticModel::new(&(q_vs.root() / "q1"), net),
-            CriticModel::new(&(q_vs.root() / "q2"), net),
-        ];
+        let q = ensemble(&q_vs, net, 2);
         let mut target_vs = nn::VarStore::new(device);
-        let target = [
-            CriticModel::new(&(target_vs.root() / "q1"), net),
-            CriticModel::new(&(target_vs.root() / "q2"), net),
-        ];
+        let target = ensemble(&target_vs, net, 2);
         target_vs.copy(&q_vs)?;
         let v_vs = nn::VarStore::new(device);
         let value = ValueModel::new(&(v_vs.root() / "v"), net);
@@ -189,7 +184,7 @@ impl<'a> Iql<'a> {
         let c = &self.cfg;
         // The target critics' value of the data's action, and the next state's value.
         let (q_data, v_next) = tch::no_grad(|| {
-            let q = self.target[0].forward(&b.s, &b.a).minimum(&self.target[1].forward(&b.s, &b.a));
+            let q = smallest(&self.target, |q| q.forward(&b.s, &b.a));
             (q, self.value.forward(&b.s2, &b.mask))
         });
         // Value: an upper expectile of Q over the data's actions.
@@ -229,5 +224,10 @@ impl<'a> Iql<'a> {
             actor: actor_loss.double_value(&[]),
             weight: w.mean(Kind::Float).double_value(&[]),
         }
+    }
+
+    /// The critics as artifact tensors (`critic.<j>.…`) and their number.
+    pub fn critics(&self) -> Result<(NamedTensors, usize), AgentError> {
+        Ok((critic_tensors(&self.q_vs)?, self.q.len()))
     }
 }

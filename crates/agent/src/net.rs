@@ -253,6 +253,45 @@ mod tests {
     }
 
     #[test]
+    fn the_pure_rust_critic_matches_libtorch() {
+        tch::manual_seed(5);
+        let cfg = NetConfig { features: 18, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 };
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let critics = crate::cql::ensemble(&vs, &cfg, 3);
+        tch::no_grad(|| {
+            for (name, mut t) in vs.variables() {
+                if name.contains("ln") {
+                    t.copy_(&(Tensor::randn_like(&t) * 0.3 + 1.0));
+                }
+            }
+        });
+        let tensors = crate::cql::critic_tensors(&vs).unwrap();
+        for (j, critic) in critics.iter().enumerate() {
+            let pure = mixagent_policy::CriticNet::from_tensors(
+                cfg.clone(),
+                &tensors,
+                &mixagent_policy::critic_prefix(j),
+            )
+            .unwrap();
+            for k in [2i64, 5, 64] {
+                let x = Tensor::randn([1, k, 18], (Kind::Float, tch::Device::Cpu));
+                let w = (Tensor::randn([1, k], (Kind::Float, tch::Device::Cpu)) * 2.0)
+                    .softmax(-1, Kind::Float);
+                let q_t = tch::no_grad(|| critic.forward(&x, &w)).double_value(&[0]);
+                let xs = Vec::<f32>::try_from(x.view([-1])).unwrap();
+                let ws: Vec<f64> = Vec::<f32>::try_from(w.view([-1]))
+                    .unwrap()
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+                let h = pure.encode(&xs, k as usize).unwrap();
+                let q = f64::from(pure.score(&h, &ws));
+                assert!((q - q_t).abs() < 1e-5, "critic {j}, K = {k}: {q} vs {q_t}");
+            }
+        }
+    }
+
+    #[test]
     fn the_critic_reads_any_number_of_domains() {
         let cfg = NetConfig { features: 18, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 };
         let vs = nn::VarStore::new(tch::Device::Cpu);

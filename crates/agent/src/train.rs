@@ -27,7 +27,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use mixagent_policy::{NetConfig, RewardConfig};
+use mixagent_policy::{DecisionConfig, NamedTensors, NetConfig, RewardConfig};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -142,6 +142,10 @@ pub struct AgentConfig {
     /// IQL (`algorithm = "iql"`).
     #[serde(default)]
     pub iql: IqlConfig,
+    /// How the deployed agent decides (written into the artifact): candidates scored by the
+    /// critics, trust region, pessimism.
+    #[serde(default)]
+    pub decision: DecisionConfig,
     /// Seed of initialisation, batches and action samples.
     pub seed: u64,
 }
@@ -189,9 +193,11 @@ impl Default for AgentConfig {
                 tau: 0.005,
                 critic_warmup: 500,
                 normalise_rewards: true,
+                critics: crate::cql::default_critics(),
             },
             algorithm: Algorithm::Cql,
             iql: IqlConfig::default(),
+            decision: DecisionConfig::default(),
             seed: 0,
         }
     }
@@ -249,6 +255,17 @@ impl AgentConfig {
             (c.alpha >= 0.0 && c.alpha.is_finite(), c.tau > 0.0 && c.tau <= 1.0);
         if !(alpha_ok && tau_ok) {
             return bad("cql.alpha must be finite and >= 0, cql.tau in (0, 1]");
+        }
+        if c.critics < 2 {
+            return bad("cql.critics must be >= 2 (the TD target reads the smallest of them)");
+        }
+        self.decision.validate().map_err(|e| AgentError::Config(e.to_string()))?;
+        let scores_without_critics = match self.algorithm {
+            Algorithm::Cql => c.steps == 0,
+            Algorithm::Iql => self.iql.steps == 0,
+        };
+        if self.decision.candidates > 0 && scores_without_critics {
+            return bad("decision.candidates > 0 needs critics: train them (cql.steps or iql.steps > 0) or set decision.candidates = 0");
         }
         self.iql.validate()
     }
@@ -335,10 +352,15 @@ impl Tensors {
     }
 }
 
-/// The trained policy (its VarStore holds the artifact's tensors) and the training log.
+/// The trained policy (its VarStore holds the artifact's tensors), its critics and the
+/// training log.
 pub struct Trained {
     /// Policy variables.
     pub policy: nn::VarStore,
+    /// The critic ensemble as artifact tensors (`critic.<j>.…`; empty after a warm-up alone).
+    pub critics: NamedTensors,
+    /// Critics in `critics`.
+    pub n_critics: usize,
     /// Loss curves.
     pub log: TrainLog,
 }
@@ -456,6 +478,12 @@ pub fn train(
     if data.is_empty() {
         return Err(AgentError::Data("no transitions".into()));
     }
+    // libtorch's default generator is process-global and training draws from it to the end
+    // (initialisation, batches, actor noise): one training holds this lock from its seed to
+    // its last step, so trainings run concurrently in one process (tests, a grid) stay
+    // deterministic instead of interleaving their draws.
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(cfg.seed as i64);
     let normalise_rewards = match cfg.algorithm {
         Algorithm::Cql => cfg.cql.normalise_rewards,
@@ -587,7 +615,7 @@ pub fn train(
         });
     }
 
-    match cfg.algorithm {
+    let (critics, n_critics) = match cfg.algorithm {
         Algorithm::Cql if cfg.cql.steps > 0 => {
             let c = &cfg.cql;
             let mut cql =
@@ -604,6 +632,7 @@ pub fn train(
                     progress("cql", step, total);
                 }
             }
+            cql.critics()?
         }
         Algorithm::Iql if cfg.iql.steps > 0 => {
             let c = &cfg.iql;
@@ -620,10 +649,11 @@ pub fn train(
                     progress("iql", step, c.steps);
                 }
             }
+            iql.critics()?
         }
-        _ => {}
-    }
-    Ok(Trained { policy: policy_vs, log })
+        _ => (NamedTensors::new(), 0),
+    };
+    Ok(Trained { policy: policy_vs, critics, n_critics, log })
 }
 
 /// The policy's mean action on normalised states `x` (B, K, F) with `is_target` (B, K):

@@ -76,6 +76,16 @@ impl MixingPolicy for AgentPolicy {
                 );
             }
         }
+        if let Some(s) = decision.scored {
+            tracing::debug!(
+                stage = input.history.len(),
+                candidates = s.candidates,
+                chosen = s.chosen,
+                value = s.value,
+                mean_value = s.mean_value,
+                "agent: the critics chose a candidate"
+            );
+        }
         Mixture::new(input.space.clone(), decision.weights)
     }
 }

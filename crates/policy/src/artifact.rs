@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    encode, mixture_from_logits, History, NamedTensors, NetConfig, PolicyError, PolicyNet,
-    RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES,
+    encode, mixture_from_logits, CriticNet, History, NamedTensors, NetConfig, PolicyError,
+    PolicyNet, PolicyOutput, RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES,
 };
 
 /// Version of the artifact layout. 2: scale-free features read within their field, clipped
@@ -76,6 +76,67 @@ pub struct Decision {
     pub weights: Vec<f64>,
     /// Features of this state outside the training range (clipped).
     pub outside: Vec<OutOfRange>,
+    /// How the critics chose among candidates (`None` when the policy's mean was taken
+    /// unscored).
+    pub scored: Option<Scored>,
+}
+
+/// The critics' choice among a decision's candidates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    /// Candidates scored (the first is the policy's mean action).
+    pub candidates: usize,
+    /// Index of the chosen one.
+    pub chosen: usize,
+    /// Its pessimistic value (critics' mean − κ·their standard deviation).
+    pub value: f64,
+    /// The pessimistic value of the policy's mean action.
+    pub mean_value: f64,
+}
+
+/// How the next mixture is chosen from the policy's proposal (issue 21): `candidates` mixtures
+/// drawn from the policy's own Gaussian (the first is its mean action), each moved into the
+/// trust region around the last stage's mixture, and the one the critic ensemble values most
+/// pessimistically highest is taken. With `candidates = 0` the (trust-region bounded) mean
+/// action is taken without the critics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DecisionConfig {
+    /// Candidate mixtures the critics score (0: the policy's mean action, unscored).
+    pub candidates: usize,
+    /// Largest L1 distance of the next mixture from the last stage's (2 or more: unbounded).
+    /// A candidate further away is moved toward the last mixture along the straight line.
+    pub trust_region: f64,
+    /// κ of the pessimistic value `mean_j Q_j − κ·sd_j Q_j` over the critics.
+    pub pessimism: f64,
+    /// Seed of the candidates' draws (with the stage index: a decision is a function of the
+    /// history, so replays and resumes decide alike).
+    pub seed: u64,
+}
+
+impl Default for DecisionConfig {
+    fn default() -> Self {
+        DecisionConfig { candidates: 0, trust_region: 2.0, pessimism: 1.0, seed: 0 }
+    }
+}
+
+impl DecisionConfig {
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        if !(self.trust_region.is_finite() && self.trust_region > 0.0) {
+            return Err(PolicyError::Artifact(format!(
+                "decision.trust_region {} must be a finite L1 distance > 0 (2 or more: unbounded)",
+                self.trust_region
+            )));
+        }
+        if !(self.pessimism.is_finite() && self.pessimism >= 0.0) {
+            return Err(PolicyError::Artifact(format!(
+                "decision.pessimism {} must be finite and ≥ 0",
+                self.pessimism
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What a domain space must offer the agent.
@@ -108,6 +169,12 @@ pub struct AgentSchema {
     pub space: SpaceRequirements,
     /// Reward and discount it was trained for.
     pub reward: RewardConfig,
+    /// Critics saved with the policy (tensors `critic.<j>.…`; 0 for a policy alone).
+    #[serde(default)]
+    pub critics: usize,
+    /// How a decision is taken from the policy's proposal.
+    #[serde(default)]
+    pub decision: DecisionConfig,
     /// Free-form training provenance (data, settings, losses, times).
     pub training: serde_json::Value,
 }
@@ -137,17 +204,25 @@ impl AgentSchema {
                 needs_source_and_target: true,
             },
             reward: RewardConfig::default(),
+            critics: 0,
+            decision: DecisionConfig::default(),
             training: serde_json::Value::Null,
         }
     }
 }
 
-/// A loaded policy: network, normalisation and floor.
+/// A loaded policy: network, critics, normalisation and floor.
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// The schema it was loaded with.
     pub schema: AgentSchema,
     net: PolicyNet,
+    critics: Vec<CriticNet>,
+}
+
+/// Prefix of critic `j`'s tensors in the artifact.
+pub fn critic_prefix(j: usize) -> String {
+    format!("critic.{j}.")
 }
 
 #[derive(Deserialize)]
@@ -197,8 +272,18 @@ impl Policy {
                 )));
             }
         }
+        schema.decision.validate()?;
+        if schema.decision.candidates > 0 && schema.critics == 0 {
+            return Err(PolicyError::Artifact(format!(
+                "decision.candidates = {} needs critics, but this artifact has none: set decision.candidates = 0, or retrain with critics saved",
+                schema.decision.candidates
+            )));
+        }
         let net = PolicyNet::from_tensors(schema.net.clone(), tensors)?;
-        Ok(Policy { schema, net })
+        let critics = (0..schema.critics)
+            .map(|j| CriticNet::from_tensors(schema.net.clone(), tensors, &critic_prefix(j)))
+            .collect::<Result<_, _>>()?;
+        Ok(Policy { schema, net, critics })
     }
 
     /// Writes the artifact folder `dir` atomically: both files go into a temporary sibling
@@ -299,9 +384,98 @@ impl Policy {
         let mut state = encode(history);
         let outside = self.schema.features.normalise_checked(&mut state.values);
         let out = self.net.forward(&state.values, state.tokens, &is_target)?;
-        let weights = mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor);
-        Ok(Decision { weights, outside })
+        let d = &self.schema.decision;
+        let last = history.stages.last().map(|s| s.mixture.weights());
+        let bound = |w: Vec<f64>| match last {
+            Some(last) => trust_region(w, last, d.trust_region),
+            None => w,
+        };
+        let mean =
+            bound(mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor));
+        if d.candidates == 0 || self.critics.is_empty() {
+            return Ok(Decision { weights: mean, outside, scored: None });
+        }
+        let seed = mixagent_core::seed::derive(d.seed, "decision", history.stages.len() as u64);
+        let mut candidates = vec![mean];
+        let mut normal = Normal::new(seed);
+        for _ in 1..d.candidates {
+            let w = sample(&out, &mut normal, &is_target, self.schema.floor);
+            candidates.push(bound(w));
+        }
+        let states = self
+            .critics
+            .iter()
+            .map(|c| c.encode(&state.values, state.tokens))
+            .collect::<Result<Vec<_>, _>>()?;
+        let values: Vec<f64> = candidates
+            .iter()
+            .map(|w| {
+                let q: Vec<f64> = self
+                    .critics
+                    .iter()
+                    .zip(&states)
+                    .map(|(c, h)| f64::from(c.score(h, w)))
+                    .collect();
+                pessimistic(&q, d.pessimism)
+            })
+            .collect();
+        // The first best: ties keep the policy's mean.
+        let chosen =
+            (1..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best });
+        let scored = Scored {
+            candidates: values.len(),
+            chosen,
+            value: values[chosen],
+            mean_value: values[0],
+        };
+        Ok(Decision { weights: candidates.swap_remove(chosen), outside, scored: Some(scored) })
     }
+}
+
+/// `mean − κ·sd` of the critics' values (population standard deviation).
+fn pessimistic(q: &[f64], kappa: f64) -> f64 {
+    let n = q.len() as f64;
+    let mean = q.iter().sum::<f64>() / n;
+    let var = q.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    mean - kappa * var.sqrt()
+}
+
+/// `w` moved toward `last` along the straight line until its L1 distance is at most `radius`
+/// (a convex combination of two mixtures: still a mixture, still above the floor).
+pub fn trust_region(w: Vec<f64>, last: &[f64], radius: f64) -> Vec<f64> {
+    let dist: f64 = w.iter().zip(last).map(|(a, b)| (a - b).abs()).sum();
+    if dist <= radius || w.len() != last.len() {
+        return w;
+    }
+    let t = radius / dist;
+    w.iter().zip(last).map(|(a, b)| b + t * (a - b)).collect()
+}
+
+/// Standard normal draws (Box-Muller) from a seeded splitmix stream.
+struct Normal(u64);
+
+impl Normal {
+    fn new(seed: u64) -> Self {
+        Normal(seed)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        self.0 = mixagent_core::seed::mix64(self.0);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn next(&mut self) -> f32 {
+        let (u1, u2) = (self.uniform(), self.uniform());
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+}
+
+/// A mixture drawn from the policy's Gaussian over (logits, share logit).
+fn sample(out: &PolicyOutput, normal: &mut Normal, is_target: &[bool], floor: f64) -> Vec<f64> {
+    let z: Vec<f32> =
+        out.mean.iter().zip(&out.log_std).map(|(m, s)| m + s.exp() * normal.next()).collect();
+    let u = out.share_mean + out.share_log_std.exp() * normal.next();
+    mixture_from_logits(&z, u, is_target, floor)
 }
 
 /// Reads every tensor of a safetensors buffer as f32 (name → (shape, values)).

@@ -10,14 +10,16 @@ mod net;
 mod reward;
 
 pub use artifact::{
-    read_f32_tensors, write_f32_tensors, AgentSchema, Decision, FeatureSpec, OutOfRange, Policy,
-    SpaceRequirements, ARTIFACT_VERSION, FEATURE_CLIP,
+    critic_prefix, read_f32_tensors, trust_region, write_f32_tensors, AgentSchema, Decision,
+    DecisionConfig, FeatureSpec, OutOfRange, Policy, Scored, SpaceRequirements, ARTIFACT_VERSION,
+    FEATURE_CLIP,
 };
 pub use error::PolicyError;
 pub use features::{
     encode, DomainInfo, History, StageOutcome, StateTokens, DOMAIN_FEATURES, GLOBAL_FEATURES,
 };
 pub use net::{
-    mixture_from_logits, NamedTensors, NetConfig, PolicyNet, PolicyOutput, LN_EPS, LOG_STD_RANGE,
+    mixture_from_logits, CriticNet, NamedTensors, NetConfig, PolicyNet, PolicyOutput, LN_EPS,
+    LOG_STD_RANGE,
 };
 pub use reward::RewardConfig;

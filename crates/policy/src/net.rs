@@ -151,37 +151,25 @@ struct Block {
     down: Linear,
 }
 
-/// The loaded policy network.
+/// The shared trunk of the policy and of each critic: embed, pre-norm blocks, final LayerNorm.
 #[derive(Debug, Clone)]
-pub struct PolicyNet {
+struct Trunk {
     cfg: NetConfig,
     embed: Linear,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
-    head: Linear,
-    share: Linear,
 }
 
-/// The network's outputs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyOutput {
-    /// Mean logit per domain (within its group: source or target).
-    pub mean: Vec<f32>,
-    /// Log standard deviation per domain (clamped to [`LOG_STD_RANGE`]).
-    pub log_std: Vec<f32>,
-    /// Mean of the target share's logit.
-    pub share_mean: f32,
-    /// Its log standard deviation (clamped to [`LOG_STD_RANGE`]).
-    pub share_log_std: f32,
-}
-
-impl PolicyNet {
-    /// The tensor names and shapes this network needs.
-    pub fn tensor_shapes(cfg: &NetConfig) -> Vec<(String, Vec<usize>)> {
+impl Trunk {
+    /// Tensor names (under `prefix`) and shapes.
+    fn tensor_shapes(cfg: &NetConfig, prefix: &str) -> Vec<(String, Vec<usize>)> {
         let (f, d, ff) = (cfg.features, cfg.d_model, cfg.d_ff);
-        let mut v = vec![("embed.weight".into(), vec![d, f]), ("embed.bias".into(), vec![d])];
+        let mut v = vec![
+            (format!("{prefix}embed.weight"), vec![d, f]),
+            (format!("{prefix}embed.bias"), vec![d]),
+        ];
         for i in 0..cfg.n_layers {
-            let p = format!("blocks.{i}");
+            let p = format!("{prefix}blocks.{i}");
             v.extend([
                 (format!("{p}.ln1.weight"), vec![d]),
                 (format!("{p}.ln1.bias"), vec![d]),
@@ -198,120 +186,37 @@ impl PolicyNet {
             ]);
         }
         v.extend([
-            ("ln_f.weight".into(), vec![d]),
-            ("ln_f.bias".into(), vec![d]),
-            ("head.weight".into(), vec![2, d]),
-            ("head.bias".into(), vec![2]),
-            ("share.weight".into(), vec![2, 2 * d]),
-            ("share.bias".into(), vec![2]),
+            (format!("{prefix}ln_f.weight"), vec![d]),
+            (format!("{prefix}ln_f.bias"), vec![d]),
         ]);
         v
     }
 
-    /// Pseudo-random tensors of the right names and shapes, uniform in ±`scale`/2, for tests
-    /// and benchmarks (deterministic in `seed`).
-    pub fn random_tensors(cfg: &NetConfig, seed: u64, scale: f32) -> NamedTensors {
-        let mut state = seed;
-        Self::tensor_shapes(cfg)
-            .into_iter()
-            .map(|(n, s)| {
-                let len: usize = s.iter().product();
-                let v = (0..len)
-                    .map(|_| {
-                        state = mixagent_core::seed::mix64(state);
-                        ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
-                    })
-                    .collect();
-                (n, (s, v))
-            })
-            .collect()
-    }
-
-    /// Builds the network from named f32 tensors (name → (shape, values)).
-    pub fn from_tensors(cfg: NetConfig, tensors: &NamedTensors) -> Result<Self, PolicyError> {
-        if cfg.d_model == 0 || cfg.n_heads == 0 || !cfg.d_model.is_multiple_of(cfg.n_heads) {
-            return Err(PolicyError::Artifact(format!(
-                "d_model {} must be a positive multiple of n_heads {}",
-                cfg.d_model, cfg.n_heads
-            )));
-        }
-        let mut taken: HashMap<String, Vec<f32>> = HashMap::new();
-        for (name, shape) in Self::tensor_shapes(&cfg) {
-            let (got, values) = tensors
-                .get(&name)
-                .ok_or_else(|| PolicyError::Artifact(format!("missing tensor `{name}`")))?;
-            if *got != shape {
-                return Err(PolicyError::Artifact(format!(
-                    "tensor `{name}` has shape {got:?}, expected {shape:?}"
-                )));
-            }
-            taken.insert(name, values.clone());
-        }
-        let mut take = |n: &str| taken.remove(n).expect("checked above");
-        let mut linear = |p: &str, input: usize, output: usize| {
-            Linear::new(take(&format!("{p}.weight")), take(&format!("{p}.bias")), input, output)
-        };
+    fn new(cfg: &NetConfig, t: &mut Taken, prefix: &str) -> Self {
         let (f, d, ff) = (cfg.features, cfg.d_model, cfg.d_ff);
-        let embed = linear("embed", f, d);
-        let mut blocks = Vec::new();
-        for i in 0..cfg.n_layers {
-            let p = format!("blocks.{i}");
-            let qkv = linear(&format!("{p}.attn.qkv"), d, 3 * d);
-            let out = linear(&format!("{p}.attn.out"), d, d);
-            let up = linear(&format!("{p}.mlp.up"), d, ff);
-            let down = linear(&format!("{p}.mlp.down"), ff, d);
-            blocks.push(Block {
-                ln1: LayerNorm { g: Vec::new(), b: Vec::new() },
-                qkv,
-                out,
-                ln2: LayerNorm { g: Vec::new(), b: Vec::new() },
-                up,
-                down,
-            });
+        let blocks = (0..cfg.n_layers)
+            .map(|i| {
+                let p = format!("{prefix}blocks.{i}");
+                Block {
+                    ln1: t.layer_norm(&format!("{p}.ln1")),
+                    qkv: t.linear(&format!("{p}.attn.qkv"), d, 3 * d),
+                    out: t.linear(&format!("{p}.attn.out"), d, d),
+                    ln2: t.layer_norm(&format!("{p}.ln2")),
+                    up: t.linear(&format!("{p}.mlp.up"), d, ff),
+                    down: t.linear(&format!("{p}.mlp.down"), ff, d),
+                }
+            })
+            .collect();
+        Trunk {
+            cfg: cfg.clone(),
+            embed: t.linear(&format!("{prefix}embed"), f, d),
+            blocks,
+            ln_f: t.layer_norm(&format!("{prefix}ln_f")),
         }
-        let head = linear("head", d, 2);
-        let share = linear("share", 2 * d, 2);
-        for (i, b) in blocks.iter_mut().enumerate() {
-            let p = format!("blocks.{i}");
-            b.ln1 = LayerNorm {
-                g: take(&format!("{p}.ln1.weight")),
-                b: take(&format!("{p}.ln1.bias")),
-            };
-            b.ln2 = LayerNorm {
-                g: take(&format!("{p}.ln2.weight")),
-                b: take(&format!("{p}.ln2.bias")),
-            };
-        }
-        let ln_f = LayerNorm { g: take("ln_f.weight"), b: take("ln_f.bias") };
-        Ok(PolicyNet { cfg, embed, blocks, ln_f, head, share })
     }
 
-    /// The network's shape.
-    pub fn config(&self) -> &NetConfig {
-        &self.cfg
-    }
-
-    /// Forward over `k` tokens of (already normalised) features, row-major `(k, features)`;
-    /// `is_target` marks the target-field tokens (at least one of each kind).
-    pub fn forward(
-        &self,
-        x: &[f32],
-        k: usize,
-        is_target: &[bool],
-    ) -> Result<PolicyOutput, PolicyError> {
-        let f = self.cfg.features;
-        if x.len() != k * f || k == 0 || is_target.len() != k {
-            return Err(PolicyError::Input(format!(
-                "{} values and {} field marks for {k} tokens of {f} features",
-                x.len(),
-                is_target.len()
-            )));
-        }
-        if is_target.iter().all(|&t| t) || !is_target.iter().any(|&t| t) {
-            return Err(PolicyError::Input(
-                "the agent needs at least one source and one target entry".into(),
-            ));
-        }
+    /// Final token states `(k, d)` of `k` tokens of (normalised) features, row-major.
+    fn forward(&self, x: &[f32], k: usize) -> Vec<f32> {
         let d = self.cfg.d_model;
         let (heads, hd) = (self.cfg.n_heads, self.cfg.d_model / self.cfg.n_heads);
         let scale = 1.0 / (hd as f32).sqrt();
@@ -342,11 +247,182 @@ impl PolicyNet {
             let proj = b.out.forward(&att, k);
             h.iter_mut().zip(&proj).for_each(|(a, p)| *a += p);
             let mut up = b.up.forward(&b.ln2.forward(&h, k), k);
-            up.iter_mut().for_each(|u| *u = *u / (1.0 + (-*u).exp())); // SiLU
+            silu(&mut up);
             let down = b.down.forward(&up, k);
             h.iter_mut().zip(&down).for_each(|(a, p)| *a += p);
         }
-        let last = self.ln_f.forward(&h, k); // (K, d)
+        self.ln_f.forward(&h, k)
+    }
+}
+
+fn silu(x: &mut [f32]) {
+    x.iter_mut().for_each(|u| *u = *u / (1.0 + (-*u).exp()));
+}
+
+/// Named tensors checked against the shapes a network needs, handed out once each.
+struct Taken(HashMap<String, Vec<f32>>);
+
+impl Taken {
+    /// Takes every tensor of `shapes` out of `tensors`, or names the first missing or
+    /// misshapen one.
+    fn check(
+        shapes: Vec<(String, Vec<usize>)>,
+        tensors: &NamedTensors,
+    ) -> Result<Self, PolicyError> {
+        let mut taken = HashMap::new();
+        for (name, shape) in shapes {
+            let (got, values) = tensors
+                .get(&name)
+                .ok_or_else(|| PolicyError::Artifact(format!("missing tensor `{name}`")))?;
+            if *got != shape {
+                return Err(PolicyError::Artifact(format!(
+                    "tensor `{name}` has shape {got:?}, expected {shape:?}"
+                )));
+            }
+            taken.insert(name, values.clone());
+        }
+        Ok(Taken(taken))
+    }
+
+    fn take(&mut self, name: &str) -> Vec<f32> {
+        self.0.remove(name).expect("checked above")
+    }
+
+    fn linear(&mut self, p: &str, input: usize, output: usize) -> Linear {
+        Linear::new(
+            self.take(&format!("{p}.weight")),
+            self.take(&format!("{p}.bias")),
+            input,
+            output,
+        )
+    }
+
+    fn layer_norm(&mut self, p: &str) -> LayerNorm {
+        LayerNorm { g: self.take(&format!("{p}.weight")), b: self.take(&format!("{p}.bias")) }
+    }
+}
+
+fn check_shape(cfg: &NetConfig) -> Result<(), PolicyError> {
+    if cfg.d_model == 0 || cfg.n_heads == 0 || !cfg.d_model.is_multiple_of(cfg.n_heads) {
+        return Err(PolicyError::Artifact(format!(
+            "d_model {} must be a positive multiple of n_heads {}",
+            cfg.d_model, cfg.n_heads
+        )));
+    }
+    Ok(())
+}
+
+/// Pseudo-random tensors of the given names and shapes, uniform in ±`scale`/2 (deterministic
+/// in `seed`).
+fn random(shapes: Vec<(String, Vec<usize>)>, seed: u64, scale: f32) -> NamedTensors {
+    let mut state = seed;
+    shapes
+        .into_iter()
+        .map(|(n, s)| {
+            let len: usize = s.iter().product();
+            let v = (0..len)
+                .map(|_| {
+                    state = mixagent_core::seed::mix64(state);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
+                })
+                .collect();
+            (n, (s, v))
+        })
+        .collect()
+}
+
+/// The loaded policy network.
+#[derive(Debug, Clone)]
+pub struct PolicyNet {
+    trunk: Trunk,
+    head: Linear,
+    share: Linear,
+}
+
+/// The network's outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyOutput {
+    /// Mean logit per domain (within its group: source or target).
+    pub mean: Vec<f32>,
+    /// Log standard deviation per domain (clamped to [`LOG_STD_RANGE`]).
+    pub log_std: Vec<f32>,
+    /// Mean of the target share's logit.
+    pub share_mean: f32,
+    /// Its log standard deviation (clamped to [`LOG_STD_RANGE`]).
+    pub share_log_std: f32,
+}
+
+/// Checks a forward's input: `k × features` values, `k` field marks, both fields present.
+fn check_input(
+    cfg: &NetConfig,
+    x: &[f32],
+    k: usize,
+    is_target: &[bool],
+) -> Result<(), PolicyError> {
+    let f = cfg.features;
+    if x.len() != k * f || k == 0 || is_target.len() != k {
+        return Err(PolicyError::Input(format!(
+            "{} values and {} field marks for {k} tokens of {f} features",
+            x.len(),
+            is_target.len()
+        )));
+    }
+    if is_target.iter().all(|&t| t) || !is_target.iter().any(|&t| t) {
+        return Err(PolicyError::Input(
+            "the agent needs at least one source and one target entry".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl PolicyNet {
+    /// The tensor names and shapes this network needs.
+    pub fn tensor_shapes(cfg: &NetConfig) -> Vec<(String, Vec<usize>)> {
+        let d = cfg.d_model;
+        let mut v = Trunk::tensor_shapes(cfg, "");
+        v.extend([
+            ("head.weight".into(), vec![2, d]),
+            ("head.bias".into(), vec![2]),
+            ("share.weight".into(), vec![2, 2 * d]),
+            ("share.bias".into(), vec![2]),
+        ]);
+        v
+    }
+
+    /// Pseudo-random tensors of the right names and shapes, uniform in ±`scale`/2, for tests
+    /// and benchmarks (deterministic in `seed`).
+    pub fn random_tensors(cfg: &NetConfig, seed: u64, scale: f32) -> NamedTensors {
+        random(Self::tensor_shapes(cfg), seed, scale)
+    }
+
+    /// Builds the network from named f32 tensors (name → (shape, values)).
+    pub fn from_tensors(cfg: NetConfig, tensors: &NamedTensors) -> Result<Self, PolicyError> {
+        check_shape(&cfg)?;
+        let mut t = Taken::check(Self::tensor_shapes(&cfg), tensors)?;
+        let d = cfg.d_model;
+        Ok(PolicyNet {
+            trunk: Trunk::new(&cfg, &mut t, ""),
+            head: t.linear("head", d, 2),
+            share: t.linear("share", 2 * d, 2),
+        })
+    }
+
+    /// The network's shape.
+    pub fn config(&self) -> &NetConfig {
+        &self.trunk.cfg
+    }
+
+    /// Forward over `k` tokens of (already normalised) features, row-major `(k, features)`;
+    /// `is_target` marks the target-field tokens (at least one of each kind).
+    pub fn forward(
+        &self,
+        x: &[f32],
+        k: usize,
+        is_target: &[bool],
+    ) -> Result<PolicyOutput, PolicyError> {
+        check_input(&self.trunk.cfg, x, k, is_target)?;
+        let d = self.trunk.cfg.d_model;
+        let last = self.trunk.forward(x, k); // (K, d)
         let out = self.head.forward(&last, k); // (K, 2)
                                                // Pooled (2d): mean of the source tokens, then mean of the target tokens.
         let mut pooled = vec![0f32; 2 * d];
@@ -365,6 +441,104 @@ impl PolicyNet {
             share_mean: share[0],
             share_log_std: clamp(share[1]),
         })
+    }
+}
+
+/// A trained Q critic, deployed: the same layout and names as the trainer's `CriticModel`
+/// (under a prefix such as `critic.0.`), matching its values within 1e-5. `encode` reads a
+/// state's tokens once into per-domain embeddings; `score` values a mixture from them:
+/// per domain `φ_k = silu(W_o·silu(h_k + W_a·(K·w_k, ln K·w_k)))`, pooled evenly and weighted
+/// by the mixture, then a two-layer head to Q(s, w).
+#[derive(Debug, Clone)]
+pub struct CriticNet {
+    trunk: Trunk,
+    state: Linear,
+    action: Linear,
+    phi: Linear,
+    hidden: Linear,
+    q: Linear,
+}
+
+impl CriticNet {
+    /// The tensor names (under `prefix`) and shapes of one critic.
+    pub fn tensor_shapes(cfg: &NetConfig, prefix: &str) -> Vec<(String, Vec<usize>)> {
+        let d = cfg.d_model;
+        let mut v = Trunk::tensor_shapes(cfg, prefix);
+        for (name, out, input) in [
+            ("phi_state", d, d),
+            ("phi_action", d, 2),
+            ("phi_out", d, d),
+            ("q_hidden", d, 2 * d),
+            ("q_out", 1, d),
+        ] {
+            v.push((format!("{prefix}{name}.weight"), vec![out, input]));
+            v.push((format!("{prefix}{name}.bias"), vec![out]));
+        }
+        v
+    }
+
+    /// Pseudo-random tensors for one critic under `prefix` (tests and benchmarks).
+    pub fn random_tensors(cfg: &NetConfig, prefix: &str, seed: u64, scale: f32) -> NamedTensors {
+        random(Self::tensor_shapes(cfg, prefix), seed, scale)
+    }
+
+    /// Builds the critic under `prefix` from named f32 tensors.
+    pub fn from_tensors(
+        cfg: NetConfig,
+        tensors: &NamedTensors,
+        prefix: &str,
+    ) -> Result<Self, PolicyError> {
+        check_shape(&cfg)?;
+        let mut t = Taken::check(Self::tensor_shapes(&cfg, prefix), tensors)?;
+        let d = cfg.d_model;
+        let p = |n: &str| format!("{prefix}{n}");
+        Ok(CriticNet {
+            trunk: Trunk::new(&cfg, &mut t, prefix),
+            state: t.linear(&p("phi_state"), d, d),
+            action: t.linear(&p("phi_action"), 2, d),
+            phi: t.linear(&p("phi_out"), d, d),
+            hidden: t.linear(&p("q_hidden"), 2 * d, d),
+            q: t.linear(&p("q_out"), d, 1),
+        })
+    }
+
+    /// Per-domain embeddings `(k, d)` of `k` tokens of normalised features.
+    pub fn encode(&self, x: &[f32], k: usize) -> Result<Vec<f32>, PolicyError> {
+        let f = self.trunk.cfg.features;
+        if x.len() != k * f || k == 0 {
+            return Err(PolicyError::Input(format!(
+                "{} values for {k} tokens of {f} features",
+                x.len()
+            )));
+        }
+        Ok(self.state.forward(&self.trunk.forward(x, k), k))
+    }
+
+    /// Q of the mixture `w` (one weight per token) in the state encoded as `h`.
+    pub fn score(&self, h: &[f32], w: &[f64]) -> f32 {
+        let (k, d) = (w.len(), self.trunk.cfg.d_model);
+        let kw: Vec<f32> = w
+            .iter()
+            .flat_map(|&x| {
+                let v = (x as f32 * k as f32).max(1e-6);
+                [v, v.ln()]
+            })
+            .collect();
+        let mut a = self.action.forward(&kw, k); // (K, d)
+        a.iter_mut().zip(h).for_each(|(a, h)| *a += h);
+        silu(&mut a);
+        let mut phi = self.phi.forward(&a, k);
+        silu(&mut phi);
+        let mut pooled = vec![0f32; 2 * d];
+        for (row, &wk) in phi.chunks_exact(d).zip(w) {
+            for j in 0..d {
+                pooled[j] += row[j] / k as f32;
+                pooled[d + j] += row[j] * wk as f32;
+            }
+        }
+        let mut hidden = self.hidden.forward(&pooled, 1);
+        silu(&mut hidden);
+        self.q.forward(&hidden, 1)[0]
     }
 }
 

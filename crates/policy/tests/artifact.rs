@@ -29,6 +29,8 @@ fn schema() -> AgentSchema {
             needs_source_and_target: true,
         },
         reward: RewardConfig::default(),
+        critics: 0,
+        decision: Default::default(),
         training: serde_json::json!({"test": true}),
     }
 }
