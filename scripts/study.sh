@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# The version-1 study-scale pipeline behind RESULTS.md, end to end: the study proxy base, 384 trajectories,
-# the agent, the study target model, then the comparison settings named on the command line
-# (default: code 2d math). Every step resumes or skips finished work, so the script can be rerun
-# after an interruption (a session's end, a kill) and loses nothing. About 3.5 hours on 2 cores.
+# The study-scale pipeline behind RESULTS.md, end to end: set-up, the build, the study proxy base,
+# 384 trajectories, the agent, the study target model, then the comparison settings named on the
+# command line (experiments/compare-study-<setting>.toml; default: code 2d math). Every step
+# resumes or skips finished work, so the script can be rerun after an interruption (a session's
+# end, a kill) and loses nothing. About 3.5 hours on 2 cores with the full settings; the
+# version-2 reruns (v2-code, v2-2d, v2-math: the agent, uniform and the strongest baselines
+# only) take about 2 hours for the first and 12-16 minutes for each further one.
 #
-#   bash scripts/study.sh                # all three settings
-#   bash scripts/study.sh code           # one setting
+#   bash scripts/study.sh                # the three full settings
+#   bash scripts/study.sh v2-code v2-2d  # the issue-17 reruns
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # A private copy of the binary: rebuilding the tree while this runs must not change it midway.
 mkdir -p runs/study
-[ -x runs/study/mixagent ] || cp target/release/mixagent runs/study/mixagent
+if [ ! -x runs/study/mixagent ]; then
+    bash scripts/setup.sh
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${MIXAGENT_CACHE:-$HOME/.cache/mixagent}/target}
+    cargo build --release --locked -p mixagent
+    cp "$CARGO_TARGET_DIR/release/mixagent" runs/study/mixagent
+fi
 bin=runs/study/mixagent
 settings=("${@:-code 2d math}")
 [ -d data/default ] || $bin prepare --config configs/v1.toml --out data/default   # the version-1 corpus of RESULTS.md
