@@ -213,8 +213,9 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
     select_agent_on(&out, tmp.path());
 }
 
-/// `select-agent` on a finished collection: two candidates trained, run on held-out seeds
-/// beside uniform, the best kept with the selection in its provenance; a rerun resumes.
+/// `select-agent` on a finished collection: four candidates (two trained, each also with other
+/// decision settings), run on held-out seeds beside uniform, the best kept with the selection
+/// in its provenance; a rerun resumes.
 fn select_agent_on(collection: &Path, tmp: &Path) {
     let (corpus, base) = fixture();
     let out = tmp.join("select");
@@ -225,7 +226,7 @@ fn select_agent_on(collection: &Path, tmp: &Path) {
         for s in ["sft.steps=20", "cql.steps=20", "cql.critic_warmup=10", "net.d_model=16"] {
             c.args(["--set", s]);
         }
-        c.args(["--grid", "cql.alpha=0.1,1"]);
+        c.args(["--grid", "cql.alpha=0.1,1", "--grid", "decision.candidates=0,8"]);
         for s in [
             format!("corpus={}", corpus.display()),
             format!("base={}", base.display()),
@@ -237,11 +238,22 @@ fn select_agent_on(collection: &Path, tmp: &Path) {
         c.arg("--out").arg(&out);
         c
     };
-    run().assert().success().stdout(contains("(chosen)")).stdout(contains("| uniform |"));
+    let first =
+        run().assert().success().stdout(contains("(chosen)")).stdout(contains("| uniform |"));
+    // Candidates that differ only in decision settings train once.
+    let stderr = String::from_utf8_lossy(&first.get_output().stderr).into_owned();
+    assert_eq!(stderr.matches("training candidate").count(), 2, "{stderr}");
+    assert_eq!(stderr.matches("with other decision settings").count(), 2, "{stderr}");
+    let cand = |i: usize, f: &str| std::fs::read(out.join(format!("candidates/c{i:02}/{f}")));
+    assert_eq!(cand(1, "policy.safetensors").unwrap(), cand(0, "policy.safetensors").unwrap());
+    let derived = read(&out.join("candidates/c01/agent.json"));
+    assert_eq!(derived["decision"]["candidates"], 8);
+    assert_eq!(derived["training"]["config"]["decision"]["candidates"], 8);
+    assert_eq!(read(&out.join("candidates/c00/agent.json"))["decision"]["candidates"], 0);
     let sel = read(&out.join("selection.json"));
     let cands = sel["candidates"].as_array().unwrap();
-    assert_eq!(cands.len(), 2);
-    assert_eq!(cands[1]["settings"][0], "cql.alpha=1");
+    assert_eq!(cands.len(), 4);
+    assert_eq!(cands[2]["settings"][0], "cql.alpha=1");
     let best = cands
         .iter()
         .max_by(|a, b| {

@@ -2,7 +2,8 @@
 //! comparison's seeds (DESIGN §11). Every combination of the `--grid` values trains a
 //! candidate (a `train-agent` child), the candidates steer the run config (the proxy base, on
 //! held-out data-order seeds) beside uniform in one `compare` child, and the best mean
-//! balanced score wins. The winner is copied to `<out>/agent` with the selection (every
+//! balanced score wins. Candidates that differ only in `decision.*` settings (how the
+//! artifact's critics choose among candidate mixtures) are trained once and share the network. The winner is copied to `<out>/agent` with the selection (every
 //! candidate's settings and held-out scores) in its provenance (`training.selection`).
 //!
 //! ```text
@@ -18,6 +19,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use mixagent_agent::AgentConfig;
+use mixagent_policy::{read_f32_tensors, AgentSchema, DecisionConfig, Policy};
 use mixagent_shard::write_atomic;
 use serde_json::{json, Value};
 
@@ -119,7 +121,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     );
     let threads = (a.pool.workers() * a.pool.threads()).to_string();
     let mut dirs = Vec::new();
+    // Candidates that differ only in `decision.*` share one training: the first trains, the
+    // others are its artifact with their decision settings.
+    let mut trained: Vec<(Vec<String>, PathBuf)> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
+        let training: Vec<String> = c.iter().filter(|s| !is_decision(s)).cloned().collect();
         let dir = out.join("candidates").join(format!("c{i:02}"));
         let recorded = out.join("candidates").join(format!("c{i:02}.json"));
         let done = std::fs::read(&recorded)
@@ -127,7 +133,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
             .is_some_and(|r| &r == c)
             && dir.join("agent.json").exists();
-        if !done {
+        let twin = trained.iter().find(|(t, _)| *t == training).map(|(_, d)| d.clone());
+        if let (false, Some(twin)) = (done, &twin) {
+            eprintln!(
+                "select-agent: candidate c{i:02} is {} with other decision settings: {}",
+                twin.display(),
+                c.join(" ")
+            );
+            let all: Vec<String> = a.set.iter().chain(c).cloned().collect();
+            let cfg = AgentConfig::load(text.as_deref(), &all)?;
+            with_decision(twin, &dir, &cfg.decision)?;
+            write_atomic(&recorded, &serde_json::to_vec(c)?)?;
+        } else if !done {
             eprintln!("select-agent: training candidate c{i:02}: {}", c.join(" "));
             let mut args: Vec<OsString> = vec!["train-agent".into(), "--trajectories".into()];
             args.push(a.trajectories.clone().into());
@@ -145,6 +162,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             ]);
             child(&args, &format!("training candidate c{i:02}"))?;
             write_atomic(&recorded, &serde_json::to_vec(c)?)?;
+        }
+        if twin.is_none() {
+            trained.push((training, dir.clone()));
         }
         dirs.push(dir);
     }
@@ -222,6 +242,28 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         best.1.join(" "),
         out.join("agent").display()
     );
+    Ok(())
+}
+
+/// Whether a `KEY=VALUE` setting is a decision setting (no retraining needed).
+fn is_decision(setting: &str) -> bool {
+    setting.trim_start().starts_with("decision.")
+}
+
+/// Writes the artifact in `from` to `to` with the decision settings `decision` (checked and
+/// saved atomically by `Policy::save`; the provenance's config says them too).
+fn with_decision(from: &Path, to: &Path, decision: &DecisionConfig) -> anyhow::Result<()> {
+    let path = from.join("agent.json");
+    let mut schema: AgentSchema = serde_json::from_slice(&std::fs::read(&path)?)
+        .with_context(|| format!("{}", path.display()))?;
+    let path = from.join("policy.safetensors");
+    let tensors =
+        read_f32_tensors(&std::fs::read(&path)?).with_context(|| format!("{}", path.display()))?;
+    schema.decision = decision.clone();
+    if let Some(cfg) = schema.training.get_mut("config") {
+        cfg["decision"] = serde_json::to_value(decision)?;
+    }
+    Policy::save(to, schema, &tensors).with_context(|| format!("{}", to.display()))?;
     Ok(())
 }
 
