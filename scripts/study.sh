@@ -27,6 +27,15 @@ $bin collect --config experiments/collect-study.toml --workers 2
 [ -f runs/agent-study/agent.json ] || \
   $bin train-agent --trajectories runs/collect-study --config experiments/agent-study.toml --out runs/agent-study
 $bin pretrain --preset study-target --tokens 4000000 --out runs/study/target
+# The version-2 settings also run the agent chosen on held-out proxy seeds 100-102 (never a
+# reported seed): 16 candidates from 4 trainings, about 45 minutes (RESULTS.md).
+if [[ " ${settings[*]} " == *" v2-"* ]]; then
+  $bin select-agent --trajectories runs/collect-study --config experiments/agent-study.toml \
+    --run experiments/collect-study.toml --seeds 100,101,102 \
+    --grid 'algorithm="cql","iql"' --grid 'sft.weighting="top","advantage"' \
+    --grid decision.candidates=0,16 --grid decision.trust_region=2,0.5 \
+    --out runs/select-study --workers 2
+fi
 for s in ${settings[*]}; do
   $bin compare --config "experiments/compare-study-$s.toml"
 done
