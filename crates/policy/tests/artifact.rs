@@ -1,38 +1,19 @@
 //! The agent artifact: a round trip through files, deployment on spaces of other sizes, and
 //! clear errors for artifacts that do not fit.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 
-use mixagent_core::Observation;
 use mixagent_policy::{
-    write_f32_tensors, AgentSchema, DomainInfo, FeatureSpec, History, NetConfig, Policy, PolicyNet,
-    RewardConfig, SpaceRequirements, StageOutcome, ARTIFACT_VERSION, DOMAIN_FEATURES,
-    GLOBAL_FEATURES,
+    write_f32_tensors, AgentSchema, History, NetConfig, Policy, PolicyNet, StageOutcome,
 };
 
 type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
 
 fn schema() -> AgentSchema {
-    let names: Vec<String> =
-        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
-    let f = names.len();
-    AgentSchema {
-        format_version: ARTIFACT_VERSION,
-        net: NetConfig { features: f, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 },
-        features: FeatureSpec { names, mean: vec![0.1; f], std: vec![0.5; f], clip: 5.0 },
-        floor: 0.05,
-        space: SpaceRequirements {
-            trained_domains: 20,
-            trained_source_field: "general".into(),
-            trained_target_fields: vec!["math".into()],
-            needs_source_and_target: true,
-        },
-        reward: RewardConfig::default(),
-        critics: 0,
-        decision: Default::default(),
-        training: serde_json::json!({"test": true}),
-    }
+    common::schema(0, Default::default())
 }
 
 fn tensors(cfg: &NetConfig) -> Tensors {
@@ -42,30 +23,6 @@ fn tensors(cfg: &NetConfig) -> Tensors {
 fn write(dir: &Path, schema: &AgentSchema, t: &Tensors) {
     std::fs::write(dir.join("agent.json"), serde_json::to_vec_pretty(schema).unwrap()).unwrap();
     std::fs::write(dir.join("policy.safetensors"), write_f32_tensors(t).unwrap()).unwrap();
-}
-
-fn space(general: usize, math: usize) -> Vec<DomainInfo> {
-    let d = |n: String, f: &str, share: f64| DomainInfo {
-        members: vec![n.clone()],
-        name: n,
-        field: f.into(),
-        share_in_field: share,
-    };
-    let mut v: Vec<DomainInfo> =
-        (0..general).map(|i| d(format!("g{i}"), "general", 1.0 / general as f64)).collect();
-    v.extend((0..math).map(|i| d(format!("m{i}"), "math", 1.0 / math as f64)));
-    v
-}
-
-fn observation(domains: &[DomainInfo], g: f64, m: f64) -> Observation {
-    Observation {
-        feedback: [("general".into(), g), ("math".into(), m)].into(),
-        domain_loss: domains
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.name.clone(), 3.0 + i as f64 * 0.1))
-            .collect(),
-    }
 }
 
 #[test]
@@ -87,9 +44,9 @@ fn a_saved_policy_reloads_and_steers_spaces_of_any_size() {
     assert!(Policy::save(&dir, s.clone(), &nan).unwrap_err().to_string().contains("head.weight"));
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1);
     for (g, m) in [(1, 1), (10, 10), (32, 32)] {
-        let ds = space(g, m);
-        let base = observation(&ds, -4.0, -6.0);
-        let after = observation(&ds, -4.2, -5.0);
+        let ds = common::space(g, m);
+        let base = common::observation(&ds, -4.0, -6.0);
+        let after = common::observation(&ds, -4.2, -5.0);
         let w: Vec<f64> = (0..ds.len()).map(|_| 1.0 / ds.len() as f64).collect();
         let stages = [StageOutcome::over(&ds, w.clone(), after.clone(), 0).unwrap()];
         let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
@@ -151,8 +108,8 @@ fn artifacts_that_do_not_fit_are_refused_with_the_reason() {
 
     // A space with only source-field domains cannot be steered.
     let p = Policy::new(good, &t).unwrap();
-    let ds = space(3, 0);
-    let base = observation(&ds, -4.0, -6.0);
+    let ds = common::space(3, 0);
+    let base = common::observation(&ds, -4.0, -6.0);
     let h = History { domains: &ds, initial: &base, stages: &[], total_stages: 4 };
     assert!(p.decide(&h).unwrap_err().to_string().contains("target field"));
 }

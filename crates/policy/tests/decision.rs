@@ -1,38 +1,16 @@
 //! How a decision is taken from the policy's proposal: the trust region, the critics'
 //! pessimistic choice among candidates, and the artifacts that cannot score.
 
+mod common;
+
 use std::collections::HashMap;
 
-use mixagent_core::Observation;
 use mixagent_policy::{
-    critic_prefix, encode, trust_region, AgentSchema, CriticNet, DecisionConfig, DomainInfo,
-    FeatureSpec, History, NetConfig, Policy, PolicyNet, RewardConfig, SpaceRequirements,
-    StageOutcome, ARTIFACT_VERSION, DOMAIN_FEATURES, GLOBAL_FEATURES,
+    critic_prefix, encode, trust_region, CriticNet, DecisionConfig, History, NetConfig, Policy,
+    PolicyNet, StageOutcome,
 };
 
 type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
-
-fn schema(critics: usize, decision: DecisionConfig) -> AgentSchema {
-    let names: Vec<String> =
-        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
-    let f = names.len();
-    AgentSchema {
-        format_version: ARTIFACT_VERSION,
-        net: NetConfig { features: f, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 },
-        features: FeatureSpec { names, mean: vec![0.1; f], std: vec![0.5; f], clip: 5.0 },
-        floor: 0.05,
-        space: SpaceRequirements {
-            trained_domains: 6,
-            trained_source_field: "general".into(),
-            trained_target_fields: vec!["math".into()],
-            needs_source_and_target: true,
-        },
-        reward: RewardConfig::default(),
-        critics,
-        decision,
-        training: serde_json::json!({"test": true}),
-    }
-}
 
 /// The policy's tensors and `critics` critics' (random, of a visible scale).
 fn tensors(cfg: &NetConfig, critics: usize) -> Tensors {
@@ -41,27 +19,6 @@ fn tensors(cfg: &NetConfig, critics: usize) -> Tensors {
         t.extend(CriticNet::random_tensors(cfg, &critic_prefix(j), 100 + j as u64, 0.4));
     }
     t
-}
-
-fn space() -> Vec<DomainInfo> {
-    let d = |i: usize, f: &str| DomainInfo {
-        members: vec![format!("{f}{i}")],
-        name: format!("{f}{i}"),
-        field: f.into(),
-        share_in_field: 1.0 / 3.0,
-    };
-    (0..3).map(|i| d(i, "general")).chain((0..3).map(|i| d(i, "math"))).collect()
-}
-
-fn observation(domains: &[DomainInfo], g: f64, m: f64) -> Observation {
-    Observation {
-        feedback: [("general".into(), g), ("math".into(), m)].into(),
-        domain_loss: domains
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.name.clone(), 3.0 + i as f64 * 0.1))
-            .collect(),
-    }
 }
 
 fn l1(a: &[f64], b: &[f64]) -> f64 {
@@ -84,13 +41,14 @@ fn the_trust_region_moves_a_mixture_toward_the_last_one_by_hand() {
 
 #[test]
 fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region() {
-    let ds = space();
-    let base = observation(&ds, -4.0, -6.0);
+    let ds = common::space(3, 3);
+    let base = common::observation(&ds, -4.0, -6.0);
     let last = vec![0.3, 0.3, 0.1, 0.1, 0.1, 0.1];
-    let stages = [StageOutcome::over(&ds, last.clone(), observation(&ds, -4.1, -5.5), 0).unwrap()];
+    let stages =
+        [StageOutcome::over(&ds, last.clone(), common::observation(&ds, -4.1, -5.5), 0).unwrap()];
     let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
     let decision = DecisionConfig { candidates: 16, trust_region: 0.4, pessimism: 1.0, seed: 3 };
-    let s = schema(3, decision.clone());
+    let s = common::schema(3, decision.clone());
     let mut t = tensors(&s.net, 3);
     // Random critics peak near the middle of the simplex; ones that read the mixture only
     // through their weighted pool (no per-domain action input) favour some domains, so a drawn
@@ -124,14 +82,15 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
     // A decision is a function of the history and the seed: a replay decides alike.
     assert_eq!(policy.decide_checked(&h).unwrap(), d);
     // Without candidates the critics are not asked, and the mean action (bounded) is taken.
-    let plain = Policy::new(schema(3, DecisionConfig { candidates: 0, ..decision.clone() }), &t)
-        .unwrap()
-        .decide_checked(&h)
-        .unwrap();
+    let plain =
+        Policy::new(common::schema(3, DecisionConfig { candidates: 0, ..decision.clone() }), &t)
+            .unwrap()
+            .decide_checked(&h)
+            .unwrap();
     assert!(plain.scored.is_none());
     assert!(l1(&plain.weights, &last) <= 0.4 + 1e-9);
     // With the mean action the only candidate, it is chosen.
-    let one = Policy::new(schema(3, DecisionConfig { candidates: 1, ..decision }), &t)
+    let one = Policy::new(common::schema(3, DecisionConfig { candidates: 1, ..decision }), &t)
         .unwrap()
         .decide_checked(&h)
         .unwrap();
@@ -142,20 +101,20 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
 #[test]
 fn a_decision_that_needs_critics_is_refused_without_them_and_old_artifacts_still_load() {
     let decision = DecisionConfig { candidates: 8, ..Default::default() };
-    let s = schema(0, decision);
+    let s = common::schema(0, decision);
     let err = Policy::new(s.clone(), &tensors(&s.net, 0)).unwrap_err().to_string();
     assert!(err.contains("decision.candidates = 8") && err.contains("none"), "{err}");
     // Critics announced but missing from the tensors: the missing tensor is named.
-    let s = schema(2, DecisionConfig::default());
+    let s = common::schema(2, DecisionConfig::default());
     let err = Policy::new(s.clone(), &tensors(&s.net, 1)).unwrap_err().to_string();
     assert!(err.contains("critic.1."), "{err}");
     // Bad settings are named.
     let bad = DecisionConfig { trust_region: 0.0, ..Default::default() };
-    let err = Policy::new(schema(0, bad), &tensors(&s.net, 0)).unwrap_err().to_string();
+    let err = Policy::new(common::schema(0, bad), &tensors(&s.net, 0)).unwrap_err().to_string();
     assert!(err.contains("decision.trust_region"), "{err}");
     // An artifact written before critics and decisions existed loads, deciding as it did.
     let dir = tempfile::tempdir().unwrap();
-    let s = schema(0, DecisionConfig::default());
+    let s = common::schema(0, DecisionConfig::default());
     let t = tensors(&s.net, 0);
     let policy = Policy::save(dir.path(), s.clone(), &t).unwrap();
     let path = dir.path().join("agent.json");
@@ -166,8 +125,8 @@ fn a_decision_that_needs_critics_is_refused_without_them_and_old_artifacts_still
     std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
     let old = Policy::load(dir.path()).unwrap();
     assert_eq!(old.schema, s);
-    let ds = space();
-    let base = observation(&ds, -4.0, -6.0);
+    let ds = common::space(3, 3);
+    let base = common::observation(&ds, -4.0, -6.0);
     let h = History { domains: &ds, initial: &base, stages: &[], total_stages: 10 };
     assert_eq!(old.decide(&h).unwrap(), policy.decide(&h).unwrap());
 }
