@@ -58,6 +58,24 @@ pub struct CqlConfig {
     /// weigh candidate mixtures by their pessimistic value (`decision` of the agent config).
     #[serde(default = "default_critics")]
     pub critics: usize,
+    /// What the critics regress on: the soft TD target (`td`, bootstrapped through the policy's
+    /// next action) or the observed discounted return-to-go of the data's own trajectory
+    /// (`return`: the behaviour policy's value, Q^β, with no bootstrapping, so no
+    /// overestimation can feed on itself; the actor then makes one step of improvement over
+    /// it, Brandfonbrener et al. 2021, "Offline RL Without Off-Policy Evaluation").
+    #[serde(default)]
+    pub critic_target: CriticTarget,
+}
+
+/// The critics' regression target (see [`CqlConfig::critic_target`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CriticTarget {
+    /// `r + γ(1 − done)(min_j Q'_j(s', a') − α_ent·log π(a'|s'))`, `a' ~ π(s')`.
+    #[default]
+    Td,
+    /// The data's discounted return-to-go from this stage.
+    Return,
 }
 
 /// The default ensemble: twin critics.
@@ -198,7 +216,7 @@ impl<'a> Cql<'a> {
         self.steps += 1;
         let c = &self.cfg;
         let half = (c.samples / 2).max(1) as i64;
-        let Batch { s, s2, a, mask, r, done } = b;
+        let Batch { s, s2, a, mask, r, done, g } = b;
         let free = free_logits(mask);
         // The entropy target counts the action's free dimensions: free logits and the share.
         let target_entropy =
@@ -212,12 +230,17 @@ impl<'a> Cql<'a> {
 
         // Critic targets and the sampled actions of the penalty carry no gradient.
         let (y, actions) = tch::no_grad(|| {
-            let pi2 = self.policy.forward(s2, mask);
-            let (z2, u2) = pi2.sample();
-            let lp2 = log_prob(&z2, &u2, &pi2, &free);
-            let a2 = to_weights(&z2, &u2, mask, self.floor);
-            let q_next = smallest(&self.target, |q| q.forward(s2, &a2));
-            let y = td_target(r, done, self.gamma, &q_next, &temp, &lp2);
+            let y = match c.critic_target {
+                CriticTarget::Return => g.shallow_clone(),
+                CriticTarget::Td => {
+                    let pi2 = self.policy.forward(s2, mask);
+                    let (z2, u2) = pi2.sample();
+                    let lp2 = log_prob(&z2, &u2, &pi2, &free);
+                    let a2 = to_weights(&z2, &u2, mask, self.floor);
+                    let q_next = smallest(&self.target, |q| q.forward(s2, &a2));
+                    td_target(r, done, self.gamma, &q_next, &temp, &lp2)
+                }
+            };
             // Per state: the data's action, then `half` policy samples and `half` uniform
             // points on the simplex (B, 1 + 2·half, K).
             let pi = self.policy.forward(s, mask).per_sample();

@@ -11,7 +11,7 @@ mod net;
 mod train;
 
 pub use agent::{train_agent, TrainedAgent};
-pub use cql::{CqlConfig, CqlLosses};
+pub use cql::{CqlConfig, CqlLosses, CriticTarget};
 pub use dataset::{domain_infos, Block, Dataset, ViewConfig};
 pub use error::AgentError;
 pub use iql::{IqlConfig, IqlLosses};

@@ -194,6 +194,7 @@ impl Default for AgentConfig {
                 critic_warmup: 500,
                 normalise_rewards: true,
                 critics: crate::cql::default_critics(),
+                critic_target: crate::cql::CriticTarget::Td,
             },
             algorithm: Algorithm::Cql,
             iql: IqlConfig::default(),
@@ -298,6 +299,8 @@ struct Tensors {
     is_target: Tensor,
     rewards: Tensor,
     dones: Tensor,
+    /// Discounted returns-to-go (scaled as the rewards).
+    returns: Tensor,
     /// Transitions.
     n: i64,
 }
@@ -308,8 +311,11 @@ impl Tensors {
         width: usize,
         normalise: &impl Fn(&mut [f32]),
         reward_scale: f64,
+        gamma: f64,
         device: Device,
     ) -> Self {
+        let returns: Vec<f32> =
+            stages_and_returns(b, gamma).1.iter().map(|g| (g * reward_scale) as f32).collect();
         let (n, k, f) = (b.len() as i64, b.k as i64, width as i64);
         let mut states = b.states.clone();
         let mut next_states = b.next_states.clone();
@@ -322,13 +328,14 @@ impl Tensors {
             is_target: Tensor::from_slice(&b.is_target).view([n, k]).to_device(device),
             rewards: (Tensor::from_slice(&b.rewards) * reward_scale).to_device(device),
             dones: Tensor::from_slice(&b.dones).to_device(device),
+            returns: Tensor::from_slice(&returns).to_device(device),
             n,
         }
     }
 }
 
 /// A batch of transitions: states (B, K, F), next states, actions (B, K), `is_target` mask
-/// (B, K), rewards and done flags (B).
+/// (B, K), rewards, done flags and discounted returns-to-go (B).
 pub(crate) struct Batch {
     pub s: Tensor,
     pub s2: Tensor,
@@ -336,6 +343,7 @@ pub(crate) struct Batch {
     pub mask: Tensor,
     pub r: Tensor,
     pub done: Tensor,
+    pub g: Tensor,
 }
 
 impl Tensors {
@@ -348,6 +356,7 @@ impl Tensors {
             mask: self.is_target.index_select(0, idx),
             r: self.rewards.index_select(0, idx),
             done: self.dones.index_select(0, idx),
+            g: self.returns.index_select(0, idx),
         }
     }
 }
@@ -501,7 +510,7 @@ pub fn train(
     let blocks: Vec<Tensors> = data
         .blocks
         .iter()
-        .map(|b| Tensors::new(b, data.width, &normalise, reward_scale, device))
+        .map(|b| Tensors::new(b, data.width, &normalise, reward_scale, cfg.reward.gamma, device))
         .collect();
     let mut net = cfg.net.clone();
     net.features = data.width;

@@ -38,6 +38,8 @@ enum Command {
     /// Choose the agent's settings on held-out proxy runs: a grid of candidates, each trained
     /// and run on held-out seeds beside uniform; the best is kept with its selection.
     SelectAgent(commands::select_agent::Args),
+    /// What an agent's critics value along the source/target split at every stage of a run.
+    ExplainAgent(commands::explain_agent::Args),
     /// Every policy steers the same CPT run over seeds; one table with 95% intervals.
     ///
     /// The config's keys: `run`, `set`, `seeds`, `policies`, `title`, `benchmarks`,
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::Collect(args) => commands::collect::run(args),
         Command::TrainAgent(args) => commands::train_agent::run(args),
         Command::SelectAgent(args) => commands::select_agent::run(args),
+        Command::ExplainAgent(args) => commands::explain_agent::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Headroom(args) => commands::headroom::run(args),
         Command::Mixmin(args) => commands::mixmin::run(args),

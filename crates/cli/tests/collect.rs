@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use serde_json::Value;
 
@@ -269,7 +270,7 @@ fn select_agent_on(collection: &Path, tmp: &Path) {
         .assert()
         .success()
         .stderr(contains("(0 jobs to do"))
-        .stderr(predicates::prelude::PredicateBooleanExt::not(contains("training candidate")));
+        .stderr(contains("training candidate").not());
     // A bad setting is refused before anything trains.
     mixagent()
         .args(["select-agent", "--trajectories"])
@@ -443,6 +444,32 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
         assert_eq!(read(&out.join("run.json"))["stages"].as_array().unwrap().len(), 2);
     }
     controller_export_and_preflight(&a, &tmp.join("cpt-agent"), tmp);
+    // The critics' values along the split, at every stage of the agent's run and of a trajectory.
+    let explained = tmp.join("explained.json");
+    mixagent()
+        .args(["explain-agent", "--shares", "4", "--agent"])
+        .arg(&a)
+        .arg(tmp.join("cpt-agent").join("run.json"))
+        .args(["--corpus"])
+        .arg(corpus)
+        .arg("--json")
+        .arg(&explained)
+        .assert()
+        .success()
+        .stdout(contains("Q(0.20)").and(contains("Q(0.80)")));
+    let rows = read(&explained);
+    assert_eq!(rows.as_array().unwrap().len(), 2, "one row per stage");
+    assert_eq!(rows[0]["value"].as_array().unwrap().len(), 4);
+    assert!(rows[1]["value"].as_array().unwrap().iter().all(|v| v.as_f64().unwrap().is_finite()));
+    mixagent()
+        .args(["explain-agent", "--agent"])
+        .arg(&a)
+        .arg(&trajectory_files(collection)[0])
+        .args(["--corpus"])
+        .arg(corpus)
+        .assert()
+        .success()
+        .stdout(contains("to-go"));
     // Retrain the agent in place (another seed): its old run is no longer its run.
     let mut retrain = train(&a);
     retrain.args(["--set", "seed=1"]).assert().success();

@@ -402,22 +402,10 @@ impl Policy {
             let w = sample(&out, &mut normal, &is_target, self.schema.floor);
             candidates.push(bound(w));
         }
-        let states = self
-            .critics
+        let values: Vec<f64> = self
+            .values_of_state(&state, &candidates)?
             .iter()
-            .map(|c| c.encode(&state.values, state.tokens))
-            .collect::<Result<Vec<_>, _>>()?;
-        let values: Vec<f64> = candidates
-            .iter()
-            .map(|w| {
-                let q: Vec<f64> = self
-                    .critics
-                    .iter()
-                    .zip(&states)
-                    .map(|(c, h)| f64::from(c.score(h, w)))
-                    .collect();
-                pessimistic(&q, d.pessimism)
-            })
+            .map(|q| pessimistic(q, d.pessimism))
             .collect();
         // The first best: ties keep the policy's mean.
         let chosen =
@@ -432,8 +420,71 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Each critic's value of each of `candidates` (mixtures in space order) after `history`:
+    /// one row per candidate, one value per critic (none without critics). What a scored
+    /// decision weighs, open for inspection (`mixagent explain-agent`).
+    pub fn critic_values(
+        &self,
+        history: &History<'_>,
+        candidates: &[Vec<f64>],
+    ) -> Result<Vec<Vec<f64>>, PolicyError> {
+        let k = history.domains.len();
+        if let Some(w) = candidates.iter().find(|w| w.len() != k) {
+            return Err(PolicyError::Input(format!(
+                "a candidate mixture has {} weights for a space of {k} entries",
+                w.len()
+            )));
+        }
+        let mut state = encode(history);
+        self.schema.features.normalise(&mut state.values);
+        self.values_of_state(&state, candidates)
+    }
+
+    /// The critics' values of `candidates` at a normalised state.
+    fn values_of_state(
+        &self,
+        state: &crate::StateTokens,
+        candidates: &[Vec<f64>],
+    ) -> Result<Vec<Vec<f64>>, PolicyError> {
+        let states = self
+            .critics
+            .iter()
+            .map(|c| c.encode(&state.values, state.tokens))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(candidates
+            .iter()
+            .map(|w| {
+                self.critics.iter().zip(&states).map(|(c, h)| f64::from(c.score(h, w))).collect()
+            })
+            .collect())
+    }
+}
+
+/// `w` with its target-field mass set to `share`, each field's weights keeping their
+/// proportions (a field with no mass gets equal weights). Used to read the critics' value
+/// along the source/target split.
+pub fn with_target_share(w: &[f64], is_target: &[bool], share: f64) -> Vec<f64> {
+    let mass =
+        |t: bool| w.iter().zip(is_target).filter(|(_, &x)| x == t).map(|(v, _)| v).sum::<f64>();
+    let count = |t: bool| is_target.iter().filter(|&&x| x == t).count().max(1) as f64;
+    let (m_t, m_s) = (mass(true), mass(false));
+    w.iter()
+        .zip(is_target)
+        .map(|(&v, &t)| {
+            let (m, n, goal) =
+                if t { (m_t, count(true), share) } else { (m_s, count(false), 1.0 - share) };
+            if m > 0.0 {
+                goal * v / m
+            } else {
+                goal / n
+            }
+        })
+        .collect()
+}
+
 /// `mean − κ·sd` of the critics' values (population standard deviation).
-fn pessimistic(q: &[f64], kappa: f64) -> f64 {
+pub fn pessimistic(q: &[f64], kappa: f64) -> f64 {
     let n = q.len() as f64;
     let mean = q.iter().sum::<f64>() / n;
     let var = q.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;

@@ -10,9 +10,9 @@ mod net;
 mod reward;
 
 pub use artifact::{
-    critic_prefix, read_f32_tensors, trust_region, write_f32_tensors, AgentSchema, Decision,
-    DecisionConfig, FeatureSpec, OutOfRange, Policy, Scored, SpaceRequirements, ARTIFACT_VERSION,
-    FEATURE_CLIP,
+    critic_prefix, pessimistic, read_f32_tensors, trust_region, with_target_share,
+    write_f32_tensors, AgentSchema, Decision, DecisionConfig, FeatureSpec, OutOfRange, Policy,
+    Scored, SpaceRequirements, ARTIFACT_VERSION, FEATURE_CLIP,
 };
 pub use error::PolicyError;
 pub use features::{

@@ -6,8 +6,8 @@ mod common;
 use std::collections::HashMap;
 
 use mixagent_policy::{
-    critic_prefix, encode, trust_region, CriticNet, DecisionConfig, History, NetConfig, Policy,
-    PolicyNet, StageOutcome,
+    critic_prefix, encode, pessimistic, trust_region, with_target_share, CriticNet, DecisionConfig,
+    History, NetConfig, Policy, PolicyNet, StageOutcome,
 };
 
 type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
@@ -129,4 +129,44 @@ fn a_decision_that_needs_critics_is_refused_without_them_and_old_artifacts_still
     let base = common::observation(&ds, -4.0, -6.0);
     let h = History { domains: &ds, initial: &base, stages: &[], total_stages: 10 };
     assert_eq!(old.decide(&h).unwrap(), policy.decide(&h).unwrap());
+}
+
+#[test]
+fn critic_values_are_what_a_scored_decision_weighs() {
+    let ds = common::space(2, 2);
+    let base = common::observation(&ds, -4.0, -6.0);
+    let stages = [StageOutcome::over(
+        &ds,
+        vec![0.4, 0.2, 0.2, 0.2],
+        common::observation(&ds, -4.1, -5.5),
+        0,
+    )
+    .unwrap()];
+    let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
+    let decision = DecisionConfig { candidates: 8, trust_region: 2.0, pessimism: 0.5, seed: 1 };
+    let s = common::schema(2, decision);
+    let policy = Policy::new(s.clone(), &tensors(&s.net, 2)).unwrap();
+    let d = policy.decide_checked(&h).unwrap();
+    let q = policy.critic_values(&h, std::slice::from_ref(&d.weights)).unwrap();
+    assert_eq!((q.len(), q[0].len()), (1, 2));
+    let value = pessimistic(&q[0], 0.5);
+    assert!((value - d.scored.unwrap().value).abs() < 1e-9, "{value} vs {:?}", d.scored);
+    // A candidate of the wrong length is refused, naming both lengths.
+    let err = policy.critic_values(&h, &[vec![0.5, 0.5]]).unwrap_err().to_string();
+    assert!(err.contains("2 weights") && err.contains("4 entries"), "{err}");
+}
+
+#[test]
+fn a_target_share_keeps_each_fields_proportions_by_hand() {
+    let is_target = [false, false, true, true];
+    // Source 0.6 split 2:1, target 0.4 split 3:1; at share 0.8: source 0.2 → (0.133, 0.067),
+    // target 0.8 → (0.6, 0.2).
+    let w = with_target_share(&[0.4, 0.2, 0.3, 0.1], &is_target, 0.8);
+    for (a, b) in w.iter().zip([0.2 * 2.0 / 3.0, 0.2 / 3.0, 0.6, 0.2]) {
+        assert!((a - b).abs() < 1e-12, "{w:?}");
+    }
+    // A field with no mass gets equal weights.
+    assert_eq!(with_target_share(&[1.0, 0.0], &[false, true], 0.25), vec![0.75, 0.25]);
+    let w = with_target_share(&[0.5, 0.5, 0.0, 0.0], &is_target, 0.5);
+    assert_eq!(w, vec![0.25, 0.25, 0.25, 0.25]);
 }

@@ -7,6 +7,7 @@ pub mod corpus;
 pub mod cpt;
 pub mod demo;
 pub mod eval;
+pub mod explain_agent;
 pub mod export;
 pub mod headroom;
 pub mod mixmin;
