@@ -35,6 +35,14 @@ if [[ " ${settings[*]} " == *" v2-"* ]]; then
     --grid 'algorithm="cql","iql"' --grid 'sft.weighting="top","advantage"' \
     --grid decision.candidates=0,16 --grid decision.trust_region=2,0.5 \
     --out runs/select-study --workers 2
+  # Then with the critics' target in the grid, chosen on the K-D and 2-D proxy settings
+  # together (issue 17: the bootstrapped critics drive the 2-D agent to 90% math): 2 trainings,
+  # 4 candidates, about 25 minutes.
+  $bin select-agent --trajectories runs/collect-study --config experiments/agent-study.toml \
+    --run experiments/collect-study.toml --setting 'space.level="fields"' --seeds 100,101,102 \
+    --set 'algorithm="cql"' --set 'sft.weighting="advantage"' \
+    --grid 'cql.critic_target="td","return"' --grid decision.candidates=0,16 \
+    --out runs/select-ret --workers 2
 fi
 for s in ${settings[*]}; do
   $bin compare --config "experiments/compare-study-$s.toml"

@@ -228,6 +228,8 @@ fn select_agent_on(collection: &Path, tmp: &Path) {
             c.args(["--set", s]);
         }
         c.args(["--grid", "cql.alpha=0.1,1", "--grid", "decision.candidates=0,8"]);
+        // A second held-out setting: the field-level (2-D) space.
+        c.args(["--setting", "space.level=\"fields\""]);
         for s in [
             format!("corpus={}", corpus.display()),
             format!("base={}", base.display()),
@@ -255,13 +257,16 @@ fn select_agent_on(collection: &Path, tmp: &Path) {
     let cands = sel["candidates"].as_array().unwrap();
     assert_eq!(cands.len(), 4);
     assert_eq!(cands[2]["settings"][0], "cql.alpha=1");
-    let best = cands
-        .iter()
-        .max_by(|a, b| {
-            a["balanced"][0].as_f64().unwrap().total_cmp(&b["balanced"][0].as_f64().unwrap())
-        })
-        .unwrap();
+    // Chosen by the mean over the two settings' held-out scores.
+    assert!(out.join("heldout-1/table.json").exists());
+    let mean = |c: &Value| {
+        let each = c["per_setting"].as_array().unwrap();
+        assert_eq!(each.len(), 2);
+        each.iter().map(|s| s[0].as_f64().unwrap()).sum::<f64>() / 2.0
+    };
+    let best = cands.iter().max_by(|a, b| mean(a).total_cmp(&mean(b))).unwrap();
     assert_eq!(sel["chosen"], best["name"]);
+    assert!((best["mean_over_settings"].as_f64().unwrap() - mean(best)).abs() < 1e-12);
     let schema = read(&out.join("agent/agent.json"));
     assert_eq!(schema["training"]["selection"], sel);
     assert!(mixagent_policy::Policy::load(&out.join("agent")).is_ok());

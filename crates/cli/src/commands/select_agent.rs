@@ -9,6 +9,7 @@
 //! ```text
 //! <out>/candidates/cNN/          each candidate's artifact and overrides.json
 //! <out>/heldout/                 the compare of the candidates on the held-out seeds
+//! <out>/heldout-N/               the same in the N-th `--setting` (e.g. the 2-D space)
 //! <out>/selection.json           the grid, every candidate's score, the choice
 //! <out>/agent/                   the chosen artifact, selection in its provenance
 //! ```
@@ -48,6 +49,13 @@ pub struct Args {
     /// Override a key of the run config, `KEY=VALUE` (repeatable).
     #[arg(long = "run-set", value_name = "KEY=VALUE")]
     run_set: Vec<String>,
+    /// Another held-out setting, `KEY=VALUE[;KEY=VALUE...]` run-config overrides on top of
+    /// `--run-set` (repeatable), e.g. `--setting 'space.level="fields"'` for the 2-D space:
+    /// every candidate also runs there, and the choice is by the mean over all settings of
+    /// the mean balanced score, so settings that pull apart (a space where one candidate runs
+    /// to a corner) are weighed together.
+    #[arg(long = "setting", value_name = "KEY=VALUE;...")]
+    settings: Vec<String>,
     /// Held-out data-order seeds; keep them apart from any comparison's.
     #[arg(long, value_delimiter = ',', default_value = "100,101,102")]
     seeds: Vec<u64>,
@@ -170,11 +178,103 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
 
     let specs: Vec<String> = dirs.iter().map(|d| format!("agent:{}", d.display())).collect();
-    let heldout = out.join("heldout");
-    std::fs::create_dir_all(&heldout)?;
+    // The held-out settings: the run config with --run-set, then each --setting on top.
+    let mut settings: Vec<(PathBuf, Vec<String>)> = vec![(out.join("heldout"), a.run_set.clone())];
+    for (j, extra) in a.settings.iter().enumerate() {
+        let more: Vec<String> =
+            extra.split(';').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect();
+        if more.is_empty() || more.iter().any(|x| !x.contains('=')) {
+            bail!("--setting {extra}: expected KEY=VALUE[;KEY=VALUE...]");
+        }
+        let all = a.run_set.iter().cloned().chain(more).collect();
+        settings.push((out.join(format!("heldout-{}", j + 1)), all));
+    }
+    // Per setting, each candidate's (mean, interval) and uniform's.
+    let mut per_setting: Vec<(Vec<(f64, f64)>, (f64, f64))> = Vec::new();
+    for (heldout, run_set) in &settings {
+        per_setting.push(held_out(&a, heldout, run_set, &specs)?);
+    }
+    let n = per_setting.len() as f64;
+    let mut scored = Vec::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let each: Vec<(f64, f64)> = per_setting.iter().map(|(c, _)| c[i]).collect();
+        let mean = each.iter().map(|s| s.0).sum::<f64>() / n;
+        scored.push((format!("c{i:02}"), c.clone(), mean, each));
+    }
+    let uniform_each: Vec<(f64, f64)> = per_setting.iter().map(|(_, u)| *u).collect();
+    let uniform = uniform_each.iter().map(|s| s.0).sum::<f64>() / n;
+    let best =
+        scored.iter().max_by(|x, y| x.2.total_cmp(&y.2)).expect("at least one candidate").clone();
+    let selection = json!({
+        "seeds": a.seeds,
+        "run": std::fs::canonicalize(&a.run)?,
+        "run_set": a.run_set,
+        "shared": a.set,
+        "grid": a.grid,
+        "settings": settings.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
+        "candidates": scored.iter().map(|(n, c, m, each)| json!({
+            "name": n,
+            "settings": c,
+            "balanced": [each[0].0, each[0].1],
+            "per_setting": each.iter().map(|s| [s.0, s.1]).collect::<Vec<_>>(),
+            "mean_over_settings": m,
+        })).collect::<Vec<_>>(),
+        "uniform": [uniform_each[0].0, uniform_each[0].1],
+        "uniform_per_setting": uniform_each.iter().map(|s| [s.0, s.1]).collect::<Vec<_>>(),
+        "chosen": best.0,
+        "chosen_settings": best.1,
+    });
+    write_atomic(out.join("selection.json"), &serde_json::to_vec_pretty(&selection)?)?;
+    copy_with_selection(&out.join("candidates").join(&best.0), &out.join("agent"), &selection)?;
+
+    println!(
+        "held-out balanced score (mean ± 95% interval over seeds {:?}; {} setting(s), chosen by the mean over them):",
+        a.seeds,
+        settings.len()
+    );
+    let heads: Vec<String> = settings
+        .iter()
+        .enumerate()
+        .map(|(j, (_, r))| {
+            if j == 0 {
+                "balanced".into()
+            } else {
+                format!("balanced, {}", r[a.run_set.len()..].join(" "))
+            }
+        })
+        .collect();
+    println!("| candidate | settings | {} | mean |", heads.join(" | "));
+    println!("|---|---|{}---|", "---|".repeat(heads.len()));
+    let cells = |each: &[(f64, f64)]| {
+        each.iter().map(|s| format!("{:+.4} ± {:.4}", s.0, s.1)).collect::<Vec<_>>().join(" | ")
+    };
+    for (n, c, m, each) in &scored {
+        let mark = if *n == best.0 { " (chosen)" } else { "" };
+        println!("| {n}{mark} | {} | {} | {m:+.4} |", c.join(" "), cells(each));
+    }
+    println!("| uniform | | {} | {uniform:+.4} |", cells(&uniform_each));
+    println!(
+        "chosen: {} ({}); artifact in {}",
+        best.0,
+        best.1.join(" "),
+        out.join("agent").display()
+    );
+    Ok(())
+}
+
+/// Runs the candidates `specs` and uniform on the held-out seeds in one `compare` child in
+/// `heldout` (resumable), with the run config's overrides `run_set`; returns each candidate's
+/// and uniform's balanced score (mean, 95% interval).
+fn held_out(
+    a: &Args,
+    heldout: &Path,
+    run_set: &[String],
+    specs: &[String],
+) -> anyhow::Result<(Vec<(f64, f64)>, (f64, f64))> {
+    std::fs::create_dir_all(heldout)?;
     let compare = json!({
         "run": std::fs::canonicalize(&a.run).with_context(|| format!("{}", a.run.display()))?,
-        "set": a.run_set,
+        "set": run_set,
         "seeds": a.seeds,
         "policies": specs.iter().cloned().chain(["uniform".to_string()]).collect::<Vec<_>>(),
         "benchmarks": false,
@@ -187,14 +287,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "--config".into(),
         cfg_path.into(),
         "--out".into(),
-        heldout.clone().into(),
+        heldout.into(),
         "--workers".into(),
         a.pool.workers().to_string().into(),
         "--threads".into(),
         a.pool.threads().to_string().into(),
     ];
-    child(&args, "the held-out compare")?;
-
+    child(&args, &format!("the held-out compare in {}", heldout.display()))?;
     let table: Value = serde_json::from_slice(&std::fs::read(heldout.join("table.json"))?)?;
     let rows = table["feedback"]["rows"].as_array().cloned().unwrap_or_default();
     let score = |spec: &str| -> anyhow::Result<(f64, f64)> {
@@ -205,44 +304,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let b = &row["balanced"];
         Ok((b[0].as_f64().unwrap_or(f64::NAN), b[1].as_f64().unwrap_or(f64::NAN)))
     };
-    let mut scored = Vec::new();
-    for ((c, spec), i) in candidates.iter().zip(&specs).zip(0..) {
-        scored.push((format!("c{i:02}"), c.clone(), score(spec)?));
-    }
-    let uniform = score("uniform")?;
-    let best = scored
-        .iter()
-        .max_by(|x, y| x.2 .0.total_cmp(&y.2 .0))
-        .expect("at least one candidate")
-        .clone();
-    let selection = json!({
-        "seeds": a.seeds,
-        "run": std::fs::canonicalize(&a.run)?,
-        "run_set": a.run_set,
-        "shared": a.set,
-        "grid": a.grid,
-        "candidates": scored.iter().map(|(n, c, s)| json!({"name": n, "settings": c, "balanced": [s.0, s.1]})).collect::<Vec<_>>(),
-        "uniform": [uniform.0, uniform.1],
-        "chosen": best.0,
-        "chosen_settings": best.1,
-    });
-    write_atomic(out.join("selection.json"), &serde_json::to_vec_pretty(&selection)?)?;
-    copy_with_selection(&out.join("candidates").join(&best.0), &out.join("agent"), &selection)?;
-
-    println!("held-out balanced score (mean ± 95% interval over seeds {:?}):", a.seeds);
-    println!("| candidate | settings | balanced |\n|---|---|---|");
-    for (n, c, s) in &scored {
-        let mark = if *n == best.0 { " (chosen)" } else { "" };
-        println!("| {n}{mark} | {} | {:+.4} ± {:.4} |", c.join(" "), s.0, s.1);
-    }
-    println!("| uniform | | {:+.4} ± {:.4} |", uniform.0, uniform.1);
-    println!(
-        "chosen: {} ({}); artifact in {}",
-        best.0,
-        best.1.join(" "),
-        out.join("agent").display()
-    );
-    Ok(())
+    let each = specs.iter().map(|s| score(s)).collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((each, score("uniform")?))
 }
 
 /// Whether a `KEY=VALUE` setting is a decision setting (no retraining needed).
