@@ -190,7 +190,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         settings.push((out.join(format!("heldout-{}", j + 1)), all));
     }
     // Per setting, each candidate's (mean, interval) and uniform's.
-    let mut per_setting: Vec<(Vec<(f64, f64)>, (f64, f64))> = Vec::new();
+    let mut per_setting: Vec<HeldOut> = Vec::new();
     for (heldout, run_set) in &settings {
         per_setting.push(held_out(&a, heldout, run_set, &specs)?);
     }
@@ -262,6 +262,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A balanced score's mean and 95% interval.
+type Score = (f64, f64);
+
+/// One held-out setting's scores: each candidate's, then uniform's.
+type HeldOut = (Vec<Score>, Score);
+
 /// Runs the candidates `specs` and uniform on the held-out seeds in one `compare` child in
 /// `heldout` (resumable), with the run config's overrides `run_set`; returns each candidate's
 /// and uniform's balanced score (mean, 95% interval).
@@ -270,7 +276,7 @@ fn held_out(
     heldout: &Path,
     run_set: &[String],
     specs: &[String],
-) -> anyhow::Result<(Vec<(f64, f64)>, (f64, f64))> {
+) -> anyhow::Result<HeldOut> {
     std::fs::create_dir_all(heldout)?;
     let compare = json!({
         "run": std::fs::canonicalize(&a.run).with_context(|| format!("{}", a.run.display()))?,
