@@ -490,6 +490,16 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
         .failure()
         .stderr(contains("files have changed"));
 
+    // --limit beyond the collection is refused with the range to give.
+    mixagent()
+        .args(["train-agent", "--limit", "999", "--trajectories"])
+        .arg(collection)
+        .arg("--out")
+        .arg(tmp.join("agent-limit"))
+        .assert()
+        .failure()
+        .stderr(contains("--limit 999").and(contains("give 1 to")));
+
     let empty = tmp.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     mixagent()

@@ -28,6 +28,10 @@ pub struct Args {
     /// Override a setting, e.g. `cql.steps=500`; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// Train on the first N trajectories of the collection (by index) only: for learning
+    /// curves, decision quality against the amount of data [default: all].
+    #[arg(long)]
+    limit: Option<usize>,
     /// The prepared corpus the trajectories were collected on [default: from their config].
     #[arg(long)]
     corpus: Option<PathBuf>,
@@ -47,7 +51,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             Some(p) => format!("{}", p.display()),
             None => "--set".into(),
         })?;
-    let set = mixagent_trajectory::read_collection(&a.trajectories)?;
+    let mut set = mixagent_trajectory::read_collection(&a.trajectories)?;
+    if let Some(n) = a.limit {
+        if n == 0 || n > set.len() {
+            bail!(
+                "--limit {n}: {} holds {} finished trajectories; give 1 to {}",
+                a.trajectories.display(),
+                set.len(),
+                set.len()
+            );
+        }
+        set.sort_by_key(|t| t.index);
+        set.truncate(n);
+    }
     let Some(first) = set.first() else {
         bail!(
             "{}: no finished trajectories (collect some with `mixagent collect`)",
@@ -105,6 +121,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     if let serde_json::Value::Object(m) = &mut agent.schema.training {
         m.insert("trajectories_dir".into(), a.trajectories.display().to_string().into());
+        m.insert("trajectories_used".into(), set.len().into());
         m.insert("secs".into(), secs.into());
         m.insert("threads".into(), tch::get_num_threads().into());
         m.insert("mixagent".into(), env!("CARGO_PKG_VERSION").into());
