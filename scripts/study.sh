@@ -46,4 +46,9 @@ if [[ " ${settings[*]} " == *" v2-"* ]]; then
 fi
 for s in ${settings[*]}; do
   $bin compare --config "experiments/compare-study-$s.toml"
+  # Version 2: two more paired seeds for the returns agent and the strongest baselines, in the
+  # same run folder (seeds 0-2 are reused).
+  if [ -f "experiments/compare-study-$s-5.toml" ]; then
+    $bin compare --config "experiments/compare-study-$s-5.toml" --out "runs/compare-study-$s"
+  fi
 done
