@@ -91,6 +91,16 @@ fn combinations(grid: &[String]) -> anyhow::Result<Vec<Vec<String>>> {
     Ok(out)
 }
 
+/// The run-config overrides of one `--setting` (`KEY=VALUE;KEY=VALUE`).
+fn setting_overrides(setting: &str) -> anyhow::Result<Vec<String>> {
+    let more: Vec<String> =
+        setting.split(';').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect();
+    if more.is_empty() || more.iter().any(|x| !x.contains('=')) {
+        bail!("--setting {setting}: expected KEY=VALUE[;KEY=VALUE...]");
+    }
+    Ok(more)
+}
+
 /// Runs `mixagent ARGS` as a child, failing with `what` and its status.
 fn child(args: &[OsString], what: &str) -> anyhow::Result<()> {
     let status = Command::new(std::env::current_exe()?).args(args).status()?;
@@ -181,12 +191,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     // The held-out settings: the run config with --run-set, then each --setting on top.
     let mut settings: Vec<(PathBuf, Vec<String>)> = vec![(out.join("heldout"), a.run_set.clone())];
     for (j, extra) in a.settings.iter().enumerate() {
-        let more: Vec<String> =
-            extra.split(';').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect();
-        if more.is_empty() || more.iter().any(|x| !x.contains('=')) {
-            bail!("--setting {extra}: expected KEY=VALUE[;KEY=VALUE...]");
-        }
-        let all = a.run_set.iter().cloned().chain(more).collect();
+        let all = a.run_set.iter().cloned().chain(setting_overrides(extra)?).collect();
         settings.push((out.join(format!("heldout-{}", j + 1)), all));
     }
     // Per setting, each candidate's (mean, interval) and uniform's.
@@ -360,6 +365,19 @@ fn copy_with_selection(from: &Path, to: &Path, selection: &Value) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_setting_is_one_or_more_overrides() {
+        assert_eq!(
+            setting_overrides("space.level=\"fields\"").unwrap(),
+            ["space.level=\"fields\""]
+        );
+        assert_eq!(setting_overrides("stages=4; seed=3").unwrap(), ["stages=4", "seed=3"]);
+        for bad in ["", ";", "fields", "stages=4;fields"] {
+            let e = setting_overrides(bad).unwrap_err().to_string();
+            assert!(e.contains("expected KEY=VALUE"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn every_combination_of_the_grid() {
