@@ -33,6 +33,12 @@ pub struct FamilyConfig {
     pub random_walk: f64,
     /// Relative frequency of within-field re-weightings.
     pub reweight: f64,
+    /// Relative frequency of independent shares: a fresh target share at every stage (0 by
+    /// default, so older plans are unchanged). The smooth families keep a trajectory near its
+    /// own past, so a stage that turns away from it (source data after a math-heavy past) is
+    /// rare in their data, and a critic cannot learn what such a turn is worth (RESULTS,
+    /// "Critics on observed returns").
+    pub independent: f64,
     /// Logit step (standard deviation) of a random walk per stage.
     pub walk_sigma: f64,
     /// Largest L1 change of a random walk's mixture between consecutive stages (the
@@ -54,6 +60,7 @@ impl Default for FamilyConfig {
             oscillation: 1.0,
             random_walk: 1.0,
             reweight: 1.0,
+            independent: 0.0,
             walk_sigma: 0.5,
             max_l1_per_stage: 0.4,
             floor: 0.02,
@@ -86,7 +93,7 @@ impl FamilyConfig {
         Ok(())
     }
 
-    fn frequencies(&self) -> [(&'static str, f64); 6] {
+    fn frequencies(&self) -> [(&'static str, f64); 7] {
         [
             ("constant", self.constant),
             ("ramp", self.ramp),
@@ -94,6 +101,7 @@ impl FamilyConfig {
             ("oscillation", self.oscillation),
             ("random_walk", self.random_walk),
             ("reweight", self.reweight),
+            ("independent", self.independent),
         ]
     }
 }
@@ -152,6 +160,8 @@ pub enum Family {
         /// Switch stage, or `None` for a linear blend over the trajectory.
         at: Option<usize>,
     },
+    /// A target share drawn uniformly afresh at every stage; within-field weights fixed.
+    Independent,
 }
 
 impl Family {
@@ -164,6 +174,7 @@ impl Family {
             Family::Oscillation { .. } => "oscillation",
             Family::RandomWalk { .. } => "random_walk",
             Family::Reweight { .. } => "reweight",
+            Family::Independent => "independent",
         }
     }
 }
@@ -331,6 +342,10 @@ fn draw(
             }
             (Family::RandomWalk { sigma, max_l1 }, conc, rows)
         }
+        "independent" => {
+            let shares = (0..stages).map(|_| share(rng)).collect();
+            (Family::Independent, conc, compose_all(shares, &within))
+        }
         _ => {
             let s = share(rng);
             let other = within_weights(g, conc, rng);
@@ -491,9 +506,55 @@ mod tests {
                         assert!(l1 <= max_l1 + 1e-9, "{l1}");
                     }
                 }
-                Family::Oscillation { .. } => {}
+                Family::Oscillation { .. } | Family::Independent => {}
             }
         }
+        assert!(plan.iter().all(|p| p.family != Family::Independent), "off by default");
+    }
+
+    #[test]
+    fn independent_shares_do_not_follow_the_past() {
+        let s = space(3, 3);
+        let only = FamilyConfig {
+            constant: 0.0,
+            ramp: 0.0,
+            step: 0.0,
+            oscillation: 0.0,
+            random_walk: 0.0,
+            reweight: 0.0,
+            independent: 1.0,
+            floor: 0.0,
+            ..FamilyConfig::default()
+        };
+        let plan = sample_plan(&s, &only, 200, 12, 5).unwrap();
+        assert!(plan.iter().all(|p| p.family == Family::Independent));
+        // Lag-1 correlation of the share over all consecutive stages: near 0 (the smooth
+        // families' is near 1).
+        let lag_corr = |plan: &[PlannedTrajectory]| {
+            let pairs: Vec<(f64, f64)> = plan
+                .iter()
+                .flat_map(|p| {
+                    p.mixtures
+                        .windows(2)
+                        .map(|w| (target_share(&w[0], 3), target_share(&w[1], 3)))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let n = pairs.len() as f64;
+            let (mx, my) = pairs.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0 / n, a.1 + p.1 / n));
+            let cov = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>();
+            let vx = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+            let vy = pairs.iter().map(|p| (p.1 - my).powi(2)).sum::<f64>();
+            cov / (vx * vy).sqrt()
+        };
+        let r = lag_corr(&plan);
+        assert!(r.abs() < 0.1, "independent: lag-1 correlation {r}");
+        let smooth = sample_plan(&s, &FamilyConfig::default(), 200, 12, 5).unwrap();
+        assert!(lag_corr(&smooth) > 0.7, "smooth families: {}", lag_corr(&smooth));
+        // Every stage covers the whole range of shares.
+        let highs = plan.iter().filter(|p| target_share(&p.mixtures[6], 3) > 0.9).count();
+        let lows = plan.iter().filter(|p| target_share(&p.mixtures[6], 3) < 0.1).count();
+        assert!(highs > 5 && lows > 5, "{highs} {lows}");
     }
 
     #[test]
