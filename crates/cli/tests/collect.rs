@@ -490,6 +490,13 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
         .failure()
         .stderr(contains("files have changed"));
 
+    // Two collections (here the same one twice) train as one set, in the order given.
+    let twice = tmp.join("agent-twice");
+    let mut c = train(&twice);
+    c.arg("--trajectories").arg(collection).assert().success();
+    let schema = read(&twice.join("agent.json"));
+    assert_eq!(schema["training"]["data"]["transitions"], 2 * 16 * 8);
+    assert!(schema["training"]["trajectories_dir"].as_str().unwrap().contains(" + "));
     // --limit beyond the collection is refused with the range to give.
     mixagent()
         .args(["train-agent", "--limit", "999", "--trajectories"])

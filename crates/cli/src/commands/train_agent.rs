@@ -10,15 +10,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mixagent_agent::{domain_infos, train_agent, AgentConfig, Algorithm};
 use mixagent_policy::{History, Policy};
 use mixagent_sampler::Corpus;
+use mixagent_trajectory::Trajectory;
 
 use crate::flags::Runtime;
 
 /// Arguments of `train-agent`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Collection folder (or its `trajectories/` folder) of finished trajectories.
-    #[arg(long)]
-    trajectories: PathBuf,
+    /// Collection folder (or its `trajectories/` folder) of finished trajectories; repeat it
+    /// to train on several collections over the same space and base (e.g. a second one of
+    /// other families), read in the order given.
+    #[arg(long, required = true)]
+    trajectories: Vec<PathBuf>,
     /// Artifact folder to write (replaced atomically) [default: runs/agent-NAME, NAME the collection folder without `collect-`].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -51,23 +54,31 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             Some(p) => format!("{}", p.display()),
             None => "--set".into(),
         })?;
-    let mut set = mixagent_trajectory::read_collection(&a.trajectories)?;
+    let dirs = a.trajectories.iter().map(|d| d.display().to_string()).collect::<Vec<_>>();
+    let mut set = Vec::new();
+    for dir in &a.trajectories {
+        let mut part = mixagent_trajectory::read_collection(dir)?;
+        part.sort_by_key(|t| t.index);
+        if let (Some(first), Some(other)) = (set.first(), part.first()) {
+            check_same_collection_kind(first, other, &a.trajectories[0], dir)?;
+        }
+        set.extend(part);
+    }
     if let Some(n) = a.limit {
         if n == 0 || n > set.len() {
             bail!(
                 "--limit {n}: {} holds {} finished trajectories; give 1 to {}",
-                a.trajectories.display(),
+                dirs.join(" + "),
                 set.len(),
                 set.len()
             );
         }
-        set.sort_by_key(|t| t.index);
         set.truncate(n);
     }
     let Some(first) = set.first() else {
         bail!(
             "{}: no finished trajectories (collect some with `mixagent collect`)",
-            a.trajectories.display()
+            dirs.join(" + ")
         );
     };
     let corpus_dir = a.corpus.clone().unwrap_or_else(|| first.config.corpus.clone());
@@ -77,7 +88,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             corpus_dir.display()
         )
     })?;
-    let out = a.out.clone().unwrap_or_else(|| default_out(&a.trajectories));
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.trajectories[0]));
     let rl = match cfg.algorithm {
         Algorithm::Cql => {
             format!("CQL {} (+{} critic-only)", cfg.cql.steps, cfg.cql.critic_warmup)
@@ -120,7 +131,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     if let serde_json::Value::Object(m) = &mut agent.schema.training {
-        m.insert("trajectories_dir".into(), a.trajectories.display().to_string().into());
+        m.insert("trajectories_dir".into(), dirs.join(" + ").into());
         m.insert("trajectories_used".into(), set.len().into());
         m.insert("secs".into(), secs.into());
         m.insert("threads".into(), tch::get_num_threads().into());
@@ -170,6 +181,30 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 }
 
 /// `runs/agent-<collection folder name>`.
+/// Refuses to train on two collections that cannot be one data set: another space, another
+/// base model, another number of stages.
+fn check_same_collection_kind(
+    a: &Trajectory,
+    b: &Trajectory,
+    dir_a: &Path,
+    dir_b: &Path,
+) -> anyhow::Result<()> {
+    let what = if a.space != b.space {
+        "another domain space"
+    } else if a.base.fingerprint != b.base.fingerprint {
+        "another base model"
+    } else if a.config.stages != b.config.stages {
+        "another number of stages"
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "{} was collected over {what} than {}: train on collections of one space, base and length",
+        dir_b.display(),
+        dir_a.display()
+    )
+}
+
 fn default_out(trajectories: &Path) -> PathBuf {
     let dir = if trajectories.file_name().is_some_and(|n| n == "trajectories") {
         trajectories.parent().unwrap_or(trajectories)
