@@ -205,6 +205,16 @@ fn sweep() {
     }
 }
 
+/// The toy's data (seed 42), with the lock that keeps its trainings one at a time on one
+/// thread, and the folder of its synthetic corpus.
+fn toy_data() -> (std::sync::MutexGuard<'static, ()>, tempfile::TempDir, Dataset) {
+    let serial = one_at_a_time();
+    tch::set_num_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dataset(dir.path(), 42);
+    (serial, dir, d)
+}
+
 fn toy_config() -> AgentConfig {
     let mut cfg = AgentConfig::default();
     cfg.net.d_model = 32;
@@ -223,10 +233,7 @@ fn toy_config() -> AgentConfig {
 
 #[test]
 fn cql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
-    let _serial = one_at_a_time();
-    tch::set_num_threads(1);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dataset(dir.path(), 42);
+    let (_serial, _dir, d) = toy_data();
     let cfg = toy_config();
     let demo = dist(&DEMO);
     let sft = mean_action(&d, &cfg, 0);
@@ -246,10 +253,7 @@ fn cql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
 
 #[test]
 fn cql_on_observed_returns_finds_the_best_mixture_too() {
-    let _serial = one_at_a_time();
-    tch::set_num_threads(1);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dataset(dir.path(), 42);
+    let (_serial, _dir, d) = toy_data();
     let mut cfg = toy_config();
     cfg.cql.critic_target = mixagent_agent::CriticTarget::Return;
     let cql = mean_action(&d, &cfg, cfg.cql.steps);
@@ -262,10 +266,7 @@ fn cql_on_observed_returns_finds_the_best_mixture_too() {
 
 #[test]
 fn iql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
-    let _serial = one_at_a_time();
-    tch::set_num_threads(1);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dataset(dir.path(), 42);
+    let (_serial, _dir, d) = toy_data();
     let mut cfg = toy_config();
     cfg.algorithm = mixagent_agent::Algorithm::Iql;
     cfg.iql.batch_size = 64;
@@ -282,10 +283,7 @@ fn iql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
 
 #[test]
 fn advantage_weighted_cloning_moves_from_the_demonstrations_toward_the_best_mixture() {
-    let _serial = one_at_a_time();
-    tch::set_num_threads(1);
-    let dir = tempfile::tempdir().unwrap();
-    let d = dataset(dir.path(), 42);
+    let (_serial, _dir, d) = toy_data();
     let top = toy_config();
     let mut weighted = toy_config();
     weighted.sft.weighting = mixagent_agent::SftWeighting::Advantage;

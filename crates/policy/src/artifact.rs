@@ -418,9 +418,7 @@ impl Policy {
         };
         Ok(Decision { weights: candidates.swap_remove(chosen), outside, scored: Some(scored) })
     }
-}
 
-impl Policy {
     /// Each critic's value of each of `candidates` (mixtures in space order) after `history`:
     /// one row per candidate, one value per critic (none without critics). What a scored
     /// decision weighs, open for inspection (`mixagent explain-agent`).
@@ -465,17 +463,19 @@ impl Policy {
 /// proportions (a field with no mass gets equal weights). Used to read the critics' value
 /// along the source/target split.
 pub fn with_target_share(w: &[f64], is_target: &[bool], share: f64) -> Vec<f64> {
-    let mass =
-        |t: bool| w.iter().zip(is_target).filter(|(_, &x)| x == t).map(|(v, _)| v).sum::<f64>();
-    let count = |t: bool| is_target.iter().filter(|&&x| x == t).count().max(1) as f64;
-    let (m_t, m_s) = (mass(true), mass(false));
+    // Per side (source, target): its mass, its entries and the mass it should get.
+    let side = |t: bool| {
+        let members = || w.iter().zip(is_target).filter(move |(_, &x)| x == t);
+        let goal = if t { share } else { 1.0 - share };
+        (members().map(|(v, _)| v).sum::<f64>(), members().count().max(1) as f64, goal)
+    };
+    let (source, target) = (side(false), side(true));
     w.iter()
         .zip(is_target)
         .map(|(&v, &t)| {
-            let (m, n, goal) =
-                if t { (m_t, count(true), share) } else { (m_s, count(false), 1.0 - share) };
-            if m > 0.0 {
-                goal * v / m
+            let (mass, n, goal) = if t { target } else { source };
+            if mass > 0.0 {
+                goal * v / mass
             } else {
                 goal / n
             }

@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use mixagent_core::{balanced_score, DomainInfo, Mixture, Observation};
+use mixagent_core::{balanced_score, DomainInfo, Observation};
 use mixagent_policy::{pessimistic, with_target_share, History, Policy, StageOutcome};
 use mixagent_sampler::Corpus;
-use mixagent_trajectory::{SpaceEntry, StageRow, SteeredRun, Trajectory};
+use mixagent_trajectory::{target_share, SpaceEntry, StageRow, SteeredRun, Trajectory};
 use serde::Serialize;
 
 /// `mixagent explain-agent`.
@@ -130,18 +130,11 @@ fn explain(
     run: &RunParts,
     n_shares: usize,
 ) -> anyhow::Result<Vec<StageExplained>> {
-    let space = DomainInfo::space_of(domains)?;
     let stages = run
         .stages
         .iter()
-        .map(|r| {
-            Ok(StageOutcome {
-                mixture: Mixture::new(space.clone(), r.weights.clone())?,
-                observation: r.observation.clone(),
-                tokens: r.tokens,
-            })
-        })
-        .collect::<Result<Vec<_>, mixagent_core::CoreError>>()?;
+        .map(|r| StageOutcome::over(domains, r.weights.clone(), r.observation.clone(), r.tokens))
+        .collect::<Result<Vec<_>, _>>()?;
     let fields: Vec<String> = mixagent_trajectory::space_fields(&run.space);
     let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
     let score = |o: &Observation| balanced_score(o, &run.initial, &refs);
@@ -157,8 +150,7 @@ fn explain(
             total_stages: run.total_stages,
         };
         let is_target = history.is_target();
-        let share_of =
-            |w: &[f64]| w.iter().zip(&is_target).filter(|(_, &t)| t).map(|(v, _)| v).sum();
+        let share_of = |w: &[f64]| target_share(&run.space, w);
         let decided = policy.decide_checked(&history)?.weights;
         let candidates: Vec<Vec<f64>> =
             shares.iter().map(|&s| with_target_share(&decided, &is_target, s)).collect();

@@ -31,8 +31,9 @@ pub struct Args {
     /// Override a setting, e.g. `cql.steps=500`; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
-    /// Train on the first N trajectories of the collection (by index) only: for learning
-    /// curves, decision quality against the amount of data [default: all].
+    /// Train on the first N trajectories only (each collection by index, in the order the
+    /// collections are given): for learning curves, decision quality against the amount of
+    /// data [default: all].
     #[arg(long)]
     limit: Option<usize>,
     /// The prepared corpus the trajectories were collected on [default: from their config].
@@ -180,7 +181,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `runs/agent-<collection folder name>`.
 /// Refuses to train on two collections that cannot be one data set: another space, another
 /// base model, another number of stages.
 fn check_same_collection_kind(
@@ -205,6 +205,7 @@ fn check_same_collection_kind(
     )
 }
 
+/// `runs/agent-<collection folder name>`.
 fn default_out(trajectories: &Path) -> PathBuf {
     let dir = if trajectories.file_name().is_some_and(|n| n == "trajectories") {
         trajectories.parent().unwrap_or(trajectories)
