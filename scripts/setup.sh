@@ -112,22 +112,9 @@ pip_get() {
     echo "$f"
 }
 
-# deb_get PACKAGE: the cached .deb, fetched with `apt-get download` if missing.
-deb_get() {
-    local pkg=$1 dir="$CACHE/deb" f
-    f=$(find_one "$dir" "${pkg}_*.deb")
-    if [[ -z $f ]]; then
-        local dl="$WORK/deb-$pkg"
-        mkdir -p "$dir" "$dl"
-        log "  downloading $pkg (apt-get download)"
-        # The package lists may be missing or stale in a fresh container; update only then.
-        (cd "$dl" && apt-get download "$pkg" >&2) ||
-            { apt-get update >&2 && (cd "$dl" && apt-get download "$pkg" >&2); }
-        mv "$dl"/*.deb "$dir"/
-        f=$(find_one "$dir" "${pkg}_*.deb")
-    fi
-    echo "$f"
-}
+# deb_get PACKAGE (the pinned Debian packages and how they are fetched): scripts/debian.sh.
+# shellcheck source=scripts/debian.sh
+source "$REPO/scripts/debian.sh"
 
 # npm_get NAME VERSION: the cached tarball, fetched with `npm pack` if missing.
 npm_get() {

@@ -246,3 +246,87 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
         );
     }
 }
+
+/// `scripts/debian.sh` (how `scripts/setup.sh` fetches the pinned Debian packages), run against a
+/// fake `apt-get`/`apt-cache` whose archive offers only version 9.9-1: a pin found in the cache
+/// is used without asking the archive; a pin the archive lost fails under
+/// `MIXAGENT_STRICT_PINS=1` with both versions named, and otherwise is replaced by the offered
+/// version with a warning; a package without a pin is refused.
+#[test]
+fn setup_takes_pinned_debian_versions_and_says_when_a_pin_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let fake_get = r#"#!/bin/sh
+[ "$1" = update ] && exit 0
+case "$2" in
+  *=9.9-1) touch "${2%%=*}_9.9-1_all.deb" ;;
+  *) echo "E: Version '${2#*=}' for '${2%%=*}' was not found" >&2; exit 100 ;;
+esac
+"#;
+    let fake_cache = "#!/bin/sh\necho \"$2:\"\necho '  Candidate: 9.9-1'\n";
+    for (name, text) in [("apt-get", fake_get), ("apt-cache", fake_cache)] {
+        let p = bin.join(name);
+        fs::write(&p, text).unwrap();
+        std::process::Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+    }
+    let cache = dir.path().join("cache");
+    fs::create_dir_all(cache.join("deb")).unwrap();
+    // A cached .deb of the pinned version (the epoch's ':' written as apt writes it).
+    fs::write(cache.join("deb/wordnet-base_1%3a3.0-37_all.deb"), "").unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/debian.sh");
+    let run = |call: &str, strict: bool| {
+        let harness = format!(
+            "set -Eeuo pipefail\nCACHE={cache}; WORK=$(mktemp -d)\n\
+             log() {{ echo \"setup: $*\" >&2; }}\n\
+             find_one() {{ compgen -G \"$1/$2\" | sort | tail -n 1 || true; }}\n\
+             source {script}\n{call}\n",
+            cache = cache.display(),
+            script = script.display(),
+        );
+        let mut cmd = std::process::Command::new("bash");
+        cmd.arg("-c").arg(harness);
+        cmd.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
+        if strict {
+            cmd.env("MIXAGENT_STRICT_PINS", "1");
+        } else {
+            cmd.env_remove("MIXAGENT_STRICT_PINS");
+        }
+        cmd.output().unwrap()
+    };
+    let text = |o: &std::process::Output| {
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+
+    let cached = run("deb_get wordnet-base", true);
+    let (out, err) = text(&cached);
+    assert!(cached.status.success(), "{err}");
+    assert!(out.trim().ends_with("deb/wordnet-base_1%3a3.0-37_all.deb"), "{out}");
+    assert!(!err.contains("downloading"), "a cached pin must not be fetched: {err}");
+
+    let strict = run("deb_get dict-foldoc", true);
+    let (_, err) = text(&strict);
+    assert!(!strict.status.success());
+    assert!(
+        err.contains("dict-foldoc 20230119-1 (pinned in scripts/setup.sh) is not in the archive")
+            && err.contains("it offers: 9.9-1"),
+        "{err}"
+    );
+
+    let lenient = run("deb_get dict-foldoc", false);
+    let (out, err) = text(&lenient);
+    assert!(lenient.status.success(), "{err}");
+    assert!(out.trim().ends_with("deb/dict-foldoc_9.9-1_all.deb"), "{out}");
+    assert!(
+        err.contains("WARNING: Debian package dict-foldoc 20230119-1 (pinned) is gone"),
+        "{err}"
+    );
+
+    let unpinned = run("deb_get cowsay", false);
+    let (_, err) = text(&unpinned);
+    assert!(!unpinned.status.success());
+    assert!(err.contains("cowsay has no version pin in DEB_PIN"), "{err}");
+}
