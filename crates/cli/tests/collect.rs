@@ -979,6 +979,18 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         report["statics"].as_array().unwrap().len(),
         report["statics_on_proxy"].as_array().unwrap().len()
     );
+    // uniform, the best static and the dynamic schedules (anneal-helpful only when every field
+    // has a helpful domain).
+    let confirmed: Vec<&str> = report["confirm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    for label in ["uniform", "best-static", "ramp", "ramp-down", "target-then-replay", "anneal-top"]
+    {
+        assert!(confirmed.contains(&label), "{label} not in {confirmed:?}");
+    }
     for row in report["confirm"].as_array().unwrap() {
         let seeds: Vec<u64> = row["outcomes"]
             .as_array()

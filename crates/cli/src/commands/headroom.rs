@@ -11,8 +11,9 @@
 //!    the relevance ablation (only the domains that help; every domain but the useless and
 //!    harmful ones).
 //! 3. **confirm** (G2, G3), fresh seeds, on the target: uniform, the best static mixture, and
-//!    three dynamic schedules around it (a target-share ramp, target first then replay of the
-//!    source, and an anneal onto the helpful domains in the last fifth of the stages).
+//!    five dynamic schedules around it (target-share ramps up and down, target first then
+//!    replay of the source, and anneals in the last fifth of the stages onto the helpful
+//!    domains and onto each field's most helpful one).
 //! 4. **branch** (G5), the confirmation seeds, on the proxy (or the target): `branches`
 //!    mixtures (uniform and the first static draws), each for one stage (`branch_stage`, the
 //!    middle one by default) between uniform stages, so that with one seed every mixture starts
@@ -241,14 +242,37 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 .collect(),
         },
     ];
-    if let Some(anneal) = field_balanced(&entries, fields, &helpful) {
-        let decay = stages - (stages / 5).max(1);
-        confirm.push(Plan {
-            label: "anneal-helpful".into(),
-            stages: (0..stages)
-                .map(|t| if t < decay { best_stage.clone() } else { anneal.clone() })
-                .collect(),
-        });
+    // The reverse ramp: the target first, then more and more of the source, so the source's
+    // feedback is read right after its own data (recency against forgetting).
+    confirm.push(Plan {
+        label: "ramp-down".into(),
+        stages: (0..stages)
+            .map(|t| {
+                with_target_share(
+                    &best_stage,
+                    &entries,
+                    0.8 - 0.6 * t as f64 / (stages.max(2) - 1) as f64,
+                )
+            })
+            .collect(),
+    });
+    // Anneals in the last fifth of the stages: onto the helpful domains, and onto each field's
+    // single most helpful one (which differs from the best static mixture even when that is
+    // the helpful domains themselves).
+    let decay = stages - (stages / 5).max(1);
+    let top: Vec<&str> = fields
+        .iter()
+        .filter_map(|f| relevance.iter().find(|r| &r.field == f).map(|r| r.domain.as_str()))
+        .collect();
+    for (label, keep) in [("anneal-helpful", &helpful), ("anneal-top", &top)] {
+        if let Some(anneal) = field_balanced(&entries, fields, keep) {
+            confirm.push(Plan {
+                label: label.into(),
+                stages: (0..stages)
+                    .map(|t| if t < decay { best_stage.clone() } else { anneal.clone() })
+                    .collect(),
+            });
+        }
     }
     eprintln!("headroom [3/4] confirm: uniform, the best static ({}) and {} dynamic schedules × {} fresh seeds on the target", static_rows[0].label, confirm.len() - 2, cfg.confirm_seeds.len());
     let confirmed = phase("confirm", &cfg.set, &cfg.confirm_seeds, &confirm)?;
