@@ -973,6 +973,9 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     // G0 was measured: the base and a target-only model were scored on the benchmark suite.
     assert!(report["gates"][0]["pass"].is_boolean(), "{}", report["gates"][0]);
     assert!(out.join("benchmarks/base-eval-full.json").exists());
+    // G2's benchmark half: the confirmation runs were scored too, paired over both seeds.
+    assert_eq!(report["benchmark_gain"]["n"], 2, "{}", report["benchmark_gain"]);
+    assert!(report["gates"][2]["figure"].as_str().unwrap().contains("benchmark average"));
     // uniform, proportional, two draws, and the two relevance-built mixtures when they exist.
     assert!(report["statics"].as_array().unwrap().len() >= 4);
     assert_eq!(

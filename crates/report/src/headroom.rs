@@ -521,6 +521,28 @@ pub struct Headroom {
     pub explained: Option<(f64, Vec<f64>)>,
     /// G5's branch reading: the mixture's share of one stage's reward from a shared state.
     pub branch: Option<BranchShare>,
+    /// G2's benchmark half: best static − uniform in benchmark points (the mean over the tasks
+    /// alive for the base, source and target averaged), paired over the confirmation seeds;
+    /// `None` without a benchmark phase.
+    pub benchmark_gain: Option<Paired>,
+}
+
+/// Per seed, `a`'s overall benchmark average minus `b`'s (points), over the tasks alive for
+/// `base` (the compare table's averages): G2's benchmark half. Reports pair by position.
+pub fn benchmark_gain(
+    base: &crate::TaskReport,
+    a: &[crate::TaskReport],
+    b: &[crate::TaskReport],
+    fields: &[String],
+) -> Paired {
+    let dead: std::collections::BTreeSet<String> =
+        base.tasks.iter().filter(|t| t.alive == Some(false)).map(|t| t.task.clone()).collect();
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.averages(fields, &dead).2 - y.averages(fields, &dead).2)
+        .collect();
+    Paired::from_differences(&d)
 }
 
 /// Gate G0 from the benchmark reports of the base and of a target-only model: per field, the
@@ -560,6 +582,7 @@ pub fn benchmarks_alive(
 /// Decides the gates from what `report` has measured (DESIGN §10's table; its own `gates` are
 /// not read); `g0` from [`benchmarks_alive`] when the benchmark phase ran.
 pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
+    use std::fmt::Write;
     let (relevance, statics, statics_on_proxy, confirm) =
         (&report.relevance, &report.statics, &report.statics_on_proxy, &report.confirm);
     let (share, explained, branch) = (
@@ -604,14 +627,32 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
             let d = Paired::of(&b.outcomes, &u.outcomes, |o| o.balanced);
             let gain = u.mean_balanced();
             let need = (5.0 * d.sd).max(0.15 * gain.abs());
+            let feedback_ok = d.mean >= need;
+            let mut figure = format!(
+                "best static − uniform = {:+.4} (σ {:.4}, {} seeds; needs ≥ {:.4}; uniform's gain {:+.4})",
+                d.mean, d.sd, d.n, need, gain
+            );
+            // The benchmark half, when the confirmation runs were scored on the benchmarks.
+            let pass = match &report.benchmark_gain {
+                Some(p) => {
+                    let _ = write!(
+                        figure,
+                        "; benchmark average {:+.1} ± {:.1} points (σ {:.1}; needs ≥ 3)",
+                        p.mean, p.half, p.sd
+                    );
+                    feedback_ok && p.mean >= 3.0
+                }
+                None => {
+                    figure
+                        .push_str("; benchmark half not measured (task_items = 0): feedback only");
+                    feedback_ok
+                }
+            };
             g.push(Gate {
                 id: "G2".into(),
-                asks: "static headroom: best static − uniform ≥ max(5σ, 15% of uniform's balanced gain) (and ≥ 3 benchmark points, not measured yet)".into(),
-                pass: Some(d.mean >= need),
-                figure: format!(
-                    "best static − uniform = {:+.4} (σ {:.4}, {} seeds; needs ≥ {:.4}; uniform's gain {:+.4})",
-                    d.mean, d.sd, d.n, need, gain
-                ),
+                asks: "static headroom: best static − uniform ≥ max(5σ, 15% of uniform's balanced gain), and ≥ 3 points on the benchmark average".into(),
+                pass: Some(pass),
+                figure,
             });
             let dynamics: Vec<&Row> = confirm
                 .iter()
@@ -887,6 +928,52 @@ mod tests {
         let g = gates(None, &Headroom { confirm: confirm.to_vec(), ..Default::default() });
         assert_eq!(g[3].pass, Some(false), "{}", g[3].figure);
         assert!(g[3].figure.contains("is the best static mixture itself"), "{}", g[3].figure);
+    }
+
+    #[test]
+    fn g2_needs_the_benchmark_half_when_it_was_measured() {
+        let row = |label: &str, b: [f64; 3]| Row {
+            label: label.into(),
+            spec: label.into(),
+            outcomes: (0..3).map(|s| outcome(s, b[s as usize], b[s as usize])).collect(),
+        };
+        // The feedback half passes: +0.05 with σ 0 (≥ 15% of uniform's 0.01).
+        let confirm =
+            vec![row("uniform", [0.0, 0.01, 0.02]), row("best-static", [0.05, 0.06, 0.07])];
+        let report = |bench: Option<Vec<(f64, f64)>>| {
+            let task = |field: &str, name: &str, score: f64, alive: bool| crate::TaskResult {
+                task: name.into(),
+                field: field.into(),
+                items: 400,
+                score,
+                alive: Some(alive),
+            };
+            // Per seed (static, uniform) scores of the one alive task per field; `dead` moves
+            // wildly and must not count.
+            let tasks = |g: f64, dead: f64| crate::TaskReport {
+                tasks: vec![
+                    task("general", "cloze", g, true),
+                    task("general", "dead", dead, false),
+                    task("math", "m_cloze", g, true),
+                ],
+            };
+            let benchmark_gain = bench.map(|pairs| {
+                let base = tasks(0.0, 0.0);
+                let a: Vec<_> = pairs.iter().map(|p| tasks(p.0, 90.0)).collect();
+                let b: Vec<_> = pairs.iter().map(|p| tasks(p.1, -90.0)).collect();
+                benchmark_gain(&base, &a, &b, &["general".to_string(), "math".to_string()])
+            });
+            Headroom { confirm: confirm.clone(), benchmark_gain, ..Default::default() }
+        };
+        let g2 = |bench| gates(None, &report(bench))[2].clone();
+        let unmeasured = g2(None);
+        assert_eq!(unmeasured.pass, Some(true));
+        assert!(unmeasured.figure.contains("benchmark half not measured"), "{}", unmeasured.figure);
+        let small = g2(Some(vec![(12.0, 10.0), (11.0, 9.0), (13.0, 11.0)]));
+        assert_eq!(small.pass, Some(false), "+2 points is short of 3: {}", small.figure);
+        assert!(small.figure.contains("benchmark average +2.0"), "{}", small.figure);
+        let large = g2(Some(vec![(14.0, 10.0), (13.0, 9.0), (15.0, 11.0)]));
+        assert_eq!(large.pass, Some(true), "{}", large.figure);
     }
 
     #[test]

@@ -139,7 +139,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let fb = fields.iter().position(|f| f == &b.field);
         fa.cmp(&fb).then(b.help.mean.total_cmp(&a.help.mean))
     });
-    let partial = |relevance: &[Relevance], statics: &[Row], proxy: &[f64], confirm: &[Row]| {
+    let partial = |relevance: &[Relevance],
+                   statics: &[Row],
+                   proxy: &[f64],
+                   confirm: &[Row],
+                   benchmark_gain: Option<headroom::Paired>| {
         let report = Headroom {
             gates: Vec::new(),
             relevance: relevance.to_vec(),
@@ -149,12 +153,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             mixture_share: None,
             explained: None,
             branch: None,
+            benchmark_gain,
         };
         write_report(&out, &header, report, None)?;
         eprintln!("headroom: what is measured so far is in {}", out.join("headroom.md").display());
         anyhow::Ok(())
     };
-    partial(&relevance, &[], &[], &[])?;
+    partial(&relevance, &[], &[], &[], None)?;
 
     // 2. Statics.
     let mut statics = vec![
@@ -209,7 +214,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => Vec::new(),
     };
 
-    partial(&relevance, &static_rows, &proxy_means, &[])?;
+    partial(&relevance, &static_rows, &proxy_means, &[], None)?;
 
     // 3. Confirmation on fresh seeds.
     let best = statics.iter().find(|p| p.label == static_rows[0].label).expect("a static");
@@ -275,10 +280,31 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
     }
     eprintln!("headroom [3/4] confirm: uniform, the best static ({}) and {} dynamic schedules × {} fresh seeds on the target", static_rows[0].label, confirm.len() - 2, cfg.confirm_seeds.len());
-    let confirmed = phase("confirm", &cfg.set, &cfg.confirm_seeds, &confirm)?;
+    // Scored on the benchmarks too (G2's benchmark half) when the config asks for benchmarks.
+    let confirmed =
+        phases.run("confirm", &cfg.set, &cfg.confirm_seeds, &confirm, cfg.task_items)?;
     let confirm_rows = rows(&out, &confirm, &confirmed);
+    let benchmark_gain = if cfg.task_items > 0 {
+        let reports = |plan: &Plan| {
+            cfg.confirm_seeds
+                .iter()
+                .map(|&s| {
+                    TaskReport::read(&phases.run_dir("confirm", plan, s).join("eval-full.json"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let base = TaskReport::read(&out.join("confirm").join("base-eval-full.json"))?;
+        Some(headroom::benchmark_gain(
+            &base,
+            &reports(&confirm[1])?,
+            &reports(&confirm[0])?,
+            fields,
+        ))
+    } else {
+        None
+    };
 
-    partial(&relevance, &static_rows, &proxy_means, &confirm_rows)?;
+    partial(&relevance, &static_rows, &proxy_means, &confirm_rows, benchmark_gain)?;
 
     // 4. G5's branch reading: the mixtures (uniform and the first static draws) each for one
     // stage from a shared state, uniform before and after, on the confirmation seeds.
@@ -350,6 +376,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             mixture_share: None,
             explained,
             branch,
+            benchmark_gain,
         },
         g0,
     )?;
