@@ -814,13 +814,43 @@ impl Headroom {
             }
         }
         if !self.confirm.is_empty() {
-            let _ = writeln!(s, "\nConfirmation on fresh seeds (paired with uniform).\n\n| policy | balanced | − uniform (paired) |\n|---|---|---|");
+            // Per field too, in σ of its paired differences: where the headroom is, and which
+            // field's noise holds a gate back.
             let uniform = self.confirm.iter().find(|r| r.label == "uniform");
+            let fields: Vec<String> = uniform
+                .and_then(|u| u.outcomes.first())
+                .map(|o| o.delta.keys().cloned().collect())
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "\nConfirmation on fresh seeds (paired with uniform; per field: the field's change minus uniform's, and that in σ of its per-seed differences).\n\n| policy | balanced | − uniform (paired) |{}\n|---|---|---|{}",
+                fields.iter().map(|f| format!(" {f} − uniform |")).collect::<String>(),
+                "---|".repeat(fields.len())
+            );
             for r in &self.confirm {
                 let d = uniform.map(|u| Paired::of(&r.outcomes, &u.outcomes, |o| o.balanced));
+                let per_field: String = fields
+                    .iter()
+                    .map(|f| match uniform.filter(|_| r.label != "uniform") {
+                        Some(u) => {
+                            let value = |o: &Outcome| o.delta.get(f).copied().unwrap_or(f64::NAN);
+                            let d = Paired::of(&r.outcomes, &u.outcomes, value);
+                            let z = d.sigmas();
+                            let z = if z.is_nan() {
+                                "σ unknown".to_string()
+                            } else if z.abs() >= 100.0 {
+                                format!("{}100σ", if z > 0.0 { "≥ " } else { "≤ −" })
+                            } else {
+                                format!("{z:.1}σ")
+                            };
+                            format!(" {:+.4} ({z}) |", d.mean)
+                        }
+                        None => " — |".into(),
+                    })
+                    .collect();
                 let _ = writeln!(
                     s,
-                    "| {} | {:+.4} | {} |",
+                    "| {} | {:+.4} | {} |{per_field}",
                     r.label,
                     r.mean_balanced(),
                     d.filter(|_| r.label != "uniform")
@@ -974,6 +1004,16 @@ mod tests {
         assert!(small.figure.contains("benchmark average +2.0"), "{}", small.figure);
         let large = g2(Some(vec![(14.0, 10.0), (13.0, 9.0), (15.0, 11.0)]));
         assert_eq!(large.pass, Some(true), "{}", large.figure);
+        // The confirmation table shows each field's paired difference (here +0.05 in both
+        // fields on every seed: σ about 0, shown as at least 100σ).
+        let md = report(None).to_markdown();
+        assert!(md.contains("| general − uniform | math − uniform |"), "{md}");
+        assert!(
+            md.contains(
+                "| best-static | +0.0600 | +0.0500 ± 0.0000 | +0.0500 (≥ 100σ) | +0.0500 (≥ 100σ) |"
+            ),
+            "{md}"
+        );
     }
 
     #[test]
