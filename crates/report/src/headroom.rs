@@ -943,13 +943,17 @@ mod tests {
         assert_eq!(g[1].pass, Some(false), "only one strongly relevant domain: {}", g[1].figure);
     }
 
-    #[test]
-    fn a_schedule_equal_to_the_best_static_is_no_dynamic_headroom() {
-        let row = |label: &str, b: [f64; 3]| Row {
+    /// A confirmation row over seeds 0-2 whose two fields both change by `b[seed]`.
+    fn row(label: &str, b: [f64; 3]) -> Row {
+        Row {
             label: label.into(),
             spec: label.into(),
             outcomes: (0..3).map(|s| outcome(s, b[s as usize], b[s as usize])).collect(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_schedule_equal_to_the_best_static_is_no_dynamic_headroom() {
         let confirm = [
             row("uniform", [0.0, 0.01, 0.02]),
             row("best-static", [0.05, 0.06, 0.07]),
@@ -962,11 +966,6 @@ mod tests {
 
     #[test]
     fn g2_needs_the_benchmark_half_when_it_was_measured() {
-        let row = |label: &str, b: [f64; 3]| Row {
-            label: label.into(),
-            spec: label.into(),
-            outcomes: (0..3).map(|s| outcome(s, b[s as usize], b[s as usize])).collect(),
-        };
         // The feedback half passes: +0.05 with σ 0 (≥ 15% of uniform's 0.01).
         let confirm =
             vec![row("uniform", [0.0, 0.01, 0.02]), row("best-static", [0.05, 0.06, 0.07])];
