@@ -973,6 +973,9 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     // G0 was measured: the base and a target-only model were scored on the benchmark suite.
     assert!(report["gates"][0]["pass"].is_boolean(), "{}", report["gates"][0]);
     assert!(out.join("benchmarks/base-eval-full.json").exists());
+    // ... the base once: G0 reuses the confirm phase's score of it.
+    assert!(out.join("confirm/logs/base-eval.log").exists());
+    assert!(!out.join("benchmarks/logs/base-eval.log").exists());
     // G2's benchmark half: the confirmation runs were scored too, paired over both seeds.
     assert_eq!(report["benchmark_gain"]["n"], 2, "{}", report["benchmark_gain"]);
     assert!(report["gates"][2]["figure"].as_str().unwrap().contains("benchmark average"));
