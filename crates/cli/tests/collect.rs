@@ -997,6 +997,10 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     {
         assert!(confirmed.contains(&label), "{label} not in {confirmed:?}");
     }
+    // A schedule equal to the best static mixture at every stage is not run again.
+    if report["statics"][0]["label"] == "helpful-only" {
+        assert!(!confirmed.contains(&"anneal-helpful"), "{confirmed:?}");
+    }
     for row in report["confirm"].as_array().unwrap() {
         let seeds: Vec<u64> = row["outcomes"]
             .as_array()

@@ -13,7 +13,8 @@
 //! 3. **confirm** (G2, G3), fresh seeds, on the target: uniform, the best static mixture, and
 //!    five dynamic schedules around it (target-share ramps up and down, target first then
 //!    replay of the source, and anneals in the last fifth of the stages onto the helpful
-//!    domains and onto each field's most helpful one).
+//!    domains and onto each field's most helpful one); a schedule that is the best static
+//!    mixture at every stage is skipped.
 //! 4. **branch** (G5), the confirmation seeds, on the proxy (or the target): `branches`
 //!    mixtures (uniform and the first static draws), each for one stage (`branch_stage`, the
 //!    middle one by default) between uniform stages, so that with one seed every mixture starts
@@ -279,6 +280,23 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             });
         }
     }
+    // A schedule that is the best static mixture at every stage (the helpful-domain anneal
+    // when the best static is the helpful domains) would only re-run it.
+    let same = |a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|((da, wa), (db, wb))| da == db && (wa - wb).abs() < 1e-12)
+    };
+    confirm.retain(|p| {
+        let repeat = !["uniform", "best-static"].contains(&p.label.as_str())
+            && p.stages.iter().all(|s| same(s, &best_stage));
+        if repeat {
+            eprintln!(
+                "headroom: schedule {} is the best static mixture at every stage; skipped",
+                p.label
+            );
+        }
+        !repeat
+    });
     eprintln!("headroom [3/4] confirm: uniform, the best static ({}) and {} dynamic schedules × {} fresh seeds on the target", static_rows[0].label, confirm.len() - 2, cfg.confirm_seeds.len());
     // Scored on the benchmarks too (G2's benchmark half) when the config asks for benchmarks.
     let confirmed =
