@@ -178,6 +178,7 @@ impl Session {
                 seq_len: train.seq_len,
                 seed: derive(train.seed, "lm.sampler", 0),
                 max_epochs: train.max_epochs,
+                token_caps: train.token_caps.clone(),
             },
         )?;
         let opt = AdamW::new(vs.variables().into_iter().collect(), train.adamw.clone());

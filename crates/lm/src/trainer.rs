@@ -2,6 +2,7 @@
 //! [`Session`] engine stepped through a [`Schedule`](mixagent_core::Schedule), metrics lines,
 //! periodic atomic checkpoints with optimizer and sampler state, exact resume.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -55,6 +56,10 @@ pub struct TrainConfig {
     pub log_every: u64,
     /// Warn when a domain is repeated beyond this many epochs.
     pub max_epochs: u32,
+    /// Per corpus domain, the most training tokens it is read from (its first ones): a small
+    /// domain that repeats (DESIGN §10, principle 3). Empty: every domain whole.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_caps: BTreeMap<String, u64>,
 }
 
 impl TrainConfig {
@@ -73,6 +78,7 @@ impl TrainConfig {
             checkpoint_every: 200,
             log_every: 10,
             max_epochs: 4,
+            token_caps: BTreeMap::new(),
         }
     }
 

@@ -185,6 +185,7 @@ pub(crate) fn train_config(cfg: &mixagent_trajectory::CollectConfig, seed: u64) 
     if t.lr_shape == "wsd" {
         out.lr_shape = mixagent_lm::LrShape::Wsd { decay_fraction: t.decay_fraction };
     }
+    out.token_caps = t.token_caps.clone();
     out.seed = seed;
     // A rollout's data may repeat (small corpora, long collections); that is by design here.
     out.max_epochs = u32::MAX;
@@ -234,7 +235,7 @@ mod tests {
     use mixagent_trajectory::CollectConfig;
 
     #[test]
-    fn the_collection_configs_learning_rate_shape_reaches_the_trainer() {
+    fn the_collection_configs_learning_rate_shape_and_token_caps_reach_the_trainer() {
         let smoke =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
         let cosine = CollectConfig::load(&smoke, &[]).unwrap();
@@ -245,5 +246,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(super::train_config(&wsd, 0).lr_shape, LrShape::Wsd { decay_fraction: 0.3 });
+        let capped = CollectConfig::load(&smoke, &["train.token_caps.x=512".into()]).unwrap();
+        assert_eq!(super::train_config(&capped, 0).token_caps.get("x"), Some(&512));
     }
 }

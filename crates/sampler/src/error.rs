@@ -20,7 +20,7 @@ pub enum SamplerError {
         known: String,
     },
     /// A domain with too few tokens for even one window.
-    #[error("domain `{domain}` has {tokens} training tokens, fewer than one window of {window} (seq_len + 1): lower seq_len or give the domain more data")]
+    #[error("domain `{domain}` has {tokens} training tokens, fewer than one window of {window} (seq_len + 1): lower seq_len, give the domain more data or raise its token cap")]
     EmptyDomain {
         /// The domain.
         domain: String,

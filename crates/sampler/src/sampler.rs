@@ -1,5 +1,6 @@
 //! The sampler proper: row allocation by systematic sampling, window copy into a reused buffer.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,6 +24,9 @@ pub struct SamplerConfig {
     pub seed: u64,
     /// Warn when a domain starts a pass beyond this many epochs.
     pub max_epochs: u32,
+    /// Per corpus domain, the most training tokens it is read from (its first ones, in shard
+    /// order); a domain not named is read whole.
+    pub token_caps: BTreeMap<String, u64>,
 }
 
 /// A prepared corpus folder and its manifest.
@@ -72,6 +76,14 @@ impl Sampler {
             return Err(SamplerError::Config("batch_size and seq_len must be ≥ 1".into()));
         }
         let m = &corpus.manifest;
+        if let Some(name) = cfg.token_caps.keys().find(|n| !m.domains.iter().any(|d| &d.name == *n))
+        {
+            return Err(SamplerError::UnknownDomain {
+                name: format!("{name} (in token_caps)"),
+                corpus: corpus.dir.display().to_string(),
+                known: m.domains.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
+            });
+        }
         let mut domains: Vec<DomainWindows> = Vec::new();
         let mut members = Vec::with_capacity(space.len());
         for entry in space.domains() {
@@ -91,7 +103,12 @@ impl Sampler {
                     known: m.domains.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
                 });
             }
-            let total: f64 = corpus_domains.iter().map(|d| d.train.tokens as f64).sum();
+            // The tokens a domain is read from: all of them, or its cap.
+            let tokens = |d: &mixagent_shard::DomainEntry| {
+                cfg.token_caps.get(&d.name).map_or(d.train.tokens, |&c| c.min(d.train.tokens))
+                    as f64
+            };
+            let total: f64 = corpus_domains.iter().map(|d| tokens(d)).sum();
             let mut group = Vec::new();
             for d in corpus_domains {
                 let idx = match domains.iter().position(|w| w.name == d.name) {
@@ -100,11 +117,12 @@ impl Sampler {
                         let shards = m.open_shards(&corpus.dir, d, Split::Train)?;
                         let corpus_index =
                             m.domains.iter().position(|x| x.name == d.name).unwrap_or(0) as u64;
-                        let w = DomainWindows::new(d.name.clone(), shards, corpus_index);
+                        let cap = cfg.token_caps.get(&d.name).copied();
+                        let w = DomainWindows::new(d.name.clone(), shards, corpus_index, cap);
                         if w.windows_at_offset_zero(cfg.seq_len + 1) == 0 {
                             return Err(SamplerError::EmptyDomain {
                                 domain: d.name.clone(),
-                                tokens: d.train.tokens,
+                                tokens: tokens(d) as u64,
                                 window: cfg.seq_len + 1,
                             });
                         }
@@ -112,7 +130,7 @@ impl Sampler {
                         domains.len() - 1
                     }
                 };
-                group.push((idx, d.train.tokens as f64 / total.max(1.0)));
+                group.push((idx, tokens(d) / total.max(1.0)));
             }
             members.push(group);
         }

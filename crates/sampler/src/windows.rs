@@ -11,6 +11,9 @@ use rand_chacha::ChaCha8Rng;
 pub(crate) struct DomainWindows {
     pub name: String,
     pub shards: Vec<Shard>,
+    /// Per shard, the tokens read from it: its length, or less under a token cap (the cap is
+    /// spent on the shards in order).
+    lens: Vec<usize>,
     /// Index of this domain in the corpus manifest (part of its random streams' identity).
     pub corpus_index: u64,
     /// Epoch whose layout `starts`/`order` hold.
@@ -24,10 +27,20 @@ pub(crate) struct DomainWindows {
 }
 
 impl DomainWindows {
-    pub fn new(name: String, shards: Vec<Shard>, corpus_index: u64) -> Self {
+    pub fn new(name: String, shards: Vec<Shard>, corpus_index: u64, cap: Option<u64>) -> Self {
+        let mut left = cap.unwrap_or(u64::MAX);
+        let lens = shards
+            .iter()
+            .map(|s| {
+                let n = (s.len() as u64).min(left);
+                left -= n;
+                n as usize
+            })
+            .collect();
         DomainWindows {
             name,
             shards,
+            lens,
             corpus_index,
             epoch: None,
             starts: Vec::new(),
@@ -39,7 +52,7 @@ impl DomainWindows {
     /// Windows of `window` tokens at stride `seq_len` available with offset 0 (the fewest an
     /// epoch can have is with a positive offset, but at least one window if this is ≥ 1).
     pub fn windows_at_offset_zero(&self, window: usize) -> u64 {
-        self.shards.iter().map(|s| count(s.len(), 0, window)).sum()
+        self.lens.iter().map(|&n| count(n, 0, window)).sum()
     }
 
     /// Lays out epoch `epoch` if it is not the current one. Windows are `seq_len + 1` tokens at
@@ -52,14 +65,14 @@ impl DomainWindows {
         let stream = (self.corpus_index << 32) | u64::from(epoch);
         let window = seq_len + 1;
         let mut offset = (derive(seed, "sampler.offset", stream) % seq_len as u64) as usize;
-        if self.shards.iter().map(|s| count(s.len(), offset, window)).sum::<u64>() == 0 {
+        if self.lens.iter().map(|&n| count(n, offset, window)).sum::<u64>() == 0 {
             offset = 0;
         }
         self.starts.clear();
         let mut total = 0u64;
-        for s in &self.shards {
+        for &n in &self.lens {
             self.starts.push(total);
-            total += count(s.len(), offset, window);
+            total += count(n, offset, window);
         }
         self.starts.push(total);
         self.order.clear();

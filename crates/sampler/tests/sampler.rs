@@ -24,7 +24,13 @@ fn corpus(dir: &std::path::Path, tokens: [usize; 4]) -> Corpus {
 }
 
 fn cfg(seed: u64) -> SamplerConfig {
-    SamplerConfig { batch_size: 8, seq_len: 16, seed, max_epochs: 4 }
+    SamplerConfig {
+        batch_size: 8,
+        seq_len: 16,
+        seed,
+        max_epochs: 4,
+        token_caps: Default::default(),
+    }
 }
 
 fn kd(c: &Corpus) -> Arc<DomainSpace> {
@@ -249,4 +255,36 @@ fn bad_inputs_are_named() {
     assert!(matches!(s.restore(&state), Err(SamplerError::StateMismatch(_))));
     let mut other = Sampler::new(&c, sub, SamplerConfig { seq_len: 8, ..cfg(1) }).unwrap();
     assert!(other.restore(&s.state()).unwrap_err().to_string().contains("batch"));
+}
+
+#[test]
+fn a_token_cap_reads_only_the_domains_first_tokens_and_repeats_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), [20_000; 4]);
+    let space = kd(&c);
+    let caps = [("web".to_string(), 1_000u64)].into();
+    let mut s =
+        Sampler::new(&c, space.clone(), SamplerConfig { token_caps: caps, ..cfg(1) }).unwrap();
+    let web = Mixture::new(space.clone(), vec![0.5, 0.5, 0.0, 0.0]).unwrap();
+    let mut seen = HashSet::new();
+    for batch in batches(&mut s, &[web], 100) {
+        for row in batch.chunks(17) {
+            if row[0] < STRIDE {
+                // Synthetic token = the domain's base + its position in the domain.
+                assert!(row.iter().all(|&t| t < 1_000), "web read beyond its cap: {row:?}");
+                seen.insert(row[0]);
+            } else {
+                assert!(row[0] < 2 * STRIDE, "{row:?}");
+            }
+        }
+    }
+    // 1,000 tokens give ~62 windows of 16: 400 web rows repeat them ~6 times, and the cap
+    // is read throughout, not only its start.
+    assert!(s.cursors()[0].epoch >= 5, "{:?}", s.cursors()[0]);
+    assert!(seen.len() > 100, "{}", seen.len());
+    assert!(seen.iter().any(|&t| t > 900));
+    // A cap on a domain the corpus does not have is named.
+    let caps = [("webb".to_string(), 1_000u64)].into();
+    let err = Sampler::new(&c, space, SamplerConfig { token_caps: caps, ..cfg(1) }).err().unwrap();
+    assert!(err.to_string().contains("webb (in token_caps)"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! The collection config (`experiments/collect-*.toml`): corpus, proxy base, space, plan size,
 //! stage budget, the proxies' optimisation, the observation and the family mix.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mixagent_core::{Device, ObserveConfig, SpaceSpec};
@@ -33,6 +34,10 @@ pub struct StageTraining {
     /// The decay phase's share of the steps under `wsd`.
     #[serde(default = "default_decay_fraction", skip_serializing_if = "is_default_decay")]
     pub decay_fraction: f64,
+    /// Per corpus domain, the most training tokens it is read from (its first ones): a small
+    /// domain that repeats and saturates (DESIGN §10, principle 3). `{}`: every domain whole.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_caps: BTreeMap<String, u64>,
 }
 
 fn default_lr_shape() -> String {
@@ -113,6 +118,9 @@ impl CollectConfig {
         if !(t.decay_fraction > 0.0 && t.decay_fraction <= 1.0) {
             return bad(format!("train.decay_fraction = {} must be in (0, 1]", t.decay_fraction));
         }
+        if let Some((d, _)) = t.token_caps.iter().find(|(_, &c)| c == 0) {
+            return bad(format!("train.token_caps.{d} = 0: a cap must be ≥ one window (seq_len + 1) of tokens; remove it to read the domain whole"));
+        }
         if self.observe.items_per_field == 0 || self.observe.batch_size == 0 {
             return bad("observe.items_per_field and observe.batch_size must be > 0".into());
         }
@@ -171,5 +179,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lr_shape") && e.contains("wsd"), "{e}");
+        // Token caps: none by default (and not written), one per domain by dotted key.
+        assert!(c.train.token_caps.is_empty());
+        assert!(!serde_json::to_string(&c).unwrap().contains("token_caps"));
+        let k = CollectConfig::load(&path, &["train.token_caps.web=4096".into()]).unwrap();
+        assert_eq!(k.train.token_caps.get("web"), Some(&4096));
+        let e =
+            CollectConfig::load(&path, &["train.token_caps.web=0".into()]).unwrap_err().to_string();
+        assert!(e.contains("train.token_caps.web = 0"), "{e}");
     }
 }

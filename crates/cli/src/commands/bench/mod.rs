@@ -99,6 +99,7 @@ fn sampler(a: SamplerArgs) -> anyhow::Result<()> {
         seq_len: a.seq_len,
         seed: 1,
         max_epochs: u32::MAX,
+        token_caps: Default::default(),
     };
     let corpus_bytes: u64 = corpus.manifest.domains.iter().map(|d| d.train.tokens * 2).sum();
     println!(
