@@ -14,7 +14,7 @@ use crate::{
 
 /// Version of the artifact layout. 2: scale-free features read within their field, clipped
 /// z-scores, and a target-share head (version 1's features froze the policy on new spaces).
-pub const ARTIFACT_VERSION: u32 = 2;
+pub const ARTIFACT_VERSION: u32 = 3;
 
 /// Default bound of a normalised feature, in standard deviations.
 pub const FEATURE_CLIP: f32 = 5.0;
@@ -346,7 +346,7 @@ impl Policy {
             return Err(at(
                 json,
                 format!(
-                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
+                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces; version 2 ones have no credit features); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
                     v.format_version
                 ),
             ));

@@ -13,6 +13,12 @@
 //!   relative gains are 2.5× smaller than math's reads like a math one;
 //! - held-out loss changes are divided by the largest one over the space at that state.
 //!
+//! Credit (DESIGN §11, the state's time axis): over the finished stages, how each stage's change
+//! of the source (target) feedback followed the entry's weight in that stage: the covariance of
+//! the change with `K·w` (1 = the uniform weight), divided by the largest one over the space, so
+//! that the agent can relate what it fed to what moved. 0 until two stages have been seen, and
+//! for an entry whose weight never varied.
+//!
 //! The trainer sees each trajectory through many views (field level, re-grouped domains), so
 //! that no feature is constant over the training set; the artifact clips z-scores anyway.
 
@@ -31,6 +37,8 @@ pub const DOMAIN_FEATURES: &[&str] = &[
     "loss_rel_scaled",
     "loss_delta_scaled",
     "loss_known",
+    "credit_source",
+    "credit_target",
 ];
 
 /// Names of the global features, appended to every domain token.
@@ -136,6 +144,18 @@ fn scale_free(trace: &[f64]) -> (f64, f64) {
     (trace[t] / scale, (trace[t] - trace[t - 1]) / scale)
 }
 
+/// The covariance of `x` and `y` (0 with fewer than two points). A covariance rather than a
+/// slope: weights that co-move (one entry's rise is the others' fall) make slopes of the
+/// entries that moved least the largest, and a covariance weighs each by how much it moved.
+fn covariance(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len().min(y.len());
+    if n < 2 {
+        return 0.0;
+    }
+    let (mx, my) = (x[..n].iter().sum::<f64>() / n as f64, y[..n].iter().sum::<f64>() / n as f64);
+    (0..n).map(|j| (x[j] - mx) * (y[j] - my)).sum::<f64>() / n as f64
+}
+
 /// Each value divided by the largest magnitude among them (0s stay 0).
 fn by_largest(values: &[f64]) -> Vec<f64> {
     let scale = values.iter().fold(0f64, |m, v| m.max(v.abs())).max(SCALE_FLOOR);
@@ -165,10 +185,10 @@ pub fn encode(h: &History<'_>) -> StateTokens {
     let trace = |f: &dyn Fn(&Observation) -> f64| -> Vec<f64> {
         observations.iter().map(|o| f(o)).collect()
     };
-    let (source_level, source_delta) =
-        scale_free(&trace(&|o| field_rel(o, h.initial, &fields, true)));
-    let (target_level, target_delta) =
-        scale_free(&trace(&|o| field_rel(o, h.initial, &fields, false)));
+    let source_trace = trace(&|o| field_rel(o, h.initial, &fields, true));
+    let target_trace = trace(&|o| field_rel(o, h.initial, &fields, false));
+    let (source_level, source_delta) = scale_free(&source_trace);
+    let (target_level, target_delta) = scale_free(&target_trace);
     let (balanced_level, balanced_delta) = scale_free(&trace(&|o| {
         mixagent_core::balanced_score(o, h.initial, &field_refs).unwrap_or(0.0)
     }));
@@ -222,6 +242,22 @@ pub fn encode(h: &History<'_>) -> StateTokens {
             .collect::<Vec<_>>(),
     );
 
+    // Credit: each stage's feedback change against each entry's K·w in that stage.
+    let changes = |trace: &[f64]| -> Vec<f64> { trace.windows(2).map(|p| p[1] - p[0]).collect() };
+    let (source_changes, target_changes) = (changes(&source_trace), changes(&target_trace));
+    let credit = |y: &[f64]| -> Vec<f64> {
+        by_largest(
+            &(0..k)
+                .map(|i| {
+                    let x: Vec<f64> =
+                        h.stages.iter().map(|s| k as f64 * s.mixture.weights()[i]).collect();
+                    covariance(&x, y)
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (credit_source, credit_target) = (credit(&source_changes), credit(&target_changes));
+
     let width = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len();
     let mut values = Vec::with_capacity(k * width);
     for (i, d) in h.domains.iter().enumerate() {
@@ -239,6 +275,8 @@ pub fn encode(h: &History<'_>) -> StateTokens {
             loss_level[i],
             loss_change[i],
             f64::from(u8::from(now[i].is_some())),
+            credit_source[i],
+            credit_target[i],
         ];
         values.extend(own.iter().chain(&global).map(|&x| x as f32));
     }
@@ -362,5 +400,53 @@ mod tests {
         close(s.token(1)[3], 1.5);
         close(s.token(2)[3], 1.0);
         close(s.token(2)[DOMAIN_FEATURES.len() + 8], 0.6);
+    }
+
+    #[test]
+    fn credit_follows_the_entry_whose_weight_moved_the_feedback() {
+        let d = |n: &str, f: &str| DomainInfo {
+            name: n.into(),
+            field: f.into(),
+            share_in_field: 0.5,
+            members: vec![n.into()],
+        };
+        let ds = vec![d("a", "general"), d("b", "math"), d("c", "math")];
+        let base = obs(-4.0, -8.0, 4.0, 6.0);
+        // b's weight swings; math gains exactly when b is heavy. a and c share the rest.
+        let wb = [0.6, 0.2, 0.6, 0.2];
+        let (mut m, mut stages) = (-8.0, Vec::new());
+        for &b in &wb {
+            m += if b > 0.5 { 1.0 } else { 0.1 };
+            let w = vec![(1.0 - b) / 2.0, b, (1.0 - b) / 2.0];
+            stages.push(StageOutcome::over(&ds, w, obs(-4.0, m, 4.0, 6.0), 0).unwrap());
+        }
+        let at = |t: usize| {
+            encode(&History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: 4 })
+        };
+        let (src, tgt) = (DOMAIN_FEATURES.len() - 2, DOMAIN_FEATURES.len() - 1);
+        // Nothing to relate before two stages.
+        for i in 0..3 {
+            assert_eq!(at(1).token(i)[tgt], 0.0);
+        }
+        let s = at(4);
+        assert_eq!(s.token(1)[tgt], 1.0, "b carries the target's credit");
+        assert!(s.token(0)[tgt] < -0.4 && s.token(2)[tgt] < -0.4, "{:?}", s.values);
+        // The source feedback never moved: no source credit anywhere.
+        for i in 0..3 {
+            assert_eq!(s.token(i)[src], 0.0);
+        }
+        // Scale-free: a target field with 10x smaller gains reads the same.
+        let small: Vec<StageOutcome> = stages
+            .iter()
+            .map(|st| {
+                let m = -8.0 + (st.observation.feedback["math"] + 8.0) / 10.0;
+                StageOutcome::over(&ds, st.mixture.weights().to_vec(), obs(-4.0, m, 4.0, 6.0), 0)
+                    .unwrap()
+            })
+            .collect();
+        let s2 = encode(&History { domains: &ds, initial: &base, stages: &small, total_stages: 4 });
+        for i in 0..3 {
+            assert!((s.token(i)[tgt] - s2.token(i)[tgt]).abs() < 1e-6);
+        }
     }
 }
