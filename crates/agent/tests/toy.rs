@@ -15,7 +15,7 @@ use mixagent_shard::synthetic::{write_synthetic_corpus, SyntheticDomain};
 use mixagent_trajectory::{
     BaseInfo, CollectConfig, Family, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
 };
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 const BEST: [f64; 3] = [0.3, 0.6, 0.1];
 const DEMO: [f64; 3] = [0.6, 0.15, 0.25];
@@ -357,7 +357,7 @@ fn credit_dataset(dir: &Path, data_seed: u64, stages: usize) -> (Dataset, Vec<us
                 format_version: TRAJECTORY_VERSION,
                 id: format!("t-{i:05}"),
                 index: i,
-                seed: i as u64,
+                seed: i,
                 family: Family::RandomWalk { sigma: 0.0, max_l1: 1.0 },
                 concentration: 1.0,
                 space: [("a", "general"), ("b", "math"), ("c", "math"), ("d", "math")]
