@@ -19,6 +19,16 @@ pub enum SamplerError {
         /// The corpus's domains.
         known: String,
     },
+    /// A token cap on a domain the corpus does not have.
+    #[error("train.token_caps names `{name}`, which is not a domain of the corpus at {corpus} (domains: {known}): fix the name or remove the cap")]
+    UnknownCap {
+        /// The capped name.
+        name: String,
+        /// The corpus folder.
+        corpus: String,
+        /// The corpus's domains.
+        known: String,
+    },
     /// A domain with too few tokens for even one window.
     #[error("domain `{domain}` has {tokens} training tokens, fewer than one window of {window} (seq_len + 1): lower seq_len, give the domain more data or raise its token cap")]
     EmptyDomain {

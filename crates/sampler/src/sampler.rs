@@ -78,8 +78,8 @@ impl Sampler {
         let m = &corpus.manifest;
         if let Some(name) = cfg.token_caps.keys().find(|n| !m.domains.iter().any(|d| &d.name == *n))
         {
-            return Err(SamplerError::UnknownDomain {
-                name: format!("{name} (in token_caps)"),
+            return Err(SamplerError::UnknownCap {
+                name: name.clone(),
                 corpus: corpus.dir.display().to_string(),
                 known: m.domains.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", "),
             });

@@ -286,5 +286,5 @@ fn a_token_cap_reads_only_the_domains_first_tokens_and_repeats_them() {
     // A cap on a domain the corpus does not have is named.
     let caps = [("webb".to_string(), 1_000u64)].into();
     let err = Sampler::new(&c, space, SamplerConfig { token_caps: caps, ..cfg(1) }).err().unwrap();
-    assert!(err.to_string().contains("webb (in token_caps)"), "{err}");
+    assert!(err.to_string().contains("train.token_caps names `webb`"), "{err}");
 }
