@@ -24,6 +24,16 @@ pub struct TaskResult {
     /// reports written before it existed: counted as alive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alive: Option<bool>,
+    /// Accuracy, chance and the 95% Wilson half-width (absent in older reports), so that a
+    /// task that misses G0 can say by how much.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Chance accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chance: Option<f64>,
+    /// Half-width of the 95% Wilson interval of the accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wilson_half: Option<f64>,
 }
 
 /// The benchmark part of a `mixagent eval --suite full` report.
@@ -250,6 +260,9 @@ mod tests {
                     items: 10,
                     score: *s,
                     alive: None,
+                    accuracy: None,
+                    chance: None,
+                    wilson_half: None,
                 })
                 .collect(),
         }

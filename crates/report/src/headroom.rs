@@ -564,11 +564,28 @@ pub fn benchmarks_alive(
         let both: Vec<&str> =
             tasks.iter().copied().filter(|t| alive(base, t) && alive(target_only, t)).collect();
         pass &= both.len() >= 3;
+        // A task alive for one model only: how far the other fell short, when it is the
+        // accuracy (not the constant answers) that failed it.
+        let near: Vec<String> = tasks
+            .iter()
+            .filter(|t| alive(base, t) != alive(target_only, t))
+            .filter_map(|t| {
+                let (who, r) = if alive(base, t) {
+                    ("after target-only CPT", target_only)
+                } else {
+                    ("for the base", base)
+                };
+                let x = r.tasks.iter().find(|x| x.task == *t)?;
+                let (a, c, w) = (x.accuracy?, x.chance?, x.wilson_half?);
+                Some(format!("{t} {who} {a:.3}, needs {:.3}", c + 3.0 * w))
+            })
+            .collect();
         parts.push(format!(
-            "{f}: {} of {} tasks alive for both ({})",
+            "{f}: {} of {} tasks alive for both ({}){}",
             both.len(),
             tasks.len(),
-            if both.is_empty() { "none".to_string() } else { both.join(", ") }
+            if both.is_empty() { "none".to_string() } else { both.join(", ") },
+            if near.is_empty() { String::new() } else { format!("; {}", near.join(", ")) }
         ));
     }
     Gate {
@@ -976,6 +993,9 @@ mod tests {
                 items: 400,
                 score,
                 alive: Some(alive),
+                accuracy: None,
+                chance: None,
+                wilson_half: None,
             };
             // Per seed (static, uniform) scores of the one alive task per field; `dead` moves
             // wildly and must not count.
@@ -1013,6 +1033,48 @@ mod tests {
             ),
             "{md}"
         );
+    }
+
+    #[test]
+    fn g0_counts_tasks_alive_for_both_models_and_says_how_far_a_near_miss_fell() {
+        let task = |name: &str, field: &str, acc: f64, alive: bool| crate::TaskResult {
+            task: name.into(),
+            field: field.into(),
+            items: 400,
+            score: 0.0,
+            alive: Some(alive),
+            accuracy: Some(acc),
+            chance: Some(0.5),
+            wilson_half: Some(0.047),
+        };
+        let base = crate::TaskReport {
+            tasks: vec![
+                task("agreement", "general", 0.735, true),
+                task("cloze", "general", 0.713, true),
+                task("word_order", "general", 0.792, true),
+                task("m1", "math", 0.9, true),
+                task("m2", "math", 0.9, true),
+                task("m3", "math", 0.9, true),
+            ],
+        };
+        let mut only = base.clone();
+        only.tasks[0] = task("agreement", "general", 0.640, false);
+        let fields = ["general".to_string(), "math".to_string()];
+        let g = benchmarks_alive(&base, &only, &fields);
+        assert_eq!(g.pass, Some(false), "{}", g.figure);
+        assert!(
+            g.figure.contains(
+                "general: 2 of 3 tasks alive for both (cloze, word_order); agreement after target-only CPT 0.640, needs 0.641"
+            ),
+            "{}",
+            g.figure
+        );
+        assert!(
+            g.figure.contains("math: 3 of 3 tasks alive for both (m1, m2, m3)"),
+            "{}",
+            g.figure
+        );
+        assert_eq!(benchmarks_alive(&base, &base, &fields).pass, Some(true));
     }
 
     #[test]
