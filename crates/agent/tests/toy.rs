@@ -30,7 +30,7 @@ fn obs(score: f64) -> Observation {
 }
 
 /// A Dirichlet(conc · mean) draw from a small LCG-driven gamma sampler (no extra crates).
-fn dirichlet(mean: &[f64; 3], conc: f64, state: &mut u64) -> Vec<f64> {
+fn dirichlet(mean: &[f64], conc: f64, state: &mut u64) -> Vec<f64> {
     let mut uniform = || {
         *state = mixagent_core::seed::mix64(*state);
         ((*state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
@@ -63,6 +63,51 @@ fn reward(w: &[f64]) -> f64 {
     -w.iter().zip(BEST).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
 }
 
+/// A toy trajectory over `space` (name, field): `rows` holds each stage's mixture and the
+/// observation after it.
+fn toy_trajectory(
+    i: u64,
+    space: &[(&str, &str)],
+    fingerprint: &str,
+    concentration: f64,
+    config: &CollectConfig,
+    initial: Observation,
+    rows: Vec<(Vec<f64>, Observation)>,
+) -> Trajectory {
+    let stages = rows
+        .into_iter()
+        .enumerate()
+        .map(|(stage, (weights, observation))| StageRow {
+            stage,
+            weights,
+            tokens: 1,
+            tokens_by_domain: BTreeMap::new(),
+            train_loss: 1.0,
+            observation,
+            train_secs: 0.0,
+            eval_secs: 0.0,
+        })
+        .collect();
+    Trajectory {
+        format_version: TRAJECTORY_VERSION,
+        id: format!("t-{i:05}"),
+        index: i,
+        seed: i,
+        family: Family::RandomWalk { sigma: 0.0, max_l1: 1.0 },
+        concentration,
+        space: space
+            .iter()
+            .map(|(n, f)| SpaceEntry { name: n.to_string(), field: f.to_string() })
+            .collect(),
+        space_fingerprint: fingerprint.into(),
+        base: BaseInfo { checkpoint: "toy".into(), fingerprint: "0".repeat(16), params: 0 },
+        suites: BTreeMap::new(),
+        config: config.clone(),
+        initial,
+        stages,
+    }
+}
+
 fn dataset(dir: &Path, data_seed: u64) -> Dataset {
     // The two math domains differ in size, which is how the agent's features tell them apart
     // (the policy is equivariant: identical tokens get identical weights).
@@ -79,8 +124,8 @@ fn dataset(dir: &Path, data_seed: u64) -> Dataset {
     let set: Vec<Trajectory> = (0..96)
         .map(|i| {
             let mut score = 0.0;
-            let stages = (0..STAGES)
-                .map(|stage| {
+            let rows = (0..STAGES)
+                .map(|_| {
                     // Mostly around the demonstration, sometimes anywhere on the simplex,
                     // so the data support reaches w* but the demonstrations do not point there.
                     state = mixagent_core::seed::mix64(state);
@@ -91,36 +136,11 @@ fn dataset(dir: &Path, data_seed: u64) -> Dataset {
                         dirichlet(&DEMO, 4.0, &mut state)
                     };
                     score += reward(&w);
-                    StageRow {
-                        stage,
-                        weights: w,
-                        tokens: 1,
-                        tokens_by_domain: BTreeMap::new(),
-                        train_loss: 1.0,
-                        observation: obs(score),
-                        train_secs: 0.0,
-                        eval_secs: 0.0,
-                    }
+                    (w, obs(score))
                 })
                 .collect();
-            Trajectory {
-                format_version: TRAJECTORY_VERSION,
-                id: format!("t-{i:05}"),
-                index: i,
-                seed: i,
-                family: Family::RandomWalk { sigma: 0.0, max_l1: 1.0 },
-                concentration: 4.0,
-                space: [("a", "general"), ("b", "math"), ("c", "math")]
-                    .iter()
-                    .map(|(n, f)| SpaceEntry { name: n.to_string(), field: f.to_string() })
-                    .collect(),
-                space_fingerprint: "toy".into(),
-                base: BaseInfo { checkpoint: "toy".into(), fingerprint: "0".repeat(16), params: 0 },
-                suites: BTreeMap::new(),
-                config: config.clone(),
-                initial: obs(0.0),
-                stages,
-            }
+            let space = [("a", "general"), ("b", "math"), ("c", "math")];
+            toy_trajectory(i, &space, "toy", 4.0, &config, obs(0.0), rows)
         })
         .collect();
     // The collected space and its field level (the toy's best mixture is a K-D one; the
@@ -337,56 +357,20 @@ fn credit_dataset(dir: &Path, data_seed: u64, stages: usize) -> (Dataset, Vec<us
             let u = 1 + (state % 3) as usize;
             useful.push(u);
             let mut math = -8.0;
-            let stages = (0..stages)
-                .map(|stage| {
-                    let w = dirichlet4(&mut state);
+            let rows = (0..stages)
+                .map(|_| {
+                    // Flat: Dirichlet(1, 1, 1, 1).
+                    let w = dirichlet(&[0.25; 4], 4.0, &mut state);
                     math += 2.0 * w[u];
-                    StageRow {
-                        stage,
-                        weights: w,
-                        tokens: 1,
-                        tokens_by_domain: BTreeMap::new(),
-                        train_loss: 1.0,
-                        observation: obs(math),
-                        train_secs: 0.0,
-                        eval_secs: 0.0,
-                    }
+                    (w, obs(math))
                 })
                 .collect();
-            Trajectory {
-                format_version: TRAJECTORY_VERSION,
-                id: format!("t-{i:05}"),
-                index: i,
-                seed: i,
-                family: Family::RandomWalk { sigma: 0.0, max_l1: 1.0 },
-                concentration: 1.0,
-                space: [("a", "general"), ("b", "math"), ("c", "math"), ("d", "math")]
-                    .iter()
-                    .map(|(n, f)| SpaceEntry { name: n.to_string(), field: f.to_string() })
-                    .collect(),
-                space_fingerprint: "credit-toy".into(),
-                base: BaseInfo { checkpoint: "toy".into(), fingerprint: "0".repeat(16), params: 0 },
-                suites: BTreeMap::new(),
-                config: config.clone(),
-                initial: obs(-8.0),
-                stages,
-            }
+            let space = [("a", "general"), ("b", "math"), ("c", "math"), ("d", "math")];
+            toy_trajectory(i, &space, "credit-toy", 1.0, &config, obs(-8.0), rows)
         })
         .collect();
     let views = ViewConfig { field_level: false, random: 0 };
     (Dataset::build(&set, &manifest, &RewardConfig::default(), &views, 0).unwrap(), useful)
-}
-
-/// A flat Dirichlet draw over 4 entries (normalised exponentials).
-fn dirichlet4(state: &mut u64) -> Vec<f64> {
-    let g: Vec<f64> = (0..4)
-        .map(|_| {
-            *state = mixagent_core::seed::mix64(*state);
-            -(((*state >> 11) as f64 + 0.5) / (1u64 << 53) as f64).ln()
-        })
-        .collect();
-    let sum: f64 = g.iter().sum();
-    g.into_iter().map(|x| x / sum).collect()
 }
 
 #[test]
