@@ -188,6 +188,14 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
         "weight-typo.toml",
         &corpus("raw-brown", &format!("[pretrain_weights]\nbrown_pres = 0.2\n{brown}"), ""),
     );
+    write(
+        "scoring-typo.toml",
+        &corpus(
+            "raw-brown",
+            &format!("[feedback_scoring]\ngenral = \"pmi\"\n{brown}"),
+            &held("\"l\"", "general"),
+        ),
+    );
     write("feedback-poetry.toml", &corpus("raw-brown", brown, &held("\"l\"", "poetry")));
     write("val.jsonl", "{\"prompt\": \"2+2=\", \"answer\": \"4\", \"field\": \"general\"}\n{\"prompt\": \"3+3=\"}\n");
     write(

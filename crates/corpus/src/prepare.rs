@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use mixagent_core::{Domain, Field};
 use mixagent_shard::{
-    write_atomic, DomainEntry, Manifest, ShardWriter, SplitStats, TokenizerInfo, MANIFEST_VERSION,
+    write_atomic, DomainEntry, FeedbackScoring, Manifest, ShardWriter, SplitStats, TokenizerInfo,
+    MANIFEST_VERSION,
 };
 
 use crate::docs::{read_folders, read_jsonl, read_unlabelled};
@@ -55,6 +56,15 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
     let training = || ngrams.get_or_init(|| TrainingNgrams::new(&docs, cfg.dedup_ngram));
     let feedback = feedback_sets(cfg, &declared, held, &training)?;
     let tasks = user_tasks(cfg, &declared, &training)?;
+    if let Some(field) = cfg.feedback_scoring.keys().find(|f| !feedback.contains_key(*f)) {
+        return Err(CorpusError::Config {
+            path: PathBuf::from("[feedback_scoring]"),
+            message: format!(
+                "field `{field}` has no feedback set (fields with one: {}); add a [[feedback]] table for it or drop the entry",
+                if feedback.is_empty() { "none".to_string() } else { feedback.keys().cloned().collect::<Vec<_>>().join(", ") }
+            ),
+        });
+    }
 
     let mut by_domain: Splits<'_> = HashMap::new();
     for d in &docs {
@@ -182,8 +192,14 @@ fn write_corpus(
         }
         write_atomic(staging.join(TASKS_FILE), jsonl.as_bytes())?;
     }
-    let fingerprint =
-        corpus_fingerprint(staging, &sources, &entries, !feedback.is_empty(), !tasks.is_empty())?;
+    let fingerprint = corpus_fingerprint(
+        staging,
+        &sources,
+        &entries,
+        !feedback.is_empty(),
+        !tasks.is_empty(),
+        &cfg.feedback_scoring,
+    )?;
     let manifest = Manifest {
         format_version: MANIFEST_VERSION,
         created_by: format!("mixagent {}", env!("CARGO_PKG_VERSION")),
@@ -201,6 +217,7 @@ fn write_corpus(
         tasks: task_counts,
         fingerprint: Some(fingerprint),
         pretrain_weights: cfg.pretrain_weights.clone(),
+        feedback_scoring: cfg.feedback_scoring.clone(),
     };
     let resolved = toml::to_string(cfg)
         .map_err(|e| CorpusError::Config { path: out.into(), message: e.to_string() })?;
@@ -211,13 +228,15 @@ fn write_corpus(
 }
 
 /// The corpus fingerprint: SHA-256 over the source stamps, the tokenizer file, and every
-/// domain's name, field, shards and held-out text, in manifest order (first 16 hex digits).
+/// domain's name, field, shards and held-out text, in manifest order, the feedback and task
+/// files and how each field's feedback is scored (first 16 hex digits).
 fn corpus_fingerprint(
     dir: &Path,
     sources: &BTreeMap<String, String>,
     entries: &[DomainEntry],
     has_feedback: bool,
     has_tasks: bool,
+    scoring: &BTreeMap<String, FeedbackScoring>,
 ) -> Result<String, CorpusError> {
     let mut h = Sha256::new();
     let file = |rel: &str, h: &mut Sha256| -> Result<(), CorpusError> {
@@ -244,6 +263,11 @@ fn corpus_fingerprint(
     // Last, so corpora without tasks keep the fingerprint they had before tasks existed.
     if has_tasks {
         file(TASKS_FILE, &mut h)?;
+    }
+    // The same feedback items scored another way are another observation; listed last, so
+    // corpora scored by likelihood keep their fingerprint.
+    for (field, how) in scoring {
+        h.update(format!("feedback scoring {field} {}\n", how.name()).as_bytes());
     }
     let d = h.finalize();
     Ok(d[..8].iter().map(|b| format!("{b:02x}")).collect())

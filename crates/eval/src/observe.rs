@@ -100,8 +100,9 @@ impl Observer {
     }
 
     /// The log-probability of every answer token of every feedback item under `model`, by
-    /// field (an item's feedback is the mean of its tokens'; a field's, the mean over its
-    /// items).
+    /// field (an item's likelihood feedback is the mean of its tokens'; a field's, the mean
+    /// over its items). After its own prompt only: a PMI suite's other-prompt pairs are left
+    /// out.
     pub fn token_logprobs(
         &self,
         model: &Llama,
@@ -112,7 +113,11 @@ impl Observer {
         self.suites
             .iter()
             .zip(layout.suites.iter())
-            .map(|(suite, prepared)| Ok((suite.field.clone(), scorer.token_logprobs(prepared)?)))
+            .map(|(suite, prepared)| {
+                let mut items = scorer.token_logprobs(prepared)?;
+                items.truncate(suite.items.len());
+                Ok((suite.field.clone(), items))
+            })
             .collect()
     }
 
@@ -135,11 +140,7 @@ impl Observer {
         let suites = self
             .suites
             .iter()
-            .map(|s| {
-                let pairs: Vec<(&str, &str)> =
-                    s.items.iter().map(|i| (i.prompt.as_str(), i.answer.as_str())).collect();
-                Prepared::new(&self.tokenizer, max_len, &pairs, batch)
-            })
+            .map(|s| Prepared::new(&self.tokenizer, max_len, &s.pairs(), batch))
             .collect::<Result<Vec<_>, _>>()?;
         let tokens: Vec<&[u32]> = self.heldout.iter().map(|h| h.tokens.as_slice()).collect();
         let seq_len = self.cfg.heldout_seq_len.min(max_len);

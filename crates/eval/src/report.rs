@@ -44,7 +44,8 @@ pub struct FeedbackScore {
     pub items: usize,
     /// Suite fingerprint.
     pub fingerprint: String,
-    /// Mean over items of the mean per-token log-probability of the gold answer.
+    /// Mean over items of the mean per-token log-probability of the gold answer; under PMI
+    /// scoring, minus the same after another item's prompt ([`Suite::pairs`]).
     pub feedback: f64,
     /// Items whose prompt was cut from the left to fit the context.
     pub truncated: usize,
@@ -169,26 +170,30 @@ pub const BENCHMARK_FIELDS: &[&str] = &["general", "math"];
 
 /// Scores the feedback suites (the agent's observation).
 pub fn feedback(scorer: &Scorer<'_>, suites: &[Suite]) -> Result<Vec<FeedbackScore>, EvalError> {
-    suites
-        .iter()
-        .map(|s| {
-            let pairs: Vec<(&str, &str)> =
-                s.items.iter().map(|i| (i.prompt.as_str(), i.answer.as_str())).collect();
-            Ok(feedback_score(s, &scorer.score(&pairs)?))
-        })
-        .collect()
+    suites.iter().map(|s| Ok(feedback_score(s, &scorer.score(&s.pairs())?))).collect()
 }
 
-/// A suite's feedback from the scores of its items: the mean over items (with an answer) of
-/// the mean log-probability per answer token.
+/// A suite's feedback from the scores of its pairs ([`Suite::pairs`]): the mean over items
+/// (with an answer) of the mean log-probability per answer token, after the item's own prompt
+/// less (PMI scoring) after the other prompt.
 pub(crate) fn feedback_score(suite: &Suite, scored: &[crate::Scored]) -> FeedbackScore {
-    let means: Vec<f64> = scored.iter().filter(|x| x.tokens > 0).map(|x| x.mean()).collect();
+    let n = suite.items.len();
+    let (own, control) = scored.split_at(n.min(scored.len()));
+    let values: Vec<f64> = if control.len() == own.len() {
+        own.iter()
+            .zip(control)
+            .filter(|(x, _)| x.tokens > 0)
+            .map(|(x, c)| x.mean() - c.mean())
+            .collect()
+    } else {
+        own.iter().filter(|x| x.tokens > 0).map(|x| x.mean()).collect()
+    };
     FeedbackScore {
         field: suite.field.clone(),
-        items: means.len(),
+        items: values.len(),
         fingerprint: suite.fingerprint(),
-        feedback: means.iter().sum::<f64>() / means.len().max(1) as f64,
-        truncated: scored.iter().filter(|x| x.truncated).count(),
+        feedback: values.iter().sum::<f64>() / values.len().max(1) as f64,
+        truncated: own.iter().filter(|x| x.truncated).count(),
     }
 }
 
@@ -332,4 +337,62 @@ fn exact_match_math(
         None,
         suite.fingerprint(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Item, Scored};
+    use mixagent_shard::FeedbackScoring;
+
+    fn suite(scoring: FeedbackScoring) -> Suite {
+        let item =
+            |p: &str, a: &str| Item { domain: "s".into(), prompt: p.into(), answer: a.into() };
+        Suite {
+            field: "math".into(),
+            items: vec![item("P1", " 1"), item("P2", " 22"), item("P3", " 3")],
+            scoring,
+        }
+    }
+
+    fn scored(means: &[f64]) -> Vec<Scored> {
+        means
+            .iter()
+            .map(|&m| Scored { logprob_sum: 2.0 * m, tokens: 2, truncated: false })
+            .collect()
+    }
+
+    #[test]
+    fn pmi_scores_each_answer_again_after_the_next_items_prompt() {
+        let s = suite(FeedbackScoring::Pmi);
+        assert_eq!(
+            s.pairs(),
+            [("P1", " 1"), ("P2", " 22"), ("P3", " 3"), ("P2", " 1"), ("P3", " 22"), ("P1", " 3")]
+        );
+        assert_eq!(suite(FeedbackScoring::Likelihood).pairs().len(), 3);
+        assert_ne!(s.fingerprint(), suite(FeedbackScoring::Likelihood).fingerprint());
+    }
+
+    #[test]
+    fn pmi_ignores_a_better_guess_at_answers_in_general() {
+        // Own prompts: -1, -2, -3 nats a token; the same answers after other prompts: -1.5,
+        // -2.5, -3.0. A model that gets better at answers regardless of the question (every
+        // log-probability 0.4 higher) gains 0.4 in likelihood and nothing in PMI; one that ties
+        // the answers to their questions (own prompts only 0.4 higher) gains in both.
+        let (own, other) = ([-1.0, -2.0, -3.0], [-1.5, -2.5, -3.0]);
+        let score = |scoring, own: &[f64], other: &[f64]| {
+            let s = suite(scoring);
+            let all: Vec<f64> = own.iter().chain(other).copied().collect();
+            feedback_score(&s, &scored(&all)).feedback
+        };
+        let up = |xs: &[f64]| xs.iter().map(|x| x + 0.4).collect::<Vec<_>>();
+        let pmi = score(FeedbackScoring::Pmi, &own, &other);
+        assert!((pmi - 1.0 / 3.0).abs() < 1e-12, "{pmi}");
+        assert!((score(FeedbackScoring::Pmi, &up(&own), &up(&other)) - pmi).abs() < 1e-12);
+        assert!((score(FeedbackScoring::Pmi, &up(&own), &other) - pmi - 0.4).abs() < 1e-12);
+        let lik = feedback_score(&suite(FeedbackScoring::Likelihood), &scored(&own)).feedback;
+        let lik_up =
+            feedback_score(&suite(FeedbackScoring::Likelihood), &scored(&up(&own))).feedback;
+        assert!((lik + 2.0).abs() < 1e-12 && (lik_up - lik - 0.4).abs() < 1e-12);
+    }
 }

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use mixagent_core::seed::derive;
-use mixagent_shard::Manifest;
+use mixagent_shard::{FeedbackScoring, Manifest};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -30,10 +30,14 @@ pub struct Suite {
     pub field: String,
     /// The items.
     pub items: Vec<Item>,
+    /// How its score is computed from the items' log-probabilities (the corpus's choice).
+    #[serde(default)]
+    pub scoring: FeedbackScoring,
 }
 
 impl Suite {
-    /// SHA-256 of the items (first 8 bytes, hex): recorded wherever the suite's scores are.
+    /// SHA-256 of the items and of a scoring other than likelihood (first 8 bytes, hex):
+    /// recorded wherever the suite's scores are.
     pub fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
         for it in &self.items {
@@ -42,8 +46,26 @@ impl Suite {
                 h.update([0u8]);
             }
         }
+        if self.scoring != FeedbackScoring::Likelihood {
+            h.update(format!("scoring {}", self.scoring.name()).as_bytes());
+        }
         let d = h.finalize();
         format!("{:016x}", u64::from_be_bytes(d[..8].try_into().expect("8 bytes")))
+    }
+
+    /// The (prompt, answer) pairs to score: each item's, then under [`FeedbackScoring::Pmi`]
+    /// each answer again after the next item's prompt (the last after the first's: the items
+    /// are in seeded random order, so this is a random derangement). A suite of one item has
+    /// no other prompt and is scored by likelihood.
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        let own = self.items.iter().map(|i| (i.prompt.as_str(), i.answer.as_str()));
+        let n = self.items.len();
+        if self.scoring == FeedbackScoring::Likelihood || n < 2 {
+            return own.collect();
+        }
+        let control = (0..n)
+            .map(|i| (self.items[(i + 1) % n].prompt.as_str(), self.items[i].answer.as_str()));
+        own.chain(control).collect()
     }
 }
 
@@ -87,7 +109,7 @@ pub fn build_suite(
     if items.is_empty() {
         return Err(EvalError::malformed(&path, format!("no items of field `{field}`, though the manifest lists some; re-run `mixagent prepare`")));
     }
-    Ok(Suite { field: field.to_string(), items })
+    Ok(Suite { field: field.to_string(), items, scoring: manifest.scoring_of(field) })
 }
 
 /// A corpus's held-out documents as a source of items: the v1 feedback suites, and the
@@ -161,7 +183,7 @@ impl HeldOut<'_> {
                 hint: "the held-out documents of its domains yielded no items; prepare with a larger heldout_fraction".into(),
             });
         }
-        Ok(Suite { field: field.to_string(), items: out })
+        Ok(Suite { field: field.to_string(), items: out, scoring: FeedbackScoring::Likelihood })
     }
 }
 

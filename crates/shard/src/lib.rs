@@ -12,7 +12,9 @@ pub mod synthetic;
 
 pub use atomic::{write_atomic, AtomicFile};
 pub use error::ShardError;
-pub use manifest::{DomainEntry, Manifest, Split, SplitStats, TokenizerInfo, MANIFEST_VERSION};
+pub use manifest::{
+    DomainEntry, FeedbackScoring, Manifest, Split, SplitStats, TokenizerInfo, MANIFEST_VERSION,
+};
 pub use shard::{
     Shard, ShardHeader, ShardWriter, TokenOut, HEADER_BYTES, SHARD_MAGIC, SHARD_VERSION,
 };

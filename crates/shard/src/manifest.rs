@@ -32,6 +32,31 @@ impl Split {
     }
 }
 
+/// How a field's feedback suite turns the model's answer log-probabilities into its score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackScoring {
+    /// The mean over items of the gold answer's mean log-probability per token after its
+    /// prompt. Rewards anything that makes answers of this kind likely, the right one or not.
+    #[default]
+    Likelihood,
+    /// Pointwise mutual information of prompt and answer: the same log-probability minus the
+    /// answer's after another item's prompt (the suite's next item, after its seeded shuffle).
+    /// Only what ties the answer to *its* prompt scores; a better guess at answers in
+    /// general (their format, lengths, digits) cancels. Twice the scoring work.
+    Pmi,
+}
+
+impl FeedbackScoring {
+    /// `likelihood` or `pmi`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedbackScoring::Likelihood => "likelihood",
+            FeedbackScoring::Pmi => "pmi",
+        }
+    }
+}
+
 /// The tokenizer every shard of the corpus was encoded with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,9 +158,18 @@ pub struct Manifest {
     /// share, as boilerplate and tables do in a web crawl. From the corpus config.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub pretrain_weights: std::collections::BTreeMap<String, f64>,
+    /// Fields whose feedback is not scored by likelihood (from the corpus config's
+    /// `[feedback_scoring]`); unlisted fields: [`FeedbackScoring::Likelihood`].
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub feedback_scoring: std::collections::BTreeMap<String, FeedbackScoring>,
 }
 
 impl Manifest {
+    /// How `field`'s feedback suite is scored.
+    pub fn scoring_of(&self, field: &str) -> FeedbackScoring {
+        self.feedback_scoring.get(field).copied().unwrap_or_default()
+    }
+
     /// The manifest file inside a corpus folder.
     pub fn path_in(dir: &Path) -> PathBuf {
         dir.join("manifest.json")

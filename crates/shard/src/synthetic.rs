@@ -78,6 +78,7 @@ pub fn write_synthetic_corpus(
         domains: entries,
         sources: Default::default(),
         feedback: Default::default(),
+        feedback_scoring: Default::default(),
         tasks: Default::default(),
         fingerprint: None,
         pretrain_weights: Default::default(),

@@ -19,7 +19,7 @@ use mixagent_baselines::mixmin::{
 };
 use mixagent_eval::Observer;
 use mixagent_lm::{load_checkpoint, read_model_config, resolve_checkpoint, Llama};
-use mixagent_shard::{write_atomic, Manifest};
+use mixagent_shard::{write_atomic, FeedbackScoring, Manifest};
 use mixagent_trajectory::CollectConfig;
 
 use crate::flags::Pool;
@@ -74,6 +74,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     phases.run("proxies", &a.set, &[a.seed], &plans, 0)?;
 
     eprintln!("mixmin: scoring the feedback suites with the base and every proxy");
+    let manifest = Manifest::load(&cfg.corpus)?;
+    for f in &cfg.space.fields {
+        if manifest.scoring_of(f) != FeedbackScoring::Likelihood {
+            eprintln!(
+                "mixmin: NOTE: field `{f}`'s feedback is scored as {}; MixMin's ensemble fits the likelihood of its answers after their own prompts (a mixture of probabilities has no PMI to fit)",
+                manifest.scoring_of(f).name()
+            );
+        }
+    }
     let device = mixagent_lm::tch_device(cfg.device)?;
     let observer = Observer::new(&cfg.corpus, &cfg.space.fields, cfg.observe.clone())?;
     let score = |path: &std::path::Path| -> anyhow::Result<TokenLogprobs> {
