@@ -248,6 +248,27 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
         fs::read(pmi.join("feedback.jsonl")).unwrap(),
         fs::read(out.join("feedback.jsonl")).unwrap()
     );
+    // The feedback items the cap left out are kept apart, disjoint from the feedback, and the
+    // math benchmark `answer_kind` is built from them.
+    let lines = |f: &str| -> Vec<serde_json::Value> {
+        fs::read_to_string(out.join(f))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (fb, rest) = (lines("feedback.jsonl"), lines("feedback-rest.jsonl"));
+    let rest_math = rest.iter().filter(|r| r["field"] == "math").count();
+    assert_eq!(m["feedback_rest"]["math"].as_u64().unwrap() as usize, rest_math);
+    assert!(rest_math >= 400, "{rest_math} left-out math items");
+    let fb_prompts: std::collections::HashSet<&str> =
+        fb.iter().map(|f| f["prompt"].as_str().unwrap()).collect();
+    assert!(rest.iter().all(|r| !fb_prompts.contains(r["prompt"].as_str().unwrap())));
+    let typed = mixagent_shard::Manifest::load(&out).unwrap();
+    let tasks =
+        mixagent_eval::living::living_tasks(&out, &typed, &["math".into()], 400, 0).unwrap();
+    let kind = tasks.iter().find(|t| t.name == "answer_kind").expect("answer_kind is built");
+    assert_eq!(kind.items.len(), 400);
     let domains = m["domains"].as_array().unwrap();
     let count = |f: &str| domains.iter().filter(|d| d["field"] == f).count();
     assert!(count("general") >= 8, "general: {}", count("general"));

@@ -34,6 +34,14 @@ use crate::{CorpusError, LabelledDoc};
 /// The file a corpus's feedback sets are written to, beside its manifest.
 pub const FEEDBACK_FILE: &str = "feedback.jsonl";
 
+/// The items of the feedback sets that the per-field cap left out: disjoint from the feedback,
+/// the same skill, from the same evaluation-only text. The benchmarks draw on them (DESIGN §10,
+/// principle 1: feedback and benchmark are two samples of one skill, like MMLU-val and -test).
+pub const FEEDBACK_REST_FILE: &str = "feedback-rest.jsonl";
+
+/// At most this many left-out items per field are kept in [`FEEDBACK_REST_FILE`].
+pub const REST_ITEMS_PER_FIELD: usize = 2048;
+
 /// Fewer items than this in a field's feedback set gives a warning (DESIGN §10 asks ≥ 256).
 pub const MIN_FEEDBACK_ITEMS: usize = 256;
 
@@ -203,22 +211,50 @@ pub fn dedup_against(items: &mut Vec<FeedbackItem>, training: &TrainingNgrams) -
     before - items.len()
 }
 
-/// Per field: a seeded shuffle, then at most `cap` items. Output grouped by field (sorted).
-pub fn select(
-    items: Vec<FeedbackItem>,
-    cap: usize,
-    seed: u64,
-) -> BTreeMap<String, Vec<FeedbackItem>> {
-    let mut by_field: BTreeMap<String, Vec<FeedbackItem>> = BTreeMap::new();
+/// Per field: a seeded shuffle, then at most `cap` items, and after them the next at most
+/// [`REST_ITEMS_PER_FIELD`] whose prompt is not a chosen item's (the rest). Both grouped by field (sorted).
+pub fn select(items: Vec<FeedbackItem>, cap: usize, seed: u64) -> (ByField, ByField) {
+    let mut by_field: ByField = BTreeMap::new();
     for it in items {
         by_field.entry(it.field.clone()).or_default().push(it);
     }
-    for (i, items) in by_field.values_mut().enumerate() {
+    let mut rest: ByField = BTreeMap::new();
+    for (i, (field, items)) in by_field.iter_mut().enumerate() {
         let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "corpus.feedback", i as u64));
         items.shuffle(&mut rng);
-        items.truncate(cap);
+        let mut left: Vec<FeedbackItem> = items.drain(cap.min(items.len())..).collect();
+        // A repeated problem (generators repeat easy ones) must not reach the benchmarks.
+        let chosen: HashSet<&str> = items.iter().map(|it| it.prompt.as_str()).collect();
+        left.retain(|it| !chosen.contains(it.prompt.as_str()));
+        left.truncate(REST_ITEMS_PER_FIELD);
+        if !left.is_empty() {
+            rest.insert(field.clone(), left);
+        }
     }
-    by_field
+    (by_field, rest)
+}
+
+/// Items grouped by field.
+pub type ByField = BTreeMap<String, Vec<FeedbackItem>>;
+
+/// Reads a corpus's left-out feedback items of `field` ([`FEEDBACK_REST_FILE`]; none when the
+/// corpus has no such file).
+pub fn load_rest(dir: &Path, field: &str) -> Result<Vec<FeedbackItem>, CorpusError> {
+    let path = dir.join(FEEDBACK_REST_FILE);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| CorpusError::io(&path, e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let it: FeedbackItem = serde_json::from_str(line).map_err(|e| {
+            CorpusError::malformed(&path, format!("line {}: {e}; re-run `mixagent prepare`", n + 1))
+        })?;
+        if it.field == field {
+            out.push(it);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -262,7 +298,7 @@ mod tests {
 
     #[test]
     fn selection_is_seeded_and_capped_per_field() {
-        let items: Vec<FeedbackItem> = (0..20)
+        let mut items: Vec<FeedbackItem> = (0..20)
             .map(|i| FeedbackItem {
                 field: if i % 2 == 0 { "a" } else { "b" }.into(),
                 set: "s".into(),
@@ -270,10 +306,25 @@ mod tests {
                 answer: " x".into(),
             })
             .collect();
-        let a = select(items.clone(), 4, 1);
+        items[19].prompt = "p1".into(); // a repeated problem of field b
+        let (a, rest) = select(items.clone(), 4, 1);
         assert_eq!((a["a"].len(), a["b"].len()), (4, 4));
-        assert_eq!(a, select(items.clone(), 4, 1));
-        assert_ne!(a, select(items, 4, 2));
+        // The rest is every item the cap left out whose prompt no chosen item has.
+        let prompts = |m: &ByField| -> HashSet<String> {
+            m.values().flatten().map(|it| it.prompt.clone()).collect()
+        };
+        assert!(prompts(&rest).is_disjoint(&prompts(&a)));
+        assert_eq!(rest["a"].len(), 6);
+        let mut split_pair = 0;
+        for seed in 0..16 {
+            let (a, rest) = select(items.clone(), 4, seed);
+            let p1_chosen = a["b"].iter().filter(|it| it.prompt == "p1").count();
+            split_pair += usize::from(p1_chosen == 1);
+            assert_eq!(rest["b"].len(), if p1_chosen == 1 { 5 } else { 6 }, "seed {seed}");
+        }
+        assert!(split_pair > 0, "some seed chooses one of the two p1 items");
+        assert_eq!((a.clone(), rest), select(items.clone(), 4, 1));
+        assert_ne!(a, select(items, 4, 2).0);
     }
 
     #[test]

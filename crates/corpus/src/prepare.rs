@@ -13,7 +13,9 @@ use mixagent_shard::{
 };
 
 use crate::docs::{read_folders, read_jsonl, read_unlabelled};
-use crate::feedback::{self, FeedbackConfig, FeedbackItem, TrainingNgrams, FEEDBACK_FILE};
+use crate::feedback::{
+    self, ByField, FeedbackConfig, FeedbackItem, TrainingNgrams, FEEDBACK_FILE, FEEDBACK_REST_FILE,
+};
 use crate::sources::{read_builtin, BuiltinSource, RawDoc};
 use crate::tasks::{TaskItem, TASKS_FILE};
 use crate::{
@@ -54,7 +56,7 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
     // Both checks against training share one n-gram set, built only if either needs it.
     let ngrams = std::cell::OnceCell::new();
     let training = || ngrams.get_or_init(|| TrainingNgrams::new(&docs, cfg.dedup_ngram));
-    let feedback = feedback_sets(cfg, &declared, held, &training)?;
+    let (feedback, rest) = feedback_sets(cfg, &declared, held, &training)?;
     let tasks = user_tasks(cfg, &declared, &training)?;
     if let Some(field) = cfg.feedback_scoring.keys().find(|f| !feedback.contains_key(*f)) {
         return Err(CorpusError::Config {
@@ -112,7 +114,7 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         std::fs::remove_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
     }
     std::fs::create_dir_all(&staging).map_err(|e| CorpusError::io(&staging, e))?;
-    let extras = Extras { feedback: &feedback, tasks: &tasks };
+    let extras = Extras { feedback: &feedback, rest: &rest, tasks: &tasks };
     let written = write_corpus(cfg, &declared, &by_domain, &tokenizer, stamps, extras, &staging)
         .and_then(|m| {
             swap_into_place(&staging, out)?;
@@ -132,6 +134,8 @@ type Splits<'a> = HashMap<&'a str, (Vec<&'a LabelledDoc>, Vec<&'a LabelledDoc>)>
 /// What a corpus holds beside its domains: feedback sets and user tasks.
 struct Extras<'a> {
     feedback: &'a BTreeMap<String, Vec<FeedbackItem>>,
+    /// The feedback items the per-field cap left out (the benchmarks' share).
+    rest: &'a ByField,
     tasks: &'a [TaskItem],
 }
 
@@ -146,7 +150,7 @@ fn write_corpus(
     extras: Extras<'_>,
     staging: &Path,
 ) -> Result<Manifest, CorpusError> {
-    let Extras { feedback, tasks } = extras;
+    let Extras { feedback, rest, tasks } = extras;
     let out = staging;
     tokenizer.save(&staging.join("tokenizer.json"))?;
     let fp = u64::from_str_radix(&tokenizer.fingerprint, 16).expect("hex fingerprint");
@@ -182,6 +186,14 @@ fn write_corpus(
     }
     let feedback_counts: BTreeMap<String, u64> =
         feedback.iter().map(|(f, items)| (f.clone(), items.len() as u64)).collect();
+    if !rest.is_empty() {
+        let mut jsonl = String::new();
+        for item in rest.values().flatten() {
+            jsonl.push_str(&serde_json::to_string(item).expect("item serialises"));
+            jsonl.push('\n');
+        }
+        write_atomic(staging.join(FEEDBACK_REST_FILE), jsonl.as_bytes())?;
+    }
     let mut task_counts: BTreeMap<String, u64> = BTreeMap::new();
     if !tasks.is_empty() {
         let mut jsonl = String::new();
@@ -198,6 +210,7 @@ fn write_corpus(
         &entries,
         !feedback.is_empty(),
         !tasks.is_empty(),
+        !rest.is_empty(),
         &cfg.feedback_scoring,
     )?;
     let manifest = Manifest {
@@ -218,6 +231,7 @@ fn write_corpus(
         fingerprint: Some(fingerprint),
         pretrain_weights: cfg.pretrain_weights.clone(),
         feedback_scoring: cfg.feedback_scoring.clone(),
+        feedback_rest: rest.iter().map(|(f, items)| (f.clone(), items.len() as u64)).collect(),
     };
     let resolved = toml::to_string(cfg)
         .map_err(|e| CorpusError::Config { path: out.into(), message: e.to_string() })?;
@@ -236,6 +250,7 @@ fn corpus_fingerprint(
     entries: &[DomainEntry],
     has_feedback: bool,
     has_tasks: bool,
+    has_rest: bool,
     scoring: &BTreeMap<String, FeedbackScoring>,
 ) -> Result<String, CorpusError> {
     let mut h = Sha256::new();
@@ -263,6 +278,9 @@ fn corpus_fingerprint(
     // Last, so corpora without tasks keep the fingerprint they had before tasks existed.
     if has_tasks {
         file(TASKS_FILE, &mut h)?;
+    }
+    if has_rest {
+        file(FEEDBACK_REST_FILE, &mut h)?;
     }
     // The same feedback items scored another way are another observation; listed last, so
     // corpora scored by likelihood keep their fingerprint.
@@ -447,15 +465,15 @@ fn user_tasks<'a>(
 
 /// Builds the `[[feedback]]` sets: items from the held-out documents or the user's JSONL,
 /// checked against the corpus's fields, deduplicated against all training text, then a seeded
-/// choice of at most `feedback_items_per_field` per field.
+/// choice of at most `feedback_items_per_field` per field, and of the rest.
 fn feedback_sets<'a>(
     cfg: &PrepareConfig,
     declared: &[(String, Field)],
     held: Vec<Vec<RawDoc>>,
     training: &dyn Fn() -> &'a TrainingNgrams,
-) -> Result<BTreeMap<String, Vec<FeedbackItem>>, CorpusError> {
+) -> Result<(ByField, ByField), CorpusError> {
     if cfg.feedback.is_empty() {
-        return Ok(BTreeMap::new());
+        return Ok(Default::default());
     }
     let t = Instant::now();
     let mut items = Vec::new();
@@ -493,7 +511,7 @@ fn feedback_sets<'a>(
     }
     let found = items.len();
     let dropped = feedback::dedup_against(&mut items, training());
-    let sets = feedback::select(items, cfg.feedback_items_per_field, cfg.seed);
+    let (sets, rest) = feedback::select(items, cfg.feedback_items_per_field, cfg.seed);
     for (field, items) in &sets {
         if items.len() < feedback::MIN_FEEDBACK_ITEMS {
             tracing::warn!(field = %field, items = items.len(), "feedback set smaller than {} items: its scores will be noisy", feedback::MIN_FEEDBACK_ITEMS);
@@ -507,7 +525,7 @@ fn feedback_sets<'a>(
         "feedback sets built (dedup: word {}-grams)",
         cfg.dedup_ngram
     );
-    Ok(sets)
+    Ok((sets, rest))
 }
 
 fn source_label(s: &SourceConfig) -> String {

@@ -11,6 +11,7 @@
 //! | `math_agreement` | math | choice of 2 | held-out problem statements with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number |
 //! | `math_cloze` | math | choice of 2 | held-out problem statements: the original word or another word of the same length |
 //! | `math_word_order` | math | choice of 2 | held-out problem statements: as written, or with two neighbouring tokens swapped |
+//! | `answer_kind` | math | choice of 2 | the math feedback sets' left-out problems (`feedback-rest.jsonl`: same modules, other items): the gold answer or another problem's answer of the same length but another form (digits → 9, letters → a: `-12` against `3/4`) |
 //! | `answer_pairing` | math | choice of 2 | held-out `Question: … Answer: …` pairs: the question's answer or that of another question, whose item has the two the other way round |
 //! | `arithmetic_1digit` | math | exact match | `What is a ∘ b?` with one-digit operands (+, −, ×), greedy answer |
 //! | `addition_2digit` | math | choice of 4 | `What is a + b?`, two-digit operands: the sum, ±1, ±10 |
@@ -139,6 +140,8 @@ pub fn living_tasks(
         tasks.push(task("math_cloze", "math", "choice", math_cloze, n, seed, &fresh));
         let order = word_order(&lines, seed, 1);
         tasks.push(task("math_word_order", "math", "choice", order, n, seed, &fresh));
+        let kinds = answer_kind(&mixagent_corpus::load_rest(dir, "math")?, seed);
+        tasks.push(task("answer_kind", "math", "choice", kinds, n, seed, &fresh));
         let pairs = answer_pairing(&texts, seed);
         tasks.push(task("answer_pairing", "math", "choice", pairs, n, seed, &fresh));
         tasks.push(task(
@@ -445,6 +448,51 @@ fn answer_pairing(texts: &[String], seed: u64) -> Vec<LivingItem> {
     out
 }
 
+/// The form of an answer: digits → `9`, letters → `a`, the rest kept (`-3/4` → `-9/9`).
+fn answer_form(answer: &str) -> String {
+    answer
+        .chars()
+        .map(|c| match c {
+            c if c.is_ascii_digit() => '9',
+            c if c.is_alphabetic() => 'a',
+            c => c,
+        })
+        .collect()
+}
+
+/// Items of the math feedback sets that the feedback left out (the same evaluation-only
+/// modules), each against a seeded other answer of the same length in another form: does the
+/// model know what kind of answer the question asks for (a time, a fraction, a signed
+/// integer, True or False)? The skill the math feedback measures at 1-5M parameters (the G2
+/// probe, RESULTS.md), on disjoint items.
+fn answer_kind(rest: &[mixagent_corpus::FeedbackItem], seed: u64) -> Vec<LivingItem> {
+    let short: Vec<&mixagent_corpus::FeedbackItem> =
+        rest.iter().filter(|it| it.answer.trim().len() <= 24).collect();
+    let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, it) in short.iter().enumerate() {
+        by_len.entry(it.answer.len()).or_default().push(i);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.answer_kind", 0));
+    let mut out = Vec::new();
+    for it in &short {
+        let form = answer_form(&it.answer);
+        let others: Vec<usize> = by_len[&it.answer.len()]
+            .iter()
+            .copied()
+            .filter(|&j| answer_form(&short[j].answer) != form)
+            .collect();
+        if let Some(&j) = others.choose(&mut rng) {
+            out.push(LivingItem {
+                prompt: it.prompt.clone(),
+                options: vec![it.answer.clone(), short[j].answer.clone()],
+                correct: 0,
+                answer: String::new(),
+            });
+        }
+    }
+    out
+}
+
 fn definition(texts: &[String], seed: u64) -> Vec<LivingItem> {
     let defs: Vec<(String, String)> = texts
         .iter()
@@ -677,6 +725,37 @@ mod tests {
         a.sort_unstable();
         b.sort_unstable();
         assert_eq!(a, b, "the same words, two of them swapped");
+    }
+
+    #[test]
+    fn answer_kind_pits_the_gold_answer_against_another_form_of_the_same_length() {
+        let item = |p: &str, a: &str| mixagent_corpus::FeedbackItem {
+            field: "math".into(),
+            set: "s".into(),
+            prompt: p.into(),
+            answer: a.into(),
+        };
+        let rest = [
+            item("Problem: a\nAnswer:", " 12"),
+            item("Problem: b\nAnswer:", " 45"),
+            item("Problem: c\nAnswer:", " -3"),
+            item("Problem: d\nAnswer:", " True"),
+            item("Problem: e\nAnswer:", " 1/4"),
+            item("Problem: f\nAnswer:", " 0.5"),
+            item("Problem: g\nAnswer:", " 7"),
+        ];
+        let items = answer_kind(&rest, 3);
+        // " 7" has no other answer of its length; " True" none of another form and length 5.
+        let prompts: Vec<&str> = items.iter().map(|i| i.prompt.as_str()).collect();
+        assert_eq!(prompts.len(), 5, "{prompts:?}");
+        assert!(!prompts.iter().any(|p| p.contains("d\n") || p.contains("g\n")));
+        for it in &items {
+            let (right, wrong) = (&it.options[0], &it.options[1]);
+            assert_eq!(it.correct, 0);
+            assert_eq!(right.len(), wrong.len());
+            assert_ne!(answer_form(right), answer_form(wrong), "{right} vs {wrong}");
+        }
+        assert_eq!(answer_kind(&rest, 3), items, "seeded");
     }
 
     #[test]

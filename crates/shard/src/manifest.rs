@@ -162,6 +162,10 @@ pub struct Manifest {
     /// `[feedback_scoring]`); unlisted fields: [`FeedbackScoring::Likelihood`].
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub feedback_scoring: std::collections::BTreeMap<String, FeedbackScoring>,
+    /// Items per field in `feedback-rest.jsonl`: the feedback sets' items that the per-field
+    /// cap left out, which the benchmarks draw on; empty when there are none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub feedback_rest: std::collections::BTreeMap<String, u64>,
 }
 
 impl Manifest {

@@ -79,6 +79,7 @@ pub fn write_synthetic_corpus(
         sources: Default::default(),
         feedback: Default::default(),
         feedback_scoring: Default::default(),
+        feedback_rest: Default::default(),
         tasks: Default::default(),
         fingerprint: None,
         pretrain_weights: Default::default(),
