@@ -192,7 +192,7 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
         "scoring-typo.toml",
         &corpus(
             "raw-brown",
-            &format!("[feedback_scoring]\ngenral = \"pmi\"\n{brown}"),
+            &format!("[feedback_scoring]\ngenral = \"pairing\"\n{brown}"),
             &held("\"l\"", "general"),
         ),
     );

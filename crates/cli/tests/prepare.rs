@@ -229,18 +229,18 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
         .assert()
         .success();
     assert_eq!(manifest(&again)["fingerprint"], m["fingerprint"]);
-    // The same feedback items scored as PMI are another observation: the manifest says so and
+    // The same feedback items scored as pairing are another observation: the manifest says so and
     // the fingerprint differs; nothing else does.
-    let pmi = tmp.path().join("pmi");
+    let pmi = tmp.path().join("pairing");
     mixagent()
         .args(["prepare", "--config"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml"))
-        .args(["--set", "feedback_scoring.math=\"pmi\"", "--out"])
+        .args(["--set", "feedback_scoring.math=\"pairing\"", "--out"])
         .arg(&pmi)
         .assert()
         .success();
     let mp = manifest(&pmi);
-    assert_eq!(mp["feedback_scoring"], serde_json::json!({"math": "pmi"}));
+    assert_eq!(mp["feedback_scoring"], serde_json::json!({"math": "pairing"}));
     assert!(m.get("feedback_scoring").is_none(), "likelihood-only corpora keep their manifest");
     assert_ne!(mp["fingerprint"], m["fingerprint"]);
     assert_eq!(mp["domains"], m["domains"]);

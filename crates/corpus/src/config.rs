@@ -57,8 +57,8 @@ pub struct PrepareConfig {
     /// distractors at a realistic small share. Recorded in the manifest for `mixagent pretrain`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub pretrain_weights: std::collections::BTreeMap<String, f64>,
-    /// Field → how its feedback suite is scored (`likelihood`, the default, or `pmi`: the
-    /// answer's log-probability after its prompt minus after another item's prompt).
+    /// Field → how its feedback suite is scored (`likelihood`, the default, or `pairing`: the
+    /// log-probability of pairing each answer with its own prompt rather than another item's).
     /// Recorded in the manifest; every evaluation of the corpus scores the field so.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub feedback_scoring: std::collections::BTreeMap<String, mixagent_shard::FeedbackScoring>,

@@ -44,8 +44,9 @@ pub struct FeedbackScore {
     pub items: usize,
     /// Suite fingerprint.
     pub fingerprint: String,
-    /// Mean over items of the mean per-token log-probability of the gold answer; under PMI
-    /// scoring, minus the same after another item's prompt ([`Suite::pairs`]).
+    /// Mean over items of the mean per-token log-probability of the gold answer; under
+    /// pairing scoring, of the log-probability of pairing the answer with its own prompt
+    /// rather than another item's ([`Suite::pairs`]).
     pub feedback: f64,
     /// Items whose prompt was cut from the left to fit the context.
     pub truncated: usize,
@@ -174,8 +175,10 @@ pub fn feedback(scorer: &Scorer<'_>, suites: &[Suite]) -> Result<Vec<FeedbackSco
 }
 
 /// A suite's feedback from the scores of its pairs ([`Suite::pairs`]): the mean over items
-/// (with an answer) of the mean log-probability per answer token, after the item's own prompt
-/// less (PMI scoring) after the other prompt.
+/// (with an answer) of the mean log-probability per answer token after the item's own prompt;
+/// or (pairing scoring) of log σ(own − other), the summed log-probabilities of the answer
+/// after its own prompt and after the other: the log-probability of choosing the right
+/// prompt for the answer.
 pub(crate) fn feedback_score(suite: &Suite, scored: &[crate::Scored]) -> FeedbackScore {
     let n = suite.items.len();
     let (own, control) = scored.split_at(n.min(scored.len()));
@@ -183,7 +186,7 @@ pub(crate) fn feedback_score(suite: &Suite, scored: &[crate::Scored]) -> Feedbac
         own.iter()
             .zip(control)
             .filter(|(x, _)| x.tokens > 0)
-            .map(|(x, c)| x.mean() - c.mean())
+            .map(|(x, c)| log_sigmoid(x.logprob_sum - c.logprob_sum))
             .collect()
     } else {
         own.iter().filter(|x| x.tokens > 0).map(|x| x.mean()).collect()
@@ -194,6 +197,15 @@ pub(crate) fn feedback_score(suite: &Suite, scored: &[crate::Scored]) -> Feedbac
         fingerprint: suite.fingerprint(),
         feedback: values.iter().sum::<f64>() / values.len().max(1) as f64,
         truncated: own.iter().filter(|x| x.truncated).count(),
+    }
+}
+
+/// log σ(x) = −ln(1 + e^(−x)), without overflow for large |x|.
+fn log_sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        -(-x).exp().ln_1p()
+    } else {
+        x - x.exp().ln_1p()
     }
 }
 
@@ -355,16 +367,13 @@ mod tests {
         }
     }
 
-    fn scored(means: &[f64]) -> Vec<Scored> {
-        means
-            .iter()
-            .map(|&m| Scored { logprob_sum: 2.0 * m, tokens: 2, truncated: false })
-            .collect()
+    fn scored(sums: &[f64]) -> Vec<Scored> {
+        sums.iter().map(|&s| Scored { logprob_sum: s, tokens: 2, truncated: false }).collect()
     }
 
     #[test]
-    fn pmi_scores_each_answer_again_after_the_next_items_prompt() {
-        let s = suite(FeedbackScoring::Pmi);
+    fn pairing_scores_each_answer_again_after_the_next_items_prompt() {
+        let s = suite(FeedbackScoring::Pairing);
         assert_eq!(
             s.pairs(),
             [("P1", " 1"), ("P2", " 22"), ("P3", " 3"), ("P2", " 1"), ("P3", " 22"), ("P1", " 3")]
@@ -374,25 +383,28 @@ mod tests {
     }
 
     #[test]
-    fn pmi_ignores_a_better_guess_at_answers_in_general() {
-        // Own prompts: -1, -2, -3 nats a token; the same answers after other prompts: -1.5,
-        // -2.5, -3.0. A model that gets better at answers regardless of the question (every
-        // log-probability 0.4 higher) gains 0.4 in likelihood and nothing in PMI; one that ties
-        // the answers to their questions (own prompts only 0.4 higher) gains in both.
-        let (own, other) = ([-1.0, -2.0, -3.0], [-1.5, -2.5, -3.0]);
+    fn pairing_ignores_a_better_guess_at_answers_in_general() {
+        // Summed log-probabilities after the own prompts and after the others'.
+        let (own, other) = ([-2.0, -4.0, -6.0], [-3.0, -4.0, -6.5]);
         let score = |scoring, own: &[f64], other: &[f64]| {
-            let s = suite(scoring);
             let all: Vec<f64> = own.iter().chain(other).copied().collect();
-            feedback_score(&s, &scored(&all)).feedback
+            feedback_score(&suite(scoring), &scored(&all)).feedback
         };
-        let up = |xs: &[f64]| xs.iter().map(|x| x + 0.4).collect::<Vec<_>>();
-        let pmi = score(FeedbackScoring::Pmi, &own, &other);
-        assert!((pmi - 1.0 / 3.0).abs() < 1e-12, "{pmi}");
-        assert!((score(FeedbackScoring::Pmi, &up(&own), &up(&other)) - pmi).abs() < 1e-12);
-        assert!((score(FeedbackScoring::Pmi, &up(&own), &other) - pmi - 0.4).abs() < 1e-12);
+        let ls = |x: f64| -(1.0 + (-x).exp()).ln();
+        let pairing = score(FeedbackScoring::Pairing, &own, &other);
+        assert!((pairing - (ls(1.0) + ls(0.0) + ls(0.5)) / 3.0).abs() < 1e-12, "{pairing}");
+        // No pairing skill reads log ½; a model better at answers whatever the question (every
+        // log-probability 0.8 higher) scores the same; one that ties answers to their
+        // questions (own prompts 0.8 higher) scores better.
+        assert!((score(FeedbackScoring::Pairing, &own, &own) - 0.5f64.ln()).abs() < 1e-12);
+        let up = |xs: &[f64]| xs.iter().map(|x| x + 0.8).collect::<Vec<_>>();
+        assert!((score(FeedbackScoring::Pairing, &up(&own), &up(&other)) - pairing).abs() < 1e-12);
+        assert!(score(FeedbackScoring::Pairing, &up(&own), &other) > pairing + 0.1);
+        // Likelihood (mean per token, 2 tokens an answer) takes the better guess in full.
         let lik = feedback_score(&suite(FeedbackScoring::Likelihood), &scored(&own)).feedback;
         let lik_up =
             feedback_score(&suite(FeedbackScoring::Likelihood), &scored(&up(&own))).feedback;
         assert!((lik + 2.0).abs() < 1e-12 && (lik_up - lik - 0.4).abs() < 1e-12);
+        assert!((log_sigmoid(-800.0) + 800.0).abs() < 1e-9 && log_sigmoid(800.0) == 0.0);
     }
 }

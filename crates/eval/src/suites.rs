@@ -53,7 +53,7 @@ impl Suite {
         format!("{:016x}", u64::from_be_bytes(d[..8].try_into().expect("8 bytes")))
     }
 
-    /// The (prompt, answer) pairs to score: each item's, then under [`FeedbackScoring::Pmi`]
+    /// The (prompt, answer) pairs to score: each item's, then under [`FeedbackScoring::Pairing`]
     /// each answer again after the next item's prompt (the last after the first's: the items
     /// are in seeded random order, so this is a random derangement). A suite of one item has
     /// no other prompt and is scored by likelihood.

@@ -40,19 +40,22 @@ pub enum FeedbackScoring {
     /// prompt. Rewards anything that makes answers of this kind likely, the right one or not.
     #[default]
     Likelihood,
-    /// Pointwise mutual information of prompt and answer: the same log-probability minus the
-    /// answer's after another item's prompt (the suite's next item, after its seeded shuffle).
-    /// Only what ties the answer to *its* prompt scores; a better guess at answers in
-    /// general (their format, lengths, digits) cancels. Twice the scoring work.
-    Pmi,
+    /// The log-probability that the model pairs each answer with its own prompt rather than
+    /// with another item's (the suite's next, after its seeded shuffle), as a two-way choice
+    /// scored continuously: the mean over items of log σ(PMI), PMI being the answer's summed
+    /// log-probability after its prompt minus after the other. Only what ties the answer to
+    /// *its* prompt scores; a better guess at answers in general (their format, length,
+    /// digits) cancels. Negative like a likelihood (log ½ at no pairing skill, 0 at perfect),
+    /// so changes relative to the base stay well scaled. Twice the scoring work.
+    Pairing,
 }
 
 impl FeedbackScoring {
-    /// `likelihood` or `pmi`.
+    /// `likelihood` or `pairing`.
     pub fn name(self) -> &'static str {
         match self {
             FeedbackScoring::Likelihood => "likelihood",
-            FeedbackScoring::Pmi => "pmi",
+            FeedbackScoring::Pairing => "pairing",
         }
     }
 }

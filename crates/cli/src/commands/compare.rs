@@ -64,6 +64,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let mut c: Vec<OsString> = vec!["eval".into(), checkpoint.into(), "--suite".into()];
         c.extend(["full", "--fields", &fields, "--task-items"].map(OsString::from));
         c.push(cfg.task_items.to_string().into());
+        // The run's corpus, not the one the checkpoint names: a base prepared before the
+        // corpus gained a task or a scoring must be scored as the runs from it are.
+        c.extend(["--corpus".into(), run_cfg.corpus.clone().into_os_string()]);
         c.extend(["--json".into(), json.into(), "--threads".into(), threads.to_string().into()]);
         c
     };

@@ -78,7 +78,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     for f in &cfg.space.fields {
         if manifest.scoring_of(f) != FeedbackScoring::Likelihood {
             eprintln!(
-                "mixmin: NOTE: field `{f}`'s feedback is scored as {}; MixMin's ensemble fits the likelihood of its answers after their own prompts (a mixture of probabilities has no PMI to fit)",
+                "mixmin: NOTE: field `{f}`'s feedback is scored as {}; MixMin's ensemble fits the likelihood of its answers after their own prompts (the pairing score of a mixture of models is not a fit MixMin can solve)",
                 manifest.scoring_of(f).name()
             );
         }
