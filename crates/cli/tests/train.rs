@@ -249,6 +249,40 @@ fn feedback_moves_with_the_mixture() {
         feedback_of(&out)
     };
     let (g0, m0) = eval(&base, "base");
+    // The same corpus with its math feedback scored as pairing (what its manifest says): a
+    // log-probability of a two-way choice, between log 0.5 - 0.5 and 0 for a model with little
+    // pairing skill, on the same items as likelihood but another suite fingerprint.
+    let pairing = tmp.path().join("pairing-corpus");
+    fs::create_dir(&pairing).unwrap();
+    for e in fs::read_dir(&corpus).unwrap().flatten() {
+        if e.file_name() != "manifest.json" {
+            std::os::unix::fs::symlink(e.path(), pairing.join(e.file_name())).unwrap();
+        }
+    }
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&fs::read(corpus.join("manifest.json")).unwrap()).unwrap();
+    m["feedback_scoring"] = serde_json::json!({"math": "pairing"});
+    fs::write(pairing.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let report = tmp.path().join("pairing.json");
+    mixagent()
+        .arg("eval")
+        .arg(&base)
+        .args(["--items", "64", "--windows", "1", "--threads", "2", "--corpus"])
+        .arg(&pairing)
+        .arg("--json")
+        .arg(&report)
+        .assert()
+        .success();
+    let (g_pair, m_pair) = feedback_of(&report);
+    assert_eq!(g_pair, g0, "general is still scored by likelihood");
+    assert!(m_pair < 0.0 && m_pair > 0.5f64.ln() - 0.5, "pairing math feedback {m_pair}");
+    let fingerprint = |r: &Path| {
+        let v: serde_json::Value = serde_json::from_slice(&fs::read(r).unwrap()).unwrap();
+        v["feedback"].as_array().unwrap().iter().find(|f| f["field"] == "math").unwrap()
+            ["fingerprint"]
+            .clone()
+    };
+    assert_ne!(fingerprint(&report), fingerprint(&tmp.path().join("base.json")));
     let cpt = |field: &str| {
         let schedule = tmp.path().join(format!("{field}.toml"));
         let (level, weights) = if field == "math" {
