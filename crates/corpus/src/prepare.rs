@@ -177,32 +177,19 @@ fn write_corpus(
         });
     }
     if !feedback.is_empty() {
-        let mut jsonl = String::new();
-        for item in feedback.values().flatten() {
-            jsonl.push_str(&serde_json::to_string(item).expect("item serialises"));
-            jsonl.push('\n');
-        }
-        write_atomic(staging.join(FEEDBACK_FILE), jsonl.as_bytes())?;
+        write_atomic(staging.join(FEEDBACK_FILE), jsonl(feedback.values().flatten()).as_bytes())?;
     }
     let feedback_counts: BTreeMap<String, u64> =
         feedback.iter().map(|(f, items)| (f.clone(), items.len() as u64)).collect();
     if !rest.is_empty() {
-        let mut jsonl = String::new();
-        for item in rest.values().flatten() {
-            jsonl.push_str(&serde_json::to_string(item).expect("item serialises"));
-            jsonl.push('\n');
-        }
-        write_atomic(staging.join(FEEDBACK_REST_FILE), jsonl.as_bytes())?;
+        write_atomic(staging.join(FEEDBACK_REST_FILE), jsonl(rest.values().flatten()).as_bytes())?;
     }
     let mut task_counts: BTreeMap<String, u64> = BTreeMap::new();
     if !tasks.is_empty() {
-        let mut jsonl = String::new();
         for item in tasks {
-            jsonl.push_str(&serde_json::to_string(item).expect("item serialises"));
-            jsonl.push('\n');
             *task_counts.entry(item.task.clone()).or_default() += 1;
         }
-        write_atomic(staging.join(TASKS_FILE), jsonl.as_bytes())?;
+        write_atomic(staging.join(TASKS_FILE), jsonl(tasks).as_bytes())?;
     }
     let fingerprint = corpus_fingerprint(
         staging,
@@ -239,6 +226,16 @@ fn write_corpus(
     // The manifest is written last: a folder without one is never a corpus.
     manifest.save(staging)?;
     Ok(manifest)
+}
+
+/// One JSON line per item.
+fn jsonl<'a, T: serde::Serialize + 'a>(items: impl IntoIterator<Item = &'a T>) -> String {
+    let mut out = String::new();
+    for item in items {
+        out.push_str(&serde_json::to_string(item).expect("item serialises"));
+        out.push('\n');
+    }
+    out
 }
 
 /// The corpus fingerprint: SHA-256 over the source stamps, the tokenizer file, and every

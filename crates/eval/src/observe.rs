@@ -101,8 +101,8 @@ impl Observer {
 
     /// The log-probability of every answer token of every feedback item under `model`, by
     /// field (an item's likelihood feedback is the mean of its tokens'; a field's, the mean
-    /// over its items). After its own prompt only: a PMI suite's other-prompt pairs are left
-    /// out.
+    /// over its items). After its own prompt only: a pairing suite's other-prompt pairs are
+    /// left out.
     pub fn token_logprobs(
         &self,
         model: &Llama,

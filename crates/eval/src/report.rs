@@ -182,7 +182,8 @@ pub fn feedback(scorer: &Scorer<'_>, suites: &[Suite]) -> Result<Vec<FeedbackSco
 pub(crate) fn feedback_score(suite: &Suite, scored: &[crate::Scored]) -> FeedbackScore {
     let n = suite.items.len();
     let (own, control) = scored.split_at(n.min(scored.len()));
-    let values: Vec<f64> = if control.len() == own.len() {
+    let pairing = suite.scoring == mixagent_shard::FeedbackScoring::Pairing;
+    let values: Vec<f64> = if pairing && !control.is_empty() && control.len() == own.len() {
         own.iter()
             .zip(control)
             .filter(|(x, _)| x.tokens > 0)
