@@ -10,16 +10,16 @@
 //! the clip (the raw z-scores stay inside it: the space is not out of distribution) and the
 //! decision must change when the feedback history changes.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use mixagent_agent::{train_agent, AgentConfig, ViewConfig};
 use mixagent_core::Observation;
 use mixagent_policy::{DomainInfo, History, Policy, StageOutcome};
 use mixagent_shard::synthetic::{write_synthetic_corpus, SyntheticDomain};
-use mixagent_trajectory::{
-    BaseInfo, CollectConfig, Family, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
-};
+use mixagent_trajectory::{CollectConfig, Trajectory};
+
+mod common;
+use common::toy_trajectory;
 
 const STAGES: usize = 6;
 const NAMES: [(&str, &str, usize); 6] = [
@@ -89,38 +89,9 @@ fn collection(dir: &Path) -> (mixagent_shard::Manifest, Vec<Trajectory>) {
                 })
                 .collect();
             let (initial, observations) = run(&weights);
-            Trajectory {
-                format_version: TRAJECTORY_VERSION,
-                id: format!("t-{i:05}"),
-                index: i,
-                seed: i,
-                family: Family::RandomWalk { sigma: 0.0, max_l1: 1.0 },
-                concentration: 1.0,
-                space: NAMES
-                    .iter()
-                    .map(|(n, f, _)| SpaceEntry { name: n.to_string(), field: f.to_string() })
-                    .collect(),
-                space_fingerprint: "toy".into(),
-                base: BaseInfo { checkpoint: "toy".into(), fingerprint: "0".repeat(16), params: 0 },
-                suites: BTreeMap::new(),
-                config: config.clone(),
-                initial,
-                stages: weights
-                    .into_iter()
-                    .zip(observations)
-                    .enumerate()
-                    .map(|(stage, (weights, observation))| StageRow {
-                        stage,
-                        weights,
-                        tokens: 1,
-                        tokens_by_domain: BTreeMap::new(),
-                        train_loss: 1.0,
-                        observation,
-                        train_secs: 0.0,
-                        eval_secs: 0.0,
-                    })
-                    .collect(),
-            }
+            let space: Vec<(&str, &str)> = NAMES.iter().map(|(n, f, _)| (*n, *f)).collect();
+            let rows = weights.into_iter().zip(observations).collect();
+            toy_trajectory(i, &space, "toy", 1.0, &config, initial, rows)
         })
         .collect();
     (manifest, set)

@@ -5,17 +5,17 @@
 //! reach `w*`, but no trajectory follows it). Behaviour cloning on the best trajectories stays
 //! near the demonstrations; CQL, which learns from the rewards, finds `w*`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use mixagent_agent::{mean_action as policy_mean, train, AgentConfig, Dataset, ViewConfig};
 use mixagent_core::Observation;
 use mixagent_policy::{RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES};
 use mixagent_shard::synthetic::{write_synthetic_corpus, SyntheticDomain};
-use mixagent_trajectory::{
-    BaseInfo, CollectConfig, Family, SpaceEntry, StageRow, Trajectory, TRAJECTORY_VERSION,
-};
+use mixagent_trajectory::{CollectConfig, Trajectory};
 use tch::Tensor;
+
+mod common;
+use common::toy_trajectory;
 
 const BEST: [f64; 3] = [0.3, 0.6, 0.1];
 const DEMO: [f64; 3] = [0.6, 0.15, 0.25];
@@ -61,51 +61,6 @@ fn dirichlet(mean: &[f64], conc: f64, state: &mut u64) -> Vec<f64> {
 
 fn reward(w: &[f64]) -> f64 {
     -w.iter().zip(BEST).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
-}
-
-/// A toy trajectory over `space` (name, field): `rows` holds each stage's mixture and the
-/// observation after it.
-fn toy_trajectory(
-    i: u64,
-    space: &[(&str, &str)],
-    fingerprint: &str,
-    concentration: f64,
-    config: &CollectConfig,
-    initial: Observation,
-    rows: Vec<(Vec<f64>, Observation)>,
-) -> Trajectory {
-    let stages = rows
-        .into_iter()
-        .enumerate()
-        .map(|(stage, (weights, observation))| StageRow {
-            stage,
-            weights,
-            tokens: 1,
-            tokens_by_domain: BTreeMap::new(),
-            train_loss: 1.0,
-            observation,
-            train_secs: 0.0,
-            eval_secs: 0.0,
-        })
-        .collect();
-    Trajectory {
-        format_version: TRAJECTORY_VERSION,
-        id: format!("t-{i:05}"),
-        index: i,
-        seed: i,
-        family: Family::RandomWalk { sigma: 0.0, max_l1: 1.0 },
-        concentration,
-        space: space
-            .iter()
-            .map(|(n, f)| SpaceEntry { name: n.to_string(), field: f.to_string() })
-            .collect(),
-        space_fingerprint: fingerprint.into(),
-        base: BaseInfo { checkpoint: "toy".into(), fingerprint: "0".repeat(16), params: 0 },
-        suites: BTreeMap::new(),
-        config: config.clone(),
-        initial,
-        stages,
-    }
 }
 
 fn dataset(dir: &Path, data_seed: u64) -> Dataset {

@@ -237,10 +237,14 @@ pub fn select(items: Vec<FeedbackItem>, cap: usize, seed: u64) -> (ByField, ByFi
 /// Items grouped by field.
 pub type ByField = BTreeMap<String, Vec<FeedbackItem>>;
 
-/// Reads a corpus's left-out feedback items of `field` ([`FEEDBACK_REST_FILE`]; none when the
-/// corpus has no such file).
-pub fn load_rest(dir: &Path, field: &str) -> Result<Vec<FeedbackItem>, CorpusError> {
-    let path = dir.join(FEEDBACK_REST_FILE);
+/// Reads one of a corpus's item files ([`FEEDBACK_FILE`], [`FEEDBACK_REST_FILE`]): the items
+/// of `field`, or all of them; none when the corpus has no such file.
+pub fn load_items(
+    dir: &Path,
+    file: &str,
+    field: Option<&str>,
+) -> Result<Vec<FeedbackItem>, CorpusError> {
+    let path = dir.join(file);
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -250,7 +254,7 @@ pub fn load_rest(dir: &Path, field: &str) -> Result<Vec<FeedbackItem>, CorpusErr
         let it: FeedbackItem = serde_json::from_str(line).map_err(|e| {
             CorpusError::malformed(&path, format!("line {}: {e}; re-run `mixagent prepare`", n + 1))
         })?;
-        if it.field == field {
+        if field.is_none_or(|f| f == it.field) {
             out.push(it);
         }
     }

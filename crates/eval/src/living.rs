@@ -37,7 +37,7 @@ use std::path::Path;
 
 use mixagent_core::seed::derive;
 use mixagent_corpus::items::items_of;
-use mixagent_corpus::{FeedbackItem, FEEDBACK_FILE};
+use mixagent_corpus::{load_items, FeedbackItem, FEEDBACK_FILE, FEEDBACK_REST_FILE};
 use mixagent_shard::Manifest;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -140,7 +140,7 @@ pub fn living_tasks(
         tasks.push(task("math_cloze", "math", "choice", math_cloze, n, seed, &fresh));
         let order = word_order(&lines, seed, 1);
         tasks.push(task("math_word_order", "math", "choice", order, n, seed, &fresh));
-        let kinds = answer_kind(&mixagent_corpus::load_rest(dir, "math")?, seed);
+        let kinds = answer_kind(&load_items(dir, FEEDBACK_REST_FILE, Some("math"))?, seed);
         tasks.push(task("answer_kind", "math", "choice", kinds, n, seed, &fresh));
         let pairs = answer_pairing(&texts, seed);
         tasks.push(task("answer_pairing", "math", "choice", pairs, n, seed, &fresh));
@@ -230,15 +230,8 @@ fn feedback_prompts(dir: &Path, manifest: &Manifest) -> Result<HashSet<String>, 
     if manifest.feedback.is_empty() {
         return Ok(HashSet::new());
     }
-    let path = dir.join(FEEDBACK_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| EvalError::io(&path, e))?;
-    text.lines()
-        .map(|l| {
-            serde_json::from_str::<FeedbackItem>(l)
-                .map(|it| it.prompt.trim().to_string())
-                .map_err(|e| EvalError::malformed(&path, format!("{e}; re-run `mixagent prepare`")))
-        })
-        .collect()
+    let items = load_items(dir, FEEDBACK_FILE, None)?;
+    Ok(items.into_iter().map(|it| it.prompt.trim().to_string()).collect())
 }
 
 /// The held-out documents of a field's core domains (no `pretrain_weights` entry below 1), in
@@ -465,22 +458,18 @@ fn answer_form(answer: &str) -> String {
 /// model know what kind of answer the question asks for (a time, a fraction, a signed
 /// integer, True or False)? The skill the math feedback measures at 1-5M parameters (the G2
 /// probe, RESULTS.md), on disjoint items.
-fn answer_kind(rest: &[mixagent_corpus::FeedbackItem], seed: u64) -> Vec<LivingItem> {
-    let short: Vec<&mixagent_corpus::FeedbackItem> =
-        rest.iter().filter(|it| it.answer.trim().len() <= 24).collect();
+fn answer_kind(rest: &[FeedbackItem], seed: u64) -> Vec<LivingItem> {
+    let short: Vec<&FeedbackItem> = rest.iter().filter(|it| it.answer.trim().len() <= 24).collect();
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, it) in short.iter().enumerate() {
         by_len.entry(it.answer.len()).or_default().push(i);
     }
+    let forms: Vec<String> = short.iter().map(|it| answer_form(&it.answer)).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.living.answer_kind", 0));
     let mut out = Vec::new();
-    for it in &short {
-        let form = answer_form(&it.answer);
-        let others: Vec<usize> = by_len[&it.answer.len()]
-            .iter()
-            .copied()
-            .filter(|&j| answer_form(&short[j].answer) != form)
-            .collect();
+    for (i, it) in short.iter().enumerate() {
+        let others: Vec<usize> =
+            by_len[&it.answer.len()].iter().copied().filter(|&j| forms[j] != forms[i]).collect();
         if let Some(&j) = others.choose(&mut rng) {
             out.push(LivingItem {
                 prompt: it.prompt.clone(),
@@ -729,7 +718,7 @@ mod tests {
 
     #[test]
     fn answer_kind_pits_the_gold_answer_against_another_form_of_the_same_length() {
-        let item = |p: &str, a: &str| mixagent_corpus::FeedbackItem {
+        let item = |p: &str, a: &str| FeedbackItem {
             field: "math".into(),
             set: "s".into(),
             prompt: p.into(),

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use mixagent_corpus::items::items_of;
 pub use mixagent_corpus::items::Item;
-use mixagent_corpus::{FeedbackItem, FEEDBACK_FILE};
+use mixagent_corpus::{load_items, FEEDBACK_FILE};
 
 use crate::EvalError;
 
@@ -93,16 +93,10 @@ pub fn build_suite(
             ),
         });
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| EvalError::io(&path, e))?;
-    let mut items = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let it: FeedbackItem = serde_json::from_str(line).map_err(|e| {
-            EvalError::malformed(&path, format!("line {}: {e}; re-run `mixagent prepare`", n + 1))
-        })?;
-        if it.field == field {
-            items.push(Item { domain: it.set, prompt: it.prompt, answer: it.answer });
-        }
-    }
+    let mut items: Vec<Item> = load_items(dir, FEEDBACK_FILE, Some(field))?
+        .into_iter()
+        .map(|it| Item { domain: it.set, prompt: it.prompt, answer: it.answer })
+        .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "eval.feedback", 0));
     items.shuffle(&mut rng);
     items.truncate(size);
