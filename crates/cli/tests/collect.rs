@@ -772,6 +772,18 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     screenshot(&out.join("report.html"), &tmp.path().join("report.png"));
     // A rerun finds every run finished and evaluated and only rebuilds the tables.
     run().assert().success().stderr(contains("(0 jobs to do"));
+    // A finished run trained from another base (copied from another machine, say) is refused,
+    // not tabled.
+    let copied = out.join("runs/odm/seed-1/run.json");
+    let original = std::fs::read_to_string(&copied).unwrap();
+    let mut other = read(&copied);
+    other["base"]["fingerprint"] = "0123456789abcdef".into();
+    std::fs::write(&copied, other.to_string()).unwrap();
+    run()
+        .assert()
+        .failure()
+        .stderr(contains("runs/odm/seed-1 (trained from base 0123456789abcdef"));
+    std::fs::write(&copied, original).unwrap();
     // A bad policy is reported with the log that says why.
     std::fs::write(
         &cfg,

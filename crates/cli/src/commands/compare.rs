@@ -57,7 +57,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             })
         })
         .collect();
-    refuse_stale(&runs)?;
+    refuse_stale(&runs, &run_cfg.base)?;
     let (workers, threads) = (a.pool.workers(), a.pool.threads());
     let fields = run_cfg.space.fields.join(",");
     let eval = |checkpoint: &Path, json: &Path| -> Vec<OsString> {
@@ -263,30 +263,43 @@ fn facts(
 }
 
 /// A finished run steered by other files under the same spec (a retrained agent, a grown
-/// collection) would silently mix into the table: refuse it. (A policy's identity does not
-/// depend on the seed: build each one once.)
-fn refuse_stale(runs: &[Run]) -> anyhow::Result<()> {
+/// collection), or trained from another base (a base pretrained again, run folders copied from
+/// another machine), would silently mix into the table: refuse it. (A policy's identity does
+/// not depend on the seed: build each one once.)
+fn refuse_stale(runs: &[Run], base: &Path) -> anyhow::Result<()> {
     let mut identities = std::collections::BTreeMap::new();
+    let mut base_now = None;
     let mut stale = Vec::new();
     for r in runs {
-        if let Ok(run) = SteeredRun::read(&r.dir.join("run.json")) {
-            if !identities.contains_key(&r.policy) {
-                let id = mixagent_baselines::parse_policy(&r.policy, r.seed)?.identity();
-                identities.insert(r.policy.clone(), id);
-            }
-            let now = &identities[&r.policy];
-            if !run.policy_identity.is_empty() && &run.policy_identity != now {
-                stale.push(format!(
-                    "{} ({} then, {now} now)",
-                    r.dir.display(),
-                    run.policy_identity
-                ));
-            }
+        let Ok(run) = SteeredRun::read(&r.dir.join("run.json")) else { continue };
+        if !identities.contains_key(&r.policy) {
+            let id = mixagent_baselines::parse_policy(&r.policy, r.seed)?.identity();
+            identities.insert(r.policy.clone(), id);
+        }
+        let now = &identities[&r.policy];
+        if !run.policy_identity.is_empty() && &run.policy_identity != now {
+            stale.push(format!("{} ({} then, {now} now)", r.dir.display(), run.policy_identity));
+        }
+        if base_now.is_none() {
+            let weights = base.join("model.safetensors");
+            base_now = Some(
+                mixagent_rollout::file_fingerprint(&weights)
+                    .with_context(|| format!("the base {} of the run config", base.display()))?,
+            );
+        }
+        let base_now = base_now.as_deref().unwrap_or_default();
+        if run.base.fingerprint != base_now {
+            stale.push(format!(
+                "{} (trained from base {}, but {} is {base_now} now)",
+                r.dir.display(),
+                run.base.fingerprint,
+                base.display()
+            ));
         }
     }
     if !stale.is_empty() {
         bail!(
-            "these runs were steered by other files under the same policy spec; delete them to rerun:\n  {}",
+            "these runs were steered by other files under the same policy spec, or trained from another base; delete them to rerun:\n  {}",
             stale.join("\n  ")
         );
     }
