@@ -269,6 +269,31 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
         mixagent_eval::living::living_tasks(&out, &typed, &["math".into()], 400, 0).unwrap();
     let kind = tasks.iter().find(|t| t.name == "answer_kind").expect("answer_kind is built");
     assert_eq!(kind.items.len(), 400);
+    for name in ["module_agreement", "module_cloze", "module_word_order"] {
+        let t = tasks.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{name}"));
+        assert!(t.items.len() >= 100, "{name}: {} items", t.items.len());
+    }
+    // The general feedback's left-out items give the genre tasks: sentences that no feedback
+    // item's text contains.
+    let general =
+        mixagent_eval::living::living_tasks(&out, &typed, &["general".into()], 400, 0).unwrap();
+    let fb_text: Vec<String> = fb
+        .iter()
+        .filter(|f| f["field"] == "general")
+        .map(|f| {
+            let text =
+                format!("{} {}", f["prompt"].as_str().unwrap(), f["answer"].as_str().unwrap());
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    for name in ["genre_agreement", "genre_cloze", "genre_word_order"] {
+        let t = general.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{name}"));
+        assert!(t.items.len() >= 100, "{name}: {} items", t.items.len());
+        for it in &t.items {
+            let sentence = format!("{}{}", it.prompt, it.options[it.correct]);
+            assert!(!fb_text.iter().any(|f| f.contains(&sentence)), "{name}: {sentence}");
+        }
+    }
     let domains = m["domains"].as_array().unwrap();
     let count = |f: &str| domains.iter().filter(|d| d["field"] == f).count();
     assert!(count("general") >= 8, "general: {}", count("general"));

@@ -8,6 +8,8 @@
 //! | `cloze` | general | choice of 2 | held-out sentences: the original word or another word of the same length from the same text |
 //! | `word_order` | general | choice of 2 | held-out sentences: as written, or with two neighbouring words swapped |
 //! | `definition` | general | choice of 4 | held-out `term: gloss` lines: the term's gloss or three others (per-token scoring) |
+//! | `genre_agreement`, `genre_cloze`, `genre_word_order` | general | choice of 2 | as `agreement`, `cloze`, `word_order`, on the sentences of the general feedback sets' left-out items (`feedback-rest.jsonl`: the held-out genres the feedback reads), each sentence once and none that a feedback item's text contains: the feedback's own skill on disjoint items |
+//! | `module_agreement`, `module_cloze`, `module_word_order` | math | choice of 2 | as `math_agreement`, `math_cloze`, `math_word_order`, on the problem statements of the math feedback sets' left-out items (`feedback-rest.jsonl`: the held-out modules the feedback reads) |
 //! | `math_agreement` | math | choice of 2 | held-out problem statements with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number |
 //! | `math_cloze` | math | choice of 2 | held-out problem statements: the original word or another word of the same length |
 //! | `math_word_order` | math | choice of 2 | held-out problem statements: as written, or with two neighbouring tokens swapped |
@@ -130,6 +132,21 @@ pub fn living_tasks(
             seed,
             &fresh,
         ));
+        let genre = feedback_rest_sentences(dir, "general")?;
+        let genre: Vec<&str> = genre.iter().map(String::as_str).collect();
+        tasks.push(task(
+            "genre_agreement",
+            "general",
+            "choice",
+            agreement(&genre),
+            n,
+            seed,
+            &fresh,
+        ));
+        let genre_cloze = cloze(&genre, seed, 2);
+        tasks.push(task("genre_cloze", "general", "choice", genre_cloze, n, seed, &fresh));
+        let order = word_order(&genre, seed, 2);
+        tasks.push(task("genre_word_order", "general", "choice", order, n, seed, &fresh));
     }
     if has("math") {
         let texts = heldout_texts(dir, manifest, "math")?;
@@ -140,7 +157,16 @@ pub fn living_tasks(
         tasks.push(task("math_cloze", "math", "choice", math_cloze, n, seed, &fresh));
         let order = word_order(&lines, seed, 1);
         tasks.push(task("math_word_order", "math", "choice", order, n, seed, &fresh));
-        let kinds = answer_kind(&load_items(dir, FEEDBACK_REST_FILE, Some("math"))?, seed);
+        let rest = load_items(dir, FEEDBACK_REST_FILE, Some("math"))?;
+        let statements: Vec<String> = rest.iter().map(|it| it.prompt.clone()).collect();
+        let statements = problem_lines(&statements);
+        let module = agreement(&statements);
+        tasks.push(task("module_agreement", "math", "choice", module, n, seed, &fresh));
+        let module_cloze = cloze(&statements, seed, 3);
+        tasks.push(task("module_cloze", "math", "choice", module_cloze, n, seed, &fresh));
+        let order = word_order(&statements, seed, 3);
+        tasks.push(task("module_word_order", "math", "choice", order, n, seed, &fresh));
+        let kinds = answer_kind(&rest, seed);
         tasks.push(task("answer_kind", "math", "choice", kinds, n, seed, &fresh));
         let pairs = answer_pairing(&texts, seed);
         tasks.push(task("answer_pairing", "math", "choice", pairs, n, seed, &fresh));
@@ -257,6 +283,19 @@ fn heldout_texts(dir: &Path, manifest: &Manifest, field: &str) -> Result<Vec<Str
         }
     }
     Ok(out)
+}
+
+/// The sentences of a field's left-out feedback items (`feedback-rest.jsonl`), each once, in
+/// file order, leaving out every sentence that a feedback item's text contains (the held-out
+/// windows of a genre overlap, so a left-out item can share sentences with a chosen one).
+fn feedback_rest_sentences(dir: &Path, field: &str) -> Result<Vec<String>, EvalError> {
+    let text = |items: Vec<FeedbackItem>| -> Vec<String> {
+        items.into_iter().map(|it| format!("{} {}", it.prompt, it.answer)).collect()
+    };
+    let feedback = text(load_items(dir, FEEDBACK_FILE, Some(field))?);
+    let rest = text(load_items(dir, FEEDBACK_REST_FILE, Some(field))?);
+    let mut seen: HashSet<&str> = sentences(&feedback).into_iter().collect();
+    Ok(sentences(&rest).into_iter().filter(|s| seen.insert(s)).map(str::to_string).collect())
 }
 
 /// English-looking sentences of 6 to 40 words (ASCII letters and light punctuation).
