@@ -281,9 +281,8 @@ fn refuse_stale(runs: &[Run], base: &Path) -> anyhow::Result<()> {
             stale.push(format!("{} ({} then, {now} now)", r.dir.display(), run.policy_identity));
         }
         if base_now.is_none() {
-            let weights = base.join("model.safetensors");
             base_now = Some(
-                mixagent_rollout::file_fingerprint(&weights)
+                mixagent_rollout::base_fingerprint(base)
                     .with_context(|| format!("the base {} of the run config", base.display()))?,
             );
         }
