@@ -8,7 +8,7 @@
 //! | `cloze` | general | choice of 2 | held-out sentences: the original word or another word of the same length from the same text |
 //! | `word_order` | general | choice of 2 | held-out sentences: as written, or with two neighbouring words swapped |
 //! | `definition` | general | choice of 4 | held-out `term: gloss` lines: the term's gloss or three others (per-token scoring) |
-//! | `genre_agreement`, `genre_cloze`, `genre_word_order` | general | choice of 2 | as `agreement`, `cloze`, `word_order`, on the sentences of the general feedback sets' left-out items (`feedback-rest.jsonl`: the held-out genres the feedback reads), each sentence once and none that a feedback item's text contains: the feedback's own skill on disjoint items |
+//! | `genre_agreement`, `genre_cloze`, `genre_word_order` | general | choice of 2 | as `agreement`, `cloze`, `word_order`, on the sentences of the general feedback sets' left-out items (`feedback-rest.jsonl`: the held-out genres the feedback reads), each sentence once and none that shares six words in a row with a feedback item's text: the feedback's own skill on disjoint items |
 //! | `module_agreement`, `module_cloze`, `module_word_order` | math | choice of 2 | as `math_agreement`, `math_cloze`, `math_word_order`, on the problem statements of the math feedback sets' left-out items (`feedback-rest.jsonl`: the held-out modules the feedback reads) |
 //! | `math_agreement` | math | choice of 2 | held-out problem statements with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number |
 //! | `math_cloze` | math | choice of 2 | held-out problem statements: the original word or another word of the same length |
@@ -286,16 +286,27 @@ fn heldout_texts(dir: &Path, manifest: &Manifest, field: &str) -> Result<Vec<Str
 }
 
 /// The sentences of a field's left-out feedback items (`feedback-rest.jsonl`), each once, in
-/// file order, leaving out every sentence that a feedback item's text contains (the held-out
-/// windows of a genre overlap, so a left-out item can share sentences with a chosen one).
+/// file order, leaving out every sentence that shares a run of six words with a feedback item's
+/// text: the held-out windows of a genre overlap, so a left-out item can share sentences with
+/// a chosen one, whole or cut differently at the window's edge.
 fn feedback_rest_sentences(dir: &Path, field: &str) -> Result<Vec<String>, EvalError> {
+    const RUN: usize = 6; // the shortest sentence `sentences` keeps
     let text = |items: Vec<FeedbackItem>| -> Vec<String> {
         items.into_iter().map(|it| format!("{} {}", it.prompt, it.answer)).collect()
     };
-    let feedback = text(load_items(dir, FEEDBACK_FILE, Some(field))?);
+    let runs = |t: &str| -> Vec<String> {
+        let words: Vec<&str> = t.split_whitespace().collect();
+        words.windows(RUN).map(|w| w.join(" ")).collect()
+    };
+    let feedback: HashSet<String> =
+        text(load_items(dir, FEEDBACK_FILE, Some(field))?).iter().flat_map(|t| runs(t)).collect();
     let rest = text(load_items(dir, FEEDBACK_REST_FILE, Some(field))?);
-    let mut seen: HashSet<&str> = sentences(&feedback).into_iter().collect();
-    Ok(sentences(&rest).into_iter().filter(|s| seen.insert(s)).map(str::to_string).collect())
+    let mut seen = HashSet::new();
+    Ok(sentences(&rest)
+        .into_iter()
+        .filter(|s| seen.insert(*s) && !runs(s).iter().any(|r| feedback.contains(r)))
+        .map(str::to_string)
+        .collect())
 }
 
 /// English-looking sentences of 6 to 40 words (ASCII letters and light punctuation).
