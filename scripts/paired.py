@@ -2,11 +2,13 @@
 """Paired reading of a `mixagent compare` folder (no third-party packages).
 
 For every policy: the target share at each stage (mean over seeds) and the final balanced
-score per seed. Then, for the policy given by --policy (default: the first agent), its paired
+score per seed (read from the final evaluation, `base-final-feedback-N.json` beside the runs'
+`final-feedback-N.json`, when the compare ran with `final_items = N`; else from the runs' last
+observation). Then, for the policy given by --policy (default: the first agent), its paired
 difference to every other policy over the seeds they share (same seed = same data order), with
 a Student-t 95% interval. A policy "wins" only where that interval lies above zero.
 
-    python3 scripts/paired.py runs/compare-demo [--policy agent:runs/agent-demo]
+    python3 scripts/paired.py runs/compare-demo [--policy agent:runs/agent-demo] [--final-items N]
 """
 import argparse
 import glob
@@ -21,11 +23,21 @@ def balanced(obs, base, fields):
     return sum((obs["feedback"][f] - base["feedback"][f]) / abs(base["feedback"][f]) for f in fields) / len(fields)
 
 
+def feedback(path):
+    return {"feedback": {f["field"]: f["feedback"] for f in json.load(open(path))["feedback"]}}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("compare")
     ap.add_argument("--policy")
+    ap.add_argument("--final-items", type=int, help="default: the largest N the folder has, else the runs' own observation")
     a = ap.parse_args()
+    sizes = sorted(int(p.rsplit("-", 1)[1][:-5]) for p in glob.glob(os.path.join(a.compare, "base-final-feedback-*.json")))
+    n = a.final_items if a.final_items is not None else (sizes[-1] if sizes else 0)
+    base = feedback(os.path.join(a.compare, f"base-final-feedback-{n}.json")) if n else None
+    where = f"{n} feedback items a field (final evaluation)" if n else "the runs' last observation"
+    print(f"final score: {where}")
     runs = {}
     for path in sorted(glob.glob(os.path.join(a.compare, "runs", "*", "seed-*", "run.json"))):
         r = json.load(open(path))
@@ -37,7 +49,11 @@ def main():
                 fields.append(e["field"])
         target = [i for i, e in enumerate(r["space"]) if e["field"] != fields[0]]
         shares = [sum(s["weights"][i] for i in target) for s in r["stages"]]
-        score = balanced(r["stages"][-1]["observation"], r["initial"], fields)
+        if n:
+            last = feedback(os.path.join(os.path.dirname(path), f"final-feedback-{n}.json"))
+            score = balanced(last, base, fields)
+        else:
+            score = balanced(r["stages"][-1]["observation"], r["initial"], fields)
         runs.setdefault(r["policy"], {})[r["config"]["seed"]] = (score, shares)
     if not runs:
         raise SystemExit(f"{a.compare}: no finished runs")

@@ -16,8 +16,8 @@ use anyhow::bail;
 use mixagent_report::headroom::Outcome;
 use mixagent_report::policy_slug;
 use mixagent_shard::write_atomic;
-use mixagent_trajectory::SteeredRun;
 
+use crate::commands::compare::read_scored;
 use crate::flags::Pool;
 
 /// A named mixture schedule: per stage, weight by entry name (the last stage repeats). No
@@ -51,6 +51,8 @@ pub struct Phases<'a> {
     pub run: &'a Path,
     pub out: &'a Path,
     pub pool: &'a Pool,
+    /// Feedback items a field the final scores are read on (`compare`'s `final_items`).
+    pub final_items: usize,
 }
 
 impl Phases<'_> {
@@ -83,6 +85,7 @@ impl Phases<'_> {
             "policies": specs,
             "benchmarks": task_items > 0,
             "task_items": task_items.max(1),
+            "final_items": self.final_items,
             "title": format!("{} phase {name}", self.command),
         });
         let toml_text = toml::to_string(&compare)?;
@@ -109,8 +112,8 @@ impl Phases<'_> {
         for p in plans {
             let mut outcomes = Vec::new();
             for &s in seeds {
-                let run = self.run_dir(name, p, s).join("run.json");
-                outcomes.push(Outcome::of(&SteeredRun::read(&run)?));
+                let run = read_scored(&self.run_dir(name, p, s), &dir, self.final_items)?;
+                outcomes.push(Outcome::of(&run));
             }
             rows.insert(p.label.clone(), outcomes);
         }

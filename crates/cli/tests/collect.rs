@@ -784,6 +784,39 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
         .failure()
         .stderr(contains("runs/odm/seed-1 (trained from base 0123456789abcdef"));
     std::fs::write(&copied, original).unwrap();
+    // `final_items`: the final score is read from the base and every final model scored on
+    // that many feedback items (no run is trained again), not from the runs' last observation.
+    let plain = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{plain}final_items = 24\n")).unwrap();
+    run().assert().success().stderr(contains("(5 jobs to do"));
+    let feedback = |path: &Path, field: &str| {
+        let report = read(path);
+        let f = report["feedback"].as_array().unwrap().iter().find(|f| f["field"] == field);
+        let f = f.unwrap().clone();
+        assert_eq!(f["items"], 24, "{}", path.display());
+        f["feedback"].as_f64().unwrap()
+    };
+    let base_general = feedback(&out.join("base-final-feedback-24.json"), "general");
+    let expected = (0..2)
+        .map(|s| {
+            let run = out.join(format!("runs/fixed_0.7/seed-{s}/final-feedback-24.json"));
+            (feedback(&run, "general") - base_general) / base_general.abs()
+        })
+        .sum::<f64>()
+        / 2.0;
+    let rows = read(&out.join("table.json"))["feedback"]["rows"].clone();
+    let fixed = rows.as_array().unwrap().iter().find(|r| r["policy"] == "fixed:0.7").unwrap();
+    let general = fixed["fields"]["general"][0].as_f64().unwrap();
+    assert!((general - expected).abs() < 1e-9, "{general} vs {expected}");
+    // A final score against a base scored on other items is refused, naming both files.
+    let base_final = out.join("base-final-feedback-24.json");
+    let scored = std::fs::read_to_string(&base_final).unwrap();
+    let mut other = read(&base_final);
+    other["feedback"][0]["fingerprint"] = "0123456789abcdef".into();
+    std::fs::write(&base_final, other.to_string()).unwrap();
+    run().assert().failure().stderr(contains("another feedback suite"));
+    std::fs::write(&base_final, scored).unwrap();
+    std::fs::write(&cfg, plain).unwrap();
     // A bad policy is reported with the log that says why.
     std::fs::write(
         &cfg,
@@ -939,7 +972,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         std::fs::write(
             &cfg,
             format!(
-                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nconfirm_seeds = {confirm}\nstatics = 2\ntask_items = 8\n",
+                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nconfirm_seeds = {confirm}\nstatics = 2\ntask_items = 8\nfinal_items = 16\n",
                 config().display().to_string(),
                 corpus.display(),
                 base.display(),
@@ -1022,6 +1055,25 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
             .collect();
         assert_eq!(seeds, [5, 6], "{}", row["label"]);
     }
+    // Every phase read its final scores from the base and the final models scored on 16
+    // feedback items a field, not from the runs' last observation.
+    let uniform = &report["confirm"][0];
+    assert_eq!(uniform["label"], "uniform");
+    let spec = uniform["spec"].as_str().unwrap();
+    let dir = out.join("confirm/runs").join(mixagent_report::policy_slug(spec));
+    let feedback = |path: &Path| -> Vec<f64> {
+        let report = read(path);
+        let f = report["feedback"].as_array().unwrap().clone();
+        assert!(f.iter().all(|f| f["items"] == 16), "{}", path.display());
+        f.iter().map(|f| f["feedback"].as_f64().unwrap()).collect()
+    };
+    let base = feedback(&out.join("confirm/base-final-feedback-16.json"));
+    let last = feedback(&dir.join("seed-5/final-feedback-16.json"));
+    let expected = (0..2).map(|i| (last[i] - base[i]) / base[i].abs()).sum::<f64>() / 2.0;
+    let outcome = &uniform["outcomes"][0];
+    assert_eq!(outcome["seed"], 5);
+    let balanced = outcome["balanced"].as_f64().unwrap();
+    assert!((balanced - expected).abs() < 1e-9, "{balanced} vs {expected}");
     assert!(out.join("relevance.svg").exists());
     // Rerun: every run is finished, nothing is retrained, the report is the same.
     run().assert().success();

@@ -294,6 +294,16 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
             assert!(!fb_text.iter().any(|f| f.contains(&sentence)), "{name}: {sentence}");
         }
     }
+    // Which tasks read the training domains' own held-out documents (shown in a comparison,
+    // not averaged where a field has evaluation-only tasks) and which evaluation-only text.
+    let training: Vec<&str> =
+        general.iter().chain(&tasks).filter(|t| t.training_text).map(|t| t.name.as_str()).collect();
+    for name in ["agreement", "cloze", "word_order", "math_agreement", "answer_pairing"] {
+        assert!(training.contains(&name), "{name} reads training text: {training:?}");
+    }
+    for name in ["genre_cloze", "module_cloze", "answer_kind", "comparison"] {
+        assert!(!training.contains(&name), "{name} is evaluation-only: {training:?}");
+    }
     let domains = m["domains"].as_array().unwrap();
     let count = |f: &str| domains.iter().filter(|d| d["field"] == f).count();
     assert!(count("general") >= 8, "general: {}", count("general"));

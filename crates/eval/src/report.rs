@@ -91,6 +91,8 @@ pub struct TaskScore {
     /// Above chance by ≥ 3 Wilson half-widths with constant answers under 50% (the per-model
     /// half of gate G0); a comparison averages only the tasks alive for its base model.
     pub alive: bool,
+    /// Built from the training domains' own held-out documents (`LivingTask::training_text`).
+    pub training_text: bool,
 }
 
 impl TaskScore {
@@ -135,6 +137,7 @@ impl TaskScore {
             wilson_half,
             constant_rate,
             alive: accuracy - chance >= 3.0 * wilson_half && constant_rate < 0.5,
+            training_text: false,
         }
     }
 }

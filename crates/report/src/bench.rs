@@ -34,6 +34,68 @@ pub struct TaskResult {
     /// Half-width of the 95% Wilson interval of the accuracy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wilson_half: Option<f64>,
+    /// Built from the training domains' own held-out documents (absent in older reports:
+    /// counted as evaluation-only, so their averages read as before).
+    #[serde(default)]
+    pub training_text: bool,
+}
+
+/// The tasks a comparison leaves out of its averages, judged on the base model's report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Excluded {
+    /// Not alive for the base (gate G0).
+    pub dead: BTreeSet<String>,
+    /// On the training domains' held-out text, in a field that has an evaluation-only task
+    /// alive for the base: DESIGN §10 principle 1 asks benchmarks of text no training domain
+    /// contains; a task on the domains' own held-out documents rewards their uniform mixture by
+    /// construction (RESULTS.md, "G2 probe at the study scale"). A field with no such
+    /// evaluation-only task (a user's fields with only their held-out text) keeps them.
+    pub training_text: BTreeSet<String>,
+}
+
+impl Excluded {
+    /// What `base`'s report leaves out.
+    pub fn of(base: &TaskReport) -> Self {
+        let dead: BTreeSet<String> =
+            base.tasks.iter().filter(|t| t.alive == Some(false)).map(|t| t.task.clone()).collect();
+        let has_own = |f: &str| {
+            base.tasks.iter().any(|t| t.field == f && !t.training_text && !dead.contains(&t.task))
+        };
+        let training_text = base
+            .tasks
+            .iter()
+            .filter(|t| t.training_text && has_own(&t.field))
+            .map(|t| t.task.clone())
+            .collect();
+        Excluded { dead, training_text }
+    }
+
+    /// Every task left out.
+    pub fn all(&self) -> BTreeSet<String> {
+        self.dead.union(&self.training_text).cloned().collect()
+    }
+}
+
+/// Reads a `mixagent eval` JSON report (checking its layout version) as `T`, a part of it.
+pub(crate) fn read_eval_report<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<T, ReportError> {
+    let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        bad(format!("{e}: not a `mixagent eval` report, or truncated; delete it to rerun"))
+    })?;
+    let version = value.get("format_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(mixagent_core::EVAL_REPORT_VERSION)) {
+        return Err(bad(format!(
+            "eval report format {}, expected {}: written by another mixagent; delete it to rerun",
+            version.map_or("missing".to_string(), |v| v.to_string()),
+            mixagent_core::EVAL_REPORT_VERSION
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        bad(format!("{e}: not a `mixagent eval` report, or truncated; delete it to rerun"))
+    })
 }
 
 /// The benchmark part of a `mixagent eval --suite full` report.
@@ -47,21 +109,7 @@ impl TaskReport {
     /// Reads the `tasks` of an eval report.
     pub fn read(path: &Path) -> Result<Self, ReportError> {
         let bad = |m: String| ReportError::File { path: path.to_path_buf(), message: m };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            bad(format!("{e}: not a `mixagent eval` report, or truncated; delete it to rerun"))
-        })?;
-        let version = value.get("format_version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(mixagent_core::EVAL_REPORT_VERSION)) {
-            return Err(bad(format!(
-                "eval report format {}, expected {}: written by another mixagent; delete it to rerun",
-                version.map_or("missing".to_string(), |v| v.to_string()),
-                mixagent_core::EVAL_REPORT_VERSION
-            )));
-        }
-        let report: TaskReport = serde_json::from_value(value).map_err(|e| {
-            bad(format!("{e}: not a `mixagent eval` report, or truncated; delete it to rerun"))
-        })?;
+        let report: TaskReport = read_eval_report(path)?;
         if report.tasks.is_empty() {
             return Err(bad("no benchmark tasks: it was written by `--suite feedback`".into()));
         }
@@ -134,8 +182,9 @@ pub struct BenchTable {
     pub base: Option<BenchRow>,
     /// One row per policy.
     pub rows: Vec<BenchRow>,
-    /// Tasks not alive for the base model (gate G0): shown, left out of the averages.
-    pub dead: BTreeSet<String>,
+    /// Tasks shown but left out of the averages: not alive for the base model (gate G0), or
+    /// on the training domains' held-out text ([`Excluded`]).
+    pub excluded: Excluded,
 }
 
 /// Summarises one group of reports (one per seed) into a row.
@@ -180,11 +229,8 @@ impl BenchTable {
         let items = first
             .map(|r| r.tasks.iter().map(|t| (t.task.clone(), t.items)).collect())
             .unwrap_or_default();
-        let dead: BTreeSet<String> = base
-            .map(|b| {
-                b.tasks.iter().filter(|t| t.alive == Some(false)).map(|t| t.task.clone()).collect()
-            })
-            .unwrap_or_default();
+        let excluded = base.map(Excluded::of).unwrap_or_default();
+        let dead = excluded.all();
         BenchTable {
             tasks,
             items,
@@ -195,7 +241,7 @@ impl BenchTable {
                 .filter(|(_, r)| !r.is_empty())
                 .map(|(p, r)| bench_row(p, r, fields, &dead))
                 .collect(),
-            dead,
+            excluded,
         }
     }
 }
@@ -206,8 +252,10 @@ impl crate::Tabular for BenchTable {
     fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
         let mut header: Vec<String> = vec!["policy".into(), "seeds".into()];
         header.extend(self.tasks.iter().map(|(t, f)| {
-            if self.dead.contains(t) {
+            if self.excluded.dead.contains(t) {
                 format!("{t} ({f}; at chance for the base, not averaged)")
+            } else if self.excluded.training_text.contains(t) {
+                format!("{t} ({f}; training domains' held-out text, not averaged)")
             } else {
                 format!("{t} ({f})")
             }
@@ -263,6 +311,7 @@ mod tests {
                     accuracy: None,
                     chance: None,
                     wilson_half: None,
+                    training_text: false,
                 })
                 .collect(),
         }
@@ -304,5 +353,31 @@ mod tests {
         assert_eq!(table.rows[0].tasks["b"].0, 0.5, "and still shown");
         let (header, _) = crate::Tabular::cells(&table);
         assert!(header.iter().any(|h| h.starts_with("b (general; at chance for the base")));
+    }
+
+    #[test]
+    fn training_domain_text_is_shown_but_not_averaged_where_a_field_has_its_own_tasks() {
+        let fields = vec!["general".to_string(), "math".to_string()];
+        // general: an evaluation-only task (g, 10) and a held-out-document one (h, 90): only g
+        // counts. math: only a held-out-document task (m, 4), which therefore counts.
+        let mut base =
+            report(&[("g", "general", 10.0), ("h", "general", 90.0), ("m", "math", 4.0)]);
+        base.tasks[1].training_text = true;
+        base.tasks[2].training_text = true;
+        let excluded = Excluded::of(&base);
+        assert_eq!(excluded.training_text, ["h".to_string()].into());
+        let table = BenchTable::new(&fields, Some(&base), &[("p".into(), vec![base.clone()])]);
+        assert_eq!(table.rows[0].source.0, 10.0, "h is left out");
+        assert_eq!(table.rows[0].target.0, 4.0, "m stays: math has no evaluation-only task");
+        assert_eq!(table.rows[0].tasks["h"].0, 90.0, "and still shown");
+        let (header, _) = crate::Tabular::cells(&table);
+        assert!(header
+            .iter()
+            .any(|h| h == "h (general; training domains' held-out text, not averaged)"));
+        // When the field's evaluation-only task is dead for the base, its held-out-document
+        // task is averaged again.
+        base.tasks[0].alive = Some(false);
+        let excluded = Excluded::of(&base);
+        assert!(excluded.training_text.is_empty() && excluded.dead.contains("g"));
     }
 }

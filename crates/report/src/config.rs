@@ -48,6 +48,12 @@ pub struct CompareConfig {
     /// Items per benchmark task.
     #[serde(default = "default_task_items")]
     pub task_items: usize,
+    /// Feedback items per field the final score is read on: the base and every final model are
+    /// scored on this many (`eval --items`), so the table does not carry the sampling noise of
+    /// the runs' small per-stage observations (`observe.items_per_field`). 0: the runs' own
+    /// last observation.
+    #[serde(default)]
+    pub final_items: usize,
 }
 
 fn yes() -> bool {
@@ -123,6 +129,10 @@ pub struct HeadroomConfig {
     /// benchmark suite); 0 skips G0.
     #[serde(default = "default_headroom_task_items")]
     pub task_items: usize,
+    /// Feedback items per field every phase's final score is read on (`compare`'s
+    /// `final_items`); 0: the runs' own last observation.
+    #[serde(default)]
+    pub final_items: usize,
     /// Title of the report [default: the config's file name].
     #[serde(default)]
     pub title: String,
@@ -216,6 +226,7 @@ mod tests {
         let base = "run = \"r.toml\"\nseeds = [0]\npolicies = [\"uniform\"]\n";
         let cfg = load(base).unwrap();
         assert!(cfg.benchmarks && cfg.task_items == 100 && cfg.title.is_empty());
+        assert_eq!(cfg.final_items, 0, "the runs' own observation unless asked");
         let err = |extra: &str| load(&format!("{base}{extra}")).unwrap_err().to_string();
         assert!(err("task_items = 0\n").contains("task_items must be at least 1"));
         assert!(load("run = \"r.toml\"\nseeds = [0]\npolicies = [\"a\", \"a\"]\n")

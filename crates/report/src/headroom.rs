@@ -36,12 +36,11 @@ impl Outcome {
         let balanced_at = |o: &mixagent_core::Observation| {
             mixagent_core::balanced_score(o, &run.initial, &names).unwrap_or(f64::NAN)
         };
-        let last = run.last_observation();
-        let delta: BTreeMap<String, f64> = fields
-            .iter()
-            .map(|f| (f.clone(), last.relative_change(&run.initial, f).unwrap_or(f64::NAN)))
-            .collect();
-        let balanced = balanced_at(last);
+        // The final score from the final evaluation when the run has one; the rewards from
+        // the stages' own observations.
+        let delta: BTreeMap<String, f64> =
+            fields.iter().map(|f| (f.clone(), run.final_change(f).unwrap_or(f64::NAN))).collect();
+        let balanced = run.final_balanced().unwrap_or(f64::NAN);
         let mut before = 0.0;
         let rewards = run
             .stages
@@ -527,16 +526,16 @@ pub struct Headroom {
     pub benchmark_gain: Option<Paired>,
 }
 
-/// Per seed, `a`'s overall benchmark average minus `b`'s (points), over the tasks alive for
-/// `base` (the compare table's averages): G2's benchmark half. Reports pair by position.
+/// Per seed, `a`'s overall benchmark average minus `b`'s (points), over the tasks the compare
+/// table averages (alive for `base`, evaluation-only where a field has such: [`Excluded`]):
+/// G2's benchmark half. Reports pair by position.
 pub fn benchmark_gain(
     base: &crate::TaskReport,
     a: &[crate::TaskReport],
     b: &[crate::TaskReport],
     fields: &[String],
 ) -> Paired {
-    let dead: std::collections::BTreeSet<String> =
-        base.tasks.iter().filter(|t| t.alive == Some(false)).map(|t| t.task.clone()).collect();
+    let dead = crate::bench::Excluded::of(base).all();
     let d: Vec<f64> = a
         .iter()
         .zip(b)
@@ -558,9 +557,16 @@ pub fn benchmarks_alive(
     };
     let mut pass = !fields.is_empty();
     let mut parts = Vec::new();
+    // The tasks that would be averaged if alive: a field's evaluation-only ones when it has one
+    // alive for the base (the training domains' held-out text is shown, not averaged).
+    let shown_only = crate::bench::Excluded::of(base).training_text;
     for f in fields {
-        let tasks: Vec<&str> =
-            base.tasks.iter().filter(|t| &t.field == f).map(|t| t.task.as_str()).collect();
+        let tasks: Vec<&str> = base
+            .tasks
+            .iter()
+            .filter(|t| &t.field == f && !shown_only.contains(&t.task))
+            .map(|t| t.task.as_str())
+            .collect();
         let both: Vec<&str> =
             tasks.iter().copied().filter(|t| alive(base, t) && alive(target_only, t)).collect();
         pass &= both.len() >= 3;
@@ -996,6 +1002,7 @@ mod tests {
                 accuracy: None,
                 chance: None,
                 wilson_half: None,
+                training_text: false,
             };
             // Per seed (static, uniform) scores of the one alive task per field; `dead` moves
             // wildly and must not count.
@@ -1046,6 +1053,7 @@ mod tests {
             accuracy: Some(acc),
             chance: Some(0.5),
             wilson_half: Some(0.047),
+            training_text: false,
         };
         let base = crate::TaskReport {
             tasks: vec![
@@ -1075,6 +1083,18 @@ mod tests {
             g.figure
         );
         assert_eq!(benchmarks_alive(&base, &base, &fields).pass, Some(true));
+        // Tasks on the training domains' held-out text do not count where the field has an
+        // evaluation-only task alive: they are not averaged.
+        let mut mixed = base.clone();
+        mixed.tasks[0].training_text = true;
+        mixed.tasks.push(task("genre_cloze", "general", 0.7, true));
+        let g = benchmarks_alive(&mixed, &mixed, &fields);
+        assert!(
+            g.figure
+                .contains("general: 3 of 3 tasks alive for both (cloze, word_order, genre_cloze)"),
+            "{}",
+            g.figure
+        );
     }
 
     #[test]

@@ -74,9 +74,7 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
         .iter()
         .filter(|(_, r)| !r.is_empty())
         .map(|(policy, group)| {
-            let change = |r: &SteeredRun, f: &str| {
-                r.last_observation().relative_change(&r.initial, f).unwrap_or(f64::NAN)
-            };
+            let change = |r: &SteeredRun, f: &str| r.final_change(f).unwrap_or(f64::NAN);
             let per_field: BTreeMap<String, (f64, f64)> = fields
                 .iter()
                 .map(|f| {
@@ -256,6 +254,7 @@ mod tests {
                 eval_secs: 0.0,
             }],
             policy_state: serde_json::Value::Null,
+            final_eval: None,
         }
     }
 

@@ -143,6 +143,7 @@ pub fn run_steered(
         initial,
         stages: Vec::new(),
         policy_state: controller.policy_state(),
+        final_eval: None,
     });
     std::fs::create_dir_all(out).map_err(|e| RolloutError::io(out, e))?;
     for stage in run.stages.len()..config.stages {

@@ -39,6 +39,24 @@ pub struct SteeredRun {
     pub stages: Vec<StageRow>,
     /// The policy's state after the last finished stage.
     pub policy_state: serde_json::Value,
+    /// The final score measured apart from the run's own observations: `compare`'s
+    /// `final_items` scores the base and the final model on a larger feedback set. Not written
+    /// by `cpt`; attached by the reader ([`SteeredRun::with_final_eval`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_eval: Option<FinalEval>,
+}
+
+/// The base's and the final model's feedback on one item set, larger than the per-stage
+/// observation's: what the final score is read from when present.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalEval {
+    /// Items per field.
+    pub items: usize,
+    /// The base model's feedback per field.
+    pub base: Observation,
+    /// The final model's feedback per field.
+    pub last: Observation,
 }
 
 impl SteeredRun {
@@ -80,10 +98,32 @@ impl SteeredRun {
         self.stages.last().map_or(&self.initial, |r| &r.observation)
     }
 
+    /// The run with its final score read from `eval` (see [`FinalEval`]).
+    pub fn with_final_eval(mut self, eval: FinalEval) -> Self {
+        self.final_eval = Some(eval);
+        self
+    }
+
+    /// The two observations the final score compares, (final, base): the final evaluation's
+    /// when attached, else the last stage's and the base's own.
+    pub fn final_pair(&self) -> (&Observation, &Observation) {
+        match &self.final_eval {
+            Some(e) => (&e.last, &e.base),
+            None => (self.last_observation(), &self.initial),
+        }
+    }
+
+    /// Final change of `field`'s feedback relative to the base, `(f − f₀)/|f₀|`.
+    pub fn final_change(&self, field: &str) -> Option<f64> {
+        let (last, base) = self.final_pair();
+        last.relative_change(base, field)
+    }
+
     /// Final balanced score (mean relative feedback change over the fields).
     pub fn final_balanced(&self) -> Option<f64> {
         let fields = self.fields();
         let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-        balanced_score(self.last_observation(), &self.initial, &refs).ok()
+        let (last, base) = self.final_pair();
+        balanced_score(last, base, &refs).ok()
     }
 }

@@ -1,12 +1,15 @@
 //! `mixagent compare --config experiments/compare-*.toml`: every policy steers the same CPT
 //! run once per seed (`cpt --policy` child processes, `--workers` at a time, each resumable;
 //! finished runs are kept), each final model and the base are scored on the benchmark suite
-//! (`eval --suite full` child processes), then the paper-style tables, the plots and one
+//! (`eval --suite full` child processes), and with `final_items` the base and each final model
+//! are scored on that many feedback items a field (the final score), then the paper-style tables, the plots and one
 //! self-contained HTML report.
 //!
 //! ```text
-//! <out>/runs/<policy>/seed-<s>/   each steered run (run.json, checkpoints, eval-full.json)
+//! <out>/runs/<policy>/seed-<s>/   each steered run (run.json, checkpoints, eval-full.json,
+//!                                 final-feedback-N.json with `final_items = N`)
 //! <out>/base-eval-full.json       the base model's benchmark scores
+//! <out>/base-final-feedback-N.json  the base's feedback on the final score's N items a field
 //! <out>/logs/<policy>-seed-<s>.log
 //! <out>/table.md, <out>/table.json          feedback table, then benchmark table
 //! <out>/mixture.svg, <out>/scores.svg       the agent's mixture; scores over stages
@@ -17,7 +20,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use mixagent_report::{policy_slug, CompareConfig, CompareReport, TaskReport};
+use mixagent_report::{
+    final_eval, policy_slug, CompareConfig, CompareReport, FeedbackReport, TaskReport,
+};
 use mixagent_shard::Manifest;
 use mixagent_trajectory::{CollectConfig, SteeredRun};
 
@@ -70,13 +75,33 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         c.extend(["--json".into(), json.into(), "--threads".into(), threads.to_string().into()]);
         c
     };
+    // The final score's evaluation: feedback only, `final_items` a field.
+    let final_eval = |checkpoint: &Path, json: &Path| -> Vec<OsString> {
+        let mut c: Vec<OsString> = vec!["eval".into(), checkpoint.into()];
+        c.extend(
+            ["--suite", "feedback", "--windows", "1", "--fields", &fields, "--items"]
+                .map(OsString::from),
+        );
+        c.push(cfg.final_items.to_string().into());
+        c.extend(["--corpus".into(), run_cfg.corpus.clone().into_os_string()]);
+        c.extend(["--json".into(), json.into(), "--threads".into(), threads.to_string().into()]);
+        c
+    };
     let base_eval = out.join("base-eval-full.json");
+    let base_final = out.join(final_name("base-", cfg.final_items));
     let mut jobs = Vec::new();
+    let mut base_commands = Vec::new();
     if cfg.benchmarks && TaskReport::read(&base_eval).is_err() {
+        base_commands.push(eval(&run_cfg.base, &base_eval));
+    }
+    if cfg.final_items > 0 && FeedbackReport::read(&base_final).is_err() {
+        base_commands.push(final_eval(&run_cfg.base, &base_final));
+    }
+    if !base_commands.is_empty() {
         jobs.push(Job {
-            label: "base model benchmarks".into(),
+            label: "base model scores".into(),
             log: out.join("logs").join("base-eval.log"),
-            commands: vec![eval(&run_cfg.base, &base_eval)],
+            commands: base_commands,
         });
     }
     for r in &runs {
@@ -84,9 +109,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if !finished(&r.dir) {
             commands.push(cpt_command(r, &cfg, threads));
         }
+        let trained = !commands.is_empty();
         let json = r.dir.join("eval-full.json");
-        if cfg.benchmarks && (!commands.is_empty() || TaskReport::read(&json).is_err()) {
+        if cfg.benchmarks && (trained || TaskReport::read(&json).is_err()) {
             commands.push(eval(&r.dir, &json));
+        }
+        let json = r.dir.join(final_name("", cfg.final_items));
+        if cfg.final_items > 0 && (trained || FeedbackReport::read(&json).is_err()) {
+            commands.push(final_eval(&r.dir, &json));
         }
         if !commands.is_empty() {
             jobs.push(Job {
@@ -118,8 +148,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let mine: Vec<&Run> = runs.iter().filter(|r| &r.policy == p).collect();
         let steered = mine
             .iter()
-            .map(|r| SteeredRun::read(&r.dir.join("run.json")))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|r| read_scored(&r.dir, &out, cfg.final_items))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         groups.push((p.clone(), steered));
         if cfg.benchmarks {
             let reports = mine
@@ -150,6 +180,28 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         out.join("report.html").display()
     );
     Ok(())
+}
+
+/// The file of the final score's evaluation at `items` a field (`prefix` "base-" for the
+/// base's, in the compare folder; "" for a run's, in its folder).
+fn final_name(prefix: &str, items: usize) -> String {
+    format!("{prefix}final-feedback-{items}.json")
+}
+
+/// A finished run of the compare folder `out`, with its final score read from the final
+/// evaluation (its own and the base's, `items` a field) when `items` > 0.
+pub fn read_scored(run_dir: &Path, out: &Path, items: usize) -> anyhow::Result<SteeredRun> {
+    let run = SteeredRun::read(&run_dir.join("run.json"))?;
+    if items == 0 {
+        return Ok(run);
+    }
+    let (base, last) = (out.join(final_name("base-", items)), run_dir.join(final_name("", items)));
+    let eval = final_eval(
+        (&base, &FeedbackReport::read(&base)?),
+        (&last, &FeedbackReport::read(&last)?),
+        &run.fields(),
+    )?;
+    Ok(run.with_final_eval(eval))
 }
 
 /// The corpus's path and fingerprint, so a report says exactly which data it measured.

@@ -104,7 +104,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         cfg.selection_seeds,
         cfg.confirm_seeds,
     );
-    let phases = Phases { command: "headroom", run: &cfg.run, out: &out, pool: &a.pool };
+    let phases = Phases {
+        command: "headroom",
+        run: &cfg.run,
+        out: &out,
+        pool: &a.pool,
+        final_items: cfg.final_items,
+    };
     let phase = |name: &str, set: &[String], seeds: &[u64], plans: &[Plan]| {
         phases.run(name, set, seeds, plans, 0)
     };
@@ -374,14 +380,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             label: "target-only".into(),
             stages: vec![without_field(&entries, &fields[0])],
         }];
-        // The confirm phase scored the same base on the same tasks: reuse it (a compare skips
-        // a base score it finds) instead of scoring the base twice.
-        let scored = out.join("confirm").join("base-eval-full.json");
-        let reuse = dir.join("base-eval-full.json");
-        if !reuse.exists() {
-            if let Ok(bytes) = std::fs::read(&scored) {
-                std::fs::create_dir_all(&dir)?;
-                write_atomic(&reuse, &bytes)?;
+        // The confirm phase scored the same base on the same tasks and feedback items: reuse
+        // it (a compare skips a base score it finds) instead of scoring the base twice.
+        let final_scores = format!("base-final-feedback-{}.json", cfg.final_items);
+        for name in ["base-eval-full.json", final_scores.as_str()] {
+            let reuse = dir.join(name);
+            if !reuse.exists() {
+                if let Ok(bytes) = std::fs::read(out.join("confirm").join(name)) {
+                    std::fs::create_dir_all(&dir)?;
+                    write_atomic(&reuse, &bytes)?;
+                }
             }
         }
         phases.run("benchmarks", &cfg.set, &[seed], &plan, cfg.task_items)?;
