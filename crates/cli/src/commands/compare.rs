@@ -2,8 +2,8 @@
 //! run once per seed (`cpt --policy` child processes, `--workers` at a time, each resumable;
 //! finished runs are kept), each final model and the base are scored on the benchmark suite
 //! (`eval --suite full` child processes), and with `final_items` the base and each final model
-//! are scored on that many feedback items a field (the final score), then the paper-style tables, the plots and one
-//! self-contained HTML report.
+//! are scored on that many feedback items a field (the final score), then the paper-style
+//! tables, the plots and one self-contained HTML report.
 //!
 //! ```text
 //! <out>/runs/<policy>/seed-<s>/   each steered run (run.json, checkpoints, eval-full.json,
@@ -65,28 +65,25 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     refuse_stale(&runs, &run_cfg.base)?;
     let (workers, threads) = (a.pool.workers(), a.pool.threads());
     let fields = run_cfg.space.fields.join(",");
-    let eval = |checkpoint: &Path, json: &Path| -> Vec<OsString> {
+    // `eval` of a checkpoint: the benchmark suite (`full`, `task_items` a task) or the final
+    // score's feedback (`feedback`, `final_items` a field).
+    let eval_command = |suite: &str, checkpoint: &Path, json: &Path| -> Vec<OsString> {
         let mut c: Vec<OsString> = vec!["eval".into(), checkpoint.into(), "--suite".into()];
-        c.extend(["full", "--fields", &fields, "--task-items"].map(OsString::from));
-        c.push(cfg.task_items.to_string().into());
+        c.extend([suite, "--fields", &fields].map(OsString::from));
+        c.extend(if suite == "full" {
+            ["--task-items".into(), cfg.task_items.to_string().into()].to_vec()
+        } else {
+            let items = cfg.final_items.to_string();
+            ["--items".into(), items.into(), "--windows".into(), "1".into()].to_vec()
+        });
         // The run's corpus, not the one the checkpoint names: a base prepared before the
         // corpus gained a task or a scoring must be scored as the runs from it are.
         c.extend(["--corpus".into(), run_cfg.corpus.clone().into_os_string()]);
         c.extend(["--json".into(), json.into(), "--threads".into(), threads.to_string().into()]);
         c
     };
-    // The final score's evaluation: feedback only, `final_items` a field.
-    let final_eval = |checkpoint: &Path, json: &Path| -> Vec<OsString> {
-        let mut c: Vec<OsString> = vec!["eval".into(), checkpoint.into()];
-        c.extend(
-            ["--suite", "feedback", "--windows", "1", "--fields", &fields, "--items"]
-                .map(OsString::from),
-        );
-        c.push(cfg.final_items.to_string().into());
-        c.extend(["--corpus".into(), run_cfg.corpus.clone().into_os_string()]);
-        c.extend(["--json".into(), json.into(), "--threads".into(), threads.to_string().into()]);
-        c
-    };
+    let eval = |checkpoint: &Path, json: &Path| eval_command("full", checkpoint, json);
+    let feedback_eval = |checkpoint: &Path, json: &Path| eval_command("feedback", checkpoint, json);
     let base_eval = out.join("base-eval-full.json");
     let base_final = out.join(final_name("base-", cfg.final_items));
     let mut jobs = Vec::new();
@@ -95,7 +92,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         base_commands.push(eval(&run_cfg.base, &base_eval));
     }
     if cfg.final_items > 0 && FeedbackReport::read(&base_final).is_err() {
-        base_commands.push(final_eval(&run_cfg.base, &base_final));
+        base_commands.push(feedback_eval(&run_cfg.base, &base_final));
     }
     if !base_commands.is_empty() {
         jobs.push(Job {
@@ -116,7 +113,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         let json = r.dir.join(final_name("", cfg.final_items));
         if cfg.final_items > 0 && (trained || FeedbackReport::read(&json).is_err()) {
-            commands.push(final_eval(&r.dir, &json));
+            commands.push(feedback_eval(&r.dir, &json));
         }
         if !commands.is_empty() {
             jobs.push(Job {
