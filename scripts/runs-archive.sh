@@ -7,7 +7,8 @@
 # A study reading (`mixagent headroom`, `mixagent compare`) takes longer than a session, and a
 # machine's cache may not survive to the next one. `pack` keeps only what the reports are built
 # from: every `run.json` (a steered run's stages and observations), `eval-full.json` and
-# `base-eval-full.json` (benchmark scores), and the `schedules/` files; never
+# `base-eval-full.json` (benchmark scores), `final-feedback-N.json` and
+# `base-final-feedback-N.json` (the final scores of `final_items`), and the `schedules/` files; never
 # checkpoints or models. `unpack` puts them back, so a rerun of the same command finds those runs
 # finished and goes on with the rest. The bases must be pretrained again first, with the same
 # command: `compare` refuses a finished run whose recorded base fingerprint (SHA-256 of its
@@ -29,6 +30,7 @@ pack)
     trap 'rm -f "$list"' EXIT
     (cd "$dir" && find . -path '*/checkpoints' -prune -o -type f \
         \( -name run.json -o -name eval-full.json -o -name base-eval-full.json \
+        -o -name 'final-feedback-*.json' -o -name 'base-final-feedback-*.json' \
         -o -path './schedules/*.json' \) -print | LC_ALL=C sort) >"$list"
     n=$(grep -c '/run.json$' "$list" || true)
     [[ -s $list ]] || die "$dir holds no run records"

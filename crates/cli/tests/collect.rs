@@ -816,6 +816,30 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     std::fs::write(&base_final, other.to_string()).unwrap();
     run().assert().failure().stderr(contains("another feedback suite"));
     std::fs::write(&base_final, scored).unwrap();
+    // The records a reading keeps across machines (scripts/runs-archive.sh): no checkpoints,
+    // yet a compare on the unpacked folder finds every run finished and scored, and tables it
+    // as the original did.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/runs-archive.sh");
+    let (archive, moved) = (tmp.path().join("runs.tar.xz"), tmp.path().join("moved"));
+    for args in [
+        ["pack", out.to_str().unwrap(), archive.to_str().unwrap()],
+        ["unpack", archive.to_str().unwrap(), moved.to_str().unwrap()],
+    ] {
+        let status = std::process::Command::new("bash").arg(&script).args(args).status().unwrap();
+        assert!(status.success(), "runs-archive {args:?}");
+    }
+    assert!(moved.join("runs/odm/seed-0/final-feedback-24.json").exists());
+    assert!(!moved.join("runs/odm/seed-0/checkpoints").exists());
+    let mut c = mixagent();
+    c.args(["compare", "--workers", "1", "--threads", "1", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&moved);
+    c.assert().success().stderr(contains("(0 jobs to do"));
+    assert_eq!(
+        read(&moved.join("table.json"))["feedback"],
+        read(&out.join("table.json"))["feedback"]
+    );
     std::fs::write(&cfg, plain).unwrap();
     // A bad policy is reported with the log that says why.
     std::fs::write(
