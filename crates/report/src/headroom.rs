@@ -527,7 +527,7 @@ pub struct Headroom {
 }
 
 /// Per seed, `a`'s overall benchmark average minus `b`'s (points), over the tasks the compare
-/// table averages (alive for `base`, evaluation-only where a field has such: [`Excluded`]):
+/// table averages (alive for `base`, evaluation-only where a field has such: [`crate::bench::Excluded`]):
 /// G2's benchmark half. Reports pair by position.
 pub fn benchmark_gain(
     base: &crate::TaskReport,
