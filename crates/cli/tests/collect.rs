@@ -1102,6 +1102,38 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     // Rerun: every run is finished, nothing is retrained, the report is the same.
     run().assert().success();
     assert_eq!(read(&out.join("headroom.json")), report);
+
+    // Relevance beside uniform: half the budget on each domain, half uniform, against a uniform
+    // run of the same seed, in a phase of its own (the single-domain runs stay where they are).
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}relevance = \"beside-uniform\"\n")).unwrap();
+    run().assert().success().stdout(contains("half the CPT budget on the domain"));
+    let beside = read(&out.join("headroom.json"));
+    assert_eq!(beside["relevance_method"], "beside-uniform");
+    let relevance = beside["relevance"].as_array().unwrap();
+    assert_eq!(relevance.len(), 31);
+    assert!(relevance.iter().all(|r| r["help"]["n"] == 2), "{relevance:?}");
+    // A domain's help is its field's change minus the uniform run's, seed by seed.
+    let phase = out.join("relevance-beside-uniform");
+    let run_of = |label: &str| {
+        let schedule = std::fs::read_dir(out.join("schedules"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("{label}-")))
+            .unwrap_or_else(|| panic!("no schedule named {label}"));
+        let spec = format!("schedule:{}", std::fs::canonicalize(schedule).unwrap().display());
+        phase.join("runs").join(mixagent_report::policy_slug(&spec))
+    };
+    let base = feedback(&phase.join("base-final-feedback-16.json"));
+    let change = |label: &str, seed: u64| {
+        let f = feedback(&run_of(label).join(format!("seed-{seed}/final-feedback-16.json")));
+        (f[0] - base[0]) / base[0].abs() // general: the first field
+    };
+    let press = relevance.iter().find(|r| r["domain"] == "brown_press").unwrap();
+    let expected =
+        (0..2).map(|s| change("beside-brown_press", s) - change("uniform", s)).sum::<f64>() / 2.0;
+    let help = press["help"]["mean"].as_f64().unwrap();
+    assert!((help - expected).abs() < 1e-9, "{help} vs {expected}");
 }
 
 /// A user's corpus with fields of its own (`source`, `target`), as JSONL.

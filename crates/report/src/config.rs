@@ -133,9 +133,37 @@ pub struct HeadroomConfig {
     /// `final_items`); 0: the runs' own last observation.
     #[serde(default)]
     pub final_items: usize,
+    /// How the relevance ablation (G1) measures a domain [default: `alone`].
+    #[serde(default)]
+    pub relevance: RelevanceMethod,
     /// Title of the report [default: the config's file name].
     #[serde(default)]
     pub title: String,
+}
+
+/// How `headroom` measures a domain's relevance (G1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelevanceMethod {
+    /// The whole CPT budget on the domain; its help is its field's feedback change from the
+    /// base. Reads what the domain teaches on its own, and at a small proxy also how much of
+    /// the field's other skills training on one domain erases.
+    #[default]
+    Alone,
+    /// Half the budget on the domain, half uniform over the space; its help is its field's
+    /// feedback change minus a uniform run's under the same seed: what giving the domain a
+    /// large share of a realistic mixture adds, closer to what a mixer decides.
+    BesideUniform,
+}
+
+impl RelevanceMethod {
+    /// What one relevance run is, and what its help means, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RelevanceMethod::Alone => "the whole CPT budget on the domain; change of the domain's own field's feedback from the base",
+            RelevanceMethod::BesideUniform => "half the CPT budget on the domain, half uniform over the space; change of the domain's own field's feedback minus a uniform run's under the same seed",
+        }
+    }
 }
 
 fn default_statics() -> usize {

@@ -105,8 +105,9 @@ pub struct Relevance {
     pub domain: String,
     /// Its field.
     pub field: String,
-    /// The field's feedback change from the base with the whole CPT budget on this domain,
-    /// over seeds.
+    /// The field's feedback change from the base in the domain's relevance run, less the
+    /// baseline run's under the same seed when there is one ([`crate::RelevanceMethod`]), over
+    /// seeds.
     pub help: Paired,
     /// Help minus the field's mean help (over its domains), paired by seed.
     pub above_mean: Paired,
@@ -124,19 +125,27 @@ impl Relevance {
     }
 }
 
-/// Per-domain relevance from single-domain runs: `single[d]` the runs with the whole budget on
-/// domain `d`, `field_of[d]` each domain's field. A domain's help is its field's feedback change
-/// from the base in its run (0: the base's own level; negative: training on it alone makes the
-/// field's feedback worse than not training at all).
+/// Per-domain relevance from ablation runs: `single[d]` the runs that favour domain `d`,
+/// `field_of[d]` each domain's field, `baseline` the runs each is measured against (by seed;
+/// `None`: the base). A domain's help is its field's feedback change from the base in its run,
+/// less the baseline run's change under the same seed (0: no better than the baseline;
+/// negative: worse). A seed without a baseline run is left out of that domain's help.
 pub fn relevance(
     single: &BTreeMap<String, Vec<Outcome>>,
     field_of: &BTreeMap<String, String>,
+    baseline: Option<&[Outcome]>,
 ) -> Vec<Relevance> {
     let helps: BTreeMap<&str, BTreeMap<u64, f64>> = single
         .iter()
         .map(|(d, runs)| {
             let f = &field_of[d];
-            (d.as_str(), runs.iter().map(|x| (x.seed, x.delta[f])).collect())
+            let help = runs.iter().filter_map(|x| match baseline {
+                None => Some((x.seed, x.delta[f])),
+                Some(b) => {
+                    b.iter().find(|o| o.seed == x.seed).map(|o| (x.seed, x.delta[f] - o.delta[f]))
+                }
+            });
+            (d.as_str(), help.collect())
         })
         .collect();
     let mut out = Vec::new();
@@ -505,6 +514,8 @@ impl Row {
 pub struct Headroom {
     /// The gates, G0 to G5.
     pub gates: Vec<Gate>,
+    /// How the relevance runs were made.
+    pub relevance_method: crate::RelevanceMethod,
     /// Per-domain relevance (G1), by field then help.
     pub relevance: Vec<Relevance>,
     /// Static mixtures on the target model, selection seeds (G2's choice), best first.
@@ -799,7 +810,8 @@ impl Headroom {
         if !self.relevance.is_empty() {
             let _ = writeln!(
                 s,
-                "\nPer-domain relevance (G1): the whole CPT budget on the domain; change of the domain's own field's feedback from the base, mean ± 95% interval over seeds.\n\n| domain | field | help | σ | above the field's mean | verdict |\n|---|---|---|---|---|---|"
+                "\nPer-domain relevance (G1): {}, mean ± 95% interval over seeds.\n\n| domain | field | help | σ | above the field's mean | verdict |\n|---|---|---|---|---|---|",
+                self.relevance_method.describe()
             );
             for r in &self.relevance {
                 let verdict = if r.strongly_relevant() {
@@ -955,7 +967,7 @@ mod tests {
                 })
                 .collect();
         let field_of = single.keys().map(|d| (d.clone(), "math".to_string())).collect();
-        let r = relevance(&single, &field_of);
+        let r = relevance(&single, &field_of, None);
         let by = |d: &str| r.iter().find(|x| x.domain == d).unwrap();
         // Mean help 0.0625; a is 0.2375 above it with a tiny σ.
         assert!((by("a").above_mean.mean - 0.2375).abs() < 1e-12);
@@ -964,6 +976,17 @@ mod tests {
         assert!(!by("b").useless_or_harmful());
         let g = gates(None, &Headroom { relevance: r.to_vec(), ..Default::default() });
         assert_eq!(g[1].pass, Some(false), "only one strongly relevant domain: {}", g[1].figure);
+
+        // Against a baseline run (beside-uniform relevance): help is the paired difference to
+        // it, seed by seed; a seed the baseline lacks is left out; above-mean is unchanged.
+        let baseline: Vec<Outcome> =
+            (0..2).map(|s| outcome(s, 0.0, 0.05 + noise[s as usize])).collect();
+        let r = relevance(&single, &field_of, Some(&baseline));
+        let by = |d: &str| r.iter().find(|x| x.domain == d).unwrap();
+        assert_eq!(by("a").help.n, 2);
+        assert!((by("a").help.mean - 0.25).abs() < 1e-12);
+        assert!(by("b").help.mean.abs() < 1e-12 && by("b").useless_or_harmful());
+        assert!((by("a").above_mean.mean - 0.2375).abs() < 1e-12);
     }
 
     /// A confirmation row over seeds 0-2 whose two fields both change by `b[seed]`.

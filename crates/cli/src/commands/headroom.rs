@@ -4,8 +4,9 @@
 //! Four phases, each a `mixagent compare` child run (resumable: finished runs are kept), then
 //! the analysis of `mixagent_report::headroom`:
 //! 1. **relevance** (G1), on the proxy (or the target when no proxy is given), selection seeds:
-//!    for every domain, the whole CPT budget on it; its help is its own field's feedback change
-//!    from the base.
+//!    for every domain, the whole CPT budget on it (`relevance = "alone"`), or half of it beside
+//!    a uniform half (`"beside-uniform"`, with a uniform run); its help is its own field's
+//!    feedback change from the base, less the uniform run's under the same seed for the latter.
 //! 2. **statics** (G2's choice, G4), selection seeds, on the target and the proxy: uniform,
 //!    token-proportional (`fixed:0.5`), `statics` Dirichlet draws, and two mixtures built from
 //!    the relevance ablation (only the domains that help; every domain but the useless and
@@ -27,7 +28,7 @@
 //!
 //! ```text
 //! <out>/schedules/*.json             every mixture and schedule run, by name
-//! <out>/{relevance,statics-target,statics-proxy,confirm,branch}/   the compare runs
+//! <out>/{relevance,relevance-beside-uniform,statics-target,statics-proxy,confirm,branch}/   the compare runs
 //! <out>/headroom.md, headroom.json, relevance.svg
 //! ```
 
@@ -36,7 +37,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use mixagent_report::headroom::{self, Headroom, Outcome, Relevance, Row};
-use mixagent_report::{HeadroomConfig, TaskReport};
+use mixagent_report::{HeadroomConfig, RelevanceMethod, TaskReport};
 use mixagent_shard::{write_atomic, Manifest};
 use mixagent_trajectory::{dirichlet, CollectConfig};
 use rand::SeedableRng;
@@ -117,30 +118,61 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 
     // 1. Relevance.
     let fields = &target.space.fields;
-    // The whole CPT budget on one domain: its field's feedback change from the base says what
-    // the domain does for that field on its own (more than a half-and-half mixture, whose
-    // other half would confound it by changing how much of the other field is trained).
-    let ablation: Vec<Plan> = entries
-        .iter()
-        .map(|(d, _)| Plan {
-            label: format!("single-{d}"),
-            stages: vec![[(d.clone(), 1.0)].into()],
-        })
-        .collect();
+    let uniform = Plan {
+        label: "uniform".into(),
+        stages: vec![entries.iter().map(|(d, _)| (d.clone(), 1.0)).collect()],
+    };
+    // Alone: the whole CPT budget on one domain; its field's feedback change from the base says
+    // what the domain does for that field on its own. Beside uniform: half the budget on it,
+    // half uniform, against a uniform run; what a large share of it adds to a real mixture.
+    let (ablation, rel_phase, what) = match cfg.relevance {
+        RelevanceMethod::Alone => (
+            entries
+                .iter()
+                .map(|(d, _)| Plan {
+                    label: format!("single-{d}"),
+                    stages: vec![[(d.clone(), 1.0)].into()],
+                })
+                .collect::<Vec<Plan>>(),
+            "relevance",
+            "single-domain runs",
+        ),
+        RelevanceMethod::BesideUniform => {
+            let n = entries.len() as f64;
+            let mut plans: Vec<Plan> = entries
+                .iter()
+                .map(|(d, _)| Plan {
+                    label: format!("beside-{d}"),
+                    stages: vec![entries
+                        .iter()
+                        .map(|(e, _)| (e.clone(), 0.5 / n + if e == d { 0.5 } else { 0.0 }))
+                        .collect()],
+                })
+                .collect();
+            plans.push(Plan { label: uniform.label.clone(), stages: uniform.stages.clone() });
+            (plans, "relevance-beside-uniform", "half-domain, half-uniform runs and a uniform one")
+        }
+    };
+    let label_of = |d: &str| match cfg.relevance {
+        RelevanceMethod::Alone => format!("single-{d}"),
+        RelevanceMethod::BesideUniform => format!("beside-{d}"),
+    };
     // Relevance and the branches run on the proxy when there is one.
     let (rel_set, rel_model) = if has_proxy { (&proxy_set, "proxy") } else { (&cfg.set, "target") };
     eprintln!(
-        "headroom [1/4] relevance: {} single-domain runs × {} seeds on the {rel_model}",
-        entries.len(),
+        "headroom [1/4] relevance: {} {what} × {} seeds on the {rel_model}",
+        ablation.len(),
         cfg.selection_seeds.len(),
     );
-    let rel_rows = phase("relevance", rel_set, &cfg.selection_seeds, &ablation)?;
-    let single: BTreeMap<String, Vec<Outcome>> = entries
-        .iter()
-        .map(|(d, _)| (d.clone(), rel_rows[&format!("single-{d}")].clone()))
-        .collect();
+    let rel_rows = phase(rel_phase, rel_set, &cfg.selection_seeds, &ablation)?;
+    let single: BTreeMap<String, Vec<Outcome>> =
+        entries.iter().map(|(d, _)| (d.clone(), rel_rows[&label_of(d)].clone())).collect();
+    let baseline = match cfg.relevance {
+        RelevanceMethod::Alone => None,
+        RelevanceMethod::BesideUniform => Some(rel_rows["uniform"].as_slice()),
+    };
     let field_of: BTreeMap<String, String> = entries.iter().cloned().collect();
-    let mut relevance = headroom::relevance(&single, &field_of);
+    let mut relevance = headroom::relevance(&single, &field_of, baseline);
     relevance.sort_by(|a, b| {
         let fa = fields.iter().position(|f| f == &a.field);
         let fb = fields.iter().position(|f| f == &b.field);
@@ -153,6 +185,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                    benchmark_gain: Option<headroom::Paired>| {
         let report = Headroom {
             gates: Vec::new(),
+            relevance_method: cfg.relevance,
             relevance: relevance.to_vec(),
             statics: statics.to_vec(),
             statics_on_proxy: proxy.to_vec(),
@@ -170,10 +203,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 
     // 2. Statics.
     let mut statics = vec![
-        Plan {
-            label: "uniform".into(),
-            stages: vec![entries.iter().map(|(d, _)| (d.clone(), 1.0)).collect()],
-        },
+        uniform,
         Plan { label: "proportional".into(), stages: Vec::new() }, // `fixed:0.5`, see spec_of
     ];
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -405,6 +435,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         &header,
         Headroom {
             gates: Vec::new(),
+            relevance_method: cfg.relevance,
             relevance,
             statics: static_rows,
             statics_on_proxy: proxy_means,
