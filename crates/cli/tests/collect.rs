@@ -1103,11 +1103,15 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     run().assert().success();
     assert_eq!(read(&out.join("headroom.json")), report);
 
-    // Relevance beside uniform: half the budget on each domain, half uniform, against a uniform
-    // run of the same seed, in a phase of its own (the single-domain runs stay where they are).
+    // Relevance beside uniform: half a field's uniform share on each of its domains in turn,
+    // against a uniform run of the same seed, in a phase of its own (the single-domain runs
+    // stay where they are).
     let text = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, format!("{text}relevance = \"beside-uniform\"\n")).unwrap();
-    run().assert().success().stdout(contains("half the CPT budget on the domain"));
+    run()
+        .assert()
+        .success()
+        .stdout(contains("half of the domain's field's share moved onto the domain"));
     let beside = read(&out.join("headroom.json"));
     assert_eq!(beside["relevance_method"], "beside-uniform");
     let relevance = beside["relevance"].as_array().unwrap();
@@ -1124,6 +1128,22 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         let spec = format!("schedule:{}", std::fs::canonicalize(schedule).unwrap().display());
         phase.join("runs").join(mixagent_report::policy_slug(&spec))
     };
+    // The run moves half of general's share onto brown_press and keeps the field split.
+    let schedule = std::fs::read_dir(out.join("schedules"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("beside-brown_press-"))
+        .unwrap();
+    let weights = read(&schedule)["stages"][0].as_object().unwrap().clone();
+    let total: f64 = weights.values().map(|w| w.as_f64().unwrap()).sum();
+    let general: f64 = relevance
+        .iter()
+        .filter(|r| r["field"] == "general")
+        .map(|r| weights[r["domain"].as_str().unwrap()].as_f64().unwrap())
+        .sum();
+    assert!((general / total - 17.0 / 31.0).abs() < 1e-9, "{weights:?}");
+    let press_share = weights["brown_press"].as_f64().unwrap() / total;
+    assert!((press_share - (0.5 / 31.0 + 0.5 * 17.0 / 31.0)).abs() < 1e-9, "{press_share}");
     let base = feedback(&phase.join("base-final-feedback-16.json"));
     let change = |label: &str, seed: u64| {
         let f = feedback(&run_of(label).join(format!("seed-{seed}/final-feedback-16.json")));

@@ -150,9 +150,10 @@ pub enum RelevanceMethod {
     /// the field's other skills training on one domain erases.
     #[default]
     Alone,
-    /// Half the budget on the domain, half uniform over the space; its help is its field's
-    /// feedback change minus a uniform run's under the same seed: what giving the domain a
-    /// large share of a realistic mixture adds, closer to what a mixer decides.
+    /// A uniform mixture with half of the domain's field's share moved onto the domain (the
+    /// field split unchanged); its help is its field's feedback change minus a uniform run's
+    /// under the same seed: what giving the domain a large share of a realistic mixture adds,
+    /// closer to what a mixer decides.
     BesideUniform,
 }
 
@@ -161,7 +162,7 @@ impl RelevanceMethod {
     pub fn describe(self) -> &'static str {
         match self {
             RelevanceMethod::Alone => "the whole CPT budget on the domain; change of the domain's own field's feedback from the base",
-            RelevanceMethod::BesideUniform => "half the CPT budget on the domain, half uniform over the space; change of the domain's own field's feedback minus a uniform run's under the same seed",
+            RelevanceMethod::BesideUniform => "a uniform mixture with half of the domain's field's share moved onto the domain (the field split unchanged); change of the domain's own field's feedback minus a uniform run's under the same seed",
         }
     }
 }

@@ -4,9 +4,10 @@
 //! Four phases, each a `mixagent compare` child run (resumable: finished runs are kept), then
 //! the analysis of `mixagent_report::headroom`:
 //! 1. **relevance** (G1), on the proxy (or the target when no proxy is given), selection seeds:
-//!    for every domain, the whole CPT budget on it (`relevance = "alone"`), or half of it beside
-//!    a uniform half (`"beside-uniform"`, with a uniform run); its help is its own field's
-//!    feedback change from the base, less the uniform run's under the same seed for the latter.
+//!    for every domain, the whole CPT budget on it (`relevance = "alone"`), or half of its
+//!    field's share of a uniform mixture (`"beside-uniform"`, the field split kept, with a
+//!    uniform run); its help is its own field's feedback change from the base, less the
+//!    uniform run's under the same seed for the latter.
 //! 2. **statics** (G2's choice, G4), selection seeds, on the target and the proxy: uniform,
 //!    token-proportional (`fixed:0.5`), `statics` Dirichlet draws, and two mixtures built from
 //!    the relevance ablation (only the domains that help; every domain but the useless and
@@ -123,8 +124,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         stages: vec![entries.iter().map(|(d, _)| (d.clone(), 1.0)).collect()],
     };
     // Alone: the whole CPT budget on one domain; its field's feedback change from the base says
-    // what the domain does for that field on its own. Beside uniform: half the budget on it,
-    // half uniform, against a uniform run; what a large share of it adds to a real mixture.
+    // what the domain does for that field on its own. Beside uniform: half its field's share of
+    // a uniform mixture on it, against a uniform run; what a large share of it adds to a real
+    // mixture.
     let (ablation, rel_phase, what) = match cfg.relevance {
         RelevanceMethod::Alone => (
             entries
@@ -138,19 +140,34 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             "single-domain runs",
         ),
         RelevanceMethod::BesideUniform => {
+            // Half of the domain's field's uniform share moves onto it; the field split stays
+            // uniform's, so no run trains more or less of the other field than the baseline
+            // (that would confound the help with forgetting).
             let n = entries.len() as f64;
             let mut plans: Vec<Plan> = entries
                 .iter()
-                .map(|(d, _)| Plan {
-                    label: format!("beside-{d}"),
-                    stages: vec![entries
-                        .iter()
-                        .map(|(e, _)| (e.clone(), 0.5 / n + if e == d { 0.5 } else { 0.0 }))
-                        .collect()],
+                .map(|(d, f)| {
+                    let n_f = entries.iter().filter(|(_, g)| g == f).count() as f64;
+                    let weight = |e: &str, g: &str| match (g == f, e == d) {
+                        (false, _) => 1.0 / n,
+                        (true, false) => 0.5 / n,
+                        (true, true) => 0.5 / n + 0.5 * n_f / n,
+                    };
+                    Plan {
+                        label: format!("beside-{d}"),
+                        stages: vec![entries
+                            .iter()
+                            .map(|(e, g)| (e.clone(), weight(e, g)))
+                            .collect()],
+                    }
                 })
                 .collect();
             plans.push(Plan { label: uniform.label.clone(), stages: uniform.stages.clone() });
-            (plans, "relevance-beside-uniform", "half-domain, half-uniform runs and a uniform one")
+            (
+                plans,
+                "relevance-beside-uniform",
+                "runs with half a field's share on one domain, and a uniform one",
+            )
         }
     };
     let label_of = |d: &str| match cfg.relevance {
