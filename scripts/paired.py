@@ -39,6 +39,7 @@ def main():
     where = f"{n} feedback items a field (final evaluation)" if n else "the runs' last observation"
     print(f"final score: {where}")
     runs = {}
+    unscored = []  # trained to the end, final evaluation not yet written
     for path in sorted(glob.glob(os.path.join(a.compare, "runs", "*", "seed-*", "run.json"))):
         r = json.load(open(path))
         if len(r["stages"]) < r["config"]["stages"]:
@@ -50,11 +51,16 @@ def main():
         target = [i for i, e in enumerate(r["space"]) if e["field"] != fields[0]]
         shares = [sum(s["weights"][i] for i in target) for s in r["stages"]]
         if n:
-            last = feedback(os.path.join(os.path.dirname(path), f"final-feedback-{n}.json"))
-            score = balanced(last, base, fields)
+            final = os.path.join(os.path.dirname(path), f"final-feedback-{n}.json")
+            if not os.path.exists(final):
+                unscored.append(os.path.dirname(path))
+                continue
+            score = balanced(feedback(final), base, fields)
         else:
             score = balanced(r["stages"][-1]["observation"], r["initial"], fields)
         runs.setdefault(r["policy"], {})[r["config"]["seed"]] = (score, shares)
+    if unscored:
+        print(f"left out, trained but not yet scored on {n} items (rerun the compare): {len(unscored)} run(s)")
     if not runs:
         raise SystemExit(f"{a.compare}: no finished runs")
     print("target share by stage (mean over seeds):")
