@@ -10,7 +10,8 @@
 # `base-eval-full.json` (benchmark scores), `final-feedback-N.json` and
 # `base-final-feedback-N.json` (the final scores of `final_items`), and the `schedules/` files; never
 # checkpoints or models. `unpack` puts them back, so a rerun of the same command finds those runs
-# finished and goes on with the rest. The bases must be pretrained again first, with the same
+# finished and goes on with the rest; a run packed before its scores were written has no
+# checkpoint to score it with, so `compare` trains it again (same seed, same run). The bases must be pretrained again first, with the same
 # command: `compare` refuses a finished run whose recorded base fingerprint (SHA-256 of its
 # `model.safetensors`) differs from the base it is given now, so a base that did not come out
 # bit-identical is caught, not mixed in. An unpack never overwrites a run that is already there.

@@ -43,13 +43,13 @@ enum Command {
     /// Every policy steers the same CPT run over seeds; one table with 95% intervals.
     ///
     /// The config's keys: `run`, `set`, `seeds`, `policies`, `title`, `benchmarks`,
-    /// `task_items` (see `experiments/compare-*.toml`).
+    /// `task_items`, `final_items` (see `experiments/compare-*.toml`).
     Compare(commands::compare::Args),
     /// Does mixing matter for this corpus, by how much, and where: the headroom gates, paired.
     ///
     /// The config's keys: `run`, `set`, `proxy_set`, `selection_seeds`, `confirm_seeds`,
-    /// `statics`, `concentration`, `seed`, `trajectories`, `task_items`, `title` (see
-    /// `experiments/headroom-*.toml`).
+    /// `statics`, `concentration`, `seed`, `trajectories`, `branches`, `branch_stage`,
+    /// `task_items`, `final_items`, `relevance`, `title` (see `experiments/headroom-*.toml`).
     Headroom(commands::headroom::Args),
     /// MixMin's mixture for a run config: one proxy per entry, then the convex fit of their
     /// ensemble to the feedback (run it as the policy `mixmin:OUT`).

@@ -830,12 +830,27 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     }
     assert!(moved.join("runs/odm/seed-0/final-feedback-24.json").exists());
     assert!(!moved.join("runs/odm/seed-0/checkpoints").exists());
-    let mut c = mixagent();
-    c.args(["compare", "--workers", "1", "--threads", "1", "--config"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&moved);
-    c.assert().success().stderr(contains("(0 jobs to do"));
+    let moved_compare = || {
+        let mut c = mixagent();
+        c.args(["compare", "--workers", "1", "--threads", "1", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&moved);
+        c
+    };
+    moved_compare().assert().success().stderr(contains("(0 jobs to do"));
+    assert_eq!(
+        read(&moved.join("table.json"))["feedback"],
+        read(&out.join("table.json"))["feedback"]
+    );
+    // A record archived before it was scored has no checkpoint to score it with: it is trained
+    // again (the same seed gives the same run) and scored, not left to fail the evaluation.
+    std::fs::remove_file(moved.join("runs/odm/seed-0/final-feedback-24.json")).unwrap();
+    moved_compare()
+        .assert()
+        .success()
+        .stderr(contains("(1 jobs to do"))
+        .stderr(contains("runs/odm/seed-0 is finished but unscored and has no checkpoint"));
     assert_eq!(
         read(&moved.join("table.json"))["feedback"],
         read(&out.join("table.json"))["feedback"]

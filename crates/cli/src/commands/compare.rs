@@ -103,17 +103,28 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     for r in &runs {
         let mut commands = Vec::new();
-        if !finished(&r.dir) {
+        let bench_json = r.dir.join("eval-full.json");
+        let final_json = r.dir.join(final_name("", cfg.final_items));
+        let unscored = (cfg.benchmarks && TaskReport::read(&bench_json).is_err())
+            || (cfg.final_items > 0 && FeedbackReport::read(&final_json).is_err());
+        // An archived record (`scripts/runs-archive.sh` keeps no checkpoints) that lacks a
+        // score cannot be scored: it is trained again, which gives the same run (same seed).
+        let stranded = unscored && mixagent_lm::resolve_checkpoint(&r.dir).is_err();
+        if stranded && finished(&r.dir) {
+            eprintln!(
+                "compare: {} is finished but unscored and has no checkpoint: training it again",
+                r.dir.display()
+            );
+        }
+        if !finished(&r.dir) || stranded {
             commands.push(cpt_command(r, &cfg, threads));
         }
         let trained = !commands.is_empty();
-        let json = r.dir.join("eval-full.json");
-        if cfg.benchmarks && (trained || TaskReport::read(&json).is_err()) {
-            commands.push(eval(&r.dir, &json));
+        if cfg.benchmarks && (trained || TaskReport::read(&bench_json).is_err()) {
+            commands.push(eval(&r.dir, &bench_json));
         }
-        let json = r.dir.join(final_name("", cfg.final_items));
-        if cfg.final_items > 0 && (trained || FeedbackReport::read(&json).is_err()) {
-            commands.push(feedback_eval(&r.dir, &json));
+        if cfg.final_items > 0 && (trained || FeedbackReport::read(&final_json).is_err()) {
+            commands.push(feedback_eval(&r.dir, &final_json));
         }
         if !commands.is_empty() {
             jobs.push(Job {
