@@ -730,14 +730,15 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     )
     .unwrap();
     let out = tmp.path().join("cmp");
-    let run = || {
+    let compare = |out: &Path| {
         let mut c = mixagent();
         c.args(["compare", "--workers", "2", "--threads", "1", "--config"])
             .arg(&cfg)
             .arg("--out")
-            .arg(&out);
+            .arg(out);
         c
     };
+    let run = || compare(&out);
     run().assert().success().stdout(contains("| fixed:0.7 | 2 |")).stdout(contains("| odm | 2 |"));
     let json = read(&out.join("table.json"));
     let table = &json["feedback"];
@@ -830,15 +831,7 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     }
     assert!(moved.join("runs/odm/seed-0/final-feedback-24.json").exists());
     assert!(!moved.join("runs/odm/seed-0/checkpoints").exists());
-    let moved_compare = || {
-        let mut c = mixagent();
-        c.args(["compare", "--workers", "1", "--threads", "1", "--config"])
-            .arg(&cfg)
-            .arg("--out")
-            .arg(&moved);
-        c
-    };
-    moved_compare().assert().success().stderr(contains("(0 jobs to do"));
+    compare(&moved).assert().success().stderr(contains("(0 jobs to do"));
     assert_eq!(
         read(&moved.join("table.json"))["feedback"],
         read(&out.join("table.json"))["feedback"]
@@ -846,7 +839,7 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     // A record archived before it was scored has no checkpoint to score it with: it is trained
     // again (the same seed gives the same run) and scored, not left to fail the evaluation.
     std::fs::remove_file(moved.join("runs/odm/seed-0/final-feedback-24.json")).unwrap();
-    moved_compare()
+    compare(&moved)
         .assert()
         .success()
         .stderr(contains("(1 jobs to do"))

@@ -105,25 +105,28 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         let mut commands = Vec::new();
         let bench_json = r.dir.join("eval-full.json");
         let final_json = r.dir.join(final_name("", cfg.final_items));
-        let unscored = (cfg.benchmarks && TaskReport::read(&bench_json).is_err())
-            || (cfg.final_items > 0 && FeedbackReport::read(&final_json).is_err());
+        let bench_missing = cfg.benchmarks && TaskReport::read(&bench_json).is_err();
+        let final_missing = cfg.final_items > 0 && FeedbackReport::read(&final_json).is_err();
+        let done = finished(&r.dir);
         // An archived record (`scripts/runs-archive.sh` keeps no checkpoints) that lacks a
         // score cannot be scored: it is trained again, which gives the same run (same seed).
-        let stranded = unscored && mixagent_lm::resolve_checkpoint(&r.dir).is_err();
-        if stranded && finished(&r.dir) {
+        let stranded = done
+            && (bench_missing || final_missing)
+            && mixagent_lm::resolve_checkpoint(&r.dir).is_err();
+        if stranded {
             eprintln!(
                 "compare: {} is finished but unscored and has no checkpoint: training it again",
                 r.dir.display()
             );
         }
-        if !finished(&r.dir) || stranded {
+        let train = !done || stranded;
+        if train {
             commands.push(cpt_command(r, &cfg, threads));
         }
-        let trained = !commands.is_empty();
-        if cfg.benchmarks && (trained || TaskReport::read(&bench_json).is_err()) {
+        if cfg.benchmarks && (train || bench_missing) {
             commands.push(eval(&r.dir, &bench_json));
         }
-        if cfg.final_items > 0 && (trained || FeedbackReport::read(&final_json).is_err()) {
+        if cfg.final_items > 0 && (train || final_missing) {
             commands.push(feedback_eval(&r.dir, &final_json));
         }
         if !commands.is_empty() {
