@@ -96,6 +96,19 @@ impl Paired {
     pub fn sigmas(&self) -> f64 {
         self.mean / self.sd
     }
+
+    /// [`Paired::sigmas`] for a table: one decimal, "σ unknown" with fewer than 2 seeds, and
+    /// "≥ 100σ" (or "≤ −100σ") beyond that, a σ of about 0 included.
+    pub fn sigmas_label(&self) -> String {
+        let z = self.sigmas();
+        if z.is_nan() {
+            "σ unknown".into()
+        } else if z.abs() >= 100.0 {
+            format!("{}100σ", if z > 0.0 { "≥ " } else { "≤ −" })
+        } else {
+            format!("{z:.1}σ")
+        }
+    }
 }
 
 /// How much one domain helps its own field's feedback (gate G1).
@@ -810,7 +823,7 @@ impl Headroom {
         if !self.relevance.is_empty() {
             let _ = writeln!(
                 s,
-                "\nPer-domain relevance (G1): {}, mean ± 95% interval over seeds.\n\n| domain | field | help | σ | above the field's mean | verdict |\n|---|---|---|---|---|---|",
+                "\nPer-domain relevance (G1): {}, mean ± 95% interval over seeds; above the field's mean: the help less the mean help of the field's domains, seed by seed, with σ the SD of those per-seed differences (the σ of the verdict).\n\n| domain | field | help | above the field's mean | in σ | verdict |\n|---|---|---|---|---|---|",
                 self.relevance_method.describe()
             );
             for r in &self.relevance {
@@ -827,8 +840,14 @@ impl Headroom {
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:+.4} ± {:.4} | {:.4} | {:+.4} | {verdict} |",
-                    r.domain, r.field, r.help.mean, r.help.half, r.help.sd, r.above_mean.mean
+                    "| {} | {} | {:+.4} ± {:.4} | {:+.4} (σ {:.4}) | {} | {verdict} |",
+                    r.domain,
+                    r.field,
+                    r.help.mean,
+                    r.help.half,
+                    r.above_mean.mean,
+                    r.above_mean.sd,
+                    r.above_mean.sigmas_label()
                 );
             }
         }
@@ -870,15 +889,7 @@ impl Headroom {
                         Some(u) => {
                             let value = |o: &Outcome| o.delta.get(f).copied().unwrap_or(f64::NAN);
                             let d = Paired::of(&r.outcomes, &u.outcomes, value);
-                            let z = d.sigmas();
-                            let z = if z.is_nan() {
-                                "σ unknown".to_string()
-                            } else if z.abs() >= 100.0 {
-                                format!("{}100σ", if z > 0.0 { "≥ " } else { "≤ −" })
-                            } else {
-                                format!("{z:.1}σ")
-                            };
-                            format!(" {:+.4} ({z}) |", d.mean)
+                            format!(" {:+.4} ({}) |", d.mean, d.sigmas_label())
                         }
                         None => " — |".into(),
                     })
@@ -976,6 +987,13 @@ mod tests {
         assert!(!by("b").useless_or_harmful());
         let g = gates(None, &Headroom { relevance: r.to_vec(), ..Default::default() });
         assert_eq!(g[1].pass, Some(false), "only one strongly relevant domain: {}", g[1].figure);
+        // The table shows the σ the verdict reads: that of the per-seed differences to the
+        // field's mean (0 here: every domain shares the seeds' noise), not that of the help.
+        let md = Headroom { relevance: r.to_vec(), ..Default::default() }.to_markdown();
+        assert!(
+            md.contains("| a | math | +0.3000 ± 0.0025 | +0.2375 (σ 0.0000) | ≥ 100σ | strongly relevant |"),
+            "{md}"
+        );
 
         // Against a baseline run (beside-uniform relevance): help is the paired difference to
         // it, seed by seed; a seed the baseline lacks is left out; above-mean is unchanged.
