@@ -167,9 +167,15 @@ impl PrepareConfig {
             return Err(format!("dedup_ngram = {}: must be at least 4", self.dedup_ngram));
         }
         for f in &self.feedback {
-            if let FeedbackConfig::HeldOutParts { parts, source, .. } = f {
+            if let FeedbackConfig::HeldOutParts { parts, source, scored_parts, .. } = f {
                 if parts.is_empty() {
                     return Err(format!("[[feedback]] of {source:?}: `parts` is empty"));
+                }
+                if let Some(p) = scored_parts.iter().find(|p| !parts.contains(p)) {
+                    return Err(format!(
+                        "[[feedback]] of {source:?}: scored part `{p}` is not one of its `parts` ({}); the scored parts are a subset of the held-out ones",
+                        parts.join(", ")
+                    ));
                 }
             }
         }
@@ -280,5 +286,14 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("key=value"));
+        // A scored part must be one of the held-out parts.
+        let held = "[[feedback]]\nbuilder = \"held_out_parts\"\nfield = \"math\"\nsource = \"mathematics_dataset\"\nparts = [\"numbers__place_value\", \"comparison__pair\"]\n";
+        let p =
+            write(dir.path(), &format!("{src}{held}scored_parts = [\"numbers__place_value\"]\n"));
+        assert!(PrepareConfig::load(&p, &[]).is_ok());
+        let p =
+            write(dir.path(), &format!("{src}{held}scored_parts = [\"numbers__round_number\"]\n"));
+        let e = PrepareConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(e.contains("scored part `numbers__round_number`") && e.contains("c.toml"), "{e}");
     }
 }

@@ -57,6 +57,12 @@ pub enum FeedbackConfig {
         source: BuiltinSource,
         /// The parts (a Brown genre letter, a mathematics_dataset `<family>__<module>`).
         parts: Vec<String>,
+        /// Of `parts`, those whose items make the feedback set (default: all of them). The
+        /// others are held out of training all the same, and their items go to the rest
+        /// ([`FEEDBACK_REST_FILE`]), where the benchmarks read held-out questions: the feedback
+        /// narrows without changing what is trained.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        scored_parts: Vec<String>,
     },
     /// A user's feedback set: JSONL lines `{"prompt": …, "answer": …, "field": …}`.
     Jsonl {
@@ -212,17 +218,33 @@ pub fn dedup_against(items: &mut Vec<FeedbackItem>, training: &TrainingNgrams) -
 }
 
 /// Per field: a seeded shuffle, then at most `cap` items, and after them the next at most
-/// [`REST_ITEMS_PER_FIELD`] whose prompt is not a chosen item's (the rest). Both grouped by field (sorted).
-pub fn select(items: Vec<FeedbackItem>, cap: usize, seed: u64) -> (ByField, ByField) {
+/// [`REST_ITEMS_PER_FIELD`] whose prompt is not a chosen item's (the rest): the items left over,
+/// shuffled together with the field's `unscored` ones when it has any (held out of training but
+/// not feedback: `scored_parts`), so the rest samples every held-out part. Both grouped by
+/// field (sorted).
+pub fn select(
+    items: Vec<FeedbackItem>,
+    unscored: Vec<FeedbackItem>,
+    cap: usize,
+    seed: u64,
+) -> (ByField, ByField) {
     let mut by_field: ByField = BTreeMap::new();
     for it in items {
         by_field.entry(it.field.clone()).or_default().push(it);
+    }
+    let mut extra: ByField = BTreeMap::new();
+    for it in unscored {
+        extra.entry(it.field.clone()).or_default().push(it);
     }
     let mut rest: ByField = BTreeMap::new();
     for (i, (field, items)) in by_field.iter_mut().enumerate() {
         let mut rng = ChaCha8Rng::seed_from_u64(derive(seed, "corpus.feedback", i as u64));
         items.shuffle(&mut rng);
         let mut left: Vec<FeedbackItem> = items.drain(cap.min(items.len())..).collect();
+        if let Some(unscored) = extra.remove(field) {
+            left.extend(unscored);
+            left.shuffle(&mut rng);
+        }
         // A repeated problem (generators repeat easy ones) must not reach the benchmarks.
         let chosen: HashSet<&str> = items.iter().map(|it| it.prompt.as_str()).collect();
         left.retain(|it| !chosen.contains(it.prompt.as_str()));
@@ -311,7 +333,7 @@ mod tests {
             })
             .collect();
         items[19].prompt = "p1".into(); // a repeated problem of field b
-        let (a, rest) = select(items.clone(), 4, 1);
+        let (a, rest) = select(items.clone(), vec![], 4, 1);
         assert_eq!((a["a"].len(), a["b"].len()), (4, 4));
         // The rest is every item the cap left out whose prompt no chosen item has.
         let prompts = |m: &ByField| -> HashSet<String> {
@@ -321,14 +343,32 @@ mod tests {
         assert_eq!(rest["a"].len(), 6);
         let mut split_pair = 0;
         for seed in 0..16 {
-            let (a, rest) = select(items.clone(), 4, seed);
+            let (a, rest) = select(items.clone(), vec![], 4, seed);
             let p1_chosen = a["b"].iter().filter(|it| it.prompt == "p1").count();
             split_pair += usize::from(p1_chosen == 1);
             assert_eq!(rest["b"].len(), if p1_chosen == 1 { 5 } else { 6 }, "seed {seed}");
         }
         assert!(split_pair > 0, "some seed chooses one of the two p1 items");
-        assert_eq!((a.clone(), rest), select(items.clone(), 4, 1));
-        assert_ne!(a, select(items, 4, 2).0);
+        assert_eq!((a.clone(), rest.clone()), select(items.clone(), vec![], 4, 1));
+        assert_ne!(a, select(items.clone(), vec![], 4, 2).0);
+
+        // Items held out but not scored (`scored_parts`) never make the feedback set; they join
+        // the rest, shuffled with the items left over, and leave the chosen set as it was.
+        let unscored: Vec<FeedbackItem> = (0..5)
+            .map(|i| FeedbackItem {
+                field: "a".into(),
+                set: "s".into(),
+                prompt: format!("u{i}"),
+                answer: " y".into(),
+            })
+            .collect();
+        let (a2, rest2) = select(items, unscored, 4, 1);
+        assert_eq!(a2, a);
+        assert_eq!(rest2["a"].len(), 11);
+        assert!(prompts(&rest2).is_superset(&prompts(&rest)));
+        assert!((0..5).all(|i| prompts(&rest2).contains(&format!("u{i}"))));
+        assert_ne!(rest2["a"][..6], rest["a"][..], "shuffled together, not appended");
+        assert_eq!(rest2["b"], rest["b"]);
     }
 
     #[test]

@@ -474,14 +474,19 @@ fn feedback_sets<'a>(
     }
     let t = Instant::now();
     let mut items = Vec::new();
+    let mut unscored = Vec::new();
     for (f, mut docs) in cfg.feedback.iter().zip(held) {
         let name = f.name();
         let set = match f {
-            FeedbackConfig::HeldOutParts { field, .. } => {
+            FeedbackConfig::HeldOutParts { field, scored_parts, .. } => {
                 for d in &mut docs {
                     d.text = crate::clean_text(&d.text);
                 }
-                feedback::items_from_docs(field, &name, &docs)
+                let (scored, other): (Vec<RawDoc>, Vec<RawDoc>) = docs
+                    .into_iter()
+                    .partition(|d| scored_parts.is_empty() || scored_parts.contains(&d.part));
+                unscored.extend(feedback::items_from_docs(field, &name, &other));
+                feedback::items_from_docs(field, &name, &scored)
             }
             FeedbackConfig::Jsonl { path, field } => feedback::read_jsonl(path, field.as_deref())?,
         };
@@ -508,7 +513,8 @@ fn feedback_sets<'a>(
     }
     let found = items.len();
     let dropped = feedback::dedup_against(&mut items, training());
-    let (sets, rest) = feedback::select(items, cfg.feedback_items_per_field, cfg.seed);
+    feedback::dedup_against(&mut unscored, training());
+    let (sets, rest) = feedback::select(items, unscored, cfg.feedback_items_per_field, cfg.seed);
     for (field, items) in &sets {
         if items.len() < feedback::MIN_FEEDBACK_ITEMS {
             tracing::warn!(field = %field, items = items.len(), "feedback set smaller than {} items: its scores will be noisy", feedback::MIN_FEEDBACK_ITEMS);

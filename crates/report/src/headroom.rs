@@ -991,7 +991,9 @@ mod tests {
         // field's mean (0 here: every domain shares the seeds' noise), not that of the help.
         let md = Headroom { relevance: r.to_vec(), ..Default::default() }.to_markdown();
         assert!(
-            md.contains("| a | math | +0.3000 ± 0.0025 | +0.2375 (σ 0.0000) | ≥ 100σ | strongly relevant |"),
+            md.contains(
+                "| a | math | +0.3000 ± 0.0025 | +0.2375 (σ 0.0000) | ≥ 100σ | strongly relevant |"
+            ),
             "{md}"
         );
 
