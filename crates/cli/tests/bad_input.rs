@@ -197,6 +197,14 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
         ),
     );
     write("feedback-poetry.toml", &corpus("raw-brown", brown, &held("\"l\"", "poetry")));
+    write(
+        "scored-part.toml",
+        &corpus(
+            "raw-brown",
+            brown,
+            &format!("{}scored_parts = [\"f\"]\n", held("\"l\"", "general")),
+        ),
+    );
     write("val.jsonl", "{\"prompt\": \"2+2=\", \"answer\": \"4\", \"field\": \"general\"}\n{\"prompt\": \"3+3=\"}\n");
     write(
         "tasks.jsonl",
