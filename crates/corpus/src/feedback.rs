@@ -75,18 +75,28 @@ pub enum FeedbackConfig {
 }
 
 impl FeedbackConfig {
-    /// The set's name, recorded with each of its items.
+    /// The set's name, recorded with each of its items: for held-out parts, the source and
+    /// the scored parts.
     pub fn name(&self) -> String {
         match self {
-            Self::HeldOutParts { source, parts, .. } if parts.len() > 3 => {
-                format!("{}:{}+{} more", source.raw_folder(), parts[0], parts.len() - 1)
-            }
-            Self::HeldOutParts { source, parts, .. } => {
-                format!("{}:{}", source.raw_folder(), parts.join("+"))
+            Self::HeldOutParts { source, parts, scored_parts, .. } => {
+                let named = if scored_parts.is_empty() { parts } else { scored_parts };
+                parts_name(*source, named.iter())
             }
             Self::Jsonl { path, .. } => {
                 path.file_name().map_or("jsonl".into(), |n| n.to_string_lossy().into_owned())
             }
+        }
+    }
+
+    /// The name recorded with the items of the parts held out but not scored (`scored_parts`),
+    /// which go to the rest.
+    pub fn unscored_name(&self) -> String {
+        match self {
+            Self::HeldOutParts { source, parts, scored_parts, .. } => {
+                parts_name(*source, parts.iter().filter(|p| !scored_parts.contains(p)))
+            }
+            Self::Jsonl { .. } => self.name(),
         }
     }
 
@@ -100,6 +110,19 @@ impl FeedbackConfig {
             }
             Self::Jsonl { .. } => false,
         }
+    }
+}
+
+/// `source:part+part`, or `source:first+N more` beyond three parts.
+fn parts_name<'a>(source: BuiltinSource, parts: impl Iterator<Item = &'a String>) -> String {
+    let parts: Vec<&String> = parts.collect();
+    match parts.as_slice() {
+        [first, _, _, _, ..] => format!("{}:{first}+{} more", source.raw_folder(), parts.len() - 1),
+        _ => format!(
+            "{}:{}",
+            source.raw_folder(),
+            parts.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("+")
+        ),
     }
 }
 

@@ -485,7 +485,7 @@ fn feedback_sets<'a>(
                 let (scored, other): (Vec<RawDoc>, Vec<RawDoc>) = docs
                     .into_iter()
                     .partition(|d| scored_parts.is_empty() || scored_parts.contains(&d.part));
-                unscored.extend(feedback::items_from_docs(field, &name, &other));
+                unscored.extend(feedback::items_from_docs(field, &f.unscored_name(), &other));
                 feedback::items_from_docs(field, &name, &scored)
             }
             FeedbackConfig::Jsonl { path, field } => feedback::read_jsonl(path, field.as_deref())?,
