@@ -1004,7 +1004,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         std::fs::write(
             &cfg,
             format!(
-                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nconfirm_seeds = {confirm}\nstatics = 2\ntask_items = 8\nfinal_items = 16\n",
+                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nrelevance_seeds = [0, 2]\nconfirm_seeds = {confirm}\nstatics = 2\ntask_items = 8\nfinal_items = 16\n",
                 config().display().to_string(),
                 corpus.display(),
                 base.display(),
@@ -1028,10 +1028,20 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     write("[5, 6]");
     run().assert().success().stdout(contains("| G1 |")).stdout(contains("reward variance ("));
     let report = read(&out.join("headroom.json"));
-    // 17 general + 14 math domains, each with its help over the 2 selection seeds.
+    // 17 general + 14 math domains, each with its help over the 2 relevance seeds (0 and 2:
+    // their own key, apart from the selection seeds 0 and 1).
     let relevance = report["relevance"].as_array().unwrap();
     assert_eq!(relevance.len(), 31);
     assert!(relevance.iter().all(|r| r["help"]["n"] == 2), "{relevance:?}");
+    let seeds_run: std::collections::BTreeSet<String> =
+        std::fs::read_dir(out.join("relevance/runs"))
+            .unwrap()
+            .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+            .map(|s| s.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+    assert_eq!(seeds_run, ["seed-0", "seed-2"].map(String::from).into());
+    let md = std::fs::read_to_string(out.join("headroom.md")).unwrap();
+    assert!(md.contains("relevance seeds [0, 2], selection seeds [0, 1]"), "{md}");
     let gates: Vec<&str> =
         report["gates"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
     assert_eq!(gates, ["G0", "G1", "G2", "G3", "G4", "G5"]);
@@ -1159,7 +1169,8 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     };
     let press = relevance.iter().find(|r| r["domain"] == "brown_press").unwrap();
     let expected =
-        (0..2).map(|s| change("beside-brown_press", s) - change("uniform", s)).sum::<f64>() / 2.0;
+        [0, 2].map(|s| change("beside-brown_press", s) - change("uniform", s)).iter().sum::<f64>()
+            / 2.0;
     let help = press["help"]["mean"].as_f64().unwrap();
     assert!((help - expected).abs() < 1e-9, "{help} vs {expected}");
 }

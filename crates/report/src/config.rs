@@ -99,8 +99,13 @@ pub struct HeadroomConfig {
     /// relevance ablation then runs on the target model.
     #[serde(default)]
     pub proxy_set: Vec<String>,
-    /// Seeds of the relevance ablation and of choosing the best static mixture.
+    /// Seeds of the relevance ablation (unless `relevance_seeds` is given) and of choosing the
+    /// best static mixture.
     pub selection_seeds: Vec<u64>,
+    /// Seeds of the relevance ablation, which decides G1 (DESIGN §10 asks ≥ 5 seeds on the rows
+    /// that decide a gate; it runs on the cheap proxy) [default: `selection_seeds`].
+    #[serde(default)]
+    pub relevance_seeds: Vec<u64>,
     /// Fresh seeds on which uniform, the chosen static mixture and the dynamic schedules are
     /// compared, paired (G2, G3): never the seeds the choice was made on.
     pub confirm_seeds: Vec<u64>,
@@ -184,6 +189,15 @@ fn default_headroom_task_items() -> usize {
 }
 
 impl HeadroomConfig {
+    /// The relevance ablation's seeds: `relevance_seeds`, or the selection seeds.
+    pub fn relevance_seeds(&self) -> &[u64] {
+        if self.relevance_seeds.is_empty() {
+            &self.selection_seeds
+        } else {
+            &self.relevance_seeds
+        }
+    }
+
     /// Reads and checks a headroom config; relative paths are resolved against the working
     /// folder, as `compare` does.
     pub fn load(path: &Path) -> Result<Self, ReportError> {
@@ -192,10 +206,14 @@ impl HeadroomConfig {
         if cfg.selection_seeds.is_empty() || cfg.confirm_seeds.len() < 2 {
             return Err(bad("needs selection_seeds and at least 2 confirm_seeds (DESIGN §10 asks ≥ 5 on the rows that decide a gate)".into()));
         }
-        if let Some(s) = cfg.confirm_seeds.iter().find(|s| cfg.selection_seeds.contains(s)) {
-            return Err(bad(format!(
-                "seed {s} is both a selection and a confirmation seed: confirm on fresh seeds"
-            )));
+        for (seeds, what) in
+            [(&cfg.selection_seeds, "selection"), (&cfg.relevance_seeds, "relevance")]
+        {
+            if let Some(s) = cfg.confirm_seeds.iter().find(|s| seeds.contains(s)) {
+                return Err(bad(format!(
+                    "seed {s} is both a {what} and a confirmation seed: confirm on fresh seeds"
+                )));
+            }
         }
         if !(cfg.concentration > 0.0 && cfg.concentration.is_finite()) {
             return Err(bad(format!("concentration = {}: must be positive", cfg.concentration)));

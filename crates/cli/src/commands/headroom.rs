@@ -96,13 +96,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let title =
         if cfg.title.is_empty() { format!("mixagent headroom: {stem}") } else { cfg.title.clone() };
     let header = format!(
-        "# {title}\n\nCorpus {} (fingerprint {}); {} entries over {}; {} stages × {} tokens; selection seeds {:?}, confirmation seeds {:?}.\n\n",
+        "# {title}\n\nCorpus {} (fingerprint {}); {} entries over {}; {} stages × {} tokens; relevance seeds {:?}, selection seeds {:?}, confirmation seeds {:?}.\n\n",
         target.corpus.display(),
         manifest.fingerprint_label(),
         entries.len(),
         target.space.fields.join(" + "),
         target.stages,
         target.stage_tokens,
+        cfg.relevance_seeds(),
         cfg.selection_seeds,
         cfg.confirm_seeds,
     );
@@ -179,9 +180,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     eprintln!(
         "headroom [1/4] relevance: {} {what} × {} seeds on the {rel_model}",
         ablation.len(),
-        cfg.selection_seeds.len(),
+        cfg.relevance_seeds().len(),
     );
-    let rel_rows = phase(rel_phase, rel_set, &cfg.selection_seeds, &ablation)?;
+    let rel_rows = phase(rel_phase, rel_set, cfg.relevance_seeds(), &ablation)?;
     let single: BTreeMap<String, Vec<Outcome>> =
         entries.iter().map(|(d, _)| (d.clone(), rel_rows[&label_of(d)].clone())).collect();
     let baseline = match cfg.relevance {
