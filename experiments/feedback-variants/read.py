@@ -5,7 +5,9 @@ scores: a domain's help is the math feedback change from the base (relative to t
 its help less the field's mean help, seed by seed, is ≥ 3 SD of those per-seed differences
 above zero; useless or harmful when its help is ≤ its own SD (crates/report/src/headroom.rs).
 
-    python3 experiments/feedback-variants/read.py OUT [--seeds 3,4,5,6,7] [--verbose]
+    python3 experiments/feedback-variants/read.py OUT [--seeds 3,4,5,6,7] [--verbose] [--csv FILE]
+
+--csv writes every score read (variant, policy, seed, math feedback, the base's) to FILE.
 """
 import glob
 import json
@@ -19,8 +21,9 @@ def label(policy):
     return re.sub(r"-[0-9a-f]{8}\.json$", "", os.path.basename(policy)).replace("beside-", "")
 
 
-def main(out, seeds, verbose):
+def main(out, seeds, verbose, csv):
     variants = sorted({os.path.basename(p)[5:-5] for p in glob.glob(f"{out}/base.*.json")})
+    table = ["variant,policy,seed,feedback,base"]
     for v in variants:
         base = json.load(open(f"{out}/base.{v}.json"))["feedback"][0]["feedback"]
         rows = {}
@@ -35,6 +38,7 @@ def main(out, seeds, verbose):
             lab = label(json.load(open(f"{run}/run.json"))["policy"])
             fb = json.load(open(score))["feedback"][0]["feedback"]
             rows.setdefault(lab, {})[seed] = (fb - base) / abs(base)
+            table.append(f"{v},{lab},{seed},{fb!r},{base!r}")
         uni = rows.pop("uniform", {})
         doms = sorted(l for l in rows if l.startswith("math_") or l == "numeric_tables")
         common = sorted(s for s in uni if all(s in rows[d] for d in doms))
@@ -56,6 +60,10 @@ def main(out, seeds, verbose):
               f"{len(strong)} strongly relevant ({', '.join(strong)}), {weak} of {len(doms)} useless or harmful: G1 math {verdict}")
         if verbose:
             print("\n".join(lines))
+    if csv:
+        with open(csv + ".tmp", "w") as f:
+            f.write("\n".join([table[0]] + sorted(table[1:])) + "\n")
+        os.replace(csv + ".tmp", csv)
 
 
 if __name__ == "__main__":
@@ -67,5 +75,10 @@ if __name__ == "__main__":
         i = args.index("--seeds")
         seeds = {int(s) for s in args[i + 1].split(",")}
         del args[i : i + 2]
+    csv = None
+    if "--csv" in args:
+        i = args.index("--csv")
+        csv = args[i + 1]
+        del args[i : i + 2]
     verbose = "--verbose" in args
-    main([a for a in args if a != "--verbose"][0], seeds, verbose)
+    main([a for a in args if a != "--verbose"][0], seeds, verbose, csv)
