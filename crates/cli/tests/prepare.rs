@@ -304,6 +304,62 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
     for name in ["genre_cloze", "module_cloze", "answer_kind", "comparison"] {
         assert!(!training.contains(&name), "{name} is evaluation-only: {training:?}");
     }
+    // A narrowed math feedback (`scored_parts`): the same shards, the math feedback from the
+    // numbers modules only, and the other held-out modules' items in the rest, where the
+    // benchmarks still find them.
+    let smoke =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml"))
+            .unwrap();
+    let last_part = "\"polynomials__evaluate\",\n]\n";
+    assert!(smoke.contains(last_part), "configs/smoke.toml's math feedback parts moved");
+    let narrowed = smoke.replace(
+        last_part,
+        &format!(
+            "{last_part}scored_parts = [\"numbers__place_value\", \"numbers__round_number\"]\n"
+        ),
+    );
+    fs::write(tmp.path().join("narrowed.toml"), narrowed).unwrap();
+    let narrow = tmp.path().join("narrow");
+    mixagent()
+        .args(["prepare", "--config"])
+        .arg(tmp.path().join("narrowed.toml"))
+        .arg("--out")
+        .arg(&narrow)
+        .assert()
+        .success();
+    let mn = manifest(&narrow);
+    assert_eq!(mn["domains"], m["domains"]);
+    for d in m["domains"].as_array().unwrap() {
+        for shard in d["train"]["shards"].as_array().unwrap() {
+            let shard = shard.as_str().unwrap();
+            assert_eq!(fs::read(narrow.join(shard)).unwrap(), fs::read(out.join(shard)).unwrap());
+        }
+    }
+    assert_ne!(mn["fingerprint"], m["fingerprint"]);
+    let items = |dir: &Path, f: &str| -> Vec<serde_json::Value> {
+        fs::read_to_string(dir.join(f))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| r["field"] == "math")
+            .collect()
+    };
+    let numbers = "mathematics_dataset:numbers__place_value+numbers__round_number";
+    let fb_math = items(&narrow, "feedback.jsonl");
+    assert!(fb_math.len() >= 100, "{} numbers items", fb_math.len());
+    assert!(fb_math.iter().all(|r| r["set"] == numbers), "{:?}", fb_math[0]);
+    let rest_math = items(&narrow, "feedback-rest.jsonl");
+    let others = rest_math
+        .iter()
+        .filter(|r| r["set"] == "mathematics_dataset:arithmetic__mixed+6 more")
+        .count();
+    assert!(others >= 100, "{others} items of the other held-out modules in the rest");
+    let typed = mixagent_shard::Manifest::load(&narrow).unwrap();
+    let tasks =
+        mixagent_eval::living::living_tasks(&narrow, &typed, &["math".into()], 400, 0).unwrap();
+    let module = tasks.iter().find(|t| t.name == "module_cloze").expect("module_cloze");
+    assert!(module.items.len() >= 100, "module_cloze: {}", module.items.len());
+
     let domains = m["domains"].as_array().unwrap();
     let count = |f: &str| domains.iter().filter(|d| d["field"] == f).count();
     assert!(count("general") >= 8, "general: {}", count("general"));
