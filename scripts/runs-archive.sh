@@ -14,7 +14,8 @@
 # checkpoint to score it with, so `compare` trains it again (same seed, same run). The bases
 # must be pretrained again first, with the same command: `compare` refuses a finished run whose
 # recorded base fingerprint (SHA-256 of its `model.safetensors`) differs from the base it is
-# given now, so a base that did not come out bit-identical is caught, not mixed in. An unpack never overwrites a run that is already there.
+# given now, so a base that did not come out bit-identical is caught, not mixed in. An unpack
+# never overwrites a run that is already there.
 #
 # The archive is deterministic (sorted names, fixed owner and time), so packing the same records
 # twice gives the same bytes.

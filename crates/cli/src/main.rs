@@ -48,8 +48,9 @@ enum Command {
     /// Does mixing matter for this corpus, by how much, and where: the headroom gates, paired.
     ///
     /// The config's keys: `run`, `set`, `proxy_set`, `selection_seeds`, `relevance_seeds`,
-    /// `confirm_seeds`, `statics`, `concentration`, `seed`, `trajectories`, `branches`, `branch_stage`,
-    /// `task_items`, `final_items`, `relevance`, `title` (see `experiments/headroom-*.toml`).
+    /// `confirm_seeds`, `statics`, `concentration`, `seed`, `trajectories`, `branches`,
+    /// `branch_stage`, `task_items`, `final_items`, `relevance`, `title` (see
+    /// `experiments/headroom-*.toml`).
     Headroom(commands::headroom::Args),
     /// MixMin's mixture for a run config: one proxy per entry, then the convex fit of their
     /// ensemble to the feedback (run it as the policy `mixmin:OUT`).
