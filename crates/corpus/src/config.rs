@@ -167,16 +167,30 @@ impl PrepareConfig {
             return Err(format!("dedup_ngram = {}: must be at least 4", self.dedup_ngram));
         }
         for f in &self.feedback {
-            if let FeedbackConfig::HeldOutParts { parts, source, scored_parts, .. } = f {
-                if parts.is_empty() {
-                    return Err(format!("[[feedback]] of {source:?}: `parts` is empty"));
+            match f {
+                FeedbackConfig::HeldOutParts { parts, source, scored_parts, .. } => {
+                    if parts.is_empty() {
+                        return Err(format!("[[feedback]] of {source:?}: `parts` is empty"));
+                    }
+                    let scored = scored_parts.iter().flatten();
+                    if let Some(p) = scored.into_iter().find(|p| !parts.contains(p)) {
+                        return Err(format!(
+                            "[[feedback]] of {source:?}: scored part `{p}` is not one of its `parts` ({}); the scored parts are a subset of the held-out ones",
+                            parts.join(", ")
+                        ));
+                    }
                 }
-                if let Some(p) = scored_parts.iter().find(|p| !parts.contains(p)) {
-                    return Err(format!(
-                        "[[feedback]] of {source:?}: scored part `{p}` is not one of its `parts` ({}); the scored parts are a subset of the held-out ones",
-                        parts.join(", ")
-                    ));
+                FeedbackConfig::HeldOutSplit { field, domains, items_per_domain } => {
+                    if domains.is_empty() {
+                        return Err(format!(
+                            "[[feedback]] held_out_split of field `{field}`: `domains` is empty"
+                        ));
+                    }
+                    if *items_per_domain == Some(0) {
+                        return Err(format!("[[feedback]] held_out_split of field `{field}`: items_per_domain = 0; give at least 1, or leave it out for every item"));
+                    }
                 }
+                FeedbackConfig::Jsonl { .. } => {}
             }
         }
         for (domain, w) in &self.pretrain_weights {
@@ -295,5 +309,19 @@ mod tests {
             write(dir.path(), &format!("{src}{held}scored_parts = [\"numbers__round_number\"]\n"));
         let e = PrepareConfig::load(&p, &[]).unwrap_err().to_string();
         assert!(e.contains("scored part `numbers__round_number`") && e.contains("c.toml"), "{e}");
+        // None scored: the parts are held out for the benchmarks only.
+        let p = write(dir.path(), &format!("{src}{held}scored_parts = []\n"));
+        let c = PrepareConfig::load(&p, &[]).unwrap();
+        assert!(!c.feedback[0].scores_part("numbers__place_value"));
+        // A held-out split names at least one domain and takes at least one item of each.
+        let split = "[[feedback]]\nbuilder = \"held_out_split\"\nfield = \"math\"\n";
+        let p = write(dir.path(), &format!("{src}{split}domains = [\"math_numbers\"]\n"));
+        assert!(PrepareConfig::load(&p, &[]).is_ok());
+        let p = write(dir.path(), &format!("{src}{split}domains = []\n"));
+        let e = PrepareConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(e.contains("`domains` is empty") && e.contains("c.toml"), "{e}");
+        let p = write(dir.path(), &format!("{src}{split}domains = [\"m\"]\nitems_per_domain = 0\n"));
+        let e = PrepareConfig::load(&p, &[]).unwrap_err().to_string();
+        assert!(e.contains("items_per_domain = 0"), "{e}");
     }
 }

@@ -57,12 +57,24 @@ pub enum FeedbackConfig {
         source: BuiltinSource,
         /// The parts (a Brown genre letter, a mathematics_dataset `<family>__<module>`).
         parts: Vec<String>,
-        /// Of `parts`, those whose items make the feedback set (default: all of them). The
-        /// others are held out of training all the same, and their items go to the rest
-        /// ([`FEEDBACK_REST_FILE`]), where the benchmarks read held-out questions: the feedback
-        /// narrows without changing what is trained.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        scored_parts: Vec<String>,
+        /// Of `parts`, those whose items make the feedback set (absent: all of them; `[]`:
+        /// none, the parts are held out for the benchmarks only). The others are held out of
+        /// training all the same, and their items go to the rest ([`FEEDBACK_REST_FILE`]),
+        /// where the benchmarks read held-out questions: the feedback narrows without changing
+        /// what is trained.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scored_parts: Option<Vec<String>>,
+    },
+    /// Question/answer items of the held-out split (`heldout_fraction`) of some training
+    /// domains: documents of the domains' own generators that no training shard holds.
+    HeldOutSplit {
+        /// The field whose feedback these items are.
+        field: String,
+        /// The training domains whose held-out documents give the items.
+        domains: Vec<String>,
+        /// At most this many items from each domain, a seeded choice (absent: all).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        items_per_domain: Option<usize>,
     },
     /// A user's feedback set: JSONL lines `{"prompt": …, "answer": …, "field": …}`.
     Jsonl {
@@ -80,9 +92,9 @@ impl FeedbackConfig {
     pub fn name(&self) -> String {
         match self {
             Self::HeldOutParts { source, parts, scored_parts, .. } => {
-                let named = if scored_parts.is_empty() { parts } else { scored_parts };
-                parts_name(*source, named.iter())
+                parts_name(source.raw_folder(), scored_parts.as_ref().unwrap_or(parts).iter())
             }
+            Self::HeldOutSplit { domains, .. } => parts_name("held-out split", domains.iter()),
             Self::Jsonl { path, .. } => {
                 path.file_name().map_or("jsonl".into(), |n| n.to_string_lossy().into_owned())
             }
@@ -93,10 +105,21 @@ impl FeedbackConfig {
     /// which go to the rest.
     pub fn unscored_name(&self) -> String {
         match self {
-            Self::HeldOutParts { source, parts, scored_parts, .. } => {
-                parts_name(*source, parts.iter().filter(|p| !scored_parts.contains(p)))
+            Self::HeldOutParts { source, parts, scored_parts, .. } => parts_name(
+                source.raw_folder(),
+                parts.iter().filter(|p| scored_parts.as_ref().is_some_and(|s| !s.contains(p))),
+            ),
+            Self::HeldOutSplit { .. } | Self::Jsonl { .. } => self.name(),
+        }
+    }
+
+    /// Whether the part `part` of this set's held-out parts makes feedback items.
+    pub fn scores_part(&self, part: &str) -> bool {
+        match self {
+            Self::HeldOutParts { scored_parts, .. } => {
+                scored_parts.as_ref().is_none_or(|s| s.iter().any(|p| p == part))
             }
-            Self::Jsonl { .. } => self.name(),
+            Self::HeldOutSplit { .. } | Self::Jsonl { .. } => true,
         }
     }
 
@@ -108,21 +131,17 @@ impl FeedbackConfig {
                     && source.raw_folder() == raw_folder
                     && parts.iter().any(|p| p == &doc.part)
             }
-            Self::Jsonl { .. } => false,
+            Self::HeldOutSplit { .. } | Self::Jsonl { .. } => false,
         }
     }
 }
 
-/// `source:part+part`, or `source:first+N more` beyond three parts.
-fn parts_name<'a>(source: BuiltinSource, parts: impl Iterator<Item = &'a String>) -> String {
+/// `prefix:part+part`, or `prefix:first+N more` beyond three parts.
+fn parts_name<'a>(prefix: &str, parts: impl Iterator<Item = &'a String>) -> String {
     let parts: Vec<&String> = parts.collect();
     match parts.as_slice() {
-        [first, _, _, _, ..] => format!("{}:{first}+{} more", source.raw_folder(), parts.len() - 1),
-        _ => format!(
-            "{}:{}",
-            source.raw_folder(),
-            parts.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("+")
-        ),
+        [first, _, _, _, ..] => format!("{prefix}:{first}+{} more", parts.len() - 1),
+        _ => format!("{prefix}:{}", parts.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("+")),
     }
 }
 
@@ -143,16 +162,56 @@ pub struct FeedbackItem {
 /// Items of a held-out-parts set, from its documents: every item `items_of` finds, with
 /// question/answer items restyled away from the training format.
 pub fn items_from_docs(field: &str, set: &str, docs: &[RawDoc]) -> Vec<FeedbackItem> {
-    docs.iter()
-        .flat_map(|d| items_of(set, &d.text))
-        .map(|it| {
-            let prompt = match it.prompt.strip_prefix("Question: ") {
-                Some(q) => format!("Problem: {}\nAnswer:", q.trim_end_matches("\nAnswer:")),
-                None => it.prompt,
-            };
-            FeedbackItem { field: field.into(), set: set.into(), prompt, answer: it.answer }
-        })
-        .collect()
+    docs.iter().flat_map(|d| items_of(set, &d.text)).map(|it| restyled(field, set, it)).collect()
+}
+
+/// A feedback item of `set` from an item as `items_of` reads it: a question/answer item is
+/// restyled (`Problem: …` for `Question: …`).
+fn restyled(field: &str, set: &str, it: crate::items::Item) -> FeedbackItem {
+    let prompt = match it.prompt.strip_prefix("Question: ") {
+        Some(q) => format!("Problem: {}\nAnswer:", q.trim_end_matches("\nAnswer:")),
+        None => it.prompt,
+    };
+    FeedbackItem { field: field.into(), set: set.into(), prompt, answer: it.answer }
+}
+
+/// Items of a held-out-split set from one of its domains (`index`: the domain's place in the
+/// table): every item of the domain's held-out documents whose prompt no training document
+/// also yields (`asked`: generators repeat easy problems) and that shares no word n-gram with
+/// training text, restyled; at most `cap`, a seeded choice among them. Also how many items the
+/// documents yielded, and how many each check dropped.
+pub fn split_items(
+    (field, set): (&str, &str),
+    (domain, index): (&str, usize),
+    held: &[&LabelledDoc],
+    (asked, training): (&HashSet<String>, &TrainingNgrams),
+    cap: Option<usize>,
+    seed: u64,
+) -> (Vec<FeedbackItem>, [usize; 3]) {
+    let found: Vec<crate::items::Item> =
+        held.iter().flat_map(|d| items_of(domain, &d.text)).collect();
+    let yielded = found.len();
+    let fresh: Vec<FeedbackItem> = found
+        .into_iter()
+        .filter(|it| !asked.contains(&it.prompt))
+        .map(|it| restyled(field, set, it))
+        .collect();
+    let repeated = yielded - fresh.len();
+    let mut items = fresh;
+    let overlapping = dedup_against(&mut items, training);
+    if let Some(cap) = cap.filter(|&c| c < items.len()) {
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(derive(seed, "corpus.feedback.split", index as u64));
+        items.shuffle(&mut rng);
+        items.truncate(cap);
+    }
+    (items, [yielded, repeated, overlapping])
+}
+
+/// The prompts of every item the training documents `train` yield, as `items_of` reads them
+/// (before restyling): what a held-out split's items must not repeat.
+pub fn asked_in(train: &[&LabelledDoc]) -> HashSet<String> {
+    train.iter().flat_map(|d| items_of(&d.domain, &d.text)).map(|it| it.prompt).collect()
 }
 
 /// Reads a user's feedback JSONL, naming the file and line of any bad entry.
@@ -322,6 +381,33 @@ mod tests {
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].prompt, "Problem: What is 2 + 3?\nAnswer:");
         assert_eq!(items[0].answer, " 5");
+    }
+
+    #[test]
+    fn a_held_out_split_skips_questions_asked_in_training_and_caps_by_seed() {
+        let qa = |qs: &[u32]| {
+            let blocks: Vec<String> =
+                qs.iter().map(|q| format!("Question: What is {q} + 1?\nAnswer: {}", q + 1)).collect();
+            doc(&blocks.join("\n\n"))
+        };
+        let (held, train) = (qa(&[1, 2, 3, 4, 5]), qa(&[3, 9]));
+        let asked = asked_in(&[&train]);
+        let ngrams = TrainingNgrams::new(&[train.clone()], 13);
+        let split = |cap, seed, index| {
+            split_items(("math", "s"), ("d", index), &[&held], (&asked, &ngrams), cap, seed)
+        };
+        let (all, counts) = split(None, 7, 0);
+        assert_eq!(counts, [5, 1, 0]);
+        let prompts: Vec<&str> = all.iter().map(|it| it.prompt.as_str()).collect();
+        assert_eq!(prompts.len(), 4, "question 3 is asked in training: {prompts:?}");
+        assert!(!prompts.contains(&"Problem: What is 3 + 1?\nAnswer:"));
+        assert_eq!((all[0].prompt.as_str(), all[0].answer.as_str()), ("Problem: What is 1 + 1?\nAnswer:", " 2"));
+        assert_eq!((all[0].field.as_str(), all[0].set.as_str()), ("math", "s"));
+        let two = |seed, index| split(Some(2), seed, index).0;
+        assert_eq!(two(7, 0).len(), 2);
+        assert_eq!(two(7, 0), two(7, 0));
+        assert!((0..8).any(|s| two(s, 0) != two(7, 0)), "the choice follows the seed");
+        assert!(two(7, 0).iter().all(|it| all.contains(it)));
     }
 
     #[test]

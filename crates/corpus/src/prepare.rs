@@ -53,21 +53,6 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         "documents read and cleaned"
     );
 
-    // Both checks against training share one n-gram set, built only if either needs it.
-    let ngrams = std::cell::OnceCell::new();
-    let training = || ngrams.get_or_init(|| TrainingNgrams::new(&docs, cfg.dedup_ngram));
-    let (feedback, rest) = feedback_sets(cfg, &declared, held, &training)?;
-    let tasks = user_tasks(cfg, &declared, &training)?;
-    if let Some(field) = cfg.feedback_scoring.keys().find(|f| !feedback.contains_key(*f)) {
-        return Err(CorpusError::Config {
-            path: PathBuf::from("[feedback_scoring]"),
-            message: format!(
-                "field `{field}` has no feedback set (fields with one: {}); add a [[feedback]] table for it or drop the entry",
-                if feedback.is_empty() { "none".to_string() } else { feedback.keys().cloned().collect::<Vec<_>>().join(", ") }
-            ),
-        });
-    }
-
     let mut by_domain: Splits<'_> = HashMap::new();
     for d in &docs {
         let slot = by_domain.entry(d.domain.as_str()).or_default();
@@ -92,6 +77,22 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
             held.push(train.pop().expect("non-empty"));
         }
     }
+
+    // Both checks against training share one n-gram set, built only if either needs it.
+    let ngrams = std::cell::OnceCell::new();
+    let training = || ngrams.get_or_init(|| TrainingNgrams::new(&docs, cfg.dedup_ngram));
+    let (feedback, rest) = feedback_sets(cfg, &declared, (held, &by_domain), &training)?;
+    let tasks = user_tasks(cfg, &declared, &training)?;
+    if let Some(field) = cfg.feedback_scoring.keys().find(|f| !feedback.contains_key(*f)) {
+        return Err(CorpusError::Config {
+            path: PathBuf::from("[feedback_scoring]"),
+            message: format!(
+                "field `{field}` has no feedback set (fields with one: {}); add a [[feedback]] table for it or drop the entry",
+                if feedback.is_empty() { "none".to_string() } else { feedback.keys().cloned().collect::<Vec<_>>().join(", ") }
+            ),
+        });
+    }
+
 
     let tokenizer = match &cfg.tokenizer {
         Some(path) => CorpusTokenizer::load(path)?,
@@ -460,13 +461,14 @@ fn user_tasks<'a>(
     Ok(items)
 }
 
-/// Builds the `[[feedback]]` sets: items from the held-out documents or the user's JSONL,
-/// checked against the corpus's fields, deduplicated against all training text, then a seeded
-/// choice of at most `feedback_items_per_field` per field, and of the rest.
+/// Builds the `[[feedback]]` sets: items from the held-out parts (`held`, per table), the
+/// held-out split of training domains (`splits`) or the user's JSONL, checked against the
+/// corpus's fields, deduplicated against all training text, then a seeded choice of at most
+/// `feedback_items_per_field` per field, and of the rest.
 fn feedback_sets<'a>(
     cfg: &PrepareConfig,
     declared: &[(String, Field)],
-    held: Vec<Vec<RawDoc>>,
+    (held, splits): (Vec<Vec<RawDoc>>, &Splits<'_>),
     training: &dyn Fn() -> &'a TrainingNgrams,
 ) -> Result<(ByField, ByField), CorpusError> {
     if cfg.feedback.is_empty() {
@@ -482,11 +484,48 @@ fn feedback_sets<'a>(
                 for d in &mut docs {
                     d.text = crate::clean_text(&d.text);
                 }
-                let (scored, other): (Vec<RawDoc>, Vec<RawDoc>) = docs
-                    .into_iter()
-                    .partition(|d| scored_parts.is_empty() || scored_parts.contains(&d.part));
+                let (scored, other): (Vec<RawDoc>, Vec<RawDoc>) =
+                    docs.into_iter().partition(|d| f.scores_part(&d.part));
                 unscored.extend(feedback::items_from_docs(field, &f.unscored_name(), &other));
+                if scored_parts.as_ref().is_some_and(Vec::is_empty) {
+                    continue; // held out for the benchmarks only
+                }
                 feedback::items_from_docs(field, &name, &scored)
+            }
+            FeedbackConfig::HeldOutSplit { field, domains, items_per_domain } => {
+                let known = || declared.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>();
+                if let Some(d) = domains.iter().find(|d| !known().contains(&d.as_str())) {
+                    return Err(CorpusError::UnknownDomain {
+                        key: "[[feedback]] held_out_split",
+                        domain: d.clone(),
+                        known: known().join(", "),
+                    });
+                }
+                // Every training document of the field: a mis-paired domain asks the same
+                // generators' questions as the domain it corrupts.
+                let train: Vec<&LabelledDoc> = declared
+                    .iter()
+                    .filter(|(_, f)| f.as_str() == field)
+                    .flat_map(|(n, _)| splits[n.as_str()].0.iter().copied())
+                    .collect();
+                let asked = feedback::asked_in(&train);
+                let mut set = Vec::new();
+                for (i, d) in domains.iter().enumerate() {
+                    let held = &splits[d.as_str()].1;
+                    let one = (field.as_str(), name.as_str());
+                    let checks = (&asked, training());
+                    let (items, [found, repeated, overlapping]) =
+                        feedback::split_items(one, (d, i), held, checks, *items_per_domain, cfg.seed);
+                    tracing::info!(domain = %d, found, asked_in_training = repeated, dropped_as_overlapping = overlapping, kept = items.len(), "held-out split");
+                    if items.is_empty() {
+                        return Err(CorpusError::Config {
+                            path: PathBuf::from(format!("[[feedback]] {name}")),
+                            message: format!("domain `{d}`: its {} held-out documents yielded no items not asked in training; name another domain or raise heldout_fraction", held.len()),
+                        });
+                    }
+                    set.extend(items);
+                }
+                set
             }
             FeedbackConfig::Jsonl { path, field } => feedback::read_jsonl(path, field.as_deref())?,
         };
