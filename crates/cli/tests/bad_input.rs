@@ -205,6 +205,14 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
             &format!("{}scored_parts = [\"f\"]\n", held("\"l\"", "general")),
         ),
     );
+    write(
+        "split-domain.toml",
+        &corpus(
+            "raw-brown",
+            brown,
+            "[[feedback]]\nbuilder = \"held_out_split\"\nfield = \"general\"\ndomains = [\"brown_pres\"]\n",
+        ),
+    );
     write("val.jsonl", "{\"prompt\": \"2+2=\", \"answer\": \"4\", \"field\": \"general\"}\n{\"prompt\": \"3+3=\"}\n");
     write(
         "tasks.jsonl",

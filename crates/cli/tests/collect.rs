@@ -784,6 +784,16 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
         .assert()
         .failure()
         .stderr(contains("runs/odm/seed-1 (trained from base 0123456789abcdef"));
+    // So is one run on the corpus as it was before it was prepared again (other feedback).
+    let mut other = read(&copied);
+    assert!(other["corpus_fingerprint"].as_str().is_some_and(|f| f.len() == 16), "{other}");
+    other["corpus_fingerprint"] = "0123456789abcdef".into();
+    std::fs::write(&copied, other.to_string()).unwrap();
+    run()
+        .assert()
+        .failure()
+        .stderr(contains("runs/odm/seed-1 (run on corpus"))
+        .stderr(contains("fingerprint 0123456789abcdef), but the corpus is"));
     std::fs::write(&copied, original).unwrap();
     // `final_items`: the final score is read from the base and every final model scored on
     // that many feedback items (no run is trained again), not from the runs' last observation.

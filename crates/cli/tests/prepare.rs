@@ -304,20 +304,40 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
     for name in ["genre_cloze", "module_cloze", "answer_kind", "comparison"] {
         assert!(!training.contains(&name), "{name} is evaluation-only: {training:?}");
     }
-    // A narrowed math feedback (`scored_parts`): the same shards, the math feedback from the
-    // numbers modules only, and the other held-out modules' items in the rest, where the
-    // benchmarks still find them.
+    // The math feedback is a held-out split of training domains: every item's question is one
+    // of those domains' held-out documents, restyled; the nine held-out modules are scored by
+    // none (`scored_parts = []`) and all go to the rest, where the benchmarks find them.
+    let split_set = "held-out split:math_arithmetic+math_numbers+math_measurement";
+    let held_text: String = ["math_arithmetic", "math_numbers", "math_measurement"]
+        .iter()
+        .map(|d| fs::read_to_string(out.join(d).join("heldout.jsonl")).unwrap())
+        .collect();
+    let fb_math: Vec<&serde_json::Value> = fb.iter().filter(|f| f["field"] == "math").collect();
+    assert_eq!(fb_math.len(), 256);
+    for f in &fb_math {
+        assert_eq!(f["set"], split_set);
+        // (A prompt past 300 characters keeps its tail, which the restyling leaves as it is.)
+        let p = f["prompt"].as_str().unwrap();
+        let q = p.strip_prefix("Problem: ").unwrap_or(p).strip_suffix("\nAnswer:").unwrap();
+        let escaped = serde_json::to_string(&format!("{q}\nAnswer:")).unwrap();
+        assert!(held_text.contains(escaped.trim_matches('"')), "{q}");
+    }
+    let modules = "mathematics_dataset:arithmetic__mixed+8 more";
+    assert!(rest.iter().filter(|r| r["set"] == modules).count() >= 400);
+
+    // A narrowed math feedback (`scored_parts`) instead: the same shards, the math feedback
+    // from the numbers modules only, and the other held-out modules' items in the rest.
     let smoke =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml"))
             .unwrap();
-    let last_part = "\"polynomials__evaluate\",\n]\n";
-    assert!(smoke.contains(last_part), "configs/smoke.toml's math feedback parts moved");
-    let narrowed = smoke.replace(
-        last_part,
-        &format!(
-            "{last_part}scored_parts = [\"numbers__place_value\", \"numbers__round_number\"]\n"
-        ),
-    );
+    let split_table = smoke.find("builder = \"held_out_split\"").expect("a held_out_split table");
+    let (head, tail) = smoke.split_at(split_table);
+    let tail = &tail[tail.find("[[feedback]]").expect("a table after the split")..];
+    let none_scored = "scored_parts = []\n";
+    assert!(tail.contains(none_scored), "configs/smoke.toml's nine modules are scored by none");
+    let numbers_scored = "scored_parts = [\"numbers__place_value\", \"numbers__round_number\"]\n";
+    let head = head.strip_suffix("[[feedback]]\n").expect("the split table's header");
+    let narrowed = format!("{head}{}", tail.replace(none_scored, numbers_scored));
     fs::write(tmp.path().join("narrowed.toml"), narrowed).unwrap();
     let narrow = tmp.path().join("narrow");
     mixagent()

@@ -320,7 +320,8 @@ mod tests {
         let p = write(dir.path(), &format!("{src}{split}domains = []\n"));
         let e = PrepareConfig::load(&p, &[]).unwrap_err().to_string();
         assert!(e.contains("`domains` is empty") && e.contains("c.toml"), "{e}");
-        let p = write(dir.path(), &format!("{src}{split}domains = [\"m\"]\nitems_per_domain = 0\n"));
+        let p =
+            write(dir.path(), &format!("{src}{split}domains = [\"m\"]\nitems_per_domain = 0\n"));
         let e = PrepareConfig::load(&p, &[]).unwrap_err().to_string();
         assert!(e.contains("items_per_domain = 0"), "{e}");
     }

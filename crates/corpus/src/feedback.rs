@@ -386,8 +386,10 @@ mod tests {
     #[test]
     fn a_held_out_split_skips_questions_asked_in_training_and_caps_by_seed() {
         let qa = |qs: &[u32]| {
-            let blocks: Vec<String> =
-                qs.iter().map(|q| format!("Question: What is {q} + 1?\nAnswer: {}", q + 1)).collect();
+            let blocks: Vec<String> = qs
+                .iter()
+                .map(|q| format!("Question: What is {q} + 1?\nAnswer: {}", q + 1))
+                .collect();
             doc(&blocks.join("\n\n"))
         };
         let (held, train) = (qa(&[1, 2, 3, 4, 5]), qa(&[3, 9]));
@@ -401,7 +403,10 @@ mod tests {
         let prompts: Vec<&str> = all.iter().map(|it| it.prompt.as_str()).collect();
         assert_eq!(prompts.len(), 4, "question 3 is asked in training: {prompts:?}");
         assert!(!prompts.contains(&"Problem: What is 3 + 1?\nAnswer:"));
-        assert_eq!((all[0].prompt.as_str(), all[0].answer.as_str()), ("Problem: What is 1 + 1?\nAnswer:", " 2"));
+        assert_eq!(
+            (all[0].prompt.as_str(), all[0].answer.as_str()),
+            ("Problem: What is 1 + 1?\nAnswer:", " 2")
+        );
         assert_eq!((all[0].field.as_str(), all[0].set.as_str()), ("math", "s"));
         let two = |seed, index| split(Some(2), seed, index).0;
         assert_eq!(two(7, 0).len(), 2);

@@ -93,7 +93,6 @@ pub fn prepare(cfg: &PrepareConfig, out: &Path, force: bool) -> Result<Manifest,
         });
     }
 
-
     let tokenizer = match &cfg.tokenizer {
         Some(path) => CorpusTokenizer::load(path)?,
         None => {
@@ -514,14 +513,17 @@ fn feedback_sets<'a>(
                     let held = &splits[d.as_str()].1;
                     let one = (field.as_str(), name.as_str());
                     let checks = (&asked, training());
-                    let (items, [found, repeated, overlapping]) =
-                        feedback::split_items(one, (d, i), held, checks, *items_per_domain, cfg.seed);
+                    let (items, [found, repeated, overlapping]) = feedback::split_items(
+                        one,
+                        (d, i),
+                        held,
+                        checks,
+                        *items_per_domain,
+                        cfg.seed,
+                    );
                     tracing::info!(domain = %d, found, asked_in_training = repeated, dropped_as_overlapping = overlapping, kept = items.len(), "held-out split");
                     if items.is_empty() {
-                        return Err(CorpusError::Config {
-                            path: PathBuf::from(format!("[[feedback]] {name}")),
-                            message: format!("domain `{d}`: its {} held-out documents yielded no items not asked in training; name another domain or raise heldout_fraction", held.len()),
-                        });
+                        tracing::warn!(domain = %d, held_out_docs = held.len(), "held-out split: the domain gives no item that training does not ask or overlap (word {}-grams); name another domain or raise heldout_fraction", cfg.dedup_ngram);
                     }
                     set.extend(items);
                 }

@@ -236,6 +236,7 @@ mod tests {
             policy_name: policy.into(),
             policy_identity: policy.into(),
             config,
+            corpus_fingerprint: String::new(),
             base: BaseInfo { checkpoint: "b".into(), fingerprint: "0".repeat(16), params: 1 },
             space: vec![entry("g", "general"), entry("m", "math")],
             initial: obs(-4.0, -8.0),

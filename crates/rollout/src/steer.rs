@@ -71,6 +71,17 @@ pub fn run_steered(
                     ),
                 ));
             }
+            let now = corpus.manifest.fingerprint.as_deref().unwrap_or_default();
+            if !saved.corpus_fingerprint.is_empty() && saved.corpus_fingerprint != now {
+                return Err(RolloutError::collection(
+                    out,
+                    format!(
+                        "was run on corpus {} as it was then (fingerprint {}), and it is {now} now (prepared again): choose another --out, or delete it to restart",
+                        config.corpus.display(),
+                        saved.corpus_fingerprint
+                    ),
+                ));
+            }
             session.resume(&checkpoint)?;
             Some(saved)
         }
@@ -138,6 +149,7 @@ pub fn run_steered(
         policy_name: controller.policy_name(),
         policy_identity: controller.state().policy_identity.clone(),
         config: config.clone(),
+        corpus_fingerprint: corpus.manifest.fingerprint.clone().unwrap_or_default(),
         base,
         space: SpaceEntry::of(&space),
         initial,

@@ -29,6 +29,11 @@ pub struct SteeredRun {
     pub policy_identity: String,
     /// The run config.
     pub config: CollectConfig,
+    /// The fingerprint of the prepared corpus it trained on and observed (its manifest's):
+    /// a corpus prepared again with other feedback sets at the same path is another run.
+    /// Empty in runs written before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub corpus_fingerprint: String,
     /// The base model.
     pub base: BaseInfo,
     /// The space mixed over.

@@ -62,7 +62,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             })
         })
         .collect();
-    refuse_stale(&runs, &run_cfg.base)?;
+    refuse_stale(&runs, &run_cfg)?;
     let (workers, threads) = (a.pool.workers(), a.pool.threads());
     let fields = run_cfg.space.fields.join(",");
     // `eval` of a checkpoint: the benchmark suite (`full`, `task_items` a task) or the final
@@ -326,15 +326,43 @@ fn facts(
 }
 
 /// A finished run steered by other files under the same spec (a retrained agent, a grown
-/// collection), or trained from another base (a base pretrained again, run folders copied from
-/// another machine), would silently mix into the table: refuse it. (A policy's identity does
-/// not depend on the seed: build each one once.)
-fn refuse_stale(runs: &[Run], base: &Path) -> anyhow::Result<()> {
+/// collection), trained from another base (a base pretrained again, run folders copied from
+/// another machine) or on another corpus (another path, or the same one prepared again with
+/// other feedback sets) would silently mix into the table: refuse it. (A policy's identity
+/// does not depend on the seed: build each one once.)
+fn refuse_stale(runs: &[Run], run_cfg: &CollectConfig) -> anyhow::Result<()> {
+    let base = &run_cfg.base;
     let mut identities = std::collections::BTreeMap::new();
     let mut base_now = None;
+    let mut corpus_now = None;
     let mut stale = Vec::new();
     for r in runs {
         let Ok(run) = SteeredRun::read(&r.dir.join("run.json")) else { continue };
+        let corpus = corpus_now.get_or_insert_with(|| {
+            mixagent_shard::Manifest::load(&run_cfg.corpus)
+                .ok()
+                .and_then(|m| m.fingerprint)
+                .unwrap_or_default()
+        });
+        // Runs written before the fingerprint was recorded are checked by the corpus's path.
+        let other_corpus = if run.corpus_fingerprint.is_empty() {
+            run.config.corpus != run_cfg.corpus
+        } else {
+            &run.corpus_fingerprint != corpus
+        };
+        if other_corpus {
+            stale.push(format!(
+                "{} (run on corpus {}{}, but the corpus is {} (fingerprint {corpus}) now)",
+                r.dir.display(),
+                run.config.corpus.display(),
+                if run.corpus_fingerprint.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (fingerprint {})", run.corpus_fingerprint)
+                },
+                run_cfg.corpus.display()
+            ));
+        }
         if !identities.contains_key(&r.policy) {
             let id = mixagent_baselines::parse_policy(&r.policy, r.seed)?.identity();
             identities.insert(r.policy.clone(), id);
@@ -361,7 +389,7 @@ fn refuse_stale(runs: &[Run], base: &Path) -> anyhow::Result<()> {
     }
     if !stale.is_empty() {
         bail!(
-            "these runs were steered by other files under the same policy spec, or trained from another base; delete them to rerun:\n  {}",
+            "these runs were steered by other files under the same policy spec, trained from another base or run on another corpus; delete them to rerun, or give them another --out:\n  {}",
             stale.join("\n  ")
         );
     }
