@@ -394,7 +394,7 @@ mod tests {
         };
         let (held, train) = (qa(&[1, 2, 3, 4, 5]), qa(&[3, 9]));
         let asked = asked_in(&[&train]);
-        let ngrams = TrainingNgrams::new(&[train.clone()], 13);
+        let ngrams = TrainingNgrams::new(std::slice::from_ref(&train), 13);
         let split = |cap, seed, index| {
             split_items(("math", "s"), ("d", index), &[&held], (&asked, &ngrams), cap, seed)
         };
