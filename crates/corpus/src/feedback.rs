@@ -10,6 +10,10 @@
 //!   math feedback swung by 0.2–0.3 nats from stage to stage under a constant mixture (its guess
 //!   of what follows an unseen cue), noise that no mixture explains; with `Answer:` the same run
 //!   moves by about 0.05 nats a stage and trends with training.
+//! - `held_out_split`: items of the held-out documents (`heldout_fraction`) of named training
+//!   domains, restyled the same way, without any question a training document of the field
+//!   also asks (generators repeat problems); the n-gram check below runs before its seeded
+//!   per-domain cap, so the cap counts items that survive it.
 //! - `jsonl`: the user's own set (their MMLU-val), one `{"prompt", "answer", "field"}` a line.
 //!
 //! Every item is checked against all training text: one whose prompt and answer share a word
@@ -65,8 +69,10 @@ pub enum FeedbackConfig {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scored_parts: Option<Vec<String>>,
     },
-    /// Question/answer items of the held-out split (`heldout_fraction`) of some training
-    /// domains: documents of the domains' own generators that no training shard holds.
+    /// Items of the held-out split (`heldout_fraction`) of some training domains: documents
+    /// of the domains' own sources (for math, their own generators) that no training shard
+    /// holds, read as `items_of` reads any document (question/answer pairs, definitions, code
+    /// bodies, continuations).
     HeldOutSplit {
         /// The field whose feedback these items are.
         field: String,
