@@ -12,8 +12,9 @@
 //!   moves by about 0.05 nats a stage and trends with training.
 //! - `held_out_split`: items of the held-out documents (`heldout_fraction`) of named training
 //!   domains, restyled the same way, without any question a training document of the field
-//!   also asks (generators repeat problems); the n-gram check below runs before its seeded
-//!   per-domain cap, so the cap counts items that survive it.
+//!   also asks (the corrupted math domains ask the real ones' questions with other answers);
+//!   the n-gram check below runs before its seeded per-domain cap, so the cap counts items
+//!   that survive it.
 //! - `jsonl`: the user's own set (their MMLU-val), one `{"prompt", "answer", "field"}` a line.
 //!
 //! Every item is checked against all training text: one whose prompt and answer share a word
@@ -183,9 +184,10 @@ fn restyled(field: &str, set: &str, it: crate::items::Item) -> FeedbackItem {
 
 /// Items of a held-out-split set from one of its domains (`index`: the domain's place in the
 /// table): every item of the domain's held-out documents whose prompt no training document
-/// also yields (`asked`: generators repeat easy problems) and that shares no word n-gram with
-/// training text, restyled; at most `cap`, a seeded choice among them. Also how many items the
-/// documents yielded, and how many each check dropped.
+/// of the field also yields (`asked`: a corrupted domain asks the same generators' questions)
+/// and that shares no word n-gram with training text, restyled; at most `cap`, a seeded
+/// choice among them. Also how many items the documents yielded, and how many each check
+/// dropped.
 pub fn split_items(
     (field, set): (&str, &str),
     (domain, index): (&str, usize),
