@@ -95,11 +95,12 @@ pub enum FeedbackConfig {
 
 impl FeedbackConfig {
     /// The set's name, recorded with each of its items: for held-out parts, the source and
-    /// the scored parts.
+    /// the scored parts (all its parts when it scores none, for messages).
     pub fn name(&self) -> String {
         match self {
             Self::HeldOutParts { source, parts, scored_parts, .. } => {
-                parts_name(source.raw_folder(), scored_parts.as_ref().unwrap_or(parts).iter())
+                let scored = scored_parts.as_ref().filter(|s| !s.is_empty());
+                parts_name(source.raw_folder(), scored.unwrap_or(parts).iter())
             }
             Self::HeldOutSplit { domains, .. } => parts_name("held-out split", domains.iter()),
             Self::Jsonl { path, .. } => {
