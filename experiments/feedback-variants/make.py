@@ -38,35 +38,41 @@ def main(corpus, out):
     corpus = os.path.abspath(corpus)
     first = [json.loads(l) for l in open(f"{corpus}/feedback.jsonl")]
     rest = [json.loads(l) for l in open(f"{corpus}/feedback-rest.jsonl")]
-    others = [r for r in first if r["field"] != "math"]
     math = [r for r in first + rest if r["field"] == "math"]
     if not math:
         sys.exit(f"{corpus}: no math feedback items (feedback.jsonl, feedback-rest.jsonl)")
     by = collections.defaultdict(list)
     for r in math:
         by[family(r["prompt"])].append(r)
-    manifest = json.load(open(f"{corpus}/manifest.json"))
     variants = {f"family-{f}": (items, "pairing") for f, items in by.items()}
     variants["family-arithmetic+numbers"] = (by["arithmetic"] + by["numbers"], "pairing")
     variants["likelihood"] = ([r for r in first if r["field"] == "math"], "likelihood")
     for name, (items, scoring) in sorted(variants.items()):
-        d = os.path.join(out, name)
-        os.makedirs(d, exist_ok=True)
-        for f in os.listdir(corpus):
-            if f not in ("feedback.jsonl", "feedback-rest.jsonl", "manifest.json") and not os.path.lexists(f"{d}/{f}"):
-                os.symlink(f"{corpus}/{f}", f"{d}/{f}")
-        with open(f"{d}/feedback.jsonl.tmp", "w") as o:
-            for r in others + items:
-                o.write(json.dumps(r) + "\n")
-        os.replace(f"{d}/feedback.jsonl.tmp", f"{d}/feedback.jsonl")
-        open(f"{d}/feedback-rest.jsonl", "w").close()
-        m = dict(manifest, feedback=dict(manifest["feedback"], math=len(items)), feedback_rest={})
-        m["feedback_scoring"] = {"math": scoring} if scoring != "likelihood" else {}
-        with open(f"{d}/manifest.json.tmp", "w") as o:
-            json.dump(m, o, indent=1)
-        os.replace(f"{d}/manifest.json.tmp", f"{d}/manifest.json")
-        print(f"{name}: {len(items)} math items, {scoring}")
+        write_variant(corpus, out, name, items, scoring)
 
+
+def write_variant(corpus, out, name, math, scoring):
+    """Writes the variant `out/name` of the prepared corpus at `corpus` (absolute): its files
+    linked, the other fields' feedback kept, `math` as the math feedback scored by `scoring`,
+    no rest, the manifest's counts and scoring to match."""
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(corpus):
+        if f not in ("feedback.jsonl", "feedback-rest.jsonl", "manifest.json") and not os.path.lexists(f"{d}/{f}"):
+            os.symlink(f"{corpus}/{f}", f"{d}/{f}")
+    others = [r for r in map(json.loads, open(f"{corpus}/feedback.jsonl")) if r["field"] != "math"]
+    with open(f"{d}/feedback.jsonl.tmp", "w") as o:
+        for r in others + math:
+            o.write(json.dumps(r) + "\n")
+    os.replace(f"{d}/feedback.jsonl.tmp", f"{d}/feedback.jsonl")
+    open(f"{d}/feedback-rest.jsonl", "w").close()
+    manifest = json.load(open(f"{corpus}/manifest.json"))
+    m = dict(manifest, feedback=dict(manifest["feedback"], math=len(math)), feedback_rest={})
+    m["feedback_scoring"] = {"math": scoring} if scoring != "likelihood" else {}
+    with open(f"{d}/manifest.json.tmp", "w") as o:
+        json.dump(m, o, indent=1)
+    os.replace(f"{d}/manifest.json.tmp", f"{d}/manifest.json")
+    print(f"{name}: {len(math)} math items, {scoring}")
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:

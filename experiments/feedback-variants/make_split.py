@@ -22,6 +22,8 @@ import random
 import re
 import sys
 
+from make import write_variant
+
 SEED = 20250721
 PER_DOMAIN = 256
 CANDIDATE = ["math_arithmetic", "math_numbers", "math_comparison", "math_measurement"]
@@ -45,31 +47,9 @@ def items(corpus, domain, n):
             for q, a in pairs[:n]]
 
 
-def write_variant(corpus, out, name, math, manifest):
-    d = os.path.join(out, name)
-    os.makedirs(d, exist_ok=True)
-    for f in os.listdir(corpus):
-        if f not in ("feedback.jsonl", "feedback-rest.jsonl", "manifest.json") and not os.path.lexists(f"{d}/{f}"):
-            os.symlink(f"{corpus}/{f}", f"{d}/{f}")
-    others = [json.loads(l) for l in open(f"{corpus}/feedback.jsonl")]
-    others = [r for r in others if r["field"] != "math"]
-    random.Random(f"{SEED}:{name}").shuffle(math)
-    with open(f"{d}/feedback.jsonl.tmp", "w") as o:
-        for r in others + math:
-            o.write(json.dumps(r) + "\n")
-    os.replace(f"{d}/feedback.jsonl.tmp", f"{d}/feedback.jsonl")
-    open(f"{d}/feedback-rest.jsonl", "w").close()
-    m = dict(manifest, feedback=dict(manifest["feedback"], math=len(math)), feedback_rest={})
-    m["feedback_scoring"] = {"math": "pairing"}
-    with open(f"{d}/manifest.json.tmp", "w") as o:
-        json.dump(m, o, indent=1)
-    os.replace(f"{d}/manifest.json.tmp", f"{d}/manifest.json")
-    print(f"{name}: {len(math)} math items")
-
-
 def main(corpus, out):
     corpus = os.path.abspath(corpus)
-    manifest = json.load(open(f"{corpus}/manifest.json"))
+    manifest = json.load(open(f"{corpus}/manifest.json"))  # which domains are math
     math_domains = sorted(d["name"] for d in manifest["domains"] if d["field"] == "math")
     variants = {"split-grade-school": [i for d in CANDIDATE for i in items(corpus, d, PER_DOMAIN)]}
     for d in math_domains:
@@ -79,7 +59,8 @@ def main(corpus, out):
         if split:
             variants[f"split-{d}"] = split
     for name, math in sorted(variants.items()):
-        write_variant(corpus, out, name, math, manifest)
+        random.Random(f"{SEED}:{name}").shuffle(math)
+        write_variant(corpus, out, name, math, "pairing")
 
 
 if __name__ == "__main__":
