@@ -7,5 +7,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+source scripts/cargo-target.sh   # the build folder scripts/test.sh uses (CARGO_TARGET_DIR)
 cargo build --release --locked -p mixagent
-exec target/release/mixagent demo "$@"
+exec "$CARGO_TARGET_DIR/release/mixagent" demo "$@"
