@@ -53,7 +53,8 @@ fn step(what: &'static str, secs: f64, args: &str, done_if: Option<&'static str>
 }
 
 /// The demo's steps. The durations are this machine class's (2 cores), measured by a full
-/// demo from a clean clone with the set-up cache warm: 25 min 34 s in all (README).
+/// version-2 demo from a clean clone with the set-up cache warm, 2026-12-04 (README): about
+/// 29 min in all (the proxy base's figure is its step rate alone; it shared the machine).
 fn steps(workers: usize, corpus_config: &str, base_math: f64) -> Vec<Step> {
     let also = if base_math > 0.0 { format!(" --also math={base_math}") } else { String::new() };
     vec![
@@ -66,38 +67,38 @@ fn steps(workers: usize, corpus_config: &str, base_math: f64) -> Vec<Step> {
         },
         step(
             "prepare the corpus (BPE tokenizer, shards, feedback sets)",
-            55.0,
+            59.0,
             &format!("prepare --config {corpus_config} --out data/default"),
             Some("data/default/manifest.json"),
         ),
         step("the corpus table", 2.0, "corpus stats --corpus data/default", None),
         step(
             "pretrain the proxy base (demo preset, 0.34M parameters, 4M tokens, general text and a little math)",
-            145.0,
+            156.0,
             &format!("pretrain --corpus data/default --preset demo --tokens 4000000{also} --out runs/demo/base"),
             None,
         ),
         step(
             "pretrain the target base (demo-target preset, 1.1M parameters, 2M tokens)",
-            150.0,
+            157.0,
             &format!("pretrain --corpus data/default --preset demo-target --tokens 2000000{also} --out runs/demo/target"),
             None,
         ),
         step(
             "collect 32 mixing trajectories x 10 stages on the proxy",
-            395.0,
+            452.0,
             &format!("collect --config experiments/collect-demo.toml --workers {workers}"),
             None,
         ),
         step(
             "train the agent (warm-up, then CQL)",
-            135.0,
+            122.0,
             "train-agent --trajectories runs/collect-demo --config experiments/agent-demo.toml --out runs/agent-demo",
             Some("runs/agent-demo/agent.json"),
         ),
         step(
             "compare: the agent and 9 baselines steer the target model, 3 seeds each, then benchmarks",
-            700.0,
+            785.0,
             &format!("compare --config experiments/compare-demo.toml --workers {workers}"),
             None,
         ),
