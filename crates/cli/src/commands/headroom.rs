@@ -240,6 +240,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let kept: Vec<&str> =
         relevance.iter().filter(|r| !r.useless_or_harmful()).map(|r| r.domain.as_str()).collect();
     for (label, set) in [("helpful-only", &helpful), ("no-useless-or-harmful", &kept)] {
+        if label == "no-useless-or-harmful" && kept == helpful {
+            // Every domain is either helpful or useless/harmful: the same mixture twice.
+            eprintln!("headroom: no-useless-or-harmful keeps exactly the helpful domains; one run of that mixture (helpful-only)");
+            continue;
+        }
         if let Some(stage) = field_balanced(&entries, fields, set) {
             statics.push(Plan { label: label.into(), stages: vec![stage] });
         }
