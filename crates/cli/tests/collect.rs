@@ -913,6 +913,14 @@ fn demo_outside_the_repository_root_says_where_to_run_it() {
         .failure()
         .stderr(contains("configs/default.toml not found"))
         .stderr(contains("repository root"));
+    for bad in ["1.5", "NaN", "-0.1"] {
+        mixagent()
+            .current_dir(tmp.path())
+            .args(["demo".to_string(), format!("--base-math={bad}")])
+            .assert()
+            .failure()
+            .stderr(contains(format!("--base-math {bad} is not a share in [0, 1)")));
+    }
 }
 
 /// The agent's cpt run seen from outside: `mixagent next` on a state holding the run's first

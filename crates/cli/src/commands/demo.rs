@@ -129,15 +129,15 @@ fn check_demo_corpus(dir: &Path, config: &Path) -> anyhow::Result<()> {
 
 /// Runs `demo`.
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if !(0.0..1.0).contains(&a.base_math) {
+        bail!("--base-math {} is not a share in [0, 1): the bases' share of math text (0.05 by default, 0 for general text only)", a.base_math);
+    }
     for needed in [a.corpus_config.as_str(), "experiments/compare-demo.toml", "scripts/setup.sh"] {
         if !Path::new(needed).exists() {
             bail!("{needed} not found: run `mixagent demo` from the repository root (or `bash scripts/demo.sh`)");
         }
     }
     check_demo_corpus(Path::new("data/default"), Path::new(&a.corpus_config))?;
-    if !(0.0..1.0).contains(&a.base_math) {
-        bail!("--base-math {} is not a share in [0, 1): the bases' share of math text (0.05 by default, 0 for general text only)", a.base_math);
-    }
     let steps = steps(a.workers.max(1), &a.corpus_config, a.base_math);
     let total_estimate: f64 = steps.iter().map(|s| s.secs).sum();
     let start = Instant::now();
