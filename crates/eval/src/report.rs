@@ -27,8 +27,10 @@ pub struct EvalOptions {
     pub full: bool,
     /// Items per benchmark task.
     pub items_per_task: usize,
-    /// Folder of the BIG-bench tasks (`$MIXAGENT_CACHE/raw/bigbench`).
-    pub bigbench_root: PathBuf,
+    /// Folder of the BIG-bench tasks (`$MIXAGENT_CACHE/raw/bigbench`); `None` leaves them out
+    /// (the registry no longer serves the package: `scripts/setup.sh` installs it only from a
+    /// cache that holds it).
+    pub bigbench_root: Option<PathBuf>,
     /// Seed of item selection.
     pub seed: u64,
     /// Sequences per forward pass.
@@ -259,33 +261,36 @@ pub fn evaluate(
     let mut tasks = Vec::new();
     if opts.full {
         // Built-in tasks run only for the fields the run has (a corpus of its own fields gets
-        // none: `compare` warns before it starts).
+        // none: `compare` warns before it starts); the BIG-bench ones only where the machine
+        // has them.
         let tasks_of = [(GENERAL_TASKS, "general"), (MATH_TASKS, "math")];
-        for (names, field) in
-            tasks_of.into_iter().filter(|(_, f)| opts.fields.iter().any(|g| g == f))
-        {
-            for name in names.iter() {
-                let task = load_task(&opts.bigbench_root, name, opts.items_per_task, opts.seed)?;
-                let items: Vec<(&str, &[String], usize)> = task
-                    .items
-                    .iter()
-                    .map(|it| (it.prompt.as_str(), &it.options[..], it.correct))
-                    .collect();
-                let (correct, picked) = grade_choices(&scorer, &items, false)?;
-                // The chosen option's text: the same text for every item is a constant answer.
-                let picks: Vec<String> =
-                    picked.iter().zip(&task.items).map(|(&p, it)| it.options[p].clone()).collect();
-                tasks.push(TaskScore::from_counts(
-                    name,
-                    field,
-                    "multiple_choice",
-                    correct,
-                    task.chance(),
-                    &picks,
-                    None,
-                    task.fingerprint(),
-                ));
-            }
+        let bigbench = opts.bigbench_root.iter().flat_map(|root| {
+            tasks_of
+                .into_iter()
+                .filter(|(_, f)| opts.fields.iter().any(|g| g == f))
+                .flat_map(move |(names, field)| names.iter().map(move |name| (root, *name, field)))
+        });
+        for (root, name, field) in bigbench {
+            let task = load_task(root, name, opts.items_per_task, opts.seed)?;
+            let items: Vec<(&str, &[String], usize)> = task
+                .items
+                .iter()
+                .map(|it| (it.prompt.as_str(), &it.options[..], it.correct))
+                .collect();
+            let (correct, picked) = grade_choices(&scorer, &items, false)?;
+            // The chosen option's text: the same text for every item is a constant answer.
+            let picks: Vec<String> =
+                picked.iter().zip(&task.items).map(|(&p, it)| it.options[p].clone()).collect();
+            tasks.push(TaskScore::from_counts(
+                name,
+                field,
+                "multiple_choice",
+                correct,
+                task.chance(),
+                &picks,
+                None,
+                task.fingerprint(),
+            ));
         }
         if opts.fields.iter().any(|f| f == "math") {
             tasks.push(exact_match_math(&scorer, corpus, &manifest, opts)?);

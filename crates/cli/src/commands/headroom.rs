@@ -240,14 +240,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let kept: Vec<&str> =
         relevance.iter().filter(|r| !r.useless_or_harmful()).map(|r| r.domain.as_str()).collect();
     for (label, set) in [("helpful-only", &helpful), ("no-useless-or-harmful", &kept)] {
-        if label == "no-useless-or-harmful" && kept == helpful {
-            // Every domain is either helpful or useless/harmful: the same mixture twice.
-            eprintln!("headroom: no-useless-or-harmful keeps exactly the helpful domains; one run of that mixture (helpful-only)");
+        let Some(stage) = field_balanced(&entries, fields, set) else { continue };
+        let plan = Plan { label: label.into(), stages: vec![stage] };
+        // A mixture already planned (every domain helpful is uniform; every domain either
+        // helpful or useless/harmful makes the two the same) runs once, under its first name.
+        if let Some(same) = statics.iter().find(|p| p.same_mixture(&plan)) {
+            eprintln!("headroom: {label} is the mixture of {}; one run of it", same.label);
             continue;
         }
-        if let Some(stage) = field_balanced(&entries, fields, set) {
-            statics.push(Plan { label: label.into(), stages: vec![stage] });
-        }
+        statics.push(plan);
     }
     eprintln!(
         "headroom [2/4] statics: {} static mixtures × {} seeds on the target{}",

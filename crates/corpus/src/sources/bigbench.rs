@@ -5,7 +5,7 @@
 //! `examples: [{input, target_scores: {choice: score}} | {input, target}]`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -40,6 +40,22 @@ enum Target {
     Many(Vec<String>),
 }
 
+/// What a missing BIG-bench folder says: the registry stopped serving the package (2026-12-05).
+const GONE_HINT: &str =
+    "the package registry no longer serves bigbench 1.0.0, so scripts/setup.sh \
+    installs it only from a cache that already holds it; the default corpus (configs/default.toml) \
+    does not read it";
+
+/// `raw/bigbench/<sub>`, or `MissingSource` saying why it may be absent.
+fn bigbench_dir(raw_root: &Path, sub: &str, source_name: &str) -> Result<PathBuf, CorpusError> {
+    source_dir(raw_root, &format!("bigbench/{sub}"), source_name).map_err(|e| match e {
+        CorpusError::MissingSource { source_name, path, .. } => {
+            CorpusError::MissingSource { source_name, path, hint: GONE_HINT.to_string() }
+        }
+        e => e,
+    })
+}
+
 fn load_task(path: &Path) -> Result<Task, CorpusError> {
     serde_json::from_str(&read_text(path)?).map_err(|e| {
         CorpusError::malformed(
@@ -53,7 +69,7 @@ fn load_task(path: &Path) -> Result<Task, CorpusError> {
 /// the first line (title kept, it gives the sentence its topic) is the Wikipedia text. The
 /// task pairs each evidence with several claims, so evidence lines are deduplicated.
 pub(crate) fn read_vitaminc(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    let dir = source_dir(raw_root, "bigbench/vitaminc_fact_verification", "vitaminc")?;
+    let dir = bigbench_dir(raw_root, "vitaminc_fact_verification", "vitaminc")?;
     let path = source_file(&dir, "task.json", "vitaminc")?;
     let mut seen = HashSet::new();
     let mut sentences = Vec::new();
@@ -86,7 +102,7 @@ fn clean_evidence(line: &str) -> String {
 /// Every `unit_conversion` sub-task → domain `math_unit_conversion`, as
 /// `Question: ...\nAnswer: ...` with the correct answer.
 pub(crate) fn read_unit_conversion(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    let dir = source_dir(raw_root, "bigbench/unit_conversion", "unit_conversion")?;
+    let dir = bigbench_dir(raw_root, "unit_conversion", "unit_conversion")?;
     let mut docs = Vec::new();
     for path in list_files(&dir, |name| name == "task.json")? {
         let pairs: Vec<String> = load_task(&path)?
@@ -195,7 +211,11 @@ mod tests {
     #[test]
     fn missing_folders_are_errors() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(matches!(read_vitaminc(tmp.path()), Err(CorpusError::MissingSource { .. })));
-        assert!(matches!(read_unit_conversion(tmp.path()), Err(CorpusError::MissingSource { .. })));
+        for err in [read_vitaminc(tmp.path()), read_unit_conversion(tmp.path())] {
+            assert!(
+                matches!(err, Err(CorpusError::MissingSource { ref hint, .. }) if hint == GONE_HINT),
+                "{err:?}"
+            );
+        }
     }
 }
