@@ -48,7 +48,7 @@ checks=()
 cargo fmt --all --check || checks+=("cargo fmt --all --check")
 cargo clippy --workspace --all-targets --locked -- -D warnings || checks+=("cargo clippy")
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q || checks+=("cargo doc")
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # The Python module: built as a wheel with maturin, tested with pytest (no torch needed).
 bash scripts/python.sh 2>&1 | tee -a "$log"

@@ -153,7 +153,7 @@ fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
     let t = read(&out.join("trajectories/t-00002.json"));
     assert_eq!(t["format_version"], 1);
     assert_eq!(t["stages"].as_array().unwrap().len(), 4);
-    assert_eq!(t["space"].as_array().unwrap().len(), 31); // 17 general + 14 math domains
+    assert_eq!(t["space"].as_array().unwrap().len(), 29); // 16 general + 13 math domains
     assert!(t["base"]["fingerprint"].as_str().unwrap().len() == 16);
     for row in t["stages"].as_array().unwrap() {
         let w: f64 = row["weights"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum();
@@ -399,7 +399,7 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
     let bytes = |d: &Path| std::fs::read(d.join("policy.safetensors")).unwrap();
     assert_eq!(bytes(&a), bytes(&b), "same seed, same policy");
     let schema = read(&a.join("agent.json"));
-    assert_eq!(schema["space"]["trained_domains"], 31);
+    assert_eq!(schema["space"]["trained_domains"], 29);
     // 16 stages, each read through 8 views (the space, its field level, 6 re-groupings).
     assert_eq!(schema["training"]["data"]["views_per_trajectory"], 8);
     assert_eq!(schema["training"]["data"]["transitions"], 16 * 8);
@@ -605,7 +605,7 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
     let plan = read(&out.join("plan.json"));
     let trajs = plan["trajectories"].as_array().unwrap();
     assert_eq!(trajs.len(), 64);
-    assert_eq!(plan["space"].as_array().unwrap().len(), 31);
+    assert_eq!(plan["space"].as_array().unwrap().len(), 29);
     assert_eq!(trajs[5]["mixtures"].as_array().unwrap().len(), 6);
     let cov = read(&out.join("coverage.json"));
     assert!(cov["share_cells_covered"].as_f64().unwrap() > 0.8, "{cov}");
@@ -1046,10 +1046,10 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     write("[5, 6]");
     run().assert().success().stdout(contains("| G1 |")).stdout(contains("reward variance ("));
     let report = read(&out.join("headroom.json"));
-    // 17 general + 14 math domains, each with its help over the 2 relevance seeds (0 and 2:
+    // 16 general + 13 math domains, each with its help over the 2 relevance seeds (0 and 2:
     // their own key, apart from the selection seeds 0 and 1).
     let relevance = report["relevance"].as_array().unwrap();
-    assert_eq!(relevance.len(), 31);
+    assert_eq!(relevance.len(), 29);
     assert!(relevance.iter().all(|r| r["help"]["n"] == 2), "{relevance:?}");
     let seeds_run: std::collections::BTreeSet<String> =
         std::fs::read_dir(out.join("relevance/runs"))
@@ -1151,7 +1151,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     let beside = read(&out.join("headroom.json"));
     assert_eq!(beside["relevance_method"], "beside-uniform");
     let relevance = beside["relevance"].as_array().unwrap();
-    assert_eq!(relevance.len(), 31);
+    assert_eq!(relevance.len(), 29);
     assert!(relevance.iter().all(|r| r["help"]["n"] == 2), "{relevance:?}");
     // A domain's help is its field's change minus the uniform run's, seed by seed.
     let phase = out.join("relevance-beside-uniform");
@@ -1177,9 +1177,9 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         .filter(|r| r["field"] == "general")
         .map(|r| weights[r["domain"].as_str().unwrap()].as_f64().unwrap())
         .sum();
-    assert!((general / total - 17.0 / 31.0).abs() < 1e-9, "{weights:?}");
+    assert!((general / total - 16.0 / 29.0).abs() < 1e-9, "{weights:?}");
     let press_share = weights["brown_press"].as_f64().unwrap() / total;
-    assert!((press_share - (0.5 / 31.0 + 0.5 * 17.0 / 31.0)).abs() < 1e-9, "{press_share}");
+    assert!((press_share - (0.5 / 29.0 + 0.5 * 16.0 / 29.0)).abs() < 1e-9, "{press_share}");
     let base = feedback(&phase.join("base-final-feedback-16.json"));
     let change = |label: &str, seed: u64| {
         let f = feedback(&run_of(label).join(format!("seed-{seed}/final-feedback-16.json")));

@@ -13,7 +13,7 @@ pub struct Args {
     /// A checkpoint folder or a run folder (its latest checkpoint).
     checkpoint: PathBuf,
     /// `feedback` (the agent's observation and held-out bits per byte) or `full` (plus the
-    /// BIG-bench and exact-match benchmark suite).
+    /// benchmark suite: living tasks, exact-match math, and BIG-bench where it is installed).
     #[arg(long, default_value = "feedback", value_parser = ["feedback", "full"])]
     suite: String,
     /// The prepared corpus [default: the one the checkpoint was trained on].
