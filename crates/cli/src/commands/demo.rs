@@ -21,7 +21,8 @@ pub struct Args {
     #[arg(long, default_value_t = 2)]
     workers: usize,
     /// The corpus config: the version-2 default, or `configs/v1.toml` to reproduce the
-    /// version-1 demo (move `data/default` and `runs/demo*` away when switching).
+    /// version-1 demo (move `data/default` and `runs/demo*` away when switching; it needs
+    /// BIG-bench 1.0.0, which only a cache that already holds it still has).
     #[arg(long, default_value = "configs/default.toml")]
     corpus_config: String,
     /// Share of math text in both bases' pretraining (`pretrain --also math=SHARE`), as the
@@ -53,8 +54,8 @@ fn step(what: &'static str, secs: f64, args: &str, done_if: Option<&'static str>
 }
 
 /// The demo's steps. The durations are this machine class's (2 cores), measured by a full
-/// version-2 demo from a clean clone with the set-up cache warm, 2026-12-04 (README): about
-/// 29 min in all (the proxy base's figure is its step rate alone; it shared the machine).
+/// version-2 demo from a clean clone with the set-up cache warm and the machine to itself,
+/// 2026-12-05 (README): 25 min 9 s in all.
 fn steps(workers: usize, corpus_config: &str, base_math: f64) -> Vec<Step> {
     let also = if base_math > 0.0 { format!(" --also math={base_math}") } else { String::new() };
     vec![
@@ -67,38 +68,38 @@ fn steps(workers: usize, corpus_config: &str, base_math: f64) -> Vec<Step> {
         },
         step(
             "prepare the corpus (BPE tokenizer, shards, feedback sets)",
-            59.0,
+            29.0,
             &format!("prepare --config {corpus_config} --out data/default"),
             Some("data/default/manifest.json"),
         ),
         step("the corpus table", 2.0, "corpus stats --corpus data/default", None),
         step(
             "pretrain the proxy base (demo preset, 0.34M parameters, 4M tokens, general text and a little math)",
-            156.0,
+            140.0,
             &format!("pretrain --corpus data/default --preset demo --tokens 4000000{also} --out runs/demo/base"),
             None,
         ),
         step(
             "pretrain the target base (demo-target preset, 1.1M parameters, 2M tokens)",
-            157.0,
+            151.0,
             &format!("pretrain --corpus data/default --preset demo-target --tokens 2000000{also} --out runs/demo/target"),
             None,
         ),
         step(
             "collect 32 mixing trajectories x 10 stages on the proxy",
-            452.0,
+            401.0,
             &format!("collect --config experiments/collect-demo.toml --workers {workers}"),
             None,
         ),
         step(
             "train the agent (warm-up, then CQL)",
-            122.0,
+            124.0,
             "train-agent --trajectories runs/collect-demo --config experiments/agent-demo.toml --out runs/agent-demo",
             Some("runs/agent-demo/agent.json"),
         ),
         step(
             "compare: the agent and 9 baselines steer the target model, 3 seeds each, then benchmarks",
-            785.0,
+            664.0,
             &format!("compare --config experiments/compare-demo.toml --workers {workers}"),
             None,
         ),
