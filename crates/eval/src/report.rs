@@ -264,33 +264,36 @@ pub fn evaluate(
         // none: `compare` warns before it starts); the BIG-bench ones only where the machine
         // has them.
         let tasks_of = [(GENERAL_TASKS, "general"), (MATH_TASKS, "math")];
-        let bigbench = opts.bigbench_root.iter().flat_map(|root| {
-            tasks_of
-                .into_iter()
-                .filter(|(_, f)| opts.fields.iter().any(|g| g == f))
-                .flat_map(move |(names, field)| names.iter().map(move |name| (root, *name, field)))
-        });
-        for (root, name, field) in bigbench {
-            let task = load_task(root, name, opts.items_per_task, opts.seed)?;
-            let items: Vec<(&str, &[String], usize)> = task
-                .items
-                .iter()
-                .map(|it| (it.prompt.as_str(), &it.options[..], it.correct))
-                .collect();
-            let (correct, picked) = grade_choices(&scorer, &items, false)?;
-            // The chosen option's text: the same text for every item is a constant answer.
-            let picks: Vec<String> =
-                picked.iter().zip(&task.items).map(|(&p, it)| it.options[p].clone()).collect();
-            tasks.push(TaskScore::from_counts(
-                name,
-                field,
-                "multiple_choice",
-                correct,
-                task.chance(),
-                &picks,
-                None,
-                task.fingerprint(),
-            ));
+        if let Some(root) = &opts.bigbench_root {
+            for (names, field) in
+                tasks_of.into_iter().filter(|(_, f)| opts.fields.iter().any(|g| g == f))
+            {
+                for name in names.iter() {
+                    let task = load_task(root, name, opts.items_per_task, opts.seed)?;
+                    let items: Vec<(&str, &[String], usize)> = task
+                        .items
+                        .iter()
+                        .map(|it| (it.prompt.as_str(), &it.options[..], it.correct))
+                        .collect();
+                    let (correct, picked) = grade_choices(&scorer, &items, false)?;
+                    // The chosen option's text: the same text for every item is a constant answer.
+                    let picks: Vec<String> = picked
+                        .iter()
+                        .zip(&task.items)
+                        .map(|(&p, it)| it.options[p].clone())
+                        .collect();
+                    tasks.push(TaskScore::from_counts(
+                        name,
+                        field,
+                        "multiple_choice",
+                        correct,
+                        task.chance(),
+                        &picks,
+                        None,
+                        task.fingerprint(),
+                    ));
+                }
+            }
         }
         if opts.fields.iter().any(|f| f == "math") {
             tasks.push(exact_match_math(&scorer, corpus, &manifest, opts)?);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::common::{list_files, push_grouped, read_text, source_dir, source_file};
+use super::common::{list_files, push_grouped, read_text, source_file};
 use super::detok::detokenize;
 use super::RawDoc;
 use crate::CorpusError;
@@ -48,11 +48,14 @@ const GONE_HINT: &str =
 
 /// `raw/bigbench/<sub>`, or `MissingSource` saying why it may be absent.
 fn bigbench_dir(raw_root: &Path, sub: &str, source_name: &str) -> Result<PathBuf, CorpusError> {
-    source_dir(raw_root, &format!("bigbench/{sub}"), source_name).map_err(|e| match e {
-        CorpusError::MissingSource { source_name, path, .. } => {
-            CorpusError::MissingSource { source_name, path, hint: GONE_HINT.to_string() }
-        }
-        e => e,
+    let dir = raw_root.join("bigbench").join(sub);
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    Err(CorpusError::MissingSource {
+        source_name: source_name.to_string(),
+        path: dir,
+        hint: GONE_HINT.to_string(),
     })
 }
 
