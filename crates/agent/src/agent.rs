@@ -3,8 +3,7 @@
 //! and tensors, ready for `mixagent_policy::Policy::save`.
 
 use mixagent_policy::{
-    AgentSchema, NamedTensors, SpaceRequirements, ARTIFACT_VERSION, DOMAIN_FEATURES, FEATURE_CLIP,
-    GLOBAL_FEATURES,
+    AgentSchema, NamedTensors, SpaceRequirements, ARTIFACT_VERSION, FEATURE_CLIP,
 };
 use mixagent_shard::Manifest;
 use mixagent_trajectory::Trajectory;
@@ -34,17 +33,14 @@ pub fn train_agent(
     device: Device,
     progress: impl FnMut(&str, usize, usize),
 ) -> Result<TrainedAgent, AgentError> {
-    let data = Dataset::build(set, manifest, &cfg.reward, &cfg.views, cfg.seed)?;
-    let names: Vec<String> =
-        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
-    let (features, constant_features) = data.normalisation(names, FEATURE_CLIP);
+    let data = Dataset::build(set, manifest, &cfg.reward, &cfg.views, cfg.net.history, cfg.seed)?;
+    let (features, constant_features) = data.normalisation(data.feature_names(), FEATURE_CLIP);
     let trained = train(&data, |v: &mut [f32]| features.normalise(v), cfg, device, progress)?;
     let mut tensors = named_tensors(&trained.policy)?;
     tensors.extend(trained.critics);
     let first = &set[0];
     let fields = first.fields();
-    let mut net = cfg.net.clone();
-    net.features = data.width;
+    let net = data.net_config(&cfg.net);
     let mut bases: Vec<&str> = set.iter().map(|t| t.base.fingerprint.as_str()).collect();
     bases.sort_unstable();
     bases.dedup();

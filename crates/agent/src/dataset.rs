@@ -18,7 +18,10 @@
 use std::collections::BTreeMap;
 
 use mixagent_core::Mixture;
-use mixagent_policy::{encode, DomainInfo, FeatureSpec, History, RewardConfig, StageOutcome};
+use mixagent_policy::{
+    encode, DomainInfo, FeatureSpec, History, NetConfig, RewardConfig, StageOutcome,
+    HISTORY_FEATURES,
+};
 use mixagent_shard::Manifest;
 use mixagent_trajectory::Trajectory;
 use serde::{Deserialize, Serialize};
@@ -90,8 +93,10 @@ impl Block {
 /// The transitions of a trajectory set, in blocks by space size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    /// Features per token.
+    /// Values per token: the features, then the history slots.
     pub width: usize,
+    /// History slots per token.
+    pub window: usize,
     /// Blocks, by increasing `k`.
     pub blocks: Vec<Block>,
     /// Final balanced score of each trajectory of the set.
@@ -197,12 +202,14 @@ const HIDDEN_LOSS: u64 = 8; // one in 8
 
 impl Dataset {
     /// Builds the transitions of `set` (finished trajectories over one space) through the
-    /// views of `views`; `seed` draws the random re-groupings.
+    /// views of `views`, each state with a history of `window` stages; `seed` draws the
+    /// random re-groupings.
     pub fn build(
         set: &[Trajectory],
         manifest: &Manifest,
         reward: &RewardConfig,
         views: &ViewConfig,
+        window: usize,
         seed: u64,
     ) -> Result<Self, AgentError> {
         let first = set.first().ok_or_else(|| AgentError::Data("no trajectories".into()))?;
@@ -281,12 +288,15 @@ impl Dataset {
                     .collect::<Result<Vec<_>, mixagent_core::CoreError>>()
                     .map_err(|e| AgentError::Data(format!("{}: view {v}: {e}", t.id)))?;
                 let state_at = |n: usize| {
-                    encode(&History {
-                        domains: &entries,
-                        initial: &t.initial,
-                        stages: &stage_views[..n],
-                        total_stages: t.config.stages,
-                    })
+                    encode(
+                        &History {
+                            domains: &entries,
+                            initial: &t.initial,
+                            stages: &stage_views[..n],
+                            total_stages: t.config.stages,
+                        },
+                        window,
+                    )
                 };
                 let is_target: Vec<f32> =
                     entries.iter().map(|e| f32::from(u8::from(e.field != fields[0]))).collect();
@@ -308,11 +318,29 @@ impl Dataset {
         }
         Ok(Dataset {
             width,
+            window,
             blocks: blocks.into_values().collect(),
             final_scores,
             collected_k: domains.len(),
             views: n_views,
         })
+    }
+
+    /// The network shape `net` with the input this data gives: its features per token and
+    /// its history slots.
+    pub fn net_config(&self, net: &NetConfig) -> NetConfig {
+        let hf = HISTORY_FEATURES.len();
+        NetConfig {
+            features: self.width - self.window * hf,
+            history: self.window,
+            history_features: if self.window > 0 { hf } else { 0 },
+            ..net.clone()
+        }
+    }
+
+    /// The names of the values of a token (`mixagent_policy::feature_names`).
+    pub fn feature_names(&self) -> Vec<String> {
+        mixagent_policy::feature_names(self.window)
     }
 
     /// Transitions, over every block.
@@ -326,29 +354,62 @@ impl Dataset {
     }
 
     /// Per-feature mean and standard deviation over every token of every state, with each
-    /// normalised value clipped to ±`clip`. A feature that is constant over the data (its
-    /// deviation below 1e-6) gets deviation 1, so a new space's value reads as its plain
+    /// normalised value clipped to ±`clip`. The first `own` values of a token are features;
+    /// the rest are history slots of `HISTORY_FEATURES.len()` values, whose statistics are
+    /// taken per slot feature over the held slots only and shared by every slot, and whose
+    /// first value (whether the slot is held) is left as it is (mean 0, deviation 1), so the
+    /// network can tell held slots from empty ones. A feature that is constant over the data
+    /// (its deviation below 1e-6) gets deviation 1, so a new space's value reads as its plain
     /// difference; such features are returned by name as well, for a warning.
     pub fn normalisation(&self, names: Vec<String>, clip: f32) -> (FeatureSpec, Vec<String>) {
-        let f = self.width;
-        let all = || self.blocks.iter().flat_map(|b| b.states.iter());
-        let n = (all().count() / f.max(1)).max(1) as f64;
-        let mut mean = vec![0f64; f];
-        for (i, &x) in all().enumerate() {
-            mean[i % f] += f64::from(x);
+        let (f, hf) = (self.width, HISTORY_FEATURES.len());
+        let own = f - self.window * hf;
+        // Statistic index of column c: its own for a feature, shared per slot feature after.
+        let stat = |c: usize| if c < own { c } else { own + (c - own) % hf };
+        let n_stats = own + if self.window > 0 { hf } else { 0 };
+        let mut sums = vec![(0f64, 0f64, 0f64); n_stats]; // (count, sum, sum of squares)
+        for b in &self.blocks {
+            for row in b.states.chunks_exact(f) {
+                for (c, &x) in row.iter().enumerate() {
+                    if c >= own && row[own + (c - own) / hf * hf] < 0.5 {
+                        continue; // an empty slot
+                    }
+                    let s = &mut sums[stat(c)];
+                    let x = f64::from(x);
+                    *s = (s.0 + 1.0, s.1 + x, s.2 + x * x);
+                }
+            }
         }
-        mean.iter_mut().for_each(|m| *m /= n);
-        let mut var = vec![0f64; f];
-        for (i, &x) in all().enumerate() {
-            var[i % f] += (f64::from(x) - mean[i % f]).powi(2);
-        }
-        let std: Vec<f64> = var.iter().map(|v| (v / n).sqrt()).collect();
-        let constant: Vec<String> =
-            names.iter().zip(&std).filter(|(_, &s)| s < 1e-6).map(|(n, _)| n.clone()).collect();
+        let moments: Vec<(f64, f64)> = sums
+            .iter()
+            .map(|&(n, sum, sq)| {
+                let n = n.max(1.0);
+                let mean = sum / n;
+                (mean, (sq / n - mean * mean).max(0.0).sqrt())
+            })
+            .collect();
+        let identity = |c: usize| c >= own && (c - own).is_multiple_of(hf);
+        let constant: Vec<String> = names
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| !identity(c) && moments[stat(c)].1 < 1e-6)
+            .map(|(_, n)| n.clone())
+            .collect();
         let spec = FeatureSpec {
             names,
-            mean: mean.iter().map(|&m| m as f32).collect(),
-            std: std.iter().map(|&s| if s < 1e-6 { 1.0 } else { s as f32 }).collect(),
+            mean: (0..f)
+                .map(|c| if identity(c) { 0.0 } else { moments[stat(c)].0 as f32 })
+                .collect(),
+            std: (0..f)
+                .map(|c| {
+                    let s = moments[stat(c)].1;
+                    if identity(c) || s < 1e-6 {
+                        1.0
+                    } else {
+                        s as f32
+                    }
+                })
+                .collect(),
             clip,
         };
         (spec, constant)
@@ -437,7 +498,7 @@ mod tests {
             trajectory("t-00000", &[(-4.4, -6.0), (-4.8, -4.0)]),
             trajectory("t-00001", &[(-4.0, -7.2)]),
         ];
-        let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 0).unwrap();
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 0, 0).unwrap();
         assert_eq!((d.len(), d.blocks.len(), d.views), (3, 1, 1));
         let b = &d.blocks[0];
         assert_eq!(b.k, 3);
@@ -469,7 +530,7 @@ mod tests {
         let m = manifest(dir.path());
         let set = [trajectory("t-00000", &[(-4.4, -6.0), (-4.8, -4.0)])];
         let cfg = ViewConfig { field_level: true, random: 8 };
-        let d = Dataset::build(&set, &m, &RewardConfig::default(), &cfg, 1).unwrap();
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &cfg, 0, 1).unwrap();
         assert_eq!(d.views, 10);
         assert_eq!(d.len(), 20);
         // Blocks of 2 (general merged) and 3 entries.
@@ -523,13 +584,41 @@ mod tests {
             &RewardConfig::default(),
             &ONE_VIEW,
             0,
+            0,
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("t-00001") && e.contains("another space"), "{e}");
-        let e = Dataset::build(&[other], &m, &RewardConfig::default(), &ONE_VIEW, 0)
+        let e = Dataset::build(&[other], &m, &RewardConfig::default(), &ONE_VIEW, 0, 0)
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown domain `z`") && e.contains("space was built on"), "{e}");
+    }
+
+    #[test]
+    fn history_statistics_come_from_held_slots_and_keep_the_held_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path());
+        let set = [trajectory("t-00000", &[(-4.4, -6.0), (-4.8, -4.0), (-5.0, -3.0)])];
+        let window = 4;
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, window, 0).unwrap();
+        let hf = HISTORY_FEATURES.len();
+        let own = d.width - window * hf;
+        assert_eq!((d.window, own), (window, 21));
+        let names = mixagent_policy::feature_names(window);
+        let (spec, _) = d.normalisation(names, 5.0);
+        for slot in 0..window {
+            let c = own + slot * hf;
+            assert_eq!((spec.mean[c], spec.std[c]), (0.0, 1.0), "held mark of slot {slot}");
+            // Every slot shares the statistics of its feature.
+            assert_eq!(spec.mean[c + 6], spec.mean[own + 6]);
+        }
+        // `age` over the held slots: states before stages 1 and 2 hold 1 and 2 slots, of ages
+        // 1/3 and (1/3, 2/3): mean 4/9 (empty slots, which read 0, would pull it down).
+        assert!((spec.mean[own + 6] - 4.0 / 9.0).abs() < 1e-6, "{}", spec.mean[own + 6]);
+        let mut v = d.blocks[0].states.clone();
+        spec.normalise(&mut v);
+        // The first state holds no slot: its marks stay 0 after normalising.
+        assert!((0..window).all(|s| v[own + s * hf] == 0.0));
     }
 }

@@ -96,7 +96,7 @@ impl ValueModel {
     fn new(p: &nn::Path, cfg: &NetConfig) -> Self {
         let d = cfg.d_model as i64;
         ValueModel {
-            trunk: crate::net::Trunk::new(p, cfg, cfg.features),
+            trunk: crate::net::Trunk::new(p, cfg),
             hidden: nn::linear(p / "v_hidden", 2 * d, d, Default::default()),
             out: nn::linear(p / "v_out", d, 1, Default::default()),
         }

@@ -55,19 +55,69 @@ impl Block {
     }
 }
 
-/// The shared trunk: embed, blocks, final LayerNorm.
+/// Attention over each token's history slots with a learned query per head (the layout of
+/// `mixagent_policy`'s `HistoryPool`).
+#[derive(Debug)]
+struct HistoryPool {
+    embed: nn::Linear,
+    mix: nn::Linear,
+    score: nn::Linear,
+    out: nn::Linear,
+    slots: i64,
+    features: i64,
+    heads: i64,
+}
+
+impl HistoryPool {
+    fn new(p: &nn::Path, cfg: &NetConfig) -> Self {
+        let (hf, dh, d) =
+            (cfg.history_features as i64, cfg.history_width as i64, cfg.d_model as i64);
+        let c = Default::default();
+        HistoryPool {
+            embed: nn::linear(p / "embed", hf, dh, c),
+            mix: nn::linear(p / "mix", dh, dh, c),
+            score: nn::linear(p / "score", dh, cfg.n_heads as i64, c),
+            out: nn::linear(p / "out", dh, d, c),
+            slots: cfg.history as i64,
+            features: hf,
+            heads: cfg.n_heads as i64,
+        }
+    }
+
+    /// `x`: the history part of the token rows, (B, K, slots·features) → summaries (B, K, d),
+    /// 0 for a token with no held slot.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (b, k, _) = x.size3().expect("(B, K, slots·features)");
+        let x = x.view([b, k, self.slots, self.features]);
+        let held = x.select(3, 0).gt(0.5).to_kind(Kind::Float); // (B, K, S)
+        let e = self.mix.forward(&self.embed.forward(&x).silu()); // (B, K, S, dh)
+        let dh = e.size()[3];
+        let scores = self.score.forward(&e) + (held.unsqueeze(-1) - 1.0) * 1e9; // (B, K, S, H)
+        let p = scores.softmax(2, Kind::Float);
+        let e = e.view([b, k, self.slots, self.heads, dh / self.heads]);
+        let pooled = (e * p.unsqueeze(-1)).sum_dim_intlist(2, false, Kind::Float).view([b, k, dh]);
+        let any = held.amax(&[2][..], true); // (B, K, 1)
+        self.out.forward(&pooled) * any
+    }
+}
+
+/// The shared trunk: embed (plus the history summary), blocks, final LayerNorm.
 #[derive(Debug)]
 pub(crate) struct Trunk {
     embed: nn::Linear,
+    history: Option<HistoryPool>,
+    features: i64,
     blocks: Vec<Block>,
     ln_f: nn::LayerNorm,
 }
 
 impl Trunk {
-    pub(crate) fn new(p: &nn::Path, cfg: &NetConfig, features: usize) -> Self {
+    pub(crate) fn new(p: &nn::Path, cfg: &NetConfig) -> Self {
         let (d, ff) = (cfg.d_model as i64, cfg.d_ff as i64);
         Trunk {
-            embed: nn::linear(p / "embed", features as i64, d, Default::default()),
+            embed: nn::linear(p / "embed", cfg.features as i64, d, Default::default()),
+            history: (cfg.history > 0).then(|| HistoryPool::new(&(p / "history"), cfg)),
+            features: cfg.features as i64,
             blocks: (0..cfg.n_layers)
                 .map(|i| Block::new(&(p / "blocks" / i), d, ff, cfg.n_heads as i64))
                 .collect(),
@@ -75,8 +125,13 @@ impl Trunk {
         }
     }
 
+    /// `x`: token rows (B, K, features + history slots).
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        let mut h = self.embed.forward(x);
+        let width = x.size()[2];
+        let mut h = self.embed.forward(&x.narrow(2, 0, self.features));
+        if let Some(pool) = &self.history {
+            h = h + pool.forward(&x.narrow(2, self.features, width - self.features));
+        }
         for b in &self.blocks {
             h = b.forward(&h);
         }
@@ -112,7 +167,7 @@ impl PolicyModel {
     pub fn new(p: &nn::Path, cfg: &NetConfig) -> Self {
         let d = cfg.d_model as i64;
         PolicyModel {
-            trunk: Trunk::new(p, cfg, cfg.features),
+            trunk: Trunk::new(p, cfg),
             head: nn::linear(p / "head", d, 2, Default::default()),
             share: nn::linear(p / "share", 2 * d, 2, Default::default()),
         }
@@ -163,7 +218,7 @@ impl CriticModel {
         let d = cfg.d_model as i64;
         let c = Default::default();
         CriticModel {
-            trunk: Trunk::new(p, cfg, cfg.features),
+            trunk: Trunk::new(p, cfg),
             state: nn::linear(p / "phi_state", d, d, c),
             action: nn::linear(p / "phi_action", 2, d, c),
             phi: nn::linear(p / "phi_out", d, d, c),
@@ -213,10 +268,38 @@ mod tests {
 
     use super::*;
 
+    fn test_cfg() -> NetConfig {
+        NetConfig {
+            features: 18,
+            history: 5,
+            history_features: 8,
+            history_width: 16,
+            d_model: 32,
+            n_heads: 4,
+            d_ff: 64,
+            n_layers: 2,
+        }
+    }
+
+    /// Random token rows (B, K, width) whose history slots are held as in a run: token `i`
+    /// of every row has seen `i mod (slots + 1)` stages (so some have none).
+    fn rows(b: i64, k: i64, cfg: &NetConfig) -> Tensor {
+        let x = Tensor::randn([b, k, cfg.input_width() as i64], (Kind::Float, tch::Device::Cpu));
+        let (f, hf) = (cfg.features as i64, cfg.history_features as i64);
+        for i in 0..k {
+            for slot in 0..cfg.history as i64 {
+                let held = slot < i % (cfg.history as i64 + 1);
+                let _ =
+                    x.narrow(1, i, 1).narrow(2, f + slot * hf, 1).fill_(f64::from(u8::from(held)));
+            }
+        }
+        x
+    }
+
     #[test]
     fn the_pure_rust_forward_matches_libtorch() {
         tch::manual_seed(3);
-        let cfg = NetConfig { features: 18, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 };
+        let cfg = test_cfg();
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let model = PolicyModel::new(&vs.root(), &cfg);
         // Non-trivial LayerNorm parameters, so their layout is checked too.
@@ -229,7 +312,7 @@ mod tests {
         });
         let pure = PolicyNet::from_tensors(cfg.clone(), &named_tensors(&vs).unwrap()).unwrap();
         for k in [2i64, 5, 64] {
-            let x = Tensor::randn([1, k, 18], (Kind::Float, tch::Device::Cpu));
+            let x = rows(1, k, &cfg);
             let marks: Vec<bool> = (0..k).map(|i| i % 3 == 1).collect();
             let mask = Tensor::from_slice(
                 &marks.iter().map(|&t| f32::from(u8::from(t))).collect::<Vec<_>>(),
@@ -255,7 +338,7 @@ mod tests {
     #[test]
     fn the_pure_rust_critic_matches_libtorch() {
         tch::manual_seed(5);
-        let cfg = NetConfig { features: 18, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 };
+        let cfg = test_cfg();
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let critics = crate::cql::ensemble(&vs, &cfg, 3);
         tch::no_grad(|| {
@@ -274,7 +357,7 @@ mod tests {
             )
             .unwrap();
             for k in [2i64, 5, 64] {
-                let x = Tensor::randn([1, k, 18], (Kind::Float, tch::Device::Cpu));
+                let x = rows(1, k, &cfg);
                 let w = (Tensor::randn([1, k], (Kind::Float, tch::Device::Cpu)) * 2.0)
                     .softmax(-1, Kind::Float);
                 let q_t = tch::no_grad(|| critic.forward(&x, &w)).double_value(&[0]);
@@ -293,11 +376,11 @@ mod tests {
 
     #[test]
     fn the_critic_reads_any_number_of_domains() {
-        let cfg = NetConfig { features: 18, d_model: 32, n_heads: 4, d_ff: 64, n_layers: 2 };
+        let cfg = test_cfg();
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let critic = CriticModel::new(&vs.root(), &cfg);
         for k in [2i64, 20] {
-            let x = Tensor::randn([3, k, 18], (Kind::Float, tch::Device::Cpu));
+            let x = rows(3, k, &cfg);
             let w = Tensor::randn([3, k], (Kind::Float, tch::Device::Cpu)).softmax(-1, Kind::Float);
             assert_eq!(critic.forward(&x, &w).size(), [3]);
             // Scoring several mixtures per state agrees with scoring each alone.

@@ -164,7 +164,16 @@ pub enum Algorithm {
 impl Default for AgentConfig {
     fn default() -> Self {
         AgentConfig {
-            net: NetConfig { features: 0, d_model: 64, n_heads: 4, d_ff: 256, n_layers: 2 },
+            net: NetConfig {
+                features: 0,
+                history: mixagent_policy::DEFAULT_HISTORY,
+                history_features: 0,
+                history_width: mixagent_policy::DEFAULT_HISTORY_WIDTH,
+                d_model: 64,
+                n_heads: 4,
+                d_ff: 256,
+                n_layers: 2,
+            },
             floor: 0.02,
             reward: RewardConfig::default(),
             views: ViewConfig::default(),
@@ -226,6 +235,11 @@ impl AgentConfig {
         let n = &self.net;
         if n.d_model == 0 || n.n_heads == 0 || !n.d_model.is_multiple_of(n.n_heads) || n.d_ff == 0 {
             return bad("net: d_model and d_ff must be > 0, and d_model divisible by n_heads");
+        }
+        if n.history > 0 && (n.history_width == 0 || !n.history_width.is_multiple_of(n.n_heads)) {
+            return bad(
+                "net: with history > 0, history_width must be > 0 and divisible by n_heads",
+            );
         }
         if !(0.0..1.0).contains(&self.floor) {
             return bad("floor must be in [0, 1)");
@@ -512,8 +526,7 @@ pub fn train(
         .iter()
         .map(|b| Tensors::new(b, data.width, &normalise, reward_scale, cfg.reward.gamma, device))
         .collect();
-    let mut net = cfg.net.clone();
-    net.features = data.width;
+    let net = data.net_config(&cfg.net);
     let policy_vs = nn::VarStore::new(device);
     let policy = PolicyModel::new(&policy_vs.root(), &net);
     let mut log = TrainLog { reward_scale, ..TrainLog::default() };
@@ -768,6 +781,7 @@ mod tests {
         };
         Dataset {
             width: f,
+            window: 0,
             blocks: vec![block],
             final_scores: vec![0.1, 0.2],
             collected_k: k,
@@ -779,7 +793,16 @@ mod tests {
     fn auto_alpha_moves_by_dual_ascent_and_the_losses_stay_finite() {
         tch::set_num_threads(1);
         let mut cfg = AgentConfig::default();
-        cfg.net = NetConfig { features: 0, d_model: 8, n_heads: 2, d_ff: 16, n_layers: 1 };
+        cfg.net = NetConfig {
+            features: 0,
+            history: 0,
+            history_features: 0,
+            history_width: 0,
+            d_model: 8,
+            n_heads: 2,
+            d_ff: 16,
+            n_layers: 1,
+        };
         cfg.sft = SftConfig { steps: 5, batch_size: 4, ..cfg.sft };
         cfg.cql.steps = 40;
         cfg.cql.critic_warmup = 10;

@@ -151,7 +151,7 @@ fn failures(policy: &Policy) -> Vec<String> {
                 .map(|(o, w)| StageOutcome::over(&domains, w.clone(), o.clone(), 0).unwrap())
                 .collect();
             let h = History { domains: &domains, initial: &base, stages: &stages, total_stages: 8 };
-            let state = mixagent_policy::encode(&h);
+            let state = mixagent_policy::encode(&h, policy.schema.net.history);
             let f = spec.mean.len();
             let worst = state
                 .values

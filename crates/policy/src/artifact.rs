@@ -8,13 +8,21 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    encode, mixture_from_logits, CriticNet, History, NamedTensors, NetConfig, PolicyError,
-    PolicyNet, PolicyOutput, RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES,
+    encode, feature_names, mixture_from_logits, CriticNet, History, NamedTensors, NetConfig,
+    PolicyError, PolicyNet, PolicyOutput, RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES,
+    HISTORY_FEATURES,
 };
 
 /// Version of the artifact layout. 2: scale-free features read within their field, clipped
 /// z-scores, and a target-share head (version 1's features froze the policy on new spaces).
-pub const ARTIFACT_VERSION: u32 = 3;
+/// 3: credit features and critics. 4: each token carries its history window, attended over.
+pub const ARTIFACT_VERSION: u32 = 4;
+
+/// Default history window of a new agent (stages each token sees).
+pub const DEFAULT_HISTORY: usize = 24;
+
+/// Default width of a history slot's embedding.
+pub const DEFAULT_HISTORY_WIDTH: usize = 32;
 
 /// Default bound of a normalised feature, in standard deviations.
 pub const FEATURE_CLIP: f32 = 5.0;
@@ -23,7 +31,8 @@ pub const FEATURE_CLIP: f32 = 5.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSpec {
-    /// Feature names, per-domain features first, then global ones.
+    /// Feature names, per-domain features first, then global ones, then the history slots
+    /// (`h<slot>.<name>`).
     pub names: Vec<String>,
     /// Mean of each feature over the training states.
     pub mean: Vec<f32>,
@@ -180,16 +189,26 @@ pub struct AgentSchema {
 }
 
 impl AgentSchema {
-    /// The schema of an untrained network of this shape over this build's features, with the
-    /// identity normalisation, trained (nominally) on `general` → `math` over 20 domains: for
-    /// tests and benchmarks, with weights from [`PolicyNet::random_tensors`].
+    /// The schema of an untrained network of this shape over this build's features (with the
+    /// default history window), with the identity normalisation, trained (nominally) on
+    /// `general` → `math` over 20 domains: for tests and benchmarks, with weights from
+    /// [`PolicyNet::random_tensors`].
     pub fn untrained(d_model: usize, n_heads: usize, d_ff: usize, n_layers: usize) -> Self {
-        let names: Vec<String> =
-            DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
+        let names = feature_names(DEFAULT_HISTORY);
         let f = names.len();
+        let history_width = DEFAULT_HISTORY_WIDTH.div_ceil(n_heads) * n_heads;
         AgentSchema {
             format_version: ARTIFACT_VERSION,
-            net: NetConfig { features: f, d_model, n_heads, d_ff, n_layers },
+            net: NetConfig {
+                features: DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len(),
+                history: DEFAULT_HISTORY,
+                history_features: HISTORY_FEATURES.len(),
+                history_width,
+                d_model,
+                n_heads,
+                d_ff,
+                n_layers,
+            },
             features: FeatureSpec {
                 names,
                 mean: vec![0.0; f],
@@ -234,22 +253,35 @@ impl Policy {
     /// Builds a policy from its schema and network tensors, checking the features against the
     /// ones this build computes.
     pub fn new(schema: AgentSchema, tensors: &NamedTensors) -> Result<Self, PolicyError> {
-        let ours: Vec<&str> = DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).copied().collect();
+        let ours = feature_names(schema.net.history);
         if schema.features.names != ours {
+            let shown = |v: &[String]| {
+                let own = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len();
+                let mut s = v.iter().take(own).cloned().collect::<Vec<_>>().join(", ");
+                if v.len() > own {
+                    s.push_str(&format!(", and {} history values", v.len() - own));
+                }
+                s
+            };
             return Err(PolicyError::Artifact(format!(
                 "it was trained on the features [{}], but this build of mixagent computes [{}]: retrain the agent with this version (`mixagent train-agent`)",
-                schema.features.names.join(", "),
-                ours.join(", ")
+                shown(&schema.features.names),
+                shown(&ours)
             )));
         }
         let f = ours.len();
-        if schema.net.features != f
+        let own = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len();
+        let history_ok =
+            schema.net.history == 0 || schema.net.history_features == HISTORY_FEATURES.len();
+        if schema.net.features != own
+            || !history_ok
+            || schema.net.input_width() != f
             || schema.features.mean.len() != f
             || schema.features.std.len() != f
         {
             return Err(PolicyError::Artifact(format!(
                 "{f} features, but the network takes {} and the normalisation has {} means and {} deviations",
-                schema.net.features,
+                schema.net.input_width(),
                 schema.features.mean.len(),
                 schema.features.std.len()
             )));
@@ -346,7 +378,7 @@ impl Policy {
             return Err(at(
                 json,
                 format!(
-                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces; version 2 ones have no credit features); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
+                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces; version 2 ones have no credit features; version 3 ones have no history window); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
                     v.format_version
                 ),
             ));
@@ -381,7 +413,7 @@ impl Policy {
                 "the space has only source-field domains: the agent steers a source and at least one target field".into(),
             ));
         }
-        let mut state = encode(history);
+        let mut state = encode(history, self.schema.net.history);
         let outside = self.schema.features.normalise_checked(&mut state.values);
         let out = self.net.forward(&state.values, state.tokens, &is_target)?;
         let d = &self.schema.decision;
@@ -434,7 +466,7 @@ impl Policy {
                 w.len()
             )));
         }
-        let mut state = encode(history);
+        let mut state = encode(history, self.schema.net.history);
         self.schema.features.normalise(&mut state.values);
         self.values_of_state(&state, candidates)
     }

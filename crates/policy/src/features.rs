@@ -19,6 +19,14 @@
 //! that the agent can relate what it fed to what moved. 0 until two stages have been seen, and
 //! for an entry whose weight never varied.
 //!
+//! History (issue 21, the state's time axis): each token also carries a window of the last
+//! `window` stages, most recent first, `HISTORY_FEATURES` per stage: whether the slot holds a
+//! stage, the entry's weight within its field and its field's share in that stage, the source
+//! and target feedback change over that stage and the entry's held-out loss change (each
+//! scale-free as above), how long ago and when in the run. The network attends over each
+//! entry's slots and then over the entries, so it can learn its own credit assignment beside
+//! the hand-made covariance. Unused slots are zero with `valid = 0`.
+//!
 //! The trainer sees each trajectory through many views (field level, re-grouped domains), so
 //! that no feature is constant over the training set; the artifact clips z-scores anyway.
 
@@ -55,6 +63,29 @@ pub const GLOBAL_FEATURES: &[&str] = &[
     "target_share_mean",
 ];
 
+/// Names of the features of one history slot (one finished stage), in slot order.
+pub const HISTORY_FEATURES: &[&str] = &[
+    "valid",
+    "w_in_field",
+    "field_share",
+    "source_change",
+    "target_change",
+    "loss_change",
+    "age",
+    "position",
+];
+
+/// Every feature of a token with a history window of `window` stages: the per-domain
+/// features, the global ones, then `h<slot>.<name>` for each slot (slot 0: the last stage).
+pub fn feature_names(window: usize) -> Vec<String> {
+    let mut names: Vec<String> =
+        DOMAIN_FEATURES.iter().chain(GLOBAL_FEATURES).map(|s| s.to_string()).collect();
+    for slot in 0..window {
+        names.extend(HISTORY_FEATURES.iter().map(|n| format!("h{slot:02}.{n}")));
+    }
+    names
+}
+
 pub use mixagent_core::{DomainInfo, StageOutcome};
 
 /// Everything before the decision.
@@ -79,7 +110,7 @@ impl History<'_> {
 }
 
 /// The encoded state: `domains.len()` tokens of `DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len()`
-/// features, row-major.
+/// features and `window × HISTORY_FEATURES.len()` history values, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateTokens {
     /// Number of tokens (domains).
@@ -162,8 +193,9 @@ fn by_largest(values: &[f64]) -> Vec<f64> {
     values.iter().map(|v| v / scale).collect()
 }
 
-/// Encodes the state before stage `history.stages.len()`.
-pub fn encode(h: &History<'_>) -> StateTokens {
+/// Encodes the state before stage `history.stages.len()`, with the last `window` stages as
+/// each token's history.
+pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
     let k = h.domains.len();
     let mut fields: Vec<String> = Vec::new();
     for d in h.domains {
@@ -258,7 +290,35 @@ pub fn encode(h: &History<'_>) -> StateTokens {
     };
     let (credit_source, credit_target) = (credit(&source_changes), credit(&target_changes));
 
-    let width = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len();
+    // History: per stage, the feedback changes over the trace's scale (as `scale_free`), and
+    // each entry's held-out loss change over the largest one seen in the run.
+    let trace_scale =
+        |trace: &[f64]| trace.iter().fold(0f64, |m, v| m.max(v.abs())).max(SCALE_FLOOR);
+    let (source_scale, target_scale) = (trace_scale(&source_trace), trace_scale(&target_trace));
+    let shown = window.min(t);
+    let loss_changes: Vec<Vec<f64>> = if shown == 0 {
+        Vec::new()
+    } else {
+        let levels: Vec<Vec<Option<f64>>> = observations
+            .iter()
+            .map(|o| h.domains.iter().map(|d| loss_rel(o, h.initial, &d.members)).collect())
+            .collect();
+        let raw: Vec<Vec<f64>> = (0..t)
+            .map(|j| {
+                (0..k)
+                    .map(|i| match (levels[j + 1][i], levels[j][i]) {
+                        (Some(a), Some(b)) => a - b,
+                        _ => 0.0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let scale = raw.iter().flatten().fold(0f64, |m, v| m.max(v.abs())).max(SCALE_FLOOR);
+        raw.iter().map(|row| row.iter().map(|v| v / scale).collect()).collect()
+    };
+    let total = h.total_stages.max(1) as f64;
+
+    let width = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len() + window * HISTORY_FEATURES.len();
     let mut values = Vec::with_capacity(k * width);
     for (i, d) in h.domains.iter().enumerate() {
         let w_last = t.checked_sub(1).map_or(0.0, |j| in_field(j, i));
@@ -279,6 +339,24 @@ pub fn encode(h: &History<'_>) -> StateTokens {
             credit_target[i],
         ];
         values.extend(own.iter().chain(&global).map(|&x| x as f32));
+        for slot in 0..window {
+            if slot >= shown {
+                values.extend(std::iter::repeat_n(0f32, HISTORY_FEATURES.len()));
+                continue;
+            }
+            let j = t - 1 - slot;
+            let stage = [
+                1.0,
+                in_field(j, i),
+                totals[j][field_of[i]],
+                source_changes[j] / source_scale,
+                target_changes[j] / target_scale,
+                loss_changes[j][i],
+                (slot + 1) as f64 / total,
+                j as f64 / total,
+            ];
+            values.extend(stage.iter().map(|&x| x as f32));
+        }
     }
     StateTokens { tokens: k, width, values }
 }
@@ -308,7 +386,7 @@ mod tests {
     fn the_first_state_knows_only_the_base() {
         let ds = domains();
         let base = obs(-4.0, -8.0, 4.0, 6.0);
-        let s = encode(&History { domains: &ds, initial: &base, stages: &[], total_stages: 4 });
+        let s = encode(&History { domains: &ds, initial: &base, stages: &[], total_stages: 4 }, 0);
         assert_eq!((s.tokens, s.width), (2, DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len()));
         let a = s.token(0);
         assert_eq!(a[0], 1.0); // is_source
@@ -329,7 +407,8 @@ mod tests {
             StageOutcome::over(&ds, w1.to_vec(), o1.clone(), 0).unwrap(),
             StageOutcome::over(&ds, w2.to_vec(), o2.clone(), 0).unwrap(),
         ];
-        let s = encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 });
+        let s =
+            encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 }, 0);
         let (a, b) = (s.token(0), s.token(1));
         let close = |x: f32, y: f64| assert!((f64::from(x) - y).abs() < 1e-6, "{x} vs {y}");
         close(b[2], 1.0); // one entry in its field
@@ -373,7 +452,10 @@ mod tests {
                     StageOutcome::over(&ds, w.to_vec(), os[0].clone(), 0).unwrap(),
                     StageOutcome::over(&ds, w.to_vec(), os[1].clone(), 0).unwrap(),
                 ];
-                encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 })
+                encode(
+                    &History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 },
+                    3,
+                )
             })
             .collect();
         for (x, y) in states[0].values.iter().zip(&states[1].values) {
@@ -393,7 +475,8 @@ mod tests {
         let base = obs(-4.0, -8.0, 4.0, 6.0);
         let w = [0.1, 0.3, 0.6];
         let stages = [StageOutcome::over(&ds, w.to_vec(), base.clone(), 0).unwrap()];
-        let s = encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 });
+        let s =
+            encode(&History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 }, 0);
         let close = |x: f32, y: f64| assert!((f64::from(x) - y).abs() < 1e-6, "{x} vs {y}");
         close(s.token(0)[2], 0.5); // two entries in general
         close(s.token(0)[3], 0.5); // 2 × 0.1 / 0.4
@@ -421,7 +504,10 @@ mod tests {
             stages.push(StageOutcome::over(&ds, w, obs(-4.0, m, 4.0, 6.0), 0).unwrap());
         }
         let at = |t: usize| {
-            encode(&History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: 4 })
+            encode(
+                &History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: 4 },
+                0,
+            )
         };
         let (src, tgt) = (DOMAIN_FEATURES.len() - 2, DOMAIN_FEATURES.len() - 1);
         // Nothing to relate before two stages.
@@ -444,9 +530,67 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        let s2 = encode(&History { domains: &ds, initial: &base, stages: &small, total_stages: 4 });
+        let s2 =
+            encode(&History { domains: &ds, initial: &base, stages: &small, total_stages: 4 }, 0);
         for i in 0..3 {
             assert!((s.token(i)[tgt] - s2.token(i)[tgt]).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn history_slots_hold_the_last_stages_most_recent_first() {
+        let d = |n: &str, f: &str| DomainInfo {
+            name: n.into(),
+            field: f.into(),
+            share_in_field: 0.5,
+            members: vec![n.into()],
+        };
+        let ds = vec![d("a", "general"), d("c", "general"), d("b", "math")];
+        let base = obs(-4.0, -8.0, 4.0, 6.0);
+        let o1 = obs(-4.4, -6.0, 4.2, 4.5);
+        let o2 = obs(-5.0, -4.0, 4.4, 3.0);
+        let stages = [
+            StageOutcome::over(&ds, vec![0.1, 0.3, 0.6], o1, 0).unwrap(),
+            StageOutcome::over(&ds, vec![0.2, 0.2, 0.6], o2, 0).unwrap(),
+        ];
+        let window = 3;
+        let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 4 };
+        let s = encode(&h, window);
+        let own = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len();
+        assert_eq!(s.width, own + window * HISTORY_FEATURES.len());
+        assert_eq!(feature_names(window).len(), s.width);
+        assert_eq!(feature_names(window)[own + HISTORY_FEATURES.len() + 2], "h01.field_share");
+        // The first part is the state without history.
+        let plain = encode(&h, 0);
+        for i in 0..3 {
+            assert_eq!(s.token(i)[..own], plain.token(i)[..]);
+        }
+        let close = |x: f32, y: f64| assert!((f64::from(x) - y).abs() < 1e-6, "{x} vs {y}");
+        let slot = |i: usize, n: usize| &s.token(i)[own + n * 8..own + (n + 1) * 8];
+        // Entry a, slot 0 = stage 1 (weights 0.2 of 0.4 in general), slot 1 = stage 0.
+        let (a0, a1) = (slot(0, 0), slot(0, 1));
+        close(a0[0], 1.0);
+        close(a0[1], 1.0); // 2 × 0.2 / 0.4
+        close(a1[1], 0.5); // 2 × 0.1 / 0.4
+        close(a0[2], 0.4); // general's share in stage 1
+                           // Source trace 0, −0.1, −0.25 (scale 0.25): changes −0.4, −0.6.
+        close(a1[3], -0.4);
+        close(a0[3], -0.6);
+        // Target trace 0, 0.25, 0.5: changes 0.5, 0.5.
+        close(a0[4], 0.5);
+        // Loss of a: 4 → 4.2 → 4.4 (+0.05, +0.05); of b: 6 → 4.5 → 3 (−0.25, −0.25).
+        close(a0[5], 0.2);
+        close(slot(2, 1)[5], -1.0);
+        close(a0[6], 0.25); // one stage ago, of 4
+        close(a1[6], 0.5);
+        close(a0[7], 0.25); // stage 1 of 4
+        close(a1[7], 0.0);
+        // Entry c has no held-out loss: its loss change is 0.
+        close(slot(1, 0)[5], 0.0);
+        // Slot 2 is empty.
+        assert!(slot(0, 2).iter().all(|&x| x == 0.0));
+        // A window shorter than the run keeps the most recent stages.
+        let one = encode(&h, 1);
+        assert_eq!(one.token(0)[own..], a0[..]);
     }
 }

@@ -12,11 +12,13 @@ mod reward;
 pub use artifact::{
     critic_prefix, pessimistic, read_f32_tensors, trust_region, with_target_share,
     write_f32_tensors, AgentSchema, Decision, DecisionConfig, FeatureSpec, OutOfRange, Policy,
-    Scored, SpaceRequirements, ARTIFACT_VERSION, FEATURE_CLIP,
+    Scored, SpaceRequirements, ARTIFACT_VERSION, DEFAULT_HISTORY, DEFAULT_HISTORY_WIDTH,
+    FEATURE_CLIP,
 };
 pub use error::PolicyError;
 pub use features::{
-    encode, DomainInfo, History, StageOutcome, StateTokens, DOMAIN_FEATURES, GLOBAL_FEATURES,
+    encode, feature_names, DomainInfo, History, StageOutcome, StateTokens, DOMAIN_FEATURES,
+    GLOBAL_FEATURES, HISTORY_FEATURES,
 };
 pub use net::{
     mixture_from_logits, CriticNet, NamedTensors, NetConfig, PolicyNet, PolicyOutput, LN_EPS,

@@ -2,11 +2,20 @@
 //! transformer over domain tokens. The tch model of the agent trainer has the same layout and
 //! tensor names, and must match this forward within 1e-5.
 //!
-//! Shapes: K domain tokens of F features → embed (F → d) → `n_layers` pre-norm blocks
+//! Shapes: K domain tokens of F features → embed (F → d), plus each token's history summary
+//! (below) → `n_layers` pre-norm blocks
 //! (multi-head self-attention over the K tokens without positions, so the output is
 //! permutation-equivariant and K is free; SiLU MLP d → d_ff → d) → final LayerNorm → per-token
 //! head d → 2 (mean logit, log std), and a share head over the mean of the source tokens and
 //! the mean of the target tokens, 2d → 2 (mean, log std of the target share's logit u).
+//!
+//! History (issue 21): a token's input row goes on after its F features with `history` slots
+//! of `history_features` values (slot 0 the last stage; its first value 1 where the slot holds
+//! a stage, 0 where it is empty). Each held slot is embedded, `e = W_m·silu(W_e·x + b_e) + b_m`
+//! (width `history_width`), scored per head by `W_s·e + b_s`, and the slots are averaged per
+//! head by the softmax of their scores (attention over time with a learned query); the pooled
+//! vector, through `W_o`, is added to the token's embedding. A token with no stage yet adds
+//! nothing. The blocks then attend over the entries.
 //!
 //! The action splits the field choice from the choice within a field (issue 17): target share
 //! `s = σ(u)`, then `w_i = floor/K + (1 − floor)·(s·softmax_T(z)_i)` for a target entry and
@@ -23,8 +32,14 @@ use crate::PolicyError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetConfig {
-    /// Input features per token.
+    /// Input features per token (before the history slots).
     pub features: usize,
+    /// History slots per token (the last stages seen; 0: no history).
+    pub history: usize,
+    /// Values per history slot.
+    pub history_features: usize,
+    /// Width of a history slot's embedding (a multiple of `n_heads`).
+    pub history_width: usize,
     /// Width.
     pub d_model: usize,
     /// Attention heads.
@@ -33,6 +48,13 @@ pub struct NetConfig {
     pub d_ff: usize,
     /// Blocks.
     pub n_layers: usize,
+}
+
+impl NetConfig {
+    /// Values per token in the input: the features, then the history slots.
+    pub fn input_width(&self) -> usize {
+        self.features + self.history * self.history_features
+    }
 }
 
 /// Named f32 tensors: name → (shape, row-major values).
@@ -156,8 +178,49 @@ struct Block {
 struct Trunk {
     cfg: NetConfig,
     embed: Linear,
+    history: Option<HistoryPool>,
     blocks: Vec<Block>,
     ln_f: LayerNorm,
+}
+
+/// Attention over a token's history slots (see the module documentation).
+#[derive(Debug, Clone)]
+struct HistoryPool {
+    embed: Linear,
+    mix: Linear,
+    score: Linear,
+    out: Linear,
+}
+
+impl HistoryPool {
+    /// The summary `(d)` of one token's history `x` (`slots × features`, normalised).
+    fn forward(&self, cfg: &NetConfig, x: &[f32]) -> Vec<f32> {
+        let (f, dh, heads) = (cfg.history_features, cfg.history_width, cfg.n_heads);
+        let held: Vec<f32> =
+            x.chunks_exact(f).filter(|slot| slot[0] > 0.5).flatten().copied().collect();
+        let n = held.len() / f;
+        if n == 0 {
+            return vec![0f32; cfg.d_model];
+        }
+        let mut a = self.embed.forward(&held, n);
+        silu(&mut a);
+        let e = self.mix.forward(&a, n); // (n, dh)
+        let s = self.score.forward(&e, n); // (n, heads)
+        let hd = dh / heads;
+        let mut pooled = vec![0f32; dh];
+        for head in 0..heads {
+            let col = |j: usize| s[j * heads + head];
+            let max = (0..n).map(col).fold(f32::NEG_INFINITY, f32::max);
+            let p: Vec<f32> = (0..n).map(|j| (col(j) - max).exp()).collect();
+            let sum: f32 = p.iter().sum();
+            for (j, pj) in p.iter().enumerate() {
+                let row = &e[j * dh + head * hd..j * dh + (head + 1) * hd];
+                let out = &mut pooled[head * hd..(head + 1) * hd];
+                out.iter_mut().zip(row).for_each(|(o, v)| *o += pj / sum * v);
+            }
+        }
+        self.out.forward(&pooled, 1)
+    }
 }
 
 impl Trunk {
@@ -168,6 +231,15 @@ impl Trunk {
             (format!("{prefix}embed.weight"), vec![d, f]),
             (format!("{prefix}embed.bias"), vec![d]),
         ];
+        if cfg.history > 0 {
+            let (hf, dh) = (cfg.history_features, cfg.history_width);
+            for (name, out, input) in
+                [("embed", dh, hf), ("mix", dh, dh), ("score", cfg.n_heads, dh), ("out", d, dh)]
+            {
+                v.push((format!("{prefix}history.{name}.weight"), vec![out, input]));
+                v.push((format!("{prefix}history.{name}.bias"), vec![out]));
+            }
+        }
         for i in 0..cfg.n_layers {
             let p = format!("{prefix}blocks.{i}");
             v.extend([
@@ -207,20 +279,39 @@ impl Trunk {
                 }
             })
             .collect();
+        let (hf, dh) = (cfg.history_features, cfg.history_width);
+        let mut hist =
+            |n: &str, input, output| t.linear(&format!("{prefix}history.{n}"), input, output);
+        let history = (cfg.history > 0).then(|| HistoryPool {
+            embed: hist("embed", hf, dh),
+            mix: hist("mix", dh, dh),
+            score: hist("score", dh, cfg.n_heads),
+            out: hist("out", dh, d),
+        });
         Trunk {
             cfg: cfg.clone(),
             embed: t.linear(&format!("{prefix}embed"), f, d),
+            history,
             blocks,
             ln_f: t.layer_norm(&format!("{prefix}ln_f")),
         }
     }
 
-    /// Final token states `(k, d)` of `k` tokens of (normalised) features, row-major.
+    /// Final token states `(k, d)` of `k` token rows (normalised features, then history
+    /// slots), row-major.
     fn forward(&self, x: &[f32], k: usize) -> Vec<f32> {
         let d = self.cfg.d_model;
         let (heads, hd) = (self.cfg.n_heads, self.cfg.d_model / self.cfg.n_heads);
         let scale = 1.0 / (hd as f32).sqrt();
-        let mut h = self.embed.forward(x, k); // (K, d)
+        let (f, width) = (self.cfg.features, self.cfg.input_width());
+        let own: Vec<f32> = x.chunks_exact(width).flat_map(|row| &row[..f]).copied().collect();
+        let mut h = self.embed.forward(&own, k); // (K, d)
+        if let Some(pool) = &self.history {
+            for (row, out) in x.chunks_exact(width).zip(h.chunks_exact_mut(d)) {
+                let summary = pool.forward(&self.cfg, &row[f..]);
+                out.iter_mut().zip(&summary).for_each(|(o, v)| *o += v);
+            }
+        }
         let mut scores = vec![0f32; k * k];
         for b in &self.blocks {
             let qkv = b.qkv.forward(&b.ln1.forward(&h, k), k); // (K, 3d): q | k | v
@@ -309,6 +400,16 @@ fn check_shape(cfg: &NetConfig) -> Result<(), PolicyError> {
             cfg.d_model, cfg.n_heads
         )));
     }
+    let history_ok = cfg.history == 0
+        || (cfg.history_features > 0
+            && cfg.history_width > 0
+            && cfg.history_width.is_multiple_of(cfg.n_heads));
+    if !history_ok {
+        return Err(PolicyError::Artifact(format!(
+            "with {} history slots, history_features ({}) must be > 0 and history_width ({}) a positive multiple of n_heads ({})",
+            cfg.history, cfg.history_features, cfg.history_width, cfg.n_heads
+        )));
+    }
     Ok(())
 }
 
@@ -359,10 +460,10 @@ fn check_input(
     k: usize,
     is_target: &[bool],
 ) -> Result<(), PolicyError> {
-    let f = cfg.features;
+    let f = cfg.input_width();
     if x.len() != k * f || k == 0 || is_target.len() != k {
         return Err(PolicyError::Input(format!(
-            "{} values and {} field marks for {k} tokens of {f} features",
+            "{} values and {} field marks for {k} tokens of {f} values",
             x.len(),
             is_target.len()
         )));
@@ -504,10 +605,10 @@ impl CriticNet {
 
     /// Per-domain embeddings `(k, d)` of `k` tokens of normalised features.
     pub fn encode(&self, x: &[f32], k: usize) -> Result<Vec<f32>, PolicyError> {
-        let f = self.trunk.cfg.features;
+        let f = self.trunk.cfg.input_width();
         if x.len() != k * f || k == 0 {
             return Err(PolicyError::Input(format!(
-                "{} values for {k} tokens of {f} features",
+                "{} values for {k} tokens of {f} values",
                 x.len()
             )));
         }
@@ -595,7 +696,16 @@ mod tests {
     }
 
     fn cfg() -> NetConfig {
-        NetConfig { features: 6, d_model: 16, n_heads: 4, d_ff: 32, n_layers: 2 }
+        NetConfig {
+            features: 6,
+            history: 0,
+            history_features: 0,
+            history_width: 0,
+            d_model: 16,
+            n_heads: 4,
+            d_ff: 32,
+            n_layers: 2,
+        }
     }
 
     fn input(k: usize) -> Vec<f32> {
@@ -654,5 +764,53 @@ mod tests {
         t.insert("embed.weight".into(), (vec![16, 5], vec![0.0; 80]));
         let e = PolicyNet::from_tensors(c, &t).unwrap_err().to_string();
         assert!(e.contains("embed.weight") && e.contains("[16, 6]"), "{e}");
+    }
+
+    #[test]
+    fn only_held_history_slots_count() {
+        let c = NetConfig { history: 3, history_features: 4, history_width: 8, ..cfg() };
+        let n = net(c.clone());
+        let (k, w) = (3, c.input_width());
+        assert_eq!(w, 6 + 12);
+        // Token rows: features, then slots of (valid, three values); token 0 holds two stages,
+        // token 1 one, token 2 none.
+        let x: Vec<f32> = (0..k)
+            .flat_map(|i| {
+                let mut row: Vec<f32> =
+                    (0..6).map(|j| ((i * 7 + j * 3) % 5) as f32 / 5.0).collect();
+                for slot in 0..3 {
+                    let held = slot < 2 - i.min(2);
+                    row.push(f32::from(u8::from(held)));
+                    row.extend((0..3).map(|j| ((slot * 5 + j + i) % 7) as f32 / 7.0 - 0.4));
+                }
+                row
+            })
+            .collect();
+        let marks = [false, true, true];
+        let out = n.forward(&x, k, &marks).unwrap();
+        // An empty slot's values are ignored.
+        let mut y = x.clone();
+        y[2 * w + 6 + 1] = 9.0; // token 2, slot 0 (empty)
+        y[6 + 4 * 2 + 2] = -9.0; // token 0, slot 2 (empty)
+        assert_eq!(n.forward(&y, k, &marks).unwrap(), out);
+        // A held slot's values matter.
+        let mut z = x.clone();
+        z[6 + 1] += 1.0; // token 0, slot 0
+        let moved = n.forward(&z, k, &marks).unwrap();
+        assert!((moved.mean[0] - out.mean[0]).abs() > 1e-4, "{moved:?} vs {out:?}");
+        // The slots of a token are a set: their order does not matter.
+        let mut swapped = x.clone();
+        let (a, b) = (6, 6 + 4);
+        for j in 0..4 {
+            swapped.swap(a + j, b + j);
+        }
+        let s = n.forward(&swapped, k, &marks).unwrap();
+        for (p, q) in s.mean.iter().zip(&out.mean) {
+            assert!((p - q).abs() < 1e-5);
+        }
+        // A history width that does not split into the heads is refused.
+        let bad = NetConfig { history_width: 6, ..c };
+        let e = PolicyNet::from_tensors(bad, &NamedTensors::new()).unwrap_err().to_string();
+        assert!(e.contains("history_width"), "{e}");
     }
 }

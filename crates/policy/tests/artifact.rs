@@ -75,7 +75,7 @@ fn artifacts_that_do_not_fit_are_refused_with_the_reason() {
 
     let mut version = good.clone();
     version.format_version = 7;
-    assert!(err(&version, &t).contains("format version 7, expected 3"));
+    assert!(err(&version, &t).contains("format version 7, expected 4"));
     // A version-1 agent (features that froze it on new spaces) is refused with the fix.
     version.format_version = 1;
     let e = err(&version, &t);

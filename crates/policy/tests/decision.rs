@@ -67,7 +67,7 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
     assert!((d.weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     assert!(d.weights.iter().all(|&w| w >= 0.05 / 6.0 - 1e-12));
     // The reported value is mean − κ·sd of the three critics on the chosen mixture, by hand.
-    let mut state = encode(&h);
+    let mut state = encode(&h, s.net.history);
     policy.normalise(&mut state.values);
     let q: Vec<f64> = (0..3)
         .map(|j| {

@@ -7,7 +7,7 @@ use mixagent_policy::{AgentSchema, DecisionConfig, DomainInfo};
 /// normalisation and floor), with `critics` critics and `decision` settings.
 pub fn schema(critics: usize, decision: DecisionConfig) -> AgentSchema {
     let mut s = AgentSchema::untrained(32, 4, 64, 2);
-    let f = s.net.features;
+    let f = s.net.input_width();
     s.features.mean = vec![0.1; f];
     s.features.std = vec![0.5; f];
     s.features.clip = 5.0;
