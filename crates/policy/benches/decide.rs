@@ -4,7 +4,8 @@
 //!     cargo bench -p mixagent-policy --bench decide
 //!
 //! Weights are pseudo-random (latency does not depend on their values); the history has 10
-//! finished stages. The second table adds the critics' pessimistic choice among candidates
+//! finished stages, and 24 (the default history window, full) in the last column of the first
+//! table. The second table adds the critics' pessimistic choice among candidates
 //! (issue 21): two critics, `decision.candidates` mixtures drawn and scored.
 
 use std::time::Instant;
@@ -34,13 +35,16 @@ fn policy(d_model: usize, d_ff: usize, critics: usize, candidates: usize) -> (Po
 }
 
 fn main() {
-    println!("| d_model | d_ff | params | domains | median µs / decision | p90 µs |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| d_model | d_ff | params | domains | median µs / decision | p90 µs | median µs, 24 stages |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for (d, ff) in [(64, 256), (96, 384), (128, 512)] {
         let (p, params) = policy(d, ff, 0, 0);
         for k in [2usize, 20, 64] {
-            let (median, p90) = latency(&p, k);
-            println!("| {d} | {ff} | {params} | {k} | {median:.1} | {p90:.1} |");
+            let (median, p90) = latency(&p, k, 10);
+            let (full, _) = latency(&p, k, 24);
+            println!("| {d} | {ff} | {params} | {k} | {median:.1} | {p90:.1} | {full:.1} |");
         }
     }
     println!();
@@ -49,14 +53,14 @@ fn main() {
     for candidates in [0, 16, 64] {
         let (p, _) = policy(64, 256, 2, candidates);
         for k in [2usize, 20, 64] {
-            let (median, p90) = latency(&p, k);
+            let (median, p90) = latency(&p, k, 10);
             println!("| 2 | {candidates} | {k} | {median:.1} | {p90:.1} |");
         }
     }
 }
 
-/// Median and 90th percentile µs of 2,000 decisions over `k` domains after 10 stages.
-fn latency(p: &Policy, k: usize) -> (f64, f64) {
+/// Median and 90th percentile µs of 2,000 decisions over `k` domains after `stages` stages.
+fn latency(p: &Policy, k: usize, stages: usize) -> (f64, f64) {
     let domains: Vec<DomainInfo> = (0..k)
         .map(|i| DomainInfo {
             name: format!("d{i}"),
@@ -70,13 +74,13 @@ fn latency(p: &Policy, k: usize) -> (f64, f64) {
         domain_loss: domains.iter().map(|d| (d.name.clone(), 3.0 + x)).collect(),
     };
     let base = obs(0.0);
-    let after: Vec<Observation> = (0..10).map(|i| obs(0.1 * i as f64)).collect();
+    let after: Vec<Observation> = (0..stages).map(|i| obs(0.1 * i as f64)).collect();
     let w = vec![1.0 / k as f64; k];
     let stages: Vec<StageOutcome> = after
         .iter()
         .map(|o| StageOutcome::over(&domains, w.clone(), o.clone(), 0).unwrap())
         .collect();
-    let h = History { domains: &domains, initial: &base, stages: &stages, total_stages: 20 };
+    let h = History { domains: &domains, initial: &base, stages: &stages, total_stages: 32 };
     let reps = 2000;
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps {

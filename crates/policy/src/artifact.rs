@@ -22,7 +22,7 @@ pub const ARTIFACT_VERSION: u32 = 4;
 pub const DEFAULT_HISTORY: usize = 24;
 
 /// Default width of a history slot's embedding.
-pub const DEFAULT_HISTORY_WIDTH: usize = 32;
+pub const DEFAULT_HISTORY_WIDTH: usize = 16;
 
 /// Default bound of a normalised feature, in standard deviations.
 pub const FEATURE_CLIP: f32 = 5.0;
@@ -66,13 +66,14 @@ impl FeatureSpec {
     pub fn normalise_checked(&self, values: &mut [f32]) -> Vec<OutOfRange> {
         let f = self.mean.len();
         let mut outside = Vec::new();
-        for (i, x) in values.iter_mut().enumerate() {
-            let j = i % f;
-            let z = (*x - self.mean[j]) / self.std[j];
-            if z.abs() > self.clip {
-                outside.push(OutOfRange { feature: self.names[j].clone(), token: i / f, z });
+        for (token, row) in values.chunks_mut(f).enumerate() {
+            for (j, x) in row.iter_mut().enumerate() {
+                let z = (*x - self.mean[j]) / self.std[j];
+                if z.abs() > self.clip {
+                    outside.push(OutOfRange { feature: self.names[j].clone(), token, z });
+                }
+                *x = z.clamp(-self.clip, self.clip);
             }
-            *x = z.clamp(-self.clip, self.clip);
         }
         outside
     }

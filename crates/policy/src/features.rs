@@ -150,17 +150,36 @@ fn field_rel(obs: &Observation, base: &Observation, fields: &[String], source: b
     chosen.iter().sum::<f64>() / chosen.len().max(1) as f64
 }
 
-/// Mean relative held-out loss change over `names` (positive: the loss rose), and whether any
-/// was measured.
-fn loss_rel(obs: &Observation, base: &Observation, names: &[String]) -> Option<f64> {
-    let v: Vec<f64> = names
+/// Mean relative held-out loss change of `obs` against the members' base losses `base`
+/// (positive: the loss rose), or `None` where none was measured.
+fn loss_rel(obs: &Observation, base: &[(&String, f64)]) -> Option<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for &(name, start) in base {
+        match obs.domain_loss.get(name) {
+            Some(now) if now.is_finite() => {
+                sum += (now - start) / start;
+                n += 1;
+            }
+            _ => {}
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Each entry's members with a usable base loss (finite, > 0), and that loss.
+fn base_losses<'a>(domains: &'a [DomainInfo], base: &Observation) -> Vec<Vec<(&'a String, f64)>> {
+    domains
         .iter()
-        .filter_map(|n| {
-            let (now, start) = (obs.domain_loss.get(n)?, base.domain_loss.get(n)?);
-            (now.is_finite() && start.is_finite() && *start > 0.0).then(|| (now - start) / start)
+        .map(|d| {
+            d.members
+                .iter()
+                .filter_map(|n| {
+                    let start = *base.domain_loss.get(n)?;
+                    (start.is_finite() && start > 0.0).then_some((n, start))
+                })
+                .collect()
         })
-        .collect();
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        .collect()
 }
 
 /// A run's trace of one quantity (index 0 = the base, then one value per finished stage),
@@ -260,12 +279,20 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
         let n = per_field[h.domains[i].field.as_str()] as f64;
         n * h.stages[stage].mixture.weights()[i] / totals[stage][field_of[i]].max(SCALE_FLOOR)
     };
-    let last_obs = h.stages.last().map_or(h.initial, |s| &s.observation);
-    let prev_obs = t.checked_sub(2).map_or(h.initial, |i| &h.stages[i].observation);
-    let now: Vec<Option<f64>> =
-        h.domains.iter().map(|d| loss_rel(last_obs, h.initial, &d.members)).collect();
-    let before: Vec<Option<f64>> =
-        h.domains.iter().map(|d| loss_rel(prev_obs, h.initial, &d.members)).collect();
+    // Each entry's relative held-out loss change after each stage, where the history window
+    // needs them all; else only after the last two.
+    let shown = window.min(t);
+    let base_loss = base_losses(h.domains, h.initial);
+    let level = |o: &Observation| -> Vec<Option<f64>> {
+        base_loss.iter().map(|b| loss_rel(o, b)).collect()
+    };
+    let levels: Vec<Vec<Option<f64>>> =
+        if shown > 0 { observations.iter().map(|o| level(o)).collect() } else { Vec::new() };
+    let (now, before) = if shown > 0 {
+        (levels[t].clone(), levels[t.saturating_sub(1)].clone())
+    } else {
+        (level(observations[t]), level(observations[t.saturating_sub(1)]))
+    };
     let loss_level = by_largest(&now.iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>());
     let loss_change = by_largest(
         &now.iter()
@@ -295,14 +322,9 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
     let trace_scale =
         |trace: &[f64]| trace.iter().fold(0f64, |m, v| m.max(v.abs())).max(SCALE_FLOOR);
     let (source_scale, target_scale) = (trace_scale(&source_trace), trace_scale(&target_trace));
-    let shown = window.min(t);
     let loss_changes: Vec<Vec<f64>> = if shown == 0 {
         Vec::new()
     } else {
-        let levels: Vec<Vec<Option<f64>>> = observations
-            .iter()
-            .map(|o| h.domains.iter().map(|d| loss_rel(o, h.initial, &d.members)).collect())
-            .collect();
         let raw: Vec<Vec<f64>> = (0..t)
             .map(|j| {
                 (0..k)

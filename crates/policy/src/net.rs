@@ -193,33 +193,54 @@ struct HistoryPool {
 }
 
 impl HistoryPool {
-    /// The summary `(d)` of one token's history `x` (`slots × features`, normalised).
-    fn forward(&self, cfg: &NetConfig, x: &[f32]) -> Vec<f32> {
+    /// The summaries `(k, d)` of `k` token rows `x` (normalised, `width` values each, the
+    /// history slots from `from`): the held slots of every token go through the embedding as
+    /// one matrix, then each token's are pooled per head.
+    fn forward(&self, cfg: &NetConfig, x: &[f32], k: usize, width: usize, from: usize) -> Vec<f32> {
         let (f, dh, heads) = (cfg.history_features, cfg.history_width, cfg.n_heads);
-        let held: Vec<f32> =
-            x.chunks_exact(f).filter(|slot| slot[0] > 0.5).flatten().copied().collect();
+        let mut held = Vec::new();
+        let mut counts = vec![0usize; k];
+        for (row, count) in x.chunks_exact(width).zip(&mut counts) {
+            for slot in row[from..].chunks_exact(f).filter(|slot| slot[0] > 0.5) {
+                held.extend_from_slice(slot);
+                *count += 1;
+            }
+        }
         let n = held.len() / f;
         if n == 0 {
-            return vec![0f32; cfg.d_model];
+            return vec![0f32; k * cfg.d_model];
         }
         let mut a = self.embed.forward(&held, n);
         silu(&mut a);
         let e = self.mix.forward(&a, n); // (n, dh)
         let s = self.score.forward(&e, n); // (n, heads)
         let hd = dh / heads;
-        let mut pooled = vec![0f32; dh];
-        for head in 0..heads {
-            let col = |j: usize| s[j * heads + head];
-            let max = (0..n).map(col).fold(f32::NEG_INFINITY, f32::max);
-            let p: Vec<f32> = (0..n).map(|j| (col(j) - max).exp()).collect();
-            let sum: f32 = p.iter().sum();
-            for (j, pj) in p.iter().enumerate() {
-                let row = &e[j * dh + head * hd..j * dh + (head + 1) * hd];
-                let out = &mut pooled[head * hd..(head + 1) * hd];
-                out.iter_mut().zip(row).for_each(|(o, v)| *o += pj / sum * v);
+        let mut pooled = vec![0f32; k * dh];
+        let mut weights = Vec::new();
+        let mut start = 0;
+        for (token, &count) in counts.iter().enumerate() {
+            let rows = start..start + count;
+            start += count;
+            for head in 0..heads {
+                let col = |j: usize| s[j * heads + head];
+                let max = rows.clone().map(col).fold(f32::NEG_INFINITY, f32::max);
+                weights.clear();
+                weights.extend(rows.clone().map(|j| (col(j) - max).exp()));
+                let sum: f32 = weights.iter().sum();
+                let out = &mut pooled[token * dh + head * hd..token * dh + (head + 1) * hd];
+                for (j, p) in rows.clone().zip(&weights) {
+                    let v = &e[j * dh + head * hd..j * dh + (head + 1) * hd];
+                    out.iter_mut().zip(v).for_each(|(o, v)| *o += p / sum * v);
+                }
             }
         }
-        self.out.forward(&pooled, 1)
+        let mut summary = self.out.forward(&pooled, k);
+        // A token with no stage yet adds nothing (not even the bias).
+        for (row, _) in summary.chunks_exact_mut(cfg.d_model).zip(&counts).filter(|(_, &c)| c == 0)
+        {
+            row.fill(0.0);
+        }
+        summary
     }
 }
 
@@ -307,10 +328,8 @@ impl Trunk {
         let own: Vec<f32> = x.chunks_exact(width).flat_map(|row| &row[..f]).copied().collect();
         let mut h = self.embed.forward(&own, k); // (K, d)
         if let Some(pool) = &self.history {
-            for (row, out) in x.chunks_exact(width).zip(h.chunks_exact_mut(d)) {
-                let summary = pool.forward(&self.cfg, &row[f..]);
-                out.iter_mut().zip(&summary).for_each(|(o, v)| *o += v);
-            }
+            let summary = pool.forward(&self.cfg, x, k, width, f);
+            h.iter_mut().zip(&summary).for_each(|(o, v)| *o += v);
         }
         let mut scores = vec![0f32; k * k];
         for b in &self.blocks {
