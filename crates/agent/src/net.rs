@@ -128,10 +128,11 @@ impl Trunk {
     /// `x`: token rows (B, K, features + history slots).
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         let width = x.size()[2];
-        let mut h = self.embed.forward(&x.narrow(2, 0, self.features));
-        if let Some(pool) = &self.history {
-            h = h + pool.forward(&x.narrow(2, self.features, width - self.features));
-        }
+        let own = self.embed.forward(&x.narrow(2, 0, self.features));
+        let mut h = match &self.history {
+            Some(pool) => own + pool.forward(&x.narrow(2, self.features, width - self.features)),
+            None => own,
+        };
         for b in &self.blocks {
             h = b.forward(&h);
         }
