@@ -49,10 +49,12 @@ impl Default for ViewConfig {
 pub struct Block {
     /// Entries (tokens) per state.
     pub k: usize,
-    /// States before each transition's stage, `(N, K, F)`, not normalised.
+    /// States, `(N + M, K, F)`, not normalised: the state before each transition's stage,
+    /// then the state after the last stage of each of the M trajectory views. A transition's
+    /// next state is the following transition's state, so it is stored once.
     pub states: Vec<f32>,
-    /// States after it, `(N, K, F)`.
-    pub next_states: Vec<f32>,
+    /// Row of `states` holding each transition's next state, `(N)`.
+    pub next: Vec<usize>,
     /// The stage's mixture, `(N, K)`.
     pub actions: Vec<f32>,
     /// 1 for a target-field entry, `(N, K)`.
@@ -70,7 +72,7 @@ impl Block {
         Block {
             k,
             states: Vec::new(),
-            next_states: Vec::new(),
+            next: Vec::new(),
             actions: Vec::new(),
             is_target: Vec::new(),
             rewards: Vec::new(),
@@ -196,6 +198,9 @@ fn view_entry_name(domains: &[DomainInfo], group: &[usize]) -> String {
     format!("{head}--{}", group.len())
 }
 
+/// Marks a next-state row that points into a block's final states while the block is built.
+const FINAL: usize = 1 << (usize::BITS - 1);
+
 /// Share of entries whose held-out loss a random view hides: a deployment space may have
 /// entries without held-out data, and `loss_known` must not be constant in training.
 const HIDDEN_LOSS: u64 = 8; // one in 8
@@ -221,6 +226,7 @@ impl Dataset {
             .map(|d| fields.iter().position(|f| *f == d.field).expect("a space field"))
             .collect();
         let mut blocks: BTreeMap<usize, Block> = BTreeMap::new();
+        let mut finals: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
         let mut final_scores = Vec::with_capacity(set.len());
         let mut width = 0;
         let mut n_views = 0;
@@ -301,12 +307,19 @@ impl Dataset {
                 let is_target: Vec<f32> =
                     entries.iter().map(|e| f32::from(u8::from(e.field != fields[0]))).collect();
                 let block = blocks.entry(k).or_insert_with(|| Block::new(k));
+                let finals = finals.entry(k).or_default();
                 let mut prev = state_at(0);
                 for (n, w) in weights.iter().enumerate() {
                     let next = state_at(n + 1);
                     width = prev.width;
                     block.states.extend_from_slice(&prev.values);
-                    block.next_states.extend_from_slice(&next.values);
+                    if n + 1 == weights.len() {
+                        // Its row is known once the block is complete: marked for now.
+                        block.next.push(FINAL | (finals.len() / next.values.len()));
+                        finals.extend_from_slice(&next.values);
+                    } else {
+                        block.next.push(block.len() + 1);
+                    }
                     block.actions.extend(w.iter().map(|&x| x as f32));
                     block.is_target.extend_from_slice(&is_target);
                     block.rewards.push(rewards[n] as f32);
@@ -315,6 +328,16 @@ impl Dataset {
                     prev = next;
                 }
             }
+        }
+        // Each block's final states follow its transitions' states.
+        for (k, block) in &mut blocks {
+            let n = block.len();
+            for row in &mut block.next {
+                if *row & FINAL != 0 {
+                    *row = n + (*row & !FINAL);
+                }
+            }
+            block.states.extend(finals.remove(k).unwrap_or_default());
         }
         Ok(Dataset {
             width,
@@ -367,27 +390,30 @@ impl Dataset {
         // Statistic index of column c: its own for a feature, shared per slot feature after.
         let stat = |c: usize| if c < own { c } else { own + (c - own) % hf };
         let n_stats = own + if self.window > 0 { hf } else { 0 };
-        let mut sums = vec![(0f64, 0f64, 0f64); n_stats]; // (count, sum, sum of squares)
-        for b in &self.blocks {
-            for row in b.states.chunks_exact(f) {
-                for (c, &x) in row.iter().enumerate() {
-                    if c >= own && row[own + (c - own) / hf * hf] < 0.5 {
-                        continue; // an empty slot
-                    }
-                    let s = &mut sums[stat(c)];
-                    let x = f64::from(x);
-                    *s = (s.0 + 1.0, s.1 + x, s.2 + x * x);
-                }
-            }
-        }
-        let moments: Vec<(f64, f64)> = sums
-            .iter()
-            .map(|&(n, sum, sq)| {
-                let n = n.max(1.0);
-                let mean = sum / n;
-                (mean, (sq / n - mean * mean).max(0.0).sqrt())
+        // Every (statistic, value) of the transitions' states, empty slots left out.
+        let values = || {
+            self.blocks.iter().flat_map(move |b| {
+                b.states[..b.len() * b.k * f].chunks_exact(f).flat_map(move |row| {
+                    row.iter().enumerate().filter_map(move |(c, &x)| {
+                        let empty = c >= own && row[own + (c - own) / hf * hf] < 0.5;
+                        (!empty).then_some((stat(c), f64::from(x)))
+                    })
+                })
             })
-            .collect();
+        };
+        // Two passes (mean, then squared deviations), as numerically stable as before.
+        let (mut count, mut mean) = (vec![0f64; n_stats], vec![0f64; n_stats]);
+        for (j, x) in values() {
+            count[j] += 1.0;
+            mean[j] += x;
+        }
+        mean.iter_mut().zip(&count).for_each(|(m, n)| *m /= n.max(1.0));
+        let mut var = vec![0f64; n_stats];
+        for (j, x) in values() {
+            var[j] += (x - mean[j]).powi(2);
+        }
+        let moments: Vec<(f64, f64)> =
+            (0..n_stats).map(|j| (mean[j], (var[j] / count[j].max(1.0)).sqrt())).collect();
         let identity = |c: usize| c >= own && (c - own).is_multiple_of(hf);
         let constant: Vec<String> = names
             .iter()
@@ -514,9 +540,10 @@ mod tests {
         // share_in_field of `a` = 3000 / (3000 + 1000) (EOS tokens are counted by the corpus).
         let share = b.states[1];
         assert!((f64::from(share) - 0.75).abs() < 0.01, "{share}");
-        // The next state of a transition is the state of the following one.
-        let row = b.k * d.width;
-        assert_eq!(b.next_states[..row], b.states[row..2 * row]);
+        // The next state of a transition is the state of the following one; a trajectory's
+        // last transition points after the transitions, to its final state.
+        assert_eq!(b.next, [1, 3, 4]);
+        assert_eq!(b.states.len(), 5 * b.k * d.width);
         let (spec, constant) = d.normalisation(vec!["x".into(); d.width], 5.0);
         assert_eq!(spec.mean.len(), d.width);
         assert!(spec.std.iter().all(|&s| s > 0.0));

@@ -166,7 +166,7 @@ impl Default for AgentConfig {
         AgentConfig {
             net: NetConfig {
                 features: 0,
-                history: mixagent_policy::DEFAULT_HISTORY,
+                history: 0,
                 history_features: 0,
                 history_width: mixagent_policy::DEFAULT_HISTORY_WIDTH,
                 d_model: 64,
@@ -307,8 +307,10 @@ type Snapshot = Vec<(String, Tensor)>;
 
 /// One block of the data as tensors on the device.
 struct Tensors {
+    /// Every state row of the block (transitions' states, then final states), normalised.
     states: Tensor,
-    next_states: Tensor,
+    /// Row of each transition's next state.
+    next: Tensor,
     actions: Tensor,
     is_target: Tensor,
     rewards: Tensor,
@@ -331,13 +333,20 @@ impl Tensors {
         let returns: Vec<f32> =
             stages_and_returns(b, gamma).1.iter().map(|g| (g * reward_scale) as f32).collect();
         let (n, k, f) = (b.len() as i64, b.k as i64, width as i64);
-        let mut states = b.states.clone();
-        let mut next_states = b.next_states.clone();
-        normalise(&mut states);
-        normalise(&mut next_states);
+        // Normalised a chunk of rows at a time into the tensor: no full copy of the block.
+        let row = b.k * width;
+        let rows = b.states.len() / row.max(1);
+        let states = Tensor::zeros([rows as i64, k, f], (Kind::Float, Device::Cpu));
+        for (i, chunk) in b.states.chunks(row * 1024).enumerate() {
+            let mut v = chunk.to_vec();
+            normalise(&mut v);
+            let len = (v.len() / row) as i64;
+            states.narrow(0, i as i64 * 1024, len).copy_(&Tensor::from_slice(&v).view([len, k, f]));
+        }
+        let next: Vec<i64> = b.next.iter().map(|&r| r as i64).collect();
         Tensors {
-            states: Tensor::from_slice(&states).view([n, k, f]).to_device(device),
-            next_states: Tensor::from_slice(&next_states).view([n, k, f]).to_device(device),
+            states: states.to_device(device),
+            next: Tensor::from_slice(&next).to_device(device),
             actions: Tensor::from_slice(&b.actions).view([n, k]).to_device(device),
             is_target: Tensor::from_slice(&b.is_target).view([n, k]).to_device(device),
             rewards: (Tensor::from_slice(&b.rewards) * reward_scale).to_device(device),
@@ -365,7 +374,7 @@ impl Tensors {
     fn batch(&self, idx: &Tensor) -> Batch {
         Batch {
             s: self.states.index_select(0, idx),
-            s2: self.next_states.index_select(0, idx),
+            s2: self.states.index_select(0, &self.next.index_select(0, idx)),
             a: self.actions.index_select(0, idx),
             mask: self.is_target.index_select(0, idx),
             r: self.rewards.index_select(0, idx),
@@ -737,7 +746,7 @@ mod tests {
         let block = Block {
             k: 1,
             states: vec![],
-            next_states: vec![],
+            next: vec![],
             actions: vec![],
             is_target: vec![],
             rewards: vec![1.0, 2.0, 3.0, 0.0],
@@ -763,8 +772,10 @@ mod tests {
             state = mixagent_core::seed::mix64(state);
             ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         };
-        let states: Vec<f32> = (0..n * k * f).map(|_| next()).collect();
-        let next_states: Vec<f32> = (0..n * k * f).map(|_| next()).collect();
+        // Two trajectories of four transitions, then their two final states.
+        let states: Vec<f32> = (0..(n + 2) * k * f).map(|_| next()).collect();
+        let next_rows: Vec<usize> =
+            (0..n).map(|i| if i % 4 == 3 { n + i / 4 } else { i + 1 }).collect();
         let actions = (0..n).flat_map(|_| {
             let a = 0.5 + next() * 0.8;
             [a, 1.0 - a]
@@ -772,7 +783,7 @@ mod tests {
         let block = Block {
             k,
             states,
-            next_states,
+            next: next_rows,
             actions: actions.collect(),
             is_target: (0..n).flat_map(|_| [0.0, 1.0]).collect(),
             rewards: (0..n).map(|_| next() * 0.02).collect(),

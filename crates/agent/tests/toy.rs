@@ -106,7 +106,7 @@ fn dataset(dir: &Path, data_seed: u64) -> Dataset {
         &manifest,
         &RewardConfig::default(),
         &views,
-        mixagent_policy::DEFAULT_HISTORY,
+        mixagent_policy::HISTORY_WINDOW,
         0,
     )
     .unwrap()
@@ -130,9 +130,9 @@ fn actions(d: &Dataset, cfg: &AgentConfig, rl_steps: usize, k: usize) -> Vec<f64
     let mut vs2 = vs2;
     vs2.copy(&trained.policy).unwrap();
     let b = d.blocks.iter().find(|b| b.k == k).expect("the collected space");
-    let mut states = b.states.clone();
-    normalise(&mut states);
     let n = b.len() as i64;
+    let mut states = b.states[..b.len() * k * d.width].to_vec();
+    normalise(&mut states);
     let x = Tensor::from_slice(&states).view([n, k as i64, d.width as i64]);
     let mask = Tensor::from_slice(&b.is_target).view([n, k as i64]);
     let w = tch::no_grad(|| policy_mean(&policy, &x, &mask, cfg.floor));
@@ -338,7 +338,7 @@ fn credit_dataset(dir: &Path, data_seed: u64, stages: usize) -> (Dataset, Vec<us
             &manifest,
             &RewardConfig::default(),
             &views,
-            mixagent_policy::DEFAULT_HISTORY,
+            mixagent_policy::HISTORY_WINDOW,
             0,
         )
         .unwrap(),
@@ -393,10 +393,8 @@ fn the_agent_learns_from_the_runs_history_which_domain_moves_the_feedback() {
         .map(|n| mixagent_policy::DOMAIN_FEATURES.iter().position(|f| f == n).unwrap())
         .collect();
     for b in &mut blind.blocks {
-        for states in [&mut b.states, &mut b.next_states] {
-            for row in states.chunks_exact_mut(blind.width) {
-                credit.iter().for_each(|&c| row[c] = 0.0);
-            }
+        for row in b.states.chunks_exact_mut(blind.width) {
+            credit.iter().for_each(|&c| row[c] = 0.0);
         }
     }
     let (early, late) = credit_shares(&blind, &useful);

@@ -18,8 +18,10 @@ use crate::{
 /// 3: credit features and critics. 4: each token carries its history window, attended over.
 pub const ARTIFACT_VERSION: u32 = 4;
 
-/// Default history window of a new agent (stages each token sees).
-pub const DEFAULT_HISTORY: usize = 24;
+/// The history window an agent gets with `net.history = 24` (stages each token sees): off by
+/// default until held-out selection chooses it (issue 21 point 3); on in
+/// [`AgentSchema::untrained`], so tests and benchmarks exercise it.
+pub const HISTORY_WINDOW: usize = 24;
 
 /// Default width of a history slot's embedding.
 pub const DEFAULT_HISTORY_WIDTH: usize = 16;
@@ -191,18 +193,18 @@ pub struct AgentSchema {
 
 impl AgentSchema {
     /// The schema of an untrained network of this shape over this build's features (with the
-    /// default history window), with the identity normalisation, trained (nominally) on
+    /// history window [`HISTORY_WINDOW`]), with the identity normalisation, trained (nominally) on
     /// `general` → `math` over 20 domains: for tests and benchmarks, with weights from
     /// [`PolicyNet::random_tensors`].
     pub fn untrained(d_model: usize, n_heads: usize, d_ff: usize, n_layers: usize) -> Self {
-        let names = feature_names(DEFAULT_HISTORY);
+        let names = feature_names(HISTORY_WINDOW);
         let f = names.len();
         let history_width = DEFAULT_HISTORY_WIDTH.div_ceil(n_heads) * n_heads;
         AgentSchema {
             format_version: ARTIFACT_VERSION,
             net: NetConfig {
                 features: DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len(),
-                history: DEFAULT_HISTORY,
+                history: HISTORY_WINDOW,
                 history_features: HISTORY_FEATURES.len(),
                 history_width,
                 d_model,

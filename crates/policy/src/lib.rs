@@ -12,8 +12,8 @@ mod reward;
 pub use artifact::{
     critic_prefix, pessimistic, read_f32_tensors, trust_region, with_target_share,
     write_f32_tensors, AgentSchema, Decision, DecisionConfig, FeatureSpec, OutOfRange, Policy,
-    Scored, SpaceRequirements, ARTIFACT_VERSION, DEFAULT_HISTORY, DEFAULT_HISTORY_WIDTH,
-    FEATURE_CLIP,
+    Scored, SpaceRequirements, ARTIFACT_VERSION, DEFAULT_HISTORY_WIDTH, FEATURE_CLIP,
+    HISTORY_WINDOW,
 };
 pub use error::PolicyError;
 pub use features::{
