@@ -394,6 +394,11 @@ mod tests {
         }
     }
 
+    /// An entry holding half of its field's tokens, its loss read from the domain of its name.
+    fn d(n: &str, f: &str) -> DomainInfo {
+        DomainInfo { name: n.into(), field: f.into(), share_in_field: 0.5, members: vec![n.into()] }
+    }
+
     fn domains() -> Vec<DomainInfo> {
         let d = |n: &str, f: &str| DomainInfo {
             name: n.into(),
@@ -487,12 +492,6 @@ mod tests {
 
     #[test]
     fn weights_are_read_within_their_field() {
-        let d = |n: &str, f: &str| DomainInfo {
-            name: n.into(),
-            field: f.into(),
-            share_in_field: 0.5,
-            members: vec![n.into()],
-        };
         let ds = vec![d("a", "general"), d("c", "general"), d("b", "math")];
         let base = obs(-4.0, -8.0, 4.0, 6.0);
         let w = [0.1, 0.3, 0.6];
@@ -509,12 +508,6 @@ mod tests {
 
     #[test]
     fn credit_follows_the_entry_whose_weight_moved_the_feedback() {
-        let d = |n: &str, f: &str| DomainInfo {
-            name: n.into(),
-            field: f.into(),
-            share_in_field: 0.5,
-            members: vec![n.into()],
-        };
         let ds = vec![d("a", "general"), d("b", "math"), d("c", "math")];
         let base = obs(-4.0, -8.0, 4.0, 6.0);
         // b's weight swings; math gains exactly when b is heavy. a and c share the rest.
@@ -561,12 +554,6 @@ mod tests {
 
     #[test]
     fn history_slots_hold_the_last_stages_most_recent_first() {
-        let d = |n: &str, f: &str| DomainInfo {
-            name: n.into(),
-            field: f.into(),
-            share_in_field: 0.5,
-            members: vec![n.into()],
-        };
         let ds = vec![d("a", "general"), d("c", "general"), d("b", "math")];
         let base = obs(-4.0, -8.0, 4.0, 6.0);
         let o1 = obs(-4.4, -6.0, 4.2, 4.5);
