@@ -10,6 +10,22 @@ use predicates::str::contains;
 mod common;
 use common::{mixagent, prepare_smoke, raw_available};
 
+/// The small training settings every run of these tests shares.
+const COMMON: [&str; 8] =
+    ["--threads", "2", "--batch-size", "8", "--seq-len", "64", "--warmup-steps", "5"];
+
+/// `mixagent pretrain` of the smoke preset on `tokens` of `corpus` into `out`, with the common
+/// settings; the caller adds its own flags and asserts.
+fn pretrain(corpus: &Path, out: &Path, tokens: &str) -> assert_cmd::Command {
+    let mut cmd = mixagent();
+    cmd.args(["pretrain", "--preset", "smoke", "--tokens", tokens, "--corpus"])
+        .arg(corpus)
+        .arg("--out")
+        .arg(out)
+        .args(COMMON);
+    cmd
+}
+
 fn metrics(run: &Path) -> Vec<serde_json::Value> {
     fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
@@ -28,13 +44,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
 
     // Base: smoke preset on the general field only.
     let base = tmp.path().join("base");
-    let common = ["--threads", "2", "--batch-size", "8", "--seq-len", "64", "--warmup-steps", "5"];
-    mixagent()
-        .args(["pretrain", "--preset", "smoke", "--tokens", "40960", "--corpus"])
-        .arg(&corpus)
-        .arg("--out")
-        .arg(&base)
-        .args(common)
+    pretrain(&corpus, &base, "40960")
         .args(["--checkpoint-every", "40"])
         .assert()
         .success()
@@ -52,12 +62,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
     // Another source mix (`--mix`): only the listed domains, weights normalised; a domain
     // that does not exist or a NaN weight is refused with the reason.
     let mixed = tmp.path().join("base-mix");
-    mixagent()
-        .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])
-        .arg(&corpus)
-        .arg("--out")
-        .arg(&mixed)
-        .args(common)
+    pretrain(&corpus, &mixed, "4096")
         .args(["--mix", "brown_press=1,dictionary=3"])
         .assert()
         .success();
@@ -72,11 +77,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
     for (bad, says) in
         [("brown_pres=1", "--mix `brown_pres`: no such domain"), ("dictionary=NaN", "finite")]
     {
-        mixagent()
-            .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])
-            .arg(&corpus)
-            .arg("--out")
-            .arg(tmp.path().join("bad-mix"))
+        pretrain(&corpus, &tmp.path().join("bad-mix"), "4096")
             .args(["--mix", bad])
             .assert()
             .failure()
@@ -86,15 +87,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
     // A base that has read a little of another field (`--also math=0.2`): math domains are
     // trained on; a share that leaves nothing for the source field is refused.
     let also = tmp.path().join("base-also");
-    mixagent()
-        .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])
-        .arg(&corpus)
-        .arg("--out")
-        .arg(&also)
-        .args(common)
-        .args(["--also", "math=0.2"])
-        .assert()
-        .success();
+    pretrain(&corpus, &also, "4096").args(["--also", "math=0.2"]).assert().success();
     let spec: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(also.join("run.json")).unwrap()).unwrap();
     // The corpus config puts distractors at a small share (`pretrain_weights`), so the base
@@ -127,11 +120,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
     assert_eq!(spec["space"]["fields"], serde_json::json!(["general", "math"]));
     for (bad, says) in [("math=1.5", "must be in (0, 1)"), ("general=0.1", "other than `general`")]
     {
-        mixagent()
-            .args(["pretrain", "--preset", "smoke", "--tokens", "4096", "--corpus"])
-            .arg(&corpus)
-            .arg("--out")
-            .arg(tmp.path().join("bad-also"))
+        pretrain(&corpus, &tmp.path().join("bad-also"), "4096")
             .args(["--also", bad])
             .assert()
             .failure()
@@ -155,7 +144,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
         .arg(&schedule)
         .arg("--out")
         .arg(&cpt)
-        .args(common)
+        .args(COMMON)
         .assert()
         .success();
     let m = metrics(&cpt);
@@ -197,7 +186,7 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
         .arg(&other)
         .arg("--out")
         .arg(tmp.path().join("y"))
-        .args(common)
+        .args(COMMON)
         .assert()
         .failure()
         .stderr(contains("tokenizer"));
@@ -226,16 +215,8 @@ fn feedback_moves_with_the_mixture() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let corpus = prepare_smoke(tmp.path());
-    let common = ["--threads", "2", "--batch-size", "8", "--seq-len", "64", "--warmup-steps", "5"];
     let base = tmp.path().join("base");
-    mixagent()
-        .args(["pretrain", "--preset", "smoke", "--tokens", "81920", "--corpus"])
-        .arg(&corpus)
-        .arg("--out")
-        .arg(&base)
-        .args(common)
-        .assert()
-        .success();
+    pretrain(&corpus, &base, "81920").assert().success();
     let eval = |run: &Path, name: &str| {
         let out = tmp.path().join(format!("{name}.json"));
         mixagent()
@@ -303,7 +284,7 @@ fn feedback_moves_with_the_mixture() {
             .arg(&schedule)
             .arg("--out")
             .arg(&out)
-            .args(common)
+            .args(COMMON)
             .assert()
             .success();
         eval(&out, field)
