@@ -4,7 +4,7 @@
 //!
 //! | task | field | kind | items from |
 //! |---|---|---|---|
-//! | `agreement` | general | choice of 2 | held-out sentences with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number |
+//! | `agreement` | general | choice of 2 | held-out sentences with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number; one item per verb and preceding word (`What is` once, not in 700 items) |
 //! | `cloze` | general | choice of 2 | held-out sentences: the original word or another word of the same length from the same text |
 //! | `word_order` | general | choice of 2 | held-out sentences: as written, or with two neighbouring words swapped |
 //! | `definition` | general | choice of 4 | held-out `term: gloss` lines: the term's gloss or three others (per-token scoring) |
@@ -349,9 +349,28 @@ fn minimal_pair(words: &[&str], i: usize, other: &str) -> LivingItem {
     }
 }
 
+/// The first verb of `is/are`, `was/were`, `has/have`, `does/do` (from the second word) of each
+/// sentence against its other number, one item per verb context: items whose verb follows the
+/// same word (lower case, each number read as 0) with the same verb mostly decide the same thing, so only the
+/// first (in text order) is kept. Generated problem statements put a few such contexts in
+/// hundreds of items (760 of the 975 held-out module statements read `What is`); counted as
+/// separate items, one coin flip of the model (`is` or `are` after `What`) moved a 600-item
+/// task's accuracy from 0.997 to 0.500 between two seeds. Such a field keeps a handful of
+/// items, which gate G0's Wilson rule leaves out of the average; natural text keeps most.
 fn agreement(sents: &[&str]) -> Vec<LivingItem> {
     const PAIRS: [(&str, &str); 4] =
         [("is", "are"), ("was", "were"), ("has", "have"), ("does", "do")];
+    let norm = |w: Option<&&str>| -> String {
+        let mut out = String::new();
+        for c in w.map_or("", |w| w).chars() {
+            let c = if c.is_ascii_digit() { '0' } else { c.to_ascii_lowercase() };
+            if !(c == '0' && out.ends_with('0')) {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let mut seen = HashSet::new();
     let mut out = Vec::new();
     for s in sents {
         let words: Vec<&str> = s.split_whitespace().collect();
@@ -368,7 +387,10 @@ fn agreement(sents: &[&str]) -> Vec<LivingItem> {
         }) else {
             continue;
         };
-        out.push(minimal_pair(&words, i, other));
+        let context = [norm(words.get(i - 1)), norm(words.get(i))];
+        if seen.insert(context) {
+            out.push(minimal_pair(&words, i, other));
+        }
     }
     out
 }
@@ -758,6 +780,26 @@ mod tests {
             assert_ne!(x, y);
             assert_eq!(x.split(' ').count(), y.split(' ').count(), "one word swapped: {x} / {y}");
         }
+    }
+
+    #[test]
+    fn agreement_keeps_one_item_per_verb_context() {
+        let sents = [
+            "What is the value of 3 + 4?",
+            "What is 35 times 2?",
+            "what is 4 times 9?",
+            "Suppose the list is sorted from small to large.",
+            "Suppose 12 is the number of rows here.",
+            "Then 7 are the number of columns here.",
+            "What are the values of x and y?",
+        ];
+        let items = agreement(&sents);
+        let prompts: Vec<&str> = items.iter().map(|it| it.prompt.as_str()).collect();
+        // `what is` once, `list is`, `0 is`, `0 are` (the other verb: another right answer in
+        // the same place), `what are`.
+        assert_eq!(prompts, ["What", "Suppose the list", "Suppose 12", "Then 7", "What"]);
+        assert_eq!(items[0].options[0], " is the value of 3 + 4?");
+        assert_eq!(items[4].options[1], " is the values of x and y?");
     }
 
     #[test]
