@@ -67,7 +67,9 @@ pub struct LivingTask {
     pub name: String,
     /// The field it counts for.
     pub field: String,
-    /// `choice`, `choice_per_token` (options scored by mean log-probability per token) or
+    /// `choice` (options scored by summed log-probability), `choice_per_token` (mean
+    /// log-probability per token), `choice_pmi` (summed log-probability after the prompt less
+    /// that after the bare [`PMI_PROMPT`]: what the question adds to the option's prior) or
     /// `exact_match`.
     pub kind: &'static str,
     /// The items.
@@ -179,8 +181,8 @@ pub fn living_tasks(
             seed,
             &fresh,
         ));
-        tasks.push(task("addition_2digit", "math", "choice", addition(seed), n, seed, &fresh));
-        tasks.push(task("comparison", "math", "choice", comparison(seed), n, seed, &fresh));
+        tasks.push(task("addition_2digit", "math", "choice_pmi", addition(seed), n, seed, &fresh));
+        tasks.push(task("comparison", "math", "choice_pmi", comparison(seed), n, seed, &fresh));
     }
     if has("code") {
         let texts = heldout_texts(dir, manifest, "code")?;
@@ -590,6 +592,34 @@ fn definition(texts: &[String], seed: u64) -> Vec<LivingItem> {
         .collect()
 }
 
+/// The neutral prompt of `choice_pmi` scoring: the answer cue every generated question ends
+/// with, and nothing else.
+pub const PMI_PROMPT: &str = "Answer:";
+
+/// How a choice task's options are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoiceScoring {
+    /// Summed log-probability of the option after the prompt.
+    Sum,
+    /// Mean log-probability per token of the option.
+    PerToken,
+    /// Summed log-probability after the prompt less that after [`PMI_PROMPT`] alone (pointwise
+    /// mutual information with the question): a frequent or short number gains nothing from
+    /// its prior, only from what the question says.
+    Pmi,
+}
+
+impl ChoiceScoring {
+    /// The scoring of a task kind (`choice_per_token`, `choice_pmi`, anything else: sum).
+    pub fn of_kind(kind: &str) -> Self {
+        match kind {
+            "choice_per_token" => Self::PerToken,
+            "choice_pmi" => Self::Pmi,
+            _ => Self::Sum,
+        }
+    }
+}
+
 fn question(q: &str) -> String {
     format!("Question: {q}\nAnswer:")
 }
@@ -690,21 +720,34 @@ pub fn choose(scores: &[f64], correct: usize) -> (f64, usize) {
 
 /// Scores every option of every `(prompt, options, correct)` item in one batch and grades the
 /// picks: the credit summed over the items (ties shared, see [`choose`]) and the option each
-/// item picked. `per_token` compares mean log-probabilities per token instead of sums.
+/// item picked, each option valued as `scoring` says.
 pub fn grade_choices(
     scorer: &Scorer<'_>,
     items: &[(&str, &[String], usize)],
-    per_token: bool,
+    scoring: ChoiceScoring,
 ) -> Result<(f64, Vec<usize>), EvalError> {
     let pairs: Vec<(&str, &str)> = items
         .iter()
         .flat_map(|&(prompt, options, _)| options.iter().map(move |o| (prompt, o.as_str())))
         .collect();
-    let values: Vec<f64> = scorer
-        .score(&pairs)?
-        .iter()
-        .map(|x| if per_token { x.mean() } else { x.logprob_sum })
-        .collect();
+    let scored = scorer.score(&pairs)?;
+    let values: Vec<f64> = match scoring {
+        ChoiceScoring::Sum => scored.iter().map(|x| x.logprob_sum).collect(),
+        ChoiceScoring::PerToken => scored.iter().map(|x| x.mean()).collect(),
+        ChoiceScoring::Pmi => {
+            // Each distinct option's prior once (a task's options repeat across items).
+            let mut distinct: Vec<&str> = pairs.iter().map(|&(_, o)| o).collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let bare: Vec<(&str, &str)> = distinct.iter().map(|&o| (PMI_PROMPT, o)).collect();
+            let prior: BTreeMap<&str, f64> = distinct
+                .iter()
+                .copied()
+                .zip(scorer.score(&bare)?.iter().map(|x| x.logprob_sum))
+                .collect();
+            scored.iter().zip(&pairs).map(|(x, (_, o))| x.logprob_sum - prior[o]).collect()
+        }
+    };
     let mut k = 0;
     let mut credit = 0.0;
     let mut picks = Vec::with_capacity(items.len());
@@ -727,7 +770,7 @@ pub fn score_task(scorer: &Scorer<'_>, task: &LivingTask) -> Result<TaskScore, E
     } else {
         let items: Vec<(&str, &[String], usize)> =
             task.items.iter().map(|it| (it.prompt.as_str(), &it.options[..], it.correct)).collect();
-        let (right, picks) = grade_choices(scorer, &items, task.kind == "choice_per_token")?;
+        let (right, picks) = grade_choices(scorer, &items, ChoiceScoring::of_kind(task.kind))?;
         // Options are shuffled per item, so the position picked is the constant answer.
         (right, picks.iter().map(usize::to_string).collect())
     };

@@ -9,7 +9,7 @@ use mixagent_shard::{Manifest, Split};
 use serde::Serialize;
 
 use crate::bigbench::load_task;
-use crate::living::{grade_choices, living_tasks, score_task};
+use crate::living::{grade_choices, living_tasks, score_task, ChoiceScoring};
 use crate::score::{mean_loss, Scorer};
 use crate::suites::HeldOut;
 use crate::{build_suite, EvalError, Suite};
@@ -275,7 +275,7 @@ pub fn evaluate(
                         .iter()
                         .map(|it| (it.prompt.as_str(), &it.options[..], it.correct))
                         .collect();
-                    let (correct, picked) = grade_choices(&scorer, &items, false)?;
+                    let (correct, picked) = grade_choices(&scorer, &items, ChoiceScoring::Sum)?;
                     // The chosen option's text: the same text for every item is a constant answer.
                     let picks: Vec<String> = picked
                         .iter()

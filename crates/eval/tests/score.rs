@@ -118,3 +118,36 @@ fn benchmark_task_lists_load_and_exclude_training_sources() {
         assert_eq!(task.items.len(), 20, "{name}");
     }
 }
+
+/// `choice_pmi` scoring picks by the option's log-probability after the question less its
+/// log-probability after the bare answer cue, checked against the scorer's own values; on
+/// options of different lengths it disagrees with the summed log-probability somewhere, which
+/// is what it is for (a short or frequent number's prior no longer decides).
+#[test]
+fn pmi_choices_subtract_the_answer_cue_prior() {
+    use mixagent_eval::living::{grade_choices, ChoiceScoring, PMI_PROMPT};
+    let (tk, cfg) = setup();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let model = with_seed(3, || Llama::new(&vs.root(), &cfg));
+    let scorer = Scorer::new(&model, &tk, 4, tch::Device::Cpu);
+    let prompts: Vec<String> = (0..24)
+        .map(|i| format!("Question: Which is bigger: {i} or {}?\nAnswer:", 99 - i))
+        .collect();
+    let options: Vec<Vec<String>> =
+        (0..24).map(|i| vec![format!(" {}", 99 - i), format!(" {i}")]).collect();
+    let items: Vec<(&str, &[String], usize)> =
+        prompts.iter().zip(&options).map(|(p, o)| (p.as_str(), &o[..], 0)).collect();
+    let value =
+        |prompt: &str, option: &str| scorer.score(&[(prompt, option)]).unwrap()[0].logprob_sum;
+    let argmax = |v: Vec<f64>| (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b });
+    let (mut want_pmi, mut want_sum) = (Vec::new(), Vec::new());
+    for (p, o) in prompts.iter().zip(&options) {
+        want_pmi.push(argmax(o.iter().map(|x| value(p, x) - value(PMI_PROMPT, x)).collect()));
+        want_sum.push(argmax(o.iter().map(|x| value(p, x)).collect()));
+    }
+    let (credit, picks) = grade_choices(&scorer, &items, ChoiceScoring::Pmi).unwrap();
+    assert_eq!(picks, want_pmi);
+    assert_eq!(credit, picks.iter().filter(|&&p| p == 0).count() as f64);
+    assert_eq!(grade_choices(&scorer, &items, ChoiceScoring::Sum).unwrap().1, want_sum);
+    assert_ne!(want_pmi, want_sum, "the prior decides none of these 24 items");
+}
