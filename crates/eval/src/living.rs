@@ -16,8 +16,8 @@
 //! | `answer_kind` | math | choice of 2 | the math feedback sets' left-out problems (`feedback-rest.jsonl`: the held-out modules' items): the gold answer or another problem's answer of the same length but another form (digits → 9, letters → a: `-12` against `3/4`) |
 //! | `answer_pairing` | math | choice of 2 | held-out `Question: … Answer: …` pairs: the question's answer or that of another question, whose item has the two the other way round |
 //! | `arithmetic_1digit` | math | exact match | `What is a ∘ b?` with one-digit operands (+, −, ×), greedy answer |
-//! | `addition_2digit` | math | choice of 4 | `What is a + b?`, two-digit operands: the sum, ±1, ±10 |
-//! | `comparison` | math | choice of 2 | `Which is bigger: a or b?` |
+//! | `addition_2digit` | math | choice of 4 | `What is a + b?`, two-digit operands: the sum, ±1, ±10 (PMI scoring) |
+//! | `comparison` | math | choice of 2 | `Which is bigger: a or b?` (PMI scoring) |
 //! | `code_syntax` | code | choice of 2 | held-out code lines ending in `)`, `]`, `}` or `:`, against the line with that character removed (per-token scoring) |
 //!
 //! Text tasks read the held-out documents (`<domain>/heldout.jsonl`) of a field's core domains,
@@ -31,8 +31,10 @@
 //! ones 1–5M-parameter models pass: both options have the same length, words and answer strings
 //! (each answer is once right and once wrong in `answer_pairing`), so no bias for short or
 //! frequent strings can score. The generated arithmetic tasks stay in the table for larger
-//! models; at 1M parameters they sit at or below chance (summed log-probability prefers the
-//! shorter, more frequent number), and G0 leaves them out of the average.
+//! models; at 1-3M parameters they sit near chance and G0 leaves them out of the average. The
+//! two number choices are scored by PMI (`choice_pmi`): by summed log-probability the study's
+//! 3M base picked the smaller number in 83% of comparisons (0.168 against chance 0.5), its
+//! prior for small numbers; by PMI it reads 0.575, and after CPT 0.44-0.54.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
