@@ -271,7 +271,10 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
     assert_eq!(kind.items.len(), 400);
     for name in ["module_agreement", "module_cloze", "module_word_order"] {
         let t = tasks.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{name}"));
-        assert!(t.items.len() >= 100, "{name}: {} items", t.items.len());
+        // One agreement item per verb context: the generated statements have a handful
+        // (`What is`, `Which is`, `minutes are`, …), hundreds of statements each.
+        let (low, high) = if name == "module_agreement" { (1, 20) } else { (100, 400) };
+        assert!((low..=high).contains(&t.items.len()), "{name}: {} items", t.items.len());
     }
     // The general feedback's left-out items give the genre tasks: sentences that no feedback
     // item's text contains.
