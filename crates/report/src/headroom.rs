@@ -641,7 +641,7 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
         id: "G0".into(),
         asks: "benchmarks alive".into(),
         pass: None,
-        figure: "no benchmark phase (task_items = 0)".into(),
+        figure: "no benchmark phase (not reached yet, or task_items = 0)".into(),
     })];
     // G1, per field.
     let mut fields: Vec<&str> = relevance.iter().map(|r| r.field.as_str()).collect();
@@ -691,7 +691,7 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
                 }
                 None => {
                     figure
-                        .push_str("; benchmark half not measured (task_items = 0): feedback only");
+                        .push_str("; benchmark half not measured (no benchmark phase yet, or task_items = 0): feedback only");
                     feedback_ok
                 }
             };
