@@ -34,7 +34,7 @@
 //! models; at 1-3M parameters they sit near chance and G0 leaves them out of the average. The
 //! two number choices are scored by PMI (`choice_pmi`): by summed log-probability the study's
 //! 3M base picked the smaller number in 83% of comparisons (0.168 against chance 0.5), its
-//! prior for small numbers; by PMI it reads 0.575, and after CPT 0.44-0.54.
+//! prior for small numbers; by PMI it reads 0.575, and after CPT 0.39-0.60.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -354,19 +354,19 @@ fn minimal_pair(words: &[&str], i: usize, other: &str) -> LivingItem {
 }
 
 /// The first verb of `is/are`, `was/were`, `has/have`, `does/do` (from the second word) of each
-/// sentence against its other number, one item per verb context: items whose verb follows the
-/// same word (lower case, each number read as 0) with the same verb mostly decide the same thing, so only the
-/// first (in text order) is kept. Generated problem statements put a few such contexts in
-/// hundreds of items (760 of the 975 held-out module statements read `What is`); counted as
-/// separate items, one coin flip of the model (`is` or `are` after `What`) moved a 600-item
-/// task's accuracy from 0.997 to 0.500 between two seeds. Such a field keeps a handful of
-/// items, which gate G0's Wilson rule leaves out of the average; natural text keeps most.
+/// sentence against its other number, one item per verb context: items with the same verb
+/// after the same word (lower case, each number read as 0) mostly decide the same thing, so
+/// only the first (in text order) is kept. Generated problem statements put a few such
+/// contexts in hundreds of items (760 of the 975 held-out module statements read `What is`);
+/// counted as separate items, one coin flip of the model (`is` or `are` after `What`) moved a
+/// 600-item task's accuracy from 0.997 to 0.500 between two seeds. Such a field keeps a handful
+/// of items, which gate G0's Wilson rule leaves out of the average; natural text keeps most.
 fn agreement(sents: &[&str]) -> Vec<LivingItem> {
     const PAIRS: [(&str, &str); 4] =
         [("is", "are"), ("was", "were"), ("has", "have"), ("does", "do")];
-    let norm = |w: Option<&&str>| -> String {
+    let norm = |w: &str| -> String {
         let mut out = String::new();
-        for c in w.map_or("", |w| w).chars() {
+        for c in w.chars() {
             let c = if c.is_ascii_digit() { '0' } else { c.to_ascii_lowercase() };
             if !(c == '0' && out.ends_with('0')) {
                 out.push(c);
@@ -391,7 +391,7 @@ fn agreement(sents: &[&str]) -> Vec<LivingItem> {
         }) else {
             continue;
         };
-        let context = [norm(words.get(i - 1)), norm(words.get(i))];
+        let context = (norm(words[i - 1]), words[i]);
         if seen.insert(context) {
             out.push(minimal_pair(&words, i, other));
         }
