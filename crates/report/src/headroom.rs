@@ -544,28 +544,68 @@ pub struct Headroom {
     pub explained: Option<(f64, Vec<f64>)>,
     /// G5's branch reading: the mixture's share of one stage's reward from a shared state.
     pub branch: Option<BranchShare>,
-    /// G2's benchmark half: best static − uniform in benchmark points (the mean over the tasks
-    /// alive for the base, source and target averaged), paired over the confirmation seeds;
-    /// `None` without a benchmark phase.
-    pub benchmark_gain: Option<Paired>,
+    /// G2's benchmark half: best static − uniform on the benchmarks, paired over the
+    /// confirmation seeds; `None` without a benchmark phase.
+    pub benchmark_gain: Option<BenchmarkGain>,
 }
 
-/// Per seed, `a`'s overall benchmark average minus `b`'s (points), over the tasks the compare
-/// table averages (alive for `base`, evaluation-only where a field has such: [`crate::bench::Excluded`]):
-/// G2's benchmark half. Reports pair by position.
+/// Best static − uniform on the benchmarks (G2's benchmark half), per seed in points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchmarkGain {
+    /// On the overall average (the tasks alive for the base, source and target averaged): the
+    /// gate's figure.
+    pub overall: Paired,
+    /// Per task, averaged or not, in the base report's order: where the average comes from.
+    pub tasks: Vec<TaskGain>,
+}
+
+/// One benchmark task's paired change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskGain {
+    /// Task name.
+    pub task: String,
+    /// The field it counts for.
+    pub field: String,
+    /// Counted in the averages (see [`crate::bench::Excluded`]).
+    pub averaged: bool,
+    /// Per seed, the task's score (points) under one policy minus under the other.
+    pub gain: Paired,
+}
+
+/// Per seed, `a`'s benchmark scores minus `b`'s (points): the overall average over the tasks the
+/// compare table averages (alive for `base`, evaluation-only where a field has such:
+/// [`crate::bench::Excluded`]), G2's benchmark half, and every task of `base`'s report. Reports
+/// pair by position.
 pub fn benchmark_gain(
     base: &crate::TaskReport,
     a: &[crate::TaskReport],
     b: &[crate::TaskReport],
     fields: &[String],
-) -> Paired {
+) -> BenchmarkGain {
     let dead = crate::bench::Excluded::of(base).all();
     let d: Vec<f64> = a
         .iter()
         .zip(b)
         .map(|(x, y)| x.averages(fields, &dead).2 - y.averages(fields, &dead).2)
         .collect();
-    Paired::from_differences(&d)
+    let score = |r: &crate::TaskReport, task: &str| {
+        r.tasks.iter().find(|t| t.task == task).map_or(f64::NAN, |t| t.score)
+    };
+    let tasks = base
+        .tasks
+        .iter()
+        .map(|t| {
+            let d: Vec<f64> =
+                a.iter().zip(b).map(|(x, y)| score(x, &t.task) - score(y, &t.task)).collect();
+            TaskGain {
+                task: t.task.clone(),
+                field: t.field.clone(),
+                averaged: !dead.contains(&t.task),
+                gain: Paired::from_differences(&d),
+            }
+        })
+        .collect();
+    BenchmarkGain { overall: Paired::from_differences(&d), tasks }
 }
 
 /// Gate G0 from the benchmark reports of the base and of a target-only model: per field, the
@@ -680,7 +720,7 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
                 d.mean, d.sd, d.n, need, gain
             );
             // The benchmark half, when the confirmation runs were scored on the benchmarks.
-            let pass = match &report.benchmark_gain {
+            let pass = match report.benchmark_gain.as_ref().map(|b| &b.overall) {
                 Some(p) => {
                     let _ = write!(
                         figure,
@@ -904,6 +944,32 @@ impl Headroom {
                 );
             }
         }
+        if let Some(b) = &self.benchmark_gain {
+            let _ = writeln!(
+                s,
+                "\nBenchmarks on the confirmation seeds (G2's benchmark half): best static − uniform per task, in points of score ((accuracy − chance) / (1 − chance) × 100), mean ± 95% interval over {} paired seeds; only the averaged tasks count (alive for the base, evaluation-only where the field has such).\n\n| task | field | averaged | best static − uniform | in σ |\n|---|---|---|---|---|",
+                b.overall.n
+            );
+            for t in &b.tasks {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {:+.1} ± {:.1} | {} |",
+                    t.task,
+                    t.field,
+                    if t.averaged { "yes" } else { "no" },
+                    t.gain.mean,
+                    t.gain.half,
+                    t.gain.sigmas_label()
+                );
+            }
+            let _ = writeln!(
+                s,
+                "| **overall average** | | | **{:+.1} ± {:.1}** | {} |",
+                b.overall.mean,
+                b.overall.half,
+                b.overall.sigmas_label()
+            );
+        }
         if let Some(v) = &self.mixture_share {
             let per: Vec<String> = v.per_stage.iter().map(|x| format!("{x:.2}")).collect();
             let windows: Vec<String> =
@@ -1073,6 +1139,11 @@ mod tests {
         assert!(small.figure.contains("benchmark average +2.0"), "{}", small.figure);
         let large = g2(Some(vec![(14.0, 10.0), (13.0, 9.0), (15.0, 11.0)]));
         assert_eq!(large.pass, Some(true), "{}", large.figure);
+        // The per-task table says where the average comes from, the dead task shown, not counted.
+        let md = report(Some(vec![(12.0, 10.0), (11.0, 9.0), (13.0, 11.0)])).to_markdown();
+        assert!(md.contains("| m_cloze | math | yes | +2.0 ± 0.0 |"), "{md}");
+        assert!(md.contains("| dead | general | no | +180.0 ± 0.0 |"), "{md}");
+        assert!(md.contains("| **overall average** | | | **+2.0 ± 0.0** |"), "{md}");
         // The confirmation table shows each field's paired difference (here +0.05 in both
         // fields on every seed: σ about 0, shown as at least 100σ).
         let md = report(None).to_markdown();

@@ -200,7 +200,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                    statics: &[Row],
                    proxy: &[f64],
                    confirm: &[Row],
-                   benchmark_gain: Option<headroom::Paired>| {
+                   benchmark_gain: Option<headroom::BenchmarkGain>| {
         let report = Headroom {
             gates: Vec::new(),
             relevance_method: cfg.relevance,
@@ -382,7 +382,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None
     };
 
-    partial(&relevance, &static_rows, &proxy_means, &confirm_rows, benchmark_gain)?;
+    partial(&relevance, &static_rows, &proxy_means, &confirm_rows, benchmark_gain.clone())?;
 
     // 4. G5's branch reading: the mixtures (uniform and the first static draws) each for one
     // stage from a shared state, uniform before and after, on the confirmation seeds.
