@@ -45,7 +45,8 @@ for d in sorted(glob.glob(os.path.join(statics, "runs", "*"))):
         fb = feedback(os.path.join(d, f"seed-{s}", "final-feedback-1024.json"))
         gain = st.mean((fb[f] - base_fb[f]) / abs(base_fb[f]) for f in fb)
         overall, per = bench(load(f"{name}-{s}"))
-        rows.setdefault(name, {})[s] = (gain, overall, per)
+        tasks = {t: r["score"] for t, r in load(f"{name}-{s}").items()}
+        rows.setdefault(name, {})[s] = (gain, overall, per, tasks)
 
 uni = rows["uniform"]
 
@@ -91,3 +92,18 @@ if len(others) >= 3:
     best = max(others, key=lambda r: r[3])
     print(f"Spearman rho (feedback gain vs benchmark gain over {len(others)} mixtures): {rho:+.2f}")
     print(f"benchmark-best mixture: {best[0]} {best[3]:+.2f} points (G2's benchmark half asks 3)")
+    print()
+    print("Per averaged task: Spearman rho between the mixtures' feedback gain and their gain on")
+    print("the task (both minus uniform, seed-paired means), and the task's best mixture.")
+    print()
+    print("| task | rho with the feedback | best mixture | its gain (points) |")
+    print("|---|---:|---|---:|")
+    for t in averaged:
+        gains = []
+        for name, n, dfb, *_ in others:
+            by_seed = rows[name]
+            seeds = sorted(set(by_seed) & set(uni))
+            gains.append((name, dfb, st.mean(by_seed[s][3][t] - uni[s][3][t] for s in seeds)))
+        rho_t = spearman([g[1] for g in gains], [g[2] for g in gains])
+        top = max(gains, key=lambda g: g[2])
+        print(f"| {t} | {rho_t:+.2f} | {top[0]} | {top[2]:+.1f} |")
