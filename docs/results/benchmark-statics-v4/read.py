@@ -60,10 +60,7 @@ def rank(v):
 
 
 def spearman(a, b):
-    ra, rb = rank(a), rank(b)
-    ma, mb = st.mean(ra), st.mean(rb)
-    num = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    return num / (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
+    return st.correlation(rank(a), rank(b))
 
 
 print(f"averaged tasks: {', '.join(averaged)}")
