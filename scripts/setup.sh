@@ -354,6 +354,16 @@ stamp_step_math() {
     record_source "$1" "$(find_one "$CACHE/pip" "mathematics_dataset-1.0.1-*.whl")"
 }
 
+# Fresh problems of every module, another seed: evaluation-only items of the training modules'
+# own generators (the math benchmarks of the default corpus read those of the modules the math
+# feedback is split from). About 40 s of both cores.
+MATH_FRESH_PARAMS="per_module=200 seed=777 rev=2"
+step_math_fresh() {
+    "$VENV/bin/python" "$REPO/scripts/gen_math.py" --out "$1" --count 200 --seed 777
+    echo "$MATH_FRESH_PARAMS sympy==1.5.1" >"$1/SOURCE"
+    record_source "$1" "$(find_one "$CACHE/pip" "mathematics_dataset-1.0.1-*.whl")"
+}
+
 # The venv and the generated math data: by far the longest step (about 10 minutes of both
 # cores), and CPU-bound while the others mostly download, so main() runs it in the background.
 math_data() {
@@ -373,6 +383,7 @@ math_data() {
         rm -rf "$RAW/mathematics_dataset"
     fi
     run_step mathematics_dataset "$RAW/mathematics_dataset" step_math resume
+    run_step mathematics_dataset_fresh "$RAW/mathematics_dataset_fresh" step_math_fresh resume
 }
 
 # ---------------------------------------------------------------------------- main --

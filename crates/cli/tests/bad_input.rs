@@ -192,6 +192,8 @@ fn build_fixtures(smoke: &Path, bad: &Path) {
         format!("[[feedback]]\nbuilder = \"held_out_parts\"\nfield = \"{field}\"\nsource = \"brown\"\nparts = [{parts}]\n")
     };
     write("part-z.toml", &corpus("raw-brown", brown, &held("\"z\"", "general")));
+    let math_fresh = "[[feedback]]\nbuilder = \"held_out_parts\"\nfield = \"general\"\nsource = \"mathematics_fresh\"\nparts = [\"numbers__gcd\"]\nscored_parts = []\n";
+    write("no-math-fresh.toml", &corpus("raw-brown", brown, math_fresh));
     write(
         "weight-typo.toml",
         &corpus("raw-brown", &format!("[pretrain_weights]\nbrown_pres = 0.2\n{brown}"), ""),

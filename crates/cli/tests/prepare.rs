@@ -269,11 +269,11 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
         mixagent_eval::living::living_tasks(&out, &typed, &["math".into()], 400, 0).unwrap();
     let kind = tasks.iter().find(|t| t.name == "answer_kind").expect("answer_kind is built");
     assert_eq!(kind.items.len(), 400);
-    for name in ["module_agreement", "module_cloze", "module_word_order"] {
+    for name in ["problem_agreement", "problem_cloze", "problem_word_order"] {
         let t = tasks.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("{name}"));
-        // One agreement item per verb context: the generated statements have a handful
-        // (`What is`, `Which is`, `minutes are`, …), hundreds of statements each.
-        let (low, high) = if name == "module_agreement" { (1, 20) } else { (100, 400) };
+        // One agreement item per verb context: the generated statements have a few dozen
+        // (`What is`, `Which is`, `minutes are`, …), many statements each.
+        let (low, high) = if name == "problem_agreement" { (1, 80) } else { (100, 400) };
         assert!((low..=high).contains(&t.items.len()), "{name}: {} items", t.items.len());
     }
     // The general feedback's left-out items give the genre tasks: sentences that no feedback
@@ -304,12 +304,13 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
     for name in ["agreement", "cloze", "word_order", "math_agreement", "answer_pairing"] {
         assert!(training.contains(&name), "{name} reads training text: {training:?}");
     }
-    for name in ["genre_cloze", "module_cloze", "answer_kind", "comparison"] {
+    for name in ["genre_cloze", "problem_cloze", "answer_kind", "comparison"] {
         assert!(!training.contains(&name), "{name} is evaluation-only: {training:?}");
     }
     // The math feedback is a held-out split of training domains: every item's question is one
-    // of those domains' held-out documents, restyled; the nine held-out modules are scored by
-    // none (`scored_parts = []`) and all go to the rest, where the benchmarks find them.
+    // of those domains' held-out documents, restyled; the fresh problems of the same domains'
+    // modules are scored by none (`scored_parts = []`) and go to the rest, where the
+    // benchmarks find them; the nine held-out modules go nowhere (`benchmarks = false`).
     let split_set = "held-out split:math_arithmetic+math_numbers+math_measurement";
     let held_text: String = ["math_arithmetic", "math_numbers", "math_measurement"]
         .iter()
@@ -325,8 +326,13 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
         let escaped = serde_json::to_string(&format!("{q}\nAnswer:")).unwrap();
         assert!(held_text.contains(escaped.trim_matches('"')), "{q}");
     }
-    let modules = "mathematics_dataset:arithmetic__mixed+8 more";
-    assert!(rest.iter().filter(|r| r["set"] == modules).count() >= 400);
+    let fresh = "mathematics_dataset_fresh:arithmetic__add_or_sub+21 more";
+    let rest_sets: std::collections::BTreeSet<&str> =
+        rest.iter().filter(|r| r["field"] == "math").map(|r| r["set"].as_str().unwrap()).collect();
+    // (The split's items beyond the feedback's cap join them: the same generators.)
+    assert!(rest_sets.contains(fresh), "{rest_sets:?}");
+    assert!(rest_sets.iter().all(|s| [fresh, split_set].contains(s)), "{rest_sets:?}");
+    assert!(rest_math >= 400, "{rest_math} fresh math items");
 
     // A narrowed math feedback (`scored_parts`) instead: the same shards, the math feedback
     // from the numbers modules only, and the other held-out modules' items in the rest.
@@ -336,7 +342,7 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
     let split_table = smoke.find("builder = \"held_out_split\"").expect("a held_out_split table");
     let (head, tail) = smoke.split_at(split_table);
     let tail = &tail[tail.find("[[feedback]]").expect("a table after the split")..];
-    let none_scored = "scored_parts = []\n";
+    let none_scored = "scored_parts = []\nbenchmarks = false\n";
     assert!(tail.contains(none_scored), "configs/smoke.toml's nine modules are scored by none");
     let numbers_scored = "scored_parts = [\"numbers__place_value\", \"numbers__round_number\"]\n";
     let head = head.strip_suffix("[[feedback]]\n").expect("the split table's header");
@@ -380,8 +386,8 @@ fn prepare_real_smoke_corpus_has_the_domains_the_design_asks_for() {
     let typed = mixagent_shard::Manifest::load(&narrow).unwrap();
     let tasks =
         mixagent_eval::living::living_tasks(&narrow, &typed, &["math".into()], 400, 0).unwrap();
-    let module = tasks.iter().find(|t| t.name == "module_cloze").expect("module_cloze");
-    assert!(module.items.len() >= 100, "module_cloze: {}", module.items.len());
+    let problem = tasks.iter().find(|t| t.name == "problem_cloze").expect("problem_cloze");
+    assert!(problem.items.len() >= 100, "problem_cloze: {}", problem.items.len());
 
     let domains = m["domains"].as_array().unwrap();
     let count = |f: &str| domains.iter().filter(|d| d["field"] == f).count();

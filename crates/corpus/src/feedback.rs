@@ -69,6 +69,10 @@ pub enum FeedbackConfig {
         /// what is trained.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scored_parts: Option<Vec<String>>,
+        /// Whether the items of the parts not scored go to the rest, where the benchmarks read
+        /// them (default). `false`: those parts are only held out of training.
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        benchmarks: bool,
     },
     /// Items of the held-out split (`heldout_fraction`) of some training domains: documents
     /// of the domains' own sources (for math, their own generators) that no training shard
@@ -144,6 +148,14 @@ impl FeedbackConfig {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
+}
+
 /// `prefix:part+part`, or `prefix:first+N more` beyond three parts.
 fn parts_name<'a>(prefix: &str, parts: impl Iterator<Item = &'a String>) -> String {
     let parts: Vec<&String> = parts.collect();
@@ -167,10 +179,20 @@ pub struct FeedbackItem {
     pub answer: String,
 }
 
-/// Items of a held-out-parts set, from its documents: every item `items_of` finds, with
-/// question/answer items restyled away from the training format.
-pub fn items_from_docs(field: &str, set: &str, docs: &[RawDoc]) -> Vec<FeedbackItem> {
-    docs.iter().flat_map(|d| items_of(set, &d.text)).map(|it| restyled(field, set, it)).collect()
+/// Items of a held-out-parts set, from its documents: every item `items_of` finds whose prompt
+/// `asked` does not hold (a question some training document asks: generators repeat easy
+/// problems), with question/answer items restyled away from the training format.
+pub fn items_from_docs(
+    field: &str,
+    set: &str,
+    docs: &[RawDoc],
+    asked: &HashSet<String>,
+) -> Vec<FeedbackItem> {
+    docs.iter()
+        .flat_map(|d| items_of(set, &d.text))
+        .filter(|it| !asked.contains(&it.prompt))
+        .map(|it| restyled(field, set, it))
+        .collect()
 }
 
 /// A feedback item of `set` from an item as `items_of` reads it: a question/answer item is
@@ -386,10 +408,14 @@ mod tests {
     fn question_answer_items_are_restyled() {
         let docs = [RawDoc::new("math_arithmetic", "Question: What is 2 + 3?\nAnswer: 5")
             .in_part("arithmetic__add")];
-        let items = items_from_docs("math", "set", &docs);
+        let items = items_from_docs("math", "set", &docs, &HashSet::new());
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].prompt, "Problem: What is 2 + 3?\nAnswer:");
         assert_eq!(items[0].answer, " 5");
+        // A question some training document asks is no held-out question.
+        let train =
+            doc("Question: What is 2 + 3?\nAnswer: 5\n\nQuestion: What is 1 + 1?\nAnswer: 2");
+        assert!(items_from_docs("math", "set", &docs, &asked_in(&[&train])).is_empty());
     }
 
     #[test]

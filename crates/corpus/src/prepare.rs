@@ -2,7 +2,7 @@
 //! tokenizer → token shards and manifest, all written into a staging folder that is renamed
 //! into place only when complete (so a killed run leaves no half-written corpus).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -476,20 +476,36 @@ fn feedback_sets<'a>(
     let t = Instant::now();
     let mut items = Vec::new();
     let mut unscored = Vec::new();
+    // Every training document of a field: a held-out split's items, and the benchmarks'
+    // held-out questions, must not be questions that training asks.
+    let train_of = |field: &str| -> Vec<&LabelledDoc> {
+        declared
+            .iter()
+            .filter(|(_, f)| f.as_str() == field)
+            .flat_map(|(n, _)| splits[n.as_str()].0.iter().copied())
+            .collect()
+    };
+    let mut asked_by_field: BTreeMap<String, HashSet<String>> = BTreeMap::new();
     for (f, mut docs) in cfg.feedback.iter().zip(held) {
         let name = f.name();
         let set = match f {
-            FeedbackConfig::HeldOutParts { field, scored_parts, .. } => {
+            FeedbackConfig::HeldOutParts { field, scored_parts, benchmarks, .. } => {
                 for d in &mut docs {
                     d.text = crate::clean_text(&d.text);
                 }
                 let (scored, other): (Vec<RawDoc>, Vec<RawDoc>) =
                     docs.into_iter().partition(|d| f.scores_part(&d.part));
-                unscored.extend(feedback::items_from_docs(field, &f.unscored_name(), &other));
+                if *benchmarks && !other.is_empty() {
+                    let asked = asked_by_field
+                        .entry(field.clone())
+                        .or_insert_with(|| feedback::asked_in(&train_of(field)));
+                    let rest = feedback::items_from_docs(field, &f.unscored_name(), &other, asked);
+                    unscored.extend(rest);
+                }
                 if scored_parts.as_ref().is_some_and(Vec::is_empty) {
                     continue; // held out for the benchmarks only
                 }
-                feedback::items_from_docs(field, &name, &scored)
+                feedback::items_from_docs(field, &name, &scored, &HashSet::new())
             }
             FeedbackConfig::HeldOutSplit { field, domains, items_per_domain } => {
                 let known = || declared.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>();
@@ -502,17 +518,14 @@ fn feedback_sets<'a>(
                 }
                 // Every training document of the field: a mis-paired domain asks the same
                 // generators' questions as the domain it corrupts.
-                let train: Vec<&LabelledDoc> = declared
-                    .iter()
-                    .filter(|(_, f)| f.as_str() == field)
-                    .flat_map(|(n, _)| splits[n.as_str()].0.iter().copied())
-                    .collect();
-                let asked = feedback::asked_in(&train);
+                let asked = asked_by_field
+                    .entry(field.clone())
+                    .or_insert_with(|| feedback::asked_in(&train_of(field)));
                 let mut set = Vec::new();
                 for (i, d) in domains.iter().enumerate() {
                     let held = &splits[d.as_str()].1;
                     let one = (field.as_str(), name.as_str());
-                    let checks = (&asked, training());
+                    let checks = (&*asked, training());
                     let (items, [found, repeated, overlapping]) = feedback::split_items(
                         one,
                         (d, i),

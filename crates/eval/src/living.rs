@@ -9,11 +9,11 @@
 //! | `word_order` | general | choice of 2 | held-out sentences: as written, or with two neighbouring words swapped |
 //! | `definition` | general | choice of 4 | held-out `term: gloss` lines: the term's gloss or three others (per-token scoring) |
 //! | `genre_agreement`, `genre_cloze`, `genre_word_order` | general | choice of 2 | as `agreement`, `cloze`, `word_order`, on the sentences of the general feedback sets' left-out items (`feedback-rest.jsonl`: the held-out genres the feedback reads), each sentence once and none that shares six words in a row with a feedback item's text: the feedback's own skill on disjoint items |
-//! | `module_agreement`, `module_cloze`, `module_word_order` | math | choice of 2 | as `math_agreement`, `math_cloze`, `math_word_order`, on the problem statements of the math feedback sets' left-out items (`feedback-rest.jsonl`: the held-out modules, which the default corpus holds out for the benchmarks only) |
+//! | `problem_agreement`, `problem_cloze`, `problem_word_order` | math | choice of 2 | as `math_agreement`, `math_cloze`, `math_word_order`, on the problem statements of the math feedback sets' left-out items (`feedback-rest.jsonl`: in the default corpus, fresh problems of the feedback's own generators, which only the benchmarks read) |
 //! | `math_agreement` | math | choice of 2 | held-out problem statements with `is/are`, `was/were`, `has/have`, `does/do`: the original verb or the other number |
 //! | `math_cloze` | math | choice of 2 | held-out problem statements: the original word or another word of the same length |
 //! | `math_word_order` | math | choice of 2 | held-out problem statements: as written, or with two neighbouring tokens swapped |
-//! | `answer_kind` | math | choice of 2 | the math feedback sets' left-out problems (`feedback-rest.jsonl`: the held-out modules' items): the gold answer or another problem's answer of the same length but another form (digits → 9, letters → a: `-12` against `3/4`) |
+//! | `answer_kind` | math | choice of 2 | the math feedback sets' left-out problems (`feedback-rest.jsonl`): the gold answer or another problem's answer of the same length but another form (digits → 9, letters → a: `-12` against `3/4`) |
 //! | `answer_pairing` | math | choice of 2 | held-out `Question: … Answer: …` pairs: the question's answer or that of another question, whose item has the two the other way round |
 //! | `arithmetic_1digit` | math | exact match | `What is a ∘ b?` with one-digit operands (+, −, ×), greedy answer |
 //! | `addition_2digit` | math | choice of 4 | `What is a + b?`, two-digit operands: the sum, ±1, ±10 (PMI scoring) |
@@ -164,12 +164,12 @@ pub fn living_tasks(
         let rest = load_items(dir, FEEDBACK_REST_FILE, Some("math"))?;
         let statements: Vec<String> = rest.iter().map(|it| it.prompt.clone()).collect();
         let statements = problem_lines(&statements);
-        let module = agreement(&statements);
-        tasks.push(task("module_agreement", "math", "choice", module, n, seed, &fresh));
-        let module_cloze = cloze(&statements, seed, 3);
-        tasks.push(task("module_cloze", "math", "choice", module_cloze, n, seed, &fresh));
+        let problem = agreement(&statements);
+        tasks.push(task("problem_agreement", "math", "choice", problem, n, seed, &fresh));
+        let problem_cloze = cloze(&statements, seed, 3);
+        tasks.push(task("problem_cloze", "math", "choice", problem_cloze, n, seed, &fresh));
         let order = word_order(&statements, seed, 3);
-        tasks.push(task("module_word_order", "math", "choice", order, n, seed, &fresh));
+        tasks.push(task("problem_word_order", "math", "choice", order, n, seed, &fresh));
         let kinds = answer_kind(&rest, seed);
         tasks.push(task("answer_kind", "math", "choice", kinds, n, seed, &fresh));
         let pairs = answer_pairing(&texts, seed);

@@ -3,7 +3,8 @@
 //! Layout: `raw/mathematics_dataset/<family>__<module>.txt`, alternating lines question /
 //! answer (the library's own format). Domain `math_<family>` (algebra, arithmetic, calculus,
 //! comparison, measurement, numbers, polynomials, probability); ~20 pairs of one module per
-//! document.
+//! document. `raw/mathematics_dataset_fresh/` has the same layout: fewer problems of every
+//! module from another seed, read only as evaluation-only held-out parts.
 
 use std::path::Path;
 
@@ -20,7 +21,17 @@ const PAIRS_PER_DOC: usize = 20;
 
 /// Reads `raw_root/mathematics_dataset`: domain `math_<family>`, part `<family>__<module>`.
 pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    read_modules(raw_root, |family, pairs| (format!("math_{family}"), pairs))
+    read_modules(raw_root, MAIN, |family, pairs| (format!("math_{family}"), pairs))
+}
+
+/// The raw folders: the training problems, and the fresh ones (`scripts/setup.sh`).
+const MAIN: &str = "mathematics_dataset";
+pub(crate) const FRESH: &str = "mathematics_dataset_fresh";
+
+/// Reads `raw_root/mathematics_dataset_fresh`: domain `math_fresh_<family>`, part
+/// `<family>__<module>` (the training folder's part names, so a config names the same modules).
+pub(crate) fn read_fresh(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
+    read_modules(raw_root, FRESH, |family, pairs| (format!("math_fresh_{family}"), pairs))
 }
 
 /// The documented corruption behind the harmful domain `math_mispaired`: every third pair of
@@ -28,7 +39,7 @@ pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
 /// derangement), as a mis-aligned scrape would pair them. The text looks exactly like the
 /// real domains; what it teaches is wrong.
 pub(crate) fn read_mispaired(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    read_modules(raw_root, |_, pairs| {
+    read_modules(raw_root, MAIN, |_, pairs| {
         let kept: Vec<(String, String)> = pairs.into_iter().step_by(3).collect();
         let n = kept.len();
         if n < 2 {
@@ -53,7 +64,7 @@ pub(crate) fn read_mispaired(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError
 /// files would pair them. Unlike `math_mispaired`, it teaches a wrong answer *format*, which a
 /// small model does learn.
 pub(crate) fn read_misaligned(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    let dir = source_dir(raw_root, "mathematics_dataset", "mathematics_dataset")?;
+    let dir = source_dir(raw_root, MAIN, MAIN)?;
     let mut modules: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for path in list_files(&dir, |name| name.ends_with(".txt") && name.contains("__"))? {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
@@ -89,9 +100,11 @@ const MISPAIR_SEED: u64 = 0x006d_6973_7061_6972;
 /// pairs, and packs them into documents tagged with the module as their part.
 fn read_modules(
     raw_root: &Path,
+    folder: &str,
     f: impl Fn(&str, Vec<(String, String)>) -> (String, Vec<(String, String)>),
 ) -> Result<Vec<RawDoc>, CorpusError> {
-    let dir = source_dir(raw_root, "mathematics_dataset", "mathematics_dataset")?;
+    let name = if folder == FRESH { "mathematics_fresh" } else { MAIN };
+    let dir = source_dir(raw_root, folder, name)?;
     let mut docs = Vec::new();
     for path in list_files(&dir, |name| name.ends_with(".txt") && name.contains("__"))? {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();

