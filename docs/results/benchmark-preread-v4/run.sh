@@ -10,7 +10,8 @@ mkdir -p "$OUT"
 runs=runs/headroom-study-v4/statics-target/runs
 # A static mixture's run folder: the one whose run.json names its schedule.
 folder() { grep -l "\"policy_name\": \"$1\"" "$runs"/*/seed-0/run.json | head -1 | xargs dirname | xargs dirname; }
-eval_one() { "$MIXAGENT" eval --suite full --fields general,math --task-items 600 --threads 1 --json "$OUT/$1.json" "$2" > /dev/null; }
+# CORPUS: another corpus's benchmark items (default: the one each checkpoint was trained on).
+eval_one() { "$MIXAGENT" eval --suite full ${CORPUS:+--corpus "$CORPUS"} --fields general,math --task-items 600 --threads 1 --json "$OUT/$1.json" "$2" > /dev/null; }
 [ -f "$OUT/base.json" ] || eval_one base runs/study-v2-nobb/target
 for name in uniform helpful-only; do
   dir=$(folder "$name")

@@ -19,18 +19,10 @@ modules=$(ls "$CACHE/raw/mathematics_dataset" | sed -n 's/\.txt$//p' | grep -E '
   | grep -vxE 'arithmetic__mixed|arithmetic__add_sub_multiple|arithmetic__mul_div_multiple|numbers__place_value|numbers__round_number|comparison__pair|measurement__time' | paste -sd,)
 "$CACHE/venv-math/bin/python" scripts/gen_math.py --out "$OUT/fresh" --count 200 --seed 777 --jobs "${JOBS:-1}" --only "$modules"
 python3 "$here/make_items.py" "$OUT/fresh" "$CACHE/raw/mathematics_dataset" data/v2-nobb "$OUT/corpus"
-runs=runs/headroom-study-v4/statics-target/runs
-folder() { grep -l "\"policy_name\": \"$1\"" "$runs"/*/seed-0/run.json | head -1 | xargs dirname | xargs dirname; }
-eval_one() { "$MIXAGENT" eval --suite full --corpus "$OUT/corpus" --fields general,math --task-items 600 --threads 1 --json "$OUT/$1.json" "$2" > /dev/null; }
-[ -f "$OUT/base.json" ] || eval_one base runs/study-v2-nobb/target
-for name in uniform helpful-only; do
-  dir=$(folder "$name")
-  for s in 0 1 2; do
-    [ -f "$OUT/$name-$s.json" ] || eval_one "$name-$s" "$dir/seed-$s"
-  done
-done
+# The pre-read's evaluations (base, uniform and helpful-only × seeds 0-2) on the probe corpus.
+CORPUS="$OUT/corpus" OUT="$OUT" MIXAGENT="$MIXAGENT" bash docs/results/benchmark-preread-v4/run.sh > /dev/null
 # The fifth reading's target base (20% math, the same shards): is answer_kind alive for it?
-if [ -d runs/study-v5/target ]; then
-  [ -f "$OUT/base-math20.json" ] || eval_one base-math20 runs/study-v5/target
+if [ -d runs/study-v5/target ] && [ ! -f "$OUT/base-math20.json" ]; then
+  "$MIXAGENT" eval --suite full --corpus "$OUT/corpus" --fields general,math --task-items 600 --threads 1 --json "$OUT/base-math20.json" runs/study-v5/target > /dev/null
 fi
 python3 docs/results/benchmark-preread-v4/read.py "$OUT"

@@ -21,7 +21,7 @@ const PAIRS_PER_DOC: usize = 20;
 
 /// Reads `raw_root/mathematics_dataset`: domain `math_<family>`, part `<family>__<module>`.
 pub(crate) fn read(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    read_modules(raw_root, MAIN, |family, pairs| (format!("math_{family}"), pairs))
+    read_modules(raw_root, (MAIN, MAIN), |family, pairs| (format!("math_{family}"), pairs))
 }
 
 /// The raw folders: the training problems, and the fresh ones (`scripts/setup.sh`).
@@ -31,7 +31,8 @@ pub(crate) const FRESH: &str = "mathematics_dataset_fresh";
 /// Reads `raw_root/mathematics_dataset_fresh`: domain `math_fresh_<family>`, part
 /// `<family>__<module>` (the training folder's part names, so a config names the same modules).
 pub(crate) fn read_fresh(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    read_modules(raw_root, FRESH, |family, pairs| (format!("math_fresh_{family}"), pairs))
+    let source = (FRESH, "mathematics_fresh");
+    read_modules(raw_root, source, |family, pairs| (format!("math_fresh_{family}"), pairs))
 }
 
 /// The documented corruption behind the harmful domain `math_mispaired`: every third pair of
@@ -39,7 +40,7 @@ pub(crate) fn read_fresh(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
 /// derangement), as a mis-aligned scrape would pair them. The text looks exactly like the
 /// real domains; what it teaches is wrong.
 pub(crate) fn read_mispaired(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusError> {
-    read_modules(raw_root, MAIN, |_, pairs| {
+    read_modules(raw_root, (MAIN, MAIN), |_, pairs| {
         let kept: Vec<(String, String)> = pairs.into_iter().step_by(3).collect();
         let n = kept.len();
         if n < 2 {
@@ -97,13 +98,13 @@ pub(crate) fn read_misaligned(raw_root: &Path) -> Result<Vec<RawDoc>, CorpusErro
 const MISPAIR_SEED: u64 = 0x006d_6973_7061_6972;
 
 /// Reads every module file, maps its (question, answer) pairs through `f` to a domain and
-/// pairs, and packs them into documents tagged with the module as their part.
+/// pairs, and packs them into documents tagged with the module as their part. `source`: the
+/// raw folder and the source's name for a missing-folder error.
 fn read_modules(
     raw_root: &Path,
-    folder: &str,
+    (folder, name): (&str, &str),
     f: impl Fn(&str, Vec<(String, String)>) -> (String, Vec<(String, String)>),
 ) -> Result<Vec<RawDoc>, CorpusError> {
-    let name = if folder == FRESH { "mathematics_fresh" } else { MAIN };
     let dir = source_dir(raw_root, folder, name)?;
     let mut docs = Vec::new();
     for path in list_files(&dir, |name| name.ends_with(".txt") && name.contains("__"))? {
