@@ -92,13 +92,24 @@ impl MixingPolicy for Scheduled {
     fn next_mixture(&mut self, input: &PolicyInput<'_>) -> Result<Mixture, CoreError> {
         let stage = &self.stages[input.stage().min(self.stages.len() - 1)];
         let names: Vec<&str> = input.space.names().collect();
-        if let Some(unknown) = stage.keys().find(|k| !names.contains(&k.as_str())) {
-            return Err(bad_state(
-                &self.name,
-                format!("`{unknown}` is not an entry of the space (it has: {})", names.join(", ")),
-            ));
+        // A weight names an entry, or a corpus domain an entry stands for (a schedule over
+        // domains steers a field-level or re-grouped space: each entry gets its members' sum).
+        let mut weights = vec![0.0; names.len()];
+        for (key, &w) in stage {
+            let entry = names.iter().position(|n| n == key).or_else(|| {
+                input.domains.iter().position(|info| info.members.iter().any(|m| m == key))
+            });
+            let Some(i) = entry else {
+                return Err(bad_state(
+                    &self.name,
+                    format!(
+                        "`{key}` is not an entry of the space, nor a domain of one (it has: {})",
+                        names.join(", ")
+                    ),
+                ));
+            };
+            weights[i] += w;
         }
-        let weights = names.iter().map(|n| stage.get(*n).copied().unwrap_or(0.0)).collect();
         Mixture::from_unnormalised(input.space.clone(), weights)
     }
 }
@@ -124,6 +135,24 @@ mod tests {
         for bad in ["g1=-1", "g1=nan", "g1", "g1=0", "g1=x"] {
             assert!(Scheduled::parse_static(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn domain_weights_steer_a_coarser_space_by_their_sums() {
+        let mut f = Fixture::k_d();
+        let members: Vec<Vec<String>> =
+            f.domains.iter().map(|d| d.members.clone()).collect::<Vec<_>>();
+        // Merge the first two entries into one group standing for both.
+        let merged = f.space.grouped(&[vec![members[0][0].clone(), members[1][0].clone()]]);
+        f.space = std::sync::Arc::new(merged.unwrap());
+        let group = f.space.names().next().unwrap().to_string();
+        let mut infos = f.domains.split_off(1);
+        infos[0].name = group;
+        infos[0].members = [members[0].clone(), members[1].clone()].concat();
+        f.domains = infos;
+        let mut p = Scheduled::parse_static("g0=1, g1=2, m2=1").unwrap();
+        let m = p.next_mixture(&fixture_input(&f, &[])).unwrap();
+        assert_eq!(m.weights(), &[0.75, 0.0, 0.0, 0.0, 0.25]);
     }
 
     #[test]

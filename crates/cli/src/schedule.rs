@@ -215,7 +215,7 @@ fn from_file(path: &Path) -> anyhow::Result<Resolved> {
     }
     let domains = names
         .iter()
-        .map(|n| mixagent_core::Domain::new(n.as_str(), mixagent_core::Field::new("any")?))
+        .map(|n| mixagent_core::Domain::entry(n.as_str(), mixagent_core::Field::new("any")?))
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("schedule {}", path.display()))?;
     let space = std::sync::Arc::new(DomainSpace::new(domains)?);

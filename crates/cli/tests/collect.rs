@@ -431,22 +431,27 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     }
 
-    // RegMix fitted on the collection and the trained agent both steer a short CPT run.
+    // RegMix fitted on the collection and the trained agent both steer a short CPT run, on the
+    // collected space and on a re-grouped one (two of its domains merged into one entry).
     let (corpus, base) = fixture();
+    let grouped = ["space.level=\"groups\"", r#"space.groups=[["brown_press", "brown_learned"]]"#];
     for policy in [format!("regmix:{}", collection.display()), format!("agent:{}", a.display())] {
-        let out = tmp.join(format!("cpt-{}", policy.split(':').next().unwrap()));
-        mixagent()
-            .args(["cpt", "--policy", &policy, "--config"])
-            .arg(config())
-            .arg("--out")
-            .arg(&out)
-            .args(["--set", &format!("corpus={}", corpus.display())])
-            .args(["--set", &format!("base={}", base.display())])
-            .args(["--set", "stages=2", "--set", "stage_tokens=4096", "--threads", "1"])
-            .assert()
-            .success()
-            .stdout(contains("balanced"));
-        assert_eq!(read(&out.join("run.json"))["stages"].as_array().unwrap().len(), 2);
+        for (suffix, extra) in [("", &[][..]), ("-grouped", &grouped[..])] {
+            let out = tmp.join(format!("cpt-{}{suffix}", policy.split(':').next().unwrap()));
+            let mut c = mixagent();
+            c.args(["cpt", "--policy", &policy, "--config"]).arg(config()).arg("--out").arg(&out);
+            c.args(["--set", &format!("corpus={}", corpus.display())])
+                .args(["--set", &format!("base={}", base.display())])
+                .args(["--set", "stages=2", "--set", "stage_tokens=4096", "--threads", "1"]);
+            for s in extra {
+                c.args(["--set", s]);
+            }
+            c.assert().success().stdout(contains("balanced"));
+            let run = read(&out.join("run.json"));
+            assert_eq!(run["stages"].as_array().unwrap().len(), 2);
+            let entries = if extra.is_empty() { 29 } else { 28 }; // two domains merged
+            assert_eq!(run["space"].as_array().unwrap().len(), entries);
+        }
     }
     controller_export_and_preflight(&a, &tmp.join("cpt-agent"), tmp);
     // The critics' values along the split, at every stage of the agent's run and of a trajectory.
@@ -709,6 +714,40 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
         .assert()
         .failure()
         .stderr(contains("train-agent"));
+}
+
+#[test]
+fn a_regrouped_space_steers_merged_domains() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let groups = r#"space.groups=[["brown_fiction", "brown_press", "brown_popular"], ["math_arithmetic", "math_algebra"]]"#;
+    let out = tmp.path().join("dbl");
+    let args = cpt_args_with(&out, "dbl", &["space.level=\"groups\"", groups, "stages=2"]);
+    mixagent().args(&args).assert().success().stdout(contains("balanced"));
+    let run = read(&out.join("run.json"));
+    let names: Vec<&str> =
+        run["space"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    // Each group stands where its first member stood in the corpus's order.
+    let brown = names.iter().position(|n| n.contains('+') && n.contains("brown")).unwrap();
+    assert_eq!(names[brown], "brown_fiction+brown_press+brown_popular");
+    assert!(names.contains(&"math_arithmetic+math_algebra"), "{names:?}");
+    assert!(names.contains(&"brown_learned") && !names.contains(&"brown_press"), "{names:?}");
+    // The merged entry's tokens were read from its members, recorded by corpus domain.
+    let tokens = run["stages"][0]["tokens_by_domain"].as_object().unwrap();
+    let read_from = |d: &str| tokens.get(d).and_then(Value::as_u64).unwrap_or(0);
+    let merged: u64 =
+        ["brown_fiction", "brown_press", "brown_popular"].iter().map(|d| read_from(d)).sum();
+    assert!(merged > 0 && !tokens.keys().any(|k| k.contains('+')), "{tokens:?}");
+    // A group across fields is refused before training, naming both.
+    let bad = r#"space.groups=[["brown_press", "math_algebra"]]"#;
+    mixagent()
+        .args(cpt_args_with(&tmp.path().join("bad"), "dbl", &["space.level=\"groups\"", bad]))
+        .assert()
+        .failure()
+        .stderr(contains("mixes fields"))
+        .stderr(contains("math_algebra"));
 }
 
 #[test]

@@ -62,7 +62,7 @@ impl Controller {
             .iter()
             .map(|d| {
                 let field = Field::new(d.field.as_str())?;
-                Domain::new(d.name.as_str(), field)
+                Domain::entry(d.name.as_str(), field)
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(format!("domains: {e}")))?;

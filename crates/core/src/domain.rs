@@ -17,12 +17,41 @@ pub struct Domain {
     pub field: Field,
 }
 
+/// Joins the corpus domains a grouped entry merges: `a+b+c` (see [`SpaceSpec::groups`]).
+pub const GROUP_SEPARATOR: char = '+';
+
 impl Domain {
     /// Validates the name and builds a domain.
     pub fn new(name: impl Into<String>, field: Field) -> Result<Self, CoreError> {
         let name = name.into();
         validate_name("domain", &name)?;
         Ok(Domain { name, field })
+    }
+
+    /// Builds a space's entry: a domain, or a grouped entry (names joined with
+    /// [`GROUP_SEPARATOR`]) as a run's records name it. Corpus domains use [`Domain::new`].
+    pub fn entry(name: impl Into<String>, field: Field) -> Result<Self, CoreError> {
+        let name = name.into();
+        validate_entry_name(&name)?;
+        Ok(Domain { name, field })
+    }
+
+    /// One entry standing for several corpus domains of one field, named by its members joined
+    /// with [`GROUP_SEPARATOR`] (so every record of a run names what the entry held).
+    pub fn group(members: &[String], field: Field) -> Result<Self, CoreError> {
+        for m in members {
+            validate_name("domain", m)?;
+        }
+        Ok(Domain { name: members.join(&GROUP_SEPARATOR.to_string()), field })
+    }
+}
+
+/// Checks an entry name: a domain name, or domain names joined with [`GROUP_SEPARATOR`].
+fn validate_entry_name(name: &str) -> Result<(), CoreError> {
+    if name.contains(GROUP_SEPARATOR) {
+        name.split(GROUP_SEPARATOR).try_for_each(|part| validate_name("domain", part))
+    } else {
+        validate_name("domain", name)
     }
 }
 
@@ -54,7 +83,7 @@ impl DomainSpace {
         }
         let mut index = HashMap::with_capacity(domains.len());
         for (i, d) in domains.iter().enumerate() {
-            validate_name("domain", &d.name)?;
+            validate_entry_name(&d.name)?;
             let id = u16::try_from(i).map_err(|_| {
                 CoreError::InvalidSchedule("a domain space holds at most 65,535 domains".into())
             })?;
@@ -75,6 +104,60 @@ impl DomainSpace {
             }
         }
         DomainSpace::new(out).expect("field names are valid, distinct domain names")
+    }
+
+    /// This space with each of `groups` (names of its domains, all of one field) merged into one
+    /// entry named by its members joined with [`GROUP_SEPARATOR`], placed where its first member
+    /// was; the other domains stay as they are.
+    pub fn grouped(&self, groups: &[Vec<String>]) -> Result<DomainSpace, CoreError> {
+        if groups.is_empty() {
+            return Err(CoreError::InvalidSpace(
+                "level `groups` needs `groups`: lists of domains to merge, e.g. [[\"a\", \"b\"]]"
+                    .into(),
+            ));
+        }
+        // The group each domain belongs to.
+        let mut group_of: Vec<Option<usize>> = vec![None; self.len()];
+        for (g, members) in groups.iter().enumerate() {
+            if members.is_empty() {
+                return Err(CoreError::InvalidSpace(format!("group {} is empty", g + 1)));
+            }
+            for m in members {
+                let i = self.id(m)?.index();
+                if let Some(other) = group_of[i] {
+                    return Err(CoreError::InvalidSpace(format!(
+                        "domain `{m}` is in group {} and group {}: a domain joins one group",
+                        other + 1,
+                        g + 1
+                    )));
+                }
+                group_of[i] = Some(g);
+            }
+            let first = &self.domains[self.id(&members[0])?.index()].field;
+            if let Some(m) =
+                members.iter().find(|m| &self.domains[self.index[*m].index()].field != first)
+            {
+                return Err(CoreError::InvalidSpace(format!(
+                    "group {} mixes fields (`{}` is {first}, `{m}` is {}): a group lies within one field",
+                    g + 1,
+                    members[0],
+                    self.domains[self.index[m].index()].field
+                )));
+            }
+        }
+        let mut out = Vec::new();
+        let mut placed = vec![false; groups.len()];
+        for (d, g) in self.domains.iter().zip(&group_of) {
+            match g {
+                None => out.push(d.clone()),
+                Some(g) if !placed[*g] => {
+                    placed[*g] = true;
+                    out.push(Domain::group(&groups[*g], d.field.clone())?);
+                }
+                Some(_) => {}
+            }
+        }
+        DomainSpace::new(out)
     }
 
     /// The sub-space of the domains whose field is one of `fields`, in the space's order.
@@ -181,6 +264,59 @@ mod tests {
     }
 
     #[test]
+    fn groups_merge_domains_where_their_first_member_was() {
+        let g = Field::new("general").unwrap();
+        let s = DomainSpace::new(vec![
+            Domain::new("brown", g.clone()).unwrap(),
+            Domain::new("algebra", Field::new("math").unwrap()).unwrap(),
+            Domain::new("wiki", g.clone()).unwrap(),
+            Domain::new("news", g).unwrap(),
+        ])
+        .unwrap();
+        let grouped = s.grouped(&[vec!["news".into(), "brown".into()]]).unwrap();
+        assert_eq!(grouped.names().collect::<Vec<_>>(), ["news+brown", "algebra", "wiki"]);
+        assert_eq!(grouped.domain(DomainId(0)).field.as_str(), "general");
+        // Round trip through JSON keeps the group's name valid.
+        let back: DomainSpace =
+            serde_json::from_str(&serde_json::to_string(&grouped).unwrap()).unwrap();
+        assert_eq!(back.fingerprint(), grouped.fingerprint());
+        let err = |groups: &[&[&str]]| {
+            let groups: Vec<Vec<String>> =
+                groups.iter().map(|g| g.iter().map(|d| d.to_string()).collect()).collect();
+            s.grouped(&groups).unwrap_err().to_string()
+        };
+        assert!(err(&[&["brown", "algebra"]]).contains("mixes fields"));
+        assert!(err(&[&["brown", "wiki"], &["wiki"]]).contains("`wiki` is in group 1 and group 2"));
+        assert!(err(&[&["brown", "code"]]).contains("unknown domain `code`"));
+        assert!(err(&[&[]]).contains("group 1 is empty"));
+        assert!(err(&[]).contains("needs `groups`"));
+        assert!(DomainSpace::new(vec![Domain {
+            name: "a+B".into(),
+            field: Field::new("general").unwrap()
+        }])
+        .is_err());
+    }
+
+    #[test]
+    fn space_spec_groups_need_level_groups() {
+        let known = space();
+        let spec = |level: &str, groups: Vec<Vec<String>>| SpaceSpec {
+            level: level.into(),
+            fields: vec!["general".into(), "math".into()],
+            groups,
+        };
+        let merged = spec("groups", vec![vec!["brown".into(), "wiki".into()]]).resolve(&known);
+        assert_eq!(merged.unwrap().names().collect::<Vec<_>>(), ["brown+wiki", "algebra"]);
+        let err = spec("domains", vec![vec!["brown".into()]]).resolve(&known).unwrap_err();
+        assert!(err.to_string().contains("set level = \"groups\""), "{err}");
+        // Old configs (no `groups` key) read and write as before.
+        let toml = "level = \"domains\"\nfields = [\"general\"]\n";
+        let parsed: SpaceSpec = toml::from_str(toml).unwrap();
+        assert!(parsed.groups.is_empty());
+        assert!(!serde_json::to_string(&parsed).unwrap().contains("groups"));
+    }
+
+    #[test]
     fn unknown_domain_lists_known_ones() {
         let err = space().id("code").unwrap_err().to_string();
         assert!(
@@ -220,14 +356,21 @@ mod tests {
 }
 
 /// Which space a schedule, collection or policy works over, as written in configs: the
-/// domains of some fields (`level = "domains"`, K-D) or one entry per field (`"fields"`).
+/// domains of some fields (`level = "domains"`, K-D), one entry per field (`"fields"`), or the
+/// domains with some of them merged into one entry each (`"groups"`, a re-grouped space).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpaceSpec {
-    /// `domains` (K-D: every domain of the fields) or `fields` (one entry per field).
+    /// `domains` (K-D: every domain of the fields), `fields` (one entry per field) or `groups`.
     pub level: String,
     /// The fields included, in order (e.g. `["general", "math"]`): source field first.
     pub fields: Vec<String>,
+    /// With `level = "groups"`: lists of corpus domains of one field, each merged into one
+    /// entry named by its members joined with `+` (`"a+b"`), placed where its first member
+    /// was; every other domain of the fields stays an entry of its own. Within an entry the
+    /// sampler reads each member in proportion to its training tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Vec<String>>,
 }
 
 impl SpaceSpec {
@@ -246,6 +389,12 @@ impl SpaceSpec {
                 )));
             }
         }
+        if self.level != "groups" && !self.groups.is_empty() {
+            return Err(CoreError::InvalidSpace(format!(
+                "`groups` is given with level `{}`: set level = \"groups\" to merge domains",
+                self.level
+            )));
+        }
         // Keep the order the spec gives (source field first), not the corpus's.
         let mut domains = Vec::new();
         for f in &fields {
@@ -255,9 +404,10 @@ impl SpaceSpec {
         match self.level.as_str() {
             "domains" => Ok(std::sync::Arc::new(kd)),
             "fields" => Ok(std::sync::Arc::new(kd.field_level())),
-            other => {
-                Err(CoreError::InvalidSpace(format!("level `{other}`: use `domains` or `fields`")))
-            }
+            "groups" => Ok(std::sync::Arc::new(kd.grouped(&self.groups)?)),
+            other => Err(CoreError::InvalidSpace(format!(
+                "level `{other}`: use `domains`, `fields` or `groups`"
+            ))),
         }
     }
 }

@@ -17,7 +17,7 @@ pub mod seed;
 
 pub use config::{load_config, parse_config};
 pub use device::Device;
-pub use domain::{Domain, DomainId, DomainSpace, SpaceSpec};
+pub use domain::{Domain, DomainId, DomainSpace, SpaceSpec, GROUP_SEPARATOR};
 pub use error::{CoreError, FileError};
 pub use field::Field;
 pub use mixture::{Mixture, MixtureSpec, SIMPLEX_TOLERANCE};

@@ -133,7 +133,7 @@ impl DomainInfo {
     pub fn space_of(infos: &[DomainInfo]) -> Result<Arc<DomainSpace>, CoreError> {
         let domains = infos
             .iter()
-            .map(|d| crate::Domain::new(&d.name, crate::Field::new(&d.field)?))
+            .map(|d| crate::Domain::entry(&d.name, crate::Field::new(&d.field)?))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Arc::new(DomainSpace::new(domains)?))
     }

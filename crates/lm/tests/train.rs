@@ -39,7 +39,11 @@ fn spec(corpus: PathBuf, tokens: u64) -> RunSpec {
         model: ModelConfig::preset("smoke", VOCAB).unwrap(),
         train,
         corpus,
-        space: SpaceSpec { level: "fields".into(), fields: vec!["general".into(), "math".into()] },
+        space: SpaceSpec {
+            level: "fields".into(),
+            fields: vec!["general".into(), "math".into()],
+            groups: Vec::new(),
+        },
         schedule: ScheduleSpec {
             stages: vec![stage(0.9, tokens / 2), stage(0.3, tokens - tokens / 2)],
         },

@@ -87,15 +87,7 @@ impl Sampler {
         let mut domains: Vec<DomainWindows> = Vec::new();
         let mut members = Vec::with_capacity(space.len());
         for entry in space.domains() {
-            let corpus_domains: Vec<_> =
-                if let Some(d) = m.domains.iter().find(|d| d.name == entry.name) {
-                    vec![d]
-                } else {
-                    m.domains
-                        .iter()
-                        .filter(|d| d.field == entry.field && d.field.as_str() == entry.name)
-                        .collect()
-                };
+            let corpus_domains = m.entry_members(&entry.name).unwrap_or_default();
             if corpus_domains.is_empty() || corpus_domains.iter().any(|d| d.field != entry.field) {
                 return Err(SamplerError::UnknownDomain {
                     name: entry.name.clone(),

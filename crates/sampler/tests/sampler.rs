@@ -211,6 +211,43 @@ fn field_level_space_draws_domains_by_token_share() {
 }
 
 #[test]
+fn grouped_entry_draws_its_members_by_token_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = corpus(dir.path(), [30_000, 10_000, 20_000, 20_000]);
+    let space = Arc::new(kd(&c).grouped(&[vec!["books".into(), "web".into()]]).unwrap());
+    assert_eq!(space.names().collect::<Vec<_>>(), ["books+web", "algebra", "geometry"]);
+    let mix = Mixture::new(space.clone(), vec![0.6, 0.1, 0.3]).unwrap();
+    let mut s = Sampler::new(&c, space, SamplerConfig { batch_size: 32, ..cfg(3) }).unwrap();
+    let mut counts = [0usize; 4];
+    let mut buf = vec![0u32; s.buffer_len()];
+    for _ in 0..300 {
+        s.fill(&mix, &mut buf).unwrap();
+        for row in buf.chunks(17) {
+            counts[(row[0] / STRIDE) as usize] += 1;
+        }
+    }
+    let total = (300 * 32) as f64;
+    // web 30k and books 10k tokens share the group's 0.6 as 3:1.
+    let want = [0.6 * 0.75, 0.6 * 0.25, 0.1, 0.3];
+    for d in 0..4 {
+        assert!((counts[d] as f64 / total - want[d]).abs() < 0.01, "{counts:?}");
+    }
+    // A group across fields names itself as unknown to the sampler too.
+    let bad = Arc::new(
+        DomainSpace::new(vec![mixagent_core::Domain::group(
+            &["web".into(), "algebra".into()],
+            mixagent_core::Field::new("general").unwrap(),
+        )
+        .unwrap()])
+        .unwrap(),
+    );
+    match Sampler::new(&c, bad, cfg(1)) {
+        Err(SamplerError::UnknownDomain { name, .. }) => assert_eq!(name, "web+algebra"),
+        other => panic!("expected UnknownDomain, got {:?}", other.err()),
+    }
+}
+
+#[test]
 fn repeat_warning_threshold_is_tracked() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), [200, 5_000, 5_000, 5_000]);

@@ -226,10 +226,33 @@ impl Manifest {
         write_atomic(Self::path_in(dir), &json)
     }
 
+    /// The corpus domains the space entry `name` stands for: the domain of that name, the
+    /// members of a grouped entry (`a+b`, [`mixagent_core::GROUP_SEPARATOR`]; all of one
+    /// field), or all of a field's domains for a field-level entry named after its field.
+    /// `None` when it is none of these.
+    pub fn entry_members(&self, name: &str) -> Option<Vec<&DomainEntry>> {
+        if let Some(d) = self.domains.iter().find(|d| d.name == name) {
+            return Some(vec![d]);
+        }
+        let members: Vec<&DomainEntry> = if name.contains(mixagent_core::GROUP_SEPARATOR) {
+            let members = name
+                .split(mixagent_core::GROUP_SEPARATOR)
+                .map(|part| self.domains.iter().find(|d| d.name == part))
+                .collect::<Option<Vec<_>>>()?;
+            if members.iter().any(|d| d.field != members[0].field) {
+                return None;
+            }
+            members
+        } else {
+            self.domains.iter().filter(|d| d.field.as_str() == name).collect()
+        };
+        (!members.is_empty()).then_some(members)
+    }
+
     /// What policies and the agent know of each `(name, field)` entry of a space over this
     /// corpus: its share of its field's training tokens, and the corpus domains it stands for
-    /// (itself, or, for a field-level entry named after its field, all of the field's domains).
-    /// An entry that is neither is an unknown domain: the space was built on another corpus.
+    /// ([`Manifest::entry_members`]). An entry that stands for none is an unknown domain: the
+    /// space was built on another corpus.
     pub fn domain_infos<'a>(
         &self,
         entries: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -240,31 +263,22 @@ impl Manifest {
         entries
             .into_iter()
             .map(|(name, field)| {
-                let (share_in_field, members) = match self.domains.iter().find(|d| d.name == name) {
-                    Some(d) => (
-                        d.train.tokens as f64 / field_tokens(field).max(1) as f64,
-                        vec![name.to_string()],
-                    ),
-                    None if name == field => (
-                        1.0,
-                        self.domains
+                let Some(members) =
+                    self.entry_members(name).filter(|m| m[0].field.as_str() == field)
+                else {
+                    return Err(CoreError::UnknownDomain {
+                        name: name.to_string(),
+                        known: self
+                            .domains
                             .iter()
-                            .filter(|d| d.field.as_str() == field)
-                            .map(|d| d.name.clone())
-                            .collect(),
-                    ),
-                    None => {
-                        return Err(CoreError::UnknownDomain {
-                            name: name.to_string(),
-                            known: self
-                                .domains
-                                .iter()
-                                .map(|d| d.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        })
-                    }
+                            .map(|d| d.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
                 };
+                let tokens: u64 = members.iter().map(|d| d.train.tokens).sum();
+                let share_in_field = tokens as f64 / field_tokens(field).max(1) as f64;
+                let members = members.iter().map(|d| d.name.clone()).collect();
                 Ok(DomainInfo {
                     name: name.to_string(),
                     field: field.to_string(),
@@ -398,5 +412,32 @@ mod tests {
         // Weight 0 leaves a domain out.
         m.pretrain_weights.insert("ids".into(), 0.0);
         assert!(!m.pretrain_mixture(&shares).unwrap().contains_key("ids"));
+    }
+
+    #[test]
+    fn entries_stand_for_a_domain_a_group_or_a_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let d =
+            |n: &str, f: &str, tokens| SyntheticDomain { name: n.into(), field: f.into(), tokens };
+        let m = write_synthetic_corpus(
+            dir.path(),
+            &[d("prose", "general", 3000), d("ids", "general", 1000), d("alg", "math", 2000)],
+            64,
+        )
+        .unwrap();
+        let names = |e: &str| {
+            m.entry_members(e).map(|v| v.iter().map(|d| d.name.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(names("ids"), Some(vec!["ids".into()]));
+        assert_eq!(names("ids+prose"), Some(vec!["ids".into(), "prose".into()]));
+        assert_eq!(names("general"), Some(vec!["prose".into(), "ids".into()]));
+        assert_eq!(names("prose+alg"), None, "a group lies within one field");
+        assert_eq!(names("prose+nope"), None);
+        assert_eq!(names("code"), None);
+        let infos = m.domain_infos([("ids+prose", "general"), ("alg", "math")]).unwrap();
+        assert!((infos[0].share_in_field - 1.0).abs() < 1e-12);
+        assert_eq!(infos[0].members, ["ids", "prose"]);
+        let err = m.domain_infos([("ids+prose", "math")]).unwrap_err().to_string();
+        assert!(err.contains("ids+prose"), "{err}");
     }
 }

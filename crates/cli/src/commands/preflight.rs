@@ -48,20 +48,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             format!("{}: expected a JSON object of domain -> training tokens", path.display())
         })?
     } else if let Some(corpus) = &a.corpus {
-        // Schedule domains are corpus domains, or fields of the corpus (field-level).
+        // Schedule entries are corpus domains, fields of the corpus (field-level) or groups.
         let manifest = mixagent_shard::Manifest::load(corpus)?;
         let mut out = BTreeMap::new();
         for n in &resolved.schedule.domains {
-            let members: Vec<u64> = manifest
-                .domains
-                .iter()
-                .filter(|d| &d.name == n || d.field.as_str() == n)
-                .map(|d| d.train.tokens)
-                .collect();
-            if members.is_empty() {
-                bail!("{}: has no domain or field `{n}`", corpus.display());
-            }
-            out.insert(n.clone(), members.iter().sum());
+            let Some(members) = manifest.entry_members(n) else {
+                bail!("{}: has no domain, field or group `{n}`", corpus.display());
+            };
+            out.insert(n.clone(), members.iter().map(|d| d.train.tokens).sum());
         }
         out
     } else if let Some(c) = resolved.counts.clone() {

@@ -129,7 +129,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         train: a.optim.config(&model, 3e-3),
         model,
         corpus: a.corpus.clone(),
-        space: SpaceSpec { level: level.into(), fields },
+        space: SpaceSpec { level: level.into(), fields, groups: Vec::new() },
         schedule: ScheduleSpec { stages: vec![StageSpec { tokens: a.tokens, weights }] },
         init: None,
         device,
