@@ -50,6 +50,20 @@ $bin select-agent --trajectories runs/collect-env2 --config experiments/agent-st
 $bin mixmin --run experiments/collect-study-v2.toml --set "corpus=$corpus" --set "base=$base" \
     --out runs/mixmin-env2 --workers 2
 
+# Decision quality against the number of trajectories (issue 21, point 6): the chosen settings
+# trained on the first 128 and 256 trajectories, beside the chosen agent (all 384) and uniform
+# on the held-out proxy seeds.
+chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' runs/select-env2/selection.json)
+for n in 128 256; do
+    if [ ! -f runs/env2/agent-$n/agent.json ]; then
+        sets=()
+        while IFS= read -r kv; do [ -n "$kv" ] && sets+=(--set "$kv"); done <<< "$chosen"
+        $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
+            --limit $n "${sets[@]}" --out runs/env2/agent-$n
+    fi
+done
+$bin compare --config experiments/env2/curve.toml --out runs/env2-curve
+
 for s in ${settings[*]}; do
     if [ "$s" = source ] && [ ! -f runs/study-v5/target-src/model.safetensors ]; then
         $bin pretrain --preset study-target --tokens 4000000 --also math=0.2 --corpus $corpus \
