@@ -109,10 +109,28 @@ impl RegMix {
                 (w, s.score)
             })
             .collect();
-        if rows.iter().all(|(w, _)| w.iter().sum::<f64>() < 0.5) {
+        // Every proxy run's whole mixture must land on this space's entries (by name, or as a
+        // member of a field-level or grouped entry); mass left over means other domains.
+        if let Some((s, _)) =
+            self.samples.iter().zip(&rows).find(|(_, (w, _))| w.iter().sum::<f64>() < 0.99)
+        {
+            let held = |d: &str| {
+                input.space.names().any(|n| n == d)
+                    || input.domains.iter().any(|i| i.members.iter().any(|m| m == d))
+            };
+            let mut lost: Vec<&str> = s
+                .weights
+                .iter()
+                .filter(|(d, &w)| w > 0.0 && !held(d))
+                .map(|(d, _)| d.as_str())
+                .collect();
+            lost.sort_unstable();
             return Err(bad_state(
                 "regmix",
-                "the proxy runs mix over other domains than this space: collect on the same corpus",
+                format!(
+                    "the proxy runs mix over domains this space does not hold ({}): collect on the same corpus and fields",
+                    lost.join(", ")
+                ),
             ));
         }
         let mut best: Option<(f64, Vec<f64>)> = None;
@@ -284,5 +302,10 @@ mod tests {
         f2.domains[1].members = vec!["m0".into()];
         let w = r.next_mixture(&fixture_input(&f2, &[])).unwrap();
         assert!((w.weights()[1] - 0.3).abs() < 0.01, "{:?}", w.weights());
+        // Proxy mass on a domain no entry holds is refused by name, not dropped.
+        f2.domains[1].members = vec!["m1".into()];
+        let mut r = RegMix::new(r.samples.clone(), 0);
+        let e = r.next_mixture(&fixture_input(&f2, &[])).unwrap_err().to_string();
+        assert!(e.contains("does not hold (m0)"), "{e}");
     }
 }

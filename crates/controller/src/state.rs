@@ -34,7 +34,8 @@ pub const STATE_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DomainEntry {
-    /// The entry's name (`[a-z0-9_-]+`): a dataset, or a field in a field-level space.
+    /// The entry's name (`[a-z0-9_-]+`): a dataset, a field in a field-level space, or
+    /// datasets merged into one entry, joined with `+` (`a+b`, a re-grouped space).
     pub name: String,
     /// Its field; the first entry's field is the source field.
     pub field: String,
@@ -44,7 +45,7 @@ pub struct DomainEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
     /// Names whose held-out loss (`domain_loss` in an observation) stands for this entry;
-    /// by default the entry's own name.
+    /// by default the entry's own name, or a group's members (`a+b`: `a` and `b`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<String>>,
 }
@@ -202,7 +203,9 @@ impl ControllerState {
                     } else {
                         0.0
                     },
-                    members: d.members.clone().unwrap_or_else(|| vec![d.name.clone()]),
+                    members: d.members.clone().unwrap_or_else(|| {
+                        d.name.split(mixagent_core::GROUP_SEPARATOR).map(String::from).collect()
+                    }),
                 }
             })
             .collect())

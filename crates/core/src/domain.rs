@@ -42,18 +42,33 @@ impl Domain {
         for m in members {
             validate_name("domain", m)?;
         }
-        Ok(Domain { name: members.join(&GROUP_SEPARATOR.to_string()), field })
+        Domain::entry(members.join(&GROUP_SEPARATOR.to_string()), field)
     }
 }
 
 /// Checks an entry name: a domain name, or domain names joined with [`GROUP_SEPARATOR`].
 fn validate_entry_name(name: &str) -> Result<(), CoreError> {
-    if name.contains(GROUP_SEPARATOR) {
-        name.split(GROUP_SEPARATOR).try_for_each(|part| validate_name("domain", part))
-    } else {
-        validate_name("domain", name)
+    if !name.contains(GROUP_SEPARATOR) {
+        return validate_name("domain", name);
     }
+    let parts: Vec<&str> = name.split(GROUP_SEPARATOR).collect();
+    for (i, part) in parts.iter().enumerate() {
+        validate_name("domain", part)?;
+        if parts[..i].contains(part) {
+            return Err(CoreError::InvalidSpace(format!("entry `{name}` names `{part}` twice")));
+        }
+    }
+    if name.len() > MAX_ENTRY_NAME {
+        return Err(CoreError::InvalidSpace(format!(
+            "entry `{name}` is {} bytes, over {MAX_ENTRY_NAME}: merge fewer or shorter-named domains",
+            name.len()
+        )));
+    }
+    Ok(())
 }
+
+/// Longest grouped entry name: names end up in file names (plans, per-entry runs).
+const MAX_ENTRY_NAME: usize = 200;
 
 /// Index of a domain within its [`DomainSpace`]; what the hot path carries instead of names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -82,6 +97,20 @@ impl DomainSpace {
             return Err(CoreError::EmptySpace);
         }
         let mut index = HashMap::with_capacity(domains.len());
+        // Every corpus domain a name holds (itself, or a group's members) stands in one entry.
+        let mut held: HashMap<&str, &str> = HashMap::new();
+        for d in &domains {
+            for part in d.name.split(GROUP_SEPARATOR) {
+                if let Some(other) = held.insert(part, &d.name) {
+                    if other != d.name {
+                        return Err(CoreError::InvalidSpace(format!(
+                            "entries `{other}` and `{}` both hold domain `{part}`",
+                            d.name
+                        )));
+                    }
+                }
+            }
+        }
         for (i, d) in domains.iter().enumerate() {
             validate_entry_name(&d.name)?;
             let id = u16::try_from(i).map_err(|_| {
@@ -107,8 +136,8 @@ impl DomainSpace {
     }
 
     /// This space with each of `groups` (names of its domains, all of one field) merged into one
-    /// entry named by its members joined with [`GROUP_SEPARATOR`], placed where its first member
-    /// was; the other domains stay as they are.
+    /// entry named by its members in the space's order joined with [`GROUP_SEPARATOR`], placed
+    /// where its first member was; the other domains stay as they are.
     pub fn grouped(&self, groups: &[Vec<String>]) -> Result<DomainSpace, CoreError> {
         if groups.is_empty() {
             return Err(CoreError::InvalidSpace(
@@ -124,12 +153,21 @@ impl DomainSpace {
             }
             for m in members {
                 let i = self.id(m)?.index();
-                if let Some(other) = group_of[i] {
-                    return Err(CoreError::InvalidSpace(format!(
-                        "domain `{m}` is in group {} and group {}: a domain joins one group",
-                        other + 1,
-                        g + 1
-                    )));
+                match group_of[i] {
+                    Some(other) if other == g => {
+                        return Err(CoreError::InvalidSpace(format!(
+                            "domain `{m}` is listed twice in group {}",
+                            g + 1
+                        )))
+                    }
+                    Some(other) => {
+                        return Err(CoreError::InvalidSpace(format!(
+                            "domain `{m}` is in group {} and group {}: a domain joins one group",
+                            other + 1,
+                            g + 1
+                        )))
+                    }
+                    None => {}
                 }
                 group_of[i] = Some(g);
             }
@@ -145,6 +183,16 @@ impl DomainSpace {
                 )));
             }
         }
+        // Members named in the space's order, so a group's name does not depend on how the
+        // config listed it.
+        let members_of = |g: usize| -> Vec<String> {
+            self.domains
+                .iter()
+                .zip(&group_of)
+                .filter(|(_, x)| **x == Some(g))
+                .map(|(d, _)| d.name.clone())
+                .collect()
+        };
         let mut out = Vec::new();
         let mut placed = vec![false; groups.len()];
         for (d, g) in self.domains.iter().zip(&group_of) {
@@ -152,7 +200,7 @@ impl DomainSpace {
                 None => out.push(d.clone()),
                 Some(g) if !placed[*g] => {
                     placed[*g] = true;
-                    out.push(Domain::group(&groups[*g], d.field.clone())?);
+                    out.push(Domain::group(&members_of(*g), d.field.clone())?);
                 }
                 Some(_) => {}
             }
@@ -274,7 +322,8 @@ mod tests {
         ])
         .unwrap();
         let grouped = s.grouped(&[vec!["news".into(), "brown".into()]]).unwrap();
-        assert_eq!(grouped.names().collect::<Vec<_>>(), ["news+brown", "algebra", "wiki"]);
+        // Named in the space's order, however the group was listed.
+        assert_eq!(grouped.names().collect::<Vec<_>>(), ["brown+news", "algebra", "wiki"]);
         assert_eq!(grouped.domain(DomainId(0)).field.as_str(), "general");
         // Round trip through JSON keeps the group's name valid.
         let back: DomainSpace =
@@ -289,12 +338,19 @@ mod tests {
         assert!(err(&[&["brown", "wiki"], &["wiki"]]).contains("`wiki` is in group 1 and group 2"));
         assert!(err(&[&["brown", "code"]]).contains("unknown domain `code`"));
         assert!(err(&[&[]]).contains("group 1 is empty"));
+        assert!(err(&[&["wiki", "brown", "wiki"]]).contains("`wiki` is listed twice in group 1"));
+        // Entries read back from records: no repeated member, no domain held twice, no empty
+        // part, no overlong name.
+        let entry = |n: &str| Domain::entry(n, Field::new("general").unwrap());
+        assert!(entry("a+b").is_ok());
+        for bad in ["a+a", "a++b", "+a", "a+", "a+B"] {
+            assert!(entry(bad).is_err(), "{bad}");
+        }
+        let long = (0..20).map(|i| format!("domain_number_{i}")).collect::<Vec<_>>().join("+");
+        assert!(entry(&long).unwrap_err().to_string().contains("merge fewer"));
+        let overlap = DomainSpace::new(vec![entry("a+b").unwrap(), entry("b").unwrap()]);
+        assert!(overlap.unwrap_err().to_string().contains("both hold domain `b`"));
         assert!(err(&[]).contains("needs `groups`"));
-        assert!(DomainSpace::new(vec![Domain {
-            name: "a+B".into(),
-            field: Field::new("general").unwrap()
-        }])
-        .is_err());
     }
 
     #[test]
@@ -366,8 +422,8 @@ pub struct SpaceSpec {
     /// The fields included, in order (e.g. `["general", "math"]`): source field first.
     pub fields: Vec<String>,
     /// With `level = "groups"`: lists of corpus domains of one field, each merged into one
-    /// entry named by its members joined with `+` (`"a+b"`), placed where its first member
-    /// was; every other domain of the fields stays an entry of its own. Within an entry the
+    /// entry named by its members in the space's order joined with `+` (`"a+b"`), placed
+    /// where its first member was; every other domain of the fields stays an entry of its own. Within an entry the
     /// sampler reads each member in proportion to its training tokens.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Vec<String>>,

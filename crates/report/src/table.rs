@@ -95,8 +95,15 @@ pub fn summarise(runs: &[(String, Vec<SteeredRun>)]) -> Table {
             let mut shares = Vec::new();
             let mut tokens: BTreeMap<String, f64> = BTreeMap::new();
             for r in group {
-                let field_of: BTreeMap<String, String> =
-                    r.space.iter().map(|e| (e.name.clone(), e.field.clone())).collect();
+                // Entries and, for grouped entries (`a+b`), their member domains.
+                let field_of: BTreeMap<String, String> = r
+                    .space
+                    .iter()
+                    .flat_map(|e| {
+                        let members = e.name.split(mixagent_core::GROUP_SEPARATOR);
+                        members.map(|d| (d.to_string(), e.field.clone()))
+                    })
+                    .collect();
                 for row in &r.stages {
                     shares.push(r.target_share(&row.weights));
                     let per_run = 1.0 / group.len() as f64;

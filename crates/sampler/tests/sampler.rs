@@ -215,7 +215,7 @@ fn grouped_entry_draws_its_members_by_token_share() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus(dir.path(), [30_000, 10_000, 20_000, 20_000]);
     let space = Arc::new(kd(&c).grouped(&[vec!["books".into(), "web".into()]]).unwrap());
-    assert_eq!(space.names().collect::<Vec<_>>(), ["books+web", "algebra", "geometry"]);
+    assert_eq!(space.names().collect::<Vec<_>>(), ["web+books", "algebra", "geometry"]);
     let mix = Mixture::new(space.clone(), vec![0.6, 0.1, 0.3]).unwrap();
     let mut s = Sampler::new(&c, space, SamplerConfig { batch_size: 32, ..cfg(3) }).unwrap();
     let mut counts = [0usize; 4];

@@ -421,7 +421,12 @@ mod tests {
             |n: &str, f: &str, tokens| SyntheticDomain { name: n.into(), field: f.into(), tokens };
         let m = write_synthetic_corpus(
             dir.path(),
-            &[d("prose", "general", 3000), d("ids", "general", 1000), d("alg", "math", 2000)],
+            &[
+                d("prose", "general", 3000),
+                d("ids", "general", 1000),
+                d("web", "general", 4000),
+                d("alg", "math", 2000),
+            ],
             64,
         )
         .unwrap();
@@ -430,12 +435,14 @@ mod tests {
         };
         assert_eq!(names("ids"), Some(vec!["ids".into()]));
         assert_eq!(names("ids+prose"), Some(vec!["ids".into(), "prose".into()]));
-        assert_eq!(names("general"), Some(vec!["prose".into(), "ids".into()]));
+        assert_eq!(names("general"), Some(vec!["prose".into(), "ids".into(), "web".into()]));
         assert_eq!(names("prose+alg"), None, "a group lies within one field");
         assert_eq!(names("prose+nope"), None);
         assert_eq!(names("code"), None);
         let infos = m.domain_infos([("ids+prose", "general"), ("alg", "math")]).unwrap();
-        assert!((infos[0].share_in_field - 1.0).abs() < 1e-12);
+        // A group's share of its field is its members' tokens over the field's: 4000 / 8000.
+        let share = infos[0].share_in_field;
+        assert!((share - 0.5).abs() < 1e-6, "{share}");
         assert_eq!(infos[0].members, ["ids", "prose"]);
         let err = m.domain_infos([("ids+prose", "math")]).unwrap_err().to_string();
         assert!(err.contains("ids+prose"), "{err}");
