@@ -47,7 +47,7 @@ enum Command {
     Compare(commands::compare::Args),
     /// Does mixing matter for this corpus, by how much, and where: the headroom gates, paired.
     ///
-    /// The config's keys: `run`, `set`, `proxy_set`, `selection_seeds`, `relevance_seeds`,
+    /// The config's keys: `run`, `set`, `proxy_set`, `branch_set`, `selection_seeds`, `relevance_seeds`,
     /// `confirm_seeds`, `statics`, `concentration`, `seed`, `trajectories`, `branches`,
     /// `branch_stage`, `task_items`, `final_items`, `relevance`, `title` (see
     /// `experiments/headroom-*.toml`).

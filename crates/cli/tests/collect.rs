@@ -1063,7 +1063,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         std::fs::write(
             &cfg,
             format!(
-                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nselection_seeds = [0, 1]\nrelevance_seeds = [0, 2]\nconfirm_seeds = {confirm}\nstatics = 2\ntask_items = 8\nfinal_items = 16\n",
+                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nbranch_set = [\"observe.items_per_field=12\"]\nselection_seeds = [0, 1]\nrelevance_seeds = [0, 2]\nconfirm_seeds = {confirm}\nstatics = 2\ntask_items = 8\nfinal_items = 16\n",
                 config().display().to_string(),
                 corpus.display(),
                 base.display(),
@@ -1116,6 +1116,13 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         (Some(3), Some(2))
     );
     assert!(report["mixture_share"]["per_stage"].as_array().is_some_and(|v| !v.is_empty()));
+    // `branch_set` reached the branch runs only.
+    let observed = |phase: &str| {
+        let first = |dir: PathBuf| std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+        let run = first(first(out.join(phase).join("runs")));
+        read(&run.join("run.json"))["config"]["observe"]["items_per_field"].clone()
+    };
+    assert_eq!((observed("branch"), observed("statics-proxy")), (12.into(), 16.into()));
     // G0 was measured: the base and a target-only model were scored on the benchmark suite.
     assert!(report["gates"][0]["pass"].is_boolean(), "{}", report["gates"][0]);
     assert!(out.join("benchmarks/base-eval-full.json").exists());

@@ -99,6 +99,12 @@ pub struct HeadroomConfig {
     /// relevance ablation then runs on the target model.
     #[serde(default)]
     pub proxy_set: Vec<String>,
+    /// Further overrides for the branch phase (G5) only, after `set` and `proxy_set`. G5 reads
+    /// each stage's observation; no other phase's policies do (their verdicts come from the
+    /// final scores), so those phases can observe fewer items (`set`) and the branches the
+    /// agent's full observation (`branch_set = ["observe.items_per_field=256"]`).
+    #[serde(default)]
+    pub branch_set: Vec<String>,
     /// Seeds of the relevance ablation (unless `relevance_seeds` is given) and of choosing the
     /// best static mixture.
     pub selection_seeds: Vec<u64>,

@@ -404,7 +404,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             plans.len(),
             cfg.confirm_seeds.len(),
         );
-        let runs = phases.run("branch", rel_set, &cfg.confirm_seeds, &plans, 0)?;
+        let branch_set: Vec<String> = rel_set.iter().chain(&cfg.branch_set).cloned().collect();
+        let runs = phases.run("branch", &branch_set, &cfg.confirm_seeds, &plans, 0)?;
         headroom::branch_share(&rows(&out, &plans, &runs), at, rel_model)
     } else {
         None
