@@ -45,6 +45,14 @@ pub struct Resolved {
     pub seed: Option<u64>,
     /// Training tokens per schedule domain, if the source names a corpus.
     pub counts: Option<BTreeMap<String, u64>>,
+    /// Training tokens per corpus domain, if the source names a corpus (what splits a grouped
+    /// entry over its domains, [`PlannedSchedule::expand_groups`]).
+    pub domain_tokens: Option<BTreeMap<String, u64>>,
+}
+
+/// Each corpus domain's training tokens.
+fn domain_tokens(manifest: &Manifest) -> BTreeMap<String, u64> {
+    manifest.domains.iter().map(|d| (d.name.clone(), d.train.tokens)).collect()
 }
 
 impl Source {
@@ -119,6 +127,7 @@ fn from_run(dir: &Path) -> anyhow::Result<Resolved> {
                 shape: Some((run.config.train.seq_len as u64, run.config.train.batch_size as u64)),
                 seed: Some(run.config.seed),
                 counts: Some(counts_of(&entries(&space, &manifest)?)),
+                domain_tokens: Some(domain_tokens(&manifest)),
             })
         }
         RunFile::Training(spec) => {
@@ -134,6 +143,7 @@ fn from_run(dir: &Path) -> anyhow::Result<Resolved> {
                 )),
                 seed: Some(spec.train.seed),
                 counts: Some(counts_of(&entries(&space, &manifest)?)),
+                domain_tokens: Some(domain_tokens(&manifest)),
             })
         }
     }
@@ -185,6 +195,7 @@ fn from_policy(policy: &str, config: &Path, overrides: &[String]) -> anyhow::Res
         shape: Some((config.train.seq_len as u64, config.train.batch_size as u64)),
         seed: Some(config.seed),
         counts: Some(counts),
+        domain_tokens: Some(domain_tokens(&manifest)),
     })
 }
 
@@ -221,5 +232,5 @@ fn from_file(path: &Path) -> anyhow::Result<Resolved> {
     let space = std::sync::Arc::new(DomainSpace::new(domains)?);
     let schedule = stages_over(&space, file.stages.iter().map(|s| (s.tokens, &s.weights)))
         .with_context(|| format!("schedule {}", path.display()))?;
-    Ok(Resolved { schedule, shape: None, seed: None, counts: None })
+    Ok(Resolved { schedule, shape: None, seed: None, counts: None, domain_tokens: None })
 }

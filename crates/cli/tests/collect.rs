@@ -742,6 +742,22 @@ fn a_regrouped_space_steers_merged_domains() {
     let merged: u64 =
         ["brown_fiction", "brown_press", "brown_popular"].iter().map(|d| read_from(d)).sum();
     assert!(merged > 0 && !tokens.keys().any(|k| k.contains('+')), "{tokens:?}");
+    // Exported, each group becomes its domains (a trainer has no dataset named after a group),
+    // split by their training tokens; pre-flight reads the groups as entries.
+    let export = mixagent()
+        .args(["export", "--format", "megatron", "--path-template", "/data/{domain}", "--run"])
+        .arg(&out)
+        .assert()
+        .success();
+    let megatron: Value = serde_json::from_slice(&export.get_output().stdout).unwrap();
+    let paths = megatron["stages"][0]["data_path"].as_str().unwrap();
+    assert!(paths.contains("/data/brown_fiction") && !paths.contains('+'), "{paths}");
+    mixagent()
+        .args(["preflight", "--run"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("brown_press+brown_popular+brown_fiction"));
     // A group across fields is refused before training, naming both.
     let bad = r#"space.groups=[["brown_press", "math_algebra"]]"#;
     mixagent()

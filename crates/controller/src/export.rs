@@ -31,6 +31,55 @@ pub struct PlannedSchedule {
     pub stages: Vec<PlannedStage>,
 }
 
+impl PlannedSchedule {
+    /// The schedule with every grouped entry (`a+b`, a re-grouped space) replaced by its member
+    /// domains, its weight split among them in proportion to `tokens` (each domain's training
+    /// tokens), as the sampler reads a group: a trainer has a dataset per domain, none named
+    /// after a group. Other entries are kept as they are.
+    pub fn expand_groups(
+        &self,
+        tokens: &std::collections::BTreeMap<String, u64>,
+    ) -> Result<PlannedSchedule, String> {
+        // Each entry's parts and their shares of it.
+        let mut parts: Vec<Vec<(String, f64)>> = Vec::with_capacity(self.domains.len());
+        for name in &self.domains {
+            if !name.contains(mixagent_core::GROUP_SEPARATOR) {
+                parts.push(vec![(name.clone(), 1.0)]);
+                continue;
+            }
+            let members: Vec<&str> = name.split(mixagent_core::GROUP_SEPARATOR).collect();
+            let counts = members
+                .iter()
+                .map(|m| tokens.get(*m).map(|&t| t as f64).ok_or(*m))
+                .collect::<Result<Vec<f64>, &str>>()
+                .map_err(|m| format!("group `{name}`: no token count for its domain `{m}`"))?;
+            let total: f64 = counts.iter().sum();
+            if total <= 0.0 {
+                return Err(format!("group `{name}`: its domains hold no training tokens"));
+            }
+            parts.push(
+                members.iter().zip(counts).map(|(m, t)| (m.to_string(), t / total)).collect(),
+            );
+        }
+        Ok(PlannedSchedule {
+            domains: parts.iter().flatten().map(|(d, _)| d.clone()).collect(),
+            stages: self
+                .stages
+                .iter()
+                .map(|s| PlannedStage {
+                    tokens: s.tokens,
+                    weights: s
+                        .weights
+                        .iter()
+                        .zip(&parts)
+                        .flat_map(|(w, p)| p.iter().map(move |(_, share)| w * share))
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+}
+
 /// One stage of a [`PlannedSchedule`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedStage {

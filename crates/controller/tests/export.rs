@@ -163,3 +163,23 @@ fn bad_schedules_and_shapes_are_refused_with_the_stage() {
     assert!(e.contains("stage 1: `web`") && e.contains("at least 10"), "{e}");
     assert!("parquet".parse::<Format>().unwrap_err().contains("megatron, nanotron"));
 }
+
+#[test]
+fn groups_are_split_over_their_domains_by_tokens() {
+    let grouped = PlannedSchedule {
+        domains: vec!["web+books".into(), "alg".into()],
+        stages: vec![
+            PlannedStage { tokens: 100, weights: vec![0.8, 0.2] },
+            PlannedStage { tokens: 100, weights: vec![0.4, 0.6] },
+        ],
+    };
+    let tokens = [("web".to_string(), 3000), ("books".into(), 1000), ("alg".into(), 5)].into();
+    let plain = grouped.expand_groups(&tokens).unwrap();
+    assert_eq!(plain.domains, ["web", "books", "alg"]);
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+    assert!(close(&plain.stages[0].weights, &[0.6, 0.2, 0.2]), "{:?}", plain.stages[0]);
+    assert!(close(&plain.stages[1].weights, &[0.3, 0.1, 0.6]), "{:?}", plain.stages[1]);
+    // Without a member's count the group cannot be split: named, not guessed.
+    let e = grouped.expand_groups(&[("web".to_string(), 1)].into()).unwrap_err();
+    assert!(e.contains("`books`"), "{e}");
+}

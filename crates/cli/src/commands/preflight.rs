@@ -44,9 +44,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let counts: BTreeMap<String, u64> = if let Some(path) = &a.counts {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| {
+        let mut counts: BTreeMap<String, u64> = serde_json::from_str(&text).with_context(|| {
             format!("{}: expected a JSON object of domain -> training tokens", path.display())
-        })?
+        })?;
+        // A grouped entry (`a+b`) counts its domains' tokens when the file lists those.
+        for n in &resolved.schedule.domains {
+            let mut parts = n.split(mixagent_core::GROUP_SEPARATOR);
+            if n.contains(mixagent_core::GROUP_SEPARATOR) && !counts.contains_key(n) {
+                if let Some(sum) = parts.try_fold(0u64, |acc, d| counts.get(d).map(|t| acc + t)) {
+                    counts.insert(n.clone(), sum);
+                }
+            }
+        }
+        counts
     } else if let Some(corpus) = &a.corpus {
         // Schedule entries are corpus domains, fields of the corpus (field-level) or groups.
         let manifest = mixagent_shard::Manifest::load(corpus)?;
