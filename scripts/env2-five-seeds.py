@@ -5,8 +5,9 @@ strongest baselines of its 3-seed table, by mean balanced score, on seeds 0-4 (0
     python3 scripts/env2-five-seeds.py CONFIG.toml TABLE.json OUT.toml
 
 The oracle (a reference line) and every agent are left out of the ranking; the agents of the
-config all get the extra seeds. The written config keeps the original's `run`, `set` and
-`final_items`, so its runs pair with the first three seeds' in the same run folder.
+config all get the extra seeds. The written config keeps the original's `run`, `set`,
+`final_items` and `static_observe_items`, so its runs pair with the first three seeds' in the
+same run folder.
 """
 
 import json
@@ -38,8 +39,9 @@ def main(config_path: str, table_path: str, out_path: str) -> None:
         "set = [" + ", ".join(json.dumps(s) for s in config.get("set", [])) + "]",
         "seeds = [0, 1, 2, 3, 4]",
     ]
-    if "final_items" in config:
-        lines.append(f"final_items = {config['final_items']}")
+    for key in ("final_items", "static_observe_items"):
+        if key in config:
+            lines.append(f"{key} = {config[key]}")
     if "benchmarks" in config:
         lines.append(f"benchmarks = {str(config['benchmarks']).lower()}")
     lines.append("policies = [" + ", ".join(json.dumps(p) for p in agents + strongest) + "]")

@@ -246,6 +246,26 @@ impl<'a> Params<'a> {
 }
 
 impl PolicySpec {
+    /// Whether the built policy reads the run's feedback (its per-stage observation): known
+    /// from the spec, without reading any file. Equal to [`MixingPolicy::reads_feedback`] of
+    /// what [`PolicySpec::build`] makes (a test checks every kind).
+    pub fn reads_feedback(&self) -> bool {
+        match self {
+            PolicySpec::Uniform
+            | PolicySpec::Fixed { .. }
+            | PolicySpec::RegMix { .. }
+            | PolicySpec::MixMin { .. }
+            | PolicySpec::Oracle { .. }
+            | PolicySpec::Static { .. }
+            | PolicySpec::Schedule { .. } => false,
+            PolicySpec::Dbl { .. }
+            | PolicySpec::DoReMi { .. }
+            | PolicySpec::Odm { .. }
+            | PolicySpec::OnlineReg { .. }
+            | PolicySpec::Agent { .. } => true,
+        }
+    }
+
     /// Builds the policy; `seed` seeds the policies that draw (RegMix's search, the online
     /// regression mixer's exploration). Reading its
     /// files (an agent artifact, a collection, a schedule) happens here.
@@ -300,6 +320,35 @@ pub fn parse_policy(spec: &str, seed: u64) -> Result<Box<dyn MixingPolicy>, Core
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_feedback_is_known_from_the_spec() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("s.json");
+        std::fs::write(&file, r#"{"name": "s", "stages": [{"g0": 1}]}"#).unwrap();
+        let schedule = format!("schedule:{}", file.display());
+        for spec in [
+            "uniform",
+            "fixed:0.5",
+            "target-only",
+            "dbl",
+            "doremi",
+            "odm",
+            "online-reg",
+            "static:g0=1",
+            &schedule,
+        ] {
+            let parsed: PolicySpec = spec.parse().unwrap();
+            let built = parsed.build(0).unwrap();
+            assert_eq!(parsed.reads_feedback(), built.reads_feedback(), "{spec}");
+        }
+        // Those that need a collection, a MixMin result, a headroom report or an agent.
+        for (spec, reads) in
+            [("regmix:x", false), ("mixmin:x", false), ("oracle:x", false), ("agent:x", true)]
+        {
+            assert_eq!(spec.parse::<PolicySpec>().unwrap().reads_feedback(), reads, "{spec}");
+        }
+    }
 
     #[test]
     fn specs_parse_and_bad_ones_say_what_exists() {

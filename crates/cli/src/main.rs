@@ -43,7 +43,7 @@ enum Command {
     /// Every policy steers the same CPT run over seeds; one table with 95% intervals.
     ///
     /// The config's keys: `run`, `set`, `seeds`, `policies`, `title`, `benchmarks`,
-    /// `task_items`, `final_items` (see `experiments/compare-*.toml`).
+    /// `task_items`, `final_items`, `static_observe_items` (see `experiments/compare-*.toml`).
     Compare(commands::compare::Args),
     /// Does mixing matter for this corpus, by how much, and where: the headroom gates, paired.
     ///

@@ -779,7 +779,7 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     std::fs::write(
         &cfg,
         format!(
-            "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=4096\"]\nseeds = [0, 1]\npolicies = [\"fixed:0.7\", \"odm\"]\ntask_items = 8\n",
+            "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=4096\"]\nseeds = [0, 1]\npolicies = [\"fixed:0.7\", \"odm\"]\ntask_items = 8\nstatic_observe_items = 6\n",
             config().display().to_string(),
             corpus.display(),
             base.display()
@@ -797,6 +797,14 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     };
     let run = || compare(&out);
     run().assert().success().stdout(contains("| fixed:0.7 | 2 |")).stdout(contains("| odm | 2 |"));
+    // The fixed ratio reads no feedback, so its runs observed `static_observe_items`; ODM's
+    // the run config's.
+    let observed = |slug: &str| {
+        read(&out.join(format!("runs/{slug}/seed-0/run.json")))["config"]["observe"]
+            ["items_per_field"]
+            .clone()
+    };
+    assert_eq!((observed("fixed_0.7"), observed("odm")), (6.into(), 16.into()));
     let json = read(&out.join("table.json"));
     let table = &json["feedback"];
     assert_eq!(table["rows"].as_array().unwrap().len(), 2);

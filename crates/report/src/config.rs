@@ -54,6 +54,13 @@ pub struct CompareConfig {
     /// last observation.
     #[serde(default)]
     pub final_items: usize,
+    /// Observation items a field for the runs of policies that do not read feedback (uniform,
+    /// fixed ratios, static and scheduled mixtures, RegMix, MixMin, the oracle): nothing reads
+    /// their per-stage observation, and training does not depend on it, so they can observe
+    /// fewer items than the run config's and cost less; only their scores-over-stages curve is
+    /// noisier. 0: the run config's for every policy.
+    #[serde(default)]
+    pub static_observe_items: usize,
 }
 
 fn yes() -> bool {

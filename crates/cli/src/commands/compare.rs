@@ -407,6 +407,12 @@ fn cpt_command(r: &Run, cfg: &CompareConfig, threads: usize) -> Vec<OsString> {
     for s in &cfg.set {
         c.extend(["--set".into(), s.into()]);
     }
+    let reads_feedback =
+        r.policy.parse::<mixagent_baselines::PolicySpec>().map_or(true, |p| p.reads_feedback());
+    if cfg.static_observe_items > 0 && !reads_feedback {
+        let items = format!("observe.items_per_field={}", cfg.static_observe_items);
+        c.extend(["--set".into(), items.into()]);
+    }
     c.extend(["--set".into(), format!("seed={}", r.seed).into()]);
     c.extend([
         "--out".into(),
