@@ -18,7 +18,18 @@ use common::{mixagent, prepare_smoke, raw_available};
 fn fixture() -> &'static (PathBuf, PathBuf) {
     static FIXTURE: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("collect-fixture");
+        // One folder per test process: two test runs sharing a build folder (a clean-clone CI
+        // beside a working tree) must not rebuild each other's fixture midway. Folders of
+        // processes that have ended are removed.
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("collect-fixture-").and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = root.join(format!("collect-fixture-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let corpus = prepare_smoke(&dir);
