@@ -59,7 +59,7 @@ chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("
 for n in 128 256; do
     if [ ! -f runs/env2/agent-$n/agent.json ]; then
         sets=()
-        while IFS= read -r kv; do [ -n "$kv" ] && sets+=(--set "$kv"); done <<< "$chosen"
+        while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done <<< "$chosen"
         $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
             --limit $n "${sets[@]}" --out runs/env2/agent-$n
     fi
@@ -68,8 +68,10 @@ $bin compare --config experiments/env2/curve.toml --out runs/env2-curve
 
 for s in ${settings[*]}; do
     if [ "$s" = source ]; then
-        $bin pretrain --preset study-target --tokens 4000000 --also math=0.2 --corpus $corpus \
-            --mix brown_press=1,brown_popular=1,brown_learned=1,brown_fiction=1,shakespeare=1,wordnet=1 \
+        # Another source mix: six general domains at equal weight (80%), and the math domains
+        # exactly as the target base read them (20%).
+        mix=$(python3 scripts/env2-source-mix.py $corpus/manifest.json $target/run.json)
+        $bin pretrain --preset study-target --tokens 4000000 --corpus $corpus --mix "$mix" \
             --out runs/study-v5/target-src --threads 1
     fi
     out=runs/env2-$s

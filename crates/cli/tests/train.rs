@@ -74,6 +74,17 @@ fn pretrain_then_cpt_on_the_real_smoke_corpus() {
         .flat_map(|l| l["domain_loss"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
         .collect();
     assert!(seen.iter().all(|d| d == "brown_press" || d == "dictionary"), "{seen:?}");
+    assert_eq!(spec["space"]["fields"], serde_json::json!(["general"]));
+    // Domains of another field join the mix, and their field the space (source first).
+    let with_math = tmp.path().join("base-mix-math");
+    pretrain(&corpus, &with_math, "4096")
+        .args(["--mix", "math_algebra=1,brown_press=3"])
+        .assert()
+        .success();
+    let spec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(with_math.join("run.json")).unwrap()).unwrap();
+    assert_eq!(spec["space"]["fields"], serde_json::json!(["general", "math"]));
+    assert_eq!(spec["schedule"]["stages"][0]["weights"]["math_algebra"], 0.25);
     for (bad, says) in
         [("brown_pres=1", "--mix `brown_pres`: no such domain"), ("dictionary=NaN", "finite")]
     {

@@ -24,9 +24,10 @@ pub struct Args {
     /// Training tokens.
     #[arg(long, default_value_t = 2_000_000)]
     tokens: u64,
-    /// Another source mix: weights of the field's domains (`DOMAIN=W,...`; unlisted domains get
+    /// Another source mix: weights of corpus domains (`DOMAIN=W,...`; unlisted domains get
     /// none) instead of the field's natural token shares, e.g. a base for the unseen-source
-    /// setting.
+    /// setting. Domains of other fields may be listed too (a base that has also read some
+    /// math, in exactly these shares).
     #[arg(long, value_delimiter = ',', value_name = "DOMAIN=W")]
     mix: Vec<String>,
     /// A small share of another field in the base's pretraining (`FIELD=SHARE`, e.g.
@@ -117,8 +118,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         w.into_iter().map(|(d, v)| (d, v / sum)).collect()
     };
     // Without `--mix`, distractors enter the base at the small share the corpus config gives
-    // them (a domain-level mixture); with none weighted, the field-level mixture.
+    // them (a domain-level mixture); with none weighted, the field-level mixture. With it, the
+    // space holds every field a weighted domain belongs to, the source field first.
     let (level, weights) = if !a.mix.is_empty() {
+        for (d, _) in weights.iter().filter(|(_, w)| **w > 0.0) {
+            let field = space.domain(space.id(d)?).field.as_str().to_string();
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
         ("domains", weights)
     } else if let Some(by_domain) = corpus.manifest.pretrain_mixture(&weights) {
         ("domains", by_domain)
