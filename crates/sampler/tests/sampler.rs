@@ -187,6 +187,20 @@ fn every_window_of_an_epoch_is_visited_once_before_the_next_epoch() {
     assert_eq!(epoch0 as u64, (1_601 - offset as u64 - 1) / 16);
 }
 
+/// Each corpus domain's share of the rows of 300 batches under `mix`.
+fn drawn_shares(s: &mut Sampler, mix: &Mixture) -> [f64; 4] {
+    let mut counts = [0usize; 4];
+    let mut buf = vec![0u32; s.buffer_len()];
+    for _ in 0..300 {
+        s.fill(mix, &mut buf).unwrap();
+        for row in buf.chunks(17) {
+            counts[(row[0] / STRIDE) as usize] += 1;
+        }
+    }
+    let total: usize = counts.iter().sum();
+    counts.map(|c| c as f64 / total as f64)
+}
+
 #[test]
 fn field_level_space_draws_domains_by_token_share() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,18 +209,10 @@ fn field_level_space_draws_domains_by_token_share() {
     assert_eq!(fields.names().collect::<Vec<_>>(), ["general", "math"]);
     let mix = Mixture::new(fields.clone(), vec![0.8, 0.2]).unwrap();
     let mut s = Sampler::new(&c, fields, SamplerConfig { batch_size: 32, ..cfg(2) }).unwrap();
-    let mut counts = [0usize; 4];
-    let mut buf = vec![0u32; s.buffer_len()];
-    for _ in 0..300 {
-        s.fill(&mix, &mut buf).unwrap();
-        for row in buf.chunks(17) {
-            counts[(row[0] / STRIDE) as usize] += 1;
-        }
-    }
-    let total = (300 * 32) as f64;
+    let shares = drawn_shares(&mut s, &mix);
     let want = [0.8 * 0.75, 0.8 * 0.25, 0.1, 0.1];
     for d in 0..4 {
-        assert!((counts[d] as f64 / total - want[d]).abs() < 0.01, "{counts:?}");
+        assert!((shares[d] - want[d]).abs() < 0.01, "{shares:?}");
     }
 }
 
@@ -218,19 +224,11 @@ fn grouped_entry_draws_its_members_by_token_share() {
     assert_eq!(space.names().collect::<Vec<_>>(), ["web+books", "algebra", "geometry"]);
     let mix = Mixture::new(space.clone(), vec![0.6, 0.1, 0.3]).unwrap();
     let mut s = Sampler::new(&c, space, SamplerConfig { batch_size: 32, ..cfg(3) }).unwrap();
-    let mut counts = [0usize; 4];
-    let mut buf = vec![0u32; s.buffer_len()];
-    for _ in 0..300 {
-        s.fill(&mix, &mut buf).unwrap();
-        for row in buf.chunks(17) {
-            counts[(row[0] / STRIDE) as usize] += 1;
-        }
-    }
-    let total = (300 * 32) as f64;
+    let shares = drawn_shares(&mut s, &mix);
     // web 30k and books 10k tokens share the group's 0.6 as 3:1.
     let want = [0.6 * 0.75, 0.6 * 0.25, 0.1, 0.3];
     for d in 0..4 {
-        assert!((counts[d] as f64 / total - want[d]).abs() < 0.01, "{counts:?}");
+        assert!((shares[d] - want[d]).abs() < 0.01, "{shares:?}");
     }
     // A group across fields names itself as unknown to the sampler too.
     let bad = Arc::new(
