@@ -39,16 +39,21 @@ $bin pretrain --preset study --tokens 4000000 --also math=0.05 --corpus $corpus 
 $bin pretrain --preset study-target --tokens 4000000 --also math=0.2 --corpus $corpus \
     --out $target --threads 1
 
+# Every stage jitters each field's split (log-normal σ 0.5): four of the six families keep a
+# field's split fixed for the whole run, and then nothing in a run tells the domains of a
+# field apart (the agent's credit features read within fields; issue 21). Set here, not in the
+# collection config, which the headroom reading's runs also name.
 $bin collect --config experiments/collect-study-v2.toml --set "corpus=$corpus" --set "base=$base" \
-    --out runs/collect-env2 --workers 2
+    --set families.within_jitter=0.5 --out runs/collect-env2 --workers 2
 # The agent's settings chosen on held-out proxy seeds 100-102 (never a reported seed), in K-D
 # and 2-D together: the critics' target and the history window, each with and without the
-# critics choosing among 16 candidate mixtures (4 trainings, 8 candidates).
+# critics choosing among 16 candidate mixtures, and with and without exploring within fields
+# at decision time (4 trainings, 16 candidates).
 $bin select-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
     --run experiments/collect-study-v2.toml "${run_sets[@]}" --setting 'space.level="fields"' \
     --seeds 100,101,102 --set 'algorithm="cql"' --set 'sft.weighting="advantage"' \
     --grid 'cql.critic_target="td","return"' --grid net.history=0,24 \
-    --grid decision.candidates=0,16 --out runs/select-env2 --workers 2
+    --grid decision.candidates=0,16 --grid decision.explore=0,0.3 --out runs/select-env2 --workers 2
 $bin mixmin --run experiments/collect-study-v2.toml --set "corpus=$corpus" --set "base=$base" \
     --out runs/mixmin-env2 --workers 2
 

@@ -271,6 +271,7 @@ impl Dataset {
                     .collect();
                 let entries = merged(&domains, grouping, &hide);
                 let k = entries.len();
+                let kc = t.stages.first().map_or(0, |r| r.weights.len());
                 let weights: Vec<Vec<f64>> = t
                     .stages
                     .iter()
@@ -309,7 +310,7 @@ impl Dataset {
                 let block = blocks.entry(k).or_insert_with(|| Block::new(k));
                 let finals = finals.entry(k).or_default();
                 let mut prev = state_at(0);
-                for (n, w) in weights.iter().enumerate() {
+                for (n, row) in t.stages.iter().enumerate() {
                     let next = state_at(n + 1);
                     width = prev.width;
                     block.states.extend_from_slice(&prev.values);
@@ -320,7 +321,12 @@ impl Dataset {
                     } else {
                         block.next.push(block.len() + 1);
                     }
-                    block.actions.extend(w.iter().map(|&x| x as f32));
+                    block.actions.extend(refloored(
+                        &row.weights,
+                        grouping,
+                        t.config.families.floor,
+                        kc,
+                    ));
                     block.is_target.extend_from_slice(&is_target);
                     block.rewards.push(rewards[n] as f32);
                     block.dones.push(f32::from(u8::from(n + 1 == weights.len())));
@@ -440,6 +446,24 @@ impl Dataset {
         };
         (spec, constant)
     }
+}
+
+/// A view's action: the collected mixture `w` (over `kc` domains, floor `floor/kc` each) summed
+/// over each entry's `grouping` with the floor moved to the view's own `floor/K`, as a policy
+/// over the view puts it. Summing the floored weights instead would give an entry of one
+/// domain in a coarser view less than the view's floor, and its logit no finite value.
+fn refloored<'a>(
+    w: &'a [f64],
+    grouping: &'a [Vec<usize>],
+    floor: f64,
+    kc: usize,
+) -> impl Iterator<Item = f32> + 'a {
+    let k = grouping.len() as f64;
+    let unfloored = move |x: f64| ((x - floor / kc as f64) / (1.0 - floor)).max(0.0);
+    grouping.iter().map(move |g| {
+        let v: f64 = g.iter().map(|&j| unfloored(w[j])).sum::<f64>();
+        ((1.0 - floor) * v + floor / k) as f32
+    })
 }
 
 #[cfg(test)]
@@ -563,8 +587,17 @@ mod tests {
         // Blocks of 2 (general merged) and 3 entries.
         assert_eq!(d.blocks.iter().map(|b| b.k).collect::<Vec<_>>(), [2, 3]);
         let two = &d.blocks[0];
-        // The field-level action: general 0.25 + 0.25, math 0.5; same rewards as the K-D view.
-        assert_eq!(two.actions[..2], [0.5, 0.5]);
+        // The field-level action: general 0.25 + 0.25, math 0.5, with the collection's floor
+        // (0.02 over 3 domains) moved to the view's 2 entries: general's two floors become
+        // one, 0.5 − 0.02·(2/3 − 1/2), and math 0.5 + 0.02·(1/2 − 1/3). Same rewards as the
+        // K-D view.
+        let f = 0.02;
+        let expected = [0.5 - f * (2.0 / 3.0 - 0.5), 0.5 + f * (0.5 - 1.0 / 3.0)];
+        for (a, e) in two.actions[..2].iter().zip(expected) {
+            assert!((f64::from(*a) - e).abs() < 1e-6, "{:?} vs {expected:?}", &two.actions[..2]);
+        }
+        // The collected view's actions are the collected mixtures themselves.
+        assert_eq!(d.blocks[1].actions[..3], [0.25, 0.25, 0.5]);
         assert_eq!(two.is_target[..2], [0.0, 1.0]);
         assert_eq!(two.rewards[..2], d.blocks[1].rewards[..2]);
         // The merged entry's share of its field is the sum: 1.
@@ -631,7 +664,7 @@ mod tests {
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, window, 0).unwrap();
         let hf = HISTORY_FEATURES.len();
         let own = d.width - window * hf;
-        assert_eq!((d.window, own), (window, 21));
+        assert_eq!((d.window, own), (window, 23));
         let names = mixagent_policy::feature_names(window);
         let (spec, _) = d.normalisation(names, 5.0);
         for slot in 0..window {

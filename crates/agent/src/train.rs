@@ -565,9 +565,10 @@ pub fn train(
     } else {
         0
     };
-    // Every k-th chosen trajectory validates, so both splits span the score range.
+    // Every k-th chosen trajectory validates, so both splits span the score range; from the
+    // middle of each stride, so the best trajectory is trained on.
     let val_set: Vec<usize> = match top.checked_div(n_val) {
-        Some(stride) => (0..n_val).map(|i| chosen[i * stride]).collect(),
+        Some(stride) => (0..n_val).map(|i| chosen[i * stride + stride / 2]).collect(),
         None => Vec::new(),
     };
     let pick = |b: &Block, keep: &dyn Fn(usize) -> bool| -> Tensor {

@@ -16,7 +16,9 @@ use crate::{
 /// Version of the artifact layout. 2: scale-free features read within their field, clipped
 /// z-scores, and a target-share head (version 1's features froze the policy on new spaces).
 /// 3: credit features and critics. 4: each token carries its history window, attended over.
-pub const ARTIFACT_VERSION: u32 = 4;
+/// 5: credit read within each field against the share and the trend, the share's own credit,
+/// and exploration within fields at decision time (`decision.explore`).
+pub const ARTIFACT_VERSION: u32 = 5;
 
 /// The history window an agent gets with `net.history = 24` (stages each token sees): off by
 /// default until held-out selection chooses it (issue 21 point 3); on in
@@ -121,14 +123,19 @@ pub struct DecisionConfig {
     pub trust_region: f64,
     /// κ of the pessimistic value `mean_j Q_j − κ·sd_j Q_j` over the critics.
     pub pessimism: f64,
-    /// Seed of the candidates' draws (with the stage index: a decision is a function of the
-    /// history, so replays and resumes decide alike).
+    /// Exploration within fields: the chosen mixture's weight of each entry within its field is
+    /// multiplied by `exp(σ·z)`, `z ~ N(0, 1)` per stage and entry, keeping each field's total,
+    /// so that the run's own history tells the entries of a field apart (the credit features
+    /// read nothing from a split that never moves). 0: none.
+    pub explore: f64,
+    /// Seed of the candidates' and the exploration's draws (with the stage index: a decision is
+    /// a function of the history, so replays and resumes decide alike).
     pub seed: u64,
 }
 
 impl Default for DecisionConfig {
     fn default() -> Self {
-        DecisionConfig { candidates: 0, trust_region: 2.0, pessimism: 1.0, seed: 0 }
+        DecisionConfig { candidates: 0, trust_region: 2.0, pessimism: 1.0, explore: 0.0, seed: 0 }
     }
 }
 
@@ -139,6 +146,12 @@ impl DecisionConfig {
             return Err(PolicyError::Artifact(format!(
                 "decision.trust_region {} must be a finite L1 distance > 0 (2 or more: unbounded)",
                 self.trust_region
+            )));
+        }
+        if !(self.explore.is_finite() && (0.0..=3.0).contains(&self.explore)) {
+            return Err(PolicyError::Artifact(format!(
+                "decision.explore {} must be in [0, 3] (a log-normal σ within fields; 0: none)",
+                self.explore
             )));
         }
         if !(self.pessimism.is_finite() && self.pessimism >= 0.0) {
@@ -381,7 +394,7 @@ impl Policy {
             return Err(at(
                 json,
                 format!(
-                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces; version 2 ones have no credit features; version 3 ones have no history window); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
+                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces; version 2 ones have no credit features; version 3 ones have no history window; version 4 ones read a credit that on most trajectories was each entry's own weight); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
                     v.format_version
                 ),
             ));
@@ -427,8 +440,15 @@ impl Policy {
         };
         let mean =
             bound(mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor));
+        let explore = |w: Vec<f64>| {
+            if d.explore == 0.0 {
+                return w;
+            }
+            let seed = mixagent_core::seed::derive(d.seed, "explore", history.stages.len() as u64);
+            explore_within(w, history.domains, d.explore, self.schema.floor, &mut Normal::new(seed))
+        };
         if d.candidates == 0 || self.critics.is_empty() {
-            return Ok(Decision { weights: mean, outside, scored: None });
+            return Ok(Decision { weights: explore(mean), outside, scored: None });
         }
         let seed = mixagent_core::seed::derive(d.seed, "decision", history.stages.len() as u64);
         let mut candidates = vec![mean];
@@ -451,7 +471,8 @@ impl Policy {
             value: values[chosen],
             mean_value: values[0],
         };
-        Ok(Decision { weights: candidates.swap_remove(chosen), outside, scored: Some(scored) })
+        let weights = explore(candidates.swap_remove(chosen));
+        Ok(Decision { weights, outside, scored: Some(scored) })
     }
 
     /// Each critic's value of each of `candidates` (mixtures in space order) after `history`:
@@ -554,6 +575,38 @@ impl Normal {
         let (u1, u2) = (self.uniform(), self.uniform());
         ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
     }
+}
+
+/// `w` with each entry's weight (off the floor `floor/K`) multiplied by `exp(σ·z)` and each
+/// field rescaled to its total; the floor goes back on (`DecisionConfig::explore`).
+fn explore_within(
+    w: Vec<f64>,
+    domains: &[crate::DomainInfo],
+    sigma: f64,
+    floor: f64,
+    normal: &mut Normal,
+) -> Vec<f64> {
+    let k = w.len() as f64;
+    let mut m: Vec<f64> = w.iter().map(|x| ((x - floor / k) / (1.0 - floor)).max(0.0)).collect();
+    let mut fields: Vec<&str> = Vec::new();
+    for d in domains {
+        if !fields.contains(&d.field.as_str()) {
+            fields.push(&d.field);
+        }
+    }
+    for f in fields {
+        let members: Vec<usize> = (0..domains.len()).filter(|&i| domains[i].field == f).collect();
+        let total: f64 = members.iter().map(|&i| m[i]).sum();
+        let moved: Vec<f64> =
+            members.iter().map(|&i| m[i] * (sigma * f64::from(normal.next())).exp()).collect();
+        let sum: f64 = moved.iter().sum();
+        if sum > 0.0 {
+            members.iter().zip(moved).for_each(|(&i, x)| m[i] = total * x / sum);
+        }
+    }
+    let v: Vec<f64> = m.iter().map(|x| (1.0 - floor) * x + floor / k).collect();
+    let sum: f64 = v.iter().sum();
+    v.into_iter().map(|x| x / sum).collect()
 }
 
 /// A mixture drawn from the policy's Gaussian over (logits, share logit).

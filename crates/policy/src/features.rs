@@ -2,7 +2,8 @@
 //! and stages `0..t`, each a mixture and the observation after it. Every entry of the space
 //! becomes one token: its own features (role, corpus share, its recent weights within its
 //! field, its held-out loss change) followed by global features shared by all tokens
-//! (progress, the trend of the source, target and balanced feedback, the target share).
+//! (progress, the trend of the source, target and balanced feedback, the target share and the
+//! evidence that it moved the feedback).
 //!
 //! Every feature means the same in any space and any field (issue 17):
 //! - weights are read *within their field* (`n_f·w/W_f`, 1 = even within the field), and the
@@ -13,11 +14,15 @@
 //!   relative gains are 2.5× smaller than math's reads like a math one;
 //! - held-out loss changes are divided by the largest one over the space at that state.
 //!
-//! Credit (DESIGN §11, the state's time axis): over the finished stages, how each stage's change
-//! of the source (target) feedback followed the entry's weight in that stage: the covariance of
-//! the change with `K·w` (1 = the uniform weight), divided by the largest one over the space, so
-//! that the agent can relate what it fed to what moved. 0 until two stages have been seen, and
-//! for an entry whose weight never varied.
+//! Credit (DESIGN §11, the state's time axis): over the finished stages, the evidence that the
+//! source (target) feedback rose in the stages where the entry held more *of its field*, once
+//! the target share and the stage's place in the run are accounted for (a partial correlation
+//! scaled by its degrees of freedom, in [−1, 1]; `credits`). An entry's weight that moved only
+//! with its field's share tells nothing about the entry, so it earns no credit: that is why the
+//! collection jitters the split within each field (`families.within_jitter`) and the deployed
+//! agent may too (`decision.explore`). Until version 5 the credit was the covariance of the
+//! change with `K·w` over the space, divided by the largest one, which on the smooth families
+//! (a field's split fixed, only its share moving) was the entry's own weight times a sign.
 //!
 //! History (issue 21, the state's time axis): each token also carries a window of the last
 //! `window` stages, most recent first, `HISTORY_FEATURES` per stage: whether the slot holds a
@@ -25,7 +30,7 @@
 //! and target feedback change over that stage and the entry's held-out loss change (each
 //! scale-free as above), how long ago and when in the run. The network attends over each
 //! entry's slots and then over the entries, so it can learn its own credit assignment beside
-//! the hand-made covariance. Unused slots are zero with `valid = 0`.
+//! the hand-made credit. Unused slots are zero with `valid = 0`.
 //!
 //! The trainer sees each trajectory through many views (field level, re-grouped domains), so
 //! that no feature is constant over the training set; the artifact clips z-scores anyway.
@@ -61,6 +66,8 @@ pub const GLOBAL_FEATURES: &[&str] = &[
     "balanced_delta",
     "target_share_last",
     "target_share_mean",
+    "share_credit_source",
+    "share_credit_target",
 ];
 
 /// Names of the features of one history slot (one finished stage), in slot order.
@@ -194,16 +201,65 @@ fn scale_free(trace: &[f64]) -> (f64, f64) {
     (trace[t] / scale, (trace[t] - trace[t - 1]) / scale)
 }
 
-/// The covariance of `x` and `y` (0 with fewer than two points). A covariance rather than a
-/// slope: weights that co-move (one entry's rise is the others' fall) make slopes of the
-/// entries that moved least the largest, and a covariance weighs each by how much it moved.
-fn covariance(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    if n < 2 {
-        return 0.0;
+/// Residuals of `v` after least squares on the orthonormal `basis`.
+fn residual(v: &[f64], basis: &[Vec<f64>]) -> Vec<f64> {
+    let mut r = v.to_vec();
+    for b in basis {
+        let dot: f64 = r.iter().zip(b).map(|(x, y)| x * y).sum();
+        r.iter_mut().zip(b).for_each(|(x, y)| *x -= dot * y);
     }
-    let (mx, my) = (x[..n].iter().sum::<f64>() / n as f64, y[..n].iter().sum::<f64>() / n as f64);
-    (0..n).map(|j| (x[j] - mx) * (y[j] - my)).sum::<f64>() / n as f64
+    r
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// Credit for one field's feedback (DESIGN §11): for each series in `x` (one value per finished
+/// stage), the evidence that the feedback rose in the stages where the series was higher.
+/// `changes` is the feedback's change over each stage; `controls` are further series, each
+/// with the number of stages from which it is used. Both `x` and the changes are first freed
+/// (least squares) of a constant and of the controls (for an entry's weight within its field:
+/// the target share, from four stages on, since the share moves a field's feedback by itself;
+/// and the stage's place in the run, from six on, since gains shrink as the learning rate
+/// decays). The credit is then the partial correlation of the two times the square root of the
+/// degrees of freedom left, clipped to ±3 and divided by 3: 0 where a series never moved apart
+/// from the controls (nothing tells the entry apart from its field), near 0 where a few stages
+/// agree by chance, ±1 only on consistent evidence. Scale-free: the feedback's units cancel.
+fn credits(x: &[Vec<f64>], changes: &[f64], controls: &[(usize, &[f64])]) -> Vec<f64> {
+    let t = changes.len();
+    let mut columns = vec![vec![1.0; t]];
+    for &(from, c) in controls {
+        if t >= from {
+            columns.push(c[..t].to_vec());
+        }
+    }
+    // Gram–Schmidt; a column the others already span (a constant share) is dropped.
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for c in columns {
+        let r = residual(&c, &basis);
+        let n = norm(&r);
+        if n > 1e-9 * norm(&c).max(SCALE_FLOOR) {
+            basis.push(r.iter().map(|x| x / n).collect());
+        }
+    }
+    let dof = t as f64 - basis.len() as f64 - 1.0;
+    let y = residual(changes, &basis);
+    let ny = norm(&y);
+    if dof < 1.0 || ny <= 1e-9 * norm(changes).max(SCALE_FLOOR) {
+        return vec![0.0; x.len()];
+    }
+    x.iter()
+        .map(|x| {
+            let xr = residual(x, &basis);
+            let nx = norm(&xr);
+            if nx <= 1e-6 * norm(x).max(SCALE_FLOOR) {
+                return 0.0;
+            }
+            let r = xr.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>() / (nx * ny);
+            (r * dof.sqrt()).clamp(-3.0, 3.0) / 3.0
+        })
+        .collect()
 }
 
 /// Each value divided by the largest magnitude among them (0s stay 0).
@@ -246,6 +302,12 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
     let target_share =
         |w: &[f64]| -> f64 { w.iter().zip(&is_target).filter(|(_, t)| **t).map(|(w, _)| w).sum() };
     let shares: Vec<f64> = h.stages.iter().map(|s| target_share(s.mixture.weights())).collect();
+    // How each stage changed the feedback, and the evidence that the target share drove it
+    // (`credits`; a 2-entry space has nothing else to credit).
+    let changes = |trace: &[f64]| -> Vec<f64> { trace.windows(2).map(|p| p[1] - p[0]).collect() };
+    let (source_changes, target_changes) = (changes(&source_trace), changes(&target_trace));
+    let positions: Vec<f64> = (0..t).map(|j| j as f64).collect();
+    let share_credit = |y: &[f64]| credits(std::slice::from_ref(&shares), y, &[(4, &positions)])[0];
     let global = [
         t as f64 / h.total_stages.max(1) as f64,
         f64::from(u8::from(t == 0)),
@@ -257,6 +319,8 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
         balanced_delta,
         shares.last().copied().unwrap_or(0.0),
         if t == 0 { 0.0 } else { shares.iter().sum::<f64>() / t as f64 },
+        share_credit(&source_changes),
+        share_credit(&target_changes),
     ];
 
     // A stage's weight of entry `i` within its field: n_f·w_i / W_f (1 = even in the field).
@@ -301,20 +365,10 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
             .collect::<Vec<_>>(),
     );
 
-    // Credit: each stage's feedback change against each entry's K·w in that stage.
-    let changes = |trace: &[f64]| -> Vec<f64> { trace.windows(2).map(|p| p[1] - p[0]).collect() };
-    let (source_changes, target_changes) = (changes(&source_trace), changes(&target_trace));
-    let credit = |y: &[f64]| -> Vec<f64> {
-        by_largest(
-            &(0..k)
-                .map(|i| {
-                    let x: Vec<f64> =
-                        h.stages.iter().map(|s| k as f64 * s.mixture.weights()[i]).collect();
-                    covariance(&x, y)
-                })
-                .collect::<Vec<_>>(),
-        )
-    };
+    // Credit: how each stage's feedback change followed each entry's weight within its field.
+    let in_field_series: Vec<Vec<f64>> =
+        (0..k).map(|i| (0..t).map(|j| in_field(j, i)).collect()).collect();
+    let credit = |y: &[f64]| credits(&in_field_series, y, &[(4, &shares), (6, &positions)]);
     let (credit_source, credit_target) = (credit(&source_changes), credit(&target_changes));
 
     // History: per stage, the feedback changes over the trace's scale (as `scale_free`), and
@@ -506,36 +560,49 @@ mod tests {
         close(s.token(2)[DOMAIN_FEATURES.len() + 8], 0.6);
     }
 
-    #[test]
-    fn credit_follows_the_entry_whose_weight_moved_the_feedback() {
+    /// Stages of a 1 general + 2 math space: the target share `share[j]`, b's part of the math
+    /// weight `b[j]`; math gains 1.0 after a stage where b held most of math, 0.1 otherwise.
+    fn credit_run(share: &[f64], b: &[f64]) -> (Vec<DomainInfo>, Observation, Vec<StageOutcome>) {
         let ds = vec![d("a", "general"), d("b", "math"), d("c", "math")];
         let base = obs(-4.0, -8.0, 4.0, 6.0);
-        // b's weight swings; math gains exactly when b is heavy. a and c share the rest.
-        let wb = [0.6, 0.2, 0.6, 0.2];
         let (mut m, mut stages) = (-8.0, Vec::new());
-        for &b in &wb {
+        for (&s, &b) in share.iter().zip(b) {
             m += if b > 0.5 { 1.0 } else { 0.1 };
-            let w = vec![(1.0 - b) / 2.0, b, (1.0 - b) / 2.0];
+            let w = vec![1.0 - s, s * b, s * (1.0 - b)];
             stages.push(StageOutcome::over(&ds, w, obs(-4.0, m, 4.0, 6.0), 0).unwrap());
         }
-        let at = |t: usize| {
-            encode(
-                &History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: 4 },
-                0,
-            )
+        (ds, base, stages)
+    }
+
+    #[test]
+    fn credit_follows_the_entry_whose_weight_within_its_field_moved_the_feedback() {
+        let heavy = [0.8, 0.2, 0.8, 0.2, 0.2, 0.8, 0.8, 0.2];
+        let (ds, base, stages) = credit_run(&[0.5; 8], &heavy);
+        let at = |stages: &[StageOutcome], t: usize| {
+            let h = History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: 8 };
+            encode(&h, 0)
         };
         let (src, tgt) = (DOMAIN_FEATURES.len() - 2, DOMAIN_FEATURES.len() - 1);
-        // Nothing to relate before two stages.
-        for i in 0..3 {
-            assert_eq!(at(1).token(i)[tgt], 0.0);
+        // Nothing to relate before three stages (a constant and one slope need two, and one
+        // degree of freedom is left only with three).
+        for t in 1..3 {
+            for i in 0..3 {
+                assert_eq!(at(&stages, t).token(i)[tgt], 0.0);
+            }
         }
-        let s = at(4);
-        assert_eq!(s.token(1)[tgt], 1.0, "b carries the target's credit");
-        assert!(s.token(0)[tgt] < -0.4 && s.token(2)[tgt] < -0.4, "{:?}", s.values);
-        // The source feedback never moved: no source credit anywhere.
+        // Eight stages: a constant and the trend taken out (the share never moved, so it is
+        // dropped), 5 degrees of freedom; b's weight explains the gains exactly (r = 1).
+        let s = at(&stages, 8);
+        let full = 5f64.sqrt() / 3.0;
+        let close = |x: f32, y: f64| assert!((f64::from(x) - y).abs() < 1e-5, "{x} vs {y}");
+        close(s.token(1)[tgt], full);
+        close(s.token(2)[tgt], -full);
+        // a is the whole general field: its weight within it never moves, so no credit; and
+        // the source feedback never moved, so no source credit anywhere.
         for i in 0..3 {
             assert_eq!(s.token(i)[src], 0.0);
         }
+        assert_eq!(s.token(0)[tgt], 0.0);
         // Scale-free: a target field with 10x smaller gains reads the same.
         let small: Vec<StageOutcome> = stages
             .iter()
@@ -545,11 +612,52 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        let s2 =
-            encode(&History { domains: &ds, initial: &base, stages: &small, total_stages: 4 }, 0);
+        let s2 = at(&small, 8);
         for i in 0..3 {
             assert!((s.token(i)[tgt] - s2.token(i)[tgt]).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn a_weight_that_moves_only_with_its_fields_share_earns_no_credit_the_share_does() {
+        // b keeps 80% of math throughout; the target share swings, and math gains when it is
+        // high (`credit_run` reads b's part: heavy exactly when the share is).
+        let share = [0.8, 0.2, 0.8, 0.2, 0.2, 0.8, 0.8, 0.2];
+        let (ds, base, mut stages) = credit_run(&share, &share);
+        for (st, &s) in stages.iter_mut().zip(&share) {
+            let obs = st.observation.clone();
+            *st = StageOutcome::over(&ds, vec![1.0 - s, 0.8 * s, 0.2 * s], obs, 0).unwrap();
+        }
+        let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 8 };
+        let s = encode(&h, 0);
+        let tgt = DOMAIN_FEATURES.len() - 1;
+        for i in 0..3 {
+            assert_eq!(s.token(i)[tgt], 0.0, "entry {i}");
+        }
+        let share_credit = |name: &str| {
+            let at =
+                DOMAIN_FEATURES.len() + GLOBAL_FEATURES.iter().position(|f| *f == name).unwrap();
+            f64::from(s.token(0)[at])
+        };
+        assert!((share_credit("share_credit_target") - 5f64.sqrt() / 3.0).abs() < 1e-5);
+        assert_eq!(share_credit("share_credit_source"), 0.0);
+    }
+
+    #[test]
+    fn credit_is_bounded_and_grows_with_the_evidence() {
+        // Gains follow b's weight up to noise; more stages, more evidence.
+        let n = 24;
+        let b: Vec<f64> =
+            (0..n).map(|j| if (j * 7 + j / 3) % 2 == 0 { 0.7 } else { 0.3 }).collect();
+        let (ds, base, stages) = credit_run(&vec![0.5; n], &b);
+        let credit_b = |t: usize| {
+            let h = History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: n };
+            f64::from(encode(&h, 0).token(1)[DOMAIN_FEATURES.len() - 1])
+        };
+        let (early, late) = (credit_b(5), credit_b(n));
+        assert!(early > 0.0 && late > early, "{early} then {late}");
+        assert!(late <= 1.0);
+        assert_eq!(late, 1.0, "24 stages of r = 1 are clipped at ±3 degrees-of-freedom units");
     }
 
     #[test]

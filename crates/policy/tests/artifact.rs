@@ -75,7 +75,11 @@ fn artifacts_that_do_not_fit_are_refused_with_the_reason() {
 
     let mut version = good.clone();
     version.format_version = 7;
-    assert!(err(&version, &t).contains("format version 7, expected 4"));
+    assert!(err(&version, &t).contains("format version 7, expected 5"));
+    // A version-4 agent (a credit that was mostly each entry's own weight) is refused too.
+    version.format_version = 4;
+    let e = err(&version, &t);
+    assert!(e.contains("format version 4") && e.contains("own weight"), "{e}");
     // A version-1 agent (features that froze it on new spaces) is refused with the fix.
     version.format_version = 1;
     let e = err(&version, &t);

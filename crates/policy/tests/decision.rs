@@ -47,7 +47,8 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
     let stages =
         [StageOutcome::over(&ds, last.clone(), common::observation(&ds, -4.1, -5.5), 0).unwrap()];
     let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
-    let decision = DecisionConfig { candidates: 16, trust_region: 0.4, pessimism: 1.0, seed: 3 };
+    let decision =
+        DecisionConfig { candidates: 16, trust_region: 0.4, pessimism: 1.0, explore: 0.0, seed: 3 };
     let s = common::schema(3, decision.clone());
     let mut t = tensors(&s.net, 3);
     // Random critics peak near the middle of the simplex; ones that read the mixture only
@@ -143,7 +144,8 @@ fn critic_values_are_what_a_scored_decision_weighs() {
     )
     .unwrap()];
     let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
-    let decision = DecisionConfig { candidates: 8, trust_region: 2.0, pessimism: 0.5, seed: 1 };
+    let decision =
+        DecisionConfig { candidates: 8, trust_region: 2.0, pessimism: 0.5, explore: 0.0, seed: 1 };
     let s = common::schema(2, decision);
     let policy = Policy::new(s.clone(), &tensors(&s.net, 2)).unwrap();
     let d = policy.decide_checked(&h).unwrap();
@@ -169,4 +171,34 @@ fn a_target_share_keeps_each_fields_proportions_by_hand() {
     assert_eq!(with_target_share(&[1.0, 0.0], &[false, true], 0.25), vec![0.75, 0.25]);
     let w = with_target_share(&[0.5, 0.5, 0.0, 0.0], &is_target, 0.5);
     assert_eq!(w, vec![0.25, 0.25, 0.25, 0.25]);
+}
+
+#[test]
+fn exploration_moves_the_split_within_each_field_and_keeps_its_total() {
+    let ds = common::space(3, 3);
+    let base = common::observation(&ds, -4.0, -6.0);
+    let stages = [StageOutcome::over(
+        &ds,
+        vec![0.3, 0.3, 0.1, 0.1, 0.1, 0.1],
+        common::observation(&ds, -4.1, -5.5),
+        0,
+    )
+    .unwrap()];
+    let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
+    let t = tensors(&common::schema(0, DecisionConfig::default()).net, 0);
+    let decide = |explore: f64, seed: u64| {
+        let decision = DecisionConfig { explore, seed, ..Default::default() };
+        Policy::new(common::schema(0, decision), &t).unwrap().decide(&h).unwrap()
+    };
+    let (plain, explored) = (decide(0.0, 0), decide(0.5, 0));
+    let target = |w: &[f64]| w[3..].iter().sum::<f64>();
+    assert!((target(&plain) - target(&explored)).abs() < 1e-9, "the field totals stay");
+    assert!((explored.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(explored.iter().all(|&w| w >= 0.05 / 6.0 - 1e-12), "the floor holds");
+    assert!(l1(&plain, &explored) > 0.01, "no exploration: {plain:?} vs {explored:?}");
+    // A function of the seed and the stage: the same again, another seed differs.
+    assert_eq!(explored, decide(0.5, 0));
+    assert_ne!(explored, decide(0.5, 1));
+    let bad = DecisionConfig { explore: f64::NAN, ..Default::default() };
+    assert!(bad.validate().unwrap_err().to_string().contains("decision.explore"));
 }

@@ -39,6 +39,14 @@ pub struct FamilyConfig {
     /// rare in their data, and a critic cannot learn what such a turn is worth (RESULTS,
     /// "Critics on observed returns").
     pub independent: f64,
+    /// Within-field jitter: every stage of every family multiplies each domain's weight within
+    /// its field by `exp(σ·z)`, `z ~ N(0, 1)` drawn afresh per stage and domain, keeping each
+    /// field's total (so the target share follows the family unchanged). 0 by default, so older
+    /// plans are unchanged. Four of the six families otherwise keep a field's split fixed over
+    /// the whole run, and then nothing in a run's history tells the domains of a field apart:
+    /// a domain's weight moves only with its field's share, so how the feedback followed it says
+    /// nothing about the domain itself (issue 21).
+    pub within_jitter: f64,
     /// Logit step (standard deviation) of a random walk per stage.
     pub walk_sigma: f64,
     /// Largest L1 change of a random walk's mixture between consecutive stages (the
@@ -61,6 +69,7 @@ impl Default for FamilyConfig {
             random_walk: 1.0,
             reweight: 1.0,
             independent: 0.0,
+            within_jitter: 0.0,
             walk_sigma: 0.5,
             max_l1_per_stage: 0.4,
             floor: 0.02,
@@ -82,6 +91,12 @@ impl FamilyConfig {
         }
         if !(0.0..1.0).contains(&self.floor) {
             return bad(format!("floor {} must be in [0, 1)", self.floor));
+        }
+        if !(self.within_jitter.is_finite() && (0.0..=3.0).contains(&self.within_jitter)) {
+            return bad(format!(
+                "within_jitter {} must be in [0, 3] (a log-normal σ; 0.3 moves a weight by about a third)",
+                self.within_jitter
+            ));
         }
         if !(self.walk_sigma >= 0.0 && self.max_l1_per_stage > 0.0) {
             return bad("walk_sigma must be ≥ 0 and max_l1_per_stage > 0".into());
@@ -249,7 +264,13 @@ pub fn sample_plan(
         .map(|index| {
             let tseed = derive(seed, "trajectory", index);
             let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.family", 0));
-            let (family, concentration, mixtures) = draw(&groups, cfg, stages, &mut rng);
+            let (family, concentration, mut mixtures) = draw(&groups, cfg, stages, &mut rng);
+            if cfg.within_jitter > 0.0 {
+                // Its own stream: the family's draws, and so every plan without jitter, stay
+                // as they were.
+                let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.jitter", 0));
+                jitter_within(&groups, &mut mixtures, cfg.within_jitter, cfg.floor, &mut rng);
+            }
             Ok(PlannedTrajectory {
                 index,
                 id: trajectory_id(index),
@@ -376,6 +397,28 @@ fn within_weights(g: &Groups, conc: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
         }
     }
     w
+}
+
+/// Multiplies each domain's weight (off the floor) by `exp(σ·z)`, `z ~ N(0, 1)` per row and
+/// domain, and rescales each field back to its total; the floor goes back on.
+fn jitter_within(g: &Groups, rows: &mut [Vec<f64>], sigma: f64, floor: f64, rng: &mut ChaCha8Rng) {
+    let k = g.n as f64;
+    for row in rows {
+        let mut m: Vec<f64> =
+            row.iter().map(|w| ((w - floor / k) / (1.0 - floor)).max(0.0)).collect();
+        for members in std::iter::once(&g.source).chain(&g.targets) {
+            let total: f64 = members.iter().map(|&i| m[i]).sum();
+            let moved: Vec<f64> =
+                members.iter().map(|&i| m[i] * (sigma * normal(rng)).exp()).collect();
+            let sum: f64 = moved.iter().sum();
+            if sum > 0.0 {
+                for (&i, x) in members.iter().zip(moved) {
+                    m[i] = total * x / sum;
+                }
+            }
+        }
+        *row = with_floor(&m, floor);
+    }
 }
 
 /// Mixture with target share `s` split over target fields by `split`, within-field `within`.
@@ -510,6 +553,39 @@ mod tests {
             }
         }
         assert!(plan.iter().all(|p| p.family != Family::Independent), "off by default");
+    }
+
+    #[test]
+    fn within_jitter_moves_each_fields_split_and_keeps_the_target_share() {
+        let s = space(4, 3);
+        let plain = FamilyConfig::default();
+        let jittered = FamilyConfig { within_jitter: 0.4, ..FamilyConfig::default() };
+        let a = sample_plan(&s, &plain, 40, 6, 3).unwrap();
+        let b = sample_plan(&s, &jittered, 40, 6, 3).unwrap();
+        let split = |row: &[f64], range: std::ops::Range<usize>| -> Vec<f64> {
+            let total: f64 = row[range.clone()].iter().sum();
+            row[range].iter().map(|w| w / total).collect()
+        };
+        let mut moved = 0;
+        for (p, q) in a.iter().zip(&b) {
+            // The same family and parameters; the same target share at every stage.
+            assert_eq!((&p.family, p.concentration), (&q.family, q.concentration));
+            for (r, j) in p.mixtures.iter().zip(&q.mixtures) {
+                assert!((target_share(r, 4) - target_share(j, 4)).abs() < 1e-9);
+                assert!((j.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+                assert!(j.iter().all(|&w| w >= plain.floor / 7.0 - 1e-12), "the floor holds");
+            }
+            // A constant mixture is no longer constant within its fields.
+            if matches!(q.family, Family::Constant { .. }) {
+                let first = split(&q.mixtures[0], 0..4);
+                moved +=
+                    usize::from(q.mixtures[1..].iter().any(|r| {
+                        split(r, 0..4).iter().zip(&first).any(|(x, y)| (x - y).abs() > 1e-3)
+                    }));
+                assert!(p.mixtures.windows(2).all(|w| w[0] == w[1]));
+            }
+        }
+        assert!(moved > 0, "no constant trajectory drawn, or none moved");
     }
 
     #[test]
