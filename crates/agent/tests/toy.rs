@@ -227,7 +227,8 @@ fn cql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
         dist(&sft),
         dist(&cql)
     );
-    // Measured (1 thread, features v4 with a history window of 24): demonstrations 0.561,
+    // Measured (1 thread, features v5: demonstrations 0.561, SFT 0.335, CQL 0.051); features v4
+    // with a history window of 24: demonstrations 0.561,
     // SFT 0.365, CQL 0.074. Features v3 with credit: SFT 0.401, CQL 0.048;
     // features v2: SFT 0.380, CQL 0.012 (data seeds 7 and 1234: 0.039 and 0.034). With the version-1 features: SFT 0.439, CQL 0.068, 0.081,
     // 0.020. Before the critic warm-up and the reward normalisation CQL stopped at 0.13-0.17
@@ -245,7 +246,7 @@ fn cql_on_observed_returns_finds_the_best_mixture_too() {
     eprintln!("distance to w*: CQL on returns {:.3} {cql:.3?}", dist(&cql));
     // The toy's stages are independent draws, so the behaviour's value Q^β ranks the actions
     // of a stage as the optimal Q does, and one step of improvement over it reaches w*.
-    // Measured (1 thread, features v4): 0.091; features v3: 0.022 (bootstrapped CQL on the same data: 0.048; with
+    // Measured (1 thread, features v5): 0.056; features v4: 0.091; features v3: 0.022 (bootstrapped CQL on the same data: 0.048; with
     // features v2 0.063 and 0.012).
     assert!(dist(&cql) < 0.1, "CQL on returns should find w* = {BEST:?}");
 }
@@ -260,8 +261,8 @@ fn iql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
     let sft = mean_action(&d, &cfg, 0);
     let iql = mean_action(&d, &cfg, 1);
     eprintln!("distance to w*: SFT {:.3} {sft:.3?}, IQL {:.3} {iql:.3?}", dist(&sft), dist(&iql));
-    // Measured (1 thread, features v5: credit within fields, the share's credit): SFT 0.336,
-    // IQL 0.215 (data seeds 7 and 1234: 0.353 → 0.247 and 0.368 → 0.244, ratios 0.64-0.70);
+    // Measured (1 thread, features v5: credit within fields, the share's credit): SFT 0.335,
+    // IQL 0.208 (a first v5 draft on data seeds 42, 7 and 1234: ratios 0.64, 0.70, 0.66);
     // features v4, history window 24: SFT 0.365, IQL 0.184; features v3:
     // SFT 0.401, IQL 0.170. Features v2 (1 thread, defaults
     // β = 3, τ = 0.7): SFT 0.380, IQL 0.138 (data seeds 7 and
@@ -286,7 +287,8 @@ fn advantage_weighted_cloning_moves_from_the_demonstrations_toward_the_best_mixt
         dist(&a),
         dist(&b)
     );
-    // Measured (1 thread, features v4): top quarter 0.365, advantage-weighted 0.228; v3: 0.401,
+    // Measured (1 thread, features v5): top quarter 0.335, advantage-weighted 0.108; v4: top
+    // quarter 0.365, advantage-weighted 0.228; v3: 0.401,
     // 0.261. Features v2: top quarter 0.380, advantage-weighted (β = 3) 0.250; data seed 7:
     // 0.323 and 0.190. β = 1: 0.339 on 42; β = 10: 0.265 and 0.248 (fewer transitions count).
     assert!(
@@ -385,7 +387,7 @@ fn the_agent_learns_from_the_runs_history_which_domain_moves_the_feedback() {
     let (early, late) = credit_shares(&d, &useful);
     eprintln!("useful domain's share of the math weight: stages 1-2 {early:.3}, stages 4-{stages} {late:.3} (chance 0.333)");
     assert!((early - 1.0 / 3.0).abs() < 0.05, "nothing tells the domains apart yet: {early}");
-    // Measured (1 thread, features v5, history window 24): 0.332 and 0.865; features v4:
+    // Measured (1 thread, features v5, history window 24): 0.331 and 0.876; features v4:
     // 0.332 and 0.857; features v3 (no
     // history): 0.331 and 0.802; with the credit features zeroed and no history 0.333 and
     // 0.641 (the last weights and the last feedback change alone say less).
@@ -405,7 +407,7 @@ fn the_agent_learns_from_the_runs_history_which_domain_moves_the_feedback() {
     }
     let (early, late) = credit_shares(&blind, &useful);
     eprintln!("without the credit features: stages 1-2 {early:.3}, stages 4-{stages} {late:.3}");
-    // Measured (1 thread, features v5): 0.333 and 0.809 (v4: 0.870): the window alone carries
+    // Measured (1 thread, features v5): 0.333 and 0.804 (v4: 0.870): the window alone carries
     // the credit.
     assert!(late > 0.72, "the history window should carry the credit: {late}");
 }

@@ -201,6 +201,13 @@ fn scale_free(trace: &[f64]) -> (f64, f64) {
     (trace[t] / scale, (trace[t] - trace[t - 1]) / scale)
 }
 
+/// The least movement, root mean square over the stages, of a series beyond the credit's
+/// controls for it to count as evidence: in its own units (1 = an even share of the field for
+/// an entry's weight within it; the target share for the share's own credit). The collection's
+/// jitter (log-normal σ 0.5) moves an even entry by about 0.5; the floor's trace on a fixed
+/// split is under 0.02.
+const MIN_MOVE: f64 = 0.05;
+
 /// Residuals of `v` after least squares on the orthonormal `basis`.
 fn residual(v: &[f64], basis: &[Vec<f64>]) -> Vec<f64> {
     let mut r = v.to_vec();
@@ -221,11 +228,17 @@ fn norm(v: &[f64]) -> f64 {
 /// with the number of stages from which it is used. Both `x` and the changes are first freed
 /// (least squares) of a constant and of the controls (for an entry's weight within its field:
 /// the target share, from four stages on, since the share moves a field's feedback by itself;
+/// the inverse of its field's total, from five, which is how the floor moves a fixed split;
 /// and the stage's place in the run, from six on, since gains shrink as the learning rate
 /// decays). The credit is then the partial correlation of the two times the square root of the
 /// degrees of freedom left, clipped to ±3 and divided by 3: 0 where a series never moved apart
 /// from the controls (nothing tells the entry apart from its field), near 0 where a few stages
 /// agree by chance, ±1 only on consistent evidence. Scale-free: the feedback's units cancel.
+///
+/// A series that moved by less than [`MIN_MOVE`] (root mean square) beyond the controls gives
+/// no evidence either: the floor alone moves a field's split a little with its share (a floor
+/// spread over every entry is not proportional to the field), and a correlation would read
+/// that trace at full scale.
 fn credits(x: &[Vec<f64>], changes: &[f64], controls: &[(usize, &[f64])]) -> Vec<f64> {
     let t = changes.len();
     let mut columns = vec![vec![1.0; t]];
@@ -253,7 +266,7 @@ fn credits(x: &[Vec<f64>], changes: &[f64], controls: &[(usize, &[f64])]) -> Vec
         .map(|x| {
             let xr = residual(x, &basis);
             let nx = norm(&xr);
-            if nx <= 1e-6 * norm(x).max(SCALE_FLOOR) {
+            if nx < MIN_MOVE * (t as f64).sqrt() {
                 return 0.0;
             }
             let r = xr.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>() / (nx * ny);
@@ -365,11 +378,24 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
             .collect::<Vec<_>>(),
     );
 
-    // Credit: how each stage's feedback change followed each entry's weight within its field.
-    let in_field_series: Vec<Vec<f64>> =
-        (0..k).map(|i| (0..t).map(|j| in_field(j, i)).collect()).collect();
-    let credit = |y: &[f64]| credits(&in_field_series, y, &[(4, &shares), (6, &positions)]);
-    let (credit_source, credit_target) = (credit(&source_changes), credit(&target_changes));
+    // Credit: how each stage's feedback change followed each entry's weight within its field,
+    // field by field. Besides the share and the trend, each field's controls hold 1/(its total):
+    // with a floor spread over every entry, a fixed split's weights within the field are
+    // exactly affine in it (n·w_i/W_f = n·c_i + (1 − n·c_i)·n·floor/(K·W_f)), so a split that
+    // only the floor moved is explained away, however close to 0 the field's share comes.
+    let (mut credit_source, mut credit_target) = (vec![0.0; k], vec![0.0; k]);
+    for f in 0..fields.len() {
+        let members: Vec<usize> = (0..k).filter(|&i| field_of[i] == f).collect();
+        let series: Vec<Vec<f64>> =
+            members.iter().map(|&i| (0..t).map(|j| in_field(j, i)).collect()).collect();
+        let inverse: Vec<f64> = totals.iter().map(|w| 1.0 / w[f].max(1e-3)).collect();
+        let controls = [(4, shares.as_slice()), (5, inverse.as_slice()), (6, positions.as_slice())];
+        let source = credits(&series, &source_changes, &controls);
+        let target = credits(&series, &target_changes, &controls);
+        for (n, &i) in members.iter().enumerate() {
+            (credit_source[i], credit_target[i]) = (source[n], target[n]);
+        }
+    }
 
     // History: per stage, the feedback changes over the trace's scale (as `scale_free`), and
     // each entry's held-out loss change over the largest one seen in the run.
