@@ -602,17 +602,19 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
         return;
     }
     let (corpus, _) = fixture();
-    let sample = |out: &Path| {
-        mixagent()
-            .args(["trajectories", "sample", "--config"])
+    let sample_with = |out: &Path, extra: &[&str]| {
+        let mut c = mixagent();
+        c.args(["trajectories", "sample", "--config"])
             .arg(config())
             .arg("--set")
             .arg(format!("corpus={}", corpus.display()))
-            .args(["--set", "trajectories=64", "--set", "stages=6", "--out"])
-            .arg(out)
-            .assert()
-            .success()
+            .args(["--set", "trajectories=64", "--set", "stages=6"]);
+        for s in extra {
+            c.args(["--set", s]);
+        }
+        c.arg("--out").arg(out).assert().success()
     };
+    let sample = |out: &Path| sample_with(out, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("plan");
     sample(&out)
@@ -629,6 +631,38 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
     let again = tmp.path().join("again");
     sample(&again);
     assert_eq!(read(&again.join("plan.json")), plan);
+    // Jitter within fields: the same families and target shares, other splits.
+    let jittered = tmp.path().join("jittered");
+    sample_with(&jittered, &["families.within_jitter=0.5"]);
+    let other = read(&jittered.join("plan.json"));
+    assert_ne!(other["trajectories"], plan["trajectories"]);
+    let math: Vec<bool> =
+        plan["space"].as_array().unwrap().iter().map(|d| d["field"] == "math").collect();
+    let share = |m: &serde_json::Value| -> f64 {
+        m.as_array()
+            .unwrap()
+            .iter()
+            .zip(&math)
+            .filter(|(_, t)| **t)
+            .map(|(w, _)| w.as_f64().unwrap())
+            .sum()
+    };
+    for (a, b) in trajs.iter().zip(other["trajectories"].as_array().unwrap()) {
+        assert_eq!(a["family"], b["family"]);
+        for (x, y) in
+            a["mixtures"].as_array().unwrap().iter().zip(b["mixtures"].as_array().unwrap())
+        {
+            assert!((share(x) - share(y)).abs() < 1e-9);
+        }
+    }
+    mixagent()
+        .args(["trajectories", "sample", "--config"])
+        .arg(config())
+        .args(["--set", "families.within_jitter=-1", "--out"])
+        .arg(tmp.path().join("refused"))
+        .assert()
+        .failure()
+        .stderr(contains("within_jitter -1 must be in [0, 3]"));
 }
 
 /// `cpt --policy` on the smoke fixture: the arguments of a steered run into `out`.
