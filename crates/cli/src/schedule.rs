@@ -45,14 +45,25 @@ pub struct Resolved {
     pub seed: Option<u64>,
     /// Training tokens per schedule domain, if the source names a corpus.
     pub counts: Option<BTreeMap<String, u64>>,
-    /// Training tokens per corpus domain, if the source names a corpus (what splits a grouped
-    /// entry over its domains, [`PlannedSchedule::expand_groups`]).
-    pub domain_tokens: Option<BTreeMap<String, u64>>,
+    /// Each entry's corpus domains and their training tokens, if the source names a corpus
+    /// (what splits a group or a field over its domains, [`PlannedSchedule::expand_entries`]).
+    pub entry_members: Option<BTreeMap<String, Vec<(String, u64)>>>,
 }
 
-/// Each corpus domain's training tokens.
-fn domain_tokens(manifest: &Manifest) -> BTreeMap<String, u64> {
-    manifest.domains.iter().map(|d| (d.name.clone(), d.train.tokens)).collect()
+/// The corpus domains each entry of `schedule` stands for ([`Manifest::entry_members`]), with
+/// their training tokens.
+fn entry_members(
+    schedule: &PlannedSchedule,
+    manifest: &Manifest,
+) -> BTreeMap<String, Vec<(String, u64)>> {
+    schedule
+        .domains
+        .iter()
+        .filter_map(|name| {
+            let of = manifest.entry_members(name)?;
+            Some((name.clone(), of.iter().map(|d| (d.name.clone(), d.train.tokens)).collect()))
+        })
+        .collect()
 }
 
 impl Source {
@@ -119,15 +130,16 @@ fn from_run(dir: &Path) -> anyhow::Result<Resolved> {
                 .iter()
                 .map(|s| PlannedStage { tokens: s.tokens, weights: s.weights.clone() })
                 .collect();
+            let schedule = PlannedSchedule {
+                domains: run.space.iter().map(|e| e.name.clone()).collect(),
+                stages,
+            };
             Ok(Resolved {
-                schedule: PlannedSchedule {
-                    domains: run.space.iter().map(|e| e.name.clone()).collect(),
-                    stages,
-                },
+                entry_members: Some(entry_members(&schedule, &manifest)),
+                schedule,
                 shape: Some((run.config.train.seq_len as u64, run.config.train.batch_size as u64)),
                 seed: Some(run.config.seed),
                 counts: Some(counts_of(&entries(&space, &manifest)?)),
-                domain_tokens: Some(domain_tokens(&manifest)),
             })
         }
         RunFile::Training(spec) => {
@@ -136,6 +148,7 @@ fn from_run(dir: &Path) -> anyhow::Result<Resolved> {
             let schedule =
                 stages_over(&space, spec.schedule.stages.iter().map(|s| (s.tokens, &s.weights)))?;
             Ok(Resolved {
+                entry_members: Some(entry_members(&schedule, &manifest)),
                 schedule,
                 shape: Some((
                     spec.train.seq_len as u64,
@@ -143,7 +156,6 @@ fn from_run(dir: &Path) -> anyhow::Result<Resolved> {
                 )),
                 seed: Some(spec.train.seed),
                 counts: Some(counts_of(&entries(&space, &manifest)?)),
-                domain_tokens: Some(domain_tokens(&manifest)),
             })
         }
     }
@@ -190,12 +202,13 @@ fn from_policy(policy: &str, config: &Path, overrides: &[String]) -> anyhow::Res
         stages.push(PlannedStage { tokens: config.stage_tokens, weights: m.weights().to_vec() });
         controller.observe(neutral.clone(), config.stage_tokens)?;
     }
+    let schedule = PlannedSchedule { domains: space.names().map(String::from).collect(), stages };
     Ok(Resolved {
-        schedule: PlannedSchedule { domains: space.names().map(String::from).collect(), stages },
+        entry_members: Some(entry_members(&schedule, &manifest)),
+        schedule,
         shape: Some((config.train.seq_len as u64, config.train.batch_size as u64)),
         seed: Some(config.seed),
         counts: Some(counts),
-        domain_tokens: Some(domain_tokens(&manifest)),
     })
 }
 
@@ -232,5 +245,5 @@ fn from_file(path: &Path) -> anyhow::Result<Resolved> {
     let space = std::sync::Arc::new(DomainSpace::new(domains)?);
     let schedule = stages_over(&space, file.stages.iter().map(|s| (s.tokens, &s.weights)))
         .with_context(|| format!("schedule {}", path.display()))?;
-    Ok(Resolved { schedule, shape: None, seed: None, counts: None, domain_tokens: None })
+    Ok(Resolved { schedule, shape: None, seed: None, counts: None, entry_members: None })
 }

@@ -742,6 +742,22 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
     assert_eq!(a, b, "the resumed run differs from the clean one");
     let first = a["stages"][0]["weights"].clone();
     assert_ne!(a["stages"][4]["weights"], first, "ODM moved its weights");
+    // Exported, each field-level entry becomes its field's domains (a trainer has no dataset
+    // named after a field), split by their training tokens.
+    let export = mixagent()
+        .args(["export", "--format", "megatron", "--path-template", "/data/{domain}", "--run"])
+        .arg(&clean)
+        .assert()
+        .success();
+    let megatron: Value = serde_json::from_slice(&export.get_output().stdout).unwrap();
+    let paths = megatron["stages"][0]["data_path"].as_str().unwrap();
+    assert!(
+        paths.contains("/data/brown_press")
+            && paths.contains("/data/math_algebra")
+            && !paths.contains("/data/general")
+            && !paths.contains("/data/math "),
+        "{paths}"
+    );
 
     // Another policy into the same folder is refused; unknown policies name the known ones.
     mixagent()

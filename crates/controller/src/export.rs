@@ -32,34 +32,31 @@ pub struct PlannedSchedule {
 }
 
 impl PlannedSchedule {
-    /// The schedule with every grouped entry (`a+b`, a re-grouped space) replaced by its member
-    /// domains, its weight split among them in proportion to `tokens` (each domain's training
-    /// tokens), as the sampler reads a group: a trainer has a dataset per domain, none named
-    /// after a group. Other entries are kept as they are.
-    pub fn expand_groups(
+    /// The schedule with every entry that stands for several corpus domains (a group `a+b` of
+    /// a re-grouped space, or a whole field of a field-level space) replaced by its domains,
+    /// its weight split among them in proportion to their training tokens, as the sampler
+    /// reads such an entry: a trainer has a dataset per domain, none named after a group or a
+    /// field. `members` maps an entry to its domains and their training tokens; an entry it
+    /// does not hold, or that stands for itself, is kept as it is.
+    pub fn expand_entries(
         &self,
-        tokens: &std::collections::BTreeMap<String, u64>,
+        members: &std::collections::BTreeMap<String, Vec<(String, u64)>>,
     ) -> Result<PlannedSchedule, String> {
         // Each entry's parts and their shares of it.
         let mut parts: Vec<Vec<(String, f64)>> = Vec::with_capacity(self.domains.len());
         for name in &self.domains {
-            if !name.contains(mixagent_core::GROUP_SEPARATOR) {
-                parts.push(vec![(name.clone(), 1.0)]);
-                continue;
-            }
-            let members: Vec<&str> = name.split(mixagent_core::GROUP_SEPARATOR).collect();
-            let counts = members
-                .iter()
-                .map(|m| tokens.get(*m).map(|&t| t as f64).ok_or(*m))
-                .collect::<Result<Vec<f64>, &str>>()
-                .map_err(|m| format!("group `{name}`: no token count for its domain `{m}`"))?;
-            let total: f64 = counts.iter().sum();
+            let of = match members.get(name) {
+                Some(of) if !(of.len() == 1 && &of[0].0 == name) => of,
+                _ => {
+                    parts.push(vec![(name.clone(), 1.0)]);
+                    continue;
+                }
+            };
+            let total: f64 = of.iter().map(|(_, t)| *t as f64).sum();
             if total <= 0.0 {
-                return Err(format!("group `{name}`: its domains hold no training tokens"));
+                return Err(format!("entry `{name}`: its domains hold no training tokens"));
             }
-            parts.push(
-                members.iter().zip(counts).map(|(m, t)| (m.to_string(), t / total)).collect(),
-            );
+            parts.push(of.iter().map(|(m, t)| (m.clone(), *t as f64 / total)).collect());
         }
         Ok(PlannedSchedule {
             domains: parts.iter().flatten().map(|(d, _)| d.clone()).collect(),

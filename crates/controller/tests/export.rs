@@ -165,7 +165,7 @@ fn bad_schedules_and_shapes_are_refused_with_the_stage() {
 }
 
 #[test]
-fn groups_are_split_over_their_domains_by_tokens() {
+fn groups_and_fields_are_split_over_their_domains_by_tokens() {
     let grouped = PlannedSchedule {
         domains: vec!["web+books".into(), "alg".into()],
         stages: vec![
@@ -173,13 +173,29 @@ fn groups_are_split_over_their_domains_by_tokens() {
             PlannedStage { tokens: 100, weights: vec![0.4, 0.6] },
         ],
     };
-    let tokens = [("web".to_string(), 3000), ("books".into(), 1000), ("alg".into(), 5)].into();
-    let plain = grouped.expand_groups(&tokens).unwrap();
+    let members: std::collections::BTreeMap<String, Vec<(String, u64)>> = [
+        ("web+books".to_string(), vec![("web".to_string(), 3000), ("books".to_string(), 1000)]),
+        ("alg".to_string(), vec![("alg".to_string(), 5)]),
+    ]
+    .into();
+    let plain = grouped.expand_entries(&members).unwrap();
     assert_eq!(plain.domains, ["web", "books", "alg"]);
     let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
     assert!(close(&plain.stages[0].weights, &[0.6, 0.2, 0.2]), "{:?}", plain.stages[0]);
     assert!(close(&plain.stages[1].weights, &[0.3, 0.1, 0.6]), "{:?}", plain.stages[1]);
-    // Without a member's count the group cannot be split: named, not guessed.
-    let e = grouped.expand_groups(&[("web".to_string(), 1)].into()).unwrap_err();
-    assert!(e.contains("`books`"), "{e}");
+    // A field-level entry is split alike; an entry the map does not hold is kept.
+    let fields = PlannedSchedule {
+        domains: vec!["general".into(), "math".into()],
+        stages: vec![PlannedStage { tokens: 100, weights: vec![0.5, 0.5] }],
+    };
+    let by_field =
+        [("general".to_string(), vec![("web".to_string(), 1000), ("books".to_string(), 3000)])]
+            .into();
+    let plain = fields.expand_entries(&by_field).unwrap();
+    assert_eq!(plain.domains, ["web", "books", "math"]);
+    assert!(close(&plain.stages[0].weights, &[0.125, 0.375, 0.5]), "{:?}", plain.stages[0]);
+    // An entry whose domains hold no tokens cannot be split: named, not guessed.
+    let empty = [("general".to_string(), vec![("web".to_string(), 0)])].into();
+    let e = fields.expand_entries(&empty).unwrap_err();
+    assert!(e.contains("`general`") && e.contains("no training tokens"), "{e}");
 }

@@ -45,21 +45,18 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let format: Format = a.format.parse().map_err(anyhow::Error::msg)?;
     let mut resolved = a.source.resolve()?;
-    // A trainer has a dataset per domain, none named after a group of a re-grouped space: split
-    // each group over its domains by their training tokens, as the sampler reads it.
-    let grouped = |s: &mixagent_controller::export::PlannedSchedule| {
-        s.domains.iter().any(|d| d.contains(mixagent_core::GROUP_SEPARATOR))
-    };
-    if grouped(&resolved.schedule) {
-        match &resolved.domain_tokens {
-            Some(tokens) => {
-                resolved.schedule =
-                    resolved.schedule.expand_groups(tokens).map_err(anyhow::Error::msg)?
-            }
-            None => eprintln!(
-                "export: the schedule names grouped entries (a+b) and no corpus to split them by; each is written as one dataset named after the group: give it a path with --path, or export the run or the policy, which know their corpus"
-            ),
+    // A trainer has a dataset per domain, none named after a group of a re-grouped space or a
+    // field of a field-level one: split each such entry over its domains by their training
+    // tokens, as the sampler reads it.
+    match &resolved.entry_members {
+        Some(members) => {
+            resolved.schedule =
+                resolved.schedule.expand_entries(members).map_err(anyhow::Error::msg)?
         }
+        None if resolved.schedule.domains.iter().any(|d| d.contains(mixagent_core::GROUP_SEPARATOR)) => eprintln!(
+            "export: the schedule names grouped entries (a+b) and no corpus to split them by; each is written as one dataset named after the group: give it a path with --path, or export the run or the policy, which know their corpus"
+        ),
+        None => {}
     }
     let (seq_len, global_batch) = match (a.seq_len, a.global_batch, resolved.shape) {
         (Some(s), Some(b), _) => (s, b),
