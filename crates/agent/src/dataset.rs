@@ -451,7 +451,10 @@ impl Dataset {
 /// A view's action: the collected mixture `w` (over `kc` domains, floor `floor/kc` each) summed
 /// over each entry's `grouping` with the floor moved to the view's own `floor/K`, as a policy
 /// over the view puts it. Summing the floored weights instead would give an entry of one
-/// domain in a coarser view less than the view's floor, and its logit no finite value.
+/// domain in a coarser view less than the view's floor, and its logit no finite value. The
+/// floor is the collection's (`families.floor`); the trainer takes its own (`floor`, the same
+/// 0.02 by default) off again, so where the two differ the targets are off by their difference.
+/// The view's states keep the summed weights as collected: what the proxy actually read.
 fn refloored<'a>(
     w: &'a [f64],
     grouping: &'a [Vec<usize>],

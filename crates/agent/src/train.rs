@@ -565,10 +565,11 @@ pub fn train(
     } else {
         0
     };
-    // Every k-th chosen trajectory validates, so both splits span the score range; from the
-    // middle of each stride, so the best trajectory is trained on.
+    // Every k-th chosen trajectory validates, from the middle of each stride, so both splits
+    // span the score range and the best trajectory is trained on (n_val < top, so index 1
+    // exists when the stride is 1).
     let val_set: Vec<usize> = match top.checked_div(n_val) {
-        Some(stride) => (0..n_val).map(|i| chosen[i * stride + stride / 2]).collect(),
+        Some(stride) => (0..n_val).map(|i| chosen[(i * stride + stride / 2).max(1)]).collect(),
         None => Vec::new(),
     };
     let pick = |b: &Block, keep: &dyn Fn(usize) -> bool| -> Tensor {

@@ -33,10 +33,10 @@ fn normal(state: &mut u64) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// For each trajectory of a 200-trajectory plan: its family, and the math domain with the
-/// highest target credit after the last stage (None when every math credit is 0) beside
-/// the useful one.
-fn credit_winners(jitter: f64) -> Vec<(Family, Option<usize>, usize)> {
+/// For each trajectory of a 200-trajectory plan: its family, the math domain with the highest
+/// target credit after the last stage (None when every math credit is 0), the useful one, and
+/// whether any math entry had a credit before the last stage.
+fn credit_winners(jitter: f64) -> Vec<(Family, Option<usize>, usize, bool)> {
     let ds = space();
     let space = DomainInfo::space_of(&ds).unwrap();
     let cfg = FamilyConfig { within_jitter: jitter, ..FamilyConfig::default() };
@@ -65,17 +65,22 @@ fn credit_winners(jitter: f64) -> Vec<(Family, Option<usize>, usize)> {
                     StageOutcome::over(&ds, w.clone(), obs(g, m), 0).unwrap()
                 })
                 .collect();
-            let h = History {
-                domains: &ds,
-                initial: &obs(-4.0, -8.0),
-                stages: &stages,
-                total_stages: STAGES,
+            let initial = obs(-4.0, -8.0);
+            let credit_after = |t: usize| -> Vec<f32> {
+                let h = History {
+                    domains: &ds,
+                    initial: &initial,
+                    stages: &stages[..t],
+                    total_stages: STAGES,
+                };
+                let s = encode(&h, 0);
+                (0..MATH).map(|i| s.token(4 + i)[tgt]).collect()
             };
-            let s = encode(&h, 0);
-            let credit: Vec<f32> = (0..MATH).map(|i| s.token(4 + i)[tgt]).collect();
+            let credit = credit_after(STAGES);
             let best = (0..MATH).fold(0, |b, i| if credit[i] > credit[b] { i } else { b });
             let winner = credit.iter().any(|&c| c != 0.0).then_some(best);
-            (p.family.clone(), winner, useful)
+            let earlier = (1..STAGES).any(|t| credit_after(t).iter().any(|&c| c != 0.0));
+            (p.family.clone(), winner, useful, earlier)
         })
         .collect()
 }
@@ -94,7 +99,7 @@ fn smooth(f: &Family) -> bool {
 fn with_the_within_field_jitter_the_credit_finds_the_useful_domain_even_on_smooth_families() {
     let runs = credit_winners(0.5);
     let on_smooth: Vec<_> = runs.iter().filter(|r| smooth(&r.0)).collect();
-    let hits = on_smooth.iter().filter(|(_, w, u)| *w == Some(*u)).count();
+    let hits = on_smooth.iter().filter(|(_, w, u, _)| *w == Some(*u)).count();
     let rate = hits as f64 / on_smooth.len() as f64;
     eprintln!(
         "jitter 0.5: the useful domain has the top credit in {hits} of {} smooth runs",
@@ -108,9 +113,10 @@ fn with_the_within_field_jitter_the_credit_finds_the_useful_domain_even_on_smoot
 #[test]
 fn without_it_smooth_families_give_no_within_field_credit() {
     let runs = credit_winners(0.0);
-    for (family, winner, _) in &runs {
+    for (family, winner, _, earlier) in &runs {
         if smooth(family) {
             assert_eq!(*winner, None, "{family:?}: a fixed split earns no credit");
+            assert!(!earlier, "{family:?}: a fixed split earned credit at some stage");
         }
     }
     assert!(runs.iter().any(|r| !smooth(&r.0) && r.1.is_some()), "the other families do move");

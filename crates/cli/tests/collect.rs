@@ -751,11 +751,12 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
         .success();
     let megatron: Value = serde_json::from_slice(&export.get_output().stdout).unwrap();
     let paths = megatron["stages"][0]["data_path"].as_str().unwrap();
+    let words: Vec<&str> = paths.split_whitespace().collect();
     assert!(
-        paths.contains("/data/brown_press")
-            && paths.contains("/data/math_algebra")
-            && !paths.contains("/data/general")
-            && !paths.contains("/data/math "),
+        words.contains(&"/data/brown_press")
+            && words.contains(&"/data/math_algebra")
+            && !words.contains(&"/data/general")
+            && !words.contains(&"/data/math"),
         "{paths}"
     );
 

@@ -37,7 +37,8 @@ impl PlannedSchedule {
     /// its weight split among them in proportion to their training tokens, as the sampler
     /// reads such an entry: a trainer has a dataset per domain, none named after a group or a
     /// field. `members` maps an entry to its domains and their training tokens; an entry it
-    /// does not hold, or that stands for itself, is kept as it is.
+    /// does not hold, or that stands for itself, is kept as it is, but a group it does not
+    /// hold is an error.
     pub fn expand_entries(
         &self,
         members: &std::collections::BTreeMap<String, Vec<(String, u64)>>,
@@ -47,6 +48,11 @@ impl PlannedSchedule {
         for name in &self.domains {
             let of = match members.get(name) {
                 Some(of) if !(of.len() == 1 && &of[0].0 == name) => of,
+                None if name.contains(mixagent_core::GROUP_SEPARATOR) => {
+                    return Err(format!(
+                        "group `{name}`: not a group of this corpus's domains (one field each)"
+                    ))
+                }
                 _ => {
                     parts.push(vec![(name.clone(), 1.0)]);
                     continue;

@@ -194,6 +194,9 @@ fn groups_and_fields_are_split_over_their_domains_by_tokens() {
     let plain = fields.expand_entries(&by_field).unwrap();
     assert_eq!(plain.domains, ["web", "books", "math"]);
     assert!(close(&plain.stages[0].weights, &[0.125, 0.375, 0.5]), "{:?}", plain.stages[0]);
+    // A group the corpus does not resolve is refused, not written as a dataset of that name.
+    let e = grouped.expand_entries(&[].into()).unwrap_err();
+    assert!(e.contains("`web+books`"), "{e}");
     // An entry whose domains hold no tokens cannot be split: named, not guessed.
     let empty = [("general".to_string(), vec![("web".to_string(), 0)])].into();
     let e = fields.expand_entries(&empty).unwrap_err();

@@ -123,10 +123,12 @@ pub struct DecisionConfig {
     pub trust_region: f64,
     /// κ of the pessimistic value `mean_j Q_j − κ·sd_j Q_j` over the critics.
     pub pessimism: f64,
-    /// Exploration within fields: the chosen mixture's weight of each entry within its field is
-    /// multiplied by `exp(σ·z)`, `z ~ N(0, 1)` per stage and entry, keeping each field's total,
-    /// so that the run's own history tells the entries of a field apart (the credit features
-    /// read nothing from a split that never moves). 0: none.
+    /// Exploration within fields: each proposed mixture's weight of each entry within its field
+    /// is multiplied by `exp(σ·z)`, `z ~ N(0, 1)` per decision and entry, keeping each field's
+    /// total, before the trust region and the critics' scoring, so that the run's own history
+    /// tells the entries of a field apart (the credit features read nothing from a split that
+    /// never moves). The draws are keyed by the seed, the stage and the last observation. 0:
+    /// none.
     pub explore: f64,
     /// Seed of the candidates' and the exploration's draws (with the stage index: a decision is
     /// a function of the history, so replays and resumes decide alike).
@@ -434,28 +436,40 @@ impl Policy {
         let out = self.net.forward(&state.values, state.tokens, &is_target)?;
         let d = &self.schema.decision;
         let last = history.stages.last().map(|s| s.mixture.weights());
-        let bound = |w: Vec<f64>| match last {
-            Some(last) => trust_region(w, last, d.trust_region),
-            None => w,
+        // Exploration (within fields), then the trust region: every candidate is scored as it
+        // would run, and the result stays within the region. One draw per decision, keyed by
+        // the history it decides after (the stage and the last observation), so replays and
+        // resumes decide alike while runs that observed differently explore differently.
+        let explore_seed = {
+            let seen = history.stages.last().map_or(history.initial, |s| &s.observation);
+            let key = seen.feedback.values().fold(history.stages.len() as u64, |k, v| {
+                mixagent_core::seed::mix64(k ^ v.to_bits())
+            });
+            mixagent_core::seed::derive(d.seed, "explore", key)
+        };
+        let prepare = |w: Vec<f64>| {
+            let w = if d.explore > 0.0 {
+                let mut normal = Normal::new(explore_seed);
+                explore_within(w, history.domains, d.explore, self.schema.floor, &mut normal)
+            } else {
+                w
+            };
+            match last {
+                Some(last) => trust_region(w, last, d.trust_region),
+                None => w,
+            }
         };
         let mean =
-            bound(mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor));
-        let explore = |w: Vec<f64>| {
-            if d.explore == 0.0 {
-                return w;
-            }
-            let seed = mixagent_core::seed::derive(d.seed, "explore", history.stages.len() as u64);
-            explore_within(w, history.domains, d.explore, self.schema.floor, &mut Normal::new(seed))
-        };
+            prepare(mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor));
         if d.candidates == 0 || self.critics.is_empty() {
-            return Ok(Decision { weights: explore(mean), outside, scored: None });
+            return Ok(Decision { weights: mean, outside, scored: None });
         }
         let seed = mixagent_core::seed::derive(d.seed, "decision", history.stages.len() as u64);
         let mut candidates = vec![mean];
         let mut normal = Normal::new(seed);
         for _ in 1..d.candidates {
             let w = sample(&out, &mut normal, &is_target, self.schema.floor);
-            candidates.push(bound(w));
+            candidates.push(prepare(w));
         }
         let values: Vec<f64> = self
             .values_of_state(&state, &candidates)?
@@ -471,8 +485,7 @@ impl Policy {
             value: values[chosen],
             mean_value: values[0],
         };
-        let weights = explore(candidates.swap_remove(chosen));
-        Ok(Decision { weights, outside, scored: Some(scored) })
+        Ok(Decision { weights: candidates.swap_remove(chosen), outside, scored: Some(scored) })
     }
 
     /// Each critic's value of each of `candidates` (mixtures in space order) after `history`:

@@ -204,8 +204,8 @@ fn scale_free(trace: &[f64]) -> (f64, f64) {
 /// The least movement, root mean square over the stages, of a series beyond the credit's
 /// controls for it to count as evidence: in its own units (1 = an even share of the field for
 /// an entry's weight within it; the target share for the share's own credit). The collection's
-/// jitter (log-normal σ 0.5) moves an even entry by about 0.5; the floor's trace on a fixed
-/// split is under 0.02.
+/// jitter (log-normal σ 0.5) moves an even entry by about 0.5; a movement the controls cannot
+/// explain but that small (rounding) is no evidence.
 const MIN_MOVE: f64 = 0.05;
 
 /// Residuals of `v` after least squares on the orthonormal `basis`.
@@ -227,18 +227,17 @@ fn norm(v: &[f64]) -> f64 {
 /// `changes` is the feedback's change over each stage; `controls` are further series, each
 /// with the number of stages from which it is used. Both `x` and the changes are first freed
 /// (least squares) of a constant and of the controls (for an entry's weight within its field:
-/// the target share, from four stages on, since the share moves a field's feedback by itself;
-/// the inverse of its field's total, from five, which is how the floor moves a fixed split;
-/// and the stage's place in the run, from six on, since gains shrink as the learning rate
-/// decays). The credit is then the partial correlation of the two times the square root of the
-/// degrees of freedom left, clipped to ±3 and divided by 3: 0 where a series never moved apart
-/// from the controls (nothing tells the entry apart from its field), near 0 where a few stages
-/// agree by chance, ±1 only on consistent evidence. Scale-free: the feedback's units cancel.
+/// the inverse of its field's total, from three stages on, which is how a floor spread over
+/// every entry moves a fixed split; the target share, from five, since the share moves a
+/// field's feedback by itself; and the stage's place in the run, from six, since gains shrink
+/// as the learning rate decays). The credit is then the partial correlation of the two times
+/// the square root of the degrees of freedom left, clipped to ±3 and divided by 3: 0 where a
+/// series never moved apart from the controls (nothing tells the entry apart from its field)
+/// and ±1 only on consistent evidence; by chance alone it has a standard deviation of about a
+/// third (r·√dof is about a standard normal). Scale-free: the feedback's units cancel.
 ///
 /// A series that moved by less than [`MIN_MOVE`] (root mean square) beyond the controls gives
-/// no evidence either: the floor alone moves a field's split a little with its share (a floor
-/// spread over every entry is not proportional to the field), and a correlation would read
-/// that trace at full scale.
+/// no evidence either, where a correlation would read a tiny trace at full scale.
 fn credits(x: &[Vec<f64>], changes: &[f64], controls: &[(usize, &[f64])]) -> Vec<f64> {
     let t = changes.len();
     let mut columns = vec![vec![1.0; t]];
@@ -352,9 +351,14 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
             t
         })
         .collect();
+    // A field with no weight at all (possible only without a floor) reads as even.
     let in_field = |stage: usize, i: usize| -> f64 {
         let n = per_field[h.domains[i].field.as_str()] as f64;
-        n * h.stages[stage].mixture.weights()[i] / totals[stage][field_of[i]].max(SCALE_FLOOR)
+        let total = totals[stage][field_of[i]];
+        if total <= SCALE_FLOOR {
+            return 1.0;
+        }
+        n * h.stages[stage].mixture.weights()[i] / total
     };
     // Each entry's relative held-out loss change after each stage, where the history window
     // needs them all; else only after the last two.
@@ -379,17 +383,18 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
     );
 
     // Credit: how each stage's feedback change followed each entry's weight within its field,
-    // field by field. Besides the share and the trend, each field's controls hold 1/(its total):
-    // with a floor spread over every entry, a fixed split's weights within the field are
-    // exactly affine in it (n·w_i/W_f = n·c_i + (1 − n·c_i)·n·floor/(K·W_f)), so a split that
-    // only the floor moved is explained away, however close to 0 the field's share comes.
+    // field by field. Each field's controls hold 1/(its total) first: with a floor spread over
+    // every entry, a fixed split's weights within the field are exactly affine in it
+    // (n·w_i/W_f = n·c_i + (1 − n·c_i)·n·floor/(K·W_f)), so a split that only the floor moved
+    // is explained away from the first stage with a degree of freedom, however close to 0 the
+    // field's share comes; then the share and the trend.
     let (mut credit_source, mut credit_target) = (vec![0.0; k], vec![0.0; k]);
     for f in 0..fields.len() {
         let members: Vec<usize> = (0..k).filter(|&i| field_of[i] == f).collect();
         let series: Vec<Vec<f64>> =
             members.iter().map(|&i| (0..t).map(|j| in_field(j, i)).collect()).collect();
-        let inverse: Vec<f64> = totals.iter().map(|w| 1.0 / w[f].max(1e-3)).collect();
-        let controls = [(4, shares.as_slice()), (5, inverse.as_slice()), (6, positions.as_slice())];
+        let inverse: Vec<f64> = totals.iter().map(|w| 1.0 / w[f].max(SCALE_FLOOR)).collect();
+        let controls = [(3, inverse.as_slice()), (5, shares.as_slice()), (6, positions.as_slice())];
         let source = credits(&series, &source_changes, &controls);
         let target = credits(&series, &target_changes, &controls);
         for (n, &i) in members.iter().enumerate() {
@@ -670,8 +675,41 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_split_under_a_floor_earns_no_credit_at_any_stage() {
+        // Math split 0.97 / 0.03 off a 2% floor over the 3 entries; the target share ramps
+        // from near 0, so the floor moves the split within math a lot (b from about 1.2 to
+        // 1.9), and the math gains follow the share only.
+        let ds = vec![d("a", "general"), d("b", "math"), d("c", "math")];
+        let base = obs(-4.0, -8.0, 4.0, 6.0);
+        let floor = 0.02;
+        let (mut m, mut stages) = (-8.0, Vec::new());
+        for j in 0..12 {
+            let s = 0.01 + 0.05 * j as f64;
+            m += 0.3 * s;
+            let w: Vec<f64> = [1.0 - s, 0.97 * s, 0.03 * s]
+                .iter()
+                .map(|v| (1.0 - floor) * v + floor / 3.0)
+                .collect();
+            stages.push(StageOutcome::over(&ds, w, obs(-4.0, m, 4.0, 6.0), 0).unwrap());
+        }
+        let tgt = DOMAIN_FEATURES.len() - 1;
+        for t in 1..=12 {
+            let h =
+                History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: 12 };
+            let s = encode(&h, 0);
+            for i in 0..3 {
+                assert_eq!(s.token(i)[tgt], 0.0, "entry {i} after {t} stages");
+            }
+        }
+        let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 12 };
+        let moved = encode(&h, 0).token(1)[3]
+            - encode(&History { stages: &stages[..1], ..h }, 0).token(1)[3];
+        assert!(moved.abs() > 0.3, "the floor should move b within math: {moved}");
+    }
+
+    #[test]
     fn credit_is_bounded_and_grows_with_the_evidence() {
-        // Gains follow b's weight up to noise; more stages, more evidence.
+        // Gains follow b's weight exactly (r = 1): the credit grows as √dof up to its clip.
         let n = 24;
         let b: Vec<f64> =
             (0..n).map(|j| if (j * 7 + j / 3) % 2 == 0 { 0.7 } else { 0.3 }).collect();

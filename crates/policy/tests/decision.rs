@@ -199,6 +199,10 @@ fn exploration_moves_the_split_within_each_field_and_keeps_its_total() {
     // A function of the seed and the stage: the same again, another seed differs.
     assert_eq!(explored, decide(0.5, 0));
     assert_ne!(explored, decide(0.5, 1));
+    // Explored before the trust region: the result stays within it.
+    let bounded = DecisionConfig { explore: 1.0, trust_region: 0.05, ..Default::default() };
+    let w = Policy::new(common::schema(0, bounded), &t).unwrap().decide(&h).unwrap();
+    assert!(l1(&w, stages[0].mixture.weights()) <= 0.05 + 1e-9, "{w:?}");
     let bad = DecisionConfig { explore: f64::NAN, ..Default::default() };
     assert!(bad.validate().unwrap_err().to_string().contains("decision.explore"));
 }

@@ -45,7 +45,8 @@ pub struct FamilyConfig {
     /// plans are unchanged. Four of the six families otherwise keep a field's split fixed over
     /// the whole run, and then nothing in a run's history tells the domains of a field apart:
     /// a domain's weight moves only with its field's share, so how the feedback followed it says
-    /// nothing about the domain itself (issue 21).
+    /// nothing about the domain itself (issue 21). It moves a random walk's mixture beyond
+    /// `max_l1_per_stage`, which bounds the walk before the jitter.
     pub within_jitter: f64,
     /// Logit step (standard deviation) of a random walk per stage.
     pub walk_sigma: f64,
