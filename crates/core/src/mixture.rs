@@ -101,6 +101,35 @@ impl Mixture {
     }
 }
 
+/// `weights` with each field's split moved by a log-normal factor: every entry's weight off the
+/// floor (`floor/K` each) is multiplied by `exp(σ·z)`, `z` from `normal` (a standard normal
+/// draw per entry, in `fields` order), each field (`fields`: the entries of each) is rescaled
+/// to its total, and the floor goes back on. The field totals, so the target share, are kept.
+/// What the collection's `families.within_jitter` and the agent's `decision.explore` do, so a
+/// run's history can tell the entries of a field apart.
+pub fn jitter_within_fields(
+    weights: &[f64],
+    fields: &[Vec<usize>],
+    sigma: f64,
+    floor: f64,
+    mut normal: impl FnMut() -> f64,
+) -> Vec<f64> {
+    let k = weights.len() as f64;
+    let mut m: Vec<f64> =
+        weights.iter().map(|w| ((w - floor / k) / (1.0 - floor)).max(0.0)).collect();
+    for members in fields {
+        let total: f64 = members.iter().map(|&i| m[i]).sum();
+        let moved: Vec<f64> = members.iter().map(|&i| m[i] * (sigma * normal()).exp()).collect();
+        let sum: f64 = moved.iter().sum();
+        if sum > 0.0 {
+            members.iter().zip(moved).for_each(|(&i, x)| m[i] = total * x / sum);
+        }
+    }
+    let v: Vec<f64> = m.iter().map(|x| (1.0 - floor) * x + floor / k).collect();
+    let sum: f64 = v.iter().sum();
+    v.into_iter().map(|x| x / sum).collect()
+}
+
 impl Serialize for Mixture {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_spec().serialize(s)
@@ -128,6 +157,33 @@ mod tests {
     use super::*;
     use crate::Domain;
     use proptest::prelude::*;
+
+    #[test]
+    fn jitter_moves_each_fields_split_by_hand_and_keeps_its_total() {
+        // Two fields {0, 1} and {2, 3}, no floor; draws z = ln 2 / σ for entry 0, 0 otherwise:
+        // entry 0 doubles against entry 1 within the first field, whose total stays 0.6.
+        let sigma = 0.5;
+        let mut draws = [2f64.ln() / sigma, 0.0, 0.0, 0.0].into_iter();
+        let w = jitter_within_fields(
+            &[0.3, 0.3, 0.2, 0.2],
+            &[vec![0, 1], vec![2, 3]],
+            sigma,
+            0.0,
+            || draws.next().unwrap(),
+        );
+        for (a, b) in w.iter().zip([0.4, 0.2, 0.2, 0.2]) {
+            assert!((a - b).abs() < 1e-12, "{w:?}");
+        }
+        // With a floor of 0.04 (0.01 each) the same draws act on the weights off the floor.
+        let mut draws = [2f64.ln() / sigma, 0.0, 0.0, 0.0].into_iter();
+        let floored: Vec<f64> = [0.3, 0.3, 0.2, 0.2].iter().map(|v| 0.96 * v + 0.01).collect();
+        let w = jitter_within_fields(&floored, &[vec![0, 1], vec![2, 3]], sigma, 0.04, || {
+            draws.next().unwrap()
+        });
+        for (a, b) in w.iter().zip([0.96 * 0.4 + 0.01, 0.96 * 0.2 + 0.01, floored[2], floored[3]]) {
+            assert!((a - b).abs() < 1e-12, "{w:?}");
+        }
+    }
 
     fn space(n: usize) -> Arc<DomainSpace> {
         let f = Field::new("general").unwrap();

@@ -590,8 +590,8 @@ impl Normal {
     }
 }
 
-/// `w` with each entry's weight (off the floor `floor/K`) multiplied by `exp(σ·z)` and each
-/// field rescaled to its total; the floor goes back on (`DecisionConfig::explore`).
+/// `w` with each field's split moved by `exp(σ·z)` per entry ([`jitter_within_fields`];
+/// `DecisionConfig::explore`).
 fn explore_within(
     w: Vec<f64>,
     domains: &[crate::DomainInfo],
@@ -599,27 +599,15 @@ fn explore_within(
     floor: f64,
     normal: &mut Normal,
 ) -> Vec<f64> {
-    let k = w.len() as f64;
-    let mut m: Vec<f64> = w.iter().map(|x| ((x - floor / k) / (1.0 - floor)).max(0.0)).collect();
-    let mut fields: Vec<&str> = Vec::new();
-    for d in domains {
-        if !fields.contains(&d.field.as_str()) {
-            fields.push(&d.field);
+    let mut fields: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, d) in domains.iter().enumerate() {
+        match fields.iter_mut().find(|(f, _)| *f == d.field) {
+            Some((_, members)) => members.push(i),
+            None => fields.push((&d.field, vec![i])),
         }
     }
-    for f in fields {
-        let members: Vec<usize> = (0..domains.len()).filter(|&i| domains[i].field == f).collect();
-        let total: f64 = members.iter().map(|&i| m[i]).sum();
-        let moved: Vec<f64> =
-            members.iter().map(|&i| m[i] * (sigma * f64::from(normal.next())).exp()).collect();
-        let sum: f64 = moved.iter().sum();
-        if sum > 0.0 {
-            members.iter().zip(moved).for_each(|(&i, x)| m[i] = total * x / sum);
-        }
-    }
-    let v: Vec<f64> = m.iter().map(|x| (1.0 - floor) * x + floor / k).collect();
-    let sum: f64 = v.iter().sum();
-    v.into_iter().map(|x| x / sum).collect()
+    let fields: Vec<Vec<usize>> = fields.into_iter().map(|(_, m)| m).collect();
+    mixagent_core::jitter_within_fields(&w, &fields, sigma, floor, || f64::from(normal.next()))
 }
 
 /// A mixture drawn from the policy's Gaussian over (logits, share logit).

@@ -10,7 +10,7 @@
 //! head also guarantees.
 
 use mixagent_core::seed::derive;
-use mixagent_core::DomainSpace;
+use mixagent_core::{jitter_within_fields, DomainSpace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -400,25 +400,12 @@ fn within_weights(g: &Groups, conc: f64, rng: &mut ChaCha8Rng) -> Vec<f64> {
     w
 }
 
-/// Multiplies each domain's weight (off the floor) by `exp(σ·z)`, `z ~ N(0, 1)` per row and
-/// domain, and rescales each field back to its total; the floor goes back on.
+/// Each row's split within each field moved by `exp(σ·z)`, `z ~ N(0, 1)` per row and domain
+/// ([`jitter_within_fields`]).
 fn jitter_within(g: &Groups, rows: &mut [Vec<f64>], sigma: f64, floor: f64, rng: &mut ChaCha8Rng) {
-    let k = g.n as f64;
+    let fields: Vec<Vec<usize>> = std::iter::once(&g.source).chain(&g.targets).cloned().collect();
     for row in rows {
-        let mut m: Vec<f64> =
-            row.iter().map(|w| ((w - floor / k) / (1.0 - floor)).max(0.0)).collect();
-        for members in std::iter::once(&g.source).chain(&g.targets) {
-            let total: f64 = members.iter().map(|&i| m[i]).sum();
-            let moved: Vec<f64> =
-                members.iter().map(|&i| m[i] * (sigma * normal(rng)).exp()).collect();
-            let sum: f64 = moved.iter().sum();
-            if sum > 0.0 {
-                for (&i, x) in members.iter().zip(moved) {
-                    m[i] = total * x / sum;
-                }
-            }
-        }
-        *row = with_floor(&m, floor);
+        *row = jitter_within_fields(row, &fields, sigma, floor, || normal(rng));
     }
 }
 
