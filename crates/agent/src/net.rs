@@ -370,7 +370,11 @@ mod tests {
                     .collect();
                 let h = pure.encode(&xs, k as usize).unwrap();
                 let q = f64::from(pure.score(&h, &ws));
-                assert!((q - q_t).abs() < 1e-5, "critic {j}, K = {k}: {q} vs {q_t}");
+                // f32 arithmetic: within 1e-5, relative to the value where it exceeds 1 (a
+                // random critic's value over 64 entries reaches about 15, where libtorch's
+                // threaded reductions round differently: 1.3e-5 apart at 14.68 was seen).
+                let tolerance = 1e-5 * q_t.abs().max(1.0);
+                assert!((q - q_t).abs() < tolerance, "critic {j}, K = {k}: {q} vs {q_t}");
             }
         }
     }
