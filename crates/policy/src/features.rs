@@ -238,8 +238,11 @@ fn norm(v: &[f64]) -> f64 {
 ///
 /// A series that moved by less than [`MIN_MOVE`] (root mean square) beyond the controls gives
 /// no evidence either, where a correlation would read a tiny trace at full scale.
-fn credits(x: &[Vec<f64>], changes: &[f64], controls: &[(usize, &[f64])]) -> Vec<f64> {
-    let t = changes.len();
+///
+/// `changes` holds one or more feedbacks' changes (source, target): the basis and the series'
+/// residuals are computed once for all of them. The result has one row per feedback.
+fn credits(x: &[Vec<f64>], changes: &[&[f64]], controls: &[(usize, &[f64])]) -> Vec<Vec<f64>> {
+    let t = x.first().map_or(0, Vec::len);
     let mut columns = vec![vec![1.0; t]];
     for &(from, c) in controls {
         if t >= from {
@@ -256,20 +259,32 @@ fn credits(x: &[Vec<f64>], changes: &[f64], controls: &[(usize, &[f64])]) -> Vec
         }
     }
     let dof = t as f64 - basis.len() as f64 - 1.0;
-    let y = residual(changes, &basis);
-    let ny = norm(&y);
-    if dof < 1.0 || ny <= 1e-9 * norm(changes).max(SCALE_FLOOR) {
-        return vec![0.0; x.len()];
-    }
-    x.iter()
+    // Each series' residual and its norm; `None` where it moved too little to count.
+    let xs: Vec<Option<(Vec<f64>, f64)>> = x
+        .iter()
         .map(|x| {
             let xr = residual(x, &basis);
             let nx = norm(&xr);
-            if nx < MIN_MOVE * (t as f64).sqrt() {
-                return 0.0;
+            (nx >= MIN_MOVE * (t as f64).sqrt()).then_some((xr, nx))
+        })
+        .collect();
+    changes
+        .iter()
+        .map(|changes| {
+            let y = residual(changes, &basis);
+            let ny = norm(&y);
+            if dof < 1.0 || ny <= 1e-9 * norm(changes).max(SCALE_FLOOR) {
+                return vec![0.0; x.len()];
             }
-            let r = xr.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>() / (nx * ny);
-            (r * dof.sqrt()).clamp(-3.0, 3.0) / 3.0
+            xs.iter()
+                .map(|xr| match xr {
+                    Some((xr, nx)) => {
+                        let r = xr.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>() / (nx * ny);
+                        (r * dof.sqrt()).clamp(-3.0, 3.0) / 3.0
+                    }
+                    None => 0.0,
+                })
+                .collect()
         })
         .collect()
 }
@@ -319,7 +334,11 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
     let changes = |trace: &[f64]| -> Vec<f64> { trace.windows(2).map(|p| p[1] - p[0]).collect() };
     let (source_changes, target_changes) = (changes(&source_trace), changes(&target_trace));
     let positions: Vec<f64> = (0..t).map(|j| j as f64).collect();
-    let share_credit = |y: &[f64]| credits(std::slice::from_ref(&shares), y, &[(4, &positions)])[0];
+    let share_credit = credits(
+        std::slice::from_ref(&shares),
+        &[&source_changes, &target_changes],
+        &[(4, &positions)],
+    );
     let global = [
         t as f64 / h.total_stages.max(1) as f64,
         f64::from(u8::from(t == 0)),
@@ -331,8 +350,8 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
         balanced_delta,
         shares.last().copied().unwrap_or(0.0),
         if t == 0 { 0.0 } else { shares.iter().sum::<f64>() / t as f64 },
-        share_credit(&source_changes),
-        share_credit(&target_changes),
+        share_credit[0][0],
+        share_credit[1][0],
     ];
 
     // A stage's weight of entry `i` within its field: n_f·w_i / W_f (1 = even in the field).
@@ -395,8 +414,10 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
             members.iter().map(|&i| (0..t).map(|j| in_field(j, i)).collect()).collect();
         let inverse: Vec<f64> = totals.iter().map(|w| 1.0 / w[f].max(SCALE_FLOOR)).collect();
         let controls = [(3, inverse.as_slice()), (5, shares.as_slice()), (6, positions.as_slice())];
-        let source = credits(&series, &source_changes, &controls);
-        let target = credits(&series, &target_changes, &controls);
+        let [source, target]: [Vec<f64>; 2] =
+            credits(&series, &[&source_changes, &target_changes], &controls)
+                .try_into()
+                .expect("two feedbacks in, two rows out");
         for (n, &i) in members.iter().enumerate() {
             (credit_source[i], credit_target[i]) = (source[n], target[n]);
         }
