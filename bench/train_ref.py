@@ -273,6 +273,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pool-size", type=int, default=64, help="pre-generated batches, cycled")
+    ap.add_argument("--bf16", action="store_true",
+                    help="bf16 products under torch.autocast (PyTorch's mixed precision on the CPU)")
     ap.add_argument("--log-losses", action="store_true", help="include every step's loss")
     ap.add_argument("--json", help="also write the result to this file")
     args = ap.parse_args()
@@ -310,7 +312,8 @@ def main():
         t0 = time.perf_counter()
         window = pool[step % len(pool)]
         opt.zero_grad(set_to_none=True)
-        loss = model.loss(window)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = model.loss(window)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, args.grad_clip, foreach=True)
         opt.step()
@@ -351,6 +354,7 @@ def main():
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
         "optimizer": opt_mode,
+        "autocast_bf16": args.bf16,
         "lr": args.lr,
         "warmup_steps": args.warmup_steps,
         "seed": args.seed,

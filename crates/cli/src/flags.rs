@@ -122,6 +122,10 @@ pub struct Optim {
     /// Root seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Precision of the training step's matrix products: `f32`, `bf16` (refused on a CPU
+    /// without bf16 instructions) or `auto` (bf16 where it is fast).
+    #[arg(long, default_value = "f32")]
+    precision: mixagent_lm::Precision,
 }
 
 impl Optim {
@@ -138,6 +142,7 @@ impl Optim {
         };
         t.checkpoint_every = self.checkpoint_every;
         t.seed = self.seed;
+        t.precision = self.precision;
         t
     }
 }

@@ -16,7 +16,7 @@ mod schedule;
 pub mod seed;
 
 pub use config::{load_config, parse_config};
-pub use device::Device;
+pub use device::{Device, Precision};
 pub use domain::{Domain, DomainId, DomainSpace, SpaceSpec, GROUP_SEPARATOR};
 pub use error::{CoreError, FileError};
 pub use field::Field;

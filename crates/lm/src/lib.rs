@@ -8,6 +8,7 @@ mod error;
 mod lr;
 mod model;
 mod optim;
+mod precision;
 mod session;
 mod trainer;
 
@@ -19,9 +20,11 @@ pub use checkpoint::{
 pub use config::{ModelConfig, PRESETS};
 pub use error::LmError;
 pub use lr::{LrSchedule, LrShape};
+pub use mixagent_core::Precision;
 pub use mixagent_core::SpaceSpec;
 pub use model::{with_seed, Llama};
 pub use optim::{AdamW, AdamWConfig, AdamWState, ParamLayout};
+pub use precision::{cpu_has_bf16, matmul_kind};
 pub use session::{DomainStats, Session, StageStats, StepOut, Weights, TRAINER_STATE_VERSION};
 pub use trainer::{
     micro_step, tch_device, train, Device, RunSpec, StepReport, TrainConfig, TrainSummary,

@@ -150,7 +150,13 @@ impl Llama {
 
     /// Logits `(B, T, V)` for token ids `(B, T)` (int64).
     pub fn forward(&self, ids: &Tensor) -> Tensor {
-        self.head(&self.hidden(ids))
+        self.forward_in(ids, Kind::Float)
+    }
+
+    /// [`Llama::forward`] with the matrix products in `matmul` (`Float` or `BFloat16`: see
+    /// [`crate::matmul_kind`]); the logits are float32 either way.
+    pub fn forward_in(&self, ids: &Tensor, matmul: Kind) -> Tensor {
+        linear(&self.hidden_in(ids, matmul), self.lm_head.as_ref().unwrap_or(&self.embed), matmul)
     }
 
     /// The output projection: logits `(…, V)` of final hidden states `(…, C)`. Scoring a few
@@ -163,8 +169,15 @@ impl Llama {
     /// Final hidden states `(B, T, C)`, after the last norm, for token ids `(B, T)`.
     // `x = x + …`, not `x += …`: tch's `+=` is the in-place `add_`, which would overwrite a
     // tensor autograd saved for the backward pass of the previous RMSNorm.
-    #[allow(clippy::assign_op_pattern)]
     pub fn hidden(&self, ids: &Tensor) -> Tensor {
+        self.hidden_in(ids, Kind::Float)
+    }
+
+    /// [`Llama::hidden`] with the matrix products in `matmul`. In bfloat16 the residual
+    /// stream, norms, RoPE and attention stay float32; only the SwiGLU product between the two
+    /// MLP matrices stays in bfloat16 (one cast fewer each way).
+    #[allow(clippy::assign_op_pattern)]
+    pub fn hidden_in(&self, ids: &Tensor, matmul: Kind) -> Tensor {
         let (b, t) = ids.size2().expect("ids are (B, T)");
         let cfg = &self.cfg;
         let (h, kvh, hd) = (cfg.n_heads as i64, cfg.n_kv_heads as i64, cfg.head_dim() as i64);
@@ -175,7 +188,7 @@ impl Llama {
         let mut x = Tensor::embedding(&self.embed, ids, -1, false, false); // (B, T, C)
         for l in &self.layers {
             let y = x.rms_norm([d], Some(&l.input_norm), cfg.norm_eps);
-            let qkv = y.linear::<Tensor>(&l.qkv, None); // (B, T, d + 2·kvd)
+            let qkv = linear(&y, &l.qkv, matmul).to_kind(Kind::Float); // (B, T, d + 2·kvd)
             let (q, k) = if kvh == h {
                 // One RoPE over q and k together: (B, T, 2, H, hd).
                 let qk = rope(&qkv.narrow(2, 0, 2 * d).view([b, t, 2, h, hd]), &cos, &sin);
@@ -198,11 +211,11 @@ impl Llama {
                 kvh != h,
             );
             let a = a.transpose(1, 2).reshape([b, t, d]);
-            x = x + a.linear::<Tensor>(&l.o, None);
+            x = x + linear(&a, &l.o, matmul).to_kind(Kind::Float);
             let y = x.rms_norm([d], Some(&l.post_norm), cfg.norm_eps);
-            let gu = y.linear::<Tensor>(&l.gate_up, None); // (B, T, 2·d_ff)
+            let gu = linear(&y, &l.gate_up, matmul); // (B, T, 2·d_ff)
             let m = gu.narrow(2, 0, ff).silu() * gu.narrow(2, ff, ff);
-            x = x + m.linear::<Tensor>(&l.down, None);
+            x = x + linear(&m, &l.down, matmul).to_kind(Kind::Float);
         }
         x.rms_norm([cfg.d_model as i64], Some(&self.norm), cfg.norm_eps)
     }
@@ -210,10 +223,16 @@ impl Llama {
     /// Per-token cross-entropy `(B, T)` of predicting `window[:, 1:]` from `window[:, :-1]`,
     /// where `window` is the sampler's `(B, T+1)` int64 batch.
     pub fn token_losses(&self, window: &Tensor) -> Tensor {
+        self.token_losses_in(window, Kind::Float)
+    }
+
+    /// [`Llama::token_losses`] with the matrix products in `matmul`; the softmax and the loss
+    /// in float32.
+    pub fn token_losses_in(&self, window: &Tensor, matmul: Kind) -> Tensor {
         let (b, t1) = window.size2().expect("window is (B, T+1)");
         let inputs = window.narrow(1, 0, t1 - 1);
         let targets = window.narrow(1, 1, t1 - 1);
-        let logits = self.forward(&inputs);
+        let logits = self.forward_in(&inputs, matmul).to_kind(Kind::Float);
         logits
             .view([-1, self.cfg.vocab_size as i64])
             .cross_entropy_loss::<Tensor>(
@@ -225,6 +244,14 @@ impl Llama {
             )
             .view([b, t1 - 1])
     }
+}
+
+/// `x·wᵀ` with both operands in `kind`; the result is in `kind` (a no-op cast for float32).
+fn linear(x: &Tensor, w: &Tensor, kind: Kind) -> Tensor {
+    if kind == Kind::Float {
+        return x.linear::<Tensor>(w, None);
+    }
+    x.to_kind(kind).linear::<Tensor>(&w.to_kind(kind), None)
 }
 
 /// cos/sin tables for RoPE in the "rotate half" layout of Hugging Face LLaMA. The sin table's

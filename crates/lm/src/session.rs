@@ -98,6 +98,8 @@ pub struct Session {
     /// The corpus's tokenizer, saved into every checkpoint (Hugging Face loads it from there).
     tokenizer: CheckpointTokenizer,
     device: tch::Device,
+    /// Kind of the training step's matrix products (`train.precision` on this device).
+    matmul: tch::Kind,
     buf: Vec<i64>,
     names: Vec<String>,
     step: u64,
@@ -125,6 +127,7 @@ impl Session {
         };
         let model = &model;
         let device = crate::tch_device(device)?;
+        let matmul = crate::matmul_kind(train.precision, device)?;
         model.validate()?;
         let fingerprint = corpus.manifest.tokenizer.fingerprint.clone();
         if corpus.manifest.tokenizer.vocab_size as usize != model.vocab_size {
@@ -200,6 +203,7 @@ impl Session {
             lr,
             tokenizer,
             device,
+            matmul,
             domain_rows: vec![0; names.len()],
             domain_loss: vec![0.0; names.len()],
             names,
@@ -242,7 +246,7 @@ impl Session {
         for _ in 0..accum {
             self.sampler.fill(mixture, &mut self.buf)?;
             let window = Tensor::from_slice(&self.buf).view([b, t1]).to_device(self.device);
-            let rows = micro_step(&self.model, &window, accum)?;
+            let rows = micro_step(&self.model, &window, accum, self.matmul)?;
             for (&l, &d) in rows.iter().zip(self.sampler.row_domains()) {
                 self.domain_loss[d as usize] += f64::from(l);
                 self.domain_rows[d as usize] += 1;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use mixagent_core::{Schedule, ScheduleSpec, SpaceSpec};
+use mixagent_core::{Precision, Schedule, ScheduleSpec, SpaceSpec};
 use mixagent_sampler::Corpus;
 use mixagent_shard::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,10 @@ pub struct TrainConfig {
     /// domain that repeats (DESIGN §10, principle 3). Empty: every domain whole.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub token_caps: BTreeMap<String, u64>,
+    /// Precision of the training step's matrix products (`f32`, the default, is left out of
+    /// saved configs).
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 impl TrainConfig {
@@ -79,6 +83,7 @@ impl TrainConfig {
             log_every: 10,
             max_epochs: 4,
             token_caps: BTreeMap::new(),
+            precision: Precision::F32,
         }
     }
 
@@ -259,10 +264,16 @@ pub fn train(
     })
 }
 
-/// Forward and backward of one micro-batch `(B, T+1)`; gradients are scaled by `1/accum` so
-/// they sum to the step's mean. Returns each row's mean loss.
-pub fn micro_step(model: &Llama, window: &Tensor, accum: usize) -> Result<Vec<f32>, LmError> {
-    let row_loss = model.token_losses(window).mean_dim(1, false, Kind::Float); // (B)
+/// Forward and backward of one micro-batch `(B, T+1)` with the matrix products in `matmul`
+/// ([`crate::Precision::matmul_kind`]); gradients are scaled by `1/accum` so they sum to the
+/// step's mean. Returns each row's mean loss.
+pub fn micro_step(
+    model: &Llama,
+    window: &Tensor,
+    accum: usize,
+    matmul: Kind,
+) -> Result<Vec<f32>, LmError> {
+    let row_loss = model.token_losses_in(window, matmul).mean_dim(1, false, Kind::Float); // (B)
     let loss = row_loss.mean(Kind::Float) / accum as f64;
     loss.backward();
     Ok(Vec::try_from(row_loss.detach().to_device(tch::Device::Cpu))?)

@@ -129,6 +129,39 @@ fn loss_falls_golden_value_and_resume_is_exact() {
 }
 
 #[test]
+fn bf16_products_learn_like_f32_deterministically_and_resume_exactly() {
+    setup();
+    let tmp = tempfile::tempdir().unwrap();
+    let c = corpus(tmp.path());
+    let f32_spec = spec(c, 8 * 32 * 30);
+    let f32_run = train(&f32_spec, &tmp.path().join("f32"), |_| true).unwrap();
+    // The default stays out of run.json, so older runs' specs read (and compare) the same.
+    let saved = std::fs::read_to_string(tmp.path().join("f32/run.json")).unwrap();
+    assert!(!saved.contains("precision"), "{saved}");
+
+    let mut s = f32_spec.clone();
+    s.train.precision = mixagent_lm::Precision::Bf16;
+    if !mixagent_lm::cpu_has_bf16() {
+        let e = train(&s, &tmp.path().join("refused"), |_| true).unwrap_err().to_string();
+        assert!(e.contains("avx512_bf16"), "{e}");
+        eprintln!("this CPU has no bf16 instructions: bf16 training is refused, as it should be");
+        return;
+    }
+    let full = train(&s, &tmp.path().join("bf16"), |_| true).unwrap();
+    let tail = |l: &[f64]| l[25..].iter().sum::<f64>() / 5.0;
+    let (ours, reference) = (tail(&full.losses), tail(&f32_run.losses));
+    eprintln!("mean loss of steps 26-30: bf16 {ours:.4}, f32 {reference:.4}");
+    assert!(full.losses != f32_run.losses, "bf16 products were not used");
+    assert!((ours - reference).abs() < 0.05, "bf16 {ours:.4} strays from f32 {reference:.4}");
+    // Same seed, same machine: the same losses; interrupted and resumed: the same too.
+    let out = tmp.path().join("bf16-resumed");
+    assert!(train(&s, &out, |r| r.step < 15).unwrap().interrupted);
+    assert_eq!(train(&s, &out, |_| true).unwrap().losses, full.losses[10..].to_vec());
+    let saved = std::fs::read_to_string(out.join("run.json")).unwrap();
+    assert!(saved.contains("\"precision\": \"bf16\""), "{saved}");
+}
+
+#[test]
 fn checkpoint_reload_gives_identical_logits_and_bad_checkpoints_are_named() {
     setup();
     let tmp = tempfile::tempdir().unwrap();
@@ -234,7 +267,7 @@ fn fresh_process_gives_identical_logits() {
     });
     let mut opt = mixagent_lm::AdamW::new(vs.variables().into_iter().collect(), Default::default());
     for _ in 0..5 {
-        mixagent_lm::micro_step(&model, &batch, 1).unwrap();
+        mixagent_lm::micro_step(&model, &batch, 1, Kind::Float).unwrap();
         let _ = opt.step(1e-2);
         opt.zero_grad();
     }

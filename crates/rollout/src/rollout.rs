@@ -186,6 +186,7 @@ pub(crate) fn train_config(cfg: &mixagent_trajectory::CollectConfig, seed: u64) 
         out.lr_shape = mixagent_lm::LrShape::Wsd { decay_fraction: t.decay_fraction };
     }
     out.token_caps = t.token_caps.clone();
+    out.precision = t.precision;
     out.seed = seed;
     // A rollout's data may repeat (small corpora, long collections); that is by design here.
     out.max_epochs = u32::MAX;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mixagent_core::{Device, ObserveConfig, SpaceSpec};
+use mixagent_core::{Device, ObserveConfig, Precision, SpaceSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::{FamilyConfig, TrajectoryError};
@@ -38,6 +38,11 @@ pub struct StageTraining {
     /// domain that repeats and saturates (DESIGN §10, principle 3). `{}`: every domain whole.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub token_caps: BTreeMap<String, u64>,
+    /// Precision of the training step's matrix products: `f32` (the default, left out of
+    /// `collect.json`), `bf16` or `auto` (`mixagent_lm::Precision`). The observation is float32
+    /// either way.
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 fn default_lr_shape() -> String {
@@ -187,5 +192,15 @@ mod tests {
         let e =
             CollectConfig::load(&path, &["train.token_caps.web=0".into()]).unwrap_err().to_string();
         assert!(e.contains("train.token_caps.web = 0"), "{e}");
+        // Precision: f32 by default (and not written), bf16 or auto on request, others refused.
+        assert_eq!(c.train.precision, Precision::F32);
+        assert!(!serde_json::to_string(&c).unwrap().contains("precision"));
+        let b = CollectConfig::load(&path, &["train.precision=\"bf16\"".into()]).unwrap();
+        assert_eq!(b.train.precision, Precision::Bf16);
+        assert!(serde_json::to_string(&b).unwrap().contains("\"precision\":\"bf16\""));
+        let e = CollectConfig::load(&path, &["train.precision=\"fp16\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("precision") && e.contains("fp16"), "{e}");
     }
 }

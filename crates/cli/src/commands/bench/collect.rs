@@ -2,7 +2,9 @@
 //! scales, and where a stage's time goes (training, observation, the rest: checkpoints,
 //! loading, the base observation, process start). With `--baseline`, another mixagent binary
 //! (built at an older commit) collects the same plan side by side in the same run, alternating
-//! with this one, and the two collections' trajectories are compared value by value.
+//! with this one, and the two collections' trajectories are compared value by value. Each
+//! `--variant NAME:KEY=VALUE;…` adds this binary with config overrides (`--set`) as another
+//! contender, e.g. `--variant 'bf16:train.precision="bf16"'`.
 //!
 //! Each measurement is one `collect --workers 1` child (one worker process, `--threads`
 //! libtorch threads), timed from spawn to exit; its peak memory is the child's high-water
@@ -20,12 +22,16 @@ use serde::Serialize;
 /// Arguments of `bench collect`.
 #[derive(clap::Args)]
 pub struct CollectArgs {
-    /// Scales to measure: `experiments/collect-SCALE.toml` with a base of model preset SCALE.
+    /// Scales to measure: `experiments/collect-SCALE.toml` with a base of model preset SCALE
+    /// (a version suffix dropped: `study-v2` reads `collect-study-v2.toml`, preset `study`).
     #[arg(long, value_delimiter = ',', default_value = "demo,study")]
     scales: Vec<String>,
     /// The baseline: another mixagent binary, run on the same plan (alternating with this one).
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// This binary with config overrides, as another contender: `NAME:KEY=VALUE;KEY=VALUE`.
+    #[arg(long = "variant")]
+    variants: Vec<String>,
     /// A prepared corpus.
     #[arg(long, default_value = "data/default")]
     corpus: PathBuf,
@@ -80,12 +86,26 @@ pub fn collect(a: CollectArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&work)?;
     let this = std::env::current_exe()?;
-    let mut binaries: Vec<(&str, PathBuf)> = vec![("this", this.clone())];
+    let mut contenders = Vec::new();
     if let Some(b) = &a.baseline {
         if !b.is_file() {
             bail!("--baseline {}: no such binary", b.display());
         }
-        binaries.insert(0, ("baseline", b.clone()));
+        contenders.push(Contender { name: "baseline".into(), bin: b.clone(), sets: vec![] });
+    }
+    contenders.push(Contender { name: "this".into(), bin: this.clone(), sets: vec![] });
+    for v in &a.variants {
+        let (name, sets) = v
+            .split_once(':')
+            .with_context(|| format!("--variant `{v}`: expected NAME:KEY=VALUE;KEY=VALUE"))?;
+        let sets: Vec<String> = sets.split(';').map(|s| s.trim().to_string()).collect();
+        if name.is_empty() || contenders.iter().any(|c| c.name == name) {
+            bail!("--variant `{v}`: the name must be new and not empty");
+        }
+        if let Some(bad) = sets.iter().find(|s| !s.contains('=')) {
+            bail!("--variant `{v}`: `{bad}` is not KEY=VALUE");
+        }
+        contenders.push(Contender { name: name.into(), bin: this.clone(), sets });
     }
     let mut all = Vec::new();
     for scale in &a.scales {
@@ -93,6 +113,7 @@ pub fn collect(a: CollectArgs) -> anyhow::Result<()> {
         if !config.is_file() {
             bail!("scale `{scale}`: no {} (run from the repository root)", config.display());
         }
+        let preset = scale.split("-v").next().unwrap_or(scale);
         let base = work.join(format!("base-{scale}"));
         if !base.join("run.json").is_file() {
             eprintln!(
@@ -100,7 +121,7 @@ pub fn collect(a: CollectArgs) -> anyhow::Result<()> {
             );
             run_quiet(
                 Command::new(&this)
-                    .args(["pretrain", "--preset", scale, "--tokens", "40000"])
+                    .args(["pretrain", "--preset", preset, "--tokens", "40000"])
                     .args([
                         "--corpus".as_ref(),
                         a.corpus.as_os_str(),
@@ -111,12 +132,13 @@ pub fn collect(a: CollectArgs) -> anyhow::Result<()> {
             )?;
         }
         for repeat in 0..a.repeats {
-            for (name, bin) in &binaries {
-                let out = work.join(format!("{scale}-{name}-{repeat}"));
+            for c in &contenders {
+                let out = work.join(format!("{scale}-{}-{repeat}", c.name));
                 let _ = std::fs::remove_dir_all(&out);
-                let m = measure(&a, scale, name, bin, &config, &base, &out, repeat)?;
+                let m = measure(&a, scale, c, &config, &base, &out, repeat)?;
                 eprintln!(
-                    "bench collect: {scale} {name} #{repeat}: {:.1} s, {:.0} trajectories per core-hour",
+                    "bench collect: {scale} {} #{repeat}: {:.1} s, {:.0} trajectories per core-hour",
+                    c.name,
                     m.wall_secs,
                     m.per_core_hour(a.trajectories, a.threads)
                 );
@@ -124,31 +146,37 @@ pub fn collect(a: CollectArgs) -> anyhow::Result<()> {
             }
         }
     }
-    print_table(&a, &all, &work)?;
+    print_table(&a, &contenders, &all, &work)?;
     if let Some(path) = &a.json {
         mixagent_shard::write_atomic(path, &serde_json::to_vec_pretty(&all)?)?;
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A binary and the config overrides it collects with.
+struct Contender {
+    name: String,
+    bin: PathBuf,
+    sets: Vec<String>,
+}
+
 fn measure(
     a: &CollectArgs,
     scale: &str,
-    name: &str,
-    bin: &Path,
+    c: &Contender,
     config: &Path,
     base: &Path,
     out: &Path,
     repeat: usize,
 ) -> anyhow::Result<Measurement> {
-    let mut cmd = Command::new(bin);
+    let mut cmd = Command::new(&c.bin);
     cmd.args(["collect", "--workers", "1", "--threads", &a.threads.to_string()])
         .arg("--config")
         .arg(config)
         .args(["--set", &format!("corpus={}", toml_str(&a.corpus))])
         .args(["--set", &format!("base={}", toml_str(base))])
         .args(["--set", &format!("trajectories={}", a.trajectories)])
+        .args(c.sets.iter().flat_map(|s| ["--set", s]))
         .arg("--out")
         .arg(out);
     let start = Instant::now();
@@ -163,7 +191,7 @@ fn measure(
         rows.fold((0.0, 0.0, 0), |(t, o, n), r| (t + r.train_secs, o + r.eval_secs, n + 1));
     Ok(Measurement {
         scale: scale.into(),
-        binary: name.into(),
+        binary: c.name.clone(),
         repeat,
         wall_secs,
         stages,
@@ -203,14 +231,19 @@ fn run_quiet(cmd: &mut Command, log: &Path) -> anyhow::Result<u64> {
     Ok(peak)
 }
 
-fn print_table(a: &CollectArgs, all: &[Measurement], work: &Path) -> anyhow::Result<()> {
+fn print_table(
+    a: &CollectArgs,
+    contenders: &[Contender],
+    all: &[Measurement],
+    work: &Path,
+) -> anyhow::Result<()> {
     println!(
         "| scale | binary | trajectories / core-hour | s / stage | training | observation | rest (checkpoints, start-up) | peak RSS MB |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for scale in &a.scales {
         let mut rates = Vec::new();
-        for name in ["baseline", "this"] {
+        for name in contenders.iter().map(|c| c.name.as_str()) {
             let ms: Vec<&Measurement> =
                 all.iter().filter(|m| &m.scale == scale && m.binary == name).collect();
             if ms.is_empty() {
@@ -229,19 +262,24 @@ fn print_table(a: &CollectArgs, all: &[Measurement], work: &Path) -> anyhow::Res
                 share(&|m| m.wall_secs - m.train_secs - m.observe_secs),
                 med(&|m| m.peak_rss_mb),
             );
-            rates.push(ms.iter().map(|m| m.wall_secs).collect::<Vec<_>>());
+            rates.push((name, ms.iter().map(|m| m.wall_secs).collect::<Vec<_>>()));
         }
-        if let [old, new] = rates.as_slice() {
+        // Every other contender against the first (the baseline binary, or else this one).
+        let Some(((reference, old), others)) = rates.split_first() else { continue };
+        println!();
+        for (name, new) in others {
             // Paired by repeat: measurements of one repeat ran back to back.
             let ratios: Vec<f64> = old.iter().zip(new).map(|(o, n)| o / n).collect();
             let list: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
             println!(
-                "\n{scale}: this / baseline = {:.2}× trajectories per core-hour (median of paired repeats: {})",
+                "{scale}: {name} / {reference} = {:.2}× trajectories per core-hour (median of paired repeats: {})",
                 median(ratios.clone()),
                 list.join(", ")
             );
-            let (a0, b0) =
-                (work.join(format!("{scale}-baseline-0")), work.join(format!("{scale}-this-0")));
+            let (a0, b0) = (
+                work.join(format!("{scale}-{reference}-0")),
+                work.join(format!("{scale}-{name}-0")),
+            );
             let (same_weights, feedback, loss) =
                 differences(&read_collection(&a0)?, &read_collection(&b0)?);
             println!(

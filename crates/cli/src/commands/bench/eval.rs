@@ -81,7 +81,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<()> {
     for _ in 0..a.repeats {
         let s = Instant::now();
         for step in 0..steps {
-            micro_step(&model, &batches[step % batches.len()], 1)?;
+            micro_step(&model, &batches[step % batches.len()], 1, tch::Kind::Float)?;
             let _ = opt.step(1e-3);
             opt.zero_grad();
         }

@@ -10,7 +10,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 
 use mixagent_lm::{
-    micro_step, with_seed, AdamW, AdamWConfig, Llama, LrSchedule, LrShape, ModelConfig,
+    matmul_kind, micro_step, with_seed, AdamW, AdamWConfig, Llama, LrSchedule, LrShape,
+    ModelConfig, Precision,
 };
 use mixagent_report::median;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,10 @@ pub struct TrainArgs {
     /// Threads for both implementations.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Precision of the products: `f32`, or `bf16` (mixagent's mixed precision against
+    /// PyTorch's `torch.autocast("cpu", torch.bfloat16)`).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// Python of the reference venv [default: $MIXAGENT_CACHE/venv-torch/bin/python].
     #[arg(long)]
     python: Option<PathBuf>,
@@ -63,6 +68,8 @@ pub struct TrainOneArgs {
     untimed: usize,
     #[arg(long)]
     threads: usize,
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
 }
 
 /// What one run reports (both implementations print these keys).
@@ -89,6 +96,7 @@ pub fn train_one(a: TrainOneArgs) -> anyhow::Result<()> {
     // batches from a generator seeded the same), so both sides see the same weights and data
     // and their losses can be compared step by step.
     let model = with_seed(0, || Llama::new(&vs.root(), &cfg));
+    let matmul = matmul_kind(a.precision, tch::Device::Cpu)?;
     let pool = super::random_batches(0, 64, a.vocab, a.batch_size, t + 1);
     let mut opt = AdamW::new(vs.variables().into_iter().collect(), AdamWConfig::default());
     let lr = LrSchedule {
@@ -102,7 +110,7 @@ pub fn train_one(a: TrainOneArgs) -> anyhow::Result<()> {
     let mut losses = Vec::new();
     for step in 0..a.steps {
         let start = Instant::now();
-        let rows = micro_step(&model, &pool[step % pool.len()], 1)?;
+        let rows = micro_step(&model, &pool[step % pool.len()], 1, matmul)?;
         losses.push(rows.iter().map(|&l| f64::from(l)).sum::<f64>() / rows.len() as f64);
         let _ = opt.step(lr.at(step as u64));
         opt.zero_grad();
@@ -187,6 +195,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let peak = sgemm_peak(a.threads);
     println!("sgemm peak (libtorch, 1024³, {} threads): {peak:.1} GFLOP/s", a.threads);
+    println!("precision: {} (both sides)", a.precision);
     println!(
         "{:<13} {:>7} {:>7} {:>9} {:>9} {:>6} {:>9} {:>6} {:>8} {:>7} {:>8} {:>7}",
         "preset",
@@ -211,7 +220,8 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
             c.args(["bench", "train-one", "--preset", preset])
                 .args(["--vocab", &a.vocab.to_string(), "--batch-size", &a.batch_size.to_string()])
                 .args(["--steps", &a.steps.to_string(), "--untimed", &a.untimed.to_string()])
-                .args(["--threads", &a.threads.to_string()]);
+                .args(["--threads", &a.threads.to_string()])
+                .args(["--precision", &a.precision.to_string()]);
             ours.push(run_json(&mut c, "mixagent bench train-one")?);
             let mut p = Command::new(&python);
             p.arg(&script)
@@ -225,6 +235,9 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
                 ])
                 .args(["--steps", &a.steps.to_string(), "--untimed", &a.untimed.to_string()])
                 .args(["--warmup-steps", "10", "--threads", &a.threads.to_string(), "--seed", "0"]);
+            if a.precision != Precision::F32 {
+                p.arg("--bf16");
+            }
             theirs.push(run_json(&mut p, "bench/train_ref.py")?);
             // The same reference with the glibc settings mixagent applies in-process
             // (`mixagent_lm::tune_allocator`), to show how much of the ratio is the allocator.
@@ -236,7 +249,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         let tok_tuned = median(tuned.iter().map(|r| r.tokens_per_s).collect());
         let gflops = tok_ours * train_flops_per_token(&cfg) / 1e9;
         let row = serde_json::json!({
-            "preset": preset, "params": cfg.n_params(), "batch": a.batch_size, "seq_len": cfg.max_seq_len,
+            "preset": preset, "precision": a.precision.to_string(), "params": cfg.n_params(), "batch": a.batch_size, "seq_len": cfg.max_seq_len,
             "mixagent_tok_s": tok_ours, "pytorch_tok_s": tok_theirs, "ratio": tok_ours / tok_theirs,
             "pytorch_tuned_malloc_tok_s": tok_tuned, "ratio_vs_tuned_malloc": tok_ours / tok_tuned,
             "mixagent_gflops": gflops, "pct_sgemm_peak": 100.0 * gflops / peak,
