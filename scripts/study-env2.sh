@@ -29,7 +29,12 @@ settings=("${@:-math source 2d space code long}")
 corpus=data/v5
 base=runs/study-v5/base-math5
 target=runs/study-v5/target
-run_sets=(--run-set "corpus=$corpus" --run-set "base=$base")
+# Proxy work (collection, selection, MixMin's proxies) runs its matrix products in bf16 where
+# the CPU has bf16 instructions (float32 elsewhere): 1.43x study trajectories per core-hour, and
+# per-stage rewards that correlate 0.998-1.000 with float32's (BENCHMARKS.md, issue 20).
+fast=(--set 'train.precision="auto"' --set 'observe.precision="auto"')
+run_sets=(--run-set "corpus=$corpus" --run-set "base=$base"
+    --run-set 'train.precision="auto"' --run-set 'observe.precision="auto"')
 
 [ -d $corpus ] || $bin prepare --config configs/default.toml --out $corpus
 # The proxy base reads 5% math, the target 20% (experiments/headroom-study.toml says why);
@@ -44,7 +49,7 @@ $bin pretrain --preset study-target --tokens 4000000 --also math=0.2 --corpus $c
 # field apart (the agent's credit features read within fields; issue 21). Set here, not in the
 # collection config, which the headroom reading's runs also name.
 $bin collect --config experiments/collect-study-v2.toml --set "corpus=$corpus" --set "base=$base" \
-    --set families.within_jitter=0.5 --out runs/collect-env2 --workers 2
+    --set families.within_jitter=0.5 "${fast[@]}" --out runs/collect-env2 --workers 2
 # The agent's settings chosen on held-out proxy seeds 100-102 (never a reported seed), in K-D
 # and 2-D together: the critics' target and the history window, each with and without the
 # critics choosing among 16 candidate mixtures, and with and without exploring within fields
@@ -55,7 +60,7 @@ $bin select-agent --trajectories runs/collect-env2 --config experiments/agent-st
     --grid 'cql.critic_target="td","return"' --grid net.history=0,24 \
     --grid decision.candidates=0,16 --grid decision.explore=0,0.3 --out runs/select-env2 --workers 2
 $bin mixmin --run experiments/collect-study-v2.toml --set "corpus=$corpus" --set "base=$base" \
-    --out runs/mixmin-env2 --workers 2
+    "${fast[@]}" --out runs/mixmin-env2 --workers 2
 
 # Decision quality against the number of trajectories (issue 21, point 6): the chosen settings
 # trained on the first 128 and 256 trajectories, beside the chosen agent (all 384) and uniform

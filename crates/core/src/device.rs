@@ -35,10 +35,11 @@ impl std::fmt::Display for Device {
     }
 }
 
-/// Precision of a training step's matrix products (mapped to a tensor kind by
-/// `mixagent_lm::matmul_kind`). `bf16` runs the products in bfloat16 with float32 master
-/// weights, optimizer state, norms, RoPE, attention, softmax and loss; evaluation and the
-/// observation after each stage always run in float32.
+/// Precision of a model's matrix products (mapped to a tensor kind by
+/// `mixagent_lm::matmul_kind`): of the training step (`train.precision`) and of the
+/// observation after each stage (`observe.precision`). `bf16` runs the products in bfloat16
+/// with float32 master weights, optimizer state, norms, RoPE, attention, softmax, loss and
+/// scores; other evaluation always runs in float32.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {

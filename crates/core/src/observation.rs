@@ -49,6 +49,11 @@ pub struct ObserveConfig {
     pub seed: u64,
     /// Sequences per forward pass.
     pub batch_size: usize,
+    /// Precision of the observation's matrix products: `f32` (the default, left out of saved
+    /// configs) or `bf16` / `auto` (see [`crate::Precision`]; the softmax and the scores stay
+    /// float32).
+    #[serde(default, skip_serializing_if = "crate::Precision::is_f32")]
+    pub precision: crate::Precision,
 }
 
 /// Balanced score S (DESIGN §4): the mean over `fields` of each field's feedback change

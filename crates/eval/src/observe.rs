@@ -87,13 +87,15 @@ impl Observer {
     /// Scores `model`.
     pub fn observe(&self, model: &Llama, device: tch::Device) -> Result<Observation, EvalError> {
         let layout = self.layout_for(model)?;
-        let scorer = Scorer::new(model, &self.tokenizer, self.cfg.batch_size, device);
+        let matmul = mixagent_lm::matmul_kind(self.cfg.precision, device)?;
+        let scorer =
+            Scorer::new(model, &self.tokenizer, self.cfg.batch_size, device).with_matmul(matmul);
         let mut feedback = std::collections::BTreeMap::new();
         for (suite, prepared) in self.suites.iter().zip(layout.suites.iter()) {
             let score = feedback_score(suite, &scorer.score_prepared(prepared)?);
             feedback.insert(score.field, score.feedback);
         }
-        let losses = layout.heldout.mean_losses(model, device)?;
+        let losses = layout.heldout.mean_losses(model, device, matmul)?;
         let domain_loss =
             self.heldout.iter().zip(losses).map(|(h, l)| (h.domain.clone(), l)).collect();
         Ok(Observation { feedback, domain_loss })
@@ -109,7 +111,9 @@ impl Observer {
         device: tch::Device,
     ) -> Result<std::collections::BTreeMap<String, Vec<Vec<f64>>>, EvalError> {
         let layout = self.layout_for(model)?;
-        let scorer = Scorer::new(model, &self.tokenizer, self.cfg.batch_size, device);
+        let matmul = mixagent_lm::matmul_kind(self.cfg.precision, device)?;
+        let scorer =
+            Scorer::new(model, &self.tokenizer, self.cfg.batch_size, device).with_matmul(matmul);
         self.suites
             .iter()
             .zip(layout.suites.iter())

@@ -31,6 +31,8 @@ pub struct Scorer<'a> {
     tokenizer: &'a CorpusTokenizer,
     batch_size: usize,
     device: tch::Device,
+    /// Kind of the matrix products (float32 unless [`Scorer::with_matmul`] says otherwise).
+    matmul: Kind,
 }
 
 impl<'a> Scorer<'a> {
@@ -41,7 +43,14 @@ impl<'a> Scorer<'a> {
         batch_size: usize,
         device: tch::Device,
     ) -> Self {
-        Scorer { model, tokenizer, batch_size: batch_size.max(1), device }
+        Scorer { model, tokenizer, batch_size: batch_size.max(1), device, matmul: Kind::Float }
+    }
+
+    /// The same scorer with the model's matrix products in `matmul` (`mixagent_lm::matmul_kind`);
+    /// the softmax's normaliser and the scores stay float32 (only [`Scorer::token_logprobs`] and
+    /// what builds on it; generation stays float32).
+    pub fn with_matmul(self, matmul: Kind) -> Self {
+        Scorer { matmul, ..self }
     }
 
     /// Log-likelihood of each `answer` after its `prompt`. Sequences longer than the model's
@@ -79,10 +88,10 @@ impl<'a> Scorer<'a> {
         for b in &p.batches {
             // Final hidden states everywhere, but the output projection and the softmax's
             // normaliser only at the answer positions.
-            let hidden = self.model.hidden(&b.inputs.to_device(self.device));
+            let hidden = self.model.hidden_in(&b.inputs.to_device(self.device), self.matmul);
             let width = hidden.size()[2];
             let at = hidden.view([-1, width]).index_select(0, &b.positions.to_device(self.device));
-            let logits = self.model.head(&at); // (N, V)
+            let logits = self.model.head_in(&at, self.matmul); // (N, V)
             let target = logits.gather(1, &b.targets.to_device(self.device).unsqueeze(1), false);
             let lp = (target.squeeze_dim(1) - logits.logsumexp([1], false))
                 .to_kind(Kind::Double)
@@ -227,13 +236,19 @@ impl HeldoutBatches {
         HeldoutBatches { batches, domains: domains.len() }
     }
 
-    /// Mean next-token loss (nats) of `model` on each domain's windows, in the order given.
-    pub fn mean_losses(&self, model: &Llama, device: tch::Device) -> Result<Vec<f64>, EvalError> {
+    /// Mean next-token loss (nats) of `model` on each domain's windows, in the order given,
+    /// with the matrix products in `matmul` (the loss in float32).
+    pub fn mean_losses(
+        &self,
+        model: &Llama,
+        device: tch::Device,
+        matmul: Kind,
+    ) -> Result<Vec<f64>, EvalError> {
         let _guard = tch::no_grad_guard();
         let mut total = vec![0f64; self.domains];
         let mut count = vec![0usize; self.domains];
         for (x, owner) in &self.batches {
-            let losses = model.token_losses(&x.to_device(device)); // (B, L - 1)
+            let losses = model.token_losses_in(&x.to_device(device), matmul); // (B, L - 1)
             let per_row = (losses.size()[1]) as usize;
             let sums: Vec<f64> = Vec::try_from(
                 losses.sum_dim_intlist(1, false, Kind::Double).to_device(tch::Device::Cpu),

@@ -91,7 +91,8 @@ fn scoring_at_answer_positions_and_shared_heldout_batches_keep_the_values() {
         })
         .collect();
     let refs: Vec<&[u32]> = corpora.iter().map(Vec::as_slice).collect();
-    let shared = HeldoutBatches::new(&refs, 16, 4, 3).mean_losses(&model, tch::Device::Cpu);
+    let shared =
+        HeldoutBatches::new(&refs, 16, 4, 3).mean_losses(&model, tch::Device::Cpu, Kind::Float);
     for (tokens, got) in refs.iter().zip(shared.unwrap()) {
         let alone = mean_loss(&model, tokens, 16, 4, 1, tch::Device::Cpu).unwrap();
         assert!((got - alone).abs() < 1e-5 * alone.abs(), "{got} vs {alone}");
@@ -150,4 +151,38 @@ fn pmi_choices_subtract_the_answer_cue_prior() {
     assert_eq!(credit, picks.iter().filter(|&&p| p == 0).count() as f64);
     assert_eq!(grade_choices(&scorer, &items, ChoiceScoring::Sum).unwrap().1, want_sum);
     assert_ne!(want_pmi, want_sum, "the prior decides none of these 24 items");
+}
+
+#[test]
+fn bf16_products_score_close_to_float32() {
+    if !mixagent_lm::cpu_has_bf16() {
+        eprintln!("this CPU has no bf16 instructions: nothing to compare");
+        return;
+    }
+    let (tk, cfg) = setup();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let model = with_seed(4, || Llama::new(&vs.root(), &cfg));
+    let prompts: Vec<String> =
+        (0..24).map(|i| format!("Question: What is {i} plus 3?\nAnswer:")).collect();
+    let answers: Vec<String> = (0..24).map(|i| format!(" {}", i + 3)).collect();
+    let pairs: Vec<(&str, &str)> =
+        prompts.iter().zip(&answers).map(|(p, a)| (p.as_str(), a.as_str())).collect();
+    let exact = Scorer::new(&model, &tk, 8, tch::Device::Cpu).score(&pairs).unwrap();
+    let half = Scorer::new(&model, &tk, 8, tch::Device::Cpu)
+        .with_matmul(Kind::BFloat16)
+        .score(&pairs)
+        .unwrap();
+    let mut largest = 0f64;
+    for (a, b) in exact.iter().zip(&half) {
+        assert_eq!(a.tokens, b.tokens);
+        largest = largest.max((a.mean() - b.mean()).abs());
+    }
+    let mean = |s: &[mixagent_eval::Scored]| s.iter().map(|x| x.mean()).sum::<f64>() / 24.0;
+    eprintln!(
+        "bf16 vs f32: largest item difference {largest:.2e}, of the mean {:.2e} nats",
+        (mean(&exact) - mean(&half)).abs()
+    );
+    assert!(largest > 0.0, "bf16 products were not used");
+    assert!(largest < 0.02, "an item's mean log-prob moved {largest} nats");
+    assert!((mean(&exact) - mean(&half)).abs() < 5e-3);
 }

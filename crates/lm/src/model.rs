@@ -156,14 +156,19 @@ impl Llama {
     /// [`Llama::forward`] with the matrix products in `matmul` (`Float` or `BFloat16`: see
     /// [`crate::matmul_kind`]); the logits are float32 either way.
     pub fn forward_in(&self, ids: &Tensor, matmul: Kind) -> Tensor {
-        linear(&self.hidden_in(ids, matmul), self.lm_head.as_ref().unwrap_or(&self.embed), matmul)
+        self.head_in(&self.hidden_in(ids, matmul), matmul)
     }
 
     /// The output projection: logits `(…, V)` of final hidden states `(…, C)`. Scoring a few
     /// positions of a sequence needs it only there (the projection is a third of a small
     /// model's flops).
     pub fn head(&self, hidden: &Tensor) -> Tensor {
-        hidden.linear::<Tensor>(self.lm_head.as_ref().unwrap_or(&self.embed), None)
+        self.head_in(hidden, Kind::Float)
+    }
+
+    /// [`Llama::head`] with the product in `matmul`; the logits are float32 either way.
+    pub fn head_in(&self, hidden: &Tensor, matmul: Kind) -> Tensor {
+        linear(hidden, self.lm_head.as_ref().unwrap_or(&self.embed), matmul).to_kind(Kind::Float)
     }
 
     /// Final hidden states `(B, T, C)`, after the last norm, for token ids `(B, T)`.
@@ -232,7 +237,7 @@ impl Llama {
         let (b, t1) = window.size2().expect("window is (B, T+1)");
         let inputs = window.narrow(1, 0, t1 - 1);
         let targets = window.narrow(1, 1, t1 - 1);
-        let logits = self.forward_in(&inputs, matmul).to_kind(Kind::Float);
+        let logits = self.forward_in(&inputs, matmul);
         logits
             .view([-1, self.cfg.vocab_size as i64])
             .cross_entropy_loss::<Tensor>(

@@ -39,8 +39,8 @@ pub struct StageTraining {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub token_caps: BTreeMap<String, u64>,
     /// Precision of the training step's matrix products: `f32` (the default, left out of
-    /// `collect.json`), `bf16` or `auto` (`mixagent_lm::Precision`). The observation is float32
-    /// either way.
+    /// `collect.json`), `bf16` or `auto` (`mixagent_core::Precision`). The observation has its
+    /// own, `observe.precision`.
     #[serde(default, skip_serializing_if = "Precision::is_f32")]
     pub precision: Precision,
 }
@@ -202,5 +202,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("precision") && e.contains("fp16"), "{e}");
+        assert_eq!(c.observe.precision, Precision::F32);
+        let o = CollectConfig::load(&path, &["observe.precision=\"auto\"".into()]).unwrap();
+        assert_eq!((o.observe.precision, o.train.precision), (Precision::Auto, Precision::F32));
     }
 }

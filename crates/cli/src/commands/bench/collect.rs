@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use mixagent_report::median;
-use mixagent_trajectory::{read_collection, Trajectory};
+use mixagent_trajectory::{pearson, read_collection, Trajectory};
 use serde::Serialize;
 
 /// Arguments of `bench collect`.
@@ -280,14 +280,67 @@ fn print_table(
                 work.join(format!("{scale}-{reference}-0")),
                 work.join(format!("{scale}-{name}-0")),
             );
-            let (same_weights, feedback, loss) =
-                differences(&read_collection(&a0)?, &read_collection(&b0)?);
+            let (x, y) = (read_collection(&a0)?, read_collection(&b0)?);
+            let (same_weights, feedback, loss) = differences(&x, &y);
             println!(
-                "{scale}: same planned mixtures: {same_weights}; largest difference of an observation: feedback {feedback:.1e}, held-out loss {loss:.1e} (nats)\n"
+                "{scale}: same planned mixtures: {same_weights}; largest difference of an observation: feedback {feedback:.1e}, held-out loss {loss:.1e} (nats)"
             );
+            for r in reward_agreement(&x, &y) {
+                println!(
+                    "{scale}: {} per-stage feedback change: SD {:.4} over stages and trajectories, SD of the difference {:.4}, correlation {:.4} (n = {})",
+                    r.field, r.sd, r.sd_difference, r.correlation, r.n
+                );
+            }
+            println!();
         }
     }
     Ok(())
+}
+
+/// How closely a field's per-stage feedback change (the agent's reward) agrees between two
+/// collections of the same plan.
+struct Agreement {
+    field: String,
+    n: usize,
+    /// SD of the first collection's changes over every stage of every trajectory.
+    sd: f64,
+    /// SD of the stage-by-stage difference.
+    sd_difference: f64,
+    correlation: f64,
+}
+
+fn reward_agreement(a: &[Trajectory], b: &[Trajectory]) -> Vec<Agreement> {
+    let fields: Vec<String> =
+        a.first().map(|t| t.initial.feedback.keys().cloned().collect()).unwrap_or_default();
+    let changes = |t: &Trajectory, f: &str| -> Vec<f64> {
+        let obs: Vec<&mixagent_core::Observation> =
+            std::iter::once(&t.initial).chain(t.stages.iter().map(|s| &s.observation)).collect();
+        obs.windows(2).map(|w| w[1].feedback[f] - w[0].feedback[f]).collect()
+    };
+    fields
+        .into_iter()
+        .map(|f| {
+            let (x, y): (Vec<f64>, Vec<f64>) = a
+                .iter()
+                .zip(b)
+                .flat_map(|(s, t)| changes(s, &f).into_iter().zip(changes(t, &f)))
+                .unzip();
+            let d: Vec<f64> = x.iter().zip(&y).map(|(p, q)| p - q).collect();
+            Agreement {
+                field: f,
+                n: x.len(),
+                sd: sd(&x),
+                sd_difference: sd(&d),
+                correlation: pearson(&x, &y),
+            }
+        })
+        .collect()
+}
+
+/// Population SD.
+fn sd(x: &[f64]) -> f64 {
+    let m = x.iter().sum::<f64>() / x.len() as f64;
+    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
 }
 
 /// Whether two collections trained on the same mixtures, and the largest absolute differences
