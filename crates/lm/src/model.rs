@@ -172,8 +172,6 @@ impl Llama {
     }
 
     /// Final hidden states `(B, T, C)`, after the last norm, for token ids `(B, T)`.
-    // `x = x + …`, not `x += …`: tch's `+=` is the in-place `add_`, which would overwrite a
-    // tensor autograd saved for the backward pass of the previous RMSNorm.
     pub fn hidden(&self, ids: &Tensor) -> Tensor {
         self.hidden_in(ids, Kind::Float)
     }
@@ -181,6 +179,8 @@ impl Llama {
     /// [`Llama::hidden`] with the matrix products in `matmul`. In bfloat16 the residual
     /// stream, norms, RoPE and attention stay float32; only the SwiGLU product between the two
     /// MLP matrices stays in bfloat16 (one cast fewer each way).
+    // `x = x + …`, not `x += …`: tch's `+=` is the in-place `add_`, which would overwrite a
+    // tensor autograd saved for the backward pass of the previous RMSNorm.
     #[allow(clippy::assign_op_pattern)]
     pub fn hidden_in(&self, ids: &Tensor, matmul: Kind) -> Tensor {
         let (b, t) = ids.size2().expect("ids are (B, T)");
