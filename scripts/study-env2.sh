@@ -30,7 +30,7 @@ corpus=data/v5
 base=runs/study-v5/base-math5
 target=runs/study-v5/target
 # Proxy work (collection, selection, MixMin's proxies) runs its matrix products in bf16 where
-# the CPU has bf16 instructions (float32 elsewhere): 1.43x study trajectories per core-hour, and
+# the CPU has bf16 instructions (float32 elsewhere): 1.47x study trajectories per core-hour, and
 # per-stage rewards that correlate 0.998-1.000 with float32's (BENCHMARKS.md, issue 20).
 fast=(--set 'train.precision="auto"' --set 'observe.precision="auto"')
 run_sets=(--run-set "corpus=$corpus" --run-set "base=$base"

@@ -129,6 +129,11 @@ pub struct Optim {
 }
 
 impl Optim {
+    /// `--precision`.
+    pub fn precision(&self) -> mixagent_lm::Precision {
+        self.precision
+    }
+
     /// The training settings for `model`, `default_lr` when `--lr` is not given.
     pub fn config(&self, model: &ModelConfig, default_lr: f64) -> TrainConfig {
         let mut t = TrainConfig::small(self.batch_size, self.seq_len.unwrap_or(model.max_seq_len));

@@ -39,7 +39,9 @@ impl std::fmt::Display for Device {
 /// `mixagent_lm::matmul_kind`): of the training step (`train.precision`) and of the
 /// observation after each stage (`observe.precision`). `bf16` runs the products in bfloat16
 /// with float32 master weights, optimizer state, norms, RoPE, attention, softmax, loss and
-/// scores; other evaluation always runs in float32.
+/// scores (each product's output, the logits included, is rounded to bf16 before it goes back
+/// to float32, and the SwiGLU between the MLP's two products runs in bf16); other evaluation
+/// always runs in float32.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
@@ -49,7 +51,8 @@ pub enum Precision {
     /// bfloat16 products; refused on a CPU without bf16 instructions.
     Bf16,
     /// `bf16` where the device has fast bf16 products (CUDA, or a CPU with `avx512_bf16` or
-    /// AMX), `f32` elsewhere: results then depend on the machine.
+    /// AMX), `f32` elsewhere: results then depend on the machine, and a run resumed on another
+    /// machine may change precision midway (what `auto` resolved to is not recorded).
     Auto,
 }
 

@@ -236,7 +236,7 @@ mod tests {
     use mixagent_trajectory::CollectConfig;
 
     #[test]
-    fn the_collection_configs_learning_rate_shape_and_token_caps_reach_the_trainer() {
+    fn the_collection_configs_learning_rate_shape_token_caps_and_precision_reach_the_trainer() {
         let smoke =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
         let cosine = CollectConfig::load(&smoke, &[]).unwrap();
@@ -249,5 +249,8 @@ mod tests {
         assert_eq!(super::train_config(&wsd, 0).lr_shape, LrShape::Wsd { decay_fraction: 0.3 });
         let capped = CollectConfig::load(&smoke, &["train.token_caps.x=512".into()]).unwrap();
         assert_eq!(super::train_config(&capped, 0).token_caps.get("x"), Some(&512));
+        assert!(super::train_config(&cosine, 0).precision.is_f32());
+        let bf16 = CollectConfig::load(&smoke, &["train.precision=\"bf16\"".into()]).unwrap();
+        assert_eq!(super::train_config(&bf16, 0).precision, mixagent_lm::Precision::Bf16);
     }
 }

@@ -92,6 +92,11 @@ fn steered(a: &Args, spec: &str) -> anyhow::Result<()> {
     if device == mixagent_lm::Device::Cuda {
         overrides.push(format!("device=\"{device}\""));
     }
+    // The flag means the config's training precision here (`--set` after it still wins).
+    let precision = a.optim.precision();
+    if !precision.is_f32() {
+        overrides.insert(0, format!("train.precision=\"{precision}\""));
+    }
     let config = CollectConfig::load(config_path, &overrides)?;
     // Built here to refuse a bad spec or artifact before anything else is opened; the run
     // builds its own through the controller.

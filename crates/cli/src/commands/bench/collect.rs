@@ -315,7 +315,9 @@ fn reward_agreement(a: &[Trajectory], b: &[Trajectory]) -> Vec<Agreement> {
     let changes = |t: &Trajectory, f: &str| -> Vec<f64> {
         let obs: Vec<&mixagent_core::Observation> =
             std::iter::once(&t.initial).chain(t.stages.iter().map(|s| &s.observation)).collect();
-        obs.windows(2).map(|w| w[1].feedback[f] - w[0].feedback[f]).collect()
+        // A field an observation lacks reads NaN (and so shows in the SDs), never a panic.
+        let at = |o: &mixagent_core::Observation| o.feedback.get(f).copied().unwrap_or(f64::NAN);
+        obs.windows(2).map(|w| at(w[1]) - at(w[0])).collect()
     };
     fields
         .into_iter()

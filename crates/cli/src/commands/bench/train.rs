@@ -193,9 +193,14 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         );
     }
     let exe = std::env::current_exe()?;
+    // `auto` is resolved once here, so both sides run what mixagent's side will.
+    let bf16 = matmul_kind(a.precision, tch::Device::Cpu)? == Kind::BFloat16;
+    let precision = if bf16 { Precision::Bf16 } else { Precision::F32 };
     let peak = sgemm_peak(a.threads);
     println!("sgemm peak (libtorch, 1024³, {} threads): {peak:.1} GFLOP/s", a.threads);
-    println!("precision: {} (both sides)", a.precision);
+    println!(
+        "precision: {precision} (both sides; PyTorch's autocast also runs attention in bf16, mixagent keeps it float32)"
+    );
     println!(
         "{:<13} {:>7} {:>7} {:>9} {:>9} {:>6} {:>9} {:>6} {:>8} {:>7} {:>8} {:>7}",
         "preset",
@@ -221,7 +226,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
                 .args(["--vocab", &a.vocab.to_string(), "--batch-size", &a.batch_size.to_string()])
                 .args(["--steps", &a.steps.to_string(), "--untimed", &a.untimed.to_string()])
                 .args(["--threads", &a.threads.to_string()])
-                .args(["--precision", &a.precision.to_string()]);
+                .args(["--precision", &precision.to_string()]);
             ours.push(run_json(&mut c, "mixagent bench train-one")?);
             let mut p = Command::new(&python);
             p.arg(&script)
@@ -235,7 +240,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
                 ])
                 .args(["--steps", &a.steps.to_string(), "--untimed", &a.untimed.to_string()])
                 .args(["--warmup-steps", "10", "--threads", &a.threads.to_string(), "--seed", "0"]);
-            if a.precision != Precision::F32 {
+            if bf16 {
                 p.arg("--bf16");
             }
             theirs.push(run_json(&mut p, "bench/train_ref.py")?);
@@ -249,7 +254,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         let tok_tuned = median(tuned.iter().map(|r| r.tokens_per_s).collect());
         let gflops = tok_ours * train_flops_per_token(&cfg) / 1e9;
         let row = serde_json::json!({
-            "preset": preset, "precision": a.precision.to_string(), "params": cfg.n_params(), "batch": a.batch_size, "seq_len": cfg.max_seq_len,
+            "preset": preset, "precision": precision.to_string(), "params": cfg.n_params(), "batch": a.batch_size, "seq_len": cfg.max_seq_len,
             "mixagent_tok_s": tok_ours, "pytorch_tok_s": tok_theirs, "ratio": tok_ours / tok_theirs,
             "pytorch_tuned_malloc_tok_s": tok_tuned, "ratio_vs_tuned_malloc": tok_ours / tok_tuned,
             "mixagent_gflops": gflops, "pct_sgemm_peak": 100.0 * gflops / peak,
