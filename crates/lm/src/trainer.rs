@@ -265,7 +265,7 @@ pub fn train(
 }
 
 /// Forward and backward of one micro-batch `(B, T+1)` with the matrix products in `matmul`
-/// ([`crate::Precision::matmul_kind`]); gradients are scaled by `1/accum` so they sum to the
+/// ([`crate::matmul_kind`]); gradients are scaled by `1/accum` so they sum to the
 /// step's mean. Returns each row's mean loss.
 pub fn micro_step(
     model: &Llama,
