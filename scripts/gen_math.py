@@ -62,8 +62,20 @@ SLOWEST_FIRST = [
 MAX_SAMPLE_ERROR_SHARE = 0.1
 
 
+# Modules whose first attempt uses a later attempt's seed, so that a fresh set-up rebuilds the
+# corpus the committed results were made from. probability__swr_p_level_set timed out once
+# under the old 180 s limit when that cache was generated and was made with its second seed;
+# with its first seed the default corpus's fingerprint is 82abd2805dfa63f5 instead of
+# 4e15f397a6514d4d (found 2026-12-06 by regenerating the slowest modules with their second
+# seeds: this one alone gives 4e15f397a6514d4d). Keyed by (base seed, module): the fresh problems
+# (seed 777) were made with first seeds. Changing this table changes the corpus: bump
+# `first-attempt` in MATH_FOLDER (scripts/setup.sh) with it.
+FIRST_ATTEMPT = {(1234, "probability__swr_p_level_set"): 1}
+
+
 def module_seed(base_seed, module, attempt):
     """A fixed seed per (module, attempt), independent of the order modules run in."""
+    attempt += FIRST_ATTEMPT.get((base_seed, module), 0)
     return (base_seed * 1_000_003 + zlib.crc32(module.encode()) + attempt * 7_919) % (2**32)
 
 

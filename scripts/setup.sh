@@ -334,13 +334,19 @@ step_venv_math() {
 }
 
 # rev: the generator's revision; bump it when a change to scripts/gen_math.py changes its output
-# (rev 2: no retry with another seed because a slow machine hit the time limit).
+# (rev 2: no retry with another seed because a slow machine hit the time limit). It is written
+# in the folder's SOURCE stamp, which is part of the corpus fingerprint of every result.
 MATH_PARAMS="per_module=${MIXAGENT_MATH_PER_MODULE:-3000} seed=${MIXAGENT_MATH_SEED:-1234} rev=2"
+# The folder's settings (params.txt): MATH_PARAMS and the revision of gen_math.py's FIRST_ATTEMPT
+# table, kept out of SOURCE so that the fingerprint stays that of the committed results. A
+# folder made under other settings is regenerated. (first-attempt=1: probability__swr_p_level_set
+# from its second seed, as in the cache the committed results were made from.)
+MATH_FOLDER="$MATH_PARAMS first-attempt=1"
 export MIXAGENT_MATH_PER_MODULE="${MIXAGENT_MATH_PER_MODULE:-3000}"
 
 step_math() {
     # The folder is resumed after a failure; files from other settings must not be mixed in.
-    local params=$MATH_PARAMS
+    local params=$MATH_FOLDER
     if [[ -f $1/params.txt && $(<"$1/params.txt") != "$params" ]]; then
         rm -f "$1"/*.txt
     fi
@@ -378,8 +384,8 @@ math_data() {
     fi
     # A finished folder generated with other settings is regenerated, not silently reused.
     local math_params="$RAW/mathematics_dataset/params.txt"
-    if [[ -f $math_params && $(<"$math_params") != "$MATH_PARAMS" ]]; then
-        log "mathematics_dataset: settings changed ($(<"$math_params") -> $MATH_PARAMS), regenerating"
+    if [[ -f $math_params && $(<"$math_params") != "$MATH_FOLDER" ]]; then
+        log "mathematics_dataset: settings changed ($(<"$math_params") -> $MATH_FOLDER), regenerating"
         rm -rf "$RAW/mathematics_dataset"
     fi
     run_step mathematics_dataset "$RAW/mathematics_dataset" step_math resume
