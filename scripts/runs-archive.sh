@@ -14,8 +14,10 @@
 # checkpoint to score it with, so `compare` trains it again (same seed, same run). The bases
 # must be pretrained again first, with the same command: `compare` refuses a finished run whose
 # recorded base fingerprint (SHA-256 of its `model.safetensors`) differs from the base it is
-# given now, so a base that did not come out bit-identical is caught, not mixed in. An unpack
-# never overwrites a run that is already there.
+# given now, so a base that did not come out bit-identical is caught, not mixed in (on another
+# kind of CPU float32 rounding differs and it will not be: the config's `equivalent_bases` then
+# names the other machine's bases, README "compare"). An unpack never overwrites a run that is
+# already there.
 #
 # The archive is deterministic (sorted names, fixed owner and time), so packing the same records
 # twice gives the same bytes.

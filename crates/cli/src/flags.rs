@@ -134,8 +134,15 @@ impl Optim {
         self.precision
     }
 
-    /// The training settings for `model`, `default_lr` when `--lr` is not given.
-    pub fn config(&self, model: &ModelConfig, default_lr: f64) -> TrainConfig {
+    /// The training settings for `model` on `device`, `default_lr` when `--lr` is not given.
+    /// `--precision auto` is resolved here, so the run's `run.json` says which precision it
+    /// trained in (and a resume on a machine that resolves it otherwise is another run).
+    pub fn config(
+        &self,
+        model: &ModelConfig,
+        default_lr: f64,
+        device: Device,
+    ) -> anyhow::Result<TrainConfig> {
         let mut t = TrainConfig::small(self.batch_size, self.seq_len.unwrap_or(model.max_seq_len));
         t.grad_accum = self.grad_accum;
         t.peak_lr = self.lr.unwrap_or(default_lr);
@@ -147,8 +154,9 @@ impl Optim {
         };
         t.checkpoint_every = self.checkpoint_every;
         t.seed = self.seed;
-        t.precision = self.precision;
-        t
+        t.precision =
+            mixagent_lm::resolved_precision(self.precision, mixagent_lm::tch_device(device)?)?;
+        Ok(t)
     }
 }
 

@@ -73,6 +73,8 @@ pub struct Phases<'a> {
     pub pool: &'a Pool,
     /// Feedback items a field the final scores are read on (`compare`'s `final_items`).
     pub final_items: usize,
+    /// `compare`'s `equivalent_bases`.
+    pub equivalent_bases: &'a [String],
 }
 
 impl Phases<'_> {
@@ -106,6 +108,7 @@ impl Phases<'_> {
             "benchmarks": task_items > 0,
             "task_items": task_items.max(1),
             "final_items": self.final_items,
+            "equivalent_bases": self.equivalent_bases,
             "title": format!("{} phase {name}", self.command),
         });
         let toml_text = toml::to_string(&compare)?;

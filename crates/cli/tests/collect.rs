@@ -703,6 +703,17 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
             .sum();
         assert!((math - 0.3).abs() < 1e-9, "{math}");
         assert!(row["observation"]["feedback"]["math"].is_f64());
+        // Float32, the default, is left out of the record.
+        assert!(row.get("train_precision").is_none() && row.get("observe_precision").is_none());
+    }
+    // Under `auto` every stage records what it resolved to on this machine.
+    let auto = tmp.path().join("auto");
+    let precision = ["train.precision=\"auto\"", "observe.precision=\"auto\"", "stages=2"];
+    mixagent().args(cpt_args_with(&auto, "fixed:0.7", &precision)).assert().success();
+    let resolved = if mixagent_lm::cpu_has_bf16() { Some("bf16") } else { None };
+    for row in read(&auto.join("run.json"))["stages"].as_array().unwrap() {
+        assert_eq!(row.get("train_precision").and_then(Value::as_str), resolved, "{row}");
+        assert_eq!(row.get("observe_precision").and_then(Value::as_str), resolved, "{row}");
     }
     // The steered model is evaluable as a run folder.
     mixagent().args(["eval", "--suite", "feedback"]).arg(&fixed).assert().success();
@@ -911,6 +922,14 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
         .assert()
         .failure()
         .stderr(contains("runs/odm/seed-1 (trained from base 0123456789abcdef"));
+    // Unless the config names that base as an equivalent copy (the same pretraining on another
+    // machine): then the run is tabled and the report says which base trained how many runs.
+    let plain = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{plain}equivalent_bases = [\"0123456789abcdef\"]\n")).unwrap();
+    run().assert().success().stderr(contains("(0 jobs to do"));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("0123456789abcdef (1 runs)") && html.contains("(3 runs)"), "{html}");
+    std::fs::write(&cfg, plain).unwrap();
     // So is one run on the corpus as it was before it was prepared again (other feedback).
     let mut other = read(&copied);
     assert!(other["corpus_fingerprint"].as_str().is_some_and(|f| f.len() == 16), "{other}");

@@ -51,8 +51,10 @@ pub enum Precision {
     /// bfloat16 products; refused on a CPU without bf16 instructions.
     Bf16,
     /// `bf16` where the device has fast bf16 products (CUDA, or a CPU with `avx512_bf16` or
-    /// AMX), `f32` elsewhere: results then depend on the machine, and a run resumed on another
-    /// machine may change precision midway (what `auto` resolved to is not recorded).
+    /// AMX), `f32` elsewhere: results then depend on the machine. Records say what it resolved
+    /// to: each stage of a trajectory or steered run (`train_precision`, `observe_precision`),
+    /// a `pretrain` or `cpt --schedule` run's `run.json`; a trajectory resumed on another machine
+    /// may change precision midway, and its stages show where.
     Auto,
 }
 

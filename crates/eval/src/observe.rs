@@ -79,6 +79,11 @@ impl Observer {
         Ok(Observer { tokenizer, suites, heldout, cfg, layout: Default::default() })
     }
 
+    /// The precision the observation's products run in on `device` (`auto` resolved).
+    pub fn precision(&self, device: tch::Device) -> Result<mixagent_core::Precision, EvalError> {
+        Ok(mixagent_lm::resolved_precision(self.cfg.precision, device)?)
+    }
+
     /// Fingerprint of each field's suite (field, fingerprint), to record with the results.
     pub fn suite_fingerprints(&self) -> Vec<(String, String)> {
         self.suites.iter().map(|s| (s.field.clone(), s.fingerprint())).collect()

@@ -24,7 +24,7 @@ pub use mixagent_core::Precision;
 pub use mixagent_core::SpaceSpec;
 pub use model::{with_seed, Llama};
 pub use optim::{AdamW, AdamWConfig, AdamWState, ParamLayout};
-pub use precision::{cpu_has_bf16, matmul_kind};
+pub use precision::{cpu_has_bf16, matmul_kind, precision_of, resolved_precision};
 pub use session::{DomainStats, Session, StageStats, StepOut, Weights, TRAINER_STATE_VERSION};
 pub use trainer::{
     micro_step, tch_device, train, Device, RunSpec, StepReport, TrainConfig, TrainSummary,

@@ -25,6 +25,21 @@ pub fn matmul_kind(precision: Precision, device: tch::Device) -> Result<Kind, Lm
     }
 }
 
+/// What `precision` resolves to on `device`: `f32` or `bf16`, never `auto` (runs record it, so
+/// that a result made under `auto` says which it was).
+pub fn resolved_precision(precision: Precision, device: tch::Device) -> Result<Precision, LmError> {
+    Ok(precision_of(matmul_kind(precision, device)?))
+}
+
+/// The precision whose products run in `kind` (`bf16` for bfloat16, else `f32`).
+pub fn precision_of(kind: Kind) -> Precision {
+    if kind == Kind::BFloat16 {
+        Precision::Bf16
+    } else {
+        Precision::F32
+    }
+}
+
 /// Whether this CPU has the bf16 dot-product instructions libtorch's bf16 kernels need
 /// (`avx512_bf16`; every CPU with AMX has it too).
 pub fn cpu_has_bf16() -> bool {

@@ -221,6 +221,11 @@ impl Session {
         self.device
     }
 
+    /// The precision the training products run in (`auto` resolved for this device).
+    pub fn precision(&self) -> mixagent_core::Precision {
+        crate::precision_of(self.matmul)
+    }
+
     /// Optimizer steps done.
     pub fn step(&self) -> u64 {
         self.step

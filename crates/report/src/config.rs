@@ -61,6 +61,13 @@ pub struct CompareConfig {
     /// noisier. 0: the run config's for every policy.
     #[serde(default)]
     pub static_observe_items: usize,
+    /// Fingerprints of bases that count as the run config's base: the same `pretrain` command
+    /// run again on another machine, whose float32 rounding differs (an AMD and an Intel CPU
+    /// give bases whose final losses agree to four decimals but whose files differ). A finished
+    /// run trained from one of them is kept instead of refused as stale; the report lists them.
+    /// Only for a base made by the same command on the same corpus: nothing checks that.
+    #[serde(default)]
+    pub equivalent_bases: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -154,6 +161,14 @@ pub struct HeadroomConfig {
     /// How the relevance ablation (G1) measures a domain [default: `alone`].
     #[serde(default)]
     pub relevance: RelevanceMethod,
+    /// Fingerprints of bases that count as the target's or the proxy's base: the same `pretrain` command
+    /// run again on another machine, whose float32 rounding differs (an AMD and an Intel CPU
+    /// give bases whose final losses agree to four decimals but whose files differ). A finished
+    /// run trained from one of them is kept instead of refused as stale; every phase's report lists them.
+    /// Only for a base made by the same command on the same corpus: nothing checks that.
+    #[serde(default)]
+    pub equivalent_bases: Vec<String>,
+
     /// Title of the report [default: the config's file name].
     #[serde(default)]
     pub title: String,

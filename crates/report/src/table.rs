@@ -260,6 +260,8 @@ mod tests {
                 observation: obs(g, m),
                 train_secs: 0.0,
                 eval_secs: 0.0,
+                train_precision: Default::default(),
+                observe_precision: Default::default(),
             }],
             policy_state: serde_json::Value::Null,
             final_eval: None,

@@ -204,6 +204,7 @@ pub(crate) fn run_stage(
     let stats = session.train_stage(mixture, steps)?;
     let t0 = Instant::now();
     let observation = observer.observe(session.model(), session.device())?;
+    let observe_precision = observer.precision(session.device())?;
     Ok(StageRow {
         stage,
         weights: mixture.weights().to_vec(),
@@ -213,6 +214,8 @@ pub(crate) fn run_stage(
         observation,
         train_secs: stats.train_secs,
         eval_secs: t0.elapsed().as_secs_f64(),
+        train_precision: session.precision(),
+        observe_precision,
     })
 }
 

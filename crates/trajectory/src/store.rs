@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mixagent_core::{DomainSpace, Observation};
+use mixagent_core::{DomainSpace, Observation, Precision};
 use mixagent_shard::write_atomic;
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +85,13 @@ pub struct StageRow {
     pub train_secs: f64,
     /// Wall time of the observation.
     pub eval_secs: f64,
+    /// The precision of the stage's training products (`auto` resolved on the machine that
+    /// trained it); float32, the default, is left out of the file.
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub train_precision: Precision,
+    /// The same for the observation after the stage.
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub observe_precision: Precision,
 }
 
 /// One rolled-out trajectory.
@@ -258,6 +265,8 @@ mod tests {
             observation: obs(-4.0, -5.0),
             train_secs: 0.1,
             eval_secs: 0.01,
+            train_precision: Default::default(),
+            observe_precision: Default::default(),
         };
         Trajectory {
             format_version: TRAJECTORY_VERSION,
@@ -289,6 +298,17 @@ mod tests {
         assert!(t.is_complete());
         assert_eq!(t.fields(), ["general", "math"]);
         assert_eq!(list_trajectories(dir.path()).unwrap().len(), 1);
+        // A stage's resolved precision: float32 is left out of the file, bf16 is written.
+        let text = std::fs::read_to_string(dir.path().join("t-00000.json")).unwrap();
+        assert!(!text.contains("precision"), "float32 stages write no precision");
+        let mut b = t.clone();
+        b.stages[1].train_precision = Precision::Bf16;
+        b.write(&dir.path().join("t-00000.json")).unwrap();
+        let back = Trajectory::read(&dir.path().join("t-00000.json")).unwrap();
+        assert_eq!(
+            (back.stages[0].train_precision, back.stages[1].train_precision),
+            (Precision::F32, Precision::Bf16)
+        );
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub fn toy_trajectory(
             observation,
             train_secs: 0.0,
             eval_secs: 0.0,
+            train_precision: Default::default(),
+            observe_precision: Default::default(),
         })
         .collect();
     Trajectory {

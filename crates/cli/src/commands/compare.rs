@@ -16,6 +16,7 @@
 //! <out>/report.html                         all of it in one page
 //! ```
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -62,7 +63,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             })
         })
         .collect();
-    refuse_stale(&runs, &run_cfg)?;
+    refuse_stale(&runs, &run_cfg, &cfg.equivalent_bases)?;
     let (workers, threads) = (a.pool.workers(), a.pool.threads());
     let fields = run_cfg.space.fields.join(",");
     // `eval` of a checkpoint: the benchmark suite (`full`, `task_items` a task) or the final
@@ -173,7 +174,24 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let first = groups.iter().flat_map(|(_, r)| r.first()).next();
     let title =
         if cfg.title.is_empty() { format!("mixagent compare: {stem}") } else { cfg.title.clone() };
-    let facts = facts(&a.config, &cfg, &run_cfg, first);
+    let mut facts = facts(&a.config, &cfg, &run_cfg, first);
+    // Runs kept from an equivalent base (another machine's copy): which base trained how many.
+    let mut bases = BTreeMap::<&str, usize>::new();
+    for (_, runs) in &groups {
+        for r in runs {
+            *bases.entry(r.base.fingerprint.as_str()).or_default() += 1;
+        }
+    }
+    if bases.len() > 1 {
+        let list: Vec<String> = bases.iter().map(|(b, n)| format!("{b} ({n} runs)")).collect();
+        facts.push((
+            "bases".into(),
+            format!(
+                "{}: equivalent copies of the base (`equivalent_bases`), pretrained by the same command on different machines",
+                list.join(", ")
+            ),
+        ));
+    }
     let base_report = if cfg.benchmarks { Some(TaskReport::read(&base_eval)?) } else { None };
     let md = CompareReport {
         groups: &groups,
@@ -330,7 +348,12 @@ fn facts(
 /// another machine) or on another corpus (another path, or the same one prepared again with
 /// other feedback sets) would silently mix into the table: refuse it. (A policy's identity
 /// does not depend on the seed: build each one once.)
-fn refuse_stale(runs: &[Run], run_cfg: &CollectConfig) -> anyhow::Result<()> {
+/// Runs trained from an `equivalent` base (another machine's copy of the base) are kept.
+fn refuse_stale(
+    runs: &[Run],
+    run_cfg: &CollectConfig,
+    equivalent: &[String],
+) -> anyhow::Result<()> {
     let base = &run_cfg.base;
     let mut identities = std::collections::BTreeMap::new();
     let mut base_now = None;
@@ -378,7 +401,7 @@ fn refuse_stale(runs: &[Run], run_cfg: &CollectConfig) -> anyhow::Result<()> {
             );
         }
         let base_now = base_now.as_deref().unwrap_or_default();
-        if run.base.fingerprint != base_now {
+        if run.base.fingerprint != base_now && !equivalent.contains(&run.base.fingerprint) {
             stale.push(format!(
                 "{} (trained from base {}, but {} is {base_now} now)",
                 r.dir.display(),

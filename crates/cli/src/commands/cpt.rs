@@ -68,7 +68,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => base_corpus(base)?,
     };
     let spec = RunSpec {
-        train: a.optim.config(&model, 1e-3),
+        train: a.optim.config(&model, 1e-3, device)?,
         model,
         corpus,
         space: file.space,

@@ -113,6 +113,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         out: &out,
         pool: &a.pool,
         final_items: cfg.final_items,
+        equivalent_bases: &cfg.equivalent_bases,
     };
     let phase = |name: &str, set: &[String], seeds: &[u64], plans: &[Plan]| {
         phases.run(name, set, seeds, plans, 0)

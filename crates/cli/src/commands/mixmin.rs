@@ -70,8 +70,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         cfg.base.display(),
         a.seed
     );
-    let phases =
-        Phases { command: "mixmin", run: &a.run, out: &out, pool: &a.pool, final_items: 0 };
+    let phases = Phases {
+        command: "mixmin",
+        run: &a.run,
+        out: &out,
+        pool: &a.pool,
+        final_items: 0,
+        equivalent_bases: &[],
+    };
     phases.run("proxies", &a.set, &[a.seed], &plans, 0)?;
 
     eprintln!("mixmin: scoring the feedback suites with the base and every proxy");

@@ -134,7 +134,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         ("fields", weights)
     };
     let spec = RunSpec {
-        train: a.optim.config(&model, 3e-3),
+        train: a.optim.config(&model, 3e-3, device)?,
         model,
         corpus: a.corpus.clone(),
         space: SpaceSpec { level: level.into(), fields, groups: Vec::new() },

@@ -172,6 +172,8 @@ batch_size = 16
                     observation: observation(g, m, &loss),
                     train_secs: 0.0,
                     eval_secs: 0.0,
+                    train_precision: Default::default(),
+                    observe_precision: Default::default(),
                 }
             })
             .collect();
