@@ -283,6 +283,38 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_compare_and_headroom_configs_load_with_their_run_configs() {
+        // Paths in the configs are relative to the repository root, as `compare` reads them.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        for dir in ["experiments", "experiments/env2"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = e.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let compare = name.starts_with("compare-") || dir.ends_with("env2");
+                if name.ends_with(".toml") && (compare || name.starts_with("headroom-")) {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 10, "{files:?}");
+        for path in files {
+            let (run, set) = if path.file_name().unwrap().to_string_lossy().starts_with("headroom-")
+            {
+                let c = HeadroomConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                let mut set = c.set.clone();
+                set.extend(c.proxy_set.iter().chain(&c.branch_set).cloned());
+                (c.run, set)
+            } else {
+                let c = CompareConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                (c.run, c.set)
+            };
+            mixagent_trajectory::CollectConfig::load(&root.join(&run), &set)
+                .unwrap_or_else(|e| panic!("{}: its run config: {e}", path.display()));
+        }
+    }
+
+    #[test]
     fn long_specs_get_short_distinct_slugs() {
         assert_eq!(policy_slug("fixed:0.5"), "fixed_0.5");
         let mixture =
