@@ -929,6 +929,13 @@ fn compare_runs_every_policy_over_seeds_and_tables_them() {
     run().assert().success().stderr(contains("(0 jobs to do"));
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("0123456789abcdef (1 runs)") && html.contains("(3 runs)"), "{html}");
+    // A listed base must be the same command's output: another model size is refused.
+    other["base"]["params"] = 7.into();
+    std::fs::write(&copied, other.to_string()).unwrap();
+    run()
+        .assert()
+        .failure()
+        .stderr(contains("an equivalent base must come from the same pretrain command"));
     std::fs::write(&cfg, plain).unwrap();
     // So is one run on the corpus as it was before it was prepared again (other feedback).
     let mut other = read(&copied);

@@ -65,7 +65,8 @@ pub struct CompareConfig {
     /// run again on another machine, whose float32 rounding differs (an AMD and an Intel CPU
     /// give bases whose final losses agree to four decimals but whose files differ). A finished
     /// run trained from one of them is kept instead of refused as stale; the report lists them.
-    /// Only for a base made by the same command on the same corpus: nothing checks that.
+    /// Only for a base made by the same command on the same corpus: a run from a listed base
+    /// must record the same base folder and model size, or it is refused.
     #[serde(default)]
     pub equivalent_bases: Vec<String>,
 }
@@ -165,7 +166,8 @@ pub struct HeadroomConfig {
     /// run again on another machine, whose float32 rounding differs (an AMD and an Intel CPU
     /// give bases whose final losses agree to four decimals but whose files differ). A finished
     /// run trained from one of them is kept instead of refused as stale; every phase's report lists them.
-    /// Only for a base made by the same command on the same corpus: nothing checks that.
+    /// Only for a base made by the same command on the same corpus: a run from a listed base
+    /// must record the same base folder and model size, or it is refused.
     #[serde(default)]
     pub equivalent_bases: Vec<String>,
 

@@ -216,13 +216,26 @@ pub(crate) fn resolve(
         );
         RolloutError::key("base", hint)
     })?;
-    let (model, _) = read_model_config(&base_dir)?;
-    let base = BaseInfo {
-        checkpoint: config.base.display().to_string(),
-        fingerprint: file_fingerprint(&base_dir.join("model.safetensors"))?,
-        params: model.n_params(),
-    };
+    let base = base_info(&config.base, &base_dir)?;
     Ok((corpus, space, base_dir, base))
+}
+
+/// What a run records of its base `base` (as given), whose checkpoint folder is `dir`.
+fn base_info(base: &Path, dir: &Path) -> Result<BaseInfo, RolloutError> {
+    let (model, _) = read_model_config(dir)?;
+    Ok(BaseInfo {
+        checkpoint: base.display().to_string(),
+        fingerprint: file_fingerprint(&dir.join("model.safetensors"))?,
+        params: model.n_params(),
+    })
+}
+
+/// What a run trained from the checkpoint `base` names (a checkpoint folder, or a run folder
+/// whose `checkpoints/latest` names one) records of it.
+pub fn base_record(base: &Path) -> Result<BaseInfo, RolloutError> {
+    let dir =
+        resolve_checkpoint(base).map_err(|e| RolloutError::collection(base, e.to_string()))?;
+    base_info(base, &dir)
 }
 
 /// The fingerprint a run records for its base: that of the `model.safetensors` of the

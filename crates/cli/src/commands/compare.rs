@@ -396,18 +396,33 @@ fn refuse_stale(
         }
         if base_now.is_none() {
             base_now = Some(
-                mixagent_rollout::base_fingerprint(base)
+                mixagent_rollout::base_record(base)
                     .with_context(|| format!("the base {} of the run config", base.display()))?,
             );
         }
-        let base_now = base_now.as_deref().unwrap_or_default();
-        if run.base.fingerprint != base_now && !equivalent.contains(&run.base.fingerprint) {
-            stale.push(format!(
-                "{} (trained from base {}, but {} is {base_now} now)",
-                r.dir.display(),
-                run.base.fingerprint,
-                base.display()
-            ));
+        let Some(now) = &base_now else { unreachable!("set above") };
+        if run.base.fingerprint != now.fingerprint {
+            if !equivalent.contains(&run.base.fingerprint) {
+                stale.push(format!(
+                    "{} (trained from base {}, but {} is {} now)",
+                    r.dir.display(),
+                    run.base.fingerprint,
+                    base.display(),
+                    now.fingerprint
+                ));
+            } else if run.base.params != now.params || run.base.checkpoint != now.checkpoint {
+                // An equivalent base is the same command's output on another machine: the same
+                // folder and model, only the float rounding differs.
+                stale.push(format!(
+                    "{} (trained from base {} at {} ({} parameters), listed in `equivalent_bases`, but the base now is {} ({} parameters): an equivalent base must come from the same pretrain command; remove it from the list)",
+                    r.dir.display(),
+                    run.base.fingerprint,
+                    run.base.checkpoint,
+                    run.base.params,
+                    base.display(),
+                    now.params
+                ));
+            }
         }
     }
     if !stale.is_empty() {
