@@ -1175,7 +1175,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         std::fs::write(
             &cfg,
             format!(
-                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nbranch_set = [\"observe.items_per_field=12\"]\nselection_seeds = [0, 1]\nrelevance_seeds = [0, 2]\nconfirm_seeds = {confirm}\nstatics = 2\ntask_items = 8\nfinal_items = 16\n",
+                "run = {:?}\nset = [\"corpus={}\", \"base={}\", \"stages=2\", \"stage_tokens=2048\"]\nproxy_set = [\"base={}\"]\nbranch_set = [\"observe.items_per_field=12\"]\nselection_seeds = [0, 1]\nrelevance_seeds = [0, 2]\nconfirm_seeds = {confirm}\nbranch_seeds = [5, 6, 7]\nstatics = 2\ntask_items = 8\nfinal_items = 16\n",
                 config().display().to_string(),
                 corpus.display(),
                 base.display(),
@@ -1217,7 +1217,7 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         report["gates"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
     assert_eq!(gates, ["G0", "G1", "G2", "G3", "G4", "G5"]);
     // G5 was read from three mixtures branched at the middle stage (uniform and the two static
-    // draws) on the confirmation seeds, with the static mixtures' replicated runs beside it.
+    // draws) on the branch seeds, with the static mixtures' replicated runs beside it.
     assert!(report["gates"][5]["pass"].is_boolean(), "{}", report["gates"][5]);
     assert!(report["gates"][5]["figure"].as_str().unwrap().contains("shared state"));
     assert_eq!(report["branch"]["stage"], 1);
@@ -1225,7 +1225,8 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
     assert_eq!(report["branch"]["model"], "proxy");
     assert_eq!(
         (report["branch"]["mixtures"].as_u64(), report["branch"]["seeds"].as_u64()),
-        (Some(3), Some(2))
+        (Some(3), Some(3)),
+        "three mixtures on the three `branch_seeds`"
     );
     assert!(report["mixture_share"]["per_stage"].as_array().is_some_and(|v| !v.is_empty()));
     // `branch_set` reached the branch runs only.

@@ -151,6 +151,12 @@ pub struct HeadroomConfig {
     /// The stage the branches differ at [default: the middle stage].
     #[serde(default)]
     pub branch_stage: Option<usize>,
+    /// Seeds of the branch reading [default: `confirm_seeds`]. The share is an estimate over
+    /// mixtures × seeds: at the study scale five seeds read 0.42 and five others 0.00 of the
+    /// same mixtures (0.17 over the ten; `docs/results/g5-seeds-probe-v5/`), so G5 wants more
+    /// seeds than the paired gates. Branch runs are proxy runs of one changed stage, cheap.
+    #[serde(default)]
+    pub branch_seeds: Vec<u64>,
     /// Items per benchmark task for G0 (the base and a target-only model are scored on the
     /// benchmark suite); 0 skips G0.
     #[serde(default = "default_headroom_task_items")]
@@ -228,6 +234,15 @@ impl HeadroomConfig {
         }
     }
 
+    /// The seeds of G5's branch reading: `branch_seeds`, else `confirm_seeds`.
+    pub fn branch_seeds(&self) -> &[u64] {
+        if self.branch_seeds.is_empty() {
+            &self.confirm_seeds
+        } else {
+            &self.branch_seeds
+        }
+    }
+
     /// Reads and checks a headroom config; relative paths are resolved against the working
     /// folder, as `compare` does.
     pub fn load(path: &Path) -> Result<Self, ReportError> {
@@ -247,6 +262,11 @@ impl HeadroomConfig {
         }
         if !(cfg.concentration > 0.0 && cfg.concentration.is_finite()) {
             return Err(bad(format!("concentration = {}: must be positive", cfg.concentration)));
+        }
+        if cfg.branch_seeds.len() == 1 {
+            return Err(bad(
+                "branch_seeds has one seed: G5's branch reading needs at least 2 (the seed is a block of its analysis), or leave it out to use confirm_seeds".into(),
+            ));
         }
         if (1..3).contains(&cfg.branches) {
             return Err(bad(format!(
@@ -345,5 +365,20 @@ mod tests {
         let e = err("sedes = [1]\n");
         assert!(e.contains("c.toml") && e.contains("sedes"), "{e}");
         assert!(load(&format!("{base}task_items = 0\nbenchmarks = false\n")).is_ok());
+    }
+
+    #[test]
+    fn branch_seeds_default_to_the_confirmation_seeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.toml");
+        let load = |extra: &str| {
+            let base = "run = \"r.toml\"\nselection_seeds = [0]\nconfirm_seeds = [5, 6]\n";
+            std::fs::write(&path, format!("{base}{extra}")).unwrap();
+            HeadroomConfig::load(&path)
+        };
+        assert_eq!(load("").unwrap().branch_seeds(), [5, 6]);
+        assert_eq!(load("branch_seeds = [5, 6, 7]\n").unwrap().branch_seeds(), [5, 6, 7]);
+        let e = load("branch_seeds = [7]\n").unwrap_err().to_string();
+        assert!(e.contains("h.toml") && e.contains("at least 2"), "{e}");
     }
 }

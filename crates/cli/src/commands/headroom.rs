@@ -403,10 +403,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         eprintln!(
             "headroom [4/4] branch: {} mixtures at stage {at} from a shared state × {} seeds on the {rel_model}",
             plans.len(),
-            cfg.confirm_seeds.len(),
+            cfg.branch_seeds().len(),
         );
         let branch_set: Vec<String> = rel_set.iter().chain(&cfg.branch_set).cloned().collect();
-        let runs = phases.run("branch", &branch_set, &cfg.confirm_seeds, &plans, 0)?;
+        let runs = phases.run("branch", &branch_set, cfg.branch_seeds(), &plans, 0)?;
         headroom::branch_share(&rows(&out, &plans, &runs), at, rel_model)
     } else {
         None
