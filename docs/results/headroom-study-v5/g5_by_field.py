@@ -7,9 +7,11 @@ is the change of its feedback over the branched stage relative to the run's init
 the mixture's share comes from the same two-way analysis of variance (mixtures × seeds, the
 seed as a block) as `branch_share` in crates/report/src/headroom.rs.
 
-    python3 g5_by_field.py BRANCH_FOLDER [BRANCH_FOLDER ...] [--stage 12]
+    python3 g5_by_field.py BRANCH_FOLDER [BRANCH_FOLDER ...] [--stage 12] [--mixtures N]
 
 Several folders (the same mixtures on other seeds) are pooled into one table of seeds.
+`--mixtures N` reads only the first N mixtures (by name), to compare a phase still running
+(its finished mixtures) with a finished one on the same mixtures.
 """
 import argparse
 import glob
@@ -22,6 +24,8 @@ def runs(folders, stage):
     for root in folders:
         for f in glob.glob(f"{root}/runs/*/seed-*/run.json"):
             r = json.load(open(f))
+            if len(r["stages"]) <= stage:
+                continue  # still running
             policy, seed = r["policy"].split("/")[-1], r["config"]["seed"]
             before = r["stages"][stage - 1]["observation"]["feedback"]
             after = r["stages"][stage]["observation"]["feedback"]
@@ -48,9 +52,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("folders", nargs="+")
     ap.add_argument("--stage", type=int, default=12)
+    ap.add_argument("--mixtures", type=int, default=0)
     a = ap.parse_args()
     d = runs(a.folders, a.stage)
     policies = sorted({p for p, _ in d})
+    if a.mixtures:
+        policies = policies[: a.mixtures]
     seeds = sorted(s for s in {s for _, s in d} if all((p, s) in d for p in policies))
     fields = sorted(next(iter(d.values())))
     print(f"{len(policies)} mixtures x {len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), stage {a.stage}")
