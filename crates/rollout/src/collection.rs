@@ -238,15 +238,6 @@ pub fn base_record(base: &Path) -> Result<BaseInfo, RolloutError> {
     base_info(base, &dir)
 }
 
-/// The fingerprint a run records for its base: that of the `model.safetensors` of the
-/// checkpoint `base` names (a checkpoint folder, or a run folder whose `checkpoints/latest`
-/// names one).
-pub fn base_fingerprint(base: &Path) -> Result<String, RolloutError> {
-    let dir =
-        resolve_checkpoint(base).map_err(|e| RolloutError::collection(base, e.to_string()))?;
-    file_fingerprint(&dir.join("model.safetensors"))
-}
-
 /// First 8 bytes (hex) of the SHA-256 of a file.
 pub fn file_fingerprint(path: &Path) -> Result<String, RolloutError> {
     let mut f = std::fs::File::open(path).map_err(|e| RolloutError::io(path, e))?;

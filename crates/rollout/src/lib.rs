@@ -9,9 +9,7 @@ mod rollout;
 mod run_file;
 mod steer;
 
-pub use collection::{
-    base_fingerprint, base_record, file_fingerprint, Collection, PlanFile, Status,
-};
+pub use collection::{base_record, file_fingerprint, Collection, PlanFile, Status};
 pub use error::RolloutError;
 pub use rollout::{Outcome, StageEvent, Worker};
 pub use run_file::RunFile;

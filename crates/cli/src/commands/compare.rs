@@ -394,13 +394,13 @@ fn refuse_stale(
         if !run.policy_identity.is_empty() && &run.policy_identity != now {
             stale.push(format!("{} ({} then, {now} now)", r.dir.display(), run.policy_identity));
         }
-        if base_now.is_none() {
-            base_now = Some(
+        let now = match base_now {
+            Some(ref now) => now,
+            None => base_now.insert(
                 mixagent_rollout::base_record(base)
                     .with_context(|| format!("the base {} of the run config", base.display()))?,
-            );
-        }
-        let Some(now) = &base_now else { unreachable!("set above") };
+            ),
+        };
         if run.base.fingerprint != now.fingerprint {
             if !equivalent.contains(&run.base.fingerprint) {
                 stale.push(format!(
