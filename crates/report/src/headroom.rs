@@ -26,6 +26,9 @@ pub struct Outcome {
     pub balanced: f64,
     /// Each stage's reward: the change of the balanced score during the stage (DESIGN §4).
     pub rewards: Vec<f64>,
+    /// Per field, each stage's change of (f − f₀)/|f₀|: the fields' halves of `rewards`
+    /// (their mean is the stage's reward).
+    pub field_rewards: BTreeMap<String, Vec<f64>>,
 }
 
 impl Outcome {
@@ -41,18 +44,30 @@ impl Outcome {
         let delta: BTreeMap<String, f64> =
             fields.iter().map(|f| (f.clone(), run.final_change(f).unwrap_or(f64::NAN))).collect();
         let balanced = run.final_balanced().unwrap_or(f64::NAN);
-        let mut before = 0.0;
-        let rewards = run
-            .stages
+        // Each stage's change of `score`, which is 0 at the base.
+        let changes = |score: &dyn Fn(&mixagent_core::Observation) -> f64| {
+            let mut before = 0.0;
+            run.stages
+                .iter()
+                .map(|st| {
+                    let now = score(&st.observation);
+                    let r = now - before;
+                    before = now;
+                    r
+                })
+                .collect::<Vec<f64>>()
+        };
+        let rewards = changes(&balanced_at);
+        let field_rewards = fields
             .iter()
-            .map(|st| {
-                let now = balanced_at(&st.observation);
-                let r = now - before;
-                before = now;
-                r
+            .map(|f| {
+                let rel = |o: &mixagent_core::Observation| {
+                    o.relative_change(&run.initial, f).unwrap_or(f64::NAN)
+                };
+                (f.clone(), changes(&rel))
             })
             .collect();
-        Outcome { seed: run.config.seed, delta, balanced, rewards }
+        Outcome { seed: run.config.seed, delta, balanced, rewards, field_rewards }
     }
 }
 
@@ -278,6 +293,9 @@ pub struct BranchShare {
     pub sd_mixture: f64,
     /// SD of the residual noise.
     pub sd_noise: f64,
+    /// The same reading of each field's half of the reward (the balanced reward is their mean,
+    /// so a field whose stage reward is mostly noise can hide another's signal).
+    pub by_field: Vec<FieldShare>,
     /// Mixtures compared.
     pub mixtures: usize,
     /// Seeds per mixture.
@@ -289,6 +307,20 @@ pub struct BranchShare {
     pub model: String,
 }
 
+/// One field's part of a [`BranchShare`]: the same analysis of that field's (f − f₀)/|f₀|
+/// change over the stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldShare {
+    /// The field.
+    pub field: String,
+    /// The mixture's share with the seed as a block.
+    pub share: f64,
+    /// SD of the mixture's effect.
+    pub sd_mixture: f64,
+    /// SD of the residual noise.
+    pub sd_noise: f64,
+}
+
 /// See [`BranchShare`]: the mixture's share of stage `stage`'s reward over `rows` (each row a
 /// schedule that differs from the others only at that stage). `None` with fewer than 3 rows,
 /// 2 common seeds, or runs shorter than `stage + 1`.
@@ -296,6 +328,43 @@ pub fn branch_share(rows: &[Row], stage: usize, model: &str) -> Option<BranchSha
     let seeds = replicated(rows)?;
     let (m, k) = (rows.len(), seeds.len());
     let y = reward_table(rows, &seeds, stage..stage + 1)?;
+    let (share, sd_mixture, sd_noise) = blocked_share(&y);
+    let (_, one_way) = anova_share(&[y], m, k);
+    // The same reading of each field's half of the reward.
+    let fields: Vec<String> = rows[0].outcomes[0].field_rewards.keys().cloned().collect();
+    let by_field = fields
+        .into_iter()
+        .filter_map(|field| {
+            let y = field_reward_table(rows, &seeds, &field, stage)?;
+            let (share, sd_mixture, sd_noise) = blocked_share(&y);
+            Some(FieldShare { field, share, sd_mixture, sd_noise })
+        })
+        .collect();
+    // Under every seed, every row's rewards before the stage equal the first row's.
+    fn prefix(r: &Row, seed: u64, stage: usize) -> Option<&[f64]> {
+        r.outcome(seed).map(|o| &o.rewards[..stage])
+    }
+    let shared_prefix = seeds
+        .iter()
+        .all(|&s| rows.iter().all(|r| prefix(r, s, stage) == prefix(&rows[0], s, stage)));
+    Some(BranchShare {
+        stage,
+        share,
+        one_way: one_way[0],
+        sd_mixture,
+        sd_noise,
+        by_field,
+        mixtures: m,
+        seeds: k,
+        shared_prefix,
+        model: model.to_string(),
+    })
+}
+
+/// The two-way analysis of variance of `y[mixture][seed]` without interaction, the seed a
+/// block: (the mixture's share σ²_mix / (σ²_mix + MS_residual), σ_mix, √MS_residual).
+fn blocked_share(y: &[Vec<f64>]) -> (f64, f64, f64) {
+    let (m, k) = (y.len(), y[0].len());
     let mix_means: Vec<f64> = y.iter().map(|v| v.iter().sum::<f64>() / k as f64).collect();
     let seed_means: Vec<f64> =
         (0..k).map(|j| y.iter().map(|v| v[j]).sum::<f64>() / m as f64).collect();
@@ -311,25 +380,7 @@ pub fn branch_share(rows: &[Row], stage: usize, model: &str) -> Option<BranchSha
     let ms_residual = residual / ((m - 1) * (k - 1)) as f64;
     let mix = ((ms_mix - ms_residual) / k as f64).max(0.0);
     let share = if mix + ms_residual > 0.0 { mix / (mix + ms_residual) } else { 0.0 };
-    let (_, one_way) = anova_share(&[y], m, k);
-    // Under every seed, every row's rewards before the stage equal the first row's.
-    fn prefix(r: &Row, seed: u64, stage: usize) -> Option<&[f64]> {
-        r.outcome(seed).map(|o| &o.rewards[..stage])
-    }
-    let shared_prefix = seeds
-        .iter()
-        .all(|&s| rows.iter().all(|r| prefix(r, s, stage) == prefix(&rows[0], s, stage)));
-    Some(BranchShare {
-        stage,
-        share,
-        one_way: one_way[0],
-        sd_mixture: mix.sqrt(),
-        sd_noise: ms_residual.sqrt(),
-        mixtures: m,
-        seeds: k,
-        shared_prefix,
-        model: model.to_string(),
-    })
+    (share, mix.sqrt(), ms_residual.sqrt())
 }
 
 /// The seeds every row ran (in the first row's order), when there are at least 3 rows and 2
@@ -348,6 +399,24 @@ fn reward_table(rows: &[Row], seeds: &[u64], stages: Range<usize>) -> Option<Vec
             seeds
                 .iter()
                 .map(|&s| Some(r.outcome(s)?.rewards.get(stages.clone())?.iter().sum()))
+                .collect()
+        })
+        .collect()
+}
+
+/// y[row][seed]: each row's `field` half of stage `stage`'s reward under each of `seeds`;
+/// `None` when some run lacks it.
+fn field_reward_table(
+    rows: &[Row],
+    seeds: &[u64],
+    field: &str,
+    stage: usize,
+) -> Option<Vec<Vec<f64>>> {
+    rows.iter()
+        .map(|r| {
+            seeds
+                .iter()
+                .map(|&s| r.outcome(s)?.field_rewards.get(field)?.get(stage).copied())
                 .collect()
         })
         .collect()
@@ -819,7 +888,7 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
             asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (mixtures branched from a shared state, the seed's state as a block)".into(),
             pass: Some(b.share >= 0.30 && b.shared_prefix),
             figure: format!(
-                "the mixture's share of stage {}'s reward = {:.2} from a shared state (σ_mix {:.4}, noise {:.4}; {} mixtures × {} seeds on the {}; {:.2} counting each seed's state as noise){}{statics_reading}{ridge}",
+                "the mixture's share of stage {}'s reward = {:.2} from a shared state (σ_mix {:.4}, noise {:.4}; {} mixtures × {} seeds on the {}; {:.2} counting each seed's state as noise){}{}{statics_reading}{ridge}",
                 b.stage,
                 b.share,
                 b.sd_mixture,
@@ -828,6 +897,16 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
                 b.seeds,
                 b.model,
                 b.one_way,
+                if b.by_field.is_empty() {
+                    String::new()
+                } else {
+                    let each: Vec<String> = b
+                        .by_field
+                        .iter()
+                        .map(|f| format!("{} {:.2} (σ_mix {:.4}, noise {:.4})", f.field, f.share, f.sd_mixture, f.sd_noise))
+                        .collect();
+                    format!("; each field's half alone: {}", each.join(", "))
+                },
                 if b.shared_prefix { "" } else { "; NOT a shared state: under some seed the runs differ before the branched stage (a resumed run with another thread count?), so this reading does not count" }
             ),
         },
@@ -1003,6 +1082,7 @@ mod tests {
             delta: [("general".into(), g), ("math".into(), m)].into(),
             balanced: (g + m) / 2.0,
             rewards: Vec::new(),
+            field_rewards: BTreeMap::new(),
         }
     }
 
@@ -1218,16 +1298,36 @@ mod tests {
         // y = a: (1, 11), b: (3, 15), c: (8, 18). Mixture means 6, 9, 13 around 28/3; seed
         // means 4, 44/3 around 28/3. Residuals e_ij = y − row − col + grand: a (1/3, −1/3),
         // b (−2/3, 2/3), c (1/3, −1/3): SS 12/9 over 2 df. One-way, the seed's 10 is noise
-        // larger than the mixtures' spread: share 0.
-        let row = |label: &str, r: [f64; 2]| Row {
+        // larger than the mixtures' spread: share 0. Field by field: general's half is the
+        // reward itself, math's moves with the seed and a little noise, never the mixture.
+        let row = |label: &str, r: [f64; 2], noise: [f64; 2]| Row {
             label: label.into(),
             spec: label.into(),
             outcomes: (0..2)
-                .map(|s| Outcome { rewards: vec![0.5, r[s as usize]], ..outcome(s, 0.0, 0.0) })
+                .map(|s| {
+                    let s_ = s as usize;
+                    Outcome {
+                        rewards: vec![0.5, r[s_]],
+                        field_rewards: [
+                            ("general".to_string(), vec![0.5, r[s_]]),
+                            ("math".to_string(), vec![0.5, 10.0 * s as f64 + noise[s_]]),
+                        ]
+                        .into(),
+                        ..outcome(s, 0.0, 0.0)
+                    }
+                })
                 .collect(),
         };
-        let rows = [row("a", [1.0, 11.0]), row("b", [3.0, 15.0]), row("c", [8.0, 18.0])];
+        let rows = [
+            row("a", [1.0, 11.0], [0.1, -0.1]),
+            row("b", [3.0, 15.0], [-0.1, 0.1]),
+            row("c", [8.0, 18.0], [0.0, 0.0]),
+        ];
         let b = branch_share(&rows, 1, "proxy").unwrap();
+        let field = |f: &str| b.by_field.iter().find(|x| x.field == f).unwrap();
+        assert!((field("general").share - b.share).abs() < 1e-12, "{:?}", b.by_field);
+        assert_eq!(field("math").share, 0.0, "{:?}", b.by_field);
+        assert!(field("math").sd_noise > 0.0, "{:?}", b.by_field);
         let ms_mix = 2.0
             * ((6.0f64 - 28.0 / 3.0).powi(2)
                 + (9.0f64 - 28.0 / 3.0).powi(2)
@@ -1254,6 +1354,8 @@ mod tests {
         let g = gates(None, &Headroom { branch: Some(b.clone()), ..Default::default() });
         assert_eq!(g[5].pass, Some(true), "{}", g[5].figure);
         assert!(g[5].figure.contains("stage 1"), "{}", g[5].figure);
+        assert!(g[5].figure.contains("alone: general 0.9"), "{}", g[5].figure);
+        assert!(g[5].figure.contains("math 0.00"), "{}", g[5].figure);
     }
 
     #[test]
