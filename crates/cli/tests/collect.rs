@@ -1353,6 +1353,45 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
             / 2.0;
     let help = press["help"]["mean"].as_f64().unwrap();
     assert!((help - expected).abs() < 1e-9, "{help} vs {expected}");
+
+    // G5 over the mixtures a collection trains an agent on: the branched stage of the plan's
+    // first trajectories (the run config and the branch phase's overrides), beside uniform.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}branch_mixtures = \"collection\"\nbranches = 4\n"))
+        .unwrap();
+    run().assert().success().stderr(contains("the collection's first trajectories"));
+    let report = read(&out.join("headroom.json"));
+    assert_eq!(report["branch"]["mixtures"], 4, "{}", report["branch"]);
+    assert!(report["gates"][5]["figure"].as_str().unwrap().contains("each field's half alone"));
+    let plan_dir = tmp.path().join("plan");
+    mixagent()
+        .args(["trajectories", "sample", "--config"])
+        .arg(config())
+        .args(["--set", &format!("corpus={}", corpus.display())])
+        .args(["--set", &format!("base={}", base.display()), "--set", "stages=2"])
+        .args(["--set", "stage_tokens=2048", "--out"])
+        .arg(&plan_dir)
+        .assert()
+        .success();
+    let plan = read(&plan_dir.join("plan.json"));
+    let names: Vec<&str> =
+        plan["space"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    for i in 0..3 {
+        let schedule = std::fs::read_dir(out.join("schedules"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with(&format!("branch-{:02}-", i + 1))
+                    && read(p)["stages"][1].as_object().unwrap().len() == names.len()
+                    && (0..names.len()).all(|j| {
+                        let w = read(p)["stages"][1][names[j]].as_f64().unwrap();
+                        let planned = plan["trajectories"][i]["mixtures"][1][j].as_f64().unwrap();
+                        (w - planned).abs() < 1e-12
+                    })
+            });
+        assert!(schedule.is_some(), "no branch schedule holds trajectory {i}'s stage 1");
+    }
 }
 
 /// A user's corpus with fields of its own (`source`, `target`), as JSONL.

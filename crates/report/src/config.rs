@@ -151,6 +151,9 @@ pub struct HeadroomConfig {
     /// The stage the branches differ at [default: the middle stage].
     #[serde(default)]
     pub branch_stage: Option<usize>,
+    /// Which mixtures the branches try at that stage [default: `statics`].
+    #[serde(default)]
+    pub branch_mixtures: BranchMixtures,
     /// Seeds of the branch reading [default: `confirm_seeds`]. The share is an estimate over
     /// mixtures × seeds: at the study scale five seeds read 0.42 and five others 0.00 of the
     /// same mixtures (0.17 over the ten; `docs/results/g5-seeds-probe-v5/`), so G5 wants more
@@ -180,6 +183,23 @@ pub struct HeadroomConfig {
     /// Title of the report [default: the config's file name].
     #[serde(default)]
     pub title: String,
+}
+
+/// Which mixtures G5's branch reading tries at the branched stage, beside uniform. The share
+/// of a stage's reward the mixture explains depends on how far apart the mixtures tried are;
+/// the reading that tells whether an agent can learn from the stage reward tries the mixtures
+/// it learns from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BranchMixtures {
+    /// The first static draws (Dirichlet over all entries at `concentration`): they keep the
+    /// field split near the fields' domain counts.
+    #[default]
+    Statics,
+    /// The branched stage of the first trajectories a collection with the run config (and the
+    /// branch phase's overrides, `families.*` included) would plan: the families' target
+    /// shares and within-field draws, the state–action pairs an agent is trained on.
+    Collection,
 }
 
 /// How `headroom` measures a domain's relevance (G1).
@@ -380,5 +400,10 @@ mod tests {
         assert_eq!(load("branch_seeds = [5, 6, 7]\n").unwrap().branch_seeds(), [5, 6, 7]);
         let e = load("branch_seeds = [7]\n").unwrap_err().to_string();
         assert!(e.contains("h.toml") && e.contains("at least 2"), "{e}");
+        assert_eq!(load("").unwrap().branch_mixtures, BranchMixtures::Statics);
+        let c = load("branch_mixtures = \"collection\"\n").unwrap();
+        assert_eq!(c.branch_mixtures, BranchMixtures::Collection);
+        let e = load("branch_mixtures = \"trajectories\"\n").unwrap_err().to_string();
+        assert!(e.contains("branch_mixtures") || e.contains("unknown variant"), "{e}");
     }
 }

@@ -23,7 +23,9 @@ mod table;
 
 pub use bench::{bench_row, BenchRow, BenchTable, Excluded, TaskReport, TaskResult};
 pub use compare::CompareReport;
-pub use config::{policy_slug, CompareConfig, HeadroomConfig, RelevanceMethod, ReportError};
+pub use config::{
+    policy_slug, BranchMixtures, CompareConfig, HeadroomConfig, RelevanceMethod, ReportError,
+};
 pub use corpus::corpus_table;
 pub use figures::{mixture_bands, mixture_svg, scores_svg};
 pub use final_score::{final_eval, FeedbackReport, FieldFeedback};

@@ -17,8 +17,9 @@
 //!    replay of the source, and anneals in the last fifth of the stages onto the helpful
 //!    domains and onto each field's most helpful one); a schedule that is the best static
 //!    mixture at every stage is skipped.
-//! 4. **branch** (G5), the confirmation seeds, on the proxy (or the target): `branches`
-//!    mixtures (uniform and the first static draws), each for one stage (`branch_stage`, the
+//! 4. **branch** (G5), the `branch_seeds`, on the proxy (or the target): `branches`
+//!    mixtures (uniform and the first static draws, or with `branch_mixtures = "collection"`
+//!    the branched stage of a collection's first planned trajectories), each for one stage (`branch_stage`, the
 //!    middle one by default) between uniform stages, so that with one seed every mixture starts
 //!    from the same state; the mixture's share of that stage's reward, the seed as a block.
 //!
@@ -38,9 +39,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use mixagent_report::headroom::{self, Headroom, Outcome, Relevance, Row};
-use mixagent_report::{HeadroomConfig, RelevanceMethod, TaskReport};
+use mixagent_report::{BranchMixtures, HeadroomConfig, RelevanceMethod, TaskReport};
 use mixagent_shard::{write_atomic, Manifest};
-use mixagent_trajectory::{dirichlet, CollectConfig};
+use mixagent_trajectory::{dirichlet, sample_plan, CollectConfig};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -387,12 +388,27 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 
     // 4. G5's branch reading: the mixtures (uniform and the first static draws) each for one
     // stage from a shared state, uniform before and after, on the confirmation seeds.
-    let branch = if cfg.branches.min(cfg.statics + 1) >= 3 {
+    let branches = match cfg.branch_mixtures {
+        BranchMixtures::Statics => cfg.branches.min(cfg.statics + 1),
+        BranchMixtures::Collection => cfg.branches,
+    };
+    let branch = if branches >= 3 {
         let at = cfg.branch_stage.unwrap_or(stages / 2);
         let uniform = &statics[0].stages[0];
+        let branch_set: Vec<String> = rel_set.iter().chain(&cfg.branch_set).cloned().collect();
+        let tried: Vec<BTreeMap<String, f64>> = match cfg.branch_mixtures {
+            BranchMixtures::Statics => statics
+                .iter()
+                .filter(|p| p.label.starts_with("static-"))
+                .map(|p| p.stages[0].clone())
+                .collect(),
+            BranchMixtures::Collection => {
+                collection_mixtures(&cfg.run, &branch_set, branches - 1, at)?
+            }
+        };
         let plans: Vec<Plan> = std::iter::once(uniform)
-            .chain(statics.iter().filter(|p| p.label.starts_with("static-")).map(|p| &p.stages[0]))
-            .take(cfg.branches)
+            .chain(&tried)
+            .take(branches)
             .enumerate()
             .map(|(i, mixture)| {
                 let mut stages = vec![uniform.clone(); at];
@@ -401,11 +417,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             })
             .collect();
         eprintln!(
-            "headroom [4/4] branch: {} mixtures at stage {at} from a shared state × {} seeds on the {rel_model}",
+            "headroom [4/4] branch: {} mixtures ({}) at stage {at} from a shared state × {} seeds on the {rel_model}",
             plans.len(),
+            match cfg.branch_mixtures {
+                BranchMixtures::Statics => "uniform and the first static draws",
+                BranchMixtures::Collection => "uniform and the collection's first trajectories",
+            },
             cfg.branch_seeds().len(),
         );
-        let branch_set: Vec<String> = rel_set.iter().chain(&cfg.branch_set).cloned().collect();
         let runs = phases.run("branch", &branch_set, cfg.branch_seeds(), &plans, 0)?;
         headroom::branch_share(&rows(&out, &plans, &runs), at, rel_model)
     } else {
@@ -488,6 +507,26 @@ fn rows(out: &Path, plans: &[Plan], outcomes: &BTreeMap<String, Vec<Outcome>>) -
             outcomes: outcomes[&p.label].clone(),
         })
         .collect()
+}
+
+/// The mixtures at stage `at` of the first `n` trajectories a collection with the run config
+/// `run` (and the overrides `set`, `families.*` among them) would plan, by entry name.
+fn collection_mixtures(
+    run: &Path,
+    set: &[String],
+    n: usize,
+    at: usize,
+) -> anyhow::Result<Vec<BTreeMap<String, f64>>> {
+    let config = CollectConfig::load(run, set)?;
+    let manifest = Manifest::load(&config.corpus)?;
+    let space = config.space.resolve(&manifest.domain_space()?)?;
+    let plan = sample_plan(&space, &config.families, n, config.stages, config.seed)?;
+    Ok(plan
+        .iter()
+        .map(|t| {
+            space.domains().iter().zip(&t.mixtures[at]).map(|(d, &w)| (d.name.clone(), w)).collect()
+        })
+        .collect())
 }
 
 /// Decides the gates from what `report` holds (missing phases read "not measured") and writes
