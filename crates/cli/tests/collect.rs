@@ -1392,6 +1392,14 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
             });
         assert!(schedule.is_some(), "no branch schedule holds trajectory {i}'s stage 1");
     }
+    // The same branches on the target model, in a folder of their own.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}branch_on_target = true\n")).unwrap();
+    run().assert().success().stderr(contains("seeds on the target"));
+    let report = read(&out.join("headroom.json"));
+    assert_eq!(report["branch"]["model"], "target", "{}", report["branch"]);
+    assert_eq!(report["branch"]["mixtures"], 4, "{}", report["branch"]);
+    assert!(out.join("branch-target/runs").is_dir());
 }
 
 /// A user's corpus with fields of its own (`source`, `target`), as JSONL.

@@ -154,6 +154,10 @@ pub struct HeadroomConfig {
     /// Which mixtures the branches try at that stage [default: `statics`].
     #[serde(default)]
     pub branch_mixtures: BranchMixtures,
+    /// Run the branches on the target model even when there is a proxy (DESIGN §10 measures
+    /// the gates on the target; the proxy is cheaper, and is what the agent is trained on).
+    #[serde(default)]
+    pub branch_on_target: bool,
     /// Seeds of the branch reading [default: `confirm_seeds`]. The share is an estimate over
     /// mixtures × seeds: at the study scale five seeds read 0.42 and five others 0.00 of the
     /// same mixtures (0.17 over the ten; `docs/results/g5-seeds-probe-v5/`), so G5 wants more
@@ -401,6 +405,8 @@ mod tests {
         let e = load("branch_seeds = [7]\n").unwrap_err().to_string();
         assert!(e.contains("h.toml") && e.contains("at least 2"), "{e}");
         assert_eq!(load("").unwrap().branch_mixtures, BranchMixtures::Statics);
+        assert!(!load("").unwrap().branch_on_target);
+        assert!(load("branch_on_target = true\n").unwrap().branch_on_target);
         let c = load("branch_mixtures = \"collection\"\n").unwrap();
         assert_eq!(c.branch_mixtures, BranchMixtures::Collection);
         let e = load("branch_mixtures = \"trajectories\"\n").unwrap_err().to_string();

@@ -20,7 +20,8 @@
 //! 4. **branch** (G5), the `branch_seeds`, on the proxy (or the target): `branches`
 //!    mixtures (uniform and the first static draws, or with `branch_mixtures = "collection"`
 //!    the branched stage of a collection's first planned trajectories), each for one stage (`branch_stage`, the
-//!    middle one by default) between uniform stages, so that with one seed every mixture starts
+//!    middle one by default) between uniform stages (on the target with `branch_on_target`,
+//!    in `branch-target/`), so that with one seed every mixture starts
 //!    from the same state; the mixture's share of that stage's reward, the seed as a block.
 //!
 //! G0 scores the base and a target-only model (first confirmation seed) on the benchmark suite
@@ -30,7 +31,7 @@
 //!
 //! ```text
 //! <out>/schedules/*.json             every mixture and schedule run, by name
-//! <out>/{relevance,relevance-beside-uniform,statics-target,statics-proxy,confirm,branch}/   the compare runs
+//! <out>/{relevance,relevance-beside-uniform,statics-target,statics-proxy,confirm,branch,branch-target}/   the compare runs
 //! <out>/headroom.md, headroom.json, relevance.svg
 //! ```
 
@@ -395,7 +396,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let branch = if branches >= 3 {
         let at = cfg.branch_stage.unwrap_or(stages / 2);
         let uniform = &statics[0].stages[0];
-        let branch_set: Vec<String> = rel_set.iter().chain(&cfg.branch_set).cloned().collect();
+        let (model_set, branch_model) =
+            if cfg.branch_on_target { (&cfg.set, "target") } else { (rel_set, rel_model) };
+        let branch_set: Vec<String> = model_set.iter().chain(&cfg.branch_set).cloned().collect();
         let tried: Vec<BTreeMap<String, f64>> = match cfg.branch_mixtures {
             BranchMixtures::Statics => statics
                 .iter()
@@ -417,7 +420,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             })
             .collect();
         eprintln!(
-            "headroom [4/4] branch: {} mixtures ({}) at stage {at} from a shared state × {} seeds on the {rel_model}",
+            "headroom [4/4] branch: {} mixtures ({}) at stage {at} from a shared state × {} seeds on the {branch_model}",
             plans.len(),
             match cfg.branch_mixtures {
                 BranchMixtures::Statics => "uniform and the first static draws",
@@ -425,8 +428,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             },
             cfg.branch_seeds().len(),
         );
-        let runs = phases.run("branch", &branch_set, cfg.branch_seeds(), &plans, 0)?;
-        headroom::branch_share(&rows(&out, &plans, &runs), at, rel_model)
+        // Target runs in a folder of their own: a proxy run of the same schedule and seed
+        // is another run.
+        let folder = if cfg.branch_on_target && has_proxy { "branch-target" } else { "branch" };
+        let runs = phases.run(folder, &branch_set, cfg.branch_seeds(), &plans, 0)?;
+        headroom::branch_share(&rows(&out, &plans, &runs), at, branch_model)
     } else {
         None
     };
