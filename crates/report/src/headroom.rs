@@ -293,6 +293,9 @@ pub struct BranchShare {
     pub sd_mixture: f64,
     /// SD of the residual noise.
     pub sd_noise: f64,
+    /// 95% interval of `share` from a bootstrap over seeds (seeds drawn with replacement,
+    /// 2,000 draws, fixed stream): how much another set of as many seeds could read.
+    pub interval: (f64, f64),
     /// The same reading of each field's half of the reward (the balanced reward is their mean,
     /// so a field whose stage reward is mostly noise can hide another's signal).
     pub by_field: Vec<FieldShare>,
@@ -329,6 +332,7 @@ pub fn branch_share(rows: &[Row], stage: usize, model: &str) -> Option<BranchSha
     let (m, k) = (rows.len(), seeds.len());
     let y = reward_table(rows, &seeds, stage..stage + 1)?;
     let (share, sd_mixture, sd_noise) = blocked_share(&y);
+    let interval = bootstrap_share(&y);
     let (_, one_way) = anova_share(&[y], m, k);
     // The same reading of each field's half of the reward.
     let fields: Vec<String> = rows[0].outcomes[0].field_rewards.keys().cloned().collect();
@@ -353,12 +357,33 @@ pub fn branch_share(rows: &[Row], stage: usize, model: &str) -> Option<BranchSha
         one_way: one_way[0],
         sd_mixture,
         sd_noise,
+        interval,
         by_field,
         mixtures: m,
         seeds: k,
         shared_prefix,
         model: model.to_string(),
     })
+}
+
+/// The 2.5% and 97.5% quantiles of [`blocked_share`] over 2,000 resamples of `y`'s seeds
+/// (columns, with replacement; a fixed stream, so the same table gives the same interval).
+fn bootstrap_share(y: &[Vec<f64>]) -> (f64, f64) {
+    let k = y[0].len();
+    let mut shares: Vec<f64> = (0..2000u64)
+        .map(|b| {
+            let cols: Vec<usize> = (0..k as u64)
+                .map(|j| {
+                    (mixagent_core::seed::derive(b, "headroom.bootstrap", j) % k as u64) as usize
+                })
+                .collect();
+            let resampled: Vec<Vec<f64>> =
+                y.iter().map(|row| cols.iter().map(|&j| row[j]).collect()).collect();
+            blocked_share(&resampled).0
+        })
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    (shares[49], shares[1949])
 }
 
 /// The two-way analysis of variance of `y[mixture][seed]` without interaction, the seed a
@@ -888,9 +913,11 @@ pub fn gates(g0: Option<Gate>, report: &Headroom) -> Vec<Gate> {
             asks: "learnable signal: within a stage, the mixture explains ≥ 30% of the reward's variance (mixtures branched from a shared state, the seed's state as a block)".into(),
             pass: Some(b.share >= 0.30 && b.shared_prefix),
             figure: format!(
-                "the mixture's share of stage {}'s reward = {:.2} from a shared state (σ_mix {:.4}, noise {:.4}; {} mixtures × {} seeds on the {}; {:.2} counting each seed's state as noise){}{}{statics_reading}{ridge}",
+                "the mixture's share of stage {}'s reward = {:.2} from a shared state (95% bootstrap interval over seeds {:.2} to {:.2}; σ_mix {:.4}, noise {:.4}; {} mixtures × {} seeds on the {}; {:.2} counting each seed's state as noise){}{}{statics_reading}{ridge}",
                 b.stage,
                 b.share,
+                b.interval.0,
+                b.interval.1,
                 b.sd_mixture,
                 b.sd_noise,
                 b.mixtures,
@@ -1337,6 +1364,9 @@ mod tests {
         let mix = (ms_mix - ms_res) / 2.0;
         assert!((b.share - mix / (mix + ms_res)).abs() < 1e-12, "{}", b.share);
         assert!(b.share > 0.9 && b.one_way == 0.0, "blocking removes the seed: {b:?}");
+        // Resampling two seeds: a draw of one seed twice has no residual, share 1 or 0.
+        assert!(b.interval.0 <= b.share && b.share <= b.interval.1, "{:?}", b.interval);
+        assert_eq!(b.interval, branch_share(&rows, 1, "proxy").unwrap().interval);
         assert_eq!((b.stage, b.mixtures, b.seeds), (1, 3, 2));
         assert!(b.shared_prefix);
         // Runs that differ before the branched stage are no shared state: the gate fails.
