@@ -2,9 +2,14 @@
 //! `headroom` (ablations, static draws, dynamic schedules, branches) and `mixmin` (one proxy
 //! per entry). Finished runs are kept, so a rerun resumes.
 //!
+//! Plans that share their first stages run as branches instead (G5's reading): under each
+//! seed, the first plan up to the fork, then every plan from its checkpoint for two stages,
+//! one job of `cpt` children per seed.
+//!
 //! ```text
 //! <out>/schedules/<label>-<hash>.json            every plan, by name and content
 //! <out>/<phase>/compare.toml, runs/<spec>/seed-N/   the compare child's config and runs
+//! <out>/<phase>/prefix/seed-N/, runs/<spec>/seed-N/, logs/   a branch phase's runs
 //! ```
 
 use std::collections::BTreeMap;
@@ -17,6 +22,9 @@ use mixagent_report::headroom::Outcome;
 use mixagent_report::policy_slug;
 use mixagent_shard::write_atomic;
 
+use mixagent_trajectory::SteeredRun;
+
+use crate::children::{run_jobs, Job, Progress};
 use crate::commands::compare::read_scored;
 use crate::flags::Pool;
 
@@ -140,6 +148,112 @@ impl Phases<'_> {
             }
             rows.insert(p.label.clone(), outcomes);
         }
+        Ok(rows)
+    }
+
+    /// Runs `plans`, which must share their first `at` stages, as branches under each seed:
+    /// the first plan until stage `at` (the prefix, once per seed), then each plan from the
+    /// prefix's checkpoint until stage `at + 2` (the branched stage and one after it, within
+    /// the run's `stages`), with `set` overriding the run config. A branch is bit for bit the first `at + 2` stages of
+    /// its plan's whole run, so a finished whole run in the same folder (an older reading)
+    /// counts as the branch. Checkpoints are removed once a seed's branches are all finished.
+    /// Returns each plan's outcomes (no final evaluation) by label, in the order of `seeds`.
+    pub fn branches(
+        &self,
+        name: &str,
+        set: &[String],
+        seeds: &[u64],
+        plans: &[Plan],
+        at: usize,
+        stages: usize,
+    ) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
+        let Some(first) = plans.first() else { bail!("no plans to branch") };
+        if let Some(p) =
+            plans.iter().find(|p| p.stages.len() < at || p.stages[..at] != first.stages[..at])
+        {
+            bail!(
+                "plan `{}` does not share the first {at} stages of `{}`: it is not a branch of it",
+                p.label,
+                first.label
+            );
+        }
+        std::fs::create_dir_all(self.out.join("schedules"))?;
+        for p in plans {
+            let path = schedule_file(self.out, p);
+            if !path.exists() {
+                let json = serde_json::json!({ "name": p.label, "stages": p.stages });
+                write_atomic(&path, &serde_json::to_vec_pretty(&json)?)?;
+            }
+        }
+        let dir = self.out.join(name);
+        std::fs::create_dir_all(dir.join("logs"))?;
+        let stop = (at + 2).min(stages);
+        let finished = |run: &Path| {
+            SteeredRun::read(&run.join("run.json")).is_ok_and(|r| r.stages.len() >= stop)
+        };
+        let cpt = |spec: &str, seed: u64, out: &Path| -> Vec<OsString> {
+            let mut c: Vec<OsString> = vec!["cpt".into(), "--policy".into(), spec.into()];
+            c.extend(["--config".into(), self.run.as_os_str().to_owned()]);
+            for s in set {
+                c.extend(["--set".into(), s.into()]);
+            }
+            c.extend(["--set".into(), format!("seed={seed}").into()]);
+            c.extend(["--out".into(), out.into(), "--threads".into()]);
+            c.push(self.pool.threads().to_string().into());
+            c
+        };
+        let mut jobs = Vec::new();
+        for &seed in seeds {
+            let prefix = dir.join("prefix").join(format!("seed-{seed}"));
+            let mut commands = Vec::new();
+            for p in plans {
+                let run = self.run_dir(name, p, seed);
+                if !finished(&run) {
+                    let mut c = cpt(&spec_of(self.out, p), seed, &run);
+                    c.extend(["--from".into(), prefix.clone().into()]);
+                    c.extend(["--until".into(), stop.to_string().into()]);
+                    commands.push(c);
+                }
+            }
+            if !commands.is_empty() {
+                let mut c = cpt(&spec_of(self.out, first), seed, &prefix);
+                c.extend(["--until".into(), at.to_string().into()]);
+                commands.insert(0, c);
+                jobs.push(Job {
+                    label: format!("seed {seed}"),
+                    log: dir.join("logs").join(format!("seed-{seed}.log")),
+                    commands,
+                });
+            }
+        }
+        eprintln!(
+            "{} phase {name}: {} plans branched at stage {at} x {} seeds ({} seeds to do), {} at a time x {} thread(s) -> {}",
+            self.command,
+            plans.len(),
+            seeds.len(),
+            jobs.len(),
+            self.pool.workers(),
+            self.pool.threads(),
+            dir.display()
+        );
+        run_jobs(jobs, self.pool.workers(), |p| {
+            if let Progress::Done { label, done, total, secs } = p {
+                let eta = secs / done as f64 * (total - done) as f64;
+                eprintln!("  [{done}/{total}] {label} done ({secs:.0} s, about {eta:.0} s to go)");
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("{} phase `{name}`: {e:#}; rerun to resume", self.command))?;
+        let mut rows = BTreeMap::new();
+        for p in plans {
+            let mut outcomes = Vec::new();
+            for &s in seeds {
+                let run = self.run_dir(name, p, s);
+                outcomes.push(Outcome::of(&SteeredRun::read(&run.join("run.json"))?));
+                let _ = std::fs::remove_dir_all(run.join("checkpoints"));
+            }
+            rows.insert(p.label.clone(), outcomes);
+        }
+        let _ = std::fs::remove_dir_all(dir.join("prefix"));
         Ok(rows)
     }
 

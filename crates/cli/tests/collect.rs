@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 mod common;
 use common::{mixagent, prepare_smoke, raw_available};
@@ -790,6 +790,68 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
 }
 
 #[test]
+fn a_branch_from_a_runs_checkpoint_is_the_whole_run_up_to_its_stop() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let schedule = |name: &str, stages: Value| {
+        let path = tmp.path().join(format!("{name}.json"));
+        std::fs::write(&path, json!({ "name": name, "stages": stages }).to_string()).unwrap();
+        format!("schedule:{}", path.display())
+    };
+    let even = json!({"brown_press": 1.0, "math_algebra": 1.0});
+    let prefix = schedule("prefix", json!([even]));
+    let branched = json!([even, even, {"brown_fiction": 3.0, "math_arithmetic": 1.0}, even]);
+    let branch = schedule("branch", branched);
+    // The prefix's first two stages, then the branch from its checkpoint for two more.
+    let stem = tmp.path().join("prefix-run");
+    mixagent().args(cpt_args_with(&stem, &prefix, &[])).args(["--until", "2"]).assert().success();
+    assert_eq!(read(&stem.join("run.json"))["stages"].as_array().unwrap().len(), 2);
+    let forked = tmp.path().join("forked");
+    let fork_args = || {
+        let mut a = cpt_args_with(&forked, &branch, &[]);
+        a.extend(["--from".into(), stem.clone().into(), "--until".into(), "4".into()]);
+        a
+    };
+    mixagent().args(fork_args()).assert().success();
+    // The whole run of the branch's schedule, from the base.
+    let whole = tmp.path().join("whole");
+    mixagent().args(cpt_args_with(&whole, &branch, &[])).assert().success();
+    let strip = |mut v: Value| {
+        for row in v["stages"].as_array_mut().unwrap() {
+            let row = row.as_object_mut().unwrap();
+            row.remove("train_secs");
+            row.remove("eval_secs");
+        }
+        v
+    };
+    let (f, w) = (strip(read(&forked.join("run.json"))), strip(read(&whole.join("run.json"))));
+    assert_eq!(f["policy"], json!(branch));
+    assert_eq!(f["policy_identity"], w["policy_identity"]);
+    assert_eq!(f["stages"].as_array().unwrap().len(), 4);
+    assert_eq!(f["stages"].as_array().unwrap()[..], w["stages"].as_array().unwrap()[..4]);
+    assert_eq!(f["initial"], w["initial"]);
+    // Run again, the finished branch is left as it is.
+    mixagent().args(fork_args()).assert().success();
+    assert_eq!(strip(read(&forked.join("run.json"))), f);
+    // A stop past the run's stages, and a start from a run without checkpoints, are refused.
+    mixagent()
+        .args(cpt_args_with(&tmp.path().join("late"), &branch, &[]))
+        .args(["--until", "6"])
+        .assert()
+        .failure()
+        .stderr(contains("cannot stop after stage 6: the run has 5 stages"));
+    mixagent()
+        .args(cpt_args_with(&tmp.path().join("orphan"), &branch, &[]))
+        .args(["--from"])
+        .arg(tmp.path().join("nowhere"))
+        .assert()
+        .failure()
+        .stderr(contains("has no checkpoint to start from"));
+}
+
+#[test]
 fn a_regrouped_space_steers_merged_domains() {
     if !raw_available() {
         return;
@@ -1236,6 +1298,19 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         read(&run.join("run.json"))["config"]["observe"]["items_per_field"].clone()
     };
     assert_eq!((observed("branch"), observed("statics-proxy")), (12.into(), 16.into()));
+    // Each branch ran from its seed's shared prefix to the run's end (one stage after the
+    // branched one), and left no checkpoints behind.
+    let branch_runs: Vec<PathBuf> = std::fs::read_dir(out.join("branch/runs"))
+        .unwrap()
+        .flat_map(|p| std::fs::read_dir(p.unwrap().path()).unwrap())
+        .map(|r| r.unwrap().path())
+        .collect();
+    assert_eq!(branch_runs.len(), 9, "three mixtures × three seeds");
+    for run in &branch_runs {
+        assert_eq!(read(&run.join("run.json"))["stages"].as_array().unwrap().len(), 2);
+        assert!(!run.join("checkpoints").exists(), "{}", run.display());
+    }
+    assert!(!out.join("branch/prefix").exists());
     // G0 was measured: the base and a target-only model were scored on the benchmark suite.
     assert!(report["gates"][0]["pass"].is_boolean(), "{}", report["gates"][0]);
     assert!(out.join("benchmarks/base-eval-full.json").exists());

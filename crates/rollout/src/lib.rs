@@ -13,4 +13,4 @@ pub use collection::{base_record, file_fingerprint, Collection, PlanFile, Status
 pub use error::RolloutError;
 pub use rollout::{Outcome, StageEvent, Worker};
 pub use run_file::RunFile;
-pub use steer::{default_run_dir, run_steered};
+pub use steer::{default_run_dir, run_steered, Span};

@@ -14,6 +14,12 @@
 //! <out>/checkpoints/latest       the newest one's name (so `mixagent eval <out>` evaluates
 //!                                the steered model)
 //! ```
+//!
+//! A [`Span`] runs part of a run: from another run's newest checkpoint (a branch: the same
+//! config, seed and base, whose stages so far this policy repeats), and until a stage, the
+//! learning-rate schedule still spanning every stage. A branch of a run is the same, to the
+//! last bit, as the first stages of the whole run of its policy (a test), at the cost of the
+//! stages after the fork.
 
 use std::path::{Path, PathBuf};
 
@@ -28,18 +34,42 @@ use crate::collection::resolve;
 use crate::rollout::{remove_stages_except, run_stage, train_config};
 use crate::RolloutError;
 
+/// Which stages of a run to train: by default all of them, from the base.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Span<'a> {
+    /// Start a new run from the newest checkpoint of this steered run (the same config,
+    /// seed and base; the policy must choose the mixtures that run recorded for the stages
+    /// it finished, as a schedule with the same first stages does). Ignored once the run has
+    /// a checkpoint of its own.
+    pub from: Option<&'a Path>,
+    /// Stop after this many stages (at most the config's `stages`, which the learning-rate
+    /// schedule spans either way).
+    pub until: Option<usize>,
+}
+
 /// Runs (or resumes, or finds finished) the steered run in `out`, the policy `policy_spec`
 /// driven through a [`Controller`], as an outside trainer drives it: a resumed run rebuilds
 /// the controller from the recorded stages (the policy replays its decisions), the one resume
-/// mechanism of every steered run. `on_stage` is called after each stage with the row just
-/// recorded.
+/// mechanism of every steered run. `span` chooses the stages; `on_stage` is called after each
+/// stage with the row just recorded.
 pub fn run_steered(
     out: &Path,
     config: CollectConfig,
     policy_spec: &str,
+    span: Span<'_>,
     mut on_stage: impl FnMut(&StageRow),
 ) -> Result<SteeredRun, RolloutError> {
     config.validate()?;
+    let until = span.until.unwrap_or(config.stages);
+    if until == 0 || until > config.stages {
+        return Err(RolloutError::collection(
+            out,
+            format!(
+                "cannot stop after stage {until}: the run has {} stages; choose 1 to {}",
+                config.stages, config.stages
+            ),
+        ));
+    }
     let (corpus, space, base_dir, base) = resolve(&config)?;
     let steps = config.steps_per_stage();
     let mut session = Session::new(
@@ -52,6 +82,9 @@ pub fn run_steered(
     )?;
     let observer = Observer::new(&config.corpus, &config.space.fields, config.observe.clone())?;
     let checkpoints = out.join("checkpoints");
+    if let (None, Some(from)) = (newest_stage(&checkpoints), span.from) {
+        fork(from, &checkpoints, policy_spec, until)?;
+    }
     let saved = match newest_stage(&checkpoints) {
         Some(checkpoint) => {
             let path = checkpoint.join("run.json");
@@ -143,6 +176,8 @@ pub fn run_steered(
             ));
         }
     }
+    // A fork's record names the policy that ran its first stages until now.
+    let forked = saved.as_ref().is_some_and(|s| s.policy_identity.is_empty());
     let mut run = saved.unwrap_or_else(|| SteeredRun {
         format_version: STEERED_RUN_VERSION,
         policy: policy_spec.to_string(),
@@ -157,8 +192,21 @@ pub fn run_steered(
         policy_state: controller.policy_state(),
         final_eval: None,
     });
+    if forked {
+        run.policy_name = controller.policy_name();
+        run.policy_identity = controller.state().policy_identity.clone();
+    }
     std::fs::create_dir_all(out).map_err(|e| RolloutError::io(out, e))?;
-    for stage in run.stages.len()..config.stages {
+    if run.stages.len() > until {
+        return Err(RolloutError::collection(
+            out,
+            format!(
+                "has {} finished stages, past the stop after stage {until}: choose another --out",
+                run.stages.len()
+            ),
+        ));
+    }
+    for stage in run.stages.len()..until {
         let wrap = |e: RolloutError| RolloutError::Stage {
             id: format!("cpt run {} ({policy_spec})", out.display()),
             stage,
@@ -182,6 +230,56 @@ pub fn run_steered(
     // A kill between the last checkpoint and the summary leaves the summary a stage behind.
     write_atomic(out.join("run.json"), &serde_json::to_vec_pretty(&run).expect("json"))?;
     Ok(run)
+}
+
+/// Copies the newest checkpoint of the steered run `from` into `checkpoints` as the start of
+/// a run of `policy_spec` (its record names that policy; the identity is filled in once the
+/// policy is built).
+fn fork(
+    from: &Path,
+    checkpoints: &Path,
+    policy_spec: &str,
+    until: usize,
+) -> Result<(), RolloutError> {
+    let source = newest_stage(&from.join("checkpoints")).ok_or_else(|| {
+        RolloutError::collection(
+            from,
+            "has no checkpoint to start from: run it first (a run whose checkpoints were archived away cannot be branched)",
+        )
+    })?;
+    let path = source.join("run.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| RolloutError::io(&path, e))?;
+    let mut run: SteeredRun = serde_json::from_str(&text).map_err(|e| {
+        RolloutError::collection(&path, format!("{e}: not a steered run; start from another"))
+    })?;
+    let n = run.stages.len();
+    if n > until {
+        return Err(RolloutError::collection(
+            from,
+            format!("has {n} finished stages, past the stop after stage {until}: start from an earlier run or stop later"),
+        ));
+    }
+    run.policy = policy_spec.to_string();
+    run.policy_name.clear();
+    run.policy_identity.clear();
+    let name = format!("stage-{n:03}");
+    let tmp = checkpoints.join(format!(".{name}.fork"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| RolloutError::io(&tmp, e))?;
+    for entry in std::fs::read_dir(&source).map_err(|e| RolloutError::io(&source, e))? {
+        let entry = entry.map_err(|e| RolloutError::io(&source, e))?;
+        let to = tmp.join(entry.file_name());
+        if entry.file_name() == "run.json" {
+            let json = serde_json::to_vec_pretty(&run).expect("json");
+            std::fs::write(&to, json).map_err(|e| RolloutError::io(&to, e))?;
+        } else {
+            std::fs::copy(entry.path(), &to).map_err(|e| RolloutError::io(&to, e))?;
+        }
+    }
+    let dest = checkpoints.join(&name);
+    std::fs::rename(&tmp, &dest).map_err(|e| RolloutError::io(&dest, e))?;
+    write_atomic(checkpoints.join("latest"), name.as_bytes())?;
+    Ok(())
 }
 
 /// The newest complete `stage-NNN` folder under `dir`.

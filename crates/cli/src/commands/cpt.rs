@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use mixagent_baselines::parse_policy;
 use mixagent_core::{balanced_score, ScheduleSpec, StageSpec};
 use mixagent_lm::{read_model_config, RunSpec, SpaceSpec};
-use mixagent_rollout::{default_run_dir, run_steered};
+use mixagent_rollout::{default_run_dir, run_steered, Span};
 use mixagent_trajectory::CollectConfig;
 use serde::Deserialize;
 
@@ -40,6 +40,13 @@ pub struct Args {
     /// Run folder [default: `runs/cpt-SCHEDULE-STEM`, or `runs/cpt-CONFIG-STEM-POLICY`].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Branch: start from the newest checkpoint of this steered run (same config, seed and
+    /// base), whose finished stages the policy repeats (a schedule with the same first stages).
+    #[arg(long, requires = "policy", value_name = "RUN")]
+    from: Option<PathBuf>,
+    /// Stop after this many stages; the learning-rate schedule still spans all of them.
+    #[arg(long, requires = "policy", value_name = "STAGES")]
+    until: Option<usize>,
     #[command(flatten)]
     optim: Optim,
 }
@@ -117,7 +124,8 @@ fn steered(a: &Args, spec: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let fields: Vec<String> = config.space.fields.clone();
     let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-    let result = run_steered(&out, config.clone(), spec, |row| {
+    let span = Span { from: a.from.as_deref(), until: a.until };
+    let result = run_steered(&out, config.clone(), spec, span, |row| {
         let feedback: Vec<String> =
             row.observation.feedback.iter().map(|(f, v)| format!("{f} {v:.4}")).collect();
         eprintln!(

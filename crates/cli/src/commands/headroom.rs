@@ -23,6 +23,9 @@
 //!    middle one by default) between uniform stages (on the target with `branch_on_target`,
 //!    in `branch-target/`), so that with one seed every mixture starts
 //!    from the same state; the mixture's share of that stage's reward, the seed as a block.
+//!    Each seed's uniform stages before the branch run once; every mixture starts from their
+//!    checkpoint and stops one stage after the branch (`cpt --from --until`), the same to the
+//!    last bit as the whole run's first stages at about a sixth of the cost.
 //!
 //! G0 scores the base and a target-only model (first confirmation seed) on the benchmark suite
 //! (`task_items` a task; 0 skips it). G5 is the branch reading; the static mixtures' share
@@ -431,7 +434,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         // Target runs in a folder of their own: a proxy run of the same schedule and seed
         // is another run.
         let folder = if cfg.branch_on_target && has_proxy { "branch-target" } else { "branch" };
-        let runs = phases.run(folder, &branch_set, cfg.branch_seeds(), &plans, 0)?;
+        let runs = phases.branches(folder, &branch_set, cfg.branch_seeds(), &plans, at, stages)?;
         headroom::branch_share(&rows(&out, &plans, &runs), at, branch_model)
     } else {
         None
