@@ -206,6 +206,16 @@ pub enum BranchMixtures {
     Collection,
 }
 
+impl BranchMixtures {
+    /// What the branches try beside uniform, for progress lines.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BranchMixtures::Statics => "uniform and the first static draws",
+            BranchMixtures::Collection => "uniform and the collection's first trajectories",
+        }
+    }
+}
+
 /// How `headroom` measures a domain's relevance (G1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

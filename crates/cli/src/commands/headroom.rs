@@ -425,10 +425,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         eprintln!(
             "headroom [4/4] branch: {} mixtures ({}) at stage {at} from a shared state × {} seeds on the {branch_model}",
             plans.len(),
-            match cfg.branch_mixtures {
-                BranchMixtures::Statics => "uniform and the first static draws",
-                BranchMixtures::Collection => "uniform and the collection's first trajectories",
-            },
+            cfg.branch_mixtures.describe(),
             cfg.branch_seeds().len(),
         );
         // Target runs in a folder of their own: a proxy run of the same schedule and seed
