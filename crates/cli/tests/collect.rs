@@ -73,7 +73,7 @@ fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// A trajectory without its wall times (which differ between runs).
+/// A trajectory or a steered run without its wall times (which differ between runs).
 fn without_times(mut t: Value) -> Value {
     for row in t["stages"].as_array_mut().unwrap() {
         let row = row.as_object_mut().unwrap();
@@ -740,15 +740,10 @@ fn a_policy_steers_cpt_and_a_killed_run_resumes_with_its_state() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     mixagent().args(odm_args(&killed)).assert().success();
-    let strip = |mut v: Value| {
-        for row in v["stages"].as_array_mut().unwrap() {
-            let row = row.as_object_mut().unwrap();
-            row.remove("train_secs");
-            row.remove("eval_secs");
-        }
-        v
-    };
-    let (a, b) = (strip(read(&clean.join("run.json"))), strip(read(&killed.join("run.json"))));
+    let (a, b) = (
+        without_times(read(&clean.join("run.json"))),
+        without_times(read(&killed.join("run.json"))),
+    );
     assert_eq!(b["stages"].as_array().unwrap().len(), 5, "each stage exactly once");
     assert_eq!(a, b, "the resumed run differs from the clean one");
     let first = a["stages"][0]["weights"].clone();
@@ -818,15 +813,10 @@ fn a_branch_from_a_runs_checkpoint_is_the_whole_run_up_to_its_stop() {
     // The whole run of the branch's schedule, from the base.
     let whole = tmp.path().join("whole");
     mixagent().args(cpt_args_with(&whole, &branch, &[])).assert().success();
-    let strip = |mut v: Value| {
-        for row in v["stages"].as_array_mut().unwrap() {
-            let row = row.as_object_mut().unwrap();
-            row.remove("train_secs");
-            row.remove("eval_secs");
-        }
-        v
-    };
-    let (f, w) = (strip(read(&forked.join("run.json"))), strip(read(&whole.join("run.json"))));
+    let (f, w) = (
+        without_times(read(&forked.join("run.json"))),
+        without_times(read(&whole.join("run.json"))),
+    );
     assert_eq!(f["policy"], json!(branch));
     assert_eq!(f["policy_identity"], w["policy_identity"]);
     assert_eq!(f["stages"].as_array().unwrap().len(), 4);
@@ -834,7 +824,7 @@ fn a_branch_from_a_runs_checkpoint_is_the_whole_run_up_to_its_stop() {
     assert_eq!(f["initial"], w["initial"]);
     // Run again, the finished branch is left as it is.
     mixagent().args(fork_args()).assert().success();
-    assert_eq!(strip(read(&forked.join("run.json"))), f);
+    assert_eq!(without_times(read(&forked.join("run.json"))), f);
     // A stop past the run's stages, and a start from a run without checkpoints, are refused.
     mixagent()
         .args(cpt_args_with(&tmp.path().join("late"), &branch, &[]))
