@@ -22,10 +22,10 @@ use mixagent_report::headroom::Outcome;
 use mixagent_report::policy_slug;
 use mixagent_shard::write_atomic;
 
-use mixagent_trajectory::SteeredRun;
+use mixagent_trajectory::{CollectConfig, SteeredRun};
 
 use crate::children::{run_jobs, Job, Progress};
-use crate::commands::compare::read_scored;
+use crate::commands::compare::{read_scored, refuse_stale, Run};
 use crate::flags::Pool;
 
 /// A named mixture schedule: per stage, weight by entry name (the last stage repeats). No
@@ -187,6 +187,36 @@ impl Phases<'_> {
         }
         let dir = self.out.join(name);
         std::fs::create_dir_all(dir.join("logs"))?;
+        // A finished branch is kept only if it is this phase's run: the same base, corpus,
+        // policy files and settings (`compare` refuses the same for its runs).
+        let run_cfg = CollectConfig::load(self.run, set)?;
+        let mut kept = Vec::new();
+        for &seed in seeds {
+            for p in plans {
+                let dir = self.run_dir(name, p, seed);
+                let log = dir.join("run.log");
+                kept.push(Run { policy: spec_of(self.out, p), seed, dir, log });
+            }
+        }
+        refuse_stale(&kept, &run_cfg, self.equivalent_bases)?;
+        let mut other = Vec::new();
+        for &seed in seeds {
+            let mut seeded = set.to_vec();
+            seeded.push(format!("seed={seed}"));
+            let config = CollectConfig::load(self.run, &seeded)?;
+            for r in kept.iter().filter(|r| r.seed == seed) {
+                let run = SteeredRun::read(&r.dir.join("run.json"));
+                if run.is_ok_and(|run| run.config != config) {
+                    other.push(r.dir.display().to_string());
+                }
+            }
+        }
+        if !other.is_empty() {
+            bail!(
+                "these branch runs were run with other settings (the run config or `set` changed since); delete them to rerun:\n  {}",
+                other.join("\n  ")
+            );
+        }
         let stop = (at + 2).min(stages);
         let finished = |run: &Path| {
             SteeredRun::read(&run.join("run.json")).is_ok_and(|r| r.stages.len() >= stop)

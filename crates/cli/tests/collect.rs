@@ -1301,6 +1301,12 @@ fn headroom_measures_the_gates_with_paired_seeds_and_resumes() {
         assert!(!run.join("checkpoints").exists(), "{}", run.display());
     }
     assert!(!out.join("branch/prefix").exists());
+    // A finished branch run of other settings is refused, not read into G5.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let other = text.replace("observe.items_per_field=12", "observe.items_per_field=13");
+    std::fs::write(&cfg, other).unwrap();
+    run().assert().failure().stderr(contains("branch runs were run with other settings"));
+    std::fs::write(&cfg, text).unwrap();
     // G0 was measured: the base and a target-only model were scored on the benchmark suite.
     assert!(report["gates"][0]["pass"].is_boolean(), "{}", report["gates"][0]);
     assert!(out.join("benchmarks/base-eval-full.json").exists());

@@ -34,11 +34,11 @@ use crate::flags::Experiment;
 pub type Args = Experiment;
 
 /// One policy × seed: its run folder and log.
-struct Run {
-    policy: String,
-    seed: u64,
-    dir: PathBuf,
-    log: PathBuf,
+pub(crate) struct Run {
+    pub policy: String,
+    pub seed: u64,
+    pub dir: PathBuf,
+    pub log: PathBuf,
 }
 
 /// Runs `compare`.
@@ -349,7 +349,7 @@ fn facts(
 /// other feedback sets) would silently mix into the table: refuse it. (A policy's identity
 /// does not depend on the seed: build each one once.)
 /// Runs trained from an `equivalent` base (another machine's copy of the base) are kept.
-fn refuse_stale(
+pub(crate) fn refuse_stale(
     runs: &[Run],
     run_cfg: &CollectConfig,
     equivalent: &[String],
