@@ -25,7 +25,8 @@
 //!    from the same state; the mixture's share of that stage's reward, the seed as a block.
 //!    Each seed's uniform stages before the branch run once; every mixture starts from their
 //!    checkpoint and stops one stage after the branch (`cpt --from --until`), the same to the
-//!    last bit as the whole run's first stages (at the study scale 280 stages trained instead of 1,920).
+//!    last bit as the whole run's first stages (at the study scale 280 stages trained instead
+//!    of 1,920).
 //!
 //! G0 scores the base and a target-only model (first confirmation seed) on the benchmark suite
 //! (`task_items` a task; 0 skips it). G5 is the branch reading; the static mixtures' share
