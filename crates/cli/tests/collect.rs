@@ -825,6 +825,15 @@ fn a_branch_from_a_runs_checkpoint_is_the_whole_run_up_to_its_stop() {
     // Run again, the finished branch is left as it is.
     mixagent().args(fork_args()).assert().success();
     assert_eq!(without_times(read(&forked.join("run.json"))), f);
+    // A branch whose policy would have trained the copied stages otherwise is refused.
+    let departs = schedule("departs", json!([even, {"brown_fiction": 1.0, "math_algebra": 1.0}]));
+    mixagent()
+        .args(cpt_args_with(&tmp.path().join("departs"), &departs, &[]))
+        .args(["--until", "3", "--from"])
+        .arg(&stem)
+        .assert()
+        .failure()
+        .stderr(contains("would not have trained stage 1 as the run it starts from did"));
     // A stop past the run's stages, and a start from a run without checkpoints, are refused.
     mixagent()
         .args(cpt_args_with(&tmp.path().join("late"), &branch, &[]))

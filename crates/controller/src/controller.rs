@@ -124,6 +124,31 @@ impl Controller {
         Ok(())
     }
 
+    /// The first recorded stage whose mixture is not the one this policy chooses there (a
+    /// weight more than 1e-9 away), replaying it over the history; `None` when it would have
+    /// trained every recorded stage as recorded. What a run continued from another run's
+    /// stages (a branch) must hold.
+    pub fn first_departure(&self) -> Result<Option<usize>, ControllerError> {
+        let mut replay = Controller::from_state(ControllerState {
+            stages: Vec::new(),
+            pending: None,
+            ..self.state.clone()
+        })?;
+        for (k, recorded) in self.history.iter().enumerate() {
+            let own = replay.decide(k)?;
+            let same = own
+                .weights()
+                .iter()
+                .zip(recorded.mixture.weights())
+                .all(|(a, b)| (a - b).abs() <= 1e-9);
+            if !same {
+                return Ok(Some(k));
+            }
+            replay.history.push(recorded.clone());
+        }
+        Ok(None)
+    }
+
     /// The policy's decision for stage `k`, given the stages before it.
     fn decide(&mut self, k: usize) -> Result<Mixture, ControllerError> {
         let initial = self.state.initial.as_ref().expect("checked by the callers");

@@ -193,6 +193,14 @@ pub fn run_steered(
         final_eval: None,
     });
     if forked {
+        if let Some(k) = controller.first_departure()? {
+            return Err(RolloutError::collection(
+                out,
+                format!(
+                    "policy `{policy_spec}` would not have trained stage {k} as the run it starts from did: a branch must repeat the stages it starts from (delete this folder, and start from another run or use a schedule with those stages)"
+                ),
+            ));
+        }
         run.policy_name = controller.policy_name();
         run.policy_identity = controller.state().policy_identity.clone();
     }
