@@ -164,6 +164,35 @@ fn a_stage_of_the_trainers_own_mixture_is_recorded_and_moves_the_policy_on() {
     assert_eq!(c.state().stages[0].weights["books"], 0.0, "the file lists every entry");
 }
 
+#[test]
+fn first_departure_finds_the_first_stage_a_policy_would_have_trained_otherwise() {
+    // A feedback-reading policy's own stages: it departs from none of them.
+    let mut c = Controller::new("doremi", 7, domains(), STAGES).unwrap();
+    c.observe(base(), 0).unwrap();
+    let mut last = base();
+    for _ in 0..3 {
+        let m = c.next_mixture().unwrap();
+        let obs = observe(&names(), m.weights(), &last);
+        c.observe(obs.clone(), 1000).unwrap();
+        last = obs;
+    }
+    assert_eq!(c.first_departure().unwrap(), None);
+    // The same stages under uniform: the first one DoReMi did not train uniformly.
+    let mut state = c.state().clone();
+    let off = state.stages.iter().position(|s| s.weights.values().any(|w| (w - 0.25).abs() > 1e-9));
+    assert!(off.is_some(), "DoReMi moved off uniform");
+    state.policy = "uniform".into();
+    state.policy_identity.clear();
+    let uniform = Controller::from_state(state).unwrap();
+    assert_eq!(uniform.first_departure().unwrap(), off);
+    // A stage of the trainer's own mixture is a departure at that stage.
+    let mut c = Controller::new("uniform", 1, domains(), STAGES).unwrap();
+    c.observe(base(), 0).unwrap();
+    let own: BTreeMap<String, f64> = [("web".to_string(), 0.5), ("proofs".to_string(), 0.5)].into();
+    c.record(own, observe(&names(), &[0.5, 0.0, 0.5, 0.0], &base()), 10).unwrap();
+    assert_eq!(c.first_departure().unwrap(), Some(0));
+}
+
 fn err(r: Result<impl std::fmt::Debug, ControllerError>) -> String {
     r.unwrap_err().to_string()
 }
