@@ -21,7 +21,6 @@ use anyhow::bail;
 use mixagent_report::headroom::Outcome;
 use mixagent_report::policy_slug;
 use mixagent_shard::write_atomic;
-
 use mixagent_trajectory::{CollectConfig, SteeredRun};
 
 use crate::children::{run_jobs, Job, Progress};
@@ -154,10 +153,11 @@ impl Phases<'_> {
     /// Runs `plans`, which must share their first `at` stages, as branches under each seed:
     /// the first plan until stage `at` (the prefix, once per seed), then each plan from the
     /// prefix's checkpoint until stage `at + 2` (the branched stage and one after it, within
-    /// the run's `stages`), with `set` overriding the run config. A branch is bit for bit the first `at + 2` stages of
-    /// its plan's whole run, so a finished whole run in the same folder (an older reading)
-    /// counts as the branch. Checkpoints are removed once a seed's branches are all finished.
-    /// Returns each plan's outcomes (no final evaluation) by label, in the order of `seeds`.
+    /// the run's `stages`), with `set` overriding the run config. A branch is bit for bit the
+    /// first `at + 2` stages of its plan's whole run, so a finished whole run in the same folder
+    /// (an older reading) counts as the branch. Checkpoints are removed once every branch is
+    /// finished. Returns each plan's outcomes (no final evaluation) by label, in the order of
+    /// `seeds`.
     pub fn branches(
         &self,
         name: &str,
@@ -187,36 +187,7 @@ impl Phases<'_> {
         }
         let dir = self.out.join(name);
         std::fs::create_dir_all(dir.join("logs"))?;
-        // A finished branch is kept only if it is this phase's run: the same base, corpus,
-        // policy files and settings (`compare` refuses the same for its runs).
-        let run_cfg = CollectConfig::load(self.run, set)?;
-        let mut kept = Vec::new();
-        for &seed in seeds {
-            for p in plans {
-                let dir = self.run_dir(name, p, seed);
-                let log = dir.join("run.log");
-                kept.push(Run { policy: spec_of(self.out, p), seed, dir, log });
-            }
-        }
-        refuse_stale(&kept, &run_cfg, self.equivalent_bases)?;
-        let mut other = Vec::new();
-        for &seed in seeds {
-            let mut seeded = set.to_vec();
-            seeded.push(format!("seed={seed}"));
-            let config = CollectConfig::load(self.run, &seeded)?;
-            for r in kept.iter().filter(|r| r.seed == seed) {
-                let run = SteeredRun::read(&r.dir.join("run.json"));
-                if run.is_ok_and(|run| run.config != config) {
-                    other.push(r.dir.display().to_string());
-                }
-            }
-        }
-        if !other.is_empty() {
-            bail!(
-                "these branch runs were run with other settings (the run config or `set` changed since); delete them to rerun:\n  {}",
-                other.join("\n  ")
-            );
-        }
+        self.refuse_other_branches(name, set, seeds, plans)?;
         let stop = (at + 2).min(stages);
         let finished = |run: &Path| {
             SteeredRun::read(&run.join("run.json")).is_ok_and(|r| r.stages.len() >= stop)
@@ -285,6 +256,45 @@ impl Phases<'_> {
         }
         let _ = std::fs::remove_dir_all(dir.join("prefix"));
         Ok(rows)
+    }
+
+    /// A finished branch is kept only if it is this phase's run: the same base, corpus and
+    /// policy files (`compare` refuses the same for its runs) and the same run config.
+    fn refuse_other_branches(
+        &self,
+        name: &str,
+        set: &[String],
+        seeds: &[u64],
+        plans: &[Plan],
+    ) -> anyhow::Result<()> {
+        let mut runs = Vec::new();
+        for &seed in seeds {
+            let log = self.out.join(name).join("logs").join(format!("seed-{seed}.log"));
+            for p in plans {
+                let dir = self.run_dir(name, p, seed);
+                runs.push(Run { policy: spec_of(self.out, p), seed, dir, log: log.clone() });
+            }
+        }
+        refuse_stale(&runs, &CollectConfig::load(self.run, set)?, self.equivalent_bases)?;
+        let mut other = Vec::new();
+        for &seed in seeds {
+            let mut seeded = set.to_vec();
+            seeded.push(format!("seed={seed}"));
+            let config = CollectConfig::load(self.run, &seeded)?;
+            for r in runs.iter().filter(|r| r.seed == seed) {
+                let run = SteeredRun::read(&r.dir.join("run.json"));
+                if run.is_ok_and(|run| run.config != config) {
+                    other.push(r.dir.display().to_string());
+                }
+            }
+        }
+        if !other.is_empty() {
+            bail!(
+                "these branch runs were run with other settings (the run config or `set` changed since); delete them to rerun:\n  {}",
+                other.join("\n  ")
+            );
+        }
+        Ok(())
     }
 
     /// The run folder of `plan` under `seed` in phase `name`.
