@@ -24,7 +24,7 @@ use mixagent_shard::write_atomic;
 use mixagent_trajectory::{CollectConfig, SteeredRun};
 
 use crate::children::{run_jobs, Job, Progress};
-use crate::commands::compare::{read_scored, refuse_stale, Run};
+use crate::commands::compare::{cpt_args, read_scored, refuse_stale, Run};
 use crate::flags::Pool;
 
 /// A named mixture schedule: per stage, weight by entry name (the last stage repeats). No
@@ -96,14 +96,7 @@ impl Phases<'_> {
         plans: &[Plan],
         task_items: usize,
     ) -> anyhow::Result<BTreeMap<String, Vec<Outcome>>> {
-        std::fs::create_dir_all(self.out.join("schedules"))?;
-        for p in plans.iter().filter(|p| !p.stages.is_empty()) {
-            let json = serde_json::json!({ "name": p.label, "stages": p.stages });
-            let path = schedule_file(self.out, p);
-            if !path.exists() {
-                write_atomic(&path, &serde_json::to_vec_pretty(&json)?)?;
-            }
-        }
+        self.write_schedules(plans)?;
         let specs: Vec<String> = plans.iter().map(|p| spec_of(self.out, p)).collect();
         let dir = self.out.join(name);
         std::fs::create_dir_all(&dir)?;
@@ -177,14 +170,7 @@ impl Phases<'_> {
                 first.label
             );
         }
-        std::fs::create_dir_all(self.out.join("schedules"))?;
-        for p in plans {
-            let path = schedule_file(self.out, p);
-            if !path.exists() {
-                let json = serde_json::json!({ "name": p.label, "stages": p.stages });
-                write_atomic(&path, &serde_json::to_vec_pretty(&json)?)?;
-            }
-        }
+        self.write_schedules(plans)?;
         let dir = self.out.join(name);
         std::fs::create_dir_all(dir.join("logs"))?;
         self.refuse_other_branches(name, set, seeds, plans)?;
@@ -192,16 +178,8 @@ impl Phases<'_> {
         let finished = |run: &Path| {
             SteeredRun::read(&run.join("run.json")).is_ok_and(|r| r.stages.len() >= stop)
         };
-        let cpt = |spec: &str, seed: u64, out: &Path| -> Vec<OsString> {
-            let mut c: Vec<OsString> = vec!["cpt".into(), "--policy".into(), spec.into()];
-            c.extend(["--config".into(), self.run.as_os_str().to_owned()]);
-            for s in set {
-                c.extend(["--set".into(), s.into()]);
-            }
-            c.extend(["--set".into(), format!("seed={seed}").into()]);
-            c.extend(["--out".into(), out.into(), "--threads".into()]);
-            c.push(self.pool.threads().to_string().into());
-            c
+        let cpt = |spec: &str, seed: u64, out: &Path| {
+            cpt_args(spec, self.run, set, seed, out, self.pool.threads())
         };
         let mut jobs = Vec::new();
         for &seed in seeds {
@@ -256,6 +234,19 @@ impl Phases<'_> {
         }
         let _ = std::fs::remove_dir_all(dir.join("prefix"));
         Ok(rows)
+    }
+
+    /// Writes each plan's schedule file (the token-proportional plan has none), unless there.
+    fn write_schedules(&self, plans: &[Plan]) -> anyhow::Result<()> {
+        std::fs::create_dir_all(self.out.join("schedules"))?;
+        for p in plans.iter().filter(|p| !p.stages.is_empty()) {
+            let path = schedule_file(self.out, p);
+            if !path.exists() {
+                let json = serde_json::json!({ "name": p.label, "stages": p.stages });
+                write_atomic(&path, &serde_json::to_vec_pretty(&json)?)?;
+            }
+        }
+        Ok(())
     }
 
     /// A finished branch is kept only if it is this phase's run: the same base, corpus and

@@ -440,23 +440,31 @@ fn finished(dir: &Path) -> bool {
 }
 
 fn cpt_command(r: &Run, cfg: &CompareConfig, threads: usize) -> Vec<OsString> {
-    let mut c: Vec<OsString> = vec!["cpt".into(), "--policy".into(), (&r.policy).into()];
-    c.extend(["--config".into(), cfg.run.clone().into()]);
-    for s in &cfg.set {
-        c.extend(["--set".into(), s.into()]);
-    }
+    let mut sets = cfg.set.clone();
     let reads_feedback =
         r.policy.parse::<mixagent_baselines::PolicySpec>().map_or(true, |p| p.reads_feedback());
     if cfg.static_observe_items > 0 && !reads_feedback {
-        let items = format!("observe.items_per_field={}", cfg.static_observe_items);
-        c.extend(["--set".into(), items.into()]);
+        sets.push(format!("observe.items_per_field={}", cfg.static_observe_items));
     }
-    c.extend(["--set".into(), format!("seed={}", r.seed).into()]);
-    c.extend([
-        "--out".into(),
-        r.dir.clone().into(),
-        "--threads".into(),
-        threads.to_string().into(),
-    ]);
+    cpt_args(&r.policy, &cfg.run, &sets, r.seed, &r.dir, threads)
+}
+
+/// The arguments of a `cpt` child: `policy` under the run config `run` with `sets` overriding
+/// it, under `seed`, into `out`.
+pub(crate) fn cpt_args(
+    policy: &str,
+    run: &Path,
+    sets: &[String],
+    seed: u64,
+    out: &Path,
+    threads: usize,
+) -> Vec<OsString> {
+    let mut c: Vec<OsString> = vec!["cpt".into(), "--policy".into(), policy.into()];
+    c.extend(["--config".into(), run.into()]);
+    for s in sets {
+        c.extend(["--set".into(), s.into()]);
+    }
+    c.extend(["--set".into(), format!("seed={seed}").into()]);
+    c.extend(["--out".into(), out.into(), "--threads".into(), threads.to_string().into()]);
     c
 }
