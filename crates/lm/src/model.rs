@@ -4,8 +4,9 @@
 //!
 //! Checkpoints use Hugging Face `LlamaForCausalLM` names (`model.layers.0.self_attn.q_proj.weight`,
 //! …) so they load there unchanged. In memory, q/k/v and gate/up are each one fused matrix
-//! (one matmul instead of three or two: on small models per-op overhead is what costs);
-//! [`Llama::hf_tensors`] and `Llama::load_hf` split and join them at the checkpoint boundary.
+//! (one parameter, so one entry of the optimizer's flat layout); the forward pass multiplies
+//! by each block of rows apart (see `products`), and [`Llama::hf_tensors`] and
+//! `Llama::load_hf` split and join them at the checkpoint boundary.
 
 use std::collections::HashMap;
 
@@ -193,18 +194,20 @@ impl Llama {
         let mut x = Tensor::embedding(&self.embed, ids, -1, false, false); // (B, T, C)
         for l in &self.layers {
             let y = x.rms_norm([d], Some(&l.input_norm), cfg.norm_eps);
-            let qkv = linear(&y, &l.qkv, matmul).to_kind(Kind::Float); // (B, T, d + 2·kvd)
-            let (q, k) = if kvh == h {
+            let (q, k, v) = if kvh == h {
                 // One RoPE over q and k together: (B, T, 2, H, hd).
-                let qk = rope(&qkv.narrow(2, 0, 2 * d).view([b, t, 2, h, hd]), &cos, &sin);
-                (qk.select(2, 0).transpose(1, 2), qk.select(2, 1).transpose(1, 2))
-            // (B, H, T, hd)
+                let [qk, v] = products(&y, &l.qkv, &[2 * d, kvd], matmul);
+                let qk = rope(&qk.to_kind(Kind::Float).view([b, t, 2, h, hd]), &cos, &sin);
+                let [q, k]: [Tensor; 2] = qk.unbind(2).try_into().expect("q and k");
+                (q, k, v)
             } else {
-                let q = rope(&qkv.narrow(2, 0, d).view([b, t, 1, h, hd]), &cos, &sin);
-                let k = rope(&qkv.narrow(2, d, kvd).view([b, t, 1, kvh, hd]), &cos, &sin);
-                (q.select(2, 0).transpose(1, 2), k.select(2, 0).transpose(1, 2))
+                let [q, k, v] = products(&y, &l.qkv, &[d, kvd, kvd], matmul);
+                let q = rope(&q.to_kind(Kind::Float).view([b, t, 1, h, hd]), &cos, &sin);
+                let k = rope(&k.to_kind(Kind::Float).view([b, t, 1, kvh, hd]), &cos, &sin);
+                (q.squeeze_dim(2), k.squeeze_dim(2), v)
             };
-            let v = qkv.narrow(2, d + kvd, kvd).view([b, t, kvh, hd]).transpose(1, 2);
+            let (q, k) = (q.transpose(1, 2), k.transpose(1, 2)); // (B, H, T, hd)
+            let v = v.to_kind(Kind::Float).view([b, t, kvh, hd]).transpose(1, 2);
             let a = Tensor::scaled_dot_product_attention::<Tensor>(
                 &q,
                 &k,
@@ -218,8 +221,8 @@ impl Llama {
             let a = a.transpose(1, 2).reshape([b, t, d]);
             x = x + linear(&a, &l.o, matmul).to_kind(Kind::Float);
             let y = x.rms_norm([d], Some(&l.post_norm), cfg.norm_eps);
-            let gu = linear(&y, &l.gate_up, matmul); // (B, T, 2·d_ff)
-            let m = gu.narrow(2, 0, ff).silu() * gu.narrow(2, ff, ff);
+            let [gate, up] = products(&y, &l.gate_up, &[ff, ff], matmul);
+            let m = gate.silu() * up;
             x = x + linear(&m, &l.down, matmul).to_kind(Kind::Float);
         }
         x.rms_norm([cfg.d_model as i64], Some(&self.norm), cfg.norm_eps)
@@ -259,6 +262,18 @@ fn linear(x: &Tensor, w: &Tensor, kind: Kind) -> Tensor {
     x.to_kind(kind).linear::<Tensor>(&w.to_kind(kind), None)
 }
 
+/// `x·wᵢᵀ` for the blocks of rows `wᵢ` of a fused matrix `w` (`sizes` rows each), `x` cast to
+/// `kind` once. One product a block, not one product split afterwards: each output is then
+/// contiguous, and the backward assembles the small weight gradient, not the activations'
+/// (a split of the fused output costs a `cat` of the activation gradients, and a `narrow`
+/// a zero-filled copy of them a block: 5-10% of a `demo` step, issue 20).
+fn products<const N: usize>(x: &Tensor, w: &Tensor, sizes: &[i64; N], kind: Kind) -> [Tensor; N] {
+    let x = if kind == Kind::Float { x.shallow_clone() } else { x.to_kind(kind) };
+    let blocks = w.split_with_sizes(sizes.as_slice(), 0);
+    let out: Vec<Tensor> = blocks.iter().map(|wi| linear(&x, wi, kind)).collect();
+    out.try_into().expect("one block a size")
+}
+
 /// cos/sin tables for RoPE in the "rotate half" layout of Hugging Face LLaMA. The sin table's
 /// first half is negated, so `rotate_half(x)·sin` becomes `roll(x, hd/2)·sin` (one op, not four).
 fn rope_tables(cfg: &ModelConfig, device: tch::Device) -> (Tensor, Tensor) {
@@ -278,4 +293,44 @@ fn rope_tables(cfg: &ModelConfig, device: tch::Device) -> (Tensor, Tensor) {
 fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
     let half = x.size().last().copied().expect("non-scalar") / 2;
     x * cos + x.roll([half], [-1]) * sin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block products give what one fused product split afterwards gives, forward and
+    /// backward, to float rounding (the two run different BLAS shapes; the training step's
+    /// losses agree to about 1e-8, BENCHMARKS.md).
+    #[test]
+    fn block_products_match_the_split_fused_product() {
+        let cpu = (Kind::Float, tch::Device::Cpu);
+        let (x, w, ca, cb) = with_seed(7, || {
+            (
+                Tensor::randn([4, 5, 8], cpu),
+                Tensor::randn([12, 8], cpu),
+                Tensor::randn([4, 5, 7], cpu),
+                Tensor::randn([4, 5, 5], cpu),
+            )
+        });
+        let run = |blocks: bool| {
+            let x = x.copy().set_requires_grad(true);
+            let w = w.copy().set_requires_grad(true);
+            let [a, b] = if blocks {
+                products(&x, &w, &[7, 5], Kind::Float)
+            } else {
+                let parts = x.linear::<Tensor>(&w, None).split_with_sizes([7, 5], -1);
+                [parts[0].shallow_clone(), parts[1].shallow_clone()]
+            };
+            let loss = (&a * &ca).sum(Kind::Float) + (&b * &cb).sum(Kind::Float);
+            let grads = Tensor::run_backward(&[loss], &[&x, &w], false, false);
+            [a, b, grads[0].shallow_clone(), grads[1].shallow_clone()]
+        };
+        let (fused, blocks) = (run(false), run(true));
+        for (name, (f, p)) in ["a", "b", "dx", "dw"].iter().zip(fused.iter().zip(blocks.iter())) {
+            assert_eq!(f.size(), p.size(), "{name}");
+            let diff = (f - p).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "{name}: the block products differ by {diff}");
+        }
+    }
 }
