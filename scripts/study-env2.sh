@@ -2,7 +2,7 @@
 # Issue 21 on the version-2 environment, end to end: the corpus and the two bases of the fifth
 # headroom reading (experiments/headroom-study.toml), 384 study trajectories, the agent chosen
 # on held-out proxy seeds, MixMin's proxies, then the comparison settings named on the command
-# line (experiments/env2/<setting>.toml; default: all six). Each setting runs every policy on
+# line (experiments/env2/<setting>.toml; default: all six, issue 17's three first). Each setting runs every policy on
 # seeds 0-2 (table-3seeds.md), then the agent and the three strongest baselines of that table
 # on seeds 3-4 in the same folder (table.md, five paired seeds). Every step resumes or skips finished work:
 # rerun the script after an interruption (a session's end, a kill) and nothing is lost.
@@ -25,7 +25,7 @@ if [ ! -x runs/env2/mixagent ]; then
     cp "$CARGO_TARGET_DIR/release/mixagent" runs/env2/mixagent
 fi
 bin=runs/env2/mixagent
-settings=("${@:-math source 2d space code long}")
+settings=("${@:-math 2d code source space long}")
 corpus=data/v5
 base=runs/study-v5/base-math5
 target=runs/study-v5/target
