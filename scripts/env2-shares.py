@@ -36,9 +36,10 @@ def main():
             run = json.load(open(path))
         except (OSError, json.JSONDecodeError) as e:
             sys.exit(f"{path}: {e}; rerun the comparison to rewrite it")
-        # The policy as the config named it, shortened to its last path part (agent:…/c07).
-        spec = run["policy"]
-        name = spec.split(":", 1)[0] + ":" + spec.rstrip("/").split("/")[-1] if "/" in spec else spec
+        # The policy as the config named it, its path from the runs folder on
+        # (agent:select-env2/agent).
+        kind, _, path = run["policy"].partition(":")
+        name = f"{kind}:{path.rstrip('/').split('/runs/')[-1]}" if "/" in path else run["policy"]
         by_policy.setdefault(name, []).append(shares(run))
     if not by_policy:
         sys.exit(f"no runs under {out}/runs matching {wanted or 'anything'}")
