@@ -5,9 +5,12 @@ share must move, in the code setting it must stay at or above 20% in every stage
 library only; reads `OUT/runs/*/seed-*/run.json` as `mixagent compare` wrote them.
 
     python3 scripts/env2-shares.py runs/env2-2d [agent uniform ...] > shares.md
+    python3 scripts/env2-shares.py --oracle runs/headroom-study-v5 runs/env2-math > shares.md
 
 Policies are matched by a substring of their run folder's name (all of them by default); the
-target field is the run's second field.
+target field is the run's second field. With `--oracle HEADROOM_DIR`, also each policy's share
+of its tokens on the domains that reading found helpful (its `helpful-only` mixture, the
+oracle's): whether a policy learned *which* domains to train on.
 """
 import glob
 import json
@@ -23,10 +26,26 @@ def shares(run):
     return [sum(w for w, t in zip(s["weights"], entries) if t) for s in run["stages"]]
 
 
+def helpful_domains(headroom):
+    """The domains of a headroom reading's `helpful-only` mixture."""
+    path = os.path.join(headroom, "headroom.json")
+    try:
+        statics = json.load(open(path))["statics"]
+        spec = next(s["spec"] for s in statics if s["label"] == "helpful-only")
+        return set(json.load(open(spec.split(":", 1)[1]))["stages"][0])
+    except (OSError, KeyError, StopIteration, json.JSONDecodeError) as e:
+        sys.exit(f"{path}: no helpful-only mixture ({e!r}); give a finished headroom reading")
+
+
 def main():
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    helpful = None
+    if args[:1] == ["--oracle"] and len(args) >= 2:
+        helpful, args = helpful_domains(args[1]), args[2:]
+    if not args:
         sys.exit(__doc__)
-    out, wanted = sys.argv[1], sys.argv[2:]
+    out, wanted = args[0], args[1:]
+    tokens = {}
     by_policy = {}
     for path in sorted(glob.glob(os.path.join(out, "runs", "*", "seed-*", "run.json"))):
         folder = path.split(os.sep)[-3]
@@ -41,6 +60,10 @@ def main():
         kind, _, path = run["policy"].partition(":")
         name = f"{kind}:{path.rstrip('/').split('/runs/')[-1]}" if "/" in path else run["policy"]
         by_policy.setdefault(name, []).append(shares(run))
+        if helpful is not None:
+            total = sum(sum(s["tokens_by_domain"].values()) for s in run["stages"])
+            on = sum(t for s in run["stages"] for d, t in s["tokens_by_domain"].items() if d in helpful)
+            tokens.setdefault(name, []).append(on / total)
     if not by_policy:
         sys.exit(f"no runs under {out}/runs matching {wanted or 'anything'}")
     names = sorted(by_policy)
@@ -59,6 +82,11 @@ def main():
     for n in names:
         flat = [x for s in by_policy[n] for x in s]
         print(f"| {n} | {100 * min(flat):.1f}% | {100 * (max(flat) - min(flat)):.1f} points |")
+    if helpful is not None:
+        print(f"\n| policy | share of its tokens on the helpful domains ({', '.join(sorted(helpful))}), by seed |")
+        print("|---|---|")
+        for n in names:
+            print(f"| {n} | " + " ".join(f"{100 * x:.0f}%" for x in tokens[n]) + " |")
 
 
 if __name__ == "__main__":

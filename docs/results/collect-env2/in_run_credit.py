@@ -5,7 +5,7 @@ domain's weight within its field and that field's feedback change over the stage
 target share and the stage's place in the run are accounted for (the agent's `credit_source`
 / `credit_target` features of `crates/policy/src/features.rs` at the last stage, before their
 degrees-of-freedom scaling). Then how well that one run's credit ranks the fifth headroom
-reading's helpful domains above the rest (AUC: 0.5 is chance, 1 a perfect ranking), and the
+reading's helpful domains (the oracle's) above the rest (AUC: 0.5 is chance, 1 a perfect ranking), and the
 same credit averaged over all runs. Standard library only.
 
     python3 docs/results/collect-env2/in_run_credit.py runs/collect-env2 > docs/results/collect-env2/in_run_credit.md
@@ -17,9 +17,10 @@ import os
 import statistics
 import sys
 
-# The fifth headroom reading's strongly relevant domains (docs/results/headroom-study-v5/).
+# The domains the fifth headroom reading found helpful, the oracle's mixture
+# (docs/results/headroom-study-v5/; wordnet is strongly relevant there, but harmful).
 HELPFUL = {
-    "brown_press", "brown_popular", "brown_learned", "brown_fiction", "wordnet",
+    "brown_press", "brown_popular", "brown_learned", "brown_fiction",
     "math_numbers", "math_arithmetic", "math_mispaired",
 }
 
