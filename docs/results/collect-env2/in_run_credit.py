@@ -8,21 +8,23 @@ degrees-of-freedom scaling). Then how well that one run's credit ranks the fifth
 reading's helpful domains (the oracle's) above the rest (AUC: 0.5 is chance, 1 a perfect ranking), and the
 same credit averaged over all runs. Standard library only.
 
-    python3 docs/results/collect-env2/in_run_credit.py runs/collect-env2 > docs/results/collect-env2/in_run_credit.md
+    python3 docs/results/collect-env2/in_run_credit.py runs/collect-env2 runs/headroom-study-v5 > docs/results/collect-env2/in_run_credit.md
 """
 
 import glob
+import importlib.util
 import json
 import os
 import statistics
 import sys
 
-# The domains the fifth headroom reading found helpful, the oracle's mixture
-# (docs/results/headroom-study-v5/; wordnet is strongly relevant there, but harmful).
-HELPFUL = {
-    "brown_press", "brown_popular", "brown_learned", "brown_fiction",
-    "math_numbers", "math_arithmetic", "math_mispaired",
-}
+def helpful_domains(headroom):
+    """The oracle's domains, as `scripts/env2-shares.py --oracle` reads them."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts", "env2-shares.py")
+    spec = importlib.util.spec_from_file_location("env2_shares", path)
+    shares = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shares)
+    return shares.helpful_domains(headroom)
 
 
 def dot(a, b):
@@ -56,8 +58,9 @@ def auc(scores, labels):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 3:
         sys.exit(__doc__)
+    helpful = helpful_domains(sys.argv[2])
     files = sorted(glob.glob(os.path.join(sys.argv[1], "trajectories", "t-*.json")))
     if not files:
         sys.exit(f"no trajectories under {sys.argv[1]}/trajectories")
@@ -86,9 +89,9 @@ def main():
                 c = dot(xr, y) / (nx * ny) if nx > 1e-9 and ny > 1e-12 else 0.0
                 credit.append(c)
                 mean_credit.setdefault((field, names[i]), []).append(c)
-            aucs.setdefault(field, []).append(auc(credit, [names[i] in HELPFUL for i in idx]))
+            aucs.setdefault(field, []).append(auc(credit, [names[i] in helpful for i in idx]))
 
-    print(f"{len(files)} trajectories of {sys.argv[1]}\n")
+    print(f"{len(files)} trajectories of {sys.argv[1]}; helpful: {', '.join(sorted(helpful))}\n")
     print("| field | AUC of one run's credit, mean | median | runs at or below chance |")
     print("|---|---|---|---|")
     for field, a in aucs.items():
@@ -98,12 +101,12 @@ def main():
     print("|---|---|")
     for field in aucs:
         doms = [(d, statistics.mean(v)) for (f, d), v in mean_credit.items() if f == field]
-        print(f"| {field} | {auc([c for _, c in doms], [d in HELPFUL for d, _ in doms]):.3f} |")
+        print(f"| {field} | {auc([c for _, c in doms], [d in helpful for d, _ in doms]):.3f} |")
     print("\n| field | domain | helpful | credit, mean over runs |")
     print("|---|---|---|---|")
     ranked = sorted(mean_credit.items(), key=lambda kv: (kv[0][0], -statistics.mean(kv[1])))
     for (field, d), v in ranked:
-        print(f"| {field} | {d} | {'yes' if d in HELPFUL else ''} | {statistics.mean(v):+.3f} |")
+        print(f"| {field} | {d} | {'yes' if d in helpful else ''} | {statistics.mean(v):+.3f} |")
 
 
 if __name__ == "__main__":
