@@ -6,7 +6,8 @@ target share and the stage's place in the run are accounted for (the agent's `cr
 / `credit_target` features of `crates/policy/src/features.rs` at the last stage, before their
 degrees-of-freedom scaling). Then how well that one run's credit ranks the fifth headroom
 reading's helpful domains (the oracle's) above the rest (AUC: 0.5 is chance, 1 a perfect ranking), and the
-same credit averaged over all runs. Standard library only.
+same credit averaged over all runs and over random subsets of them (how many runs a prior drawn
+from the collection needs). Standard library only.
 
     python3 docs/results/collect-env2/in_run_credit.py runs/collect-env2 runs/headroom-study-v5 > docs/results/collect-env2/in_run_credit.md
 """
@@ -15,6 +16,7 @@ import glob
 import importlib.util
 import json
 import os
+import random
 import statistics
 import sys
 
@@ -102,6 +104,23 @@ def main():
     for field in aucs:
         doms = [(d, statistics.mean(v)) for (f, d), v in mean_credit.items() if f == field]
         print(f"| {field} | {auc([c for _, c in doms], [d in helpful for d, _ in doms]):.3f} |")
+    # How many runs such a prior needs: the credit averaged over random subsets of the runs.
+    rng = random.Random(0)
+    sizes = [n for n in (8, 32, 128, 256) if n < len(files)]
+    print("\n| runs averaged | " + " | ".join(f"{f}: AUC mean (5th percentile)" for f in aucs) + " |")
+    print("|---" * (len(aucs) + 1) + "|")
+    for size in sizes:
+        cells = []
+        for field in aucs:
+            doms = [(d, v) for (f, d), v in mean_credit.items() if f == field]
+            labels = [d in helpful for d, _ in doms]
+            draws = []
+            for _ in range(50):
+                runs = rng.sample(range(len(files)), size)
+                draws.append(auc([statistics.mean(v[r] for r in runs) for _, v in doms], labels))
+            draws.sort()
+            cells.append(f"{statistics.mean(draws):.3f} ({draws[2]:.3f})")
+        print(f"| {size} of {len(files)} (50 draws) | " + " | ".join(cells) + " |")
     print("\n| field | domain | helpful | credit, mean over runs |")
     print("|---|---|---|---|")
     ranked = sorted(mean_credit.items(), key=lambda kv: (kv[0][0], -statistics.mean(kv[1])))
