@@ -7,6 +7,9 @@ library only; reads `OUT/runs/*/seed-*/run.json` as `mixagent compare` wrote the
     python3 scripts/env2-shares.py runs/env2-2d [agent uniform ...] > shares.md
     python3 scripts/env2-shares.py --oracle runs/headroom-study-v5 runs/env2-math > shares.md
 
+`scripts/paired.py` prints the mean share by stage and the paired differences; this adds the
+lowest seed's share, the spread, and the helpful-domain share below.
+
 Policies are matched by a substring of their run folder's name (all of them by default); the
 target field is the run's second field. With `--oracle HEADROOM_DIR`, also each policy's share
 of its tokens on the domains that reading found helpful (its `helpful-only` mixture, the
