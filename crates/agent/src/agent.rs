@@ -61,6 +61,7 @@ pub fn train_agent(
         reward: cfg.reward.clone(),
         critics: trained.n_critics,
         decision: cfg.decision.clone(),
+        prior: data.prior.clone(),
         training: serde_json::json!({
             "config": cfg,
             "data": {
@@ -70,6 +71,7 @@ pub fn train_agent(
                 "views_per_trajectory": data.views,
                 "entries_per_view": data.blocks.iter().map(|b| b.k).collect::<Vec<_>>(),
                 "constant_features": constant_features,
+                "prior_runs": data.prior.runs,
                 "space": first.space,
                 "space_fingerprint": first.space_fingerprint,
                 "base_fingerprints": bases,

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 
 use mixagent_core::Mixture;
 use mixagent_policy::{
-    encode, DomainInfo, FeatureSpec, History, NetConfig, RewardConfig, StageOutcome,
-    HISTORY_FEATURES,
+    encode, encode_with_prior, DomainInfo, DomainPrior, FeatureSpec, History, NetConfig,
+    PriorBuilder, RewardConfig, StageOutcome, DOMAIN_FEATURES, HISTORY_FEATURES,
 };
 use mixagent_shard::Manifest;
 use mixagent_trajectory::Trajectory;
@@ -36,11 +36,23 @@ pub struct ViewConfig {
     pub field_level: bool,
     /// Random re-groupings per trajectory.
     pub random: usize,
+    /// Give every state the collection's per-domain prior (`mixagent_policy::DomainPrior`),
+    /// cross-fitted: a trajectory reads the prior drawn from the other half of the set, so the
+    /// agent learns how far the prior's noise can be trusted. One random view in three hides
+    /// the source field's prior and one in three the target's, so the agent also learns to steer
+    /// domains the collection never read (a new target or source field). Off: every prior
+    /// feature reads unknown, and the artifact's prior is empty.
+    #[serde(default = "yes")]
+    pub prior: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for ViewConfig {
     fn default() -> Self {
-        ViewConfig { field_level: true, random: 6 }
+        ViewConfig { field_level: true, random: 6, prior: true }
     }
 }
 
@@ -107,6 +119,9 @@ pub struct Dataset {
     pub collected_k: usize,
     /// Views read per trajectory.
     pub views: usize,
+    /// The per-domain prior drawn from the whole set (empty when `views.prior` is off): what
+    /// the artifact carries to deployment.
+    pub prior: DomainPrior,
 }
 
 /// The agent's view of a trajectory's space: shares of field tokens from the corpus manifest,
@@ -205,6 +220,67 @@ const FINAL: usize = 1 << (usize::BITS - 1);
 /// entries without held-out data, and `loss_known` must not be constant in training.
 const HIDDEN_LOSS: u64 = 8; // one in 8
 
+/// Share of random views that hide a field's prior (source and target drawn apart).
+const HIDDEN_PRIOR: u64 = 3; // one in 3
+
+/// A trajectory's stages over the entries of `grouping` (weights summed within each group).
+fn stage_outcomes(
+    t: &Trajectory,
+    entries: &[DomainInfo],
+    grouping: &Grouping,
+) -> Result<Vec<StageOutcome>, mixagent_core::CoreError> {
+    let space = DomainInfo::space_of(entries)?;
+    t.stages
+        .iter()
+        .map(|r| {
+            let w = grouping.iter().map(|g| g.iter().map(|&j| r.weights[j]).sum()).collect();
+            Ok(StageOutcome {
+                mixture: Mixture::new(space.clone(), w)?,
+                observation: r.observation.clone(),
+                tokens: r.tokens,
+            })
+        })
+        .collect()
+}
+
+/// The per-domain priors of `set` over its collected space `domains`: the whole set's, and
+/// for each trajectory the one drawn from the other half (even and odd indices). Each finished
+/// trajectory gives each domain its last-stage credit (`credit_source` for the source field,
+/// `credit_target` for the target field where there is one).
+fn priors(
+    set: &[Trajectory],
+    domains: &[DomainInfo],
+    fields: &[String],
+) -> Result<(DomainPrior, [DomainPrior; 2]), AgentError> {
+    let at = |name: &str| DOMAIN_FEATURES.iter().position(|f| *f == name).expect("a feature");
+    let (source, target) = (at("credit_source"), at("credit_target"));
+    let singles: Grouping = (0..domains.len()).map(|i| vec![i]).collect();
+    let (mut all, mut halves) =
+        (PriorBuilder::default(), [PriorBuilder::default(), PriorBuilder::default()]);
+    for (i, t) in set.iter().enumerate() {
+        let stages = stage_outcomes(t, domains, &singles)
+            .map_err(|e| AgentError::Data(format!("{}: {e}", t.id)))?;
+        let h = History {
+            domains,
+            initial: &t.initial,
+            stages: &stages,
+            total_stages: t.config.stages,
+        };
+        let state = encode(&h, 0);
+        for b in [&mut all, &mut halves[i % 2]] {
+            b.add_run();
+            for (n, d) in domains.iter().enumerate() {
+                b.add(&d.name, &fields[0], f64::from(state.token(n)[source]));
+                if fields.len() == 2 {
+                    b.add(&d.name, &fields[1], f64::from(state.token(n)[target]));
+                }
+            }
+        }
+    }
+    // Trajectory i reads the half it is not in.
+    Ok((all.finish(), [halves[1].finish(), halves[0].finish()]))
+}
+
 impl Dataset {
     /// Builds the transitions of `set` (finished trajectories over one space) through the
     /// views of `views`, each state with a history of `window` stages; `seed` draws the
@@ -224,6 +300,21 @@ impl Dataset {
         let field_of: Vec<usize> = domains
             .iter()
             .map(|d| fields.iter().position(|f| *f == d.field).expect("a space field"))
+            .collect();
+        let (prior, cross) = if views.prior {
+            priors(set, &domains, &fields)?
+        } else {
+            (DomainPrior::default(), [DomainPrior::default(), DomainPrior::default()])
+        };
+        // Each half's prior, whole and with a field's evidence hidden: [full, no source,
+        // no target, neither].
+        let variants: Vec<[DomainPrior; 4]> = cross
+            .iter()
+            .map(|p| {
+                let no_target = fields[1..].iter().fold(p.clone(), |p, f| p.without(f));
+                let neither = no_target.without(&fields[0]);
+                [p.clone(), p.without(&fields[0]), no_target, neither]
+            })
             .collect();
         let mut blocks: BTreeMap<usize, Block> = BTreeMap::new();
         let mut finals: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
@@ -260,6 +351,7 @@ impl Dataset {
             n_views = views_of_t.len();
             let fixed = 1 + usize::from(views.field_level);
             let mut hide_state = mixagent_core::seed::derive(seed, "hidden-loss", i as u64);
+            let mut prior_state = mixagent_core::seed::derive(seed, "hidden-prior", i as u64);
             for (v, grouping) in views_of_t.iter().enumerate() {
                 // The collected space and its field level keep every loss; random views hide some.
                 let hide: Vec<bool> = grouping
@@ -272,30 +364,19 @@ impl Dataset {
                 let entries = merged(&domains, grouping, &hide);
                 let k = entries.len();
                 let kc = t.stages.first().map_or(0, |r| r.weights.len());
-                let weights: Vec<Vec<f64>> = t
-                    .stages
-                    .iter()
-                    .map(|r| {
-                        grouping.iter().map(|g| g.iter().map(|&j| r.weights[j]).sum()).collect()
-                    })
-                    .collect();
-                let view_space = DomainInfo::space_of(&entries)
+                let stage_views = stage_outcomes(t, &entries, grouping)
                     .map_err(|e| AgentError::Data(format!("{}: view {v}: {e}", t.id)))?;
-                let stage_views = t
-                    .stages
-                    .iter()
-                    .zip(&weights)
-                    .map(|(r, w)| {
-                        Ok(StageOutcome {
-                            mixture: Mixture::new(view_space.clone(), w.clone())?,
-                            observation: r.observation.clone(),
-                            tokens: r.tokens,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, mixagent_core::CoreError>>()
-                    .map_err(|e| AgentError::Data(format!("{}: view {v}: {e}", t.id)))?;
+                // The collected space and its field level read the whole (cross-fitted) prior.
+                prior_state = mixagent_core::seed::mix64(prior_state);
+                let hidden = if v < fixed {
+                    0
+                } else {
+                    usize::from(prior_state.is_multiple_of(HIDDEN_PRIOR))
+                        + 2 * usize::from((prior_state / HIDDEN_PRIOR).is_multiple_of(HIDDEN_PRIOR))
+                };
+                let view_prior = &variants[i % 2][hidden];
                 let state_at = |n: usize| {
-                    encode(
+                    encode_with_prior(
                         &History {
                             domains: &entries,
                             initial: &t.initial,
@@ -303,6 +384,7 @@ impl Dataset {
                             total_stages: t.config.stages,
                         },
                         window,
+                        view_prior,
                     )
                 };
                 let is_target: Vec<f32> =
@@ -314,7 +396,7 @@ impl Dataset {
                     let next = state_at(n + 1);
                     width = prev.width;
                     block.states.extend_from_slice(&prev.values);
-                    if n + 1 == weights.len() {
+                    if n + 1 == t.stages.len() {
                         // Its row is known once the block is complete: marked for now.
                         block.next.push(FINAL | (finals.len() / next.values.len()));
                         finals.extend_from_slice(&next.values);
@@ -329,7 +411,7 @@ impl Dataset {
                     ));
                     block.is_target.extend_from_slice(&is_target);
                     block.rewards.push(rewards[n] as f32);
-                    block.dones.push(f32::from(u8::from(n + 1 == weights.len())));
+                    block.dones.push(f32::from(u8::from(n + 1 == t.stages.len())));
                     block.trajectory.push(i);
                     prev = next;
                 }
@@ -352,6 +434,7 @@ impl Dataset {
             final_scores,
             collected_k: domains.len(),
             views: n_views,
+            prior,
         })
     }
 
@@ -480,6 +563,8 @@ mod tests {
         BaseInfo, CollectConfig, Family, SpaceEntry, StageRow, TRAJECTORY_VERSION,
     };
 
+    use mixagent_policy::GLOBAL_FEATURES;
+
     use super::*;
 
     fn obs(g: f64, m: f64) -> Observation {
@@ -490,6 +575,13 @@ mod tests {
     }
 
     fn trajectory(id: &str, feedback: &[(f64, f64)]) -> Trajectory {
+        let rows: Vec<_> = feedback.iter().map(|&(g, m)| (vec![0.25, 0.25, 0.5], g, m)).collect();
+        trajectory_with(id, &rows)
+    }
+
+    /// A trajectory with each stage's weights and the feedback after it.
+    fn trajectory_with(id: &str, rows: &[(Vec<f64>, f64, f64)]) -> Trajectory {
+        let feedback: Vec<(f64, f64)> = rows.iter().map(|(_, g, m)| (*g, *m)).collect();
         let cfg =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/collect-smoke.toml");
         let stages = feedback.len().to_string();
@@ -518,7 +610,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, &(g, m))| StageRow {
                     stage: i,
-                    weights: vec![0.25, 0.25, 0.5],
+                    weights: rows[i].0.clone(),
                     tokens: 10,
                     tokens_by_domain: BTreeMap::new(),
                     train_loss: 1.0,
@@ -543,7 +635,7 @@ mod tests {
         .unwrap()
     }
 
-    const ONE_VIEW: ViewConfig = ViewConfig { field_level: false, random: 0 };
+    const ONE_VIEW: ViewConfig = ViewConfig { field_level: false, random: 0, prior: false };
 
     #[test]
     fn transitions_carry_the_rewards_and_the_policys_own_encoding() {
@@ -585,7 +677,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = manifest(dir.path());
         let set = [trajectory("t-00000", &[(-4.4, -6.0), (-4.8, -4.0)])];
-        let cfg = ViewConfig { field_level: true, random: 8 };
+        let cfg = ViewConfig { field_level: true, random: 8, prior: true };
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &cfg, 0, 1).unwrap();
         assert_eq!(d.views, 10);
         assert_eq!(d.len(), 20);
@@ -616,7 +708,7 @@ mod tests {
     #[test]
     fn every_grouping_partitions_the_space_within_fields() {
         let fields = [0, 0, 0, 0, 0, 1, 1, 1];
-        let cfg = ViewConfig { field_level: true, random: 50 };
+        let cfg = ViewConfig { field_level: true, random: 50, prior: true };
         let all = groupings(&fields, &cfg, 9);
         assert_eq!(all.len(), 52);
         let mut sizes = std::collections::BTreeSet::new();
@@ -661,6 +753,50 @@ mod tests {
     }
 
     #[test]
+    fn states_read_the_prior_of_the_other_half_of_the_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path());
+        // In every run the general feedback rises by a tenth of `a`'s share of the general
+        // field each stage: `a` helps general, so `b` (the rest of the field) does not.
+        let set: Vec<Trajectory> = (0..8)
+            .map(|i| {
+                let xs = [[0.2, 0.8, 0.4, 0.6], [0.7, 0.3, 0.9, 0.1]][i % 2];
+                let mut g = -4.0;
+                let rows: Vec<_> = xs
+                    .iter()
+                    .map(|&x| {
+                        g += 0.1 * x + 0.001 * i as f64;
+                        (vec![0.5 * x, 0.5 * (1.0 - x), 0.5], g, -8.0)
+                    })
+                    .collect();
+                trajectory_with(&format!("t-{i:05}"), &rows)
+            })
+            .collect();
+        let views = ViewConfig { prior: true, ..ONE_VIEW };
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &views, 0, 0).unwrap();
+        assert_eq!(d.prior.runs, 8);
+        assert!(d.prior.evidence["a"]["general"] > 0.9, "{:?}", d.prior);
+        assert!(d.prior.evidence["b"]["general"] < -0.9, "{:?}", d.prior);
+        // Each state reads the other half's prior (four runs each, enough to be known).
+        let at = |n: &str| DOMAIN_FEATURES.iter().position(|f| *f == n).unwrap();
+        let b = &d.blocks[0];
+        let token = |row: usize, i: usize| &b.states[(row * b.k + i) * d.width..][..d.width];
+        for row in 0..b.len() {
+            assert_eq!(token(row, 0)[at("prior_source_known")], 1.0);
+            assert!(token(row, 0)[at("prior_source")] > 0.9);
+            assert!(token(row, 1)[at("prior_source")] < -0.9);
+            // `c`'s weight never moved within its field: known, and no evidence either way.
+            assert_eq!(token(row, 2)[at("prior_target_known")], 1.0);
+            assert_eq!(token(row, 2)[at("prior_target")], 0.0);
+        }
+        // Off: nothing is known.
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 0, 0).unwrap();
+        assert!(d.prior.evidence.is_empty());
+        let b = &d.blocks[0];
+        assert!((0..b.len() * b.k).all(|r| b.states[r * d.width + at("prior_source_known")] == 0.0));
+    }
+
+    #[test]
     fn history_statistics_come_from_held_slots_and_keep_the_held_mark() {
         let dir = tempfile::tempdir().unwrap();
         let m = manifest(dir.path());
@@ -669,7 +805,7 @@ mod tests {
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, window, 0).unwrap();
         let hf = HISTORY_FEATURES.len();
         let own = d.width - window * hf;
-        assert_eq!((d.window, own), (window, 23));
+        assert_eq!((d.window, own), (window, DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len()));
         let names = mixagent_policy::feature_names(window);
         let (spec, _) = d.normalisation(names, 5.0);
         for slot in 0..window {

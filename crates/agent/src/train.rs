@@ -799,6 +799,7 @@ mod tests {
             final_scores: vec![0.1, 0.2],
             collected_k: k,
             views: 1,
+            prior: Default::default(),
         }
     }
 

@@ -151,7 +151,7 @@ fn failures(policy: &Policy) -> Vec<String> {
                 .map(|(o, w)| StageOutcome::over(&domains, w.clone(), o.clone(), 0).unwrap())
                 .collect();
             let h = History { domains: &domains, initial: &base, stages: &stages, total_stages: 8 };
-            let state = mixagent_policy::encode(&h, policy.schema.net.history);
+            let state = policy.encode(&h);
             let f = spec.mean.len();
             let worst = state
                 .values
@@ -222,7 +222,7 @@ fn the_check_fails_on_an_agent_trained_the_version_one_way() {
     let dir = tempfile::tempdir().unwrap();
     let (manifest, set) = collection(dir.path());
     let mut cfg = small_agent();
-    cfg.views = ViewConfig { field_level: false, random: 0 };
+    cfg.views = ViewConfig { field_level: false, random: 0, prior: false };
     let trained = train_agent(&set, &manifest, &cfg, tch::Device::Cpu, |_, _, _| {}).unwrap();
     assert!(trained.constant_features.contains(&"field_entries_inv".to_string()));
     let mut schema = trained.schema;

@@ -100,7 +100,7 @@ fn dataset(dir: &Path, data_seed: u64) -> Dataset {
         .collect();
     // The collected space and its field level (the toy's best mixture is a K-D one; the
     // field-level view teaches the same share).
-    let views = ViewConfig { field_level: true, random: 0 };
+    let views = ViewConfig { field_level: true, random: 0, prior: false };
     Dataset::build(
         &set,
         &manifest,
@@ -278,22 +278,35 @@ fn iql_finds_the_best_mixture_that_cloning_suboptimal_demonstrations_misses() {
 #[test]
 fn advantage_weighted_cloning_moves_from_the_demonstrations_toward_the_best_mixture() {
     let (_serial, _dir, d) = toy_data();
-    let top = toy_config();
-    let mut weighted = toy_config();
-    weighted.sft.weighting = mixagent_agent::SftWeighting::Advantage;
-    let (a, b) = (mean_action(&d, &top, 0), mean_action(&d, &weighted, 0));
-    eprintln!(
-        "distance to w*: top-quarter cloning {:.3} {a:.3?}, advantage-weighted {:.3} {b:.3?}",
-        dist(&a),
-        dist(&b)
-    );
-    // Measured (1 thread, features v5): top quarter 0.348, advantage-weighted 0.131; v4: top
-    // quarter 0.365, advantage-weighted 0.228; v3: 0.401,
-    // 0.261. Features v2: top quarter 0.380, advantage-weighted (β = 3) 0.250; data seed 7:
-    // 0.323 and 0.190. β = 1: 0.339 on 42; β = 10: 0.265 and 0.248 (fewer transitions count).
+    // Over three initialisations: one alone moves the ratio between 0.6 and 0.9 (seeds 0-4
+    // with features v6: 0.87, 0.58, 0.83, 0.71, 0.77).
+    let (mut sum_top, mut sum_weighted) = (0.0, 0.0);
+    for seed in 0..3 {
+        let mut top = toy_config();
+        top.seed = seed;
+        let mut weighted = top.clone();
+        weighted.sft.weighting = mixagent_agent::SftWeighting::Advantage;
+        let (a, b) = (mean_action(&d, &top, 0), mean_action(&d, &weighted, 0));
+        eprintln!(
+            "seed {seed}: distance to w*: top-quarter cloning {:.3} {a:.3?}, advantage-weighted {:.3} {b:.3?}",
+            dist(&a),
+            dist(&b)
+        );
+        assert!(
+            dist(&b) < dist(&a),
+            "seed {seed}: weighting by advantage should beat cloning the best quarter"
+        );
+        sum_top += dist(&a);
+        sum_weighted += dist(&b);
+    }
+    // Measured (1 thread, features v6, seeds 0-2): top quarter 0.361, advantage-weighted 0.279
+    // on average. One seed (0): features v5: top quarter 0.348, advantage-weighted 0.131; v4:
+    // 0.365, 0.228; v3: 0.401, 0.261. Features v2: top quarter 0.380, advantage-weighted (β = 3)
+    // 0.250; data seed 7: 0.323 and 0.190. β = 1: 0.339 on 42; β = 10: 0.265 and 0.248 (fewer
+    // transitions count).
     assert!(
-        dist(&b) < 0.8 * dist(&a),
-        "weighting by advantage should beat cloning the best quarter"
+        sum_weighted < 0.85 * sum_top,
+        "weighting by advantage should beat cloning the best quarter: {sum_weighted:.3} vs {sum_top:.3} summed over three seeds"
     );
 }
 
@@ -338,7 +351,7 @@ fn credit_dataset(dir: &Path, data_seed: u64, stages: usize) -> (Dataset, Vec<us
             toy_trajectory(i, &space, "credit-toy", 1.0, &config, obs(-8.0), rows)
         })
         .collect();
-    let views = ViewConfig { field_level: false, random: 0 };
+    let views = ViewConfig { field_level: false, random: 0, prior: false };
     (
         Dataset::build(
             &set,

@@ -8,17 +8,18 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    encode, feature_names, mixture_from_logits, CriticNet, History, NamedTensors, NetConfig,
-    PolicyError, PolicyNet, PolicyOutput, RewardConfig, DOMAIN_FEATURES, GLOBAL_FEATURES,
-    HISTORY_FEATURES,
+    encode_with_prior, feature_names, mixture_from_logits, CriticNet, DomainPrior, History,
+    NamedTensors, NetConfig, PolicyError, PolicyNet, PolicyOutput, RewardConfig, DOMAIN_FEATURES,
+    GLOBAL_FEATURES, HISTORY_FEATURES,
 };
 
 /// Version of the artifact layout. 2: scale-free features read within their field, clipped
 /// z-scores, and a target-share head (version 1's features froze the policy on new spaces).
 /// 3: credit features and critics. 4: each token carries its history window, attended over.
 /// 5: credit read within each field against the share and the trend, the share's own credit,
-/// and exploration within fields at decision time (`decision.explore`).
-pub const ARTIFACT_VERSION: u32 = 5;
+/// and exploration within fields at decision time (`decision.explore`). 6: the collection's
+/// per-domain prior (`prior`, read by name through each entry's members).
+pub const ARTIFACT_VERSION: u32 = 6;
 
 /// The history window an agent gets with `net.history = 24` (stages each token sees): off by
 /// default until held-out selection chooses it (issue 21 point 3); on in
@@ -202,6 +203,9 @@ pub struct AgentSchema {
     /// How a decision is taken from the policy's proposal.
     #[serde(default)]
     pub decision: DecisionConfig,
+    /// What the collection says each corpus domain does to each field's feedback (empty: the
+    /// agent knows no domain beforehand).
+    pub prior: DomainPrior,
     /// Free-form training provenance (data, settings, losses, times).
     pub training: serde_json::Value,
 }
@@ -243,6 +247,7 @@ impl AgentSchema {
             reward: RewardConfig::default(),
             critics: 0,
             decision: DecisionConfig::default(),
+            prior: DomainPrior::default(),
             training: serde_json::Value::Null,
         }
     }
@@ -323,6 +328,7 @@ impl Policy {
             }
         }
         schema.decision.validate()?;
+        schema.prior.validate().map_err(PolicyError::Artifact)?;
         if schema.decision.candidates > 0 && schema.critics == 0 {
             return Err(PolicyError::Artifact(format!(
                 "decision.candidates = {} needs critics, but this artifact has none: set decision.candidates = 0, or retrain with critics saved",
@@ -396,7 +402,7 @@ impl Policy {
             return Err(at(
                 json,
                 format!(
-                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces; version 2 ones have no credit features; version 3 ones have no history window; version 4 ones read a credit that on most trajectories was each entry's own weight); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
+                    "format version {}, expected {ARTIFACT_VERSION}: this agent was trained by another mixagent (version 1 agents read features that froze them on new spaces; version 2 ones have no credit features; version 3 ones have no history window; version 4 ones read a credit that on most trajectories was each entry's own weight; version 5 ones have no per-domain prior); retrain it with `mixagent train-agent`, or use the mixagent that trained it",
                     v.format_version
                 ),
             ));
@@ -410,6 +416,12 @@ impl Policy {
             other => other,
         })?;
         Policy::new(schema, &tensors).map_err(|e| at(dir.to_path_buf(), e.to_string()))
+    }
+
+    /// The state after `history`, as this policy reads it (its window and its prior), not
+    /// normalised.
+    pub fn encode(&self, history: &History<'_>) -> crate::StateTokens {
+        encode_with_prior(history, self.schema.net.history, &self.schema.prior)
     }
 
     /// Normalises encoded state tokens in place.
@@ -431,7 +443,7 @@ impl Policy {
                 "the space has only source-field domains: the agent steers a source and at least one target field".into(),
             ));
         }
-        let mut state = encode(history, self.schema.net.history);
+        let mut state = self.encode(history);
         let outside = self.schema.features.normalise_checked(&mut state.values);
         let out = self.net.forward(&state.values, state.tokens, &is_target)?;
         let d = &self.schema.decision;
@@ -503,7 +515,7 @@ impl Policy {
                 w.len()
             )));
         }
-        let mut state = encode(history, self.schema.net.history);
+        let mut state = self.encode(history);
         self.schema.features.normalise(&mut state.values);
         self.values_of_state(&state, candidates)
     }

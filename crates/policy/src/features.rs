@@ -32,12 +32,21 @@
 //! entry's slots and then over the entries, so it can learn its own credit assignment beside
 //! the hand-made credit. Unused slots are zero with `valid = 0`.
 //!
+//! Prior (issue 21, artifact version 6): what the collection says of each entry's domains,
+//! by name (`DomainPrior`, `prior.rs`): the evidence that they raise the source field's
+//! feedback and the target fields', each with a flag for whether the collection read them at
+//! all. One run's credit cannot tell a field's domains apart; the collection's many runs can.
+//! [`encode`] knows no prior (every flag 0); a policy reads its artifact's
+//! ([`encode_with_prior`]).
+//!
 //! The trainer sees each trajectory through many views (field level, re-grouped domains), so
 //! that no feature is constant over the training set; the artifact clips z-scores anyway.
 
 use std::collections::BTreeMap;
 
 use mixagent_core::Observation;
+
+use crate::DomainPrior;
 
 /// Names of the per-domain features, in token order.
 pub const DOMAIN_FEATURES: &[&str] = &[
@@ -52,6 +61,10 @@ pub const DOMAIN_FEATURES: &[&str] = &[
     "loss_known",
     "credit_source",
     "credit_target",
+    "prior_source",
+    "prior_source_known",
+    "prior_target",
+    "prior_target_known",
 ];
 
 /// Names of the global features, appended to every domain token.
@@ -296,8 +309,15 @@ fn by_largest(values: &[f64]) -> Vec<f64> {
 }
 
 /// Encodes the state before stage `history.stages.len()`, with the last `window` stages as
-/// each token's history.
+/// each token's history, knowing nothing of the domains beforehand (every prior feature reads
+/// unknown).
 pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
+    encode_with_prior(h, window, &DomainPrior::default())
+}
+
+/// As [`encode`], each entry also reading what `prior` says of its members: for the source
+/// field's feedback, and for the target fields' (the mean over those it knows).
+pub fn encode_with_prior(h: &History<'_>, window: usize, prior: &DomainPrior) -> StateTokens {
     let k = h.domains.len();
     let mut fields: Vec<String> = Vec::new();
     for d in h.domains {
@@ -445,6 +465,16 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
         raw.iter().map(|row| row.iter().map(|v| v / scale).collect()).collect()
     };
     let total = h.total_stages.max(1) as f64;
+    // The prior's evidence per entry: (source, known), (target, known).
+    let read_prior = |d: &DomainInfo| -> [f64; 4] {
+        let source = prior.lookup(&d.members, &fields[0]);
+        let targets: Vec<f64> =
+            fields[1..].iter().filter_map(|f| prior.lookup(&d.members, f)).collect();
+        let target =
+            (!targets.is_empty()).then(|| targets.iter().sum::<f64>() / targets.len() as f64);
+        let known = |v: Option<f64>| f64::from(u8::from(v.is_some()));
+        [source.unwrap_or(0.0), known(source), target.unwrap_or(0.0), known(target)]
+    };
 
     let width = DOMAIN_FEATURES.len() + GLOBAL_FEATURES.len() + window * HISTORY_FEATURES.len();
     let mut values = Vec::with_capacity(k * width);
@@ -466,7 +496,8 @@ pub fn encode(h: &History<'_>, window: usize) -> StateTokens {
             credit_source[i],
             credit_target[i],
         ];
-        values.extend(own.iter().chain(&global).map(|&x| x as f32));
+        let prior = read_prior(d);
+        values.extend(own.iter().chain(&prior).chain(&global).map(|&x| x as f32));
         for slot in 0..window {
             if slot >= shown {
                 values.extend(std::iter::repeat_n(0f32, HISTORY_FEATURES.len()));

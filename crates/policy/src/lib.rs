@@ -7,6 +7,7 @@ mod artifact;
 mod error;
 mod features;
 mod net;
+mod prior;
 mod reward;
 
 pub use artifact::{
@@ -17,11 +18,12 @@ pub use artifact::{
 };
 pub use error::PolicyError;
 pub use features::{
-    encode, feature_names, DomainInfo, History, StageOutcome, StateTokens, DOMAIN_FEATURES,
-    GLOBAL_FEATURES, HISTORY_FEATURES,
+    encode, encode_with_prior, feature_names, DomainInfo, History, StageOutcome, StateTokens,
+    DOMAIN_FEATURES, GLOBAL_FEATURES, HISTORY_FEATURES,
 };
 pub use net::{
     mixture_from_logits, CriticNet, NamedTensors, NetConfig, PolicyNet, PolicyOutput, LN_EPS,
     LOG_STD_RANGE,
 };
+pub use prior::{DomainPrior, PriorBuilder};
 pub use reward::RewardConfig;
