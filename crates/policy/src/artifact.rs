@@ -131,6 +131,13 @@ pub struct DecisionConfig {
     /// never moves). The draws are keyed by the seed, the stage and the last observation. 0:
     /// none.
     pub explore: f64,
+    /// Prior tilts (issue 21): for each strength κ, one more candidate, the policy's mean action
+    /// with each entry's weight within its field multiplied by `exp(κ·e)`, `e` the prior's
+    /// evidence for the entry's own field (`prior`; 0 where it knows nothing), each field
+    /// keeping its total. The critics score them beside the policy's own candidates, so the
+    /// agent's value function, not a fixed rule, decides how far to follow the collection's
+    /// prior. Needs `candidates` ≥ 1 and critics. Empty: none.
+    pub prior_tilts: Vec<f64>,
     /// Seed of the candidates' and the exploration's draws (with the stage index: a decision is
     /// a function of the history, so replays and resumes decide alike).
     pub seed: u64,
@@ -138,7 +145,14 @@ pub struct DecisionConfig {
 
 impl Default for DecisionConfig {
     fn default() -> Self {
-        DecisionConfig { candidates: 0, trust_region: 2.0, pessimism: 1.0, explore: 0.0, seed: 0 }
+        DecisionConfig {
+            candidates: 0,
+            trust_region: 2.0,
+            pessimism: 1.0,
+            explore: 0.0,
+            prior_tilts: Vec::new(),
+            seed: 0,
+        }
     }
 }
 
@@ -156,6 +170,16 @@ impl DecisionConfig {
                 "decision.explore {} must be in [0, 3] (a log-normal σ within fields; 0: none)",
                 self.explore
             )));
+        }
+        if let Some(k) = self.prior_tilts.iter().find(|k| !(k.is_finite() && k.abs() <= 20.0)) {
+            return Err(PolicyError::Artifact(format!(
+                "decision.prior_tilts holds {k}: each strength must be finite, within ±20"
+            )));
+        }
+        if !self.prior_tilts.is_empty() && self.candidates == 0 {
+            return Err(PolicyError::Artifact(
+                "decision.prior_tilts needs decision.candidates ≥ 1: the critics choose among the tilted mixtures".into(),
+            ));
         }
         if !(self.pessimism.is_finite() && self.pessimism >= 0.0) {
             return Err(PolicyError::Artifact(format!(
@@ -471,8 +495,9 @@ impl Policy {
                 None => w,
             }
         };
-        let mean =
-            prepare(mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor));
+        let raw_mean =
+            mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor);
+        let mean = prepare(raw_mean.clone());
         if d.candidates == 0 || self.critics.is_empty() {
             return Ok(Decision { weights: mean, outside, scored: None });
         }
@@ -482,6 +507,14 @@ impl Policy {
         for _ in 1..d.candidates {
             let w = sample(&out, &mut normal, &is_target, self.schema.floor);
             candidates.push(prepare(w));
+        }
+        if !d.prior_tilts.is_empty() {
+            let evidence = self.own_field_evidence(history);
+            for &kappa in &d.prior_tilts {
+                let w =
+                    tilt_within(&raw_mean, history.domains, &evidence, kappa, self.schema.floor);
+                candidates.push(prepare(w));
+            }
         }
         let values: Vec<f64> = self
             .values_of_state(&state, &candidates)?
@@ -498,6 +531,33 @@ impl Policy {
             mean_value: values[0],
         };
         Ok(Decision { weights: candidates.swap_remove(chosen), outside, scored: Some(scored) })
+    }
+
+    /// Each entry's prior evidence for its own field (the source field for a source entry, the
+    /// mean over the target fields the prior knows for a target one; 0 where it knows none).
+    pub fn own_field_evidence(&self, history: &History<'_>) -> Vec<f64> {
+        let source = history.domains.first().map(|d| d.field.clone()).unwrap_or_default();
+        let mut targets: Vec<&str> = Vec::new();
+        for d in history.domains {
+            if d.field != source && !targets.contains(&d.field.as_str()) {
+                targets.push(&d.field);
+            }
+        }
+        history
+            .domains
+            .iter()
+            .map(|d| {
+                let fields: Vec<&str> =
+                    if d.field == source { vec![source.as_str()] } else { targets.clone() };
+                let known: Vec<f64> =
+                    fields.iter().filter_map(|f| self.schema.prior.lookup(&d.members, f)).collect();
+                if known.is_empty() {
+                    0.0
+                } else {
+                    known.iter().sum::<f64>() / known.len() as f64
+                }
+            })
+            .collect()
     }
 
     /// Each critic's value of each of `candidates` (mixtures in space order) after `history`:
@@ -620,6 +680,32 @@ fn explore_within(
     }
     let fields: Vec<Vec<usize>> = fields.into_iter().map(|(_, m)| m).collect();
     mixagent_core::jitter_within_fields(&w, &fields, sigma, floor, || f64::from(normal.next()))
+}
+
+/// `w` with each entry's share of its field above the floor multiplied by `exp(κ·e_i)`, each
+/// field keeping its total (so the target share is kept): a prior tilt
+/// (`DecisionConfig::prior_tilts`).
+pub fn tilt_within(
+    w: &[f64],
+    domains: &[crate::DomainInfo],
+    evidence: &[f64],
+    kappa: f64,
+    floor: f64,
+) -> Vec<f64> {
+    let mut fields: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, d) in domains.iter().enumerate() {
+        match fields.iter_mut().find(|(f, _)| *f == d.field) {
+            Some((_, members)) => members.push(i),
+            None => fields.push((&d.field, vec![i])),
+        }
+    }
+    let fields: Vec<Vec<usize>> = fields.into_iter().map(|(_, m)| m).collect();
+    // `jitter_within_fields` multiplies by exp(σ·z) with z drawn in field order: here z is
+    // the evidence, read in that order.
+    let mut order = fields.iter().flatten().map(|&i| evidence[i]);
+    mixagent_core::jitter_within_fields(w, &fields, kappa, floor, || {
+        order.next().expect("one value per entry")
+    })
 }
 
 /// A mixture drawn from the policy's Gaussian over (logits, share logit).

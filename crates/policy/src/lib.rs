@@ -11,7 +11,7 @@ mod prior;
 mod reward;
 
 pub use artifact::{
-    critic_prefix, pessimistic, read_f32_tensors, trust_region, with_target_share,
+    critic_prefix, pessimistic, read_f32_tensors, tilt_within, trust_region, with_target_share,
     write_f32_tensors, AgentSchema, Decision, DecisionConfig, FeatureSpec, OutOfRange, Policy,
     Scored, SpaceRequirements, ARTIFACT_VERSION, DEFAULT_HISTORY_WIDTH, FEATURE_CLIP,
     HISTORY_WINDOW,

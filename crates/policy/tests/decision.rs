@@ -6,8 +6,8 @@ mod common;
 use std::collections::HashMap;
 
 use mixagent_policy::{
-    critic_prefix, encode, pessimistic, trust_region, with_target_share, CriticNet, DecisionConfig,
-    History, NetConfig, Policy, PolicyNet, StageOutcome,
+    critic_prefix, encode, pessimistic, tilt_within, trust_region, with_target_share, CriticNet,
+    DecisionConfig, History, NetConfig, Policy, PolicyNet, StageOutcome,
 };
 
 type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
@@ -47,8 +47,14 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
     let stages =
         [StageOutcome::over(&ds, last.clone(), common::observation(&ds, -4.1, -5.5), 0).unwrap()];
     let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
-    let decision =
-        DecisionConfig { candidates: 16, trust_region: 0.4, pessimism: 1.0, explore: 0.0, seed: 3 };
+    let decision = DecisionConfig {
+        candidates: 16,
+        trust_region: 0.4,
+        pessimism: 1.0,
+        explore: 0.0,
+        prior_tilts: Vec::new(),
+        seed: 3,
+    };
     let s = common::schema(3, decision.clone());
     let mut t = tensors(&s.net, 3);
     // Random critics peak near the middle of the simplex; ones that read the mixture only
@@ -144,8 +150,14 @@ fn critic_values_are_what_a_scored_decision_weighs() {
     )
     .unwrap()];
     let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
-    let decision =
-        DecisionConfig { candidates: 8, trust_region: 2.0, pessimism: 0.5, explore: 0.0, seed: 1 };
+    let decision = DecisionConfig {
+        candidates: 8,
+        trust_region: 2.0,
+        pessimism: 0.5,
+        explore: 0.0,
+        prior_tilts: Vec::new(),
+        seed: 1,
+    };
     let s = common::schema(2, decision);
     let policy = Policy::new(s.clone(), &tensors(&s.net, 2)).unwrap();
     let d = policy.decide_checked(&h).unwrap();
@@ -205,4 +217,57 @@ fn exploration_moves_the_split_within_each_field_and_keeps_its_total() {
     assert!(l1(&w, stages[0].mixture.weights()) <= 0.05 + 1e-9, "{w:?}");
     let bad = DecisionConfig { explore: f64::NAN, ..Default::default() };
     assert!(bad.validate().unwrap_err().to_string().contains("decision.explore"));
+}
+
+#[test]
+fn prior_tilts_add_candidates_that_move_toward_the_priors_domains_within_fields() {
+    let ds = common::space(2, 2);
+    let base = common::observation(&ds, -4.0, -6.0);
+    let stages = [StageOutcome::over(
+        &ds,
+        vec![0.3, 0.3, 0.2, 0.2],
+        common::observation(&ds, -4.1, -5.5),
+        0,
+    )
+    .unwrap()];
+    let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
+    let mut b = mixagent_policy::PriorBuilder::default();
+    for c in [0.5, 0.7, 0.6] {
+        b.add_run();
+        b.add("g0", "general", c); // g0 helps the source field
+        b.add("m1", "math", c); // m1 helps the target
+        b.add("g1", "math", c); // read only for math: g1 is a source entry
+    }
+    let decision =
+        DecisionConfig { candidates: 4, prior_tilts: vec![1.0, 3.0], ..Default::default() };
+    let mut s = common::schema(2, decision);
+    s.prior = b.finish();
+    let policy = Policy::new(s.clone(), &tensors(&s.net, 2)).unwrap();
+    assert_eq!(policy.own_field_evidence(&h), vec![1.0, 0.0, 0.0, 1.0]);
+    let d = policy.decide_checked(&h).unwrap();
+    assert_eq!(d.scored.unwrap().candidates, 6, "4 of the policy's and 2 tilts");
+    // A tilt keeps the field totals and moves each field toward its prior's domain, further
+    // at κ = 3; an entry the prior does not know keeps its place relative to its field-mates.
+    let w = [0.3, 0.3, 0.2, 0.2];
+    let ev = policy.own_field_evidence(&h);
+    let within = |w: &[f64], i: usize, f: std::ops::Range<usize>| w[i] / w[f].iter().sum::<f64>();
+    let (t1, t3) = (tilt_within(&w, &ds, &ev, 1.0, 0.05), tilt_within(&w, &ds, &ev, 3.0, 0.05));
+    for t in [&t1, &t3] {
+        assert!((t[0] + t[1] - 0.6).abs() < 1e-9 && (t[2] + t[3] - 0.4).abs() < 1e-9, "{t:?}");
+        assert!(t.iter().all(|&x| x >= 0.05 / 4.0 - 1e-12), "the floor holds: {t:?}");
+    }
+    assert!(
+        within(&w, 0, 0..2) < within(&t1, 0, 0..2) && within(&t1, 0, 0..2) < within(&t3, 0, 0..2)
+    );
+    assert!(within(&t1, 3, 2..4) > 0.5 && within(&t3, 3, 2..4) > within(&t1, 3, 2..4));
+    // By hand: above the floor (0.0125 each), general holds 0.2875 + 0.2875; ×e on g0.
+    let e = std::f64::consts::E;
+    let g0 = 0.0125 + 0.95 * (0.575 / 0.95) * e / (e + 1.0);
+    assert!((t1[0] - g0).abs() < 1e-9, "{} vs {g0}", t1[0]);
+    // Bad strengths and tilts without candidates are refused.
+    for (tilts, candidates) in [(vec![f64::NAN], 4), (vec![1.0], 0)] {
+        let mut bad = s.clone();
+        bad.decision = DecisionConfig { candidates, prior_tilts: tilts, ..Default::default() };
+        assert!(Policy::new(bad, &tensors(&s.net, 2)).is_err());
+    }
 }
