@@ -138,6 +138,11 @@ pub struct DecisionConfig {
     /// agent's value function, not a fixed rule, decides how far to follow the collection's
     /// prior. Needs `candidates` ≥ 1 and critics. Empty: none.
     pub prior_tilts: Vec<f64>,
+    /// A prior tilt of strength κ applied to every mixture the policy proposes (its mean action
+    /// and each candidate) before exploration, the trust region and the critics' scoring: the
+    /// learned policy sets the field split and its within-field preferences, the collection's
+    /// prior moves each field toward the domains it found helpful. 0: none.
+    pub tilt: f64,
     /// Seed of the candidates' and the exploration's draws (with the stage index: a decision is
     /// a function of the history, so replays and resumes decide alike).
     pub seed: u64,
@@ -151,6 +156,7 @@ impl Default for DecisionConfig {
             pessimism: 1.0,
             explore: 0.0,
             prior_tilts: Vec::new(),
+            tilt: 0.0,
             seed: 0,
         }
     }
@@ -174,6 +180,12 @@ impl DecisionConfig {
         if let Some(k) = self.prior_tilts.iter().find(|k| !(k.is_finite() && k.abs() <= 20.0)) {
             return Err(PolicyError::Artifact(format!(
                 "decision.prior_tilts holds {k}: each strength must be finite, within ±20"
+            )));
+        }
+        if !(self.tilt.is_finite() && self.tilt.abs() <= 20.0) {
+            return Err(PolicyError::Artifact(format!(
+                "decision.tilt {} must be finite, within ±20 (0: none)",
+                self.tilt
             )));
         }
         if !self.prior_tilts.is_empty() && self.candidates == 0 {
@@ -483,7 +495,17 @@ impl Policy {
             });
             mixagent_core::seed::derive(d.seed, "explore", key)
         };
+        let evidence = if d.tilt != 0.0 || !d.prior_tilts.is_empty() {
+            self.own_field_evidence(history)
+        } else {
+            Vec::new()
+        };
         let prepare = |w: Vec<f64>| {
+            let w = if d.tilt != 0.0 {
+                tilt_within(&w, history.domains, &evidence, d.tilt, self.schema.floor)
+            } else {
+                w
+            };
             let w = if d.explore > 0.0 {
                 let mut normal = Normal::new(explore_seed);
                 explore_within(w, history.domains, d.explore, self.schema.floor, &mut normal)
@@ -509,7 +531,6 @@ impl Policy {
             candidates.push(prepare(w));
         }
         if !d.prior_tilts.is_empty() {
-            let evidence = self.own_field_evidence(history);
             for &kappa in &d.prior_tilts {
                 let w =
                     tilt_within(&raw_mean, history.domains, &evidence, kappa, self.schema.floor);

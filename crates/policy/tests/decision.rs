@@ -53,6 +53,7 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
         pessimism: 1.0,
         explore: 0.0,
         prior_tilts: Vec::new(),
+        tilt: 0.0,
         seed: 3,
     };
     let s = common::schema(3, decision.clone());
@@ -156,6 +157,7 @@ fn critic_values_are_what_a_scored_decision_weighs() {
         pessimism: 0.5,
         explore: 0.0,
         prior_tilts: Vec::new(),
+        tilt: 0.0,
         seed: 1,
     };
     let s = common::schema(2, decision);
@@ -264,10 +266,23 @@ fn prior_tilts_add_candidates_that_move_toward_the_priors_domains_within_fields(
     let e = std::f64::consts::E;
     let g0 = 0.0125 + 0.95 * (0.575 / 0.95) * e / (e + 1.0);
     assert!((t1[0] - g0).abs() < 1e-9, "{} vs {g0}", t1[0]);
+    // `tilt` moves the policy's own proposal (no critics needed) and keeps its field split.
+    let decide = |tilt: f64| {
+        let mut t = s.clone();
+        t.decision = DecisionConfig { tilt, ..Default::default() };
+        Policy::new(t, &tensors(&s.net, 2)).unwrap().decide(&h).unwrap()
+    };
+    let (plain, tilted) = (decide(0.0), decide(2.0));
+    assert!((plain[2] + plain[3] - tilted[2] - tilted[3]).abs() < 1e-9);
+    assert!(within(&tilted, 0, 0..2) > within(&plain, 0, 0..2));
+    assert!(within(&tilted, 3, 2..4) > within(&plain, 3, 2..4));
     // Bad strengths and tilts without candidates are refused.
-    for (tilts, candidates) in [(vec![f64::NAN], 4), (vec![1.0], 0)] {
+    for (tilts, candidates, tilt) in
+        [(vec![f64::NAN], 4, 0.0), (vec![1.0], 0, 0.0), (vec![], 0, f64::INFINITY)]
+    {
         let mut bad = s.clone();
-        bad.decision = DecisionConfig { candidates, prior_tilts: tilts, ..Default::default() };
+        bad.decision =
+            DecisionConfig { candidates, prior_tilts: tilts, tilt, ..Default::default() };
         assert!(Policy::new(bad, &tensors(&s.net, 2)).is_err());
     }
 }
