@@ -13,11 +13,12 @@
 #    same network, as select-agent shares a training between decision candidates.
 # 3. Steers the proxy base on the held-out seeds 100-102 with each, beside uniform and MixMin
 #    (experiments/env2/prior-probe.toml -> runs/env2-prior/probe): the strength is chosen there.
-# 4. Runs the chosen one (agent-t1) in the math main setting, seeds 0-4
-#    (experiments/env2/math-prior*.toml -> runs/env2-math-prior).
+# 4. Runs the chosen one (agent-t1) in the math main and 2-D settings, seeds 0-4
+#    (experiments/env2/{math,2d}-prior*.toml -> runs/env2-{math,2d}-prior). The other four
+#    settings name agent-t1 in their own configs (scripts/study-env2.sh runs them).
 #
 # Cost on 2 cores: training 10 min alone (26 with another job), the probe 10 min, the math
-# rows 15 min.
+# and 2-D rows 15 min each.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p runs/env2-prior
@@ -48,3 +49,6 @@ $bin compare --config experiments/env2/prior-probe.toml --out runs/env2-prior/pr
 [ -d runs/env2-math-prior ] || cp -al runs/env2-math runs/env2-math-prior
 $bin compare --config experiments/env2/math-prior.toml --out runs/env2-math-prior --workers 2
 $bin compare --config experiments/env2/math-prior-5.toml --out runs/env2-math-prior --workers 2
+[ -d runs/env2-2d-prior ] || cp -al runs/env2-2d runs/env2-2d-prior
+$bin compare --config experiments/env2/2d-prior.toml --out runs/env2-2d-prior --workers 2
+$bin compare --config experiments/env2/2d-prior-5.toml --out runs/env2-2d-prior --workers 2

@@ -54,7 +54,8 @@ $bin collect --config experiments/collect-study-v2.toml --set "corpus=$corpus" -
 # and 2-D together: the critics' target and the history window, each with and without the
 # critics choosing among 16 candidate mixtures, and with and without exploring within fields
 # at decision time (4 trainings, 16 candidates).
-$bin select-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
+# (Skipped once chosen: artifacts of an older format cannot be reloaded by a newer binary.)
+[ -f runs/select-env2/selection.json ] || $bin select-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
     --run experiments/collect-study-v2.toml "${run_sets[@]}" --setting 'space.level="fields"' \
     --seeds 100,101,102 --set 'algorithm="cql"' --set 'sft.weighting="advantage"' \
     --grid 'cql.critic_target="td","return"' --grid net.history=0,24 \
@@ -75,6 +76,11 @@ for n in 128 256; do
     fi
 done
 $bin compare --config experiments/env2/curve.toml --out runs/env2-curve
+# The agent with the collection's per-domain prior (artifact version 6), chosen over the
+# version-5 one on the same held-out seeds; the math and 2-D settings' version-5 rows stay as
+# they were, the prior agent's rows go beside them (runs/env2-{math,2d}-prior), and the other
+# settings run it alone.
+bash scripts/env2-prior.sh
 
 for s in ${settings[*]}; do
     if [ "$s" = source ]; then
