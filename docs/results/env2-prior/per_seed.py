@@ -1,0 +1,38 @@
+"""Each seed's final balanced score, its field changes and its last-stage target share, for
+some policies of a comparison folder (issue 21: whether an agent's seeds agree or run to
+opposite corners). Standard library only.
+
+    python3 docs/results/env2-prior/per_seed.py runs/env2-math-prior agent_runs_env2-prior_agent-t1 agent_runs_select-env2_agent mixmin_runs_mixmin-env2 > docs/results/env2-prior/math-per-seed.txt
+"""
+import glob
+import json
+import os
+import sys
+
+
+def feedback(path):
+    return {e["field"]: e["feedback"] for e in json.load(open(path))["feedback"]}
+
+
+def main(out, policies):
+    base_file = sorted(glob.glob(os.path.join(out, "base-final-feedback-*.json")))[0]
+    items = base_file.rsplit("-", 1)[1]
+    base = feedback(base_file)
+    for policy in policies:
+        print(policy)
+        for seed_dir in sorted(glob.glob(os.path.join(out, "runs", policy, "seed-*"))):
+            f = feedback(os.path.join(seed_dir, f"final-feedback-{items}"))
+            run = json.load(open(os.path.join(seed_dir, "run.json")))
+            fields = run["config"]["space"]["fields"]
+            target = [e["field"] == fields[1] for e in run["space"]]
+            last = sum(w for w, t in zip(run["stages"][-1]["weights"], target) if t)
+            rel = {k: (f[k] - base[k]) / abs(base[k]) for k in base}
+            balanced = sum(rel.values()) / len(rel)
+            changes = ", ".join(f"{k} {v:+.3f}" for k, v in rel.items())
+            print(f"  {os.path.basename(seed_dir)}: balanced {balanced:+.3f} ({changes}), last-stage target share {last:.0%}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2:])
