@@ -683,6 +683,18 @@ impl Normal {
     }
 }
 
+/// The entries of each field, fields in order of first appearance.
+fn field_members(domains: &[crate::DomainInfo]) -> Vec<Vec<usize>> {
+    let mut fields: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, d) in domains.iter().enumerate() {
+        match fields.iter_mut().find(|(f, _)| *f == d.field) {
+            Some((_, members)) => members.push(i),
+            None => fields.push((&d.field, vec![i])),
+        }
+    }
+    fields.into_iter().map(|(_, m)| m).collect()
+}
+
 /// `w` with each field's split moved by `exp(σ·z)` per entry ([`jitter_within_fields`];
 /// `DecisionConfig::explore`).
 fn explore_within(
@@ -692,20 +704,13 @@ fn explore_within(
     floor: f64,
     normal: &mut Normal,
 ) -> Vec<f64> {
-    let mut fields: Vec<(&str, Vec<usize>)> = Vec::new();
-    for (i, d) in domains.iter().enumerate() {
-        match fields.iter_mut().find(|(f, _)| *f == d.field) {
-            Some((_, members)) => members.push(i),
-            None => fields.push((&d.field, vec![i])),
-        }
-    }
-    let fields: Vec<Vec<usize>> = fields.into_iter().map(|(_, m)| m).collect();
+    let fields = field_members(domains);
     mixagent_core::jitter_within_fields(&w, &fields, sigma, floor, || f64::from(normal.next()))
 }
 
 /// `w` with each entry's share of its field above the floor multiplied by `exp(κ·e_i)`, each
 /// field keeping its total (so the target share is kept): a prior tilt
-/// (`DecisionConfig::prior_tilts`).
+/// (`DecisionConfig::tilt`, `DecisionConfig::prior_tilts`).
 pub fn tilt_within(
     w: &[f64],
     domains: &[crate::DomainInfo],
@@ -713,14 +718,7 @@ pub fn tilt_within(
     kappa: f64,
     floor: f64,
 ) -> Vec<f64> {
-    let mut fields: Vec<(&str, Vec<usize>)> = Vec::new();
-    for (i, d) in domains.iter().enumerate() {
-        match fields.iter_mut().find(|(f, _)| *f == d.field) {
-            Some((_, members)) => members.push(i),
-            None => fields.push((&d.field, vec![i])),
-        }
-    }
-    let fields: Vec<Vec<usize>> = fields.into_iter().map(|(_, m)| m).collect();
+    let fields = field_members(domains);
     // `jitter_within_fields` multiplies by exp(σ·z) with z drawn in field order: here z is
     // the evidence, read in that order.
     let mut order = fields.iter().flatten().map(|&i| evidence[i]);

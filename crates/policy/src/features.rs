@@ -524,6 +524,11 @@ pub fn encode_with_prior(h: &History<'_>, window: usize, prior: &DomainPrior) ->
 mod tests {
     use super::*;
 
+    /// Index of a per-domain feature in a token.
+    fn feature(name: &str) -> usize {
+        DOMAIN_FEATURES.iter().position(|f| *f == name).expect("a per-domain feature")
+    }
+
     fn obs(g: f64, m: f64, la: f64, lb: f64) -> Observation {
         Observation {
             feedback: [("general".into(), g), ("math".into(), m)].into(),
@@ -665,7 +670,7 @@ mod tests {
             let h = History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: 8 };
             encode(&h, 0)
         };
-        let (src, tgt) = (DOMAIN_FEATURES.len() - 2, DOMAIN_FEATURES.len() - 1);
+        let (src, tgt) = (feature("credit_source"), feature("credit_target"));
         // Nothing to relate before three stages (a constant and one slope need two, and one
         // degree of freedom is left only with three).
         for t in 1..3 {
@@ -713,7 +718,7 @@ mod tests {
         }
         let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 8 };
         let s = encode(&h, 0);
-        let tgt = DOMAIN_FEATURES.len() - 1;
+        let tgt = feature("credit_target");
         for i in 0..3 {
             assert_eq!(s.token(i)[tgt], 0.0, "entry {i}");
         }
@@ -744,7 +749,7 @@ mod tests {
                 .collect();
             stages.push(StageOutcome::over(&ds, w, obs(-4.0, m, 4.0, 6.0), 0).unwrap());
         }
-        let tgt = DOMAIN_FEATURES.len() - 1;
+        let tgt = feature("credit_target");
         for t in 1..=12 {
             let h =
                 History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: 12 };
@@ -768,7 +773,7 @@ mod tests {
         let (ds, base, stages) = credit_run(&vec![0.5; n], &b);
         let credit_b = |t: usize| {
             let h = History { domains: &ds, initial: &base, stages: &stages[..t], total_stages: n };
-            f64::from(encode(&h, 0).token(1)[DOMAIN_FEATURES.len() - 1])
+            f64::from(encode(&h, 0).token(1)[feature("credit_target")])
         };
         let (early, late) = (credit_b(5), credit_b(n));
         assert!(early > 0.0 && late > early, "{early} then {late}");

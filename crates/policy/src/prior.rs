@@ -126,12 +126,12 @@ mod tests {
     #[test]
     fn evidence_is_the_clipped_standard_score_of_the_runs_credits() {
         let mut b = PriorBuilder::default();
-        // a: mean 0.2, sample sd 0.1 over 4 runs -> se 0.05, t = 4 -> clipped to 1.
+        // a: mean 0.2, sample variance 0.04/3 over 4 runs -> se 0.0577, t = 3.46 -> clipped to 1.
         for c in [0.1, 0.3, 0.1, 0.3] {
             b.add_run();
             b.add("a", "math", c);
         }
-        // b: mean 0.05, sd 0.1 -> t = 1 -> 1/3.
+        // b: mean 0.05, the same se -> t = 0.866 -> 0.289.
         for c in [-0.05, 0.15, -0.05, 0.15] {
             b.add("b", "math", c);
         }
@@ -141,12 +141,14 @@ mod tests {
         let p = b.finish();
         assert_eq!(p.runs, 4);
         assert!((p.evidence["a"]["math"] - 1.0).abs() < 1e-12);
-        assert!((p.evidence["b"]["math"] - 1.0 / 3.0).abs() < 1e-9);
+        let se = (0.04f64 / 3.0 / 4.0).sqrt();
+        assert!((p.evidence["b"]["math"] - 0.05 / se / 3.0).abs() < 1e-9, "{:?}", p.evidence);
         assert!(!p.evidence.contains_key("c"));
         assert!(p.validate().is_ok());
         // Members read as their mean over the known ones; unknown ones are skipped.
         let m = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!((p.lookup(&m(&["a", "b", "c"]), "math").unwrap() - 2.0 / 3.0).abs() < 1e-9);
+        let mean_ab = (1.0 + 0.05 / se / 3.0) / 2.0;
+        assert!((p.lookup(&m(&["a", "b", "c"]), "math").unwrap() - mean_ab).abs() < 1e-9);
         assert_eq!(p.lookup(&m(&["c"]), "math"), None);
         assert_eq!(p.lookup(&m(&["a"]), "general"), None);
         assert_eq!(p.without("math").evidence.len(), 0);

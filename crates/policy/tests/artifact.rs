@@ -74,8 +74,12 @@ fn artifacts_that_do_not_fit_are_refused_with_the_reason() {
     assert!(e.contains("w_latest") && e.contains("retrain"), "{e}");
 
     let mut version = good.clone();
-    version.format_version = 7;
-    assert!(err(&version, &t).contains("format version 7, expected 5"));
+    version.format_version = 9;
+    assert!(err(&version, &t).contains("format version 9, expected 6"));
+    // A version-5 agent (no per-domain prior) is refused with the fix.
+    version.format_version = 5;
+    let e = err(&version, &t);
+    assert!(e.contains("format version 5") && e.contains("no per-domain prior"), "{e}");
     // A version-4 agent (a credit that was mostly each entry's own weight) is refused too.
     version.format_version = 4;
     let e = err(&version, &t);
@@ -84,6 +88,12 @@ fn artifacts_that_do_not_fit_are_refused_with_the_reason() {
     version.format_version = 1;
     let e = err(&version, &t);
     assert!(e.contains("format version 1") && e.contains("mixagent train-agent"), "{e}");
+
+    // A prior outside [-1, 1] names the domain and the field.
+    let mut prior = good.clone();
+    prior.prior.evidence.entry("g0".into()).or_default().insert("general".into(), 1.5);
+    let e = err(&prior, &t);
+    assert!(e.contains("`g0`") && e.contains("`general`") && e.contains("1.5"), "{e}");
 
     let mut nan = t.clone();
     nan.get_mut("head.weight").unwrap().1[0] = f32::NAN;
