@@ -530,12 +530,9 @@ impl Policy {
             let w = sample(&out, &mut normal, &is_target, self.schema.floor);
             candidates.push(prepare(w));
         }
-        if !d.prior_tilts.is_empty() {
-            for &kappa in &d.prior_tilts {
-                let w =
-                    tilt_within(&raw_mean, history.domains, &evidence, kappa, self.schema.floor);
-                candidates.push(prepare(w));
-            }
+        for &kappa in &d.prior_tilts {
+            let w = tilt_within(&raw_mean, history.domains, &evidence, kappa, self.schema.floor);
+            candidates.push(prepare(w));
         }
         let values: Vec<f64> = self
             .values_of_state(&state, &candidates)?
@@ -557,7 +554,7 @@ impl Policy {
     /// Each entry's prior evidence for its own field (the source field for a source entry, the
     /// mean over the target fields the prior knows for a target one; 0 where it knows none).
     pub fn own_field_evidence(&self, history: &History<'_>) -> Vec<f64> {
-        let source = history.domains.first().map(|d| d.field.clone()).unwrap_or_default();
+        let source = history.domains.first().map_or("", |d| d.field.as_str());
         let mut targets: Vec<&str> = Vec::new();
         for d in history.domains {
             if d.field != source && !targets.contains(&d.field.as_str()) {
@@ -568,15 +565,8 @@ impl Policy {
             .domains
             .iter()
             .map(|d| {
-                let fields: Vec<&str> =
-                    if d.field == source { vec![source.as_str()] } else { targets.clone() };
-                let known: Vec<f64> =
-                    fields.iter().filter_map(|f| self.schema.prior.lookup(&d.members, f)).collect();
-                if known.is_empty() {
-                    0.0
-                } else {
-                    known.iter().sum::<f64>() / known.len() as f64
-                }
+                let (s, t) = self.schema.prior.for_entry(&d.members, source, &targets);
+                if d.field == source { s } else { t }.unwrap_or(0.0)
             })
             .collect()
     }

@@ -466,12 +466,9 @@ pub fn encode_with_prior(h: &History<'_>, window: usize, prior: &DomainPrior) ->
     };
     let total = h.total_stages.max(1) as f64;
     // The prior's evidence per entry: (source, known), (target, known).
+    let targets: Vec<&str> = fields[1..].iter().map(String::as_str).collect();
     let read_prior = |d: &DomainInfo| -> [f64; 4] {
-        let source = prior.lookup(&d.members, &fields[0]);
-        let targets: Vec<f64> =
-            fields[1..].iter().filter_map(|f| prior.lookup(&d.members, f)).collect();
-        let target =
-            (!targets.is_empty()).then(|| targets.iter().sum::<f64>() / targets.len() as f64);
+        let (source, target) = prior.for_entry(&d.members, &fields[0], &targets);
         let known = |v: Option<f64>| f64::from(u8::from(v.is_some()));
         [source.unwrap_or(0.0), known(source), target.unwrap_or(0.0), known(target)]
     };

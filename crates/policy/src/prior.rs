@@ -43,6 +43,20 @@ impl DomainPrior {
         (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
     }
 
+    /// What the prior says of an entry with these `members`: its evidence for the `source`
+    /// field, and the mean of its evidence over the `targets` it knows (`None` where it knows
+    /// none). What the state's prior features and the decision's tilts both read.
+    pub fn for_entry(
+        &self,
+        members: &[String],
+        source: &str,
+        targets: &[&str],
+    ) -> (Option<f64>, Option<f64>) {
+        let known: Vec<f64> = targets.iter().filter_map(|f| self.lookup(members, f)).collect();
+        let target = (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64);
+        (self.lookup(members, source), target)
+    }
+
     /// This prior with nothing known about `field` (a view that trains the agent for a field
     /// the collection never read).
     pub fn without(&self, field: &str) -> DomainPrior {
