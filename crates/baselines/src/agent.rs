@@ -24,25 +24,30 @@ impl AgentPolicy {
     /// Loads an artifact folder (`agent.json` + `policy.safetensors`).
     pub fn load(dir: &Path) -> Result<Self, CoreError> {
         let policy = Policy::load(dir).map_err(|e| bad_state("agent", e.to_string()))?;
-        let mut bytes = Vec::new();
-        for file in ["agent.json", "policy.safetensors"] {
-            let path = dir.join(file);
-            bytes.extend(
-                std::fs::read(&path)
-                    .map_err(|e| bad_state("agent", format!("{}: {e}", path.display())))?,
-            );
-        }
-        Ok(AgentPolicy {
-            policy,
-            fingerprint: mixagent_core::fnv64_hex(&bytes),
-            warned: BTreeSet::new(),
-        })
+        Ok(AgentPolicy { policy, fingerprint: fingerprint(dir)?, warned: BTreeSet::new() })
     }
 
     /// Wraps a policy already in memory.
     pub fn new(policy: Policy) -> Self {
         AgentPolicy { policy, fingerprint: String::new(), warned: BTreeSet::new() }
     }
+}
+
+/// The artifact's identity: a hash of its two files' bytes. Read without loading the network,
+/// so a finished run's record can be checked against an artifact of a format this binary no
+/// longer loads.
+pub(crate) fn fingerprint(dir: &Path) -> Result<String, CoreError> {
+    let mut bytes = Vec::new();
+    for file in ["agent.json", "policy.safetensors"] {
+        let path = dir.join(file);
+        bytes.extend(std::fs::read(&path).map_err(|e| {
+            bad_state(
+                "agent",
+                format!("{}: {e} (train one with `mixagent train-agent`)", path.display()),
+            )
+        })?);
+    }
+    Ok(mixagent_core::fnv64_hex(&bytes))
 }
 
 impl MixingPolicy for AgentPolicy {

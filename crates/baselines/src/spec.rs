@@ -266,6 +266,18 @@ impl PolicySpec {
         }
     }
 
+    /// What [`MixingPolicy::identity`] of the built policy says, without building an agent:
+    /// its identity is its files' hash, which a finished run's record is checked against even
+    /// when this binary no longer loads the artifact's format.
+    pub fn identity(&self, seed: u64) -> Result<String, CoreError> {
+        match self {
+            PolicySpec::Agent { artifact } => {
+                Ok(format!("agent {}", crate::agent::fingerprint(artifact)?))
+            }
+            _ => Ok(self.build(seed)?.identity()),
+        }
+    }
+
     /// Builds the policy; `seed` seeds the policies that draw (RegMix's search, the online
     /// regression mixer's exploration). Reading its
     /// files (an agent artifact, a collection, a schedule) happens here.
@@ -360,6 +372,27 @@ mod tests {
         assert!(e.contains("/nowhere") && e.contains("train-agent"), "{e}");
         let e = parse_policy("fixed:x", 0).err().unwrap().to_string();
         assert!(e.contains("not a number"), "{e}");
+    }
+
+    /// `compare` checks a finished run's record against its agent's identity; an artifact this
+    /// binary no longer loads (an older format) still has one, so its finished runs re-table.
+    #[test]
+    fn an_agent_has_an_identity_even_where_its_format_does_not_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("agent.json"), r#"{"version": 5}"#).unwrap();
+        std::fs::write(tmp.path().join("policy.safetensors"), b"weights").unwrap();
+        let spec: PolicySpec = format!("agent:{}", tmp.path().display()).parse().unwrap();
+        assert!(spec.build(0).is_err());
+        let id = spec.identity(0).unwrap();
+        std::fs::write(tmp.path().join("policy.safetensors"), b"other weights").unwrap();
+        let other = spec.identity(0).unwrap();
+        assert!(id.starts_with("agent ") && id != other, "{id} vs {other}");
+        assert_eq!(
+            PolicySpec::Uniform.identity(0).unwrap(),
+            parse_policy("uniform", 0).unwrap().identity()
+        );
+        let e = "agent:/nowhere".parse::<PolicySpec>().unwrap().identity(0).unwrap_err();
+        assert!(e.to_string().contains("/nowhere"), "{e}");
     }
 
     #[test]

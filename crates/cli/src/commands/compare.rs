@@ -387,7 +387,8 @@ pub(crate) fn refuse_stale(
             ));
         }
         if !identities.contains_key(&r.policy) {
-            let id = mixagent_baselines::parse_policy(&r.policy, r.seed)?.identity();
+            let spec: mixagent_baselines::PolicySpec = r.policy.parse()?;
+            let id = spec.identity(r.seed)?;
             identities.insert(r.policy.clone(), id);
         }
         let now = &identities[&r.policy];
