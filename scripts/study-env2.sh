@@ -38,11 +38,13 @@ run_sets=(--run-set "corpus=$corpus" --run-set "base=$base"
 
 [ -d $corpus ] || $bin prepare --config configs/default.toml --out $corpus
 # The proxy base reads 5% math, the target 20% (experiments/headroom-study.toml says why);
-# pretrain resumes or skips a finished base.
+# pretrain resumes or skips a finished base. The two run side by side, one core each.
 $bin pretrain --preset study --tokens 4000000 --also math=0.05 --corpus $corpus --out $base \
-    --threads 1
+    --threads 1 &
+proxy_base=$!
 $bin pretrain --preset study-target --tokens 4000000 --also math=0.2 --corpus $corpus \
     --out $target --threads 1
+wait $proxy_base
 
 # Every stage jitters each field's split (log-normal σ 0.5): four of the six families keep a
 # field's split fixed for the whole run, and then nothing in a run tells the domains of a
