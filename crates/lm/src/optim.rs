@@ -83,6 +83,13 @@ impl AdamW {
         AdamW { cfg, params, m: zeros(), v: zeros(), step: 0, fused: true }
     }
 
+    /// With `false`, the update runs as tensor ops on the CPU too, as on other devices (for
+    /// benchmarks and tests of the one-pass update; it is on by default).
+    pub fn fused(mut self, on: bool) -> Self {
+        self.fused = on;
+        self
+    }
+
     /// Steps taken.
     pub fn step_count(&self) -> u64 {
         self.step
@@ -314,11 +321,8 @@ mod tests {
                 .enumerate()
                 .map(|(i, t)| (format!("p{i}"), t.copy().set_requires_grad(true)))
                 .collect();
-            let mut opt = AdamW::new(
-                params.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect(),
-                AdamWConfig::default(),
-            );
-            opt.fused = fused;
+            let named = params.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
+            let mut opt = AdamW::new(named, AdamWConfig::default()).fused(fused);
             assert!(opt.fusable());
             let mut norms = Vec::new();
             for step in &grads {
