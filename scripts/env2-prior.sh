@@ -27,11 +27,17 @@ bin=runs/env2-prior/mixagent
 selection=runs/select-env2/selection.json
 [ -f $selection ] || selection=docs/results/select-env2/selection.json
 if [ ! -f runs/env2-prior/agent/agent.json ]; then
+    # The selection the agent was trained from stays beside it: its variants
+    # (scripts/env2-select.sh) read the same one.
+    cp $selection runs/env2-prior/selection.json
     sets=()
     while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done < <(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' $selection)
     echo "env2-prior: the settings of $selection: ${sets[*]}"
     $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
         "${sets[@]}" --out runs/env2-prior/agent
+fi
+if ! cmp -s $selection runs/env2-prior/selection.json; then
+    echo "env2-prior: warning: runs/env2-prior/agent was trained from another selection than $selection; delete runs/env2-prior to train it again" >&2
 fi
 with_decision() { # with_decision NAME KEY VALUE: a copy of the agent with one decision setting
     local out=runs/env2-prior/$1

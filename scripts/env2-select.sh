@@ -11,7 +11,10 @@
 #    study copied there). About 30 min.
 # 3. The prior's strength: the prior agent and its tilt variants beside uniform and MixMin
 #    (experiments/env2/prior-probe.toml -> runs/env2-prior/probe). About 10 min.
-# 4. Decision quality against the number of trajectories: the chosen settings trained on the
+# 4. The agent's training seed and IQL: the prior agent (κ = 1) trained with seeds 1 and 2 and
+#    with IQL in place of CQL, beside the seed-0 one (experiments/env2/prior-seeds.toml ->
+#    runs/env2-prior/seeds). About 1 h.
+# 5. Decision quality against the number of trajectories: the chosen settings trained on the
 #    first 128 and 256 trajectories, tilted as agent-t1 is, beside it (all 384) and uniform
 #    (experiments/env2/curve.toml -> runs/env2-curve). About 40 min.
 #
@@ -36,7 +39,28 @@ $bin mixmin --run experiments/collect-study-v2.toml --set "corpus=$corpus" --set
     "${fast[@]}" --out runs/mixmin-env2 --workers 2
 bash scripts/env2-prior.sh
 $bin compare --config experiments/env2/prior-probe.toml --out runs/env2-prior/probe --workers 2
-chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' runs/select-env2/selection.json)
+# The prior agent again, one setting changed, then tilted as agent-t1 (the spread of step 4).
+variant() { # variant NAME KEY=VALUE...
+    local name=$1 && shift
+    if [ ! -f runs/env2-prior/$name/agent.json ]; then
+        local sets=()
+        while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done <<< "$chosen"
+        for kv in "$@"; do sets+=(--set "$kv"); done
+        $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
+            "${sets[@]}" --out runs/env2-prior/$name
+    fi
+    if [ ! -f runs/env2-prior/$name-t1/agent.json ]; then
+        rm -rf runs/env2-prior/$name-t1.tmp && cp -r runs/env2-prior/$name runs/env2-prior/$name-t1.tmp
+        python3 -c 'import json, sys; p = sys.argv[1] + "/agent.json"; a = json.load(open(p)); a["decision"]["tilt"] = 1.0; json.dump(a, open(p, "w"), indent=2)' runs/env2-prior/$name-t1.tmp
+        mv runs/env2-prior/$name-t1.tmp runs/env2-prior/$name-t1
+    fi
+}
+# The settings the prior agent was trained from (env2-prior.sh keeps its selection beside it).
+chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' runs/env2-prior/selection.json)
+variant seed1 seed=1
+variant seed2 seed=2
+variant iql 'algorithm="iql"'
+$bin compare --config experiments/env2/prior-seeds.toml --out runs/env2-prior/seeds --workers 2
 for n in 128 256; do
     if [ ! -f runs/env2/agent-$n/agent.json ]; then
         sets=(--set decision.tilt=1.0)
