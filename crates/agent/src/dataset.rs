@@ -588,6 +588,7 @@ mod tests {
         let config = CollectConfig::load(&cfg, &[format!("stages={stages}")]).unwrap();
         Trajectory {
             format_version: TRAJECTORY_VERSION,
+            branch: None,
             id: id.into(),
             index: 0,
             seed: 0,

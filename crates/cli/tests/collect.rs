@@ -139,6 +139,78 @@ fn a_collection_killed_mid_stage_resumes_without_loss_or_duplication() {
     collect(&killed, &args).assert().success().stdout(contains("this call"));
 }
 
+/// `families.branches` (issue 20): the second trajectory of each tree starts from the first's
+/// checkpoint at its branch point, so its rows before that point are the parent's and only the
+/// stages after it are trained. With two workers a branch whose parent is still running waits
+/// for it; the result is the same as one worker's, to the last digit.
+#[test]
+fn branches_start_from_their_parents_checkpoint_whatever_the_workers() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = ["--set", "trajectories=4", "--set", "stages=4", "--set", "families.branches=1"];
+    let two = tmp.path().join("two");
+    let one = tmp.path().join("one");
+    collect(&two, &[&sets[..], &["--workers", "2"]].concat())
+        .assert()
+        .success()
+        .stdout(contains("4/4 trajectories finished"));
+    collect(&one, &sets).assert().success().stdout(contains("4/4 trajectories finished"));
+    let plan = read(&two.join("plan.json"));
+    for i in [1usize, 3] {
+        let branch = read(&two.join(format!("trajectories/t-{i:05}.json")));
+        let parent = read(&two.join(format!("trajectories/t-{:05}.json", i - 1)));
+        assert_eq!(branch["branch"]["parent"], (i - 1) as u64);
+        assert_eq!(branch["seed"], parent["seed"], "a branch keeps its parent's data order");
+        let at = branch["branch"]["at"].as_u64().unwrap() as usize;
+        assert!((2..4).contains(&at), "branch point {at}");
+        let (b, p) = (branch["stages"].as_array().unwrap(), parent["stages"].as_array().unwrap());
+        assert_eq!(b.len(), 4);
+        assert_eq!(b[..at], p[..at], "the parent's rows, copied, not trained again");
+        // The planned mixtures (renormalised by the trainer: equal to about 1e-16).
+        for (s, row) in b.iter().enumerate() {
+            let planned = plan["trajectories"][i]["mixtures"][s].as_array().unwrap();
+            let ran = row["weights"].as_array().unwrap();
+            for (x, y) in ran.iter().zip(planned) {
+                assert!((x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-12, "stage {s}");
+            }
+        }
+        assert_ne!(b[at]["weights"], p[at]["weights"]);
+        assert_ne!(b[at]["observation"], p[at]["observation"]);
+    }
+    for (x, y) in trajectory_files(&two).iter().zip(&trajectory_files(&one)) {
+        assert_eq!(without_times(read(x)), without_times(read(y)), "{}", x.display());
+    }
+    // The kept checkpoints are gone once every branch has left them.
+    for dir in [&two, &one] {
+        let left = std::fs::read_dir(dir.join("branch")).map_or(0, |d| d.count());
+        assert_eq!(left, 0, "{}", dir.display());
+    }
+
+    // Killed once the first parent has finished (its branch is starting from the kept
+    // checkpoint), then rerun: the same collection.
+    let killed = tmp.path().join("killed");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mixagent"))
+        .args(collect_args(&killed, &sets))
+        .env("MIXAGENT_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !killed.join("trajectories/t-00000.json").exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "the first parent never finished");
+        assert!(child.try_wait().unwrap().is_none(), "collection ended before it was killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    collect(&killed, &sets).assert().success().stdout(contains("4/4 trajectories finished"));
+    for (x, y) in trajectory_files(&one).iter().zip(&trajectory_files(&killed)) {
+        assert_eq!(without_times(read(x)), without_times(read(y)), "{}", y.display());
+    }
+}
+
 #[test]
 fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
     if !raw_available() {

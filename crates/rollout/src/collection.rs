@@ -8,6 +8,8 @@
 //! <out>/work/t-00017/stage-004/    a partial trajectory: model, optimizer, sampler and the
 //!                                  rows of stages 0-3 (each folder renamed into place)
 //! <out>/work/t-00017.lock          held (flock) while a process rolls t-00017 out
+//! <out>/branch/t-00016/stage-014/  t-00016's checkpoint after 14 stages, kept (hard links)
+//!                                  until its branches that leave it there have finished
 //! ```
 
 use std::io::Read;
@@ -185,12 +187,63 @@ impl Collection {
             .sum()
     }
 
-    /// Plan indices of slice `shard` of `shards` (`index % shards == shard`) that are not
-    /// finished.
-    pub fn unfinished(&self, shard: usize, shards: usize) -> Vec<u64> {
+    /// The stages at which branches of plan entry `index` leave it (`families.branches`).
+    pub fn branch_points(&self, index: u64) -> std::collections::BTreeSet<usize> {
         self.plan
             .iter()
-            .filter(|p| p.index as usize % shards.max(1) == shard)
+            .filter_map(|p| p.branch.filter(|b| b.parent == index).map(|b| b.at))
+            .collect()
+    }
+
+    /// The folder where trajectory `parent` keeps its checkpoint after `at` stages for its
+    /// branches.
+    pub fn branch_point(&self, parent: &str, at: usize) -> PathBuf {
+        self.dir.join("branch").join(parent).join(format!("stage-{at:03}"))
+    }
+
+    /// Keeps `parent`'s stage checkpoint `from` (after `at` stages) for its branches: hard
+    /// links to its files (a copy where links fail), renamed into place, so a branch sees it
+    /// whole or not at all. Idempotent.
+    pub fn keep_branch_point(
+        &self,
+        parent: &str,
+        at: usize,
+        from: &Path,
+    ) -> Result<(), RolloutError> {
+        let dst = self.branch_point(parent, at);
+        if dst.exists() {
+            return Ok(());
+        }
+        let tmp = dst.with_extension("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        link_tree(from, &tmp).map_err(|e| RolloutError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &dst).map_err(|e| RolloutError::io(&dst, e))
+    }
+
+    /// Removes the checkpoints `parent` kept for branches that have all finished.
+    pub fn release_branch_points(&self, parent: u64) {
+        let id = &self.plan[parent as usize].id;
+        for at in self.branch_points(parent) {
+            let open = self.plan.iter().any(|p| {
+                p.branch.is_some_and(|b| b.parent == parent && b.at == at)
+                    && !self.trajectory_path(&p.id).exists()
+            });
+            if !open {
+                let _ = std::fs::remove_dir_all(self.branch_point(id, at));
+            }
+        }
+        // The parent's folder, once empty (fails harmlessly while it is not).
+        let _ = std::fs::remove_dir(self.dir.join("branch").join(id));
+    }
+
+    /// Plan indices of slice `shard` of `shards` that are not finished: tree `t` (a
+    /// trajectory and its branches, `families.branches`; each trajectory alone without them)
+    /// is in slice `t % shards`, since a branch starts from its parent's checkpoint.
+    pub fn unfinished(&self, shard: usize, shards: usize) -> Vec<u64> {
+        let tree = 1 + self.config.families.branches as u64;
+        self.plan
+            .iter()
+            .filter(|p| (p.index / tree) as usize % shards.max(1) == shard)
             .filter(|p| self.status(&p.id) != Status::Done)
             .map(|p| p.index)
             .collect()
@@ -259,4 +312,19 @@ fn differing_keys(a: &CollectConfig, b: &CollectConfig) -> Vec<String> {
     let (a, b) = (serde_json::to_value(a).expect("json"), serde_json::to_value(b).expect("json"));
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return vec![] };
     a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|(k, _)| k.clone()).collect()
+}
+
+/// Hard-links every file under `from` into a new folder `to` (copies where a link fails).
+fn link_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dst = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            link_tree(&entry.path(), &dst)?;
+        } else if std::fs::hard_link(entry.path(), &dst).is_err() {
+            std::fs::copy(entry.path(), &dst)?;
+        }
+    }
+    Ok(())
 }

@@ -21,6 +21,11 @@ pub enum Outcome {
     AlreadyDone,
     /// Another process holds its lock.
     Busy,
+    /// A branch whose parent has not reached the branch point yet (`families.branches`).
+    Waiting {
+        /// The parent's plan index.
+        parent: u64,
+    },
     /// Rolled out (`resumed_at` > 0 when it continued a partial one).
     Finished {
         /// Stage it started at in this call.
@@ -113,6 +118,10 @@ impl<'c> Worker<'c> {
             steps * cfg.stages as u64,
             self.device,
         )?;
+        // The stages at which this trajectory's branches leave it: its checkpoints there are
+        // kept for them.
+        let branch_points = c.branch_points(index);
+        let work = c.work_dir(id);
         let mut traj = match c.latest_stage(id) {
             Some((n, dir)) => {
                 let saved = Trajectory::read(&dir.join("trajectory.json"))?;
@@ -123,12 +132,46 @@ impl<'c> Worker<'c> {
                     ));
                 }
                 session.resume(&dir)?;
+                // Killed between saving this stage and keeping it for a branch: keep it now.
+                if branch_points.contains(&n) {
+                    c.keep_branch_point(id, n, &dir)?;
+                }
                 saved
             }
-            None => self.new_trajectory(planned),
+            None => match planned.branch {
+                None => self.new_trajectory(planned),
+                Some(b) => {
+                    // A branch starts from its parent's checkpoint at the branch point: the
+                    // parent's rows so far are its own, and it trains from there.
+                    let parent = &c.plan[b.parent as usize].id;
+                    let kept = c.branch_point(parent, b.at);
+                    if !kept.exists() {
+                        if c.trajectory_path(parent).exists() {
+                            return Err(RolloutError::collection(
+                                &kept,
+                                format!(
+                                    "the checkpoint {id} branches from is gone though its parent {parent} is finished: delete {} to roll the parent out again",
+                                    c.trajectory_path(parent).display()
+                                ),
+                            ));
+                        }
+                        return Ok(Outcome::Waiting { parent: b.parent });
+                    }
+                    let saved = Trajectory::read(&kept.join("trajectory.json"))?;
+                    if saved.stages.len() != b.at || saved.base.fingerprint != c.base.fingerprint {
+                        return Err(RolloutError::collection(
+                            &kept,
+                            "does not match its collection (stage count or base differs): delete this folder and the parent's trajectory to roll both out again",
+                        ));
+                    }
+                    session.resume(&kept)?;
+                    let mut t = self.new_trajectory(planned);
+                    t.stages = saved.stages;
+                    t
+                }
+            },
         };
         let resumed_at = traj.stages.len();
-        let work = c.work_dir(id);
         for stage in resumed_at..cfg.stages {
             let wrap = |e: RolloutError| RolloutError::Stage {
                 id: format!("trajectory {id}"),
@@ -144,6 +187,9 @@ impl<'c> Worker<'c> {
                 let dir = work.join(format!("stage-{:03}", stage + 1));
                 let json = serde_json::to_vec(&traj).expect("json");
                 session.save(&dir, &[("trajectory.json", &json)]).map_err(|e| wrap(e.into()))?;
+                if branch_points.contains(&(stage + 1)) {
+                    c.keep_branch_point(id, stage + 1, &dir).map_err(wrap)?;
+                }
                 remove_stages_except(&work, &format!("stage-{:03}", stage + 1));
             }
             on_stage(StageEvent { id, row: traj.stages.last().expect("pushed") });
@@ -152,6 +198,9 @@ impl<'c> Worker<'c> {
         let _ = std::fs::remove_dir_all(&work);
         drop(lock);
         let _ = std::fs::remove_file(&lock_path);
+        if let Some(b) = planned.branch {
+            c.release_branch_points(b.parent);
+        }
         Ok(Outcome::Finished { resumed_at, stages_run: cfg.stages - resumed_at })
     }
 
@@ -159,6 +208,7 @@ impl<'c> Worker<'c> {
         let c = self.collection;
         Trajectory {
             format_version: TRAJECTORY_VERSION,
+            branch: p.branch,
             id: p.id.clone(),
             index: p.index,
             seed: p.seed,

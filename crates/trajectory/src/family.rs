@@ -58,6 +58,26 @@ pub struct FamilyConfig {
     /// Range of the within-field Dirichlet concentration, drawn log-uniformly: small values
     /// give near one-hot weights, large ones near uniform.
     pub concentration: [f64; 2],
+    /// Branches per trajectory (issue 20): the plan comes in trees of `1 + branches` entries,
+    /// a trajectory and its branches. A branch shares its parent's first `at` stages (their
+    /// mixtures and data order, so their rows: it is rolled out from the parent's checkpoint
+    /// at that stage, not trained again) and follows its own family's draw from stage `at`
+    /// on, `at` drawn uniformly from `branch_from`·stages to the last stage. Every branch is
+    /// still exactly a whole run of its own plan, and each branch point is a counterfactual:
+    /// one state, two continuations. 0 (the default): independent trajectories, as before.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub branches: usize,
+    /// The earliest branch point, as a share of the stages (see `branches`).
+    #[serde(skip_serializing_if = "is_half")]
+    pub branch_from: f64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_half(x: &f64) -> bool {
+    *x == 0.5
 }
 
 impl Default for FamilyConfig {
@@ -75,6 +95,8 @@ impl Default for FamilyConfig {
             max_l1_per_stage: 0.4,
             floor: 0.02,
             concentration: [0.3, 10.0],
+            branches: 0,
+            branch_from: 0.5,
         }
     }
 }
@@ -101,6 +123,15 @@ impl FamilyConfig {
         }
         if !(self.walk_sigma >= 0.0 && self.max_l1_per_stage > 0.0) {
             return bad("walk_sigma must be ≥ 0 and max_l1_per_stage > 0".into());
+        }
+        if !(self.branch_from > 0.0 && self.branch_from < 1.0) {
+            return bad(format!(
+                "branch_from {} must be in (0, 1): the earliest branch point as a share of the stages",
+                self.branch_from
+            ));
+        }
+        if self.branches > 63 {
+            return bad(format!("branches {} must be at most 63 per trajectory", self.branches));
         }
         let [lo, hi] = self.concentration;
         if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
@@ -211,6 +242,22 @@ pub struct PlannedTrajectory {
     pub concentration: f64,
     /// Weights per stage, in the space's domain order; each row sums to 1.
     pub mixtures: Vec<Vec<f64>>,
+    /// For a branch (`FamilyConfig::branches`): the plan entry whose first stages it shares,
+    /// and from which stage it goes its own way. Its `seed` is its parent's (the same data
+    /// order), its mixtures before that stage are its parent's, and `family` names the draw it
+    /// follows after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<Branch>,
+}
+
+/// Where a branch leaves its parent (see [`PlannedTrajectory::branch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    /// The parent's plan index.
+    pub parent: u64,
+    /// The first stage the branch trains itself: it shares stages `0..at` with the parent.
+    pub at: usize,
 }
 
 /// The id of trajectory `index`.
@@ -261,27 +308,50 @@ pub fn sample_plan(
         return Err(TrajectoryError::Config("a trajectory needs at least one stage".into()));
     }
     let groups = Groups::of(space)?;
-    (0..n as u64)
-        .map(|index| {
-            let tseed = derive(seed, "trajectory", index);
-            let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.family", 0));
-            let (family, concentration, mut mixtures) = draw(&groups, cfg, stages, &mut rng);
-            if cfg.within_jitter > 0.0 {
-                // Its own stream: the family's draws, and so every plan without jitter, stay
-                // as they were.
-                let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.jitter", 0));
-                jitter_within(&groups, &mut mixtures, cfg.within_jitter, cfg.floor, &mut rng);
-            }
-            Ok(PlannedTrajectory {
-                index,
-                id: trajectory_id(index),
-                seed: tseed,
-                family,
-                concentration,
-                mixtures,
-            })
-        })
-        .collect()
+    if cfg.branches > 0 && stages < 2 {
+        return Err(TrajectoryError::Config(
+            "branches need at least two stages (a branch shares the first with its parent)".into(),
+        ));
+    }
+    // Branch points: from ⌈branch_from·stages⌉ (at least 1) to the last stage.
+    let earliest = if cfg.branches > 0 {
+        ((cfg.branch_from * stages as f64).ceil() as usize).clamp(1, stages - 1)
+    } else {
+        0
+    };
+    let tree = 1 + cfg.branches as u64;
+    let mut plan: Vec<PlannedTrajectory> = Vec::with_capacity(n);
+    for index in 0..n as u64 {
+        let tseed = derive(seed, "trajectory", index);
+        let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.family", 0));
+        let (family, concentration, mut mixtures) = draw(&groups, cfg, stages, &mut rng);
+        if cfg.within_jitter > 0.0 {
+            // Its own stream: the family's draws, and so every plan without jitter, stay
+            // as they were.
+            let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.jitter", 0));
+            jitter_within(&groups, &mut mixtures, cfg.within_jitter, cfg.floor, &mut rng);
+        }
+        let mut entry = PlannedTrajectory {
+            index,
+            id: trajectory_id(index),
+            seed: tseed,
+            family,
+            concentration,
+            mixtures,
+            branch: None,
+        };
+        if index % tree != 0 {
+            // A branch: its own stream for the branch point, its parent's seed and prefix.
+            let parent = &plan[(index - index % tree) as usize];
+            let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.branch", 0));
+            let at = rng.gen_range(earliest..stages);
+            entry.mixtures[..at].clone_from_slice(&parent.mixtures[..at]);
+            entry.seed = parent.seed;
+            entry.branch = Some(Branch { parent: parent.index, at });
+        }
+        plan.push(entry);
+    }
+    Ok(plan)
 }
 
 fn draw(
@@ -502,6 +572,42 @@ mod tests {
         assert_eq!(a, sample_plan(&s, &cfg, 20, 6, 7).unwrap());
         assert_eq!(a[..10], sample_plan(&s, &cfg, 10, 6, 7).unwrap()[..]);
         assert_ne!(a, sample_plan(&s, &cfg, 20, 6, 8).unwrap());
+    }
+
+    /// Trees of a trajectory and its branches: a branch shares its parent's seed and first
+    /// `at` mixtures, `at` within [⌈branch_from·stages⌉, stages − 1], and follows its own
+    /// draw after; the trajectories that are not branches are those of the plan without
+    /// branches, so branching changes nothing else.
+    #[test]
+    fn branches_share_their_parents_prefix_and_nothing_else_moves() {
+        let sp = space(3, 2);
+        let plain = sample_plan(&sp, &FamilyConfig::default(), 12, 8, 5).unwrap();
+        let cfg = FamilyConfig { branches: 2, branch_from: 0.25, ..Default::default() };
+        let plan = sample_plan(&sp, &cfg, 12, 8, 5).unwrap();
+        let mut points = std::collections::BTreeSet::new();
+        for (p, q) in plan.iter().zip(&plain) {
+            match p.branch {
+                None => {
+                    assert_eq!(p.index % 3, 0);
+                    assert_eq!(p, q, "a root is the plan's own trajectory");
+                }
+                Some(b) => {
+                    assert_eq!(b.parent, p.index - p.index % 3);
+                    assert!((2..8).contains(&b.at), "branch point {}", b.at);
+                    points.insert(b.at);
+                    let parent = &plan[b.parent as usize];
+                    assert_eq!(p.seed, parent.seed, "a branch keeps its parent's data order");
+                    assert_eq!(p.mixtures[..b.at], parent.mixtures[..b.at]);
+                    assert_eq!(p.mixtures[b.at..], q.mixtures[b.at..], "its own draw after");
+                    assert_ne!(p.mixtures[b.at], parent.mixtures[b.at]);
+                }
+            }
+        }
+        assert!(points.len() > 2, "branch points vary: {points:?}");
+        // Checked: a branch point needs two stages; branch_from inside (0, 1).
+        assert!(sample_plan(&sp, &cfg, 3, 1, 5).is_err());
+        let bad = FamilyConfig { branch_from: 1.0, ..cfg };
+        assert!(bad.validate().unwrap_err().to_string().contains("branch_from"));
     }
 
     #[test]

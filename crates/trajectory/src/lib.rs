@@ -17,7 +17,9 @@ pub use config::{CollectConfig, StageTraining, COLLECT_CONFIG_VERSION};
 pub use coverage::{coverage, Coverage, DomainCoverage};
 pub use error::TrajectoryError;
 pub use export::{export_csv, export_jsonl, stage_records, Cell, StageRecord};
-pub use family::{dirichlet, sample_plan, trajectory_id, Family, FamilyConfig, PlannedTrajectory};
+pub use family::{
+    dirichlet, sample_plan, trajectory_id, Branch, Family, FamilyConfig, PlannedTrajectory,
+};
 pub use steered::{FinalEval, SteeredRun, STEERED_RUN_VERSION};
 pub use store::{
     list_trajectories, read_collection, space_fields, store_dir, target_share, BaseInfo,

@@ -124,6 +124,10 @@ pub struct Trajectory {
     pub initial: Observation,
     /// Completed stages, in order.
     pub stages: Vec<StageRow>,
+    /// For a branch of its plan (`families.branches`): its parent and the first stage it
+    /// trained itself; the rows before it are its parent's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<crate::Branch>,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +274,7 @@ mod tests {
         };
         Trajectory {
             format_version: TRAJECTORY_VERSION,
+            branch: None,
             id: "t-00000".into(),
             index: 0,
             seed: 1,

@@ -36,6 +36,7 @@ pub fn toy_trajectory(
         .collect();
     Trajectory {
         format_version: TRAJECTORY_VERSION,
+        branch: None,
         id: format!("t-{i:05}"),
         index: i,
         seed: i,

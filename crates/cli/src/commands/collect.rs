@@ -116,12 +116,8 @@ fn work(
         ProgressStyle::with_template("{bar:30} {pos}/{len} stages  {msg}  [{elapsed} < {eta}]")
             .expect("valid template"),
     );
-    let mut finished = 0;
-    // Every worker walks the same list and takes what no other process has locked.
-    for &index in &todo {
-        if max.is_some_and(|m| finished >= m) {
-            break;
-        }
+    let finished = std::cell::Cell::new(0);
+    let run = |index: u64| -> anyhow::Result<Outcome> {
         let outcome = worker.run(index, |e| {
             bar.inc(1);
             let fb: Vec<String> =
@@ -138,7 +134,7 @@ fn work(
         })?;
         match outcome {
             Outcome::Finished { resumed_at, .. } => {
-                finished += 1;
+                finished.set(finished.get() + 1);
                 bar.inc(resumed_at as u64);
                 if resumed_at > 0 {
                     tracing::info!(
@@ -148,9 +144,40 @@ fn work(
                     );
                 }
             }
-            Outcome::AlreadyDone => bar.inc(c.config.stages as u64),
-            Outcome::Busy => bar.inc(c.config.stages as u64),
+            Outcome::AlreadyDone | Outcome::Busy => bar.inc(c.config.stages as u64),
+            Outcome::Waiting { .. } => {}
         }
+        Ok(outcome)
+    };
+    let room = || max.is_none_or(|m| finished.get() < m);
+    // Every worker walks the same list and takes what no other process has locked; a branch
+    // whose parent has not reached its branch point waits for the end of the list.
+    let mut waiting = Vec::new();
+    for &index in &todo {
+        if !room() {
+            break;
+        }
+        if let Outcome::Waiting { parent } = run(index)? {
+            waiting.push((index, parent));
+        }
+    }
+    // Then each waiting branch: its parent is rolled out here unless another process holds
+    // it, and the branch follows; while another process holds it, wait and try again.
+    while !waiting.is_empty() && room() {
+        let mut still = Vec::new();
+        for (index, parent) in waiting {
+            if !matches!(run(parent)?, Outcome::Busy) {
+                if let Outcome::Waiting { .. } = run(index)? {
+                    still.push((index, parent));
+                }
+            } else {
+                still.push((index, parent));
+            }
+        }
+        if !still.is_empty() {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        waiting = still;
     }
     bar.finish_and_clear();
     Ok(())

@@ -179,6 +179,7 @@ batch_size = 16
             .collect();
         set.push(Trajectory {
             format_version: TRAJECTORY_VERSION,
+            branch: None,
             id: format!("t-{i:05}"),
             index: i as u64,
             seed: i as u64,
