@@ -136,6 +136,13 @@ struct VersionOnly {
 }
 
 impl Trajectory {
+    /// The rows this trajectory trained itself: all of them, or a branch's from its branch
+    /// point on (the rows before it are its parent's, copied).
+    pub fn own_stages(&self) -> &[StageRow] {
+        let from = self.branch.map_or(0, |b| b.at.min(self.stages.len()));
+        &self.stages[from..]
+    }
+
     /// Whether every planned stage is done.
     pub fn is_complete(&self) -> bool {
         self.stages.len() == self.config.stages

@@ -247,7 +247,7 @@ fn summarise(c: &Collection, done_before: usize, secs: f64) -> anyhow::Result<()
     for f in &files {
         let t = Trajectory::read(f)?;
         done += 1;
-        for r in &t.stages {
+        for r in t.own_stages() {
             train += r.train_secs;
             eval += r.eval_secs;
         }

@@ -186,7 +186,8 @@ fn measure(
     if set.len() != a.trajectories {
         bail!("{}: {} trajectories, expected {}", out.display(), set.len(), a.trajectories);
     }
-    let rows = set.iter().flat_map(|t| &t.stages);
+    // Stages trained: a branch's rows before its branch point are its parent's.
+    let rows = set.iter().flat_map(|t| t.own_stages());
     let (train_secs, observe_secs, stages) =
         rows.fold((0.0, 0.0, 0), |(t, o, n), r| (t + r.train_secs, o + r.eval_secs, n + 1));
     Ok(Measurement {
