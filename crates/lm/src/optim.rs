@@ -109,14 +109,16 @@ impl AdamW {
     /// (a 0-d tensor, so reading it is the caller's choice of when to synchronise).
     pub fn step(&mut self, lr: f64) -> Tensor {
         let _guard = tch::no_grad_guard();
-        if self.fused && self.fusable() {
-            return self.step_fused(lr);
+        // Each parameter's gradient, undefined where it got none (read once a step).
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p, ..)| p.grad()).collect();
+        if self.fused && self.fusable(&grads) {
+            return self.step_fused(lr, &grads);
         }
         let grads: Vec<Tensor> = self
             .params
             .iter()
-            .map(|(_, p, _, n, _)| {
-                let g = p.grad();
+            .zip(grads)
+            .map(|((_, p, _, n, _), g)| {
                 if g.defined() {
                     g.reshape([-1])
                 } else {
@@ -152,17 +154,16 @@ impl AdamW {
 
     /// Whether every buffer the update touches is a contiguous float32 CPU tensor (what
     /// [`AdamW::step_fused`] reads and writes through raw slices).
-    fn fusable(&self) -> bool {
+    fn fusable(&self, grads: &[Tensor]) -> bool {
         let plain = |t: &Tensor| {
             t.device() == tch::Device::Cpu && t.kind() == Kind::Float && t.is_contiguous()
         };
         plain(&self.m)
             && plain(&self.v)
-            && self.params.iter().all(|(_, p, _, n, _)| {
-                let g = p.grad();
+            && self.params.iter().zip(grads).all(|((_, p, _, n, _), g)| {
                 plain(p)
                     && p.numel() as i64 == *n
-                    && (!g.defined() || (plain(&g) && g.numel() == p.numel()))
+                    && (!g.defined() || (plain(g) && g.numel() == p.numel()))
             })
     }
 
@@ -170,8 +171,7 @@ impl AdamW {
     /// float64), then each element's clip, moments, bias-corrected update and decay in one
     /// pass, in the order and float32 arithmetic of the tensor ops (`lerp` as
     /// `m + w·(g − m)`), so the two agree to float rounding (a test).
-    fn step_fused(&mut self, lr: f64) -> Tensor {
-        let grads: Vec<Tensor> = self.params.iter().map(|(_, p, ..)| p.grad()).collect();
+    fn step_fused(&mut self, lr: f64, grads: &[Tensor]) -> Tensor {
         let mut squares = 0.0f64;
         for g in grads.iter().filter(|g| g.defined()) {
             squares += f32_slice(g).iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
@@ -192,7 +192,7 @@ impl AdamW {
         let decay = (1.0 - lr * self.cfg.weight_decay) as f32;
         let m_all = f32_slice_mut(&mut self.m);
         let v_all = f32_slice_mut(&mut self.v);
-        for ((_, p, off, n, decayed), g) in self.params.iter_mut().zip(&grads) {
+        for ((_, p, off, n, decayed), g) in self.params.iter_mut().zip(grads) {
             let (off, n) = (*off as usize, *n as usize);
             let decay = if *decayed && self.cfg.weight_decay > 0.0 { Some(decay) } else { None };
             let p = f32_slice_mut(p);
@@ -323,7 +323,8 @@ mod tests {
                 .collect();
             let named = params.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect();
             let mut opt = AdamW::new(named, AdamWConfig::default()).fused(fused);
-            assert!(opt.fusable());
+            let unset: Vec<Tensor> = params.iter().map(|(_, p)| p.grad()).collect();
+            assert!(opt.fusable(&unset));
             let mut norms = Vec::new();
             for step in &grads {
                 for ((_, p), g) in params.iter().zip(step) {

@@ -124,13 +124,7 @@ impl<'c> Worker<'c> {
         let work = c.work_dir(id);
         let mut traj = match c.latest_stage(id) {
             Some((n, dir)) => {
-                let saved = Trajectory::read(&dir.join("trajectory.json"))?;
-                if saved.stages.len() != n || saved.base.fingerprint != c.base.fingerprint {
-                    return Err(RolloutError::collection(
-                        &dir,
-                        "does not match its collection (stage count or base differs): delete this folder to restart the trajectory",
-                    ));
-                }
+                let saved = saved_rows(c, &dir, n, "delete this folder to restart the trajectory")?;
                 session.resume(&dir)?;
                 // Killed between saving this stage and keeping it for a branch: keep it now.
                 if branch_points.contains(&n) {
@@ -157,13 +151,9 @@ impl<'c> Worker<'c> {
                         }
                         return Ok(Outcome::Waiting { parent: b.parent });
                     }
-                    let saved = Trajectory::read(&kept.join("trajectory.json"))?;
-                    if saved.stages.len() != b.at || saved.base.fingerprint != c.base.fingerprint {
-                        return Err(RolloutError::collection(
-                            &kept,
-                            "does not match its collection (stage count or base differs): delete this folder and the parent's trajectory to roll both out again",
-                        ));
-                    }
+                    let fix =
+                        "delete this folder and the parent's trajectory to roll both out again";
+                    let saved = saved_rows(c, &kept, b.at, fix)?;
                     session.resume(&kept)?;
                     let mut t = self.new_trajectory(planned);
                     t.stages = saved.stages;
@@ -223,6 +213,24 @@ impl<'c> Worker<'c> {
             stages: Vec::new(),
         }
     }
+}
+
+/// The rows saved with the stage checkpoint `dir`, which must hold `stages` of them from the
+/// collection's base (`fix` says what to do when it does not).
+fn saved_rows(
+    c: &Collection,
+    dir: &std::path::Path,
+    stages: usize,
+    fix: &str,
+) -> Result<Trajectory, RolloutError> {
+    let saved = Trajectory::read(&dir.join("trajectory.json"))?;
+    if saved.stages.len() != stages || saved.base.fingerprint != c.base.fingerprint {
+        return Err(RolloutError::collection(
+            dir,
+            format!("does not match its collection (stage count or base differs): {fix}"),
+        ));
+    }
+    Ok(saved)
 }
 
 /// The proxies' training settings for trajectory seed `seed`.

@@ -166,11 +166,8 @@ fn work(
     while !waiting.is_empty() && room() {
         let mut still = Vec::new();
         for (index, parent) in waiting {
-            if !matches!(run(parent)?, Outcome::Busy) {
-                if let Outcome::Waiting { .. } = run(index)? {
-                    still.push((index, parent));
-                }
-            } else {
+            let ready = !matches!(run(parent)?, Outcome::Busy);
+            if !ready || matches!(run(index)?, Outcome::Waiting { .. }) {
                 still.push((index, parent));
             }
         }
