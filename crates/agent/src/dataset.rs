@@ -243,21 +243,39 @@ fn stage_outcomes(
         .collect()
 }
 
+/// The tree of each trajectory of `set`, numbered by first appearance: a branch
+/// (`families.branches`) belongs to its parent's tree, any other trajectory is its own.
+fn trees(set: &[Trajectory]) -> Vec<usize> {
+    let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+    set.iter()
+        .map(|t| {
+            let root = t.branch.map_or(t.index, |b| b.parent);
+            let next = seen.len();
+            *seen.entry(root).or_insert(next)
+        })
+        .collect()
+}
+
 /// The per-domain priors of `set` over its collected space `domains`: the whole set's, and
-/// for each trajectory the one drawn from the other half (even and odd indices). Each finished
-/// trajectory gives each domain its last-stage credit (`credit_source` for the source field,
-/// `credit_target` for the target field where there is one).
+/// for each half of the trees (even and odd, numbered as in [`trees`]) the one drawn from the
+/// other half. Each finished trajectory gives each domain its last-stage credit
+/// (`credit_source` for the source field, `credit_target` for the target field where there is
+/// one); a tree counts as one run, the mean of its trajectories' credits, since a branch
+/// shares its parent's first stages and its credits are not independent evidence.
 fn priors(
     set: &[Trajectory],
+    tree: &[usize],
     domains: &[DomainInfo],
     fields: &[String],
 ) -> Result<(DomainPrior, [DomainPrior; 2]), AgentError> {
     let at = |name: &str| DOMAIN_FEATURES.iter().position(|f| *f == name).expect("a feature");
     let (source, target) = (at("credit_source"), at("credit_target"));
     let singles: Grouping = (0..domains.len()).map(|i| vec![i]).collect();
-    let (mut all, mut halves) =
-        (PriorBuilder::default(), [PriorBuilder::default(), PriorBuilder::default()]);
-    for (i, t) in set.iter().enumerate() {
+    // Per tree, per (domain, field slot): the sum and count of its finite credits.
+    let n_trees = tree.iter().max().map_or(0, |m| m + 1);
+    let slots = domains.len() * fields.len();
+    let mut sums = vec![(0.0f64, 0usize); n_trees * slots];
+    for (t, &tr) in set.iter().zip(tree) {
         let stages = stage_outcomes(t, domains, &singles)
             .map_err(|e| AgentError::Data(format!("{}: {e}", t.id)))?;
         let h = History {
@@ -267,17 +285,32 @@ fn priors(
             total_stages: t.config.stages,
         };
         let state = encode(&h, 0);
-        for b in [&mut all, &mut halves[i % 2]] {
-            b.add_run();
-            for (n, d) in domains.iter().enumerate() {
-                b.add(&d.name, &fields[0], f64::from(state.token(n)[source]));
-                if fields.len() == 2 {
-                    b.add(&d.name, &fields[1], f64::from(state.token(n)[target]));
+        for n in 0..domains.len() {
+            for (f, feature) in [source, target].into_iter().take(fields.len()).enumerate() {
+                let credit = f64::from(state.token(n)[feature]);
+                if credit.is_finite() {
+                    let s = &mut sums[tr * slots + n * fields.len() + f];
+                    *s = (s.0 + credit, s.1 + 1);
                 }
             }
         }
     }
-    // Trajectory i reads the half it is not in.
+    let (mut all, mut halves) =
+        (PriorBuilder::default(), [PriorBuilder::default(), PriorBuilder::default()]);
+    for tr in 0..n_trees {
+        for b in [&mut all, &mut halves[tr % 2]] {
+            b.add_run();
+            for (n, d) in domains.iter().enumerate() {
+                for (f, field) in fields.iter().enumerate() {
+                    let (sum, count) = sums[tr * slots + n * fields.len() + f];
+                    if count > 0 {
+                        b.add(&d.name, field, sum / count as f64);
+                    }
+                }
+            }
+        }
+    }
+    // A tree reads the half it is not in.
     Ok((all.finish(), [halves[1].finish(), halves[0].finish()]))
 }
 
@@ -301,8 +334,9 @@ impl Dataset {
             .iter()
             .map(|d| fields.iter().position(|f| *f == d.field).expect("a space field"))
             .collect();
+        let tree = trees(set);
         let (prior, cross) = if views.prior {
-            priors(set, &domains, &fields)?
+            priors(set, &tree, &domains, &fields)?
         } else {
             (DomainPrior::default(), [DomainPrior::default(), DomainPrior::default()])
         };
@@ -374,7 +408,7 @@ impl Dataset {
                     usize::from(prior_state.is_multiple_of(HIDDEN_PRIOR))
                         + 2 * usize::from((prior_state / HIDDEN_PRIOR).is_multiple_of(HIDDEN_PRIOR))
                 };
-                let view_prior = &variants[i % 2][hidden];
+                let view_prior = &variants[tree[i] % 2][hidden];
                 let state_at = |n: usize| {
                     encode_with_prior(
                         &History {
@@ -391,8 +425,11 @@ impl Dataset {
                     entries.iter().map(|e| f32::from(u8::from(e.field != fields[0]))).collect();
                 let block = blocks.entry(k).or_insert_with(|| Block::new(k));
                 let finals = finals.entry(k).or_default();
-                let mut prev = state_at(0);
-                for (n, row) in t.stages.iter().enumerate() {
+                // A branch's transitions are its own stages': those before its branch point
+                // are its parent's, already in the set (its states still read them).
+                let own = t.stages.len() - t.own_stages().len();
+                let mut prev = state_at(own);
+                for (n, row) in t.stages.iter().enumerate().skip(own) {
                     let next = state_at(n + 1);
                     width = prev.width;
                     block.states.extend_from_slice(&prev.values);
@@ -590,7 +627,7 @@ mod tests {
             format_version: TRAJECTORY_VERSION,
             branch: None,
             id: id.into(),
-            index: 0,
+            index: id.trim_start_matches("t-").parse().unwrap(),
             seed: 0,
             family: Family::Constant { target_share: 0.5 },
             concentration: 1.0,
@@ -822,5 +859,42 @@ mod tests {
         spec.normalise(&mut v);
         // The first state holds no slot: its marks stay 0 after normalising.
         assert!((0..window).all(|s| v[own + s * hf] == 0.0));
+    }
+    /// A branch trains on its own stages only (those before its branch point are its parent's,
+    /// already in the set), its first state reads the shared prefix, and a tree counts once in
+    /// the prior and sits in one half of the cross-fit.
+    #[test]
+    fn a_branch_adds_its_own_stages_and_its_tree_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path());
+        let rows = |tail: f64| {
+            vec![
+                (vec![0.1, 0.4, 0.5], -4.4, -6.0),
+                (vec![0.3, 0.2, 0.5], -4.6, -5.0),
+                (vec![tail, 0.5 - tail, 0.5], -4.5, -4.0),
+            ]
+        };
+        let parent = trajectory_with("t-00000", &rows(0.05));
+        let mut branch = trajectory_with("t-00001", &rows(0.45));
+        branch.branch = Some(mixagent_trajectory::Branch { parent: 0, at: 2 });
+        let other = trajectory_with("t-00002", &rows(0.25));
+        let set = [parent, branch, other];
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 2, 0).unwrap();
+        let b = &d.blocks[0];
+        // 3 + 1 + 3 transitions, the branch's from stage 2 with its own mixture.
+        assert_eq!(b.trajectory, [0, 0, 0, 1, 2, 2, 2]);
+        assert_eq!(b.dones, [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(b.next[3], b.len() + 1, "the branch's last transition reads its final state");
+        let row = |r: usize| &b.states[r * b.k * d.width..][..b.k * d.width];
+        assert_eq!(row(3), row(2), "the branch point's state is the parent's (same history)");
+        assert!(
+            (b.actions[3 * b.k] - 0.45).abs() < 1e-6 && (b.actions[2 * b.k] - 0.05).abs() < 1e-6
+        );
+        assert_eq!(d.final_scores.len(), 3);
+        // The prior: two trees, not three runs; the tree's halves are the same.
+        assert_eq!(trees(&set), [0, 0, 1]);
+        let views = ViewConfig { prior: true, ..ONE_VIEW };
+        let d = Dataset::build(&set, &m, &RewardConfig::default(), &views, 2, 0).unwrap();
+        assert_eq!(d.prior.runs, 2);
     }
 }
