@@ -122,6 +122,13 @@ pub struct DecisionConfig {
     /// Largest L1 distance of the next mixture from the last stage's (2 or more: unbounded).
     /// A candidate further away is moved toward the last mixture along the straight line.
     pub trust_region: f64,
+    /// Largest change of the target fields' share from the last stage's (1: unbounded). A
+    /// candidate whose share moves further is moved toward the last mixture along the straight
+    /// line (after the trust region) until it moves this far: the field split then drifts at
+    /// most this much a stage, whatever the feedback trends read, while the within-field
+    /// split moves with it. Left out of the file when unbounded.
+    #[serde(skip_serializing_if = "unbounded_share")]
+    pub share_step: f64,
     /// κ of the pessimistic value `mean_j Q_j − κ·sd_j Q_j` over the critics.
     pub pessimism: f64,
     /// Exploration within fields: each proposed mixture's weight of each entry within its field
@@ -153,6 +160,7 @@ impl Default for DecisionConfig {
         DecisionConfig {
             candidates: 0,
             trust_region: 2.0,
+            share_step: 1.0,
             pessimism: 1.0,
             explore: 0.0,
             prior_tilts: Vec::new(),
@@ -162,6 +170,10 @@ impl Default for DecisionConfig {
     }
 }
 
+fn unbounded_share(step: &f64) -> bool {
+    *step >= 1.0
+}
+
 impl DecisionConfig {
     /// Checks ranges.
     pub fn validate(&self) -> Result<(), PolicyError> {
@@ -169,6 +181,12 @@ impl DecisionConfig {
             return Err(PolicyError::Artifact(format!(
                 "decision.trust_region {} must be a finite L1 distance > 0 (2 or more: unbounded)",
                 self.trust_region
+            )));
+        }
+        if !(self.share_step.is_finite() && self.share_step > 0.0) {
+            return Err(PolicyError::Artifact(format!(
+                "decision.share_step {} must be a finite change of the target share > 0 (1 or more: unbounded)",
+                self.share_step
             )));
         }
         if !(self.explore.is_finite() && (0.0..=3.0).contains(&self.explore)) {
@@ -513,7 +531,12 @@ impl Policy {
                 w
             };
             match last {
-                Some(last) => trust_region(w, last, d.trust_region),
+                Some(last) => share_step(
+                    trust_region(w, last, d.trust_region),
+                    last,
+                    &is_target,
+                    d.share_step,
+                ),
                 None => w,
             }
         };
@@ -650,8 +673,25 @@ pub fn trust_region(w: Vec<f64>, last: &[f64], radius: f64) -> Vec<f64> {
     if dist <= radius || w.len() != last.len() {
         return w;
     }
-    let t = radius / dist;
+    toward(&w, last, radius / dist)
+}
+
+/// `last + t·(w − last)`.
+fn toward(w: &[f64], last: &[f64], t: f64) -> Vec<f64> {
     w.iter().zip(last).map(|(a, b)| b + t * (a - b)).collect()
+}
+
+/// `w` moved toward `last` along the straight line until its target share (the mass where
+/// `is_target`) is at most `step` from last's (a convex combination: still a mixture above
+/// the floor; `DecisionConfig::share_step`).
+pub fn share_step(w: Vec<f64>, last: &[f64], is_target: &[bool], step: f64) -> Vec<f64> {
+    let share =
+        |v: &[f64]| v.iter().zip(is_target).filter(|(_, &t)| t).map(|(x, _)| x).sum::<f64>();
+    let moved = (share(&w) - share(last)).abs();
+    if moved <= step || w.len() != last.len() {
+        return w;
+    }
+    toward(&w, last, step / moved)
 }
 
 /// Standard normal draws (Box-Muller) from a seeded splitmix stream.

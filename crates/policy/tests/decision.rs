@@ -6,8 +6,8 @@ mod common;
 use std::collections::HashMap;
 
 use mixagent_policy::{
-    critic_prefix, encode, pessimistic, tilt_within, trust_region, with_target_share, CriticNet,
-    DecisionConfig, History, NetConfig, Policy, PolicyNet, StageOutcome,
+    critic_prefix, encode, pessimistic, share_step, tilt_within, trust_region, with_target_share,
+    CriticNet, DecisionConfig, History, NetConfig, Policy, PolicyNet, StageOutcome,
 };
 
 type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
@@ -50,6 +50,7 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
     let decision = DecisionConfig {
         candidates: 16,
         trust_region: 0.4,
+        share_step: 1.0,
         pessimism: 1.0,
         explore: 0.0,
         prior_tilts: Vec::new(),
@@ -154,6 +155,7 @@ fn critic_values_are_what_a_scored_decision_weighs() {
     let decision = DecisionConfig {
         candidates: 8,
         trust_region: 2.0,
+        share_step: 1.0,
         pessimism: 0.5,
         explore: 0.0,
         prior_tilts: Vec::new(),
@@ -285,4 +287,49 @@ fn prior_tilts_add_candidates_that_move_toward_the_priors_domains_within_fields(
             DecisionConfig { candidates, prior_tilts: tilts, tilt, ..Default::default() };
         assert!(Policy::new(bad, &tensors(&s.net, 2)).is_err());
     }
+}
+
+#[test]
+fn the_share_step_bounds_how_far_the_field_split_moves_a_stage() {
+    let is_target = [false, false, true, true];
+    let last = [0.3, 0.3, 0.2, 0.2];
+    // Share 0.4 → 0.8: a step of 0.1 keeps a quarter of the move, by hand.
+    let w = share_step(vec![0.1, 0.1, 0.4, 0.4], &last, &is_target, 0.1);
+    for (a, b) in w.iter().zip([0.25, 0.25, 0.25, 0.25]) {
+        assert!((a - b).abs() < 1e-12, "{w:?}");
+    }
+    // Within the step (the within-field split may move freely), or unbounded: unchanged.
+    assert_eq!(share_step(vec![0.5, 0.1, 0.3, 0.1], &last, &is_target, 0.1), [0.5, 0.1, 0.3, 0.1]);
+    assert_eq!(share_step(vec![0.0, 0.0, 0.5, 0.5], &last, &is_target, 1.0), [0.0, 0.0, 0.5, 0.5]);
+    // In a decision: the policy's proposal and every candidate stay within the step of the
+    // last stage's share, above the floor; the first stage (no last mixture) is not bounded.
+    let ds = common::space(3, 3);
+    let base = common::observation(&ds, -4.0, -6.0);
+    let last = vec![0.3, 0.3, 0.1, 0.1, 0.1, 0.1];
+    let stages =
+        [StageOutcome::over(&ds, last.clone(), common::observation(&ds, -4.1, -5.5), 0).unwrap()];
+    let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
+    let target = |w: &[f64]| w[3..].iter().sum::<f64>();
+    let mut t = tensors(&common::schema(2, DecisionConfig::default()).net, 2);
+    // A policy that wants much more target: its share head's mean bias.
+    t.get_mut("share.bias").expect("a share head").1[0] = 3.0;
+    let decide = |share: f64, candidates: usize, h: &History<'_>| {
+        let d = DecisionConfig { share_step: share, candidates, seed: 5, ..Default::default() };
+        Policy::new(common::schema(2, d), &t).unwrap().decide(h).unwrap()
+    };
+    let free = decide(1.0, 0, &h);
+    assert!(target(&free) - target(&last) > 0.1, "the proposal moves the share: {free:?}");
+    for candidates in [0, 8] {
+        let w = decide(0.05, candidates, &h);
+        assert!((target(&w) - target(&last)).abs() <= 0.05 + 1e-9, "{w:?}");
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        assert!(w.iter().all(|&x| x >= 0.05 / 6.0 - 1e-12), "the floor holds: {w:?}");
+    }
+    let first = History { stages: &[], ..h };
+    assert_eq!(decide(0.05, 0, &first), decide(1.0, 0, &first));
+    // Written only when bounded (older readers load the unbounded default), and checked.
+    let json = serde_json::to_string(&DecisionConfig::default()).unwrap();
+    assert!(!json.contains("share_step"), "{json}");
+    let bad = DecisionConfig { share_step: 0.0, ..Default::default() };
+    assert!(bad.validate().unwrap_err().to_string().contains("decision.share_step"));
 }
