@@ -12,6 +12,9 @@
 #    same network, as select-agent shares a training between decision candidates. agent-t1,
 #    chosen on the held-out probe (experiments/env2/prior-probe.toml, run by
 #    scripts/env2-select.sh), is the one the comparison settings run.
+# 3. Copies agent-t1 with `decision.share_step` = 0.02 and 0.05 (agent-t1-step02, -step05):
+#    its target share moves at most that much a stage. Only binaries from 2026-12-07 on read
+#    them (runs/env2-prior/mixagent; scripts/env2-select.sh probes them with it).
 #
 # Cost on 2 cores: training 10 min alone (26 with another job).
 set -euo pipefail
@@ -39,13 +42,17 @@ fi
 if ! cmp -s $selection runs/env2-prior/selection.json; then
     echo "env2-prior: warning: runs/env2-prior/agent was trained from another selection than $selection; delete runs/env2-prior to train it again" >&2
 fi
-with_decision() { # with_decision NAME KEY VALUE: a copy of the agent with one decision setting
+with_decision() { # with_decision NAME KEY VALUE [FROM]: a copy of agent FROM (default the
+    # trained one) with one decision setting
     local out=runs/env2-prior/$1
     if [ ! -f "$out/agent.json" ]; then
-        rm -rf "$out.tmp" && cp -r runs/env2-prior/agent "$out.tmp"
+        rm -rf "$out.tmp" && cp -r runs/env2-prior/${4:-agent} "$out.tmp"
         python3 -c 'import json, sys; p = sys.argv[1] + "/agent.json"; a = json.load(open(p)); a["decision"][sys.argv[2]] = json.loads(sys.argv[3]); json.dump(a, open(p, "w"), indent=2)' "$out.tmp" "$2" "$3"
         mv "$out.tmp" "$out"
     fi
 }
 with_decision agent-tilt prior_tilts '[0.5, 1.0, 2.0, 4.0]'
 for k in 1 2 4; do with_decision agent-t$k tilt "$k.0"; done
+# agent-t1 with its target share moving at most 0.02 or 0.05 a stage (`decision.share_step`):
+# the version-6 agent ran to one field's corner on the target model (RESULTS.md).
+for step in 02 05; do with_decision agent-t1-step$step share_step "0.$step" agent-t1; done

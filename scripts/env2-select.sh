@@ -9,8 +9,9 @@
 #    instead of the committed docs/results/select-env2/selection.json). About 1.5 h.
 # 2. MixMin's 29 single-domain proxies (runs/mixmin-env2, replacing the committed solution the
 #    study copied there). About 30 min.
-# 3. The prior's strength: the prior agent and its tilt variants beside uniform and MixMin
-#    (experiments/env2/prior-probe.toml -> runs/env2-prior/probe). About 10 min.
+# 3. The prior's strength and the share step: the prior agent, its tilt variants and agent-t1
+#    with its share bounded a stage, beside uniform and MixMin
+#    (experiments/env2/prior-probe.toml -> runs/env2-prior/probe). About 15 min.
 # 4. The agent's training seed and IQL: the prior agent (κ = 1) trained with seeds 1 and 2 and
 #    with IQL in place of CQL, beside the seed-0 one (experiments/env2/prior-seeds.toml ->
 #    runs/env2-prior/seeds). About 1 h.
@@ -38,7 +39,8 @@ run_sets=(--run-set "corpus=$corpus" --run-set "base=$base"
 $bin mixmin --run experiments/collect-study-v2.toml --set "corpus=$corpus" --set "base=$base" \
     "${fast[@]}" --out runs/mixmin-env2 --workers 2
 bash scripts/env2-prior.sh
-$bin compare --config experiments/env2/prior-probe.toml --out runs/env2-prior/probe --workers 2
+# With the prior's binary: the share-step copies need one of 2026-12-07 or later.
+runs/env2-prior/mixagent compare --config experiments/env2/prior-probe.toml --out runs/env2-prior/probe --workers 2
 # The prior agent again, one setting changed, then tilted as agent-t1 (the spread of step 4).
 variant() { # variant NAME KEY=VALUE...
     local name=$1 && shift
