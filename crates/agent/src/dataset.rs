@@ -244,12 +244,14 @@ fn stage_outcomes(
 }
 
 /// The tree of each trajectory of `set`, numbered by first appearance: a branch
-/// (`families.branches`) belongs to its parent's tree, any other trajectory is its own.
+/// (`families.branches`) belongs to its parent's tree, any other trajectory is its own. A
+/// tree is its root's plan index and seed (a branch keeps its parent's seed), so trajectories
+/// of several collections (`train-agent --trajectories A --trajectories B`) stay apart.
 fn trees(set: &[Trajectory]) -> Vec<usize> {
-    let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut seen: BTreeMap<(u64, u64), usize> = BTreeMap::new();
     set.iter()
         .map(|t| {
-            let root = t.branch.map_or(t.index, |b| b.parent);
+            let root = (t.branch.map_or(t.index, |b| b.parent), t.seed);
             let next = seen.len();
             *seen.entry(root).or_insert(next)
         })
@@ -878,6 +880,13 @@ mod tests {
         let mut branch = trajectory_with("t-00001", &rows(0.45));
         branch.branch = Some(mixagent_trajectory::Branch { parent: 0, at: 2 });
         let other = trajectory_with("t-00002", &rows(0.25));
+        // Trajectory 0 of another collection (another plan seed): a tree of its own.
+        let mut elsewhere = trajectory_with("t-00000", &rows(0.15));
+        elsewhere.seed = 9;
+        assert_eq!(
+            trees(&[parent.clone(), branch.clone(), other.clone(), elsewhere]),
+            [0, 0, 1, 2]
+        );
         let set = [parent, branch, other];
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 2, 0).unwrap();
         let b = &d.blocks[0];
