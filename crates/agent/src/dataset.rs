@@ -628,6 +628,7 @@ mod tests {
         Trajectory {
             format_version: TRAJECTORY_VERSION,
             branch: None,
+            tilt: None,
             id: id.into(),
             index: id.trim_start_matches("t-").parse().unwrap(),
             seed: 0,

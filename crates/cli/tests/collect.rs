@@ -727,6 +727,50 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
             assert!((share(x) - share(y)).abs() < 1e-9);
         }
     }
+    // Tilted toward an agent's prior (`--tilt-prior` reads its `agent.json`; own-field
+    // evidence only): every trajectory at `tilted = 1`, the same families and target shares.
+    let agent = tmp.path().join("agent");
+    let prior = |evidence: serde_json::Value| {
+        std::fs::create_dir_all(&agent).unwrap();
+        let json = serde_json::json!({ "prior": { "runs": 5, "evidence": evidence } });
+        std::fs::write(agent.join("agent.json"), json.to_string()).unwrap();
+    };
+    prior(
+        serde_json::json!({ "brown_press": { "general": 0.8 }, "math_arithmetic": { "math": 0.6 } }),
+    );
+    let tilted = tmp.path().join("tilted");
+    mixagent()
+        .args(["trajectories", "sample", "--config"])
+        .arg(config())
+        .args(["--set", &format!("corpus={}", corpus.display())])
+        .args(["--set", "trajectories=64", "--set", "stages=6", "--set", "families.tilted=1"])
+        .arg("--tilt-prior")
+        .arg(&agent)
+        .arg("--out")
+        .arg(&tilted)
+        .assert()
+        .success();
+    let other = read(&tilted.join("plan.json"));
+    for (a, b) in trajs.iter().zip(other["trajectories"].as_array().unwrap()) {
+        assert!(b["tilt"].as_f64().is_some() && a["tilt"].is_null());
+        assert_eq!(a["family"], b["family"]);
+        let (x, y) = (&a["mixtures"][0], &b["mixtures"][0]);
+        assert!((share(x) - share(y)).abs() < 1e-9);
+    }
+    assert_ne!(other["trajectories"], plan["trajectories"]);
+    // A prior with no evidence for a domain's own field is refused, by name.
+    prior(serde_json::json!({ "math_arithmetic": { "general": 0.6 } }));
+    mixagent()
+        .args(["trajectories", "sample", "--config"])
+        .arg(config())
+        .args(["--set", &format!("corpus={}", corpus.display())])
+        .args(["--set", "families.tilted=1", "--tilt-prior"])
+        .arg(&agent)
+        .arg("--out")
+        .arg(tmp.path().join("refused"))
+        .assert()
+        .failure()
+        .stderr(contains("holds no evidence for any domain of this space"));
     mixagent()
         .args(["trajectories", "sample", "--config"])
         .arg(config())

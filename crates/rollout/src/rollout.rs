@@ -199,6 +199,7 @@ impl<'c> Worker<'c> {
         Trajectory {
             format_version: TRAJECTORY_VERSION,
             branch: p.branch,
+            tilt: p.tilt,
             id: p.id.clone(),
             index: p.index,
             seed: p.seed,

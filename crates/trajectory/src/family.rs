@@ -9,6 +9,8 @@
 //! floor spreads a small share evenly, so no domain starves entirely, as the agent's policy
 //! head also guarantees.
 
+use std::collections::BTreeMap;
+
 use mixagent_core::seed::derive;
 use mixagent_core::{jitter_within_fields, DomainSpace};
 use rand::{Rng, SeedableRng};
@@ -70,6 +72,32 @@ pub struct FamilyConfig {
     /// The earliest branch point, as a share of the stages (see `branches`).
     #[serde(skip_serializing_if = "is_half")]
     pub branch_from: f64,
+    /// Share of trajectories whose within-field splits are tilted toward `tilt_evidence`
+    /// (issue 21): every stage's weight of each domain within its field multiplied by
+    /// `exp(κ·e)`, field totals kept, κ drawn uniformly from `tilt_kappa` per trajectory. An
+    /// agent that tilts its own mixtures toward a collection's prior (`decision.tilt`) trains
+    /// its fields faster than any untilted mixture did, so the feedback its field split
+    /// reads falls outside its data; tilted trajectories put such runs in the data. 0 (the
+    /// default): none, and the plan is as before.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub tilted: f64,
+    /// Range of a tilted trajectory's strength κ.
+    #[serde(skip_serializing_if = "is_default_kappa")]
+    pub tilt_kappa: [f64; 2],
+    /// Each domain's evidence for its own field, in [−1, 1] (an agent's prior:
+    /// `mixagent collect --tilt-prior AGENT`); a domain not named reads 0.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tilt_evidence: BTreeMap<String, f64>,
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
+}
+
+const DEFAULT_KAPPA: [f64; 2] = [0.5, 2.0];
+
+fn is_default_kappa(k: &[f64; 2]) -> bool {
+    *k == DEFAULT_KAPPA
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -97,6 +125,9 @@ impl Default for FamilyConfig {
             concentration: [0.3, 10.0],
             branches: 0,
             branch_from: 0.5,
+            tilted: 0.0,
+            tilt_kappa: DEFAULT_KAPPA,
+            tilt_evidence: BTreeMap::new(),
         }
     }
 }
@@ -136,6 +167,19 @@ impl FamilyConfig {
         let [lo, hi] = self.concentration;
         if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
             return bad(format!("concentration [{lo}, {hi}] must satisfy 0 < lo ≤ hi"));
+        }
+        if !(0.0..=1.0).contains(&self.tilted) {
+            return bad(format!(
+                "tilted {} must be a share of the trajectories, in [0, 1]",
+                self.tilted
+            ));
+        }
+        let [lo, hi] = self.tilt_kappa;
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi && lo.abs().max(hi.abs()) <= 20.0) {
+            return bad(format!("tilt_kappa [{lo}, {hi}] must satisfy lo ≤ hi, both within ±20"));
+        }
+        if let Some((d, e)) = self.tilt_evidence.iter().find(|(_, e)| !(-1.0..=1.0).contains(*e)) {
+            return bad(format!("tilt_evidence of `{d}` is {e}: evidence lies in [-1, 1]"));
         }
         Ok(())
     }
@@ -248,6 +292,9 @@ pub struct PlannedTrajectory {
     /// follows after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<Branch>,
+    /// For a tilted trajectory (`FamilyConfig::tilted`): its strength κ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tilt: Option<f64>,
 }
 
 /// Where a branch leaves its parent (see [`PlannedTrajectory::branch`]).
@@ -319,6 +366,29 @@ pub fn sample_plan(
     } else {
         0
     };
+    // Checked here, not in `validate`: `--tilt-prior` fills the evidence after the config loads.
+    if cfg.tilted > 0.0 && cfg.tilt_evidence.is_empty() {
+        return Err(TrajectoryError::Config(format!(
+            "tilted = {} needs tilt_evidence (each domain's evidence for its own field; `mixagent collect --tilt-prior AGENT` reads an agent's prior)",
+            cfg.tilted
+        )));
+    }
+    // Each domain's tilt evidence, in space order (named domains must be in the space).
+    let evidence: Vec<f64> = space
+        .domains()
+        .iter()
+        .map(|d| cfg.tilt_evidence.get(d.name.as_str()).copied().unwrap_or(0.0))
+        .collect();
+    if let Some(d) = cfg
+        .tilt_evidence
+        .keys()
+        .find(|d| !space.domains().iter().any(|x| x.name.as_str() == d.as_str()))
+    {
+        return Err(TrajectoryError::Config(format!(
+            "tilt_evidence names `{d}`, not a domain of the space ({})",
+            space.domains().iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    }
     let tree = 1 + cfg.branches as u64;
     let mut plan: Vec<PlannedTrajectory> = Vec::with_capacity(n);
     for index in 0..n as u64 {
@@ -331,6 +401,17 @@ pub fn sample_plan(
             let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.jitter", 0));
             jitter_within(&groups, &mut mixtures, cfg.within_jitter, cfg.floor, &mut rng);
         }
+        let mut tilt = None;
+        if cfg.tilted > 0.0 {
+            // Its own stream too.
+            let mut rng = ChaCha8Rng::seed_from_u64(derive(tseed, "trajectory.tilt", 0));
+            if rng.gen::<f64>() < cfg.tilted {
+                let [lo, hi] = cfg.tilt_kappa;
+                let kappa = lo + (hi - lo) * rng.gen::<f64>();
+                tilt_within(&groups, &mut mixtures, kappa, &evidence, cfg.floor);
+                tilt = Some(kappa);
+            }
+        }
         let mut entry = PlannedTrajectory {
             index,
             id: trajectory_id(index),
@@ -339,6 +420,7 @@ pub fn sample_plan(
             concentration,
             mixtures,
             branch: None,
+            tilt,
         };
         if index % tree != 0 {
             // A branch: its own stream for the branch point, its parent's seed and prefix.
@@ -479,6 +561,17 @@ fn jitter_within(g: &Groups, rows: &mut [Vec<f64>], sigma: f64, floor: f64, rng:
     }
 }
 
+/// Every row's split within each field multiplied by `exp(κ·e)` per domain, field totals and
+/// the floor kept (`FamilyConfig::tilted`).
+fn tilt_within(g: &Groups, rows: &mut [Vec<f64>], kappa: f64, evidence: &[f64], floor: f64) {
+    let fields: Vec<Vec<usize>> = std::iter::once(&g.source).chain(&g.targets).cloned().collect();
+    for row in rows {
+        // `jitter_within_fields` draws its factors in field order: here they are the evidence.
+        let mut e = fields.iter().flatten().map(|&i| evidence[i]);
+        *row = jitter_within_fields(row, &fields, kappa, floor, || e.next().expect("one a domain"));
+    }
+}
+
 /// Mixture with target share `s` split over target fields by `split`, within-field `within`.
 fn compose(g: &Groups, s: f64, split: &[f64], within: &[f64], floor: f64) -> Vec<f64> {
     let mut m = vec![0.0; g.n];
@@ -608,6 +701,62 @@ mod tests {
         assert!(sample_plan(&sp, &cfg, 3, 1, 5).is_err());
         let bad = FamilyConfig { branch_from: 1.0, ..cfg };
         assert!(bad.validate().unwrap_err().to_string().contains("branch_from"));
+    }
+
+    /// Tilted trajectories: the share `tilted` of the plan has every stage's within-field split
+    /// moved toward the evidence by its drawn κ, field totals kept; the rest are the plan's
+    /// own, and so is every trajectory's family draw.
+    #[test]
+    fn tilted_trajectories_move_within_fields_toward_the_evidence() {
+        let sp = space(3, 2);
+        let plain = sample_plan(&sp, &FamilyConfig::default(), 40, 6, 5).unwrap();
+        let evidence: BTreeMap<String, f64> = [("g0".into(), 1.0), ("m1".into(), 0.5)].into();
+        let cfg = FamilyConfig {
+            tilted: 0.5,
+            tilt_kappa: [1.0, 2.0],
+            tilt_evidence: evidence.clone(),
+            ..Default::default()
+        };
+        let plan = sample_plan(&sp, &cfg, 40, 6, 5).unwrap();
+        let within = |row: &[f64], i: usize, f: std::ops::Range<usize>| {
+            (row[i] - 0.02 / 5.0) / row[f].iter().map(|w| w - 0.02 / 5.0).sum::<f64>()
+        };
+        let mut tilted = 0;
+        for (p, q) in plan.iter().zip(&plain) {
+            assert_eq!((&p.family, p.concentration, p.seed), (&q.family, q.concentration, q.seed));
+            let Some(kappa) = p.tilt else {
+                assert_eq!(p, q, "an untilted trajectory is the plan's own");
+                continue;
+            };
+            tilted += 1;
+            assert!((1.0..=2.0).contains(&kappa), "κ {kappa}");
+            for (a, b) in p.mixtures.iter().zip(&q.mixtures) {
+                assert!((target_share(a, 3) - target_share(b, 3)).abs() < 1e-9, "field totals");
+                assert!((a.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+                assert!(a.iter().all(|&w| w >= 0.02 / 5.0 - 1e-12), "the floor holds");
+                // By hand: g0's weight off the floor is multiplied by e^κ against g1 and g2's.
+                let odds =
+                    |r: &[f64]| within(r, 0, 0..3) / (within(r, 1, 0..3) + within(r, 2, 0..3));
+                let g0 = within(b, 0, 0..3);
+                if target_share(b, 3) < 0.99 && g0 > 1e-6 && g0 < 1.0 - 1e-6 {
+                    assert!((odds(a) / odds(b) - kappa.exp()).abs() < 1e-6 * kappa.exp());
+                }
+                if target_share(b, 3) > 0.01 {
+                    assert!(within(a, 4, 3..5) >= within(b, 4, 3..5) - 1e-9);
+                }
+            }
+        }
+        assert!((10..=30).contains(&tilted), "{tilted} of 40 tilted at 0.5");
+        // Checked: evidence for a domain not in the space, out of range, or none at all.
+        let mut bad = cfg.clone();
+        bad.tilt_evidence.insert("z".into(), 0.5);
+        let e = sample_plan(&sp, &bad, 4, 6, 5).unwrap_err().to_string();
+        assert!(e.contains("`z`") && e.contains("g0"), "{e}");
+        let mut bad = cfg.clone();
+        bad.tilt_evidence.insert("g1".into(), 1.5);
+        assert!(bad.validate().unwrap_err().to_string().contains("tilt_evidence"));
+        let bad = FamilyConfig { tilt_evidence: BTreeMap::new(), ..cfg };
+        assert!(sample_plan(&sp, &bad, 4, 6, 5).unwrap_err().to_string().contains("--tilt-prior"));
     }
 
     #[test]

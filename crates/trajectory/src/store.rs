@@ -128,6 +128,9 @@ pub struct Trajectory {
     /// trained itself; the rows before it are its parent's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<crate::Branch>,
+    /// For a trajectory of a tilted plan entry (`families.tilted`): its strength κ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tilt: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -282,6 +285,7 @@ mod tests {
         Trajectory {
             format_version: TRAJECTORY_VERSION,
             branch: None,
+            tilt: None,
             id: "t-00000".into(),
             index: 0,
             seed: 1,

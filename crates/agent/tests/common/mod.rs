@@ -37,6 +37,7 @@ pub fn toy_trajectory(
     Trajectory {
         format_version: TRAJECTORY_VERSION,
         branch: None,
+        tilt: None,
         id: format!("t-{i:05}"),
         index: i,
         seed: i,

@@ -37,9 +37,46 @@ pub struct Args {
     /// libtorch threads per worker [default: cores / workers].
     #[arg(long)]
     threads: Option<usize>,
+    /// Tilt a share of the trajectories (`--set families.tilted=0.5`) toward the per-domain
+    /// prior of the agent at AGENT (its `agent.json`): fills `families.tilt_evidence` with
+    /// each of the space's domains' evidence for its own field.
+    #[arg(long, value_name = "AGENT")]
+    tilt_prior: Option<PathBuf>,
     /// Internal: this process is worker `i/N` of a parent `collect` (no progress bar).
     #[arg(long, hide = true)]
     worker_of: Option<String>,
+}
+
+/// Each of the collection space's domains' evidence for its own field in the prior of the agent
+/// at `agent` (those the prior knows).
+pub(crate) fn tilt_evidence(
+    agent: &Path,
+    config: &CollectConfig,
+) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    let path = agent.join("agent.json");
+    let text = std::fs::read(&path)
+        .with_context(|| format!("--tilt-prior: reading {}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("--tilt-prior: {} is not JSON", path.display()))?;
+    let prior: mixagent_policy::DomainPrior =
+        serde_json::from_value(json.get("prior").cloned().unwrap_or_default()).unwrap_or_default();
+    let manifest = mixagent_shard::Manifest::load(&config.corpus)?;
+    let space = config.space.resolve(&manifest.domain_space()?)?;
+    let evidence: std::collections::BTreeMap<String, f64> = space
+        .domains()
+        .iter()
+        .filter_map(|d| {
+            let e = prior.evidence.get(d.name.as_str())?.get(d.field.as_str())?;
+            Some((d.name.to_string(), *e))
+        })
+        .collect();
+    if evidence.is_empty() {
+        bail!(
+            "--tilt-prior: the agent at {} holds no evidence for any domain of this space (an agent trained with views.prior = true, artifact version 6 or later, on a collection over these domains)",
+            agent.display()
+        );
+    }
+    Ok(evidence)
 }
 
 fn parse_slice(s: &str, what: &str) -> anyhow::Result<(usize, usize)> {
@@ -53,7 +90,10 @@ fn parse_slice(s: &str, what: &str) -> anyhow::Result<(usize, usize)> {
 
 /// Runs `collect`.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let config = CollectConfig::load(&a.config, &a.overrides)?;
+    let mut config = CollectConfig::load(&a.config, &a.overrides)?;
+    if let Some(agent) = &a.tilt_prior {
+        config.families.tilt_evidence = tilt_evidence(agent, &config)?;
+    }
     let out = a.out.clone().unwrap_or_else(|| {
         let stem = a.config.file_stem().map(|s| s.to_string_lossy().into_owned());
         PathBuf::from("runs").join(stem.unwrap_or_else(|| "collect".into()))
@@ -191,6 +231,9 @@ fn spawn_workers(a: &Args, out: &Path, c: &Collection, threads: usize) -> anyhow
             args.extend(["--out".into(), out.into()]);
             for o in &a.overrides {
                 args.extend(["--set".into(), o.into()]);
+            }
+            if let Some(p) = &a.tilt_prior {
+                args.extend(["--tilt-prior".into(), p.into()]);
             }
             if let Some(s) = &a.shard {
                 args.extend(["--shard".into(), s.into()]);

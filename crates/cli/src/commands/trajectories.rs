@@ -29,6 +29,10 @@ pub enum Command {
         /// `scripts/plot_trajectories.py`).
         #[arg(long)]
         out: PathBuf,
+        /// As `collect --tilt-prior`: tilt `families.tilted` of the plan toward this agent's
+        /// prior.
+        #[arg(long, value_name = "AGENT")]
+        tilt_prior: Option<PathBuf>,
     },
     /// List trajectories of a collection (or a folder of trajectory files).
     Ls {
@@ -67,7 +71,9 @@ pub enum Command {
 /// Runs a `trajectories` subcommand.
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
-        Command::Sample { config, overrides, out } => sample(&config, &overrides, &out),
+        Command::Sample { config, overrides, out, tilt_prior } => {
+            sample(&config, &overrides, &out, tilt_prior.as_deref())
+        }
         Command::Ls { dir } => ls(&dir),
         Command::Show { path, id } => show(&path, id.as_deref()),
         Command::Export { dir, format, out } => export(&dir, &format, out.as_deref()),
@@ -75,8 +81,16 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     }
 }
 
-fn sample(config: &Path, overrides: &[String], out: &Path) -> anyhow::Result<()> {
-    let cfg = CollectConfig::load(config, overrides)?;
+fn sample(
+    config: &Path,
+    overrides: &[String],
+    out: &Path,
+    tilt_prior: Option<&Path>,
+) -> anyhow::Result<()> {
+    let mut cfg = CollectConfig::load(config, overrides)?;
+    if let Some(agent) = tilt_prior {
+        cfg.families.tilt_evidence = super::collect::tilt_evidence(agent, &cfg)?;
+    }
     let corpus = Corpus::open(&cfg.corpus)?;
     let space = cfg.space.resolve(&corpus.manifest.domain_space()?)?;
     let plan = sample_plan(&space, &cfg.families, cfg.trajectories, cfg.stages, cfg.seed)?;

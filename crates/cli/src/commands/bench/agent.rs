@@ -180,6 +180,7 @@ batch_size = 16
         set.push(Trajectory {
             format_version: TRAJECTORY_VERSION,
             branch: None,
+            tilt: None,
             id: format!("t-{i:05}"),
             index: i as u64,
             seed: i as u64,
