@@ -187,6 +187,29 @@ fn branches_start_from_their_parents_checkpoint_whatever_the_workers() {
         let left = std::fs::read_dir(dir.join("branch")).map_or(0, |d| d.count());
         assert_eq!(left, 0, "{}", dir.display());
     }
+    // An agent trains on the trees: each branch's transitions from its branch point on (the
+    // rows before are its parent's), and the prior counts two trees, not four runs.
+    let ats: usize = [1usize, 3]
+        .iter()
+        .map(|i| {
+            let b = read(&two.join(format!("trajectories/t-{i:05}.json")));
+            b["branch"]["at"].as_u64().unwrap() as usize
+        })
+        .sum();
+    let agent = tmp.path().join("agent");
+    mixagent()
+        .args(["train-agent", "--threads", "1", "--trajectories"])
+        .arg(&two)
+        .arg("--out")
+        .arg(&agent)
+        .args(["--set", "sft.steps=5", "--set", "cql.steps=5", "--set", "cql.critic_warmup=2"])
+        .args(["--set", "net.d_model=16", "--set", "views.random=0"])
+        .assert()
+        .success();
+    let schema = read(&agent.join("agent.json"));
+    // Two views (the space and its field level) of 4 × 4 stages less the branches' prefixes.
+    assert_eq!(schema["training"]["data"]["transitions"], 2 * (16 - ats) as u64);
+    assert_eq!(schema["prior"]["runs"], 2);
 
     // Killed once the first parent has finished (its branch is starting from the kept
     // checkpoint), then rerun: the same collection.
