@@ -292,7 +292,8 @@ pub struct PlannedTrajectory {
     /// follows after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<Branch>,
-    /// For a tilted trajectory (`FamilyConfig::tilted`): its strength κ.
+    /// For a tilted trajectory (`FamilyConfig::tilted`): its strength κ (a branch's own
+    /// stages'; the prefix it shares is its parent's, tilted or not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tilt: Option<f64>,
 }
