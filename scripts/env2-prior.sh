@@ -33,8 +33,11 @@ if [ ! -f runs/env2-prior/agent/agent.json ]; then
     # The selection the agent was trained from stays beside it: its variants
     # (scripts/env2-select.sh) read the same one.
     cp $selection runs/env2-prior/selection.json
+    # Read first, so a selection that does not parse stops the script (set -e does not see
+    # inside a process substitution).
+    chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' $selection)
     sets=()
-    while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done < <(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' $selection)
+    while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done <<< "$chosen"
     echo "env2-prior: the settings of $selection: ${sets[*]}"
     $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
         "${sets[@]}" --out runs/env2-prior/agent

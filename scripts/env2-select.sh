@@ -40,6 +40,10 @@ $bin mixmin --run experiments/collect-study-v2.toml --set "corpus=$corpus" --set
     "${fast[@]}" --out runs/mixmin-env2 --workers 2
 bash scripts/env2-prior.sh
 # With the prior's binary: the share-step copies need one of 2026-12-07 or later.
+runs/env2-prior/mixagent collect --help | grep -q -- --tilt-prior || {
+    echo "env2-select: runs/env2-prior/mixagent predates decision.share_step (2026-12-07): rm it && bash scripts/env2-prior.sh rebuilds it" >&2
+    exit 1
+}
 runs/env2-prior/mixagent compare --config experiments/env2/prior-probe.toml --out runs/env2-prior/probe --workers 2
 # The prior agent again, one setting changed, then tilted as agent-t1 (the spread of step 4).
 variant() { # variant NAME KEY=VALUE...

@@ -25,6 +25,10 @@ bin=runs/env2-prior/mixagent
 for need in $bin runs/env2-prior/agent/agent.json runs/env2-prior/selection.json runs/collect-env2; do
     [ -e $need ] || { echo "env2-tilted: $need is missing: run scripts/study-env2.sh first" >&2; exit 1; }
 done
+"$bin" collect --help | grep -q -- --tilt-prior || {
+    echo "env2-tilted: $bin predates families.tilted (2026-12-07): rm $bin && bash scripts/env2-prior.sh rebuilds it" >&2
+    exit 1
+}
 corpus=data/v5
 base=runs/study-v5/base-math5
 fast=(--set 'train.precision="auto"' --set 'observe.precision="auto"')
@@ -34,8 +38,11 @@ $bin collect --config experiments/collect-study-v2.toml --set "corpus=$corpus" -
     --out runs/collect-env2-tilted --workers 2
 mkdir -p runs/env2-tilted
 if [ ! -f runs/env2-tilted/agent/agent.json ]; then
+    # Read first, so a selection that does not parse stops the script (set -e does not see
+    # inside a process substitution).
+    chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' runs/env2-prior/selection.json)
     sets=()
-    while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done < <(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' runs/env2-prior/selection.json)
+    while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done <<< "$chosen"
     $bin train-agent --trajectories runs/collect-env2 --trajectories runs/collect-env2-tilted \
         --config experiments/agent-study.toml "${sets[@]}" --out runs/env2-tilted/agent
 fi

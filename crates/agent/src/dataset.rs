@@ -77,6 +77,8 @@ pub struct Block {
     pub dones: Vec<f32>,
     /// Index (into the set) of each transition's trajectory, `(N)`.
     pub trajectory: Vec<usize>,
+    /// Each transition's stage in its trajectory, `(N)` (a branch's first is its branch point).
+    pub stage: Vec<usize>,
 }
 
 impl Block {
@@ -90,6 +92,7 @@ impl Block {
             rewards: Vec::new(),
             dones: Vec::new(),
             trajectory: Vec::new(),
+            stage: Vec::new(),
         }
     }
 
@@ -115,6 +118,9 @@ pub struct Dataset {
     pub blocks: Vec<Block>,
     /// Final balanced score of each trajectory of the set.
     pub final_scores: Vec<f64>,
+    /// The tree of each trajectory of the set (a trajectory and its branches,
+    /// `families.branches`; each trajectory its own where there are none).
+    pub trees: Vec<usize>,
     /// Entries of the collected space.
     pub collected_k: usize,
     /// Views read per trajectory.
@@ -244,16 +250,40 @@ fn stage_outcomes(
 }
 
 /// The tree of each trajectory of `set`, numbered by first appearance: a branch
-/// (`families.branches`) belongs to its parent's tree, any other trajectory is its own. A
-/// tree is its root's plan index and seed (a branch keeps its parent's seed), so trajectories
-/// of several collections (`train-agent --trajectories A --trajectories B`) stay apart.
+/// (`families.branches`) belongs to its parent's tree, any other trajectory is its own.
+/// Trajectories are told apart by collection (their config, the trajectory count aside, since
+/// a collection may grow) and plan index, so several collections (`train-agent --trajectories
+/// A --trajectories B`) never share a tree.
 fn trees(set: &[Trajectory]) -> Vec<usize> {
-    let mut seen: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    let mut seen: BTreeMap<(String, u64), usize> = BTreeMap::new();
     set.iter()
         .map(|t| {
-            let root = (t.branch.map_or(t.index, |b| b.parent), t.seed);
+            let root = (collection_key(t), t.branch.map_or(t.index, |b| b.parent));
             let next = seen.len();
             *seen.entry(root).or_insert(next)
+        })
+        .collect()
+}
+
+/// What tells `t`'s collection apart: its config, its trajectory count aside.
+fn collection_key(t: &Trajectory) -> String {
+    let mut c = t.config.clone();
+    c.trajectories = 0;
+    serde_json::to_string(&c).expect("a config serialises")
+}
+
+/// The stage from which each trajectory of `set` adds transitions: a branch's branch point,
+/// where its parent is in the set (the rows before it are the parent's, already there), else
+/// 0 (a branch whose parent is missing is read whole); 0 for any other trajectory.
+fn first_own_stages(set: &[Trajectory]) -> Vec<usize> {
+    let present: std::collections::BTreeSet<(String, u64)> =
+        set.iter().map(|t| (collection_key(t), t.index)).collect();
+    set.iter()
+        .map(|t| match t.branch {
+            Some(b) if present.contains(&(collection_key(t), b.parent)) => {
+                t.stages.len() - t.own_stages().len()
+            }
+            _ => 0,
         })
         .collect()
 }
@@ -287,8 +317,11 @@ fn priors(
             total_stages: t.config.stages,
         };
         let state = encode(&h, 0);
+        // The target credit is recorded where there is exactly one target field (as before
+        // trees: with several, `credit_target` mixes them).
+        let read = if fields.len() == 2 { 2 } else { 1 };
         for n in 0..domains.len() {
-            for (f, feature) in [source, target].into_iter().take(fields.len()).enumerate() {
+            for (f, feature) in [source, target].into_iter().take(read).enumerate() {
                 let credit = f64::from(state.token(n)[feature]);
                 if credit.is_finite() {
                     let s = &mut sums[tr * slots + n * fields.len() + f];
@@ -337,6 +370,7 @@ impl Dataset {
             .map(|d| fields.iter().position(|f| *f == d.field).expect("a space field"))
             .collect();
         let tree = trees(set);
+        let first_own = first_own_stages(set);
         let (prior, cross) = if views.prior {
             priors(set, &tree, &domains, &fields)?
         } else {
@@ -429,7 +463,7 @@ impl Dataset {
                 let finals = finals.entry(k).or_default();
                 // A branch's transitions are its own stages': those before its branch point
                 // are its parent's, already in the set (its states still read them).
-                let own = t.stages.len() - t.own_stages().len();
+                let own = first_own[i];
                 let mut prev = state_at(own);
                 for (n, row) in t.stages.iter().enumerate().skip(own) {
                     let next = state_at(n + 1);
@@ -452,6 +486,7 @@ impl Dataset {
                     block.rewards.push(rewards[n] as f32);
                     block.dones.push(f32::from(u8::from(n + 1 == t.stages.len())));
                     block.trajectory.push(i);
+                    block.stage.push(n);
                     prev = next;
                 }
             }
@@ -471,6 +506,7 @@ impl Dataset {
             window,
             blocks: blocks.into_values().collect(),
             final_scores,
+            trees: tree,
             collected_k: domains.len(),
             views: n_views,
             prior,
@@ -881,18 +917,23 @@ mod tests {
         let mut branch = trajectory_with("t-00001", &rows(0.45));
         branch.branch = Some(mixagent_trajectory::Branch { parent: 0, at: 2 });
         let other = trajectory_with("t-00002", &rows(0.25));
-        // Trajectory 0 of another collection (another plan seed): a tree of its own.
+        // Trajectory 0 of another collection (another plan seed): a tree of its own, and a
+        // trajectory of a grown collection (more trajectories planned) still the same one's.
         let mut elsewhere = trajectory_with("t-00000", &rows(0.15));
-        elsewhere.seed = 9;
-        assert_eq!(
-            trees(&[parent.clone(), branch.clone(), other.clone(), elsewhere]),
-            [0, 0, 1, 2]
-        );
+        elsewhere.config.seed = 9;
+        let mut grown = other.clone();
+        grown.config.trajectories += 10;
+        let four = [parent.clone(), branch.clone(), other.clone(), elsewhere, grown];
+        assert_eq!(trees(&four), [0, 0, 1, 2, 1]);
+        // A branch whose parent is not in the set is read whole.
+        assert_eq!(first_own_stages(&four[..3]), [0, 2, 0]);
+        assert_eq!(first_own_stages(&four[1..3]), [0, 0]);
         let set = [parent, branch, other];
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 2, 0).unwrap();
         let b = &d.blocks[0];
         // 3 + 1 + 3 transitions, the branch's from stage 2 with its own mixture.
         assert_eq!(b.trajectory, [0, 0, 0, 1, 2, 2, 2]);
+        assert_eq!(b.stage, [0, 1, 2, 2, 0, 1, 2], "a branch's first transition is its stage 2");
         assert_eq!(b.dones, [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
         assert_eq!(b.next[3], b.len() + 1, "the branch's last transition reads its final state");
         let row = |r: usize| &b.states[r * b.k * d.width..][..b.k * d.width];
@@ -901,6 +942,7 @@ mod tests {
             (b.actions[3 * b.k] - 0.45).abs() < 1e-6 && (b.actions[2 * b.k] - 0.05).abs() < 1e-6
         );
         assert_eq!(d.final_scores.len(), 3);
+        assert_eq!(d.trees, [0, 0, 1]);
         // The prior: two trees, not three runs; the tree's halves are the same.
         assert_eq!(trees(&set), [0, 0, 1]);
         let views = ViewConfig { prior: true, ..ONE_VIEW };

@@ -75,8 +75,8 @@ pub enum SftWeighting {
     Advantage,
 }
 
-/// Per transition of `b`, in order: its stage (position in its trajectory's run of
-/// transitions, which end with `done`) and its discounted return-to-go.
+/// Per transition of `b`, in order: its stage in its trajectory (a branch's first is its
+/// branch point) and its discounted return-to-go (to its run's `done`).
 fn stages_and_returns(b: &Block, gamma: f64) -> (Vec<usize>, Vec<f64>) {
     let n = b.rewards.len();
     let mut returns = vec![0.0; n];
@@ -88,11 +88,7 @@ fn stages_and_returns(b: &Block, gamma: f64) -> (Vec<usize>, Vec<f64>) {
         next = f64::from(b.rewards[i]) + gamma * next;
         returns[i] = next;
     }
-    let mut stages = vec![0; n];
-    for i in 1..n {
-        stages[i] = if b.dones[i - 1] > 0.5 { 0 } else { stages[i - 1] + 1 };
-    }
-    (stages, returns)
+    (b.stage.clone(), returns)
 }
 
 /// The advantage weights of every block's transitions (see [`SftWeighting::Advantage`]).
@@ -568,10 +564,17 @@ pub fn train(
     // Every k-th chosen trajectory validates, from the middle of each stride, so both splits
     // span the score range and the best trajectory is trained on (n_val < top, so index 1
     // exists when the stride is 1).
-    let val_set: Vec<usize> = match top.checked_div(n_val) {
+    let val_picks: Vec<usize> = match top.checked_div(n_val) {
         Some(stride) => (0..n_val).map(|i| chosen[(i * stride + stride / 2).max(1)]).collect(),
         None => Vec::new(),
     };
+    // A picked trajectory's whole tree validates (a branch starts from its parent's state),
+    // but never the best one's: without branches, the picks themselves.
+    let best_tree = chosen.first().map(|&t| data.trees[t]);
+    let val_trees: Vec<usize> =
+        val_picks.iter().map(|&t| data.trees[t]).filter(|&tr| Some(tr) != best_tree).collect();
+    let val_set: Vec<usize> =
+        chosen.iter().copied().filter(|&t| val_trees.contains(&data.trees[t])).collect();
     let pick = |b: &Block, keep: &dyn Fn(usize) -> bool| -> Tensor {
         let idx: Vec<i64> =
             (0..b.len()).filter(|&i| keep(b.trajectory[i])).map(|i| i as i64).collect();
@@ -754,6 +757,7 @@ mod tests {
             rewards: vec![1.0, 2.0, 3.0, 0.0],
             dones: vec![0.0, 1.0, 0.0, 1.0],
             trajectory: vec![0, 0, 1, 1],
+            stage: vec![0, 1, 0, 1],
         };
         let (stages, returns) = stages_and_returns(&block, 1.0);
         assert_eq!((stages, returns), (vec![0, 1, 0, 1], vec![3.0, 2.0, 3.0, 0.0]));
@@ -791,12 +795,14 @@ mod tests {
             rewards: (0..n).map(|_| next() * 0.02).collect(),
             dones: (0..n).map(|i| f32::from(u8::from(i % 4 == 3))).collect(),
             trajectory: (0..n).map(|i| i / 4).collect(),
+            stage: (0..n).map(|i| i % 4).collect(),
         };
         Dataset {
             width: f,
             window: 0,
             blocks: vec![block],
             final_scores: vec![0.1, 0.2],
+            trees: vec![0, 1],
             collected_k: k,
             views: 1,
             prior: Default::default(),

@@ -781,6 +781,17 @@ fn sample_writes_a_plan_and_reports_its_coverage() {
         assert!((share(x) - share(y)).abs() < 1e-9);
     }
     assert_ne!(other["trajectories"], plan["trajectories"]);
+    // Without a share to tilt, the flag is refused (it would change the collection's config).
+    mixagent()
+        .args(["trajectories", "sample", "--config"])
+        .arg(config())
+        .args(["--set", &format!("corpus={}", corpus.display()), "--tilt-prior"])
+        .arg(&agent)
+        .arg("--out")
+        .arg(tmp.path().join("untilted"))
+        .assert()
+        .failure()
+        .stderr(contains("add --set families.tilted=P"));
     // A prior with no evidence for a domain's own field is refused, by name.
     prior(serde_json::json!({ "math_arithmetic": { "general": 0.6 } }));
     mixagent()

@@ -58,8 +58,16 @@ pub(crate) fn tilt_evidence(
         .with_context(|| format!("--tilt-prior: reading {}", path.display()))?;
     let json: serde_json::Value = serde_json::from_slice(&text)
         .with_context(|| format!("--tilt-prior: {} is not JSON", path.display()))?;
-    let prior: mixagent_policy::DomainPrior =
-        serde_json::from_value(json.get("prior").cloned().unwrap_or_default()).unwrap_or_default();
+    if config.families.tilted <= 0.0 {
+        bail!(
+            "--tilt-prior tilts `families.tilted` of the trajectories, which is 0: add --set families.tilted=P (0 < P ≤ 1)"
+        );
+    }
+    let prior: mixagent_policy::DomainPrior = match json.get("prior") {
+        Some(p) => serde_json::from_value(p.clone())
+            .with_context(|| format!("--tilt-prior: the prior in {}", path.display()))?,
+        None => Default::default(),
+    };
     let manifest = mixagent_shard::Manifest::load(&config.corpus)?;
     let space = config.space.resolve(&manifest.domain_space()?)?;
     let evidence: std::collections::BTreeMap<String, f64> = space
