@@ -2,6 +2,7 @@
 //! the stage-by-stage trainer and safetensors checkpoints (DESIGN §3, §6).
 
 mod alloc;
+mod batched;
 mod checkpoint;
 mod config;
 mod error;
@@ -13,6 +14,7 @@ mod session;
 mod trainer;
 
 pub use alloc::tune_allocator;
+pub use batched::train_stage_batched;
 pub use checkpoint::{
     load_checkpoint, read_model_config, resolve_checkpoint, save_checkpoint, CheckpointTokenizer,
     LoadedCheckpoint, TokenizerFiles,

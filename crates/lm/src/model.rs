@@ -255,7 +255,7 @@ impl Llama {
 }
 
 /// `x·wᵀ` with both operands in `kind`; the result is in `kind` (a no-op cast for float32).
-fn linear(x: &Tensor, w: &Tensor, kind: Kind) -> Tensor {
+pub(crate) fn linear(x: &Tensor, w: &Tensor, kind: Kind) -> Tensor {
     if kind == Kind::Float {
         return x.linear::<Tensor>(w, None);
     }
@@ -276,7 +276,7 @@ fn products<const N: usize>(x: &Tensor, w: &Tensor, sizes: &[i64; N], kind: Kind
 
 /// cos/sin tables for RoPE in the "rotate half" layout of Hugging Face LLaMA. The sin table's
 /// first half is negated, so `rotate_half(x)·sin` becomes `roll(x, hd/2)·sin` (one op, not four).
-fn rope_tables(cfg: &ModelConfig, device: tch::Device) -> (Tensor, Tensor) {
+pub(crate) fn rope_tables(cfg: &ModelConfig, device: tch::Device) -> (Tensor, Tensor) {
     let hd = cfg.head_dim() as i64;
     let inv_freq: Vec<f32> =
         (0..hd / 2).map(|i| 1.0 / cfg.rope_theta.powf(2.0 * i as f64 / hd as f64) as f32).collect();
@@ -290,7 +290,7 @@ fn rope_tables(cfg: &ModelConfig, device: tch::Device) -> (Tensor, Tensor) {
 
 /// Applies RoPE along the last axis: x·cos + rotate_half(x)·sin, where
 /// rotate_half([x1, x2]) = [−x2, x1] = roll(x, hd/2) with the sign folded into `sin`.
-fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
+pub(crate) fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
     let half = x.size().last().copied().expect("non-scalar") / 2;
     x * cos + x.roll([half], [-1]) * sin
 }

@@ -95,6 +95,27 @@ impl AdamW {
         self.step
     }
 
+    /// The hyperparameters.
+    pub(crate) fn config(&self) -> &AdamWConfig {
+        &self.cfg
+    }
+
+    /// (name, offset, numel, decayed) of every parameter, in layout order.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = (&str, i64, i64, bool)> + '_ {
+        self.params.iter().map(|(name, _, off, n, d)| (name.as_str(), *off, *n, *d))
+    }
+
+    /// The flat first and second moments.
+    pub(crate) fn moments(&self) -> (&Tensor, &Tensor) {
+        (&self.m, &self.v)
+    }
+
+    /// Counts `steps` updates made outside this optimizer (`crate::batched`), whose moments
+    /// were written into its buffers.
+    pub(crate) fn advance(&mut self, steps: u64) {
+        self.step += steps;
+    }
+
     /// Clears the gradients.
     pub fn zero_grad(&mut self) {
         for (_, p, ..) in &mut self.params {

@@ -89,20 +89,20 @@ pub enum Weights<'a> {
 
 /// A model in training: the engine of pretraining, scheduled CPT, rollouts and steered CPT.
 pub struct Session {
-    _vs: VarStore,
+    pub(crate) vs: VarStore,
     model: Llama,
-    opt: AdamW,
-    sampler: Sampler,
-    train: TrainConfig,
-    lr: LrSchedule,
+    pub(crate) opt: AdamW,
+    pub(crate) sampler: Sampler,
+    pub(crate) train: TrainConfig,
+    pub(crate) lr: LrSchedule,
     /// The corpus's tokenizer, saved into every checkpoint (Hugging Face loads it from there).
     tokenizer: CheckpointTokenizer,
-    device: tch::Device,
+    pub(crate) device: tch::Device,
     /// Kind of the training step's matrix products (`train.precision` on this device).
-    matmul: tch::Kind,
-    buf: Vec<i64>,
+    pub(crate) matmul: tch::Kind,
+    pub(crate) buf: Vec<i64>,
     names: Vec<String>,
-    step: u64,
+    pub(crate) step: u64,
     /// Per corpus domain since the last `take_domain_stats`: rows and summed row losses.
     domain_rows: Vec<u64>,
     domain_loss: Vec<f64>,
@@ -195,7 +195,7 @@ impl Session {
         let names: Vec<String> = sampler.corpus_domains().map(str::to_string).collect();
         Ok(Session {
             buf: vec![0; sampler.buffer_len()],
-            _vs: vs,
+            vs,
             model: llama,
             opt,
             sampler,
@@ -252,10 +252,7 @@ impl Session {
             self.sampler.fill(mixture, &mut self.buf)?;
             let window = Tensor::from_slice(&self.buf).view([b, t1]).to_device(self.device);
             let rows = micro_step(&self.model, &window, accum, self.matmul)?;
-            for (&l, &d) in rows.iter().zip(self.sampler.row_domains()) {
-                self.domain_loss[d as usize] += f64::from(l);
-                self.domain_rows[d as usize] += 1;
-            }
+            self.count_rows(&rows);
             loss += rows.iter().map(|&x| f64::from(x)).sum::<f64>() / rows.len() as f64;
         }
         let loss = loss / accum as f64;
@@ -271,6 +268,31 @@ impl Session {
         self.opt.zero_grad();
         self.step += 1;
         Ok(StepOut { loss, lr })
+    }
+
+    /// Counts the rows of the batch the sampler drew last, with their losses, by domain.
+    pub(crate) fn count_rows(&mut self, rows: &[f32]) {
+        for (&l, &d) in rows.iter().zip(self.sampler.row_domains()) {
+            self.domain_loss[d as usize] += f64::from(l);
+            self.domain_rows[d as usize] += 1;
+        }
+    }
+
+    /// The stage's statistics after `steps` steps with summed loss `loss_sum` since the
+    /// domain counts were last taken, and its wall time.
+    pub(crate) fn stage_stats(&mut self, steps: u64, loss_sum: f64, secs: f64) -> StageStats {
+        let seq = self.train.seq_len as u64;
+        StageStats {
+            steps,
+            tokens: steps * self.tokens_per_step(),
+            tokens_by_domain: self
+                .take_domain_stats()
+                .into_iter()
+                .map(|d| (d.name, d.rows * seq))
+                .collect(),
+            train_loss: loss_sum / steps.max(1) as f64,
+            train_secs: secs,
+        }
     }
 
     /// The corpus domains trained on since the last call (or the start), with their rows and
@@ -300,18 +322,7 @@ impl Session {
         for _ in 0..steps {
             loss_sum += self.train_step(mixture)?.loss;
         }
-        let seq = self.train.seq_len as u64;
-        Ok(StageStats {
-            steps,
-            tokens: steps * self.tokens_per_step(),
-            tokens_by_domain: self
-                .take_domain_stats()
-                .into_iter()
-                .map(|d| (d.name, d.rows * seq))
-                .collect(),
-            train_loss: loss_sum / steps.max(1) as f64,
-            train_secs: start.elapsed().as_secs_f64(),
-        })
+        Ok(self.stage_stats(steps, loss_sum, start.elapsed().as_secs_f64()))
     }
 
     /// Writes the whole state (weights, optimizer, sampler cursors, step) and `extra` files
