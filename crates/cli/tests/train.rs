@@ -308,3 +308,14 @@ fn feedback_moves_with_the_mixture() {
     assert!(g_gen > g0, "CPT on the Brown domains should raise general feedback: {g0} → {g_gen}");
     assert!(g_gen > g_math && m_gen < m_math, "general-only vs math-only should trade off");
 }
+
+/// `bench batched` runs both sides on a synthetic corpus and tables them.
+#[test]
+fn bench_batched_tables_separate_against_stacked_proxies() {
+    mixagent()
+        .args(["bench", "batched", "--preset", "smoke", "--proxies", "2", "--steps", "1"])
+        .args(["--repeats", "1", "--batch-size", "4", "--seq-len", "32"])
+        .assert()
+        .success()
+        .stdout(contains("| proxies | separate ms / proxy-step").and(contains("| 2 |")));
+}

@@ -3,6 +3,7 @@
 //! number of bytes, interleaved in one run; medians and their ratio.
 
 mod agent;
+mod batched;
 mod collect;
 mod eval;
 mod train;
@@ -33,6 +34,8 @@ pub enum Command {
     Collect(collect::CollectArgs),
     /// train-agent wall time (warm-up plus CQL) on a trajectory set of a given shape.
     Agent(agent::AgentArgs),
+    /// N proxies trained one after another against the same N as one stacked network.
+    Batched(batched::BatchedArgs),
     /// One timed training run in this process (what `bench train` spawns); prints JSON.
     #[command(hide = true)]
     TrainOne(train::TrainOneArgs),
@@ -68,6 +71,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Train(a) => train::train(a),
         Command::Eval(a) => eval::eval(a),
         Command::Agent(a) => agent::agent(a),
+        Command::Batched(a) => batched::batched(a),
         Command::Collect(a) => collect::collect(a),
         Command::TrainOne(a) => train::train_one(a),
     }
