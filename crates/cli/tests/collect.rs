@@ -234,6 +234,43 @@ fn branches_start_from_their_parents_checkpoint_whatever_the_workers() {
     }
 }
 
+/// `collect --batch 2`: trajectories trained together as one stacked network match their
+/// one-by-one rollouts (same mixtures and batches; losses and feedback to float rounding).
+#[test]
+fn a_batched_worker_matches_one_by_one_rollouts() {
+    if !raw_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = ["--set", "trajectories=3", "--set", "stages=3"];
+    let (plain, batched) = (tmp.path().join("plain"), tmp.path().join("batched"));
+    collect(&plain, &sets).assert().success().stdout(contains("3/3 trajectories finished"));
+    collect(&batched, &[&sets[..], &["--batch", "2"]].concat())
+        .assert()
+        .success()
+        .stdout(contains("3/3 trajectories finished"));
+    let close = |a: &Value, b: &Value, tol: f64, what: &str| {
+        let (x, y) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+        assert!((x - y).abs() <= tol * x.abs().max(1.0), "{what}: {x} vs {y}");
+    };
+    for (x, y) in trajectory_files(&plain).iter().zip(&trajectory_files(&batched)) {
+        let (a, b) = (read(x), read(y));
+        for (ra, rb) in a["stages"].as_array().unwrap().iter().zip(b["stages"].as_array().unwrap())
+        {
+            assert_eq!(ra["weights"], rb["weights"]);
+            assert_eq!(ra["tokens_by_domain"], rb["tokens_by_domain"], "its own batches");
+            close(&ra["train_loss"], &rb["train_loss"], 1e-4, "train loss");
+            for (f, v) in ra["observation"]["feedback"].as_object().unwrap() {
+                close(v, &rb["observation"]["feedback"][f], 1e-3, f);
+            }
+        }
+    }
+    collect(&tmp.path().join("zero"), &[&sets[..], &["--batch", "0"]].concat())
+        .assert()
+        .failure()
+        .stderr(contains("--batch must be ≥ 1"));
+}
+
 #[test]
 fn workers_and_shards_split_a_collection_and_the_store_reads_back() {
     if !raw_available() {

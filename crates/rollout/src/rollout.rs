@@ -44,6 +44,43 @@ pub struct StageEvent<'a> {
     pub row: &'a StageRow,
 }
 
+/// A trajectory being rolled out: its plan entry, its rows so far, its lock held.
+struct Open<'c> {
+    planned: &'c PlannedTrajectory,
+    traj: Trajectory,
+    lock: File,
+    lock_path: std::path::PathBuf,
+    final_path: std::path::PathBuf,
+    work: std::path::PathBuf,
+    branch_points: std::collections::BTreeSet<usize>,
+    resumed_at: usize,
+}
+
+impl Open<'_> {
+    /// Stage `stage`'s planned mixture.
+    fn mixture(&self, c: &Collection, stage: usize) -> Result<Mixture, RolloutError> {
+        Mixture::new(c.space.clone(), self.planned.mixtures[stage].clone())
+            .map_err(|e| self.at(stage, e.into()))
+    }
+
+    /// `e`, naming this trajectory and `stage`.
+    fn at(&self, stage: usize, e: RolloutError) -> RolloutError {
+        RolloutError::Stage {
+            id: format!("trajectory {}", self.planned.id),
+            stage,
+            source: Box::new(e),
+        }
+    }
+}
+
+/// What opening a plan entry gave.
+enum Opened<'c> {
+    /// Nothing to roll here.
+    Done(Outcome),
+    /// Ready, with its session (boxed: both are large beside the outcome).
+    Open(Box<Open<'c>>, Box<Session>),
+}
+
 /// Rolls trajectories of one collection out in this process.
 pub struct Worker<'c> {
     collection: &'c Collection,
@@ -83,6 +120,89 @@ impl<'c> Worker<'c> {
         index: u64,
         mut on_stage: impl FnMut(StageEvent<'_>),
     ) -> Result<Outcome, RolloutError> {
+        let (mut open, mut session) = match self.open(index)? {
+            Opened::Done(outcome) => return Ok(outcome),
+            Opened::Open(open, session) => (*open, *session),
+        };
+        let (cfg, steps) = (&self.collection.config, self.collection.config.steps_per_stage());
+        for stage in open.resumed_at..cfg.stages {
+            let mixture = open.mixture(self.collection, stage)?;
+            let row = run_stage(&mut session, &self.observer, &mixture, steps, stage)
+                .map_err(|e| open.at(stage, e))?;
+            self.record(&mut open, &session, stage, row, &mut on_stage)?;
+        }
+        self.finish(open)
+    }
+
+    /// Rolls out (or resumes, or skips) the plan entries `indices` together: those that open at
+    /// the same stage train as one network with stacked weights (`train_stage_batched`, issue
+    /// 20), each on its own mixture and data order, and are observed, checkpointed and recorded
+    /// one by one as [`Worker::run`] does; a group of one trains alone. The trajectories match
+    /// their one-by-one rollouts to float rounding (the stacked products run in other shapes),
+    /// not bit for bit. One outcome per index, in order.
+    pub fn run_batched(
+        &self,
+        indices: &[u64],
+        mut on_stage: impl FnMut(StageEvent<'_>),
+    ) -> Result<Vec<Outcome>, RolloutError> {
+        let c = self.collection;
+        let (stages, steps) = (c.config.stages, c.config.steps_per_stage());
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; indices.len()];
+        // The trajectories to roll, grouped by the stage they open at (lockstep needs one).
+        let mut groups: std::collections::BTreeMap<usize, Vec<(usize, Open<'_>, Session)>> =
+            Default::default();
+        for (slot, &index) in indices.iter().enumerate() {
+            match self.open(index)? {
+                Opened::Done(outcome) => outcomes[slot] = Some(outcome),
+                Opened::Open(open, session) => {
+                    groups.entry(open.resumed_at).or_default().push((slot, *open, *session))
+                }
+            }
+        }
+        for (from, group) in groups {
+            let (mut slots, mut opens, mut sessions) = (Vec::new(), Vec::new(), Vec::new());
+            for (slot, open, session) in group {
+                slots.push(slot);
+                opens.push(open);
+                sessions.push(session);
+            }
+            for stage in from..stages {
+                let mixtures =
+                    opens.iter().map(|o| o.mixture(c, stage)).collect::<Result<Vec<_>, _>>()?;
+                let stats = if sessions.len() == 1 {
+                    vec![sessions[0]
+                        .train_stage(&mixtures[0], steps)
+                        .map_err(|e| opens[0].at(stage, e.into()))?]
+                } else {
+                    mixagent_lm::train_stage_batched(&mut sessions, &mixtures, steps).map_err(
+                        |e| {
+                            let ids: Vec<&str> =
+                                opens.iter().map(|o| o.planned.id.as_str()).collect();
+                            RolloutError::Stage {
+                                id: format!("trajectories {} (trained together)", ids.join(", ")),
+                                stage,
+                                source: Box::new(e.into()),
+                            }
+                        },
+                    )?
+                };
+                for (i, stats) in stats.into_iter().enumerate() {
+                    let row =
+                        observe_stage(&sessions[i], &self.observer, &mixtures[i], stats, stage)
+                            .map_err(|e| opens[i].at(stage, e))?;
+                    self.record(&mut opens[i], &sessions[i], stage, row, &mut on_stage)?;
+                }
+            }
+            for (slot, open) in slots.into_iter().zip(opens) {
+                outcomes[slot] = Some(self.finish(open)?);
+            }
+        }
+        Ok(outcomes.into_iter().map(|o| o.expect("every index has an outcome")).collect())
+    }
+
+    /// Plan entry `index` with its lock taken and its session at its next stage, or what
+    /// [`Worker::run`] reports without rolling it (finished, held elsewhere, waiting).
+    fn open(&self, index: u64) -> Result<Opened<'_>, RolloutError> {
         let c = self.collection;
         let planned = c.plan.get(index as usize).ok_or_else(|| {
             RolloutError::collection(
@@ -95,18 +215,18 @@ impl<'c> Worker<'c> {
         if final_path.exists() {
             // A run killed after writing the file but before cleaning up leaves a work folder.
             let _ = std::fs::remove_dir_all(c.work_dir(id));
-            return Ok(Outcome::AlreadyDone);
+            return Ok(Opened::Done(Outcome::AlreadyDone));
         }
         let lock_path = c.dir.join("work").join(format!("{id}.lock"));
         let lock = File::create(&lock_path).map_err(|e| RolloutError::io(&lock_path, e))?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Ok(Outcome::Busy),
+            Err(TryLockError::WouldBlock) => return Ok(Opened::Done(Outcome::Busy)),
             Err(TryLockError::Error(e)) => return Err(RolloutError::io(&lock_path, e)),
         }
         // Finished by another process between the check and the lock.
         if final_path.exists() {
-            return Ok(Outcome::AlreadyDone);
+            return Ok(Opened::Done(Outcome::AlreadyDone));
         }
         let cfg = &c.config;
         let steps = cfg.steps_per_stage();
@@ -122,7 +242,7 @@ impl<'c> Worker<'c> {
         // kept for them.
         let branch_points = c.branch_points(index);
         let work = c.work_dir(id);
-        let mut traj = match c.latest_stage(id) {
+        let traj = match c.latest_stage(id) {
             Some((n, dir)) => {
                 let saved = saved_rows(c, &dir, n, "delete this folder to restart the trajectory")?;
                 session.resume(&dir)?;
@@ -149,7 +269,7 @@ impl<'c> Worker<'c> {
                                 ),
                             ));
                         }
-                        return Ok(Outcome::Waiting { parent: b.parent });
+                        return Ok(Opened::Done(Outcome::Waiting { parent: b.parent }));
                     }
                     let fix =
                         "delete this folder and the parent's trajectory to roll both out again";
@@ -162,36 +282,51 @@ impl<'c> Worker<'c> {
             },
         };
         let resumed_at = traj.stages.len();
-        for stage in resumed_at..cfg.stages {
-            let wrap = |e: RolloutError| RolloutError::Stage {
-                id: format!("trajectory {id}"),
-                stage,
-                source: Box::new(e),
-            };
-            let mixture = Mixture::new(c.space.clone(), planned.mixtures[stage].clone())
-                .map_err(|e| wrap(e.into()))?;
-            let row =
-                run_stage(&mut session, &self.observer, &mixture, steps, stage).map_err(wrap)?;
-            traj.stages.push(row);
-            if stage + 1 < cfg.stages {
-                let dir = work.join(format!("stage-{:03}", stage + 1));
-                let json = serde_json::to_vec(&traj).expect("json");
-                session.save(&dir, &[("trajectory.json", &json)]).map_err(|e| wrap(e.into()))?;
-                if branch_points.contains(&(stage + 1)) {
-                    c.keep_branch_point(id, stage + 1, &dir).map_err(wrap)?;
-                }
-                remove_stages_except(&work, &format!("stage-{:03}", stage + 1));
+        let open =
+            Open { planned, traj, lock, lock_path, final_path, work, branch_points, resumed_at };
+        Ok(Opened::Open(Box::new(open), Box::new(session)))
+    }
+
+    /// Records stage `stage`'s `row`: into the trajectory, and (before the last stage) with the
+    /// session into the next stage's checkpoint, kept for a branch where one leaves there.
+    fn record(
+        &self,
+        o: &mut Open<'_>,
+        session: &Session,
+        stage: usize,
+        row: StageRow,
+        on_stage: &mut impl FnMut(StageEvent<'_>),
+    ) -> Result<(), RolloutError> {
+        let c = self.collection;
+        o.traj.stages.push(row);
+        if stage + 1 < c.config.stages {
+            let dir = o.work.join(format!("stage-{:03}", stage + 1));
+            let json = serde_json::to_vec(&o.traj).expect("json");
+            session.save(&dir, &[("trajectory.json", &json)]).map_err(|e| o.at(stage, e.into()))?;
+            if o.branch_points.contains(&(stage + 1)) {
+                c.keep_branch_point(&o.planned.id, stage + 1, &dir).map_err(|e| o.at(stage, e))?;
             }
-            on_stage(StageEvent { id, row: traj.stages.last().expect("pushed") });
+            remove_stages_except(&o.work, &format!("stage-{:03}", stage + 1));
         }
-        traj.write(&final_path)?;
-        let _ = std::fs::remove_dir_all(&work);
-        drop(lock);
-        let _ = std::fs::remove_file(&lock_path);
-        if let Some(b) = planned.branch {
+        on_stage(StageEvent { id: &o.planned.id, row: o.traj.stages.last().expect("pushed") });
+        Ok(())
+    }
+
+    /// Writes the finished trajectory, cleans its work folder and lock up, and lets its branch
+    /// point go.
+    fn finish(&self, o: Open<'_>) -> Result<Outcome, RolloutError> {
+        let c = self.collection;
+        o.traj.write(&o.final_path)?;
+        let _ = std::fs::remove_dir_all(&o.work);
+        drop(o.lock);
+        let _ = std::fs::remove_file(&o.lock_path);
+        if let Some(b) = o.planned.branch {
             c.release_branch_points(b.parent);
         }
-        Ok(Outcome::Finished { resumed_at, stages_run: cfg.stages - resumed_at })
+        Ok(Outcome::Finished {
+            resumed_at: o.resumed_at,
+            stages_run: c.config.stages - o.resumed_at,
+        })
     }
 
     fn new_trajectory(&self, p: &PlannedTrajectory) -> Trajectory {
@@ -261,6 +396,17 @@ pub(crate) fn run_stage(
     stage: usize,
 ) -> Result<StageRow, RolloutError> {
     let stats = session.train_stage(mixture, steps)?;
+    observe_stage(session, observer, mixture, stats, stage)
+}
+
+/// Observes the model after a stage of `mixture` that trained with `stats`: the stage's row.
+fn observe_stage(
+    session: &Session,
+    observer: &Observer,
+    mixture: &Mixture,
+    stats: mixagent_lm::StageStats,
+    stage: usize,
+) -> Result<StageRow, RolloutError> {
     let t0 = Instant::now();
     let observation = observer.observe(session.model(), session.device())?;
     let observe_precision = observer.precision(session.device())?;

@@ -34,6 +34,12 @@ pub struct Args {
     /// Stop after this many trajectories finish in this call (for sizing and tests).
     #[arg(long)]
     max_trajectories: Option<usize>,
+    /// Trajectories each worker trains together as one network with stacked weights, each on
+    /// its own mixture and data order (issue 20): for a GPU, which one small proxy leaves
+    /// mostly idle. On a CPU it is slower (BENCHMARKS.md, "Batched proxies in Rust"), and the
+    /// trajectories match their one-by-one rollouts to float rounding, not bit for bit.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
     /// libtorch threads per worker [default: cores / workers].
     #[arg(long)]
     threads: Option<usize>,
@@ -110,8 +116,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         Some(s) => parse_slice(s, "--shard")?,
         None => (0, 1),
     };
-    if a.workers == 0 {
-        bail!("--workers must be ≥ 1");
+    if a.workers == 0 || a.batch == 0 {
+        bail!("--workers and --batch must be ≥ 1");
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = a.threads.unwrap_or((cores / a.workers).max(1));
@@ -120,7 +126,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let collection = Collection::open(&out, config)?;
     if let Some(w) = &a.worker_of {
         let (w, n) = parse_slice(w, "--worker-of")?;
-        return work(&collection, shard, shards, Some((w, n)), a.max_trajectories);
+        return work(&collection, shard, shards, Some((w, n)), a.max_trajectories, a.batch);
     }
     let todo = collection.unfinished(shard, shards);
     let cfg = &collection.config;
@@ -140,7 +146,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let done_before = collection.plan.len() - collection.unfinished(0, 1).len();
     if a.workers == 1 {
-        work(&collection, shard, shards, None, a.max_trajectories)?;
+        work(&collection, shard, shards, None, a.max_trajectories, a.batch)?;
     } else {
         spawn_workers(&a, &out, &collection, threads)?;
     }
@@ -155,6 +161,7 @@ fn work(
     shards: usize,
     worker_of: Option<(usize, usize)>,
     max: Option<usize>,
+    batch: usize,
 ) -> anyhow::Result<()> {
     let todo = c.unfinished(shard, shards);
     let worker = Worker::new(c)?;
@@ -165,48 +172,61 @@ fn work(
             .expect("valid template"),
     );
     let finished = std::cell::Cell::new(0);
-    let run = |index: u64| -> anyhow::Result<Outcome> {
-        let outcome = worker.run(index, |e| {
-            bar.inc(1);
-            let fb: Vec<String> =
-                e.row.observation.feedback.iter().map(|(f, v)| format!("{f} {v:.3}")).collect();
-            bar.set_message(format!("{} stage {}: {}", e.id, e.row.stage, fb.join(", ")));
-            if bar.is_hidden() {
+    let on_stage = |e: mixagent_rollout::StageEvent<'_>| {
+        bar.inc(1);
+        let fb: Vec<String> =
+            e.row.observation.feedback.iter().map(|(f, v)| format!("{f} {v:.3}")).collect();
+        bar.set_message(format!("{} stage {}: {}", e.id, e.row.stage, fb.join(", ")));
+        if bar.is_hidden() {
+            tracing::info!(
+                trajectory = e.id,
+                stage = e.row.stage,
+                feedback = fb.join(", "),
+                "stage"
+            );
+        }
+    };
+    // Counts what an outcome did.
+    let tally = |index: u64, outcome: &Outcome| match *outcome {
+        Outcome::Finished { resumed_at, .. } => {
+            finished.set(finished.get() + 1);
+            bar.inc(resumed_at as u64);
+            if resumed_at > 0 {
                 tracing::info!(
-                    trajectory = e.id,
-                    stage = e.row.stage,
-                    feedback = fb.join(", "),
-                    "stage"
+                    trajectory = c.plan[index as usize].id,
+                    stage = resumed_at,
+                    "resumed"
                 );
             }
-        })?;
-        match outcome {
-            Outcome::Finished { resumed_at, .. } => {
-                finished.set(finished.get() + 1);
-                bar.inc(resumed_at as u64);
-                if resumed_at > 0 {
-                    tracing::info!(
-                        trajectory = c.plan[index as usize].id,
-                        stage = resumed_at,
-                        "resumed"
-                    );
-                }
-            }
-            Outcome::AlreadyDone | Outcome::Busy => bar.inc(c.config.stages as u64),
-            Outcome::Waiting { .. } => {}
         }
+        Outcome::AlreadyDone | Outcome::Busy => bar.inc(c.config.stages as u64),
+        Outcome::Waiting { .. } => {}
+    };
+    let run = |index: u64| -> anyhow::Result<Outcome> {
+        let outcome = worker.run(index, on_stage)?;
+        tally(index, &outcome);
         Ok(outcome)
     };
     let room = || max.is_none_or(|m| finished.get() < m);
-    // Every worker walks the same list and takes what no other process has locked; a branch
-    // whose parent has not reached its branch point waits for the end of the list.
+    // Every worker walks the same list and takes what no other process has locked, `batch` at
+    // a time; a branch whose parent has not reached its branch point waits for the end of the
+    // list.
     let mut waiting = Vec::new();
-    for &index in &todo {
-        if !room() {
-            break;
-        }
-        if let Outcome::Waiting { parent } = run(index)? {
-            waiting.push((index, parent));
+    let mut rest = &todo[..];
+    while !rest.is_empty() && room() {
+        let n = max.map_or(batch, |m| batch.min(m - finished.get())).clamp(1, rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let outcomes = if n == 1 {
+            vec![worker.run(chunk[0], on_stage)?]
+        } else {
+            worker.run_batched(chunk, on_stage)?
+        };
+        for (&index, outcome) in chunk.iter().zip(outcomes) {
+            tally(index, &outcome);
+            if let Outcome::Waiting { parent } = outcome {
+                waiting.push((index, parent));
+            }
         }
     }
     // Then each waiting branch: its parent is rolled out here unless another process holds
@@ -249,6 +269,7 @@ fn spawn_workers(a: &Args, out: &Path, c: &Collection, threads: usize) -> anyhow
             if let Some(m) = a.max_trajectories {
                 args.extend(["--max-trajectories".into(), m.to_string().into()]);
             }
+            args.extend(["--batch".into(), a.batch.to_string().into()]);
             args.extend(["--threads".into(), threads.to_string().into()]);
             args.extend(["--worker-of".into(), format!("{w}/{}", a.workers).into()]);
             Job {
