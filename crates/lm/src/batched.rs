@@ -232,46 +232,52 @@ pub fn train_stage_batched(
     }
     let mut loss_sums = vec![0.0f64; sessions.len()];
     let mut moments = moments;
-    for _ in 0..steps {
-        let mut losses = vec![0.0f64; sessions.len()];
-        for _ in 0..accum {
-            let mut windows = Vec::with_capacity(sessions.len());
-            for (s, m) in sessions.iter_mut().zip(mixtures) {
-                let mut buf = std::mem::take(&mut s.buf);
-                s.sampler.fill(m, &mut buf)?;
-                windows.push(Tensor::from_slice(&buf).view([b, t1]));
-                s.buf = buf;
+    // The steps; whatever ends them, the steps completed are written back below, so a failed
+    // stage leaves each session as `Session::train_stage` would: its finished steps applied.
+    let mut run = || -> Result<(), LmError> {
+        for _ in 0..steps {
+            let mut losses = vec![0.0f64; sessions.len()];
+            for _ in 0..accum {
+                let mut windows = Vec::with_capacity(sessions.len());
+                for (s, m) in sessions.iter_mut().zip(mixtures) {
+                    s.sampler.fill(m, &mut s.buf)?;
+                    windows.push(Tensor::from_slice(&s.buf).view([b, t1]));
+                }
+                let window = Tensor::stack(&windows, 0).to_device(device);
+                let rows = model.token_losses(&window, kind).mean_dim(2, false, Kind::Float); // (N, B)
+                (rows.mean_dim(1, false, Kind::Float).sum(Kind::Float) / accum as f64).backward();
+                let rows = rows.detach().to_device(tch::Device::Cpu);
+                for (i, s) in sessions.iter_mut().enumerate() {
+                    let r: Vec<f32> = Vec::try_from(rows.get(i as i64))?;
+                    s.count_rows(&r);
+                    losses[i] += r.iter().map(|&x| f64::from(x)).sum::<f64>() / r.len() as f64;
+                }
             }
-            let window = Tensor::stack(&windows, 0).to_device(device);
-            let rows = model.token_losses(&window, kind).mean_dim(2, false, Kind::Float); // (N, B)
-            (rows.mean_dim(1, false, Kind::Float).sum(Kind::Float) / accum as f64).backward();
-            let rows = rows.detach().to_device(tch::Device::Cpu);
-            for (i, s) in sessions.iter_mut().enumerate() {
-                let r: Vec<f32> = Vec::try_from(rows.get(i as i64))?;
-                s.count_rows(&r);
-                losses[i] += r.iter().map(|&x| f64::from(x)).sum::<f64>() / r.len() as f64;
+            for (i, s) in sessions.iter().enumerate() {
+                let loss = losses[i] / accum as f64;
+                if !loss.is_finite() {
+                    return Err(LmError::NonFiniteLoss {
+                        step: s.step,
+                        loss,
+                        last_good: format!(
+                            "the last checkpoint (proxy {i} of {} trained together; the steps before this one are kept in every proxy)",
+                            sessions.len()
+                        ),
+                    });
+                }
+                loss_sums[i] += loss;
+            }
+            let step = sessions[0].opt.step_count() + 1;
+            let lr = sessions[0].lr.at(sessions[0].step);
+            adamw_step(&model, &slots, &mut moments, &adamw, lr, step);
+            for s in sessions.iter_mut() {
+                s.step += 1;
+                s.opt.advance(1);
             }
         }
-        for (i, s) in sessions.iter().enumerate() {
-            let loss = losses[i] / accum as f64;
-            if !loss.is_finite() {
-                return Err(LmError::NonFiniteLoss {
-                    step: s.step,
-                    loss,
-                    last_good: "the last checkpoint (this batched stage is not written back)"
-                        .into(),
-                });
-            }
-            loss_sums[i] += loss;
-        }
-        let step = sessions[0].opt.step_count() + 1;
-        let lr = sessions[0].lr.at(sessions[0].step);
-        adamw_step(&model, &slots, &mut moments, &adamw, lr, step);
-        for s in sessions.iter_mut() {
-            s.step += 1;
-            s.opt.advance(1);
-        }
-    }
+        Ok(())
+    };
+    let result = run();
     // Back into each session: weights, moments.
     tch::no_grad(|| {
         for (i, s) in sessions.iter_mut().enumerate() {
@@ -286,6 +292,7 @@ pub fn train_stage_batched(
             }
         }
     });
+    result?;
     let secs = start.elapsed().as_secs_f64() / sessions.len() as f64;
     Ok(sessions.iter_mut().zip(loss_sums).map(|(s, sum)| s.stage_stats(steps, sum, secs)).collect())
 }

@@ -24,8 +24,13 @@ fn corpus(dir: &Path) -> Corpus {
     Corpus::open(dir).unwrap()
 }
 
-/// Session `seed` over the three domains, 12 planned steps, the smoke shape.
+/// Session `seed` over the three domains, 12 planned steps, the smoke shape (with
+/// `other_shape`: one key-value head and an untied output head).
 fn session(corpus: &Corpus, seed: u64, grad_accum: usize) -> Session {
+    session_of(corpus, seed, grad_accum, false)
+}
+
+fn session_of(corpus: &Corpus, seed: u64, grad_accum: usize, other_shape: bool) -> Session {
     let space = SpaceSpec {
         level: "domains".into(),
         fields: vec!["general".into(), "math".into()],
@@ -37,9 +42,14 @@ fn session(corpus: &Corpus, seed: u64, grad_accum: usize) -> Session {
     train.warmup_steps = 2;
     train.seed = seed;
     train.grad_accum = grad_accum;
-    // A clip that binds for some proxies and steps, so each proxy's own norm matters.
-    train.adamw.grad_clip = 0.5;
-    let model = ModelConfig::preset("smoke", VOCAB).unwrap();
+    // A clip that binds, so each proxy's own norm matters (clipping all by their joint norm
+    // fails this test).
+    train.adamw.grad_clip = 0.05;
+    let mut model = ModelConfig::preset("smoke", VOCAB).unwrap();
+    if other_shape {
+        model.n_kv_heads = 1;
+        model.tie_embeddings = false;
+    }
     Session::new(Weights::Fresh(&model), corpus, space, train, 12, Device::Cpu).unwrap()
 }
 
@@ -52,7 +62,8 @@ fn batched_proxies_end_where_each_trained_alone_ends() {
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
     let corpus = corpus(dir.path());
-    for accum in [1, 2] {
+    for (accum, other_shape) in [(1, false), (2, false), (1, true)] {
+        let session = |c: &Corpus, seed: u64, accum: usize| session_of(c, seed, accum, other_shape);
         let space = session(&corpus, 0, accum).space().clone();
         let mixtures: Vec<Mixture> = [[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.3, 0.5, 0.2]]
             .iter()

@@ -36,8 +36,9 @@ pub struct Args {
     max_trajectories: Option<usize>,
     /// Trajectories each worker trains together as one network with stacked weights, each on
     /// its own mixture and data order (issue 20): for a GPU, which one small proxy leaves
-    /// mostly idle. On a CPU it is slower (BENCHMARKS.md, "Batched proxies in Rust"), and the
-    /// trajectories match their one-by-one rollouts to float rounding, not bit for bit.
+    /// mostly idle. On a CPU it is slower (BENCHMARKS.md, "Batched proxies in Rust"). The
+    /// trajectories match their one-by-one rollouts to float rounding in float32 (to bfloat16's
+    /// in bf16), not bit for bit, and depend on which trajectories a worker grouped.
     #[arg(long, default_value_t = 1)]
     batch: usize,
     /// libtorch threads per worker [default: cores / workers].
