@@ -23,7 +23,7 @@ use std::time::Instant;
 use mixagent_core::Mixture;
 use tch::{Kind, Tensor};
 
-use crate::model::{rope, rope_tables};
+use crate::model::{rope, rope_tables, token_cross_entropy};
 use crate::{LmError, ModelConfig, Session, StageStats};
 
 /// A stacked parameter's AdamW moments, `m` and `v`, `(N, …)` each.
@@ -108,16 +108,7 @@ impl Stacked {
             Some(&i) => &self.params[i].1,
             None => embed,
         };
-        bmm(&x, head, kind)
-            .view([-1, v])
-            .cross_entropy_loss::<Tensor>(
-                &targets.reshape([-1]),
-                None,
-                tch::Reduction::None,
-                -100,
-                0.0,
-            )
-            .view([n, b, t])
+        token_cross_entropy(&bmm(&x, head, kind), &targets, v).view([n, b, t])
     }
 }
 

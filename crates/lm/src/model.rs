@@ -241,17 +241,19 @@ impl Llama {
         let inputs = window.narrow(1, 0, t1 - 1);
         let targets = window.narrow(1, 1, t1 - 1);
         let logits = self.forward_in(&inputs, matmul);
-        logits
-            .view([-1, self.cfg.vocab_size as i64])
-            .cross_entropy_loss::<Tensor>(
-                &targets.reshape([-1]),
-                None,
-                tch::Reduction::None,
-                -100,
-                0.0,
-            )
-            .view([b, t1 - 1])
+        token_cross_entropy(&logits, &targets, self.cfg.vocab_size as i64).view([b, t1 - 1])
     }
+}
+
+/// Per-token cross-entropy of `logits` `(…, V)` against `targets` `(…)`, flat.
+pub(crate) fn token_cross_entropy(logits: &Tensor, targets: &Tensor, vocab: i64) -> Tensor {
+    logits.view([-1, vocab]).cross_entropy_loss::<Tensor>(
+        &targets.reshape([-1]),
+        None,
+        tch::Reduction::None,
+        -100,
+        0.0,
+    )
 }
 
 /// `x·wᵀ` with both operands in `kind`; the result is in `kind` (a no-op cast for float32).
