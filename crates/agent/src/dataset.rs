@@ -249,47 +249,44 @@ fn stage_outcomes(
         .collect()
 }
 
-/// The tree of each trajectory of `set`, numbered by first appearance: a branch
-/// (`families.branches`) belongs to its parent's tree, any other trajectory is its own.
+/// How `set` branches, per trajectory: its tree, numbered by first appearance (a branch
+/// belongs to its parent's, `families.branches`; any other trajectory is its own), and the
+/// stage from which it adds transitions (a branch's branch point where its parent is in the
+/// set, whose rows those before it are; else 0: a branch without its parent is read whole).
 /// Trajectories are told apart by collection (their config, the trajectory count aside, since
 /// a collection may grow) and plan index, so several collections (`train-agent --trajectories
 /// A --trajectories B`) never share a tree.
-fn trees(set: &[Trajectory]) -> Vec<usize> {
-    let mut seen: BTreeMap<(String, u64), usize> = BTreeMap::new();
-    set.iter()
+fn branching(set: &[Trajectory]) -> (Vec<usize>, Vec<usize>) {
+    let keys: Vec<String> = set
+        .iter()
         .map(|t| {
-            let root = (collection_key(t), t.branch.map_or(t.index, |b| b.parent));
-            let next = seen.len();
-            *seen.entry(root).or_insert(next)
+            let mut c = t.config.clone();
+            c.trajectories = 0;
+            serde_json::to_string(&c).expect("a config serialises")
         })
-        .collect()
-}
-
-/// What tells `t`'s collection apart: its config, its trajectory count aside.
-fn collection_key(t: &Trajectory) -> String {
-    let mut c = t.config.clone();
-    c.trajectories = 0;
-    serde_json::to_string(&c).expect("a config serialises")
-}
-
-/// The stage from which each trajectory of `set` adds transitions: a branch's branch point,
-/// where its parent is in the set (the rows before it are the parent's, already there), else
-/// 0 (a branch whose parent is missing is read whole); 0 for any other trajectory.
-fn first_own_stages(set: &[Trajectory]) -> Vec<usize> {
-    let present: std::collections::BTreeSet<(String, u64)> =
-        set.iter().map(|t| (collection_key(t), t.index)).collect();
+        .collect();
+    let present: std::collections::BTreeSet<(&str, u64)> =
+        set.iter().zip(&keys).map(|(t, k)| (k.as_str(), t.index)).collect();
+    let mut seen: BTreeMap<(&str, u64), usize> = BTreeMap::new();
     set.iter()
-        .map(|t| match t.branch {
-            Some(b) if present.contains(&(collection_key(t), b.parent)) => {
-                t.stages.len() - t.own_stages().len()
-            }
-            _ => 0,
+        .zip(&keys)
+        .map(|(t, k)| {
+            let root = (k.as_str(), t.branch.map_or(t.index, |b| b.parent));
+            let next = seen.len();
+            let tree = *seen.entry(root).or_insert(next);
+            let first = match t.branch {
+                Some(b) if present.contains(&(k.as_str(), b.parent)) => {
+                    t.stages.len() - t.own_stages().len()
+                }
+                _ => 0,
+            };
+            (tree, first)
         })
-        .collect()
+        .unzip()
 }
 
 /// The per-domain priors of `set` over its collected space `domains`: the whole set's, and
-/// for each half of the trees (even and odd, numbered as in [`trees`]) the one drawn from the
+/// for each half of the trees (even and odd, numbered as in [`branching`]) the one drawn from the
 /// other half. Each finished trajectory gives each domain its last-stage credit
 /// (`credit_source` for the source field, `credit_target` for the target field where there is
 /// one); a tree counts as one run, the mean of its trajectories' credits, since a branch
@@ -369,8 +366,7 @@ impl Dataset {
             .iter()
             .map(|d| fields.iter().position(|f| *f == d.field).expect("a space field"))
             .collect();
-        let tree = trees(set);
-        let first_own = first_own_stages(set);
+        let (tree, first_own) = branching(set);
         let (prior, cross) = if views.prior {
             priors(set, &tree, &domains, &fields)?
         } else {
@@ -924,10 +920,10 @@ mod tests {
         let mut grown = other.clone();
         grown.config.trajectories += 10;
         let four = [parent.clone(), branch.clone(), other.clone(), elsewhere, grown];
-        assert_eq!(trees(&four), [0, 0, 1, 2, 1]);
+        assert_eq!(branching(&four).0, [0, 0, 1, 2, 1]);
         // A branch whose parent is not in the set is read whole.
-        assert_eq!(first_own_stages(&four[..3]), [0, 2, 0]);
-        assert_eq!(first_own_stages(&four[1..3]), [0, 0]);
+        assert_eq!(branching(&four[..3]).1, [0, 2, 0]);
+        assert_eq!(branching(&four[1..3]).1, [0, 0]);
         let set = [parent, branch, other];
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 2, 0).unwrap();
         let b = &d.blocks[0];
@@ -944,7 +940,7 @@ mod tests {
         assert_eq!(d.final_scores.len(), 3);
         assert_eq!(d.trees, [0, 0, 1]);
         // The prior: two trees, not three runs; the tree's halves are the same.
-        assert_eq!(trees(&set), [0, 0, 1]);
+        assert_eq!(branching(&set).0, [0, 0, 1]);
         let views = ViewConfig { prior: true, ..ONE_VIEW };
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &views, 2, 0).unwrap();
         assert_eq!(d.prior.runs, 2);

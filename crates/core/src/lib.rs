@@ -20,7 +20,9 @@ pub use device::{Device, Precision};
 pub use domain::{Domain, DomainId, DomainSpace, SpaceSpec, GROUP_SEPARATOR};
 pub use error::{CoreError, FileError};
 pub use field::Field;
-pub use mixture::{jitter_within_fields, Mixture, MixtureSpec, SIMPLEX_TOLERANCE};
+pub use mixture::{
+    jitter_within_fields, tilt_within_fields, Mixture, MixtureSpec, SIMPLEX_TOLERANCE,
+};
 pub use observation::{balanced_score, Observation, ObserveConfig, EVAL_REPORT_VERSION};
 pub use policy::{
     fnv64_hex, spread_over_fields, DomainInfo, MixingPolicy, PolicyInput, StageOutcome,

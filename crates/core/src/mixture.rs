@@ -130,6 +130,22 @@ pub fn jitter_within_fields(
     v.into_iter().map(|x| x / sum).collect()
 }
 
+/// `weights` with each entry's weight off the floor multiplied by `exp(κ·e)`, `e` its
+/// `evidence` (one value per entry, in weight order), each field keeping its total: a tilt
+/// toward a prior (the agent's `decision.tilt`, the collection's `families.tilted`). The
+/// jitter's arithmetic with the evidence for its draws.
+pub fn tilt_within_fields(
+    weights: &[f64],
+    fields: &[Vec<usize>],
+    kappa: f64,
+    floor: f64,
+    evidence: &[f64],
+) -> Vec<f64> {
+    // `jitter_within_fields` draws its factors in field order: here they are the evidence.
+    let mut e = fields.iter().flatten().map(|&i| evidence[i]);
+    jitter_within_fields(weights, fields, kappa, floor, || e.next().expect("one value an entry"))
+}
+
 impl Serialize for Mixture {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_spec().serialize(s)

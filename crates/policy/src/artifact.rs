@@ -748,13 +748,7 @@ pub fn tilt_within(
     kappa: f64,
     floor: f64,
 ) -> Vec<f64> {
-    let fields = field_members(domains);
-    // `jitter_within_fields` multiplies by exp(σ·z) with z drawn in field order: here z is
-    // the evidence, read in that order.
-    let mut order = fields.iter().flatten().map(|&i| evidence[i]);
-    mixagent_core::jitter_within_fields(w, &fields, kappa, floor, || {
-        order.next().expect("one value per entry")
-    })
+    mixagent_core::tilt_within_fields(w, &field_members(domains), kappa, floor, evidence)
 }
 
 /// A mixture drawn from the policy's Gaussian over (logits, share logit).

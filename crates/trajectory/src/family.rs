@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use mixagent_core::seed::derive;
-use mixagent_core::{jitter_within_fields, DomainSpace};
+use mixagent_core::{jitter_within_fields, tilt_within_fields, DomainSpace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -567,9 +567,7 @@ fn jitter_within(g: &Groups, rows: &mut [Vec<f64>], sigma: f64, floor: f64, rng:
 fn tilt_within(g: &Groups, rows: &mut [Vec<f64>], kappa: f64, evidence: &[f64], floor: f64) {
     let fields: Vec<Vec<usize>> = std::iter::once(&g.source).chain(&g.targets).cloned().collect();
     for row in rows {
-        // `jitter_within_fields` draws its factors in field order: here they are the evidence.
-        let mut e = fields.iter().flatten().map(|&i| evidence[i]);
-        *row = jitter_within_fields(row, &fields, kappa, floor, || e.next().expect("one a domain"));
+        *row = tilt_within_fields(row, &fields, kappa, floor, evidence);
     }
 }
 
