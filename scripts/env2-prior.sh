@@ -12,8 +12,9 @@
 #    same network, as select-agent shares a training between decision candidates. agent-t1,
 #    chosen on the held-out probe (experiments/env2/prior-probe.toml, run by
 #    scripts/env2-select.sh), is the one the comparison settings run.
-# 3. Copies agent-t1 with `decision.share_step` = 0.02 and 0.05 (agent-t1-step02, -step05):
-#    its target share moves at most that much a stage. Only binaries from 2026-12-07 on read
+# 3. Copies agent-t1 with `decision.share_step` = 0.005, 0.02 and 0.05 (agent-t1-step005,
+#    -step02, -step05): its target share moves at most that much a stage (0.005: within 0.12 of
+#    its first stage's over 24 stages). Only binaries from 2026-12-07 on read
 #    them (runs/env2-prior/mixagent; scripts/env2-select.sh probes them with it).
 #
 # Cost on 2 cores: training 10 min alone (26 with another job).
@@ -56,6 +57,7 @@ with_decision() { # with_decision NAME KEY VALUE [FROM]: a copy of agent FROM (d
 }
 with_decision agent-tilt prior_tilts '[0.5, 1.0, 2.0, 4.0]'
 for k in 1 2 4; do with_decision agent-t$k tilt "$k.0"; done
-# agent-t1 with its target share moving at most 0.02 or 0.05 a stage (`decision.share_step`):
-# the version-6 agent ran to one field's corner on the target model (RESULTS.md).
-for step in 02 05; do with_decision agent-t1-step$step share_step "0.$step" agent-t1; done
+# agent-t1 with its target share moving at most 0.005, 0.02 or 0.05 a stage
+# (`decision.share_step`): the version-6 agent ran to one field's corner on the target model
+# (RESULTS.md).
+for step in 005 02 05; do with_decision agent-t1-step$step share_step "0.$step" agent-t1; done
