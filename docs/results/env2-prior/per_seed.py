@@ -15,14 +15,20 @@ def feedback(path):
 
 
 def main(out, policies):
-    base_file = sorted(glob.glob(os.path.join(out, "base-final-feedback-*.json")))[0]
-    items = base_file.rsplit("-", 1)[1]
-    base = feedback(base_file)
+    # A folder with final items scores on them (`final_items`); a proxy probe (none) on the
+    # run's own observations, the base's and the last stage's.
+    base_files = sorted(glob.glob(os.path.join(out, "base-final-feedback-*.json")))
+    items = base_files[0].rsplit("-", 1)[1] if base_files else None
+    base = feedback(base_files[0]) if base_files else None
     for policy in policies:
         print(policy)
         for seed_dir in sorted(glob.glob(os.path.join(out, "runs", policy, "seed-*"))):
-            f = feedback(os.path.join(seed_dir, f"final-feedback-{items}"))
             run = json.load(open(os.path.join(seed_dir, "run.json")))
+            if items:
+                f = feedback(os.path.join(seed_dir, f"final-feedback-{items}"))
+            else:
+                base = run["initial"]["feedback"]
+                f = run["stages"][-1]["observation"]["feedback"]
             fields = run["config"]["space"]["fields"]
             target = [e["field"] == fields[1] for e in run["space"]]
             last = sum(w for w, t in zip(run["stages"][-1]["weights"], target) if t)
