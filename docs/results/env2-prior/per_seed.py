@@ -25,7 +25,10 @@ def main(out, policies):
         for seed_dir in sorted(glob.glob(os.path.join(out, "runs", policy, "seed-*"))):
             run = json.load(open(os.path.join(seed_dir, "run.json")))
             if items:
-                f = feedback(os.path.join(seed_dir, f"final-feedback-{items}"))
+                final = os.path.join(seed_dir, f"final-feedback-{items}")
+                if not os.path.exists(final):
+                    continue  # still running
+                f = feedback(final)
             else:
                 base = run["initial"]["feedback"]
                 f = run["stages"][-1]["observation"]["feedback"]
