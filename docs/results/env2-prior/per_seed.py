@@ -23,6 +23,8 @@ def main(out, policies):
     for policy in policies:
         print(policy)
         for seed_dir in sorted(glob.glob(os.path.join(out, "runs", policy, "seed-*"))):
+            if not os.path.exists(os.path.join(seed_dir, "run.json")):
+                continue  # not started
             run = json.load(open(os.path.join(seed_dir, "run.json")))
             if items:
                 final = os.path.join(seed_dir, f"final-feedback-{items}")
