@@ -17,9 +17,10 @@ def feedback(path):
 def main(out, policies):
     # A folder with final items scores on them (`final_items`); a proxy probe (none) on the
     # run's own observations, the base's and the last stage's.
-    base_files = sorted(glob.glob(os.path.join(out, "base-final-feedback-*.json")))
-    items = base_files[0].rsplit("-", 1)[1] if base_files else None
-    base = feedback(base_files[0]) if base_files else None
+    # The largest item count the folder was scored on, as scripts/paired.py reads it.
+    sizes = sorted(int(p.rsplit("-", 1)[1][:-5]) for p in glob.glob(os.path.join(out, "base-final-feedback-*.json")))
+    items = f"{sizes[-1]}.json" if sizes else None
+    base = feedback(os.path.join(out, f"base-final-feedback-{items}")) if items else None
     for policy in policies:
         print(policy)
         for seed_dir in sorted(glob.glob(os.path.join(out, "runs", policy, "seed-*"))):
