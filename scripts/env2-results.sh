@@ -2,7 +2,7 @@
 # Copies one version-2 comparison setting's tables into docs/results/env2-<setting>/ (the runs
 # themselves stay in runs/, not committed): the 3-seed and 5-seed tables, the 5-seed config,
 # the target share by stage and the helpful-domain shares (scripts/env2-shares.py), each
-# policy's seeds (per_seed.py), and the agent's paired differences (scripts/paired.py). Safe to
+# policy's seeds (scripts/paired.py --per-seed), and the agent's paired differences (scripts/paired.py). Safe to
 # rerun while the setting is still running: it writes what exists.
 #
 #   bash scripts/env2-results.sh code      # runs/env2-code -> docs/results/env2-code
@@ -21,5 +21,5 @@ oracle=()
 python3 scripts/env2-shares.py "${oracle[@]}" "$run" > "$out/shares.md"
 agent=$(python3 -c 'import sys, tomllib; c = tomllib.load(open(sys.argv[1], "rb")); print(next(p for p in c["policies"] if p.startswith("agent:")))' "experiments/env2/$s.toml")
 python3 scripts/paired.py "$run" --policy "$agent" > "$out/paired.txt"
-python3 docs/results/env2-prior/per_seed.py "$run" $(ls "$run/runs") > "$out/per-seed.txt"
+python3 scripts/paired.py "$run" --per-seed > "$out/per-seed.txt"
 echo "env2-results: $run -> $out ($(ls "$out" | tr '\n' ' '))"

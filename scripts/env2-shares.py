@@ -8,10 +8,11 @@ library only; reads `OUT/runs/*/seed-*/run.json` as `mixagent compare` wrote the
     python3 scripts/env2-shares.py --oracle runs/headroom-study-v5 runs/env2-math > shares.md
 
 `scripts/paired.py` prints the mean share by stage and the paired differences; this adds the
-lowest seed's share, the spread, and the helpful-domain share below.
+lowest seed's share, the spread, and the helpful-domain share below. Unlike it, this reads
+runs still training too (their stages so far).
 
 Policies are matched by a substring of their run folder's name (all of them by default); the
-target field is the run's second field. With `--oracle HEADROOM_DIR`, also each policy's share
+target is every field but the run's first (the source). With `--oracle HEADROOM_DIR`, also each policy's share
 of its tokens on the domains that reading found helpful (its `helpful-only` mixture, the
 oracle's): whether a policy learned *which* domains to train on.
 """
@@ -20,13 +21,7 @@ import json
 import os
 import sys
 
-
-def shares(run):
-    """Target share of every stage of one run."""
-    fields = run["config"]["space"]["fields"]
-    target = fields[1]
-    entries = [e["field"] == target for e in run["space"]]
-    return [sum(w for w, t in zip(s["weights"], entries) if t) for s in run["stages"]]
+from compare_runs import shares, short_name
 
 
 def helpful_domains(headroom):
@@ -67,10 +62,7 @@ def main():
             run = json.load(open(path))
         except (OSError, json.JSONDecodeError) as e:
             sys.exit(f"{path}: {e}; rerun the comparison to rewrite it")
-        # The policy as the config named it, its path from the runs folder on
-        # (agent:select-env2/agent).
-        kind, _, path = run["policy"].partition(":")
-        name = f"{kind}:{path.rstrip('/').split('/runs/')[-1]}" if "/" in path else run["policy"]
+        name = short_name(run["policy"])
         by_policy.setdefault(name, []).append(shares(run))
         if helpful is not None:
             total = sum(sum(s["tokens_by_domain"].values()) for s in run["stages"])
