@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--policy")
     ap.add_argument("--per-seed", action="store_true")
     ap.add_argument("--final-items", type=int, help="default: the largest N the folder has, else the runs' own observation")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()  # policies may follow the flags
     n, runs, unscored = compare_runs.read(a.compare, a.final_items, a.policies if a.per_seed else ())
     if not a.per_seed:
         where = f"{n} feedback items a field (final evaluation)" if n else "the runs' last observation"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the `mixagent` Python module (crates/py, an abi3 wheel, with maturin) into a virtual
-# environment and runs its pytest suite, then (with MIXAGENT_INTEROP_PYTHON) the `mixagent.hf`
+# environment and runs its pytest suite and the result readers' (scripts/tests), then (with MIXAGENT_INTEROP_PYTHON) the `mixagent.hf`
 # tests under a real Hugging Face Trainer. Idempotent: the environment (.deps/venv) and its
 # packages (maturin, pytest, from the package registry) are reused when present.
 #   VENV   the virtual environment (default .deps/venv)
@@ -21,6 +21,8 @@ cargo run -q --profile test -p mixagent-policy --example untrained_artifact -- "
 cargo build -q --profile test -p mixagent-controller --bin mixagent-next
 MIXAGENT_TEST_AGENT="$agent/agent" MIXAGENT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/mixagent-next" \
     "$VENV/bin/python" -m pytest -q crates/py/tests
+# The result readers behind RESULTS.md's tables (standard-library scripts, same pytest).
+"$VENV/bin/python" -m pytest -q scripts/tests
 # `mixagent.hf` under a real Hugging Face Trainer (torch, transformers, accelerate, datasets), in
 # the interop venv when scripts/setup-interop.sh has built it (scripts/test.sh exports it).
 if [[ -n ${MIXAGENT_INTEROP_PYTHON:-} ]]; then
