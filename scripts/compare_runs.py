@@ -62,6 +62,19 @@ class Run:
         self.shares = shares(run)
 
 
+def load(compare, wanted=()):
+    """(run folder, run.json) of every run the folder holds, finished or not, in path order;
+    `wanted`: substrings of the policy folder names to keep (all when empty)."""
+    for path in sorted(glob.glob(os.path.join(compare, "runs", "*", "seed-*", "run.json"))):
+        folder = os.path.dirname(path)
+        if wanted and not any(w in folder.split(os.sep)[-2] for w in wanted):
+            continue
+        try:
+            yield folder, json.load(open(path))
+        except (OSError, json.JSONDecodeError) as e:
+            sys.exit(f"{path}: {e}; rerun the comparison to rewrite it")
+
+
 def read(compare, final_items=None, wanted=()):
     """The folder's finished runs and the runs trained but not yet scored on the final items.
 
@@ -72,14 +85,7 @@ def read(compare, final_items=None, wanted=()):
         final_items = sizes[-1] if sizes else 0
     base = feedback(os.path.join(compare, f"base-final-feedback-{final_items}.json")) if final_items else None
     runs, unscored = [], []
-    for path in sorted(glob.glob(os.path.join(compare, "runs", "*", "seed-*", "run.json"))):
-        folder = os.path.dirname(path)
-        if wanted and not any(w in folder.split(os.sep)[-2] for w in wanted):
-            continue
-        try:
-            run = json.load(open(path))
-        except (OSError, json.JSONDecodeError) as e:
-            sys.exit(f"{path}: {e}; rerun the comparison to rewrite it")
+    for folder, run in load(compare, wanted):
         if len(run["stages"]) < run["config"]["stages"]:
             continue  # still training
         if final_items:

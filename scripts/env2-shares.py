@@ -16,12 +16,11 @@ target is every field but the run's first (the source). With `--oracle HEADROOM_
 of its tokens on the domains that reading found helpful (its `helpful-only` mixture, the
 oracle's): whether a policy learned *which* domains to train on.
 """
-import glob
 import json
 import os
 import sys
 
-from compare_runs import shares, short_name
+from compare_runs import load, shares, short_name
 
 
 def helpful_domains(headroom):
@@ -54,14 +53,7 @@ def main():
     out, wanted = args[0], args[1:]
     tokens = {}
     by_policy = {}
-    for path in sorted(glob.glob(os.path.join(out, "runs", "*", "seed-*", "run.json"))):
-        folder = path.split(os.sep)[-3]
-        if wanted and not any(w in folder for w in wanted):
-            continue
-        try:
-            run = json.load(open(path))
-        except (OSError, json.JSONDecodeError) as e:
-            sys.exit(f"{path}: {e}; rerun the comparison to rewrite it")
+    for _, run in load(out, wanted):
         name = short_name(run["policy"])
         by_policy.setdefault(name, []).append(shares(run))
         if helpful is not None:
