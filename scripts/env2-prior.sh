@@ -20,6 +20,7 @@
 # Cost on 2 cores: training 10 min alone (26 with another job).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/env2-agent.sh
 mkdir -p runs/env2-prior
 if [ ! -x runs/env2-prior/mixagent ]; then
     bash scripts/setup.sh
@@ -34,11 +35,7 @@ if [ ! -f runs/env2-prior/agent/agent.json ]; then
     # The selection the agent was trained from stays beside it: its variants
     # (scripts/env2-select.sh) read the same one.
     cp $selection runs/env2-prior/selection.json
-    # Read first, so a selection that does not parse stops the script (set -e does not see
-    # inside a process substitution).
-    chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' $selection)
-    sets=()
-    while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done <<< "$chosen"
+    selection_sets $selection
     echo "env2-prior: the settings of $selection: ${sets[*]}"
     $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
         "${sets[@]}" --out runs/env2-prior/agent
@@ -46,18 +43,10 @@ fi
 if ! cmp -s $selection runs/env2-prior/selection.json; then
     echo "env2-prior: warning: runs/env2-prior/agent was trained from another selection than $selection; delete runs/env2-prior to train it again" >&2
 fi
-with_decision() { # with_decision NAME KEY VALUE [FROM]: a copy of agent FROM (default the
-    # trained one) with one decision setting
-    local out=runs/env2-prior/$1
-    if [ ! -f "$out/agent.json" ]; then
-        rm -rf "$out.tmp" && cp -r runs/env2-prior/${4:-agent} "$out.tmp"
-        python3 -c 'import json, sys; p = sys.argv[1] + "/agent.json"; a = json.load(open(p)); a["decision"][sys.argv[2]] = json.loads(sys.argv[3]); json.dump(a, open(p, "w"), indent=2)' "$out.tmp" "$2" "$3"
-        mv "$out.tmp" "$out"
-    fi
-}
-with_decision agent-tilt prior_tilts '[0.5, 1.0, 2.0, 4.0]'
-for k in 1 2 4; do with_decision agent-t$k tilt "$k.0"; done
+p=runs/env2-prior
+with_decision $p/agent $p/agent-tilt prior_tilts '[0.5, 1.0, 2.0, 4.0]'
+for k in 1 2 4; do with_decision $p/agent $p/agent-t$k tilt "$k.0"; done
 # agent-t1 with its target share moving at most 0.005, 0.02 or 0.05 a stage
 # (`decision.share_step`): the version-6 agent ran to one field's corner on the target model
 # (RESULTS.md).
-for step in 005 02 05; do with_decision agent-t1-step$step share_step "0.$step" agent-t1; done
+for step in 005 02 05; do with_decision $p/agent-t1 $p/agent-t1-step$step share_step "0.$step"; done

@@ -22,6 +22,7 @@
 #   bash scripts/env2-select.sh        # after scripts/study-env2.sh's collection
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/env2-agent.sh
 bin=runs/env2/mixagent
 [ -x $bin ] || { echo "env2-select: run scripts/study-env2.sh first (it builds $bin and the collection)" >&2; exit 1; }
 corpus=data/v5
@@ -49,30 +50,24 @@ runs/env2-prior/mixagent compare --config experiments/env2/prior-probe.toml --ou
 variant() { # variant NAME KEY=VALUE...
     local name=$1 && shift
     if [ ! -f runs/env2-prior/$name/agent.json ]; then
-        local sets=()
-        while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done <<< "$chosen"
+        local sets
+        selection_sets runs/env2-prior/selection.json
         for kv in "$@"; do sets+=(--set "$kv"); done
         $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
             "${sets[@]}" --out runs/env2-prior/$name
     fi
-    if [ ! -f runs/env2-prior/$name-t1/agent.json ]; then
-        rm -rf runs/env2-prior/$name-t1.tmp && cp -r runs/env2-prior/$name runs/env2-prior/$name-t1.tmp
-        python3 -c 'import json, sys; p = sys.argv[1] + "/agent.json"; a = json.load(open(p)); a["decision"]["tilt"] = 1.0; json.dump(a, open(p, "w"), indent=2)' runs/env2-prior/$name-t1.tmp
-        mv runs/env2-prior/$name-t1.tmp runs/env2-prior/$name-t1
-    fi
+    with_decision runs/env2-prior/$name runs/env2-prior/$name-t1 tilt 1.0
 }
 # The settings the prior agent was trained from (env2-prior.sh keeps its selection beside it).
-chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' runs/env2-prior/selection.json)
 variant seed1 seed=1
 variant seed2 seed=2
 variant iql 'algorithm="iql"'
 $bin compare --config experiments/env2/prior-seeds.toml --out runs/env2-prior/seeds --workers 2
 for n in 128 256; do
     if [ ! -f runs/env2/agent-$n/agent.json ]; then
-        sets=(--set decision.tilt=1.0)
-        while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done <<< "$chosen"
+        selection_sets runs/env2-prior/selection.json
         $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
-            --limit $n "${sets[@]}" --out runs/env2/agent-$n
+            --limit $n "${sets[@]}" --set decision.tilt=1.0 --out runs/env2/agent-$n
     fi
 done
 $bin compare --config experiments/env2/curve.toml --out runs/env2-curve --workers 2

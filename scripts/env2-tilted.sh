@@ -20,6 +20,7 @@
 #   bash scripts/env2-tilted.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/env2-agent.sh
 # The prior agent's binary (scripts/env2-prior.sh builds it): it knows families.tilted.
 bin=runs/env2-prior/mixagent
 for need in $bin runs/env2-prior/agent/agent.json runs/env2-prior/selection.json runs/collect-env2; do
@@ -38,17 +39,9 @@ $bin collect --config experiments/collect-study-v2.toml --set "corpus=$corpus" -
     --out runs/collect-env2-tilted --workers 2
 mkdir -p runs/env2-tilted
 if [ ! -f runs/env2-tilted/agent/agent.json ]; then
-    # Read first, so a selection that does not parse stops the script (set -e does not see
-    # inside a process substitution).
-    chosen=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("\n".join(s["shared"] + s["chosen_settings"]))' runs/env2-prior/selection.json)
-    sets=()
-    while IFS= read -r kv; do if [ -n "$kv" ]; then sets+=(--set "$kv"); fi; done <<< "$chosen"
+    selection_sets runs/env2-prior/selection.json
     $bin train-agent --trajectories runs/collect-env2 --trajectories runs/collect-env2-tilted \
         --config experiments/agent-study.toml "${sets[@]}" --out runs/env2-tilted/agent
 fi
-if [ ! -f runs/env2-tilted/agent-t1/agent.json ]; then
-    rm -rf runs/env2-tilted/agent-t1.tmp && cp -r runs/env2-tilted/agent runs/env2-tilted/agent-t1.tmp
-    python3 -c 'import json, sys; p = sys.argv[1] + "/agent.json"; a = json.load(open(p)); a["decision"]["tilt"] = 1.0; json.dump(a, open(p, "w"), indent=2)' runs/env2-tilted/agent-t1.tmp
-    mv runs/env2-tilted/agent-t1.tmp runs/env2-tilted/agent-t1
-fi
+with_decision runs/env2-tilted/agent runs/env2-tilted/agent-t1 tilt 1.0
 $bin compare --config experiments/env2/tilted-probe.toml --out runs/env2-tilted/probe --workers 2
