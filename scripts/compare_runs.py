@@ -108,3 +108,23 @@ def by_policy(runs):
     for r in runs:
         out.setdefault(r.policy, {})[r.seed] = r
     return out
+
+
+def helpful_domains(headroom):
+    """The domains of a headroom reading's `helpful-only` mixture: each domain whose removal
+    costs its own field more than one standard deviation of the ablation (`help.mean > sd`), the
+    rule of `mixagent_baselines::oracle`, read from the report alone (its mixture files may be
+    gone with the runs)."""
+    path = os.path.join(headroom, "headroom.json")
+    try:
+        relevance = json.load(open(path))["relevance"]
+        helpful = {
+            r["domain"]
+            for r in relevance
+            if r["help"]["mean"] > max(r["help"].get("sd") or 0.0, 0.0)
+        }
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
+        sys.exit(f"{path}: no relevance ablation ({e!r}); give a finished headroom reading")
+    if not helpful:
+        sys.exit(f"{path}: no domain helps its field; give a finished headroom reading")
+    return helpful

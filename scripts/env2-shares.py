@@ -16,31 +16,9 @@ target is every field but the run's first (the source). With `--oracle HEADROOM_
 of its tokens on the domains that reading found helpful (its `helpful-only` mixture, the
 oracle's): whether a policy learned *which* domains to train on.
 """
-import json
-import os
 import sys
 
-from compare_runs import load, shares, short_name
-
-
-def helpful_domains(headroom):
-    """The domains of a headroom reading's `helpful-only` mixture: each domain whose removal
-    costs its own field more than one standard deviation of the ablation (`help.mean > sd`), the
-    rule of `mixagent_baselines::oracle`, read from the report alone (its mixture files may be
-    gone with the runs)."""
-    path = os.path.join(headroom, "headroom.json")
-    try:
-        relevance = json.load(open(path))["relevance"]
-        helpful = {
-            r["domain"]
-            for r in relevance
-            if r["help"]["mean"] > max(r["help"].get("sd") or 0.0, 0.0)
-        }
-    except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
-        sys.exit(f"{path}: no relevance ablation ({e!r}); give a finished headroom reading")
-    if not helpful:
-        sys.exit(f"{path}: no domain helps its field; give a finished headroom reading")
-    return helpful
+from compare_runs import helpful_domains, load, shares, short_name
 
 
 def main():

@@ -96,3 +96,40 @@ def test_shares_read_runs_still_training_and_the_lowest_seed(compare):
     assert "| agent:runs/x | 20.0% | 30.0 points |" in out
     assert "| 1 | 50.0% (50.0%) |" in out
     assert "| 2 | 27.5% (20.0%) |" in out
+
+
+def write_trajectory(root, index, math_tokens, helpful_tokens, final, stages=2):
+    """One trajectory of a 3-domain space (g1, g2 general; m1 math) over two stages of 100 tokens:
+    `math_tokens` on m1, `helpful_tokens` of the general ones on g1, final feedback (general, math)."""
+    d = os.path.join(root, "trajectories")
+    os.makedirs(d, exist_ok=True)
+    per_stage = {"g1": helpful_tokens / 2, "g2": (100 - math_tokens - helpful_tokens) / 2, "m1": math_tokens / 2}
+    t = {
+        "config": {"stages": stages},
+        "space": [{"name": "g1", "field": "general"}, {"name": "g2", "field": "general"}, {"name": "m1", "field": "math"}],
+        "initial": {"feedback": dict(BASE)},
+        "stages": [
+            {"tokens_by_domain": per_stage, "observation": {"feedback": {"general": final[0], "math": final[1]}}}
+            for _ in range(2)
+        ],
+    }
+    json.dump(t, open(os.path.join(d, f"t-{index:05}.json"), "w"))
+
+
+def test_collection_split_bins_trajectories_by_target_share(tmp_path):
+    root = str(tmp_path)
+    # 10% math: changes (+0.05, 0) -> +0.025; 90% math: (−0.10, +0.20) and (0, +0.10) -> +0.05
+    # and +0.05, mean general −0.05, math +0.15; one trajectory unfinished (1 of 3 stages).
+    write_trajectory(root, 0, 10, 50, (-1.9, -4.0))
+    write_trajectory(root, 1, 90, 0, (-2.2, -3.2))
+    write_trajectory(root, 2, 90, 10, (-2.0, -3.6))
+    write_trajectory(root, 3, 50, 0, (-1.0, -1.0), stages=3)
+    os.makedirs(os.path.join(root, "headroom"))
+    relevance = [{"domain": "g1", "help": {"mean": 0.2, "sd": 0.1}}, {"domain": "m1", "help": {"mean": 0.1, "sd": 0.3}}]
+    json.dump({"relevance": relevance}, open(os.path.join(root, "headroom", "headroom.json"), "w"))
+    out = run("collection-split.py", "--oracle", os.path.join(root, "headroom"), root)
+    assert "(3 trajectories)" in out
+    assert "| 0%-20% | 1 | +0.050 | +0.000 | **+0.025** |" in out
+    assert "| 80%-100% | 2 | -0.050 | +0.150 | **+0.050** |" in out
+    # The helpful quarter: g1 only (m1's help is within its spread), so trajectory 0 (50%).
+    assert "(50%-50% of their tokens) (1 trajectories)" in out
