@@ -53,7 +53,7 @@ def trajectories(collection, helpful):
 def table(rows, title):
     """Rows of (target share, fields, changes), binned by the target share."""
     fields = rows[0][1]
-    print(f"{title} ({len(rows)} trajectories)\n")
+    print(f"{title} ({len(rows)} {'trajectory' if len(rows) == 1 else 'trajectories'})\n")
     print("| target share of tokens | trajectories | " + " | ".join(f"{f} change" for f in fields) + " | balanced |")
     print("|---|---|" + "---|" * (len(fields) + 1))
     for lo, hi in zip(BINS, BINS[1:]):

@@ -132,4 +132,4 @@ def test_collection_split_bins_trajectories_by_target_share(tmp_path):
     assert "| 0%-20% | 1 | +0.050 | +0.000 | **+0.025** |" in out
     assert "| 80%-100% | 2 | -0.050 | +0.150 | **+0.050** |" in out
     # The helpful quarter: g1 only (m1's help is within its spread), so trajectory 0 (50%).
-    assert "(50%-50% of their tokens) (1 trajectories)" in out
+    assert "(50%-50% of their tokens) (1 trajectory)" in out
