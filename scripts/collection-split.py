@@ -18,7 +18,7 @@ import os
 import statistics
 import sys
 
-from compare_runs import fields_of, helpful_domains
+from compare_runs import changes, fields_of, helpful_domains, tokens
 
 BINS = [0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0]
 
@@ -36,23 +36,19 @@ def trajectories(collection, helpful):
                 continue
             field = {e["name"]: e["field"] for e in t["space"]}
             fields = fields_of(t)
-            tokens = {}
-            for s in t["stages"]:
-                for name, n in s["tokens_by_domain"].items():
-                    tokens[name] = tokens.get(name, 0) + n
-            start, end = t["initial"]["feedback"], t["stages"][-1]["observation"]["feedback"]
+            trained = tokens(t)
+            change = changes(t["initial"]["feedback"], t["stages"][-1]["observation"]["feedback"], fields)
         except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
             sys.exit(f"{path}: unreadable trajectory ({e!r}); rerun the collection to rewrite it")
-        total = sum(tokens.values())
-        target = sum(n for name, n in tokens.items() if field[name] != fields[0]) / total
-        on_helpful = sum(n for name, n in tokens.items() if name in helpful) / total
-        changes = {f: (end[f] - start[f]) / abs(start[f]) for f in fields}
-        yield target, on_helpful, fields, changes
+        total = sum(trained.values())
+        target = sum(n for name, n in trained.items() if field[name] != fields[0]) / total
+        on_helpful = sum(n for name, n in trained.items() if name in helpful) / total
+        yield target, on_helpful, fields, change
 
 
 def table(rows, title):
-    """Rows of (target share, fields, changes), binned by the target share."""
-    fields = rows[0][1]
+    """Rows of (target share, helpful share, fields, changes), binned by the target share."""
+    fields = rows[0][2]
     print(f"{title} ({len(rows)} {'trajectory' if len(rows) == 1 else 'trajectories'})\n")
     print("| target share of tokens | trajectories | " + " | ".join(f"{f} change" for f in fields) + " | balanced |")
     print("|---|---|" + "---|" * (len(fields) + 1))
@@ -60,8 +56,8 @@ def table(rows, title):
         inside = [r for r in rows if lo <= r[0] < hi or (hi == BINS[-1] and r[0] == hi)]
         if not inside:
             continue
-        mean = {f: statistics.mean(r[2][f] for r in inside) for f in fields}
-        balanced = statistics.mean(sum(r[2].values()) / len(r[2]) for r in inside)
+        mean = {f: statistics.mean(r[3][f] for r in inside) for f in fields}
+        balanced = statistics.mean(sum(r[3].values()) / len(r[3]) for r in inside)
         cells = " | ".join(f"{mean[f]:+.3f}" for f in fields)
         print(f"| {lo:.0%}-{hi:.0%} | {len(inside)} | {cells} | **{balanced:+.3f}** |")
     print()
@@ -78,7 +74,7 @@ def main():
     rows = list(trajectories(collection, helpful or set()))
     if not rows:
         sys.exit(f"{collection}: no finished trajectory yet")
-    table([(s, f, c) for s, _, f, c in rows], f"{collection}: final change by the target field's share of tokens")
+    table(rows, f"{collection}: final change by the target field's share of tokens")
     if helpful:
         rows.sort(key=lambda r: -r[1])
         top = rows[: max(1, len(rows) // 4)]
@@ -86,7 +82,7 @@ def main():
             f"the quarter with the most tokens on the helpful domains "
             f"({min(r[1] for r in top):.0%}-{max(r[1] for r in top):.0%} of their tokens)"
         )
-        table([(s, f, c) for s, _, f, c in top], title)
+        table(top, title)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,20 @@ def shares(run):
     return [sum(s["weights"][i] for i in target) for s in run["stages"]]
 
 
+def tokens(run):
+    """Domain -> tokens trained on it over the run's stages (a run.json or a trajectory file)."""
+    out = {}
+    for stage in run["stages"]:
+        for name, n in stage["tokens_by_domain"].items():
+            out[name] = out.get(name, 0) + n
+    return out
+
+
+def changes(start, end, fields):
+    """Field -> relative change of the feedback against the start, (f − f₀)/|f₀|."""
+    return {f: (end[f] - start[f]) / abs(start[f]) for f in fields}
+
+
 def short_name(policy):
     """A policy spec from its run folder on: `agent:/abs/runs/env2-prior/agent-t1` ->
     `agent:env2-prior/agent-t1`."""
@@ -97,8 +111,7 @@ def read(compare, final_items=None, wanted=()):
         else:
             start = run["initial"]["feedback"]
             end = run["stages"][-1]["observation"]["feedback"]
-        changes = {f: (end[f] - start[f]) / abs(start[f]) for f in fields_of(run)}
-        runs.append(Run(folder, run, changes))
+        runs.append(Run(folder, run, changes(start, end, fields_of(run))))
     return final_items, runs, unscored
 
 

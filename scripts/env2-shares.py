@@ -18,7 +18,7 @@ oracle's): whether a policy learned *which* domains to train on.
 """
 import sys
 
-from compare_runs import helpful_domains, load, shares, short_name
+from compare_runs import helpful_domains, load, shares, short_name, tokens
 
 
 def main():
@@ -29,15 +29,16 @@ def main():
     if not args:
         sys.exit(__doc__)
     out, wanted = args[0], args[1:]
-    tokens = {}
+    on_helpful = {}
     by_policy = {}
     for _, run in load(out, wanted):
         name = short_name(run["policy"])
         by_policy.setdefault(name, []).append(shares(run))
         if helpful is not None:
-            total = sum(sum(s["tokens_by_domain"].values()) for s in run["stages"])
-            on = sum(t for s in run["stages"] for d, t in s["tokens_by_domain"].items() if d in helpful)
-            tokens.setdefault(name, []).append(on / total)
+            trained = tokens(run)
+            total = sum(trained.values())
+            on = sum(n for d, n in trained.items() if d in helpful)
+            on_helpful.setdefault(name, []).append(on / total)
     if not by_policy:
         sys.exit(f"no runs under {out}/runs matching {wanted or 'anything'}")
     names = sorted(by_policy)
@@ -60,7 +61,7 @@ def main():
         print(f"\n| policy | share of its tokens on the helpful domains ({', '.join(sorted(helpful))}), by seed |")
         print("|---|---|")
         for n in names:
-            print(f"| {n} | " + " ".join(f"{100 * x:.0f}%" for x in tokens[n]) + " |")
+            print(f"| {n} | " + " ".join(f"{100 * x:.0f}%" for x in on_helpful[n]) + " |")
 
 
 if __name__ == "__main__":

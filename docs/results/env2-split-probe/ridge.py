@@ -13,30 +13,30 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../scripts"))
+from compare_runs import changes, tokens  # noqa: E402
+
 FIELDS = ("general", "math")
 
 
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    shares, changes, names = [], [], None
+    shares, change, names = [], [], None
     for path in sorted(glob.glob(os.path.join(sys.argv[1], "trajectories", "*.json"))):
         t = json.load(open(path))
         if len(t["stages"]) < t["config"]["stages"]:
             continue
         names = [e["name"] for e in t["space"]]
-        tokens = dict.fromkeys(names, 0)
-        for stage in t["stages"]:
-            for name, n in stage["tokens_by_domain"].items():
-                tokens[name] += n
-        total = sum(tokens.values())
-        shares.append([tokens[n] / total for n in names])
-        start, end = t["initial"]["feedback"], t["stages"][-1]["observation"]["feedback"]
-        changes.append([(end[f] - start[f]) / abs(start[f]) for f in FIELDS])
+        trained = tokens(t)
+        total = sum(trained.values())
+        shares.append([trained.get(n, 0) / total for n in names])
+        final = changes(t["initial"]["feedback"], t["stages"][-1]["observation"]["feedback"], FIELDS)
+        change.append([final[f] for f in FIELDS])
     if not shares:
         sys.exit(f"{sys.argv[1]}: no finished trajectory")
     x = np.hstack([np.array(shares), np.ones((len(shares), 1))])
-    y = np.array(changes)
+    y = np.array(change)
     for j, field in enumerate(FIELDS):
         coef = np.linalg.solve(x.T @ x + 1e-3 * np.eye(x.shape[1]), x.T @ y[:, j])[:-1]
         top = sorted(zip(coef, names), reverse=True)[:6]

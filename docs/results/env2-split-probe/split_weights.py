@@ -10,6 +10,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../scripts"))
+from compare_runs import tokens  # noqa: E402
+
 
 def within(weights, field):
     """Each domain's weight within its field (each field sums to 1)."""
@@ -38,11 +41,7 @@ def main():
     math = round(sum(w for n, w in mixmin.items() if field[n] == "math") / sum(mixmin.values()), 3)
     agent = {}
     for path in runs:
-        tokens = {}
-        for stage in json.load(open(path))["stages"]:
-            for name, n in stage["tokens_by_domain"].items():
-                tokens[name] = tokens.get(name, 0) + n
-        for name, share in within(tokens, field).items():
+        for name, share in within(tokens(json.load(open(path))), field).items():
             agent[name] = agent.get(name, 0.0) + share / len(runs)
     print("static:" + spec(within(mixmin, field), field, 0.9))
     print("static:" + spec(agent, field, math))
