@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 use mixagent_core::Mixture;
 use mixagent_policy::{
     encode, encode_with_prior, DomainInfo, DomainPrior, FeatureSpec, History, NetConfig,
-    PriorBuilder, RewardConfig, StageOutcome, DOMAIN_FEATURES, HISTORY_FEATURES,
+    PriorBuilder, RegressionPriorBuilder, RewardConfig, StageOutcome, DOMAIN_FEATURES,
+    HISTORY_FEATURES,
 };
 use mixagent_shard::Manifest;
 use mixagent_trajectory::Trajectory;
@@ -44,6 +45,21 @@ pub struct ViewConfig {
     /// feature reads unknown, and the artifact's prior is empty.
     #[serde(default = "yes")]
     pub prior: bool,
+    /// How the prior reads the collection (see [`PriorFrom`]).
+    #[serde(default)]
+    pub prior_from: PriorFrom,
+}
+
+/// How the collection's per-domain prior is drawn from its runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorFrom {
+    /// Each domain's mean last-stage in-run credit over the runs (`mixagent_policy::PriorBuilder`).
+    #[default]
+    Credit,
+    /// A ridge regression across runs of each field's final change on the runs' token shares
+    /// (`mixagent_policy::RegressionPriorBuilder`).
+    Regression,
 }
 
 fn yes() -> bool {
@@ -52,7 +68,7 @@ fn yes() -> bool {
 
 impl Default for ViewConfig {
     fn default() -> Self {
-        ViewConfig { field_level: true, random: 6, prior: true }
+        ViewConfig { field_level: true, random: 6, prior: true, prior_from: PriorFrom::Credit }
     }
 }
 
@@ -296,7 +312,11 @@ fn priors(
     tree: &[usize],
     domains: &[DomainInfo],
     fields: &[String],
+    from: PriorFrom,
 ) -> Result<(DomainPrior, [DomainPrior; 2]), AgentError> {
+    if from == PriorFrom::Regression {
+        return Ok(regression_priors(set, tree, domains, fields));
+    }
     let at = |name: &str| DOMAIN_FEATURES.iter().position(|f| *f == name).expect("a feature");
     let (source, target) = (at("credit_source"), at("credit_target"));
     let singles: Grouping = (0..domains.len()).map(|i| vec![i]).collect();
@@ -346,6 +366,48 @@ fn priors(
     Ok((all.finish(), [halves[1].finish(), halves[0].finish()]))
 }
 
+/// The regression prior ([`PriorFrom::Regression`]), whole and cross-fitted in halves as
+/// [`priors`]: a tree is one run, the mean of its trajectories' token shares per domain and
+/// final relative feedback changes per field.
+fn regression_priors(
+    set: &[Trajectory],
+    tree: &[usize],
+    domains: &[DomainInfo],
+    fields: &[String],
+) -> (DomainPrior, [DomainPrior; 2]) {
+    let n_trees = tree.iter().max().map_or(0, |m| m + 1);
+    // Per tree: summed shares, summed changes (NaN where unmeasured), trajectories.
+    let mut sums = vec![(vec![0.0; domains.len()], vec![0.0; fields.len()], 0usize); n_trees];
+    for (t, &tr) in set.iter().zip(tree) {
+        let total: f64 = t.stages.iter().map(|r| r.tokens as f64).sum();
+        let last = t.stages.last().map(|r| &r.observation);
+        let s = &mut sums[tr];
+        for r in &t.stages {
+            for (acc, w) in s.0.iter_mut().zip(&r.weights) {
+                *acc += w * r.tokens as f64 / total.max(1.0);
+            }
+        }
+        for (acc, f) in s.1.iter_mut().zip(fields) {
+            *acc += last.and_then(|o| o.relative_change(&t.initial, f)).unwrap_or(f64::NAN);
+        }
+        s.2 += 1;
+    }
+    let (mut all, mut halves) = (
+        RegressionPriorBuilder::default(),
+        [RegressionPriorBuilder::default(), RegressionPriorBuilder::default()],
+    );
+    for (tr, (shares, changes, count)) in sums.iter().enumerate() {
+        let n = *count as f64;
+        let shares: BTreeMap<String, f64> =
+            domains.iter().zip(shares).map(|(d, s)| (d.name.clone(), s / n)).collect();
+        let changes: BTreeMap<String, f64> =
+            fields.iter().zip(changes).map(|(f, c)| (f.clone(), c / n)).collect();
+        halves[tr % 2].add_run(shares.clone(), changes.clone());
+        all.add_run(shares, changes);
+    }
+    (all.finish(), [halves[1].finish(), halves[0].finish()])
+}
+
 impl Dataset {
     /// Builds the transitions of `set` (finished trajectories over one space) through the
     /// views of `views`, each state with a history of `window` stages; `seed` draws the
@@ -368,7 +430,7 @@ impl Dataset {
             .collect();
         let (tree, first_own) = branching(set);
         let (prior, cross) = if views.prior {
-            priors(set, &tree, &domains, &fields)?
+            priors(set, &tree, &domains, &fields, views.prior_from)?
         } else {
             (DomainPrior::default(), [DomainPrior::default(), DomainPrior::default()])
         };
@@ -708,7 +770,8 @@ mod tests {
         .unwrap()
     }
 
-    const ONE_VIEW: ViewConfig = ViewConfig { field_level: false, random: 0, prior: false };
+    const ONE_VIEW: ViewConfig =
+        ViewConfig { field_level: false, random: 0, prior: false, prior_from: PriorFrom::Credit };
 
     #[test]
     fn transitions_carry_the_rewards_and_the_policys_own_encoding() {
@@ -750,7 +813,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = manifest(dir.path());
         let set = [trajectory("t-00000", &[(-4.4, -6.0), (-4.8, -4.0)])];
-        let cfg = ViewConfig { field_level: true, random: 8, prior: true };
+        let cfg = ViewConfig { field_level: true, random: 8, ..ViewConfig::default() };
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &cfg, 0, 1).unwrap();
         assert_eq!(d.views, 10);
         assert_eq!(d.len(), 20);
@@ -781,7 +844,7 @@ mod tests {
     #[test]
     fn every_grouping_partitions_the_space_within_fields() {
         let fields = [0, 0, 0, 0, 0, 1, 1, 1];
-        let cfg = ViewConfig { field_level: true, random: 50, prior: true };
+        let cfg = ViewConfig { field_level: true, random: 50, ..ViewConfig::default() };
         let all = groupings(&fields, &cfg, 9);
         assert_eq!(all.len(), 52);
         let mut sizes = std::collections::BTreeSet::new();
@@ -862,6 +925,29 @@ mod tests {
             assert_eq!(token(row, 2)[at("prior_target_known")], 1.0);
             assert_eq!(token(row, 2)[at("prior_target")], 0.0);
         }
+        // The regression across runs needs runs that differ (in `set` every run gives `a` a
+        // quarter of its tokens): here run i gives `a` the same share x_i of the general half
+        // each stage, x_i from 0.1 to 0.8, and general rises by a tenth of it a stage, plus
+        // noise. It reads of the whole set (each half's four runs are too few for three
+        // domains) that `a` helps general, `b` does not, `c` never moved.
+        let across: Vec<Trajectory> = (0..8)
+            .map(|i| {
+                let x = 0.1 + 0.1 * i as f64;
+                let rows: Vec<_> = (1..=4)
+                    .map(|s| {
+                        let g = -4.0 + s as f64 * 0.1 * x + 0.002 * (i % 3) as f64;
+                        (vec![0.5 * x, 0.5 * (1.0 - x), 0.5], g, -8.0)
+                    })
+                    .collect();
+                trajectory_with(&format!("t-{i:05}"), &rows)
+            })
+            .collect();
+        let views = ViewConfig { prior: true, prior_from: PriorFrom::Regression, ..ONE_VIEW };
+        let r = Dataset::build(&across, &m, &RewardConfig::default(), &views, 0, 0).unwrap();
+        assert_eq!(r.prior.runs, 8);
+        assert!(r.prior.evidence["a"]["general"] > 0.9, "{:?}", r.prior);
+        assert!(r.prior.evidence["b"]["general"] < -0.9, "{:?}", r.prior);
+        assert_eq!(r.prior.evidence["c"]["general"], 0.0, "{:?}", r.prior);
         // Off: nothing is known.
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &ONE_VIEW, 0, 0).unwrap();
         assert!(d.prior.evidence.is_empty());

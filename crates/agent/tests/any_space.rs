@@ -222,7 +222,7 @@ fn the_check_fails_on_an_agent_trained_the_version_one_way() {
     let dir = tempfile::tempdir().unwrap();
     let (manifest, set) = collection(dir.path());
     let mut cfg = small_agent();
-    cfg.views = ViewConfig { field_level: false, random: 0, prior: false };
+    cfg.views = ViewConfig { field_level: false, random: 0, prior: false, ..ViewConfig::default() };
     let trained = train_agent(&set, &manifest, &cfg, tch::Device::Cpu, |_, _, _| {}).unwrap();
     assert!(trained.constant_features.contains(&"field_entries_inv".to_string()));
     let mut schema = trained.schema;

@@ -100,7 +100,7 @@ fn dataset(dir: &Path, data_seed: u64) -> Dataset {
         .collect();
     // The collected space and its field level (the toy's best mixture is a K-D one; the
     // field-level view teaches the same share).
-    let views = ViewConfig { field_level: true, random: 0, prior: false };
+    let views = ViewConfig { field_level: true, random: 0, prior: false, ..ViewConfig::default() };
     Dataset::build(
         &set,
         &manifest,
@@ -351,7 +351,7 @@ fn credit_dataset(dir: &Path, data_seed: u64, stages: usize) -> (Dataset, Vec<us
             toy_trajectory(i, &space, "credit-toy", 1.0, &config, obs(-8.0), rows)
         })
         .collect();
-    let views = ViewConfig { field_level: false, random: 0, prior: false };
+    let views = ViewConfig { field_level: false, random: 0, prior: false, ..ViewConfig::default() };
     (
         Dataset::build(
             &set,

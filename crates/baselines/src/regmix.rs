@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 
+use mixagent_core::linalg::{cholesky, cholesky_solve};
 use mixagent_core::{CoreError, MixingPolicy, Mixture, PolicyInput};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -188,51 +189,16 @@ fn ridge_fit(rows: &[(Vec<f64>, f64)], ridge: f64) -> Result<(Vec<f64>, f64), Co
     for i in 1..p {
         a[i * p + i] += ridge * rows.len() as f64;
     }
-    let l = cholesky(&a, p)?;
-    let beta = solve(&l, p, &b);
+    let l = cholesky(&a, p)
+        .ok_or_else(|| bad_state("regmix", "the regression is singular: give more proxy runs"))?;
+    let beta = cholesky_solve(&l, p, &b);
     let mut loo = 0.0;
     for (x, (_, y)) in xs.iter().zip(rows) {
         let fit: f64 = x.iter().zip(&beta).map(|(x, b)| x * b).sum();
-        let h: f64 = x.iter().zip(solve(&l, p, x)).map(|(x, s)| x * s).sum();
+        let h: f64 = x.iter().zip(cholesky_solve(&l, p, x)).map(|(x, s)| x * s).sum();
         loo += ((y - fit) / (1.0 - h).max(1e-9)).powi(2);
     }
     Ok((beta, loo / rows.len() as f64))
-}
-
-/// Lower-triangular `L` with `a = L·Lᵀ` (`a` symmetric positive definite, `p × p`).
-fn cholesky(a: &[f64], p: usize) -> Result<Vec<f64>, CoreError> {
-    let mut l = vec![0.0; p * p];
-    for i in 0..p {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|m| l[i * p + m] * l[j * p + m]).sum();
-            if i == j {
-                let d = a[i * p + i] - s;
-                if d <= 0.0 || !d.is_finite() {
-                    return Err(bad_state(
-                        "regmix",
-                        "the regression is singular: give more proxy runs",
-                    ));
-                }
-                l[i * p + i] = d.sqrt();
-            } else {
-                l[i * p + j] = (a[i * p + j] - s) / l[j * p + j];
-            }
-        }
-    }
-    Ok(l)
-}
-
-/// Solves `L·Lᵀ·x = b`.
-fn solve(l: &[f64], p: usize, b: &[f64]) -> Vec<f64> {
-    let mut z = vec![0.0; p];
-    for i in 0..p {
-        z[i] = (b[i] - (0..i).map(|m| l[i * p + m] * z[m]).sum::<f64>()) / l[i * p + i];
-    }
-    let mut x = vec![0.0; p];
-    for i in (0..p).rev() {
-        x[i] = (z[i] - (i + 1..p).map(|m| l[m * p + i] * x[m]).sum::<f64>()) / l[i * p + i];
-    }
-    x
 }
 
 impl MixingPolicy for RegMix {

@@ -9,6 +9,7 @@ mod device;
 mod domain;
 mod error;
 mod field;
+pub mod linalg;
 mod mixture;
 mod observation;
 mod policy;

@@ -25,5 +25,5 @@ pub use net::{
     mixture_from_logits, CriticNet, NamedTensors, NetConfig, PolicyNet, PolicyOutput, LN_EPS,
     LOG_STD_RANGE,
 };
-pub use prior::{DomainPrior, PriorBuilder};
+pub use prior::{DomainPrior, PriorBuilder, RegressionPriorBuilder};
 pub use reward::RewardConfig;

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use mixagent_core::linalg::{cholesky, cholesky_solve};
 use mixagent_trajectory::{SteeredRun, Trajectory};
 use serde::Serialize;
 
@@ -527,21 +528,22 @@ fn cv_ridge(x: &[Vec<f64>], y: &[f64], folds: usize, ridge: f64) -> (f64, f64) {
             .collect();
         let mean_y = train.iter().map(|&i| y[i]).sum::<f64>() / train.len() as f64;
         // (XᵀX + λI) β = Xᵀy on centred data, by Cholesky.
-        let mut a = vec![vec![0.0; p]; p];
+        let mut a = vec![0.0; p * p];
         let mut b = vec![0.0; p];
         for &i in &train {
             for j in 0..p {
                 let xj = x[i][j] - mean_x[j];
                 b[j] += xj * (y[i] - mean_y);
                 for l in 0..=j {
-                    a[j][l] += xj * (x[i][l] - mean_x[l]);
+                    a[j * p + l] += xj * (x[i][l] - mean_x[l]);
                 }
             }
         }
-        for (j, row) in a.iter_mut().enumerate() {
-            row[j] += ridge;
+        for j in 0..p {
+            a[j * p + j] += ridge;
         }
-        let beta = cholesky_solve(a, b);
+        // Positive definite for any ridge > 0; without one, a singular fold predicts its mean.
+        let beta = cholesky(&a, p).map_or_else(|| vec![0.0; p], |l| cholesky_solve(&l, p, &b));
         for &i in &test {
             let pred = mean_y + (0..p).map(|j| beta[j] * (x[i][j] - mean_x[j])).sum::<f64>();
             sse += (y[i] - pred).powi(2);
@@ -549,25 +551,6 @@ fn cv_ridge(x: &[Vec<f64>], y: &[f64], folds: usize, ridge: f64) -> (f64, f64) {
         }
     }
     (sse, sst)
-}
-
-/// Solves `A x = b` for a symmetric positive definite `A` given by its lower triangle.
-fn cholesky_solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
-    let p = b.len();
-    for j in 0..p {
-        let d = a[j][j] - (0..j).map(|k| a[j][k] * a[j][k]).sum::<f64>();
-        a[j][j] = d.max(1e-300).sqrt();
-        for i in j + 1..p {
-            a[i][j] = (a[i][j] - (0..j).map(|k| a[i][k] * a[j][k]).sum::<f64>()) / a[j][j];
-        }
-    }
-    for i in 0..p {
-        b[i] = (b[i] - (0..i).map(|k| a[i][k] * b[k]).sum::<f64>()) / a[i][i];
-    }
-    for i in (0..p).rev() {
-        b[i] = (b[i] - (i + 1..p).map(|k| a[k][i] * b[k]).sum::<f64>()) / a[i][i];
-    }
-    b
 }
 
 /// One gate of DESIGN §10: passed, failed, or not measured, with the figure that decided it.
