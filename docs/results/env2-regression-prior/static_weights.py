@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""The static mixture of experiments/env2/regprior-split.toml: an agent's within-field token
+shares (mean over its runs in a comparison folder) at MixMin's math share, as the split probe's
+(docs/results/env2-split-probe/split_weights.py) but for any agent's runs. Standard library only.
+
+    python3 docs/results/env2-regression-prior/static_weights.py runs/mixmin-env2 \\
+        runs/env2-curve agent_runs_env2-regprior_agent-t1
+"""
+import glob
+import json
+import os
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "../../../scripts"))
+sys.path.insert(0, os.path.join(here, "../env2-split-probe"))
+from compare_runs import tokens  # noqa: E402
+from split_weights import spec, within  # noqa: E402
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    mixmin_dir, folder, policy = sys.argv[1:]
+    mixmin = json.load(open(os.path.join(mixmin_dir, "mixmin.json")))["weights"]
+    runs = sorted(glob.glob(os.path.join(folder, "runs", policy, "seed-*", "run.json")))
+    if not runs:
+        sys.exit(f"{folder}: no runs of {policy}")
+    field = {e["name"]: e["field"] for e in json.load(open(runs[0]))["space"]}
+    math = round(sum(w for n, w in mixmin.items() if field[n] == "math") / sum(mixmin.values()), 3)
+    agent = {}
+    for path in runs:
+        for name, share in within(tokens(json.load(open(path))), field).items():
+            agent[name] = agent.get(name, 0.0) + share / len(runs)
+    print("static:" + spec(agent, field, math))
+
+
+if __name__ == "__main__":
+    main()
