@@ -11,12 +11,15 @@
 # domains first in each field and gives math's three helpful domains the same saturated
 # evidence (docs/results/env2-regression-prior/).
 #
-# 1. Builds this checkout's binary (runs/env2-regprior/mixagent), then trains the prior
+# 1. Builds this checkout's binary (runs/env2-regprior2/mixagent), then trains the prior
 #    agent's settings (runs/env2-prior/selection.json) with the regression prior on the same
-#    384 trajectories (runs/collect-env2) -> runs/env2-regprior/agent, and its κ = 1 copy
+#    384 trajectories (runs/collect-env2) -> runs/env2-regprior2/agent, and its κ = 1 copy
 #    (agent-t1, as the prior agent's).
 # 2. The held-out probe, experiments/env2/regprior-probe.toml -> runs/env2-curve, beside the
 #    curve's finished agent-t1, uniform and MixMin runs on seeds 100-102 (reused).
+#
+# The first version of the regression prior (each standard score clipped to ±3, commit 76f2eee)
+# is runs/env2-regprior; this script trains the second (scaled by the field's strongest score).
 #
 #   bash scripts/env2-regprior.sh
 set -euo pipefail
@@ -25,18 +28,18 @@ source scripts/env2-agent.sh
 for need in runs/env2-prior/selection.json runs/collect-env2; do
     [ -e $need ] || { echo "env2-regprior: $need is missing: run scripts/study-env2.sh first" >&2; exit 1; }
 done
-mkdir -p runs/env2-regprior
-bin=runs/env2-regprior/mixagent
+mkdir -p runs/env2-regprior2
+bin=runs/env2-regprior2/mixagent
 if [ ! -x $bin ]; then
     bash scripts/setup.sh
     source scripts/cargo-target.sh
     cargo build --release --locked -p mixagent
     cp "$CARGO_TARGET_DIR/release/mixagent" $bin.tmp && mv $bin.tmp $bin
 fi
-if [ ! -f runs/env2-regprior/agent/agent.json ]; then
+if [ ! -f runs/env2-regprior2/agent/agent.json ]; then
     selection_sets runs/env2-prior/selection.json
     $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
-        "${sets[@]}" --set 'views.prior_from="regression"' --out runs/env2-regprior/agent
+        "${sets[@]}" --set 'views.prior_from="regression"' --out runs/env2-regprior2/agent
 fi
-with_decision runs/env2-regprior/agent runs/env2-regprior/agent-t1 tilt 1.0
+with_decision runs/env2-regprior2/agent runs/env2-regprior2/agent-t1 tilt 1.0
 $bin compare --config experiments/env2/regprior-probe.toml --out runs/env2-curve --workers "${WORKERS:-2}"
