@@ -70,9 +70,12 @@ restore() { # restore FILE FOLDER: FILE copied into FOLDER unless FOLDER holds o
 restore docs/results/headroom-study-v5/headroom.json runs/headroom-study-v5
 restore docs/results/mixmin-env2/mixmin.json runs/mixmin-env2
 
-# The agent: the chosen settings trained with the prior, and its decision variants
-# (runs/env2-prior/agent-t1 is the one every setting runs).
+# The agent: the chosen settings trained with the credit prior, and its decision variants
+# (runs/env2-prior/agent-t1: the math, code and 2-D settings' agent), then the same settings
+# with the regression prior (runs/env2-regprior2/agent-t1, chosen on the held-out proxy probe
+# on 2026-12-07: the source, space and long settings' agent; RESULTS.md).
 bash scripts/env2-prior.sh
+bash scripts/env2-regprior.sh
 
 for s in ${settings[*]}; do
     if [ "$s" = source ]; then
