@@ -12,10 +12,8 @@ import os
 import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(here, "../../../scripts"))
 sys.path.insert(0, os.path.join(here, "../env2-split-probe"))
-from compare_runs import tokens  # noqa: E402
-from split_weights import spec, within  # noqa: E402
+from split_weights import mean_within, mixmin_math, spec  # noqa: E402
 
 
 def main():
@@ -26,13 +24,8 @@ def main():
     runs = sorted(glob.glob(os.path.join(folder, "runs", policy, "seed-*", "run.json")))
     if not runs:
         sys.exit(f"{folder}: no runs of {policy}")
-    field = {e["name"]: e["field"] for e in json.load(open(runs[0]))["space"]}
-    math = round(sum(w for n, w in mixmin.items() if field[n] == "math") / sum(mixmin.values()), 3)
-    agent = {}
-    for path in runs:
-        for name, share in within(tokens(json.load(open(path))), field).items():
-            agent[name] = agent.get(name, 0.0) + share / len(runs)
-    print("static:" + spec(agent, field, math))
+    field, agent = mean_within(runs)
+    print("static:" + spec(agent, field, mixmin_math(mixmin, field)))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,11 @@ above 2%): which domains of each field it trains on. Standard library only.
         agent_runs_env2-prior_agent-t1 agent_runs_env2-regprior_agent-t1 mixmin_runs_mixmin-env2
 """
 import glob
-import json
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../scripts"))
-from compare_runs import tokens  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../env2-split-probe"))
+from split_weights import mean_within  # noqa: E402
 
 
 def main():
@@ -21,16 +20,7 @@ def main():
         runs = sorted(glob.glob(os.path.join(sys.argv[1], "runs", policy, "seed-*", "run.json")))
         if not runs:
             sys.exit(f"{sys.argv[1]}: no runs of {policy}")
-        share = {}
-        for path in runs:
-            r = json.load(open(path))
-            field = {e["name"]: e["field"] for e in r["space"]}
-            t = tokens(r)
-            total = {}
-            for name, n in t.items():
-                total[field[name]] = total.get(field[name], 0) + n
-            for name, n in t.items():
-                share[name] = share.get(name, 0.0) + n / total[field[name]] / len(runs)
+        field, share = mean_within(runs)
         print(f"{policy} ({len(runs)} runs)")
         for f in sorted(set(field.values())):
             top = sorted(((v, n) for n, v in share.items() if field[n] == f and v > 0.02), reverse=True)

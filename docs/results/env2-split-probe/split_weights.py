@@ -28,6 +28,22 @@ def spec(within_field, field, math):
     return ",".join(f"{n}={w:.4f}" for n, w in sorted(scaled.items()) if w >= 1e-4)
 
 
+def mean_within(runs):
+    """The runs' space (domain -> field) and each domain's within-field token share, mean over
+    the runs (`run.json` paths)."""
+    field = {e["name"]: e["field"] for e in json.load(open(runs[0]))["space"]}
+    share = {}
+    for path in runs:
+        for name, s in within(tokens(json.load(open(path))), field).items():
+            share[name] = share.get(name, 0.0) + s / len(runs)
+    return field, share
+
+
+def mixmin_math(mixmin, field):
+    """MixMin's math share, to three decimals (0.521 for runs/mixmin-env2)."""
+    return round(sum(w for n, w in mixmin.items() if field[n] == "math") / sum(mixmin.values()), 3)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -36,15 +52,9 @@ def main():
     runs = sorted(glob.glob(os.path.join(setting, "runs", "agent_*", "seed-*", "run.json")))
     if not runs:
         sys.exit(f"{setting}: no agent runs")
-    field = {e["name"]: e["field"] for e in json.load(open(runs[0]))["space"]}
-    # MixMin's math share, to three decimals (0.521 for runs/mixmin-env2).
-    math = round(sum(w for n, w in mixmin.items() if field[n] == "math") / sum(mixmin.values()), 3)
-    agent = {}
-    for path in runs:
-        for name, share in within(tokens(json.load(open(path))), field).items():
-            agent[name] = agent.get(name, 0.0) + share / len(runs)
+    field, agent = mean_within(runs)
     print("static:" + spec(within(mixmin, field), field, 0.9))
-    print("static:" + spec(agent, field, math))
+    print("static:" + spec(agent, field, mixmin_math(mixmin, field)))
 
 
 if __name__ == "__main__":
