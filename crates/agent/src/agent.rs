@@ -47,6 +47,10 @@ pub fn train_agent(
     let mean_final = data.final_scores.iter().sum::<f64>() / data.final_scores.len() as f64;
     let best_final = data.final_scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let log = &trained.log;
+    let mut decision = cfg.decision.clone();
+    if cfg.views.share_band {
+        decision.share_band = crate::dataset::share_band(set, &data.trees, &data.final_scores)?;
+    }
     let schema = AgentSchema {
         format_version: ARTIFACT_VERSION,
         net,
@@ -60,7 +64,7 @@ pub fn train_agent(
         },
         reward: cfg.reward.clone(),
         critics: trained.n_critics,
-        decision: cfg.decision.clone(),
+        decision,
         prior: data.prior.clone(),
         training: serde_json::json!({
             "config": cfg,

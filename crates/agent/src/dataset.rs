@@ -48,6 +48,12 @@ pub struct ViewConfig {
     /// How the prior reads the collection (see [`PriorFrom`]).
     #[serde(default)]
     pub prior_from: PriorFrom,
+    /// Bound the deployed agent's target share to where the collection's best runs put it
+    /// (`decision.share_band` from [`share_band`]): the field split is then read from the
+    /// collection's outcomes, not extrapolated by the share head past the runs it saw. Off:
+    /// `decision.share_band` as configured.
+    #[serde(default)]
+    pub share_band: bool,
 }
 
 /// How the collection's per-domain prior is drawn from its runs.
@@ -68,7 +74,13 @@ fn yes() -> bool {
 
 impl Default for ViewConfig {
     fn default() -> Self {
-        ViewConfig { field_level: true, random: 6, prior: true, prior_from: PriorFrom::Credit }
+        ViewConfig {
+            field_level: true,
+            random: 6,
+            prior: true,
+            prior_from: PriorFrom::Credit,
+            share_band: false,
+        }
     }
 }
 
@@ -406,6 +418,57 @@ fn regression_priors(
         all.add_run(shares, changes);
     }
     (all.finish(), [halves[1].finish(), halves[0].finish()])
+}
+
+/// Runs (a tree of branches is one run) among which [`share_band`] takes the best quarter.
+pub const SHARE_BAND_MIN_RUNS: usize = 8;
+
+/// Where the best runs of `set` put the target fields' share of their tokens: the 10th and
+/// 90th percentiles (nearest rank) of that share over the quarter of runs with the highest
+/// final balanced score (`final_scores`, one per trajectory; a tree of `trees` is one run, its
+/// trajectories' mean share and score). `views.share_band` bounds the agent's share with it.
+pub fn share_band(
+    set: &[Trajectory],
+    trees: &[usize],
+    final_scores: &[f64],
+) -> Result<[f64; 2], AgentError> {
+    let n_trees = trees.iter().max().map_or(0, |m| m + 1);
+    if n_trees < SHARE_BAND_MIN_RUNS {
+        return Err(AgentError::Data(format!(
+            "views.share_band reads the best quarter of the collection's runs and there are {n_trees}: collect at least {SHARE_BAND_MIN_RUNS}, or set views.share_band = false"
+        )));
+    }
+    // Per tree: summed target share, summed score, trajectories.
+    let mut sums = vec![(0.0, 0.0, 0usize); n_trees];
+    for ((t, &tr), &score) in set.iter().zip(trees).zip(final_scores) {
+        let source = t.space.first().map(|e| e.field.as_str());
+        let total: f64 = t.stages.iter().map(|r| r.tokens as f64).sum::<f64>().max(1.0);
+        let target: f64 = t
+            .stages
+            .iter()
+            .map(|r| {
+                let w: f64 = r
+                    .weights
+                    .iter()
+                    .zip(&t.space)
+                    .filter(|(_, e)| Some(e.field.as_str()) != source)
+                    .map(|(w, _)| w)
+                    .sum();
+                w * r.tokens as f64 / total
+            })
+            .sum();
+        let s = &mut sums[tr];
+        s.0 += target;
+        s.1 += score;
+        s.2 += 1;
+    }
+    let mut runs: Vec<(f64, f64)> =
+        sums.iter().map(|&(share, score, n)| (score / n as f64, share / n as f64)).collect();
+    runs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut best: Vec<f64> = runs[..n_trees.div_ceil(4)].iter().map(|r| r.1).collect();
+    best.sort_by(f64::total_cmp);
+    let rank = |q: f64| best[(q * (best.len() - 1) as f64).round() as usize];
+    Ok([rank(0.1), rank(0.9)])
 }
 
 impl Dataset {
@@ -770,8 +833,13 @@ mod tests {
         .unwrap()
     }
 
-    const ONE_VIEW: ViewConfig =
-        ViewConfig { field_level: false, random: 0, prior: false, prior_from: PriorFrom::Credit };
+    const ONE_VIEW: ViewConfig = ViewConfig {
+        field_level: false,
+        random: 0,
+        prior: false,
+        prior_from: PriorFrom::Credit,
+        share_band: false,
+    };
 
     #[test]
     fn transitions_carry_the_rewards_and_the_policys_own_encoding() {
@@ -1030,5 +1098,30 @@ mod tests {
         let views = ViewConfig { prior: true, ..ONE_VIEW };
         let d = Dataset::build(&set, &m, &RewardConfig::default(), &views, 2, 0).unwrap();
         assert_eq!(d.prior.runs, 2);
+    }
+
+    #[test]
+    fn the_share_band_is_where_the_best_quarter_of_runs_put_the_target() {
+        // Runs 0-11 at target shares 0.05 + 0.075·i; run 5 has a branch at 0.825, so its
+        // share is their mean, 0.625. The best quarter by score (3 of 12 runs: 5, 4, 6) hold
+        // 0.625, 0.35 and 0.5: the 10th and 90th percentiles by nearest rank are 0.35 and
+        // 0.625, by hand.
+        let at = |id: usize, share: f64| {
+            let w = vec![(1.0 - share) / 2.0, (1.0 - share) / 2.0, share];
+            trajectory_with(&format!("t-{id:05}"), &[(w, -4.0, -7.0)])
+        };
+        let mut set: Vec<Trajectory> = (0..12).map(|i| at(i, 0.05 + 0.075 * i as f64)).collect();
+        set.push(at(12, 0.825));
+        let mut trees: Vec<usize> = (0..12).collect();
+        trees.push(5);
+        let mut scores: Vec<f64> =
+            (0..12).map(|i| if i == 4 || i == 6 { 0.5 } else { -1.0 }).collect();
+        scores[5] = 1.0;
+        scores.push(0.8);
+        let band = share_band(&set, &trees, &scores).unwrap();
+        assert!((band[0] - 0.35).abs() < 1e-12 && (band[1] - 0.625).abs() < 1e-12, "{band:?}");
+        // Too few runs to read a best quarter from: an error that names the setting.
+        let e = share_band(&set[..7], &trees[..7], &scores[..7]).unwrap_err();
+        assert!(e.to_string().contains("views.share_band"), "{e}");
     }
 }

@@ -129,6 +129,14 @@ pub struct DecisionConfig {
     /// split moves with it. Left out of the file when unbounded.
     #[serde(skip_serializing_if = "unbounded_share")]
     pub share_step: f64,
+    /// Bounds `[lo, hi]` of the target fields' share of every mixture (`[0, 1]`: unbounded).
+    /// A mixture outside is moved to the nearer bound, after the trust region and the share
+    /// step: the mass above the floor moves between the source and the target side, each
+    /// side's entries keeping their proportions ([`share_band`]). `views.share_band` sets it
+    /// from the collection: where the target share of its best runs lies. Left out of the file
+    /// when unbounded.
+    #[serde(skip_serializing_if = "unbounded_band")]
+    pub share_band: [f64; 2],
     /// κ of the pessimistic value `mean_j Q_j − κ·sd_j Q_j` over the critics.
     pub pessimism: f64,
     /// Exploration within fields: each proposed mixture's weight of each entry within its field
@@ -161,6 +169,7 @@ impl Default for DecisionConfig {
             candidates: 0,
             trust_region: 2.0,
             share_step: 1.0,
+            share_band: [0.0, 1.0],
             pessimism: 1.0,
             explore: 0.0,
             prior_tilts: Vec::new(),
@@ -172,6 +181,10 @@ impl Default for DecisionConfig {
 
 fn unbounded_share(step: &f64) -> bool {
     *step >= 1.0
+}
+
+fn unbounded_band(band: &[f64; 2]) -> bool {
+    band[0] <= 0.0 && band[1] >= 1.0
 }
 
 impl DecisionConfig {
@@ -187,6 +200,12 @@ impl DecisionConfig {
             return Err(PolicyError::Artifact(format!(
                 "decision.share_step {} must be a finite change of the target share > 0 (1 or more: unbounded)",
                 self.share_step
+            )));
+        }
+        let [lo, hi] = self.share_band;
+        if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo <= hi && hi <= 1.0) {
+            return Err(PolicyError::Artifact(format!(
+                "decision.share_band [{lo}, {hi}] must be bounds of the target share with 0 ≤ lo ≤ hi ≤ 1 ([0, 1]: unbounded)"
             )));
         }
         if !(self.explore.is_finite() && (0.0..=3.0).contains(&self.explore)) {
@@ -530,7 +549,7 @@ impl Policy {
             } else {
                 w
             };
-            match last {
+            let w = match last {
                 Some(last) => share_step(
                     trust_region(w, last, d.trust_region),
                     last,
@@ -538,7 +557,8 @@ impl Policy {
                     d.share_step,
                 ),
                 None => w,
-            }
+            };
+            share_band(w, &is_target, d.share_band, self.schema.floor)
         };
         let raw_mean =
             mixture_from_logits(&out.mean, out.share_mean, &is_target, self.schema.floor);
@@ -692,6 +712,45 @@ pub fn share_step(w: Vec<f64>, last: &[f64], is_target: &[bool], step: f64) -> V
         return w;
     }
     toward(&w, last, step / moved)
+}
+
+/// `w` with its target share (the mass where `is_target`) moved into `band` (a share inside
+/// is kept): the mass above the floor (`floor / k` an entry, as the policy's mixtures keep it)
+/// moves between the source and the target side, each side's entries keeping their
+/// proportions above the floor (equal where a side has none above it). Still a mixture, still
+/// at or above the floor, as far as the floor lets the share reach the bound
+/// (`DecisionConfig::share_band`).
+pub fn share_band(w: Vec<f64>, is_target: &[bool], band: [f64; 2], floor: f64) -> Vec<f64> {
+    let share: f64 = w.iter().zip(is_target).filter(|(_, &t)| t).map(|(x, _)| x).sum();
+    let goal = share.clamp(band[0], band[1]);
+    if goal == share || w.len() != is_target.len() {
+        return w;
+    }
+    let base = floor / w.len() as f64;
+    // Per side: its entries and their mass above the floor.
+    let side = |t: bool| {
+        let members = w.iter().zip(is_target).filter(|(_, &x)| x == t);
+        (members.clone().count(), members.map(|(v, _)| (v - base).max(0.0)).sum::<f64>())
+    };
+    let ((n_s, above_s), (n_t, above_t)) = (side(false), side(true));
+    let free = above_s + above_t;
+    let goal_t = (goal - base * n_t as f64).clamp(0.0, free);
+    let goal_s = free - goal_t;
+    let moved: Vec<f64> = w
+        .iter()
+        .zip(is_target)
+        .map(|(&v, &t)| {
+            let (n, above, want) = if t { (n_t, above_t, goal_t) } else { (n_s, above_s, goal_s) };
+            if above > 0.0 {
+                base + (v - base).max(0.0) * want / above
+            } else {
+                base + want / n as f64
+            }
+        })
+        .collect();
+    // An entry below the floor was raised to it: the total can exceed 1 by that much.
+    let total: f64 = moved.iter().sum();
+    moved.into_iter().map(|v| v / total).collect()
 }
 
 /// Standard normal draws (Box-Muller) from a seeded splitmix stream.

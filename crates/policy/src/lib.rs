@@ -11,10 +11,10 @@ mod prior;
 mod reward;
 
 pub use artifact::{
-    critic_prefix, pessimistic, read_f32_tensors, share_step, tilt_within, trust_region,
-    with_target_share, write_f32_tensors, AgentSchema, Decision, DecisionConfig, FeatureSpec,
-    OutOfRange, Policy, Scored, SpaceRequirements, ARTIFACT_VERSION, DEFAULT_HISTORY_WIDTH,
-    FEATURE_CLIP, HISTORY_WINDOW,
+    critic_prefix, pessimistic, read_f32_tensors, share_band, share_step, tilt_within,
+    trust_region, with_target_share, write_f32_tensors, AgentSchema, Decision, DecisionConfig,
+    FeatureSpec, OutOfRange, Policy, Scored, SpaceRequirements, ARTIFACT_VERSION,
+    DEFAULT_HISTORY_WIDTH, FEATURE_CLIP, HISTORY_WINDOW,
 };
 pub use error::PolicyError;
 pub use features::{

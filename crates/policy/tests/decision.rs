@@ -6,8 +6,9 @@ mod common;
 use std::collections::HashMap;
 
 use mixagent_policy::{
-    critic_prefix, encode, pessimistic, share_step, tilt_within, trust_region, with_target_share,
-    CriticNet, DecisionConfig, History, NetConfig, Policy, PolicyNet, StageOutcome,
+    critic_prefix, encode, pessimistic, share_band, share_step, tilt_within, trust_region,
+    with_target_share, CriticNet, DecisionConfig, History, NetConfig, Policy, PolicyNet,
+    StageOutcome,
 };
 
 type Tensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
@@ -51,6 +52,7 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
         candidates: 16,
         trust_region: 0.4,
         share_step: 1.0,
+        share_band: [0.0, 1.0],
         pessimism: 1.0,
         explore: 0.0,
         prior_tilts: Vec::new(),
@@ -156,6 +158,7 @@ fn critic_values_are_what_a_scored_decision_weighs() {
         candidates: 8,
         trust_region: 2.0,
         share_step: 1.0,
+        share_band: [0.0, 1.0],
         pessimism: 0.5,
         explore: 0.0,
         prior_tilts: Vec::new(),
@@ -332,4 +335,60 @@ fn the_share_step_bounds_how_far_the_field_split_moves_a_stage() {
     assert!(!json.contains("share_step"), "{json}");
     let bad = DecisionConfig { share_step: 0.0, ..Default::default() };
     assert!(bad.validate().unwrap_err().to_string().contains("decision.share_step"));
+}
+
+#[test]
+fn the_share_band_keeps_the_field_split_within_bounds() {
+    let is_target = [false, false, true, true];
+    // Floor 0.04 over 4 entries: 0.01 each. Share 0.9 → 0.7: the target side's 0.88 above the
+    // floor becomes 0.68 (0.40 : 0.48 kept), the source side's 0.08 becomes 0.28, by hand.
+    let w = share_band(vec![0.05, 0.05, 0.41, 0.49], &is_target, [0.2, 0.7], 0.04);
+    let want = [0.15, 0.15, 0.01 + 0.40 * 0.68 / 0.88, 0.01 + 0.48 * 0.68 / 0.88];
+    for (a, b) in w.iter().zip(want) {
+        assert!((a - b).abs() < 1e-12, "{w:?}");
+    }
+    // From below: share 0.02 → 0.2; a side with nothing above the floor gets equal shares.
+    let w = share_band(vec![0.49, 0.49, 0.01, 0.01], &is_target, [0.2, 0.7], 0.04);
+    let want = [0.4, 0.4, 0.1, 0.1];
+    for (a, b) in w.iter().zip(want) {
+        assert!((a - b).abs() < 1e-12, "{w:?}");
+    }
+    // Inside the band, or unbounded: unchanged.
+    assert_eq!(
+        share_band(vec![0.3, 0.2, 0.3, 0.2], &is_target, [0.2, 0.7], 0.04),
+        [0.3, 0.2, 0.3, 0.2]
+    );
+    assert_eq!(
+        share_band(vec![0.0, 0.0, 0.5, 0.5], &is_target, [0.0, 1.0], 0.04),
+        [0.0, 0.0, 0.5, 0.5]
+    );
+    // In a decision: the policy's proposal, every candidate and the first stage stay in the
+    // band, above the floor.
+    let ds = common::space(3, 3);
+    let base = common::observation(&ds, -4.0, -6.0);
+    let last = vec![0.3, 0.3, 0.1, 0.1, 0.1, 0.1];
+    let stages = [StageOutcome::over(&ds, last, common::observation(&ds, -4.1, -5.5), 0).unwrap()];
+    let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
+    let first = History { stages: &[], ..h };
+    let target = |w: &[f64]| w[3..].iter().sum::<f64>();
+    let mut t = tensors(&common::schema(2, DecisionConfig::default()).net, 2);
+    t.get_mut("share.bias").expect("a share head").1[0] = 3.0;
+    let decide = |band: [f64; 2], candidates: usize, h: &History<'_>| {
+        let d = DecisionConfig { share_band: band, candidates, seed: 5, ..Default::default() };
+        Policy::new(common::schema(2, d), &t).unwrap().decide(h).unwrap()
+    };
+    assert!(target(&decide([0.0, 1.0], 0, &h)) > 0.7, "the proposal leaves the band");
+    for (candidates, h) in [(0, &h), (8, &h), (0, &first), (8, &first)] {
+        let w = decide([0.2, 0.6], candidates, h);
+        assert!((target(&w) - 0.6).abs() < 1e-9, "{w:?}");
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        assert!(w.iter().all(|&x| x >= 0.05 / 6.0 - 1e-12), "the floor holds: {w:?}");
+    }
+    // Written only when bounded, and checked.
+    let json = serde_json::to_string(&DecisionConfig::default()).unwrap();
+    assert!(!json.contains("share_band"), "{json}");
+    for band in [[0.5, 0.4], [-0.1, 0.5], [0.2, f64::NAN], [0.2, 1.5]] {
+        let bad = DecisionConfig { share_band: band, ..Default::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("decision.share_band"));
+    }
 }
