@@ -72,10 +72,12 @@ restore docs/results/mixmin-env2/mixmin.json runs/mixmin-env2
 
 # The agent: the chosen settings trained with the credit prior, and its decision variants
 # (runs/env2-prior/agent-t1: the math, code and 2-D settings' agent), then the same settings
-# with the regression prior (runs/env2-regprior2/agent-t1, chosen on the held-out proxy probe
+# with the regression prior (runs/env2-regprior2/agent-t1), and that agent with its target
+# share bounded by the collection (runs/env2-band/agent-t1, chosen on the held-out proxy probe
 # on 2026-12-07: the source, space and long settings' agent; RESULTS.md).
 bash scripts/env2-prior.sh
 bash scripts/env2-regprior.sh
+bash scripts/env2-band.sh
 
 for s in ${settings[*]}; do
     if [ "$s" = source ]; then
