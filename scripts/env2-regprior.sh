@@ -42,4 +42,6 @@ if [ ! -f runs/env2-regprior2/agent/agent.json ]; then
         "${sets[@]}" --set 'views.prior_from="regression"' --out runs/env2-regprior2/agent
 fi
 with_decision runs/env2-regprior2/agent runs/env2-regprior2/agent-t1 tilt 1.0
-$bin compare --config experiments/env2/regprior-probe.toml --out runs/env2-curve --workers "${WORKERS:-2}"
+# ENV2_PROBES=0 (scripts/study-env2.sh's rebuild after a lost runs/) skips the probe, which
+# chooses nothing any more: its table is committed (RESULTS.md).
+[ "${ENV2_PROBES:-1}" = 0 ] || $bin compare --config experiments/env2/regprior-probe.toml --out runs/env2-curve --workers "${WORKERS:-2}"

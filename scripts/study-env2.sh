@@ -22,6 +22,9 @@
 #
 #   bash scripts/study-env2.sh                 # everything
 #   bash scripts/study-env2.sh code math       # only these settings (after the shared steps)
+#   ENV2_PROBES=0 bash scripts/study-env2.sh 2d source space long
+#       # after runs/ was lost: rebuild the collection and the agents without the held-out
+#       # probes of scripts/env2-regprior.sh and env2-band.sh (their tables are committed)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # A private copy of the binary: rebuilding the tree while this runs must not change it midway
