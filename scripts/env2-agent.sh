@@ -1,5 +1,28 @@
-# Sourced by the version-2 agent scripts (env2-prior, env2-select, env2-tilted, env2-more): the
-# two steps they share. Not run on its own.
+# Sourced by the version-2 agent scripts (env2-prior, env2-regprior, env2-band, env2-select,
+# env2-tilted, env2-more): the steps they share. Not run on its own.
+
+# private_binary DIR: sets `bin` to DIR/mixagent, this checkout's release build copied there
+# once (written beside it and renamed), so that rebuilding the tree while the caller runs cannot
+# change it midway (child processes are started from the running binary's path).
+private_binary() {
+    mkdir -p "$1"
+    bin=$1/mixagent
+    if [ ! -x "$bin" ]; then
+        bash scripts/setup.sh
+        source scripts/cargo-target.sh
+        cargo build --release --locked -p mixagent
+        cp "$CARGO_TARGET_DIR/release/mixagent" "$bin.tmp" && mv "$bin.tmp" "$bin"
+    fi
+}
+
+# needs WHO PATH...: stops WHO, naming the first missing PATH and the script that makes it.
+needs() {
+    local who=$1 need
+    shift
+    for need in "$@"; do
+        [ -e "$need" ] || { echo "$who: $need is missing: run scripts/study-env2.sh first" >&2; exit 1; }
+    done
+}
 
 # selection_sets SELECTION: sets the array `sets` to the --set arguments of a selection's shared
 # and chosen settings (runs/select-env2/selection.json's shape). Read before use, so that a

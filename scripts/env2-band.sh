@@ -20,17 +20,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env2-agent.sh
-for need in runs/env2-prior/selection.json runs/collect-env2; do
-    [ -e $need ] || { echo "env2-band: $need is missing: run scripts/study-env2.sh first" >&2; exit 1; }
-done
-mkdir -p runs/env2-band
-bin=runs/env2-band/mixagent
-if [ ! -x $bin ]; then
-    bash scripts/setup.sh
-    source scripts/cargo-target.sh
-    cargo build --release --locked -p mixagent
-    cp "$CARGO_TARGET_DIR/release/mixagent" $bin.tmp && mv $bin.tmp $bin
-fi
+needs env2-band runs/env2-prior/selection.json runs/collect-env2
+private_binary runs/env2-band
 if [ ! -f runs/env2-band/agent/agent.json ]; then
     selection_sets runs/env2-prior/selection.json
     $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \

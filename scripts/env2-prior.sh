@@ -21,14 +21,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env2-agent.sh
-mkdir -p runs/env2-prior
-if [ ! -x runs/env2-prior/mixagent ]; then
-    bash scripts/setup.sh
-    source scripts/cargo-target.sh
-    cargo build --release --locked -p mixagent
-    cp "$CARGO_TARGET_DIR/release/mixagent" runs/env2-prior/mixagent
-fi
-bin=runs/env2-prior/mixagent
+private_binary runs/env2-prior
 selection=runs/select-env2/selection.json
 [ -f $selection ] || selection=docs/results/select-env2/selection.json
 if [ ! -f runs/env2-prior/agent/agent.json ]; then
