@@ -6,11 +6,13 @@
 # rerun while the setting is still running: it writes what exists.
 #
 #   bash scripts/env2-results.sh code      # runs/env2-code -> docs/results/env2-code
+#   bash scripts/env2-results.sh 2d env2-2d-band   # -> docs/results/env2-2d-band (a rerun of
+#                                                  # a setting beside its committed tables)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-s=${1:?usage: bash scripts/env2-results.sh SETTING (code, math, 2d, source, space, long)}
+s=${1:?usage: bash scripts/env2-results.sh SETTING (code, math, 2d, source, space, long) [FOLDER]}
 run=runs/env2-$s
-out=docs/results/env2-$s
+out=docs/results/${2:-env2-$s}
 [ -d "$run/runs" ] || { echo "env2-results: $run has no runs yet (bash scripts/study-env2.sh $s)" >&2; exit 1; }
 mkdir -p "$out"
 for f in table.md table.json table-3seeds.md table-3seeds.json compare-5.toml; do
