@@ -49,9 +49,9 @@ pub struct ViewConfig {
     #[serde(default)]
     pub prior_from: PriorFrom,
     /// Bound the deployed agent's target share to where the collection's best runs put it
-    /// (`decision.share_band` from [`share_band`]): the field split is then read from the
-    /// collection's outcomes, not extrapolated by the share head past the runs it saw. Off:
-    /// `decision.share_band` as configured.
+    /// (`decision.share_band`, read by `share_band` in this module): the field split is then
+    /// read from the collection's outcomes, not extrapolated by the share head past the runs it
+    /// saw. Off: `decision.share_band` as configured.
     #[serde(default)]
     pub share_band: bool,
 }
