@@ -353,6 +353,10 @@ fn the_share_band_keeps_the_field_split_within_bounds() {
     for (a, b) in w.iter().zip(want) {
         assert!((a - b).abs() < 1e-12, "{w:?}");
     }
+    // A 2-entry (field-level) space: the split is the two entries. Share 0.9 → 0.7 over a floor
+    // of 0.01 each: target 0.01 + 0.89 · 0.69 / 0.89, source 0.01 + 0.29.
+    let w = share_band(vec![0.1, 0.9], &[false, true], [0.2, 0.7], 0.02);
+    assert!((w[0] - 0.3).abs() < 1e-12 && (w[1] - 0.7).abs() < 1e-12, "{w:?}");
     // Inside the band, or unbounded: unchanged.
     assert_eq!(
         share_band(vec![0.3, 0.2, 0.3, 0.2], &is_target, [0.2, 0.7], 0.04),
