@@ -46,3 +46,16 @@ with_decision() {
     python3 -c 'import json, sys; p = sys.argv[1] + "/agent.json"; a = json.load(open(p)); a["decision"][sys.argv[2]] = json.loads(sys.argv[3]); json.dump(a, open(p, "w"), indent=2)' "$out.tmp" "$3" "$4"
     mv "$out.tmp" "$out"
 }
+
+# train_selected OUT SET...: unless OUT holds an agent, trains the settings of
+# runs/env2-prior/selection.json (the prior agent's) with the extra --set arguments SET... on
+# runs/collect-env2 into OUT, with the binary of `private_binary`.
+train_selected() {
+    local out=$1 extra=() kv
+    shift
+    [ -f "$out/agent.json" ] && return 0
+    for kv in "$@"; do extra+=(--set "$kv"); done
+    selection_sets runs/env2-prior/selection.json
+    $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
+        "${sets[@]}" "${extra[@]}" --out "$out"
+}

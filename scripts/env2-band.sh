@@ -22,12 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env2-agent.sh
 needs env2-band runs/env2-prior/selection.json runs/collect-env2
 private_binary runs/env2-band
-if [ ! -f runs/env2-band/agent/agent.json ]; then
-    selection_sets runs/env2-prior/selection.json
-    $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
-        "${sets[@]}" --set 'views.prior_from="regression"' --set views.share_band=true \
-        --out runs/env2-band/agent
-fi
+train_selected runs/env2-band/agent 'views.prior_from="regression"' views.share_band=true
 with_decision runs/env2-band/agent runs/env2-band/agent-t1 tilt 1.0
 # ENV2_PROBES=0 (scripts/study-env2.sh's rebuild after a lost runs/) skips the probe, which
 # chooses nothing any more: its table is committed (RESULTS.md).

@@ -27,11 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env2-agent.sh
 needs env2-regprior runs/env2-prior/selection.json runs/collect-env2
 private_binary runs/env2-regprior2
-if [ ! -f runs/env2-regprior2/agent/agent.json ]; then
-    selection_sets runs/env2-prior/selection.json
-    $bin train-agent --trajectories runs/collect-env2 --config experiments/agent-study.toml \
-        "${sets[@]}" --set 'views.prior_from="regression"' --out runs/env2-regprior2/agent
-fi
+train_selected runs/env2-regprior2/agent 'views.prior_from="regression"'
 with_decision runs/env2-regprior2/agent runs/env2-regprior2/agent-t1 tilt 1.0
 # ENV2_PROBES=0 (scripts/study-env2.sh's rebuild after a lost runs/) skips the probe, which
 # chooses nothing any more: its table is committed (RESULTS.md).
