@@ -13,7 +13,6 @@ from the collection needs). Standard library only.
 """
 
 import glob
-import importlib.util
 import json
 import os
 import random
@@ -22,11 +21,10 @@ import sys
 
 def helpful_domains(headroom):
     """The oracle's domains, as `scripts/env2-shares.py --oracle` reads them."""
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts", "env2-shares.py")
-    spec = importlib.util.spec_from_file_location("env2_shares", path)
-    shares = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(shares)
-    return shares.helpful_domains(headroom)
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts"))
+    from compare_runs import helpful_domains as read
+
+    return read(headroom)
 
 
 def dot(a, b):
