@@ -9,10 +9,11 @@
 # agent's own data favour"). The band is the 10th-90th percentile of the target share over
 # the best quarter of the collection's runs: a statement of the data, not a setting tuned here.
 #
-# 1. Builds this checkout's binary (runs/env2-band/mixagent), trains the regression agent's
-#    settings (runs/env2-prior/selection.json + the regression prior) with the band on the
-#    same 384 trajectories -> runs/env2-band/agent (the same network as runs/env2-regprior2/
-#    agent: training is deterministic; only the decision differs), and its κ = 1 copy.
+# 1. Builds this checkout's binary (runs/env2-band/mixagent) and gives the regression agent
+#    (runs/env2-regprior2/agent, scripts/env2-regprior.sh) the band read from the same 384
+#    trajectories -> runs/env2-band/agent (`mixagent trajectories share-band`: the same network,
+#    only `decision.share_band` differs; training it again with `views.share_band = true` gives
+#    the same bytes, measured), and its κ = 1 copy.
 # 2. The held-out probe, experiments/env2/band-probe.toml -> runs/env2-curve, beside the
 #    regression agent's finished runs on seeds 100-102 (reused).
 #
@@ -20,9 +21,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env2-agent.sh
-needs env2-band runs/env2-prior/selection.json runs/collect-env2
+needs env2-band runs/env2-regprior2/agent runs/collect-env2
 private_binary runs/env2-band
-train_selected runs/env2-band/agent 'views.prior_from="regression"' views.share_band=true
+[ -f runs/env2-band/agent/agent.json ] ||
+    $bin trajectories share-band runs/collect-env2 --agent runs/env2-regprior2/agent --out runs/env2-band/agent
 with_decision runs/env2-band/agent runs/env2-band/agent-t1 tilt 1.0
 # ENV2_PROBES=0 (scripts/study-env2.sh's rebuild after a lost runs/) skips the probe, which
 # chooses nothing any more: its table is committed (RESULTS.md).

@@ -423,6 +423,27 @@ fn regression_priors(
 /// Runs (a tree of branches is one run) among which [`share_band`] takes the best quarter.
 pub const SHARE_BAND_MIN_RUNS: usize = 8;
 
+/// [`share_band`] of a whole collection: its runs as [`branching`] groups them, each
+/// trajectory's final balanced score against its own base. What `views.share_band` writes into
+/// a trained agent; `mixagent trajectories share-band` gives an existing agent the same.
+pub fn collection_share_band(set: &[Trajectory]) -> Result<[f64; 2], AgentError> {
+    let (trees, _) = branching(set);
+    let scores = set
+        .iter()
+        .map(|t| {
+            let fields = t.fields();
+            let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let last = t
+                .stages
+                .last()
+                .ok_or_else(|| AgentError::Data(format!("{} has no stages", t.id)))?;
+            mixagent_core::balanced_score(&last.observation, &t.initial, &refs)
+                .map_err(|e| AgentError::Data(format!("{}: {e}", t.id)))
+        })
+        .collect::<Result<Vec<f64>, _>>()?;
+    share_band(set, &trees, &scores)
+}
+
 /// Where the best runs of `set` put the target fields' share of their tokens: the 10th and
 /// 90th percentiles (nearest rank) of that share over the quarter of runs with the highest
 /// final balanced score (`final_scores`, one per trajectory; a tree of `trees` is one run, its

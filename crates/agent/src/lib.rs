@@ -12,7 +12,7 @@ mod train;
 
 pub use agent::{train_agent, TrainedAgent};
 pub use cql::{CqlConfig, CqlLosses, CriticTarget};
-pub use dataset::{domain_infos, Block, Dataset, PriorFrom, ViewConfig};
+pub use dataset::{collection_share_band, domain_infos, Block, Dataset, PriorFrom, ViewConfig};
 pub use error::AgentError;
 pub use iql::{IqlConfig, IqlLosses};
 pub use net::{named_tensors, CriticModel, PolicyModel, PolicyOut};

@@ -638,6 +638,63 @@ fn train_agent_on(collection: &Path, tmp: &Path) {
         .failure()
         .stderr(contains("files have changed"));
 
+    // `trajectories share-band`: four runs are too few for a best quarter; eight (the four
+    // again under new plan indices) give the band, and a copy of the agent bounded to it (the
+    // same network bytes, `decision.share_band` set, loadable). An agent of another space is
+    // refused.
+    mixagent()
+        .args(["trajectories", "share-band"])
+        .arg(collection)
+        .assert()
+        .failure()
+        .stderr(contains("there are 4").and(contains("at least 8")));
+    let eight = tmp.join("eight/trajectories");
+    std::fs::create_dir_all(&eight).unwrap();
+    for i in 0..8u64 {
+        let mut t = read(&collection.join(format!("trajectories/t-{:05}.json", i % 4)));
+        t["index"] = i.into();
+        t["id"] = format!("t-{i:05}").into();
+        std::fs::write(eight.join(format!("t-{i:05}.json")), t.to_string()).unwrap();
+    }
+    let bounded = tmp.join("agent-bounded");
+    let printed = mixagent()
+        .args(["trajectories", "share-band"])
+        .arg(&eight)
+        .arg("--agent")
+        .arg(&a)
+        .arg("--out")
+        .arg(&bounded)
+        .assert()
+        .success()
+        .stdout(contains("share band of"))
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(bytes(&bounded), bytes(&a), "the same network");
+    let band = mixagent_policy::Policy::load(&bounded).unwrap().schema.decision.share_band;
+    let shown = format!("[{:.4}, {:.4}]", band[0], band[1]);
+    assert!(String::from_utf8_lossy(&printed).contains(&shown), "{shown}");
+    assert!(0.0 < band[0] && band[0] <= band[1] && band[1] < 1.0, "{band:?}");
+    let other = tmp.join("agent-other-space");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["agent.json", "policy.safetensors"] {
+        std::fs::copy(a.join(f), other.join(f)).unwrap();
+    }
+    let mut o = read(&other.join("agent.json"));
+    o["training"]["data"]["space_fingerprint"] = "another".into();
+    std::fs::write(other.join("agent.json"), o.to_string()).unwrap();
+    mixagent()
+        .args(["trajectories", "share-band"])
+        .arg(&eight)
+        .arg("--agent")
+        .arg(&other)
+        .arg("--out")
+        .arg(tmp.join("agent-refused"))
+        .assert()
+        .failure()
+        .stderr(contains("another domain space"));
+    assert!(!tmp.join("agent-refused").exists());
+
     // Two collections (here the same one twice) train as one set, in the order given.
     let twice = tmp.join("agent-twice");
     let mut c = train(&twice);

@@ -1,5 +1,6 @@
-//! `mixagent trajectories sample|ls|show|export|stats`: plan a trajectory set and see its
-//! coverage; list, inspect and export collected trajectories; check the trade-off they carry.
+//! `mixagent trajectories sample|ls|show|export|stats|share-band`: plan a trajectory set and
+//! see its coverage; list, inspect and export collected trajectories; check the trade-off they
+//! carry; read where their best runs put the target share.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,20 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Where the collection's best runs put the target share (`views.share_band`: the 10th-90th
+    /// percentile over the best quarter of runs by final balanced score); with `--agent` and
+    /// `--out`, a copy of that agent bounded to it (`decision.share_band`), the same network:
+    /// what `train-agent --set views.share_band=true` writes, without training again.
+    ShareBand {
+        /// Collection folder or its `trajectories/` folder.
+        dir: PathBuf,
+        /// An agent trained on this collection (`train-agent --trajectories DIR`).
+        #[arg(long, requires = "out")]
+        agent: Option<PathBuf>,
+        /// Artifact folder for the bounded copy (written atomically).
+        #[arg(long, requires = "agent")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Runs a `trajectories` subcommand.
@@ -78,6 +93,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Show { path, id } => show(&path, id.as_deref()),
         Command::Export { dir, format, out } => export(&dir, &format, out.as_deref()),
         Command::Stats { dir, json } => stats(&dir, json.as_deref()),
+        Command::ShareBand { dir, agent, out } => {
+            share_band(&dir, agent.as_deref().zip(out.as_deref()))
+        }
     }
 }
 
@@ -256,5 +274,54 @@ fn stats(dir: &Path, json: Option<&Path>) -> anyhow::Result<()> {
     if let Some(p) = json {
         write_atomic(p, &serde_json::to_vec_pretty(&t)?)?;
     }
+    Ok(())
+}
+
+fn share_band(dir: &Path, agent: Option<(&Path, &Path)>) -> anyhow::Result<()> {
+    let mut set = read_collection(dir)?;
+    set.sort_by_key(|t| t.index);
+    let Some(first) = set.first() else {
+        anyhow::bail!(
+            "{}: no finished trajectories (collect some with `mixagent collect`)",
+            dir.display()
+        );
+    };
+    let band = mixagent_agent::collection_share_band(&set)
+        .with_context(|| format!("{}", dir.display()))?;
+    println!(
+        "share band of {}: [{:.4}, {:.4}] (target share of the best quarter of runs, 10th-90th percentile)",
+        dir.display(),
+        band[0],
+        band[1]
+    );
+    let Some((from, out)) = agent else { return Ok(()) };
+    let json = from.join("agent.json");
+    let text = std::fs::read_to_string(&json).with_context(|| format!("{}", json.display()))?;
+    // Load first: a wrong version or a broken artifact gets the loader's error.
+    mixagent_policy::Policy::load(from)?;
+    let mut schema: mixagent_policy::AgentSchema =
+        serde_json::from_str(&text).with_context(|| format!("{}", json.display()))?;
+    let trained = schema.training["data"]["space_fingerprint"].as_str().unwrap_or_default();
+    if trained != first.space_fingerprint {
+        anyhow::bail!(
+            "{} was trained over another domain space than {} holds (space fingerprint {trained:?}, the collection's {:?}): give the collection the agent was trained on",
+            from.display(),
+            dir.display(),
+            first.space_fingerprint
+        );
+    }
+    schema.decision.share_band = band;
+    if let serde_json::Value::Object(m) = &mut schema.training {
+        m.insert(
+            "share_band_from".into(),
+            serde_json::json!({ "trajectories": dir.display().to_string(), "band": band }),
+        );
+    }
+    let st = from.join("policy.safetensors");
+    let bytes = std::fs::read(&st).with_context(|| format!("{}", st.display()))?;
+    let tensors = mixagent_policy::read_f32_tensors(&bytes)?;
+    mixagent_policy::Policy::save(out, schema, &tensors)
+        .with_context(|| format!("writing the agent to {}", out.display()))?;
+    println!("{} bounded to it -> {}", from.display(), out.display());
     Ok(())
 }
