@@ -423,7 +423,7 @@ fn regression_priors(
 /// Runs (a tree of branches is one run) among which [`share_band`] takes the best quarter.
 pub const SHARE_BAND_MIN_RUNS: usize = 8;
 
-/// [`share_band`] of a whole collection: its runs as `branching` groups them, each
+/// `share_band` of a whole collection: its runs as `branching` groups them, each
 /// trajectory's final balanced score against its own base. What `views.share_band` writes into
 /// a trained agent; `mixagent trajectories share-band` gives an existing agent the same.
 pub fn collection_share_band(set: &[Trajectory]) -> Result<[f64; 2], AgentError> {
