@@ -153,6 +153,15 @@ pub struct DecisionConfig {
     /// agent's value function, not a fixed rule, decides how far to follow the collection's
     /// prior. Needs `candidates` ≥ 1 and critics. Empty: none.
     pub prior_tilts: Vec<f64>,
+    /// Field-split candidates: this many more candidates, the policy's mean action moved to
+    /// target shares evenly spaced over `share_band` (its ends included; moved as the band
+    /// moves a mixture, [`share_band`]), scored by the critics beside the others. The
+    /// policy's own draws vary the split little (its share head is sure of itself); with these
+    /// the critics, which read the feedback changes, set the split, and the policy the
+    /// within-field weights. Needs `candidates` ≥ 1 and critics. 0: none; else at least 2.
+    /// Left out of the file when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub share_grid: usize,
     /// A prior tilt of strength κ applied to every mixture the policy proposes (its mean action
     /// and each candidate) before exploration, the trust region and the critics' scoring: the
     /// learned policy sets the field split and its within-field preferences, the collection's
@@ -173,10 +182,15 @@ impl Default for DecisionConfig {
             pessimism: 1.0,
             explore: 0.0,
             prior_tilts: Vec::new(),
+            share_grid: 0,
             tilt: 0.0,
             seed: 0,
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn unbounded_share(step: &f64) -> bool {
@@ -228,6 +242,16 @@ impl DecisionConfig {
         if !self.prior_tilts.is_empty() && self.candidates == 0 {
             return Err(PolicyError::Artifact(
                 "decision.prior_tilts needs decision.candidates ≥ 1: the critics choose among the tilted mixtures".into(),
+            ));
+        }
+        if self.share_grid == 1 {
+            return Err(PolicyError::Artifact(
+                "decision.share_grid = 1: give 0 (none) or at least 2 shares (the band's ends and evenly between)".into(),
+            ));
+        }
+        if self.share_grid > 0 && self.candidates == 0 {
+            return Err(PolicyError::Artifact(
+                "decision.share_grid needs decision.candidates ≥ 1: the critics choose among the field splits".into(),
             ));
         }
         if !(self.pessimism.is_finite() && self.pessimism >= 0.0) {
@@ -575,6 +599,12 @@ impl Policy {
         }
         for &kappa in &d.prior_tilts {
             let w = tilt_within(&raw_mean, history.domains, &evidence, kappa, self.schema.floor);
+            candidates.push(prepare(w));
+        }
+        let [lo, hi] = d.share_band;
+        for i in 0..d.share_grid {
+            let share = lo + (hi - lo) * i as f64 / (d.share_grid - 1) as f64;
+            let w = share_band(raw_mean.clone(), &is_target, [share, share], self.schema.floor);
             candidates.push(prepare(w));
         }
         let values: Vec<f64> = self

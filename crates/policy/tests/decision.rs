@@ -56,6 +56,7 @@ fn the_critics_choose_the_pessimistically_best_candidate_inside_the_trust_region
         pessimism: 1.0,
         explore: 0.0,
         prior_tilts: Vec::new(),
+        share_grid: 0,
         tilt: 0.0,
         seed: 3,
     };
@@ -162,6 +163,7 @@ fn critic_values_are_what_a_scored_decision_weighs() {
         pessimism: 0.5,
         explore: 0.0,
         prior_tilts: Vec::new(),
+        share_grid: 0,
         tilt: 0.0,
         seed: 1,
     };
@@ -394,5 +396,52 @@ fn the_share_band_keeps_the_field_split_within_bounds() {
     for band in [[0.5, 0.4], [-0.1, 0.5], [0.2, f64::NAN], [0.2, 1.5]] {
         let bad = DecisionConfig { share_band: band, ..Default::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("decision.share_band"));
+    }
+}
+
+#[test]
+fn a_share_grid_lets_the_critics_set_the_field_split() {
+    // The policy is sure of a high target share (its share head's bias); the grid adds its
+    // mean action moved to shares 0.2, 0.4, 0.6 and 0.8, and the critics' pessimistic best of
+    // the five is taken: computed here by hand from the critics' values.
+    let ds = common::space(3, 3);
+    let base = common::observation(&ds, -4.0, -6.0);
+    let last = vec![0.3, 0.3, 0.1, 0.1, 0.1, 0.1];
+    let stages = [StageOutcome::over(&ds, last, common::observation(&ds, -4.3, -5.5), 0).unwrap()];
+    let h = History { domains: &ds, initial: &base, stages: &stages, total_stages: 10 };
+    let is_target = [false, false, false, true, true, true];
+    let target = |w: &[f64]| w[3..].iter().sum::<f64>();
+    let mut t = tensors(&common::schema(2, DecisionConfig::default()).net, 2);
+    t.get_mut("share.bias").expect("a share head").1[0] = 3.0;
+    let policy = |d: DecisionConfig| Policy::new(common::schema(2, d), &t).unwrap();
+    let mean = policy(DecisionConfig::default()).decide(&h).unwrap();
+    assert!(target(&mean) > 0.85, "{mean:?}");
+    let band = [0.2, 0.8];
+    let grid =
+        DecisionConfig { candidates: 1, share_grid: 4, share_band: band, ..Default::default() };
+    let p = policy(grid);
+    let d = p.decide_checked(&h).unwrap();
+    let scored = d.scored.expect("scored");
+    assert_eq!(scored.candidates, 5, "the mean action and four shares");
+    let floor = p.schema.floor;
+    let mut all = vec![share_band(mean.clone(), &is_target, band, floor)];
+    for s in [0.2, 0.4, 0.6, 0.8] {
+        let w = share_band(mean.clone(), &is_target, [s, s], floor);
+        assert!((target(&w) - s).abs() < 1e-9 && w.iter().all(|&x| x >= floor / 6.0 - 1e-12));
+        all.push(w);
+    }
+    let values: Vec<f64> =
+        p.critic_values(&h, &all).unwrap().iter().map(|q| pessimistic(q, 1.0)).collect();
+    let best = (1..5).fold(0, |b, i| if values[i] > values[b] { i } else { b });
+    assert_eq!(scored.chosen, best, "{values:?}");
+    assert!(best > 0, "a grid share beats the sure proposal here: {values:?}");
+    assert!((scored.value - values[best]).abs() < 1e-6, "{values:?}");
+    assert!(l1(&d.weights, &all[best]) < 1e-9, "{:?} vs {:?}", d.weights, all[best]);
+    // Written only when set; one share, or no critics' choice, is refused with the reason.
+    let json = serde_json::to_string(&DecisionConfig::default()).unwrap();
+    assert!(!json.contains("share_grid"), "{json}");
+    for (candidates, share_grid) in [(1, 1), (0, 4)] {
+        let bad = DecisionConfig { candidates, share_grid, ..Default::default() };
+        assert!(bad.validate().unwrap_err().to_string().contains("decision.share_grid"));
     }
 }
