@@ -49,7 +49,7 @@ pub fn train_agent(
     let log = &trained.log;
     let mut decision = cfg.decision.clone();
     if cfg.views.share_band {
-        decision.share_band = crate::dataset::collection_share_band(set)?;
+        decision.share_band = crate::dataset::share_band(set, &data.trees, &data.final_scores)?;
     }
     let schema = AgentSchema {
         format_version: ARTIFACT_VERSION,

@@ -428,20 +428,18 @@ pub const SHARE_BAND_MIN_RUNS: usize = 8;
 /// a trained agent; `mixagent trajectories share-band` gives an existing agent the same.
 pub fn collection_share_band(set: &[Trajectory]) -> Result<[f64; 2], AgentError> {
     let (trees, _) = branching(set);
-    let scores = set
-        .iter()
-        .map(|t| {
-            let fields = t.fields();
-            let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-            let last = t
-                .stages
-                .last()
-                .ok_or_else(|| AgentError::Data(format!("{} has no stages", t.id)))?;
-            mixagent_core::balanced_score(&last.observation, &t.initial, &refs)
-                .map_err(|e| AgentError::Data(format!("{}: {e}", t.id)))
-        })
-        .collect::<Result<Vec<f64>, _>>()?;
+    let scores = set.iter().map(final_score).collect::<Result<Vec<f64>, _>>()?;
     share_band(set, &trees, &scores)
+}
+
+/// A trajectory's final balanced score: its last observation against its own base.
+fn final_score(t: &Trajectory) -> Result<f64, AgentError> {
+    let fields = t.fields();
+    let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let last =
+        t.stages.last().ok_or_else(|| AgentError::Data(format!("{} has no stages", t.id)))?;
+    mixagent_core::balanced_score(&last.observation, &t.initial, &refs)
+        .map_err(|e| AgentError::Data(format!("{}: {e}", t.id)))
 }
 
 /// Where the best runs of `set` put the target fields' share of their tokens: the 10th and
@@ -555,9 +553,7 @@ impl Dataset {
                 })
                 .collect::<Result<Vec<f64>, _>>()
                 .map_err(no_feedback)?;
-            let last = &t.stages.last().expect("finished").observation;
-            final_scores
-                .push(mixagent_core::balanced_score(last, &t.initial, &refs).map_err(no_feedback)?);
+            final_scores.push(final_score(t)?);
             let view_seed = mixagent_core::seed::derive(seed, "view", i as u64);
             let views_of_t = groupings(&field_of, views, view_seed);
             n_views = views_of_t.len();

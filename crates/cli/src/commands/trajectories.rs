@@ -295,12 +295,8 @@ fn share_band(dir: &Path, agent: Option<(&Path, &Path)>) -> anyhow::Result<()> {
         band[1]
     );
     let Some((from, out)) = agent else { return Ok(()) };
-    let json = from.join("agent.json");
-    let text = std::fs::read_to_string(&json).with_context(|| format!("{}", json.display()))?;
-    // Load first: a wrong version or a broken artifact gets the loader's error.
-    mixagent_policy::Policy::load(from)?;
-    let mut schema: mixagent_policy::AgentSchema =
-        serde_json::from_str(&text).with_context(|| format!("{}", json.display()))?;
+    // The loader's checks (version, features, tensors) with its errors; the schema is its.
+    let mut schema = mixagent_policy::Policy::load(from)?.schema;
     let trained = schema.training["data"]["space_fingerprint"].as_str().unwrap_or_default();
     if trained != first.space_fingerprint {
         anyhow::bail!(
